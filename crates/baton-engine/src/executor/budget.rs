@@ -1,0 +1,99 @@
+//! The in-flight budget: how many items and chunks may be between the
+//! source and the sink at once. Only the source takes from it (one chunk at
+//! a time, under the source's lock); a chunk gives its share back when it
+//! leaves the pipeline or is dropped, whatever the reason.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use super::signal::Signal;
+
+#[derive(Debug)]
+pub(crate) struct Budget {
+    items: AtomicUsize,
+    chunks: AtomicUsize,
+    pub(crate) max_items: AtomicUsize,
+    pub(crate) max_chunks: AtomicUsize,
+    /// Woken when a share comes back, so the source may run again.
+    pub(crate) signal: Arc<Signal>,
+}
+
+impl Budget {
+    pub(crate) fn new(max_items: usize, max_chunks: usize, signal: Arc<Signal>) -> Self {
+        Self {
+            items: AtomicUsize::new(0),
+            chunks: AtomicUsize::new(0),
+            max_items: AtomicUsize::new(max_items),
+            max_chunks: AtomicUsize::new(max_chunks),
+            signal,
+        }
+    }
+
+    pub(crate) fn items_in_flight(&self) -> usize {
+        self.items.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn chunks_in_flight(&self) -> usize {
+        self.chunks.load(Ordering::Relaxed)
+    }
+
+    /// Whether a chunk of at least one item may start now.
+    pub(crate) fn has_room(&self) -> bool {
+        self.chunks.load(Ordering::Acquire) < self.max_chunks.load(Ordering::Relaxed)
+            && self.items.load(Ordering::Acquire) < self.max_items.load(Ordering::Relaxed)
+    }
+
+    /// Takes room for up to `want` items; returns the permit, or `None` when full.
+    /// Called by the source only, so the check and the add need no loop.
+    pub(crate) fn acquire(self: &Arc<Self>, want: usize) -> Option<Permit> {
+        if !self.has_room() {
+            return None;
+        }
+        let room = self.max_items.load(Ordering::Relaxed).saturating_sub(self.items.load(Ordering::Acquire));
+        let items = want.min(room).max(1);
+        self.items.fetch_add(items, Ordering::AcqRel);
+        self.chunks.fetch_add(1, Ordering::AcqRel);
+        Some(Permit { budget: Some(Arc::clone(self)), items, chunk: true })
+    }
+
+    /// A permit for the end-of-stream marker: it holds no room.
+    pub(crate) fn free_permit() -> Permit {
+        Permit { budget: None, items: 0, chunk: false }
+    }
+}
+
+/// A chunk's share of the budget; given back on drop.
+#[derive(Debug)]
+pub(crate) struct Permit {
+    budget: Option<Arc<Budget>>,
+    items: usize,
+    chunk: bool,
+}
+
+impl Permit {
+    pub(crate) fn items(&self) -> usize {
+        self.items
+    }
+
+    /// Gives back room the chunk did not use (the source made fewer items).
+    pub(crate) fn shrink_to(&mut self, items: usize) {
+        if let Some(budget) = &self.budget {
+            if items < self.items {
+                budget.items.fetch_sub(self.items - items, Ordering::AcqRel);
+                self.items = items;
+            }
+        }
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if let Some(budget) = self.budget.take() {
+            budget.items.fetch_sub(self.items, Ordering::AcqRel);
+            if self.chunk {
+                budget.chunks.fetch_sub(1, Ordering::AcqRel);
+            }
+            budget.signal.notify();
+        }
+    }
+}

@@ -1,0 +1,565 @@
+//! The executor: CPU worker threads that carry chunks through consecutive
+//! stages, threads of their own for blocking stages, and a monitor.
+//!
+//! How a chunk moves. A worker that runs a stage on a chunk offers the
+//! output straight to the next stage: if a replica is free and it is the
+//! chunk's turn there, the same worker runs it at once, so an item flows
+//! through consecutive stages on one thread with no hand-off (as oneTBB's
+//! parallel_pipeline does). Only when the next stage cannot take it does the
+//! chunk wait in that stage's queue (a reorder buffer for in-order stages).
+//! A serial stage, once held, drains every chunk whose turn has come before
+//! it lets go, so the serial bottleneck never idles while work is ready.
+//!
+//! What bounds memory. Only the source makes chunks, and only while the
+//! in-flight budget (items and chunks) has room and no stage's queue is over
+//! its buffer; a chunk gives its share back when it leaves. Chunks never
+//! vanish midway: a stage that drops items passes an empty chunk on, so a
+//! reorder buffer downstream never waits for an index that will not come.
+//!
+//! How it ends. After its last chunk the source sends an end marker; serial
+//! stages flush on it, after every chunk before it. The run is over when the
+//! marker leaves the last stage, or at the first failure (fail-fast), or on
+//! abort. Every wait is on a [`signal::Signal`] that termination also wakes.
+
+pub(crate) mod budget;
+pub(crate) mod monitor;
+pub(crate) mod signal;
+mod sizer;
+pub(crate) mod slot;
+pub(crate) mod source;
+
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::chunk::ChunkData;
+use crate::config::Config;
+use crate::error::{DeadLetter, ItemFailure, PipelineError};
+use crate::stage::{Flow, StageSpec};
+use crate::stats::Span;
+use budget::{Budget, Permit};
+use monitor::Monitor;
+use signal::Signal;
+use sizer::ChunkSizer;
+use slot::{Offer, ReplicaBox, StageSlot};
+use source::{Source, SourceInner, SourceSlot};
+
+/// A run of items moving together, with its place in the stream.
+#[derive(Debug)]
+pub(crate) struct Chunk {
+    /// Position in the stream of chunks, from 0, contiguous.
+    pub(crate) index: u64,
+    /// The end-of-stream marker (always the last index).
+    pub(crate) end: bool,
+    pub(crate) data: ChunkData,
+    /// Time spent on this chunk so far, in every stage.
+    pub(crate) cost_ns: u64,
+    pub(crate) permit: Permit,
+}
+
+/// Where chunks go after the last stage (the iterator's channel).
+pub(crate) type Outlet = Box<dyn Fn(Chunk) + Send + Sync>;
+
+const RUNNING: u8 = 0;
+const FINISHED: u8 = 1;
+const FAILED: u8 = 2;
+const ABORTED: u8 = 3;
+
+/// How long a parked thread sleeps before it looks again anyway.
+const PARK_BACKSTOP: Duration = Duration::from_millis(50);
+
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) source: SourceSlot,
+    pub(crate) stages: Vec<StageSlot>,
+    pub(crate) cpu: Arc<Signal>,
+    pub(crate) budget: Arc<Budget>,
+    sizer: ChunkSizer,
+    state: AtomicU8,
+    error: Mutex<Option<PipelineError>>,
+    pub(crate) stopping: Arc<AtomicBool>,
+    outlet: Option<Outlet>,
+    on_terminate: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
+    pub(crate) started: Instant,
+    pub(crate) ended_at: Mutex<Option<Instant>>,
+    pub(crate) trace: Option<Mutex<Vec<Span>>>,
+    pub(crate) dead_letters: Arc<Mutex<Vec<DeadLetter>>>,
+    pub(crate) monitor: Monitor,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    blocking_threads: Vec<std::sync::atomic::AtomicUsize>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("stages", &self.stages).finish_non_exhaustive()
+    }
+}
+
+/// Everything the builder hands the executor.
+pub(crate) struct Plan {
+    pub(crate) config: Config,
+    pub(crate) source_name: Arc<str>,
+    pub(crate) source_policy: crate::OnError,
+    pub(crate) source: Box<dyn Source>,
+    pub(crate) stages: Vec<StageSpec>,
+}
+
+impl Shared {
+    /// Builds the run and starts its threads.
+    pub(crate) fn start(plan: Plan, outlet: Option<Outlet>) -> Arc<Shared> {
+        let Plan { config, source_name, source_policy, source, stages } = plan;
+        let cpu = Arc::new(Signal::default());
+        let stopping = Arc::new(AtomicBool::new(false));
+        let dead_letters = Arc::new(Mutex::new(Vec::new()));
+        let context = |name: Arc<str>, policy| crate::stage::StageContext {
+            name,
+            policy,
+            dead_letters: Arc::clone(&dead_letters),
+            counters: Arc::default(),
+            stopping: Arc::clone(&stopping),
+        };
+        let blocking_replicas: usize =
+            stages.iter().filter(|s| s.mode.is_blocking()).map(|s| s.mode.replicas()).sum();
+        let extra: usize = stages.iter().map(|s| s.extra_in_flight).sum();
+        let max_chunks = config.max_chunks_in_flight.unwrap_or(4 * config.threads + blocking_replicas + 2);
+        let budget = Arc::new(Budget::new(config.max_in_flight + extra, max_chunks, Arc::clone(&cpu)));
+        let slots: Vec<StageSlot> = stages
+            .into_iter()
+            .enumerate()
+            .map(|(i, spec)| StageSlot::new(i, spec.mode, spec.buffer, context(spec.name, spec.policy), spec.factory))
+            .collect();
+        let stage_count = slots.len();
+        let shared = Arc::new(Shared {
+            sizer: ChunkSizer::new(config.chunk_target.as_nanos() as f64, config.max_chunk),
+            source: SourceSlot {
+                ctx: context(source_name, source_policy),
+                inner: Mutex::new(SourceInner { source, next_index: 0, next_seq: 0, exhausted: false }),
+                stop: AtomicBool::new(false),
+                ended: AtomicBool::new(false),
+                items: Default::default(),
+                busy_ns: Default::default(),
+            },
+            monitor: Monitor::new(stage_count),
+            trace: config.trace.then(|| Mutex::new(Vec::new())),
+            config,
+            stages: slots,
+            cpu,
+            budget,
+            state: AtomicU8::new(RUNNING),
+            error: Mutex::new(None),
+            stopping,
+            outlet,
+            on_terminate: Mutex::new(Vec::new()),
+            started: Instant::now(),
+            ended_at: Mutex::new(None),
+            dead_letters,
+            threads: Mutex::new(Vec::new()),
+            blocking_threads: (0..stage_count).map(|_| Default::default()).collect(),
+        });
+        let mut threads = Vec::new();
+        for worker in 0..shared.config.threads {
+            let me = Arc::clone(&shared);
+            threads.push(spawn(format!("baton-worker-{worker}"), move || me.cpu_worker()));
+        }
+        let me = Arc::clone(&shared);
+        threads.push(spawn("baton-monitor".into(), move || monitor::run(&me)));
+        shared.threads.lock().unwrap_or_else(|e| e.into_inner()).extend(threads);
+        for s in 0..stage_count {
+            if shared.stages[s].mode.is_blocking() {
+                shared.ensure_blocking_threads(s);
+            }
+        }
+        shared
+    }
+
+    /// Spawns threads for a blocking stage up to its replica limit.
+    pub(crate) fn ensure_blocking_threads(self: &Arc<Self>, s: usize) {
+        let limit = self.stages[s].limit.load(Ordering::Acquire);
+        let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
+        while self.blocking_threads[s].load(Ordering::Acquire) < limit {
+            let nth = self.blocking_threads[s].fetch_add(1, Ordering::AcqRel);
+            let me = Arc::clone(self);
+            let name = format!("baton-{}-{nth}", self.stages[s].ctx.name);
+            threads.push(spawn(name, move || me.blocking_worker(s)));
+        }
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.state.load(Ordering::Acquire) != RUNNING
+    }
+
+    pub(crate) fn has_failed(&self) -> bool {
+        self.state.load(Ordering::Acquire) == FAILED
+    }
+
+    /// Registers something to run when the run ends (at once if it has).
+    pub(crate) fn on_terminate(&self, hook: Box<dyn FnOnce() + Send>) {
+        let mut hooks = self.on_terminate.lock().unwrap_or_else(|e| e.into_inner());
+        if self.is_done() {
+            drop(hooks);
+            hook();
+        } else {
+            hooks.push(hook);
+        }
+    }
+
+    /// The run's error, if it failed or was aborted.
+    pub(crate) fn error(&self) -> Option<PipelineError> {
+        self.error.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// Waits for every thread of the run.
+    pub(crate) fn join_threads(&self) {
+        loop {
+            let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+            if threads.is_empty() {
+                return;
+            }
+            for thread in threads {
+                // A worker never panics on user code (it is caught); if one
+                // did, the run has already failed or ended.
+                let _ = thread.join();
+            }
+        }
+    }
+
+    /// Stops the source; what is in flight still drains to the sink.
+    pub(crate) fn stop(&self) {
+        self.source.stop.store(true, Ordering::Release);
+        self.cpu.notify();
+    }
+
+    /// Ends the run now, dropping what is in flight.
+    pub(crate) fn abort(&self) {
+        {
+            let mut error = self.error.lock().unwrap_or_else(|e| e.into_inner());
+            if !self.is_done() && error.is_none() {
+                *error = Some(PipelineError::Aborted);
+            }
+        }
+        self.terminate(ABORTED);
+    }
+
+    fn fail(&self, stage: &str, failure: ItemFailure) {
+        {
+            let mut error = self.error.lock().unwrap_or_else(|e| e.into_inner());
+            if self.is_done() || error.is_some() {
+                return;
+            }
+            *error = Some(PipelineError::Stage { stage: stage.to_string(), seq: failure.seq, failure: failure.failure });
+        }
+        self.terminate(FAILED);
+    }
+
+    fn terminate(&self, state: u8) {
+        if self.state.compare_exchange(RUNNING, state, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            return;
+        }
+        *self.ended_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        self.stopping.store(true, Ordering::Release);
+        if state != FINISHED {
+            for slot in &self.stages {
+                slot.clear();
+            }
+        }
+        self.cpu.notify();
+        for slot in &self.stages {
+            slot.signal.notify();
+        }
+        let hooks = std::mem::take(&mut *self.on_terminate.lock().unwrap_or_else(|e| e.into_inner()));
+        for hook in hooks {
+            hook();
+        }
+    }
+
+    fn cpu_worker(self: Arc<Self>) {
+        while !self.is_done() {
+            let seen = self.cpu.prepare();
+            if self.find_and_run() {
+                continue;
+            }
+            if self.is_done() {
+                break;
+            }
+            self.cpu.wait(seen, PARK_BACKSTOP);
+        }
+    }
+
+    fn blocking_worker(self: Arc<Self>, s: usize) {
+        let slot = &self.stages[s];
+        while !self.is_done() {
+            let seen = slot.signal.prepare();
+            match slot.take_ready() {
+                Ok(Some((replica, chunk))) => {
+                    self.drive(s, replica, chunk, false);
+                    continue;
+                }
+                Ok(None) => {}
+                Err((failure, chunk)) => {
+                    let seq = chunk.map_or(0, |c| c.data.seqs.get(0));
+                    self.fail(&slot.ctx.name, ItemFailure { seq, failure });
+                    return;
+                }
+            }
+            slot.signal.wait(seen, PARK_BACKSTOP);
+        }
+    }
+
+    /// Looks for one piece of work and does it: serial stages first (the
+    /// likely bottleneck), downstream first (to drain before filling), then
+    /// parallel stages, then the source.
+    fn find_and_run(self: &Arc<Self>) -> bool {
+        let runnable = |slot: &&StageSlot| !slot.mode.is_blocking() && slot.looks_runnable();
+        for slot in self.stages.iter().rev().filter(|s| s.is_serial()).filter(runnable) {
+            if self.take_and_drive(slot) {
+                return true;
+            }
+        }
+        for slot in self.stages.iter().rev().filter(|s| !s.is_serial()).filter(runnable) {
+            if self.take_and_drive(slot) {
+                return true;
+            }
+        }
+        self.run_source()
+    }
+
+    fn take_and_drive(self: &Arc<Self>, slot: &StageSlot) -> bool {
+        match slot.take_ready() {
+            Ok(Some((replica, chunk))) => {
+                self.drive(slot.index, replica, chunk, true);
+                true
+            }
+            Ok(None) => false,
+            Err((failure, chunk)) => {
+                let seq = chunk.map_or(0, |c| c.data.seqs.get(0));
+                self.fail(&slot.ctx.name, ItemFailure { seq, failure });
+                true
+            }
+        }
+    }
+
+    fn source_has_room(&self) -> bool {
+        self.budget.has_room() && !self.stages.iter().any(StageSlot::is_full)
+    }
+
+    /// Makes the next chunk (or the end marker) if the source is free and
+    /// the budget has room, and carries it on.
+    fn run_source(self: &Arc<Self>) -> bool {
+        if self.source.is_done() || self.is_done() {
+            return false;
+        }
+        let ending = self.source.wants_to_end();
+        if !ending && !self.source_has_room() {
+            return false;
+        }
+        let Ok(mut inner) = self.source.inner.try_lock() else {
+            return false;
+        };
+        if self.source.is_done() {
+            return false;
+        }
+        if !(inner.exhausted || ending) {
+            let Some(mut permit) = self.budget.acquire(self.sizer.next_size()) else {
+                return false;
+            };
+            let start = Instant::now();
+            let mut next_seq = inner.next_seq;
+            let first_seq = next_seq;
+            let result = inner.source.produce(permit.items(), &mut next_seq, &self.source.ctx);
+            inner.next_seq = next_seq;
+            let elapsed = start.elapsed();
+            self.source.busy_ns.fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
+            let (data, exhausted) = match result {
+                Ok(made) => made,
+                Err(failure) => {
+                    drop(inner);
+                    self.fail(&self.source.ctx.name, failure);
+                    return true;
+                }
+            };
+            inner.exhausted = exhausted;
+            let items = data.len();
+            self.source.items.fetch_add(items as u64, Ordering::Relaxed);
+            if items > 0 || !exhausted {
+                permit.shrink_to(items);
+                let index = inner.next_index;
+                inner.next_index += 1;
+                drop(inner);
+                self.record_span(0, 0, index, first_seq, items, start, elapsed);
+                let chunk = Chunk { index, end: false, data, cost_ns: elapsed.as_nanos() as u64, permit };
+                self.carry(0, chunk);
+                return true;
+            }
+        }
+        let index = inner.next_index;
+        inner.next_index += 1;
+        self.source.ended.store(true, Ordering::Release);
+        drop(inner);
+        let end = Chunk { index, end: true, data: ChunkData::empty(), cost_ns: 0, permit: Budget::free_permit() };
+        self.carry(0, end);
+        true
+    }
+
+    /// Offers a chunk to stage `next` and, if this thread may run it, runs it
+    /// and what follows.
+    fn carry(self: &Arc<Self>, next: usize, chunk: Chunk) {
+        if let Some((s, replica, chunk)) = self.forward(next, chunk, true) {
+            self.drive(s, replica, chunk, true);
+        }
+    }
+
+    /// Runs stage `s` on `chunk` with `replica`, then follows the chunk
+    /// downstream as far as it can be run at once.
+    fn drive(self: &Arc<Self>, mut s: usize, mut replica: ReplicaBox, mut chunk: Chunk, on_cpu: bool) {
+        loop {
+            let slot = &self.stages[s];
+            if self.is_done() {
+                slot.release(replica, false);
+                return;
+            }
+            let (out, flow) = match self.execute(slot, &mut replica, chunk) {
+                Ok(done) => done,
+                Err(failure) => {
+                    slot.release(replica, false);
+                    self.fail(&slot.ctx.name, failure);
+                    return;
+                }
+            };
+            if flow == Flow::Finished {
+                self.close_through(s);
+            }
+            if let Some((same, next)) = slot.release(replica, slot.is_serial()) {
+                // Keep the serial stage busy; its output waits for others.
+                self.forward(s + 1, out, false);
+                replica = same;
+                chunk = next;
+                continue;
+            }
+            if slot.queued_chunks.load(Ordering::Acquire) > 0 {
+                self.wake(slot);
+            }
+            match self.forward(s + 1, out, on_cpu) {
+                Some((next_s, next_replica, next_chunk)) => {
+                    s = next_s;
+                    replica = next_replica;
+                    chunk = next_chunk;
+                }
+                None => return,
+            }
+        }
+    }
+
+    fn wake(&self, slot: &StageSlot) {
+        if slot.mode.is_blocking() {
+            slot.signal.notify();
+        } else {
+            self.cpu.notify();
+        }
+    }
+
+    /// Hands a chunk to stage `next` (past closed stages); returns the work
+    /// to do now if this thread got a replica for it.
+    fn forward(&self, mut next: usize, mut chunk: Chunk, may_run: bool) -> Option<(usize, ReplicaBox, Chunk)> {
+        loop {
+            let Some(slot) = self.stages.get(next) else {
+                self.leave(chunk);
+                return None;
+            };
+            match slot.offer(chunk, may_run && !slot.mode.is_blocking()) {
+                Offer::Run(replica, chunk) => return Some((next, replica, chunk)),
+                Offer::Queued => {
+                    self.wake(slot);
+                    return None;
+                }
+                Offer::Closed(emptied) => {
+                    chunk = emptied;
+                    next += 1;
+                }
+                Offer::Failed(failure, chunk) => {
+                    self.fail(&slot.ctx.name, ItemFailure { seq: chunk.data.seqs.get(0), failure });
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// A chunk leaves the last stage.
+    fn leave(&self, chunk: Chunk) {
+        self.sizer.observe(chunk.permit.items(), chunk.cost_ns);
+        let end = chunk.end;
+        match &self.outlet {
+            Some(outlet) => outlet(chunk),
+            None => drop(chunk),
+        }
+        if end {
+            self.terminate(FINISHED);
+        }
+    }
+
+    /// A stage took all the input it wants: stop the source and close every
+    /// stage up to it; what they held goes on, emptied, to keep the order.
+    fn close_through(&self, s: usize) {
+        self.source.stop.store(true, Ordering::Release);
+        for i in 0..=s {
+            for chunk in self.stages[i].close() {
+                self.forward(i + 1, chunk, false);
+            }
+        }
+        self.cpu.notify();
+    }
+
+    fn execute(&self, slot: &StageSlot, replica: &mut ReplicaBox, mut chunk: Chunk) -> Result<(Chunk, Flow), ItemFailure> {
+        let start = Instant::now();
+        let items_in = chunk.data.len();
+        let first_seq = chunk.data.seqs.get(0);
+        let data = std::mem::replace(&mut chunk.data, ChunkData::empty());
+        let (mut data, flow) = replica.inner.process(data, &slot.ctx)?;
+        if chunk.end && slot.is_serial() {
+            data = replica.inner.finish(data, &slot.ctx)?;
+        }
+        let items_out = data.len();
+        chunk.data = data;
+        let elapsed = start.elapsed();
+        let counters = &slot.ctx.counters;
+        counters.chunks.fetch_add(1, Ordering::Relaxed);
+        counters.items_in.fetch_add(items_in as u64, Ordering::Relaxed);
+        counters.items_out.fetch_add(items_out as u64, Ordering::Relaxed);
+        counters.busy_ns.fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
+        chunk.cost_ns += elapsed.as_nanos() as u64;
+        self.record_span(slot.index + 1, replica.id, chunk.index, first_seq, items_in, start, elapsed);
+        Ok((chunk, flow))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record_span(&self, stage: usize, replica: u32, chunk: u64, first_seq: u64, items: usize, start: Instant, took: Duration) {
+        if let Some(trace) = &self.trace {
+            let span = Span {
+                stage,
+                replica,
+                chunk,
+                first_seq,
+                items,
+                start: start.saturating_duration_since(self.started),
+                duration: took,
+            };
+            trace.lock().unwrap_or_else(|e| e.into_inner()).push(span);
+        }
+    }
+
+    /// Sets a stage's replica limit while the run goes on.
+    pub(crate) fn set_replicas(self: &Arc<Self>, s: usize, replicas: usize) {
+        self.stages[s].set_limit(replicas);
+        if self.stages[s].mode.is_blocking() {
+            self.ensure_blocking_threads(s);
+        }
+        self.wake(&self.stages[s]);
+    }
+}
+
+fn spawn(name: String, body: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(body)
+        .unwrap_or_else(|error| panic!("baton could not start a thread: {error}"))
+}

@@ -1,0 +1,117 @@
+//! The monitor: a thread that samples every stage's queue and replicas at a
+//! fixed interval, for the time each stage waited for input or was blocked
+//! on output, and for the queue fill and throughput over time.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::Shared;
+use crate::stats::{Sample, StageSample};
+
+/// The most samples kept; past it every other one is dropped.
+const MAX_SAMPLES: usize = 4_096;
+
+#[derive(Debug, Default, Clone)]
+pub(crate) struct StageAccumulator {
+    pub(crate) waiting_ns: f64,
+    pub(crate) blocked_ns: f64,
+    pub(crate) queued_sum: f64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct MonitorState {
+    pub(crate) stages: Vec<StageAccumulator>,
+    pub(crate) source_blocked_ns: f64,
+    pub(crate) sample_count: u64,
+    pub(crate) samples: Vec<Sample>,
+    /// Keep one sample in `stride` (doubles when the buffer fills).
+    stride: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Monitor {
+    state: Mutex<MonitorState>,
+}
+
+impl Monitor {
+    pub(crate) fn new(stages: usize) -> Self {
+        Self {
+            state: Mutex::new(MonitorState {
+                stages: vec![StageAccumulator::default(); stages],
+                stride: 1,
+                ..Default::default()
+            }),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, MonitorState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+pub(crate) fn run(shared: &Shared) {
+    let every = shared.config.sample_every;
+    let mut last = Instant::now();
+    while !shared.is_done() {
+        // Sleep in short steps so the run's end is noticed promptly.
+        let wake_at = last + every;
+        while !shared.is_done() {
+            let now = Instant::now();
+            if now >= wake_at {
+                break;
+            }
+            std::thread::sleep((wake_at - now).min(Duration::from_millis(5)));
+        }
+        let now = Instant::now();
+        sample(shared, now.duration_since(last));
+        last = now;
+    }
+}
+
+/// Takes one sample, crediting `dt` of waiting or blocking to the stages.
+pub(crate) fn sample(shared: &Shared, dt: Duration) {
+    let dt_ns = dt.as_nanos() as f64;
+    let mut state = shared.monitor.lock();
+    let source_active = !shared.source.is_done();
+    if source_active && !shared.source_has_room() {
+        state.source_blocked_ns += dt_ns;
+    }
+    let mut stage_samples = Vec::with_capacity(shared.stages.len());
+    for (i, slot) in shared.stages.iter().enumerate() {
+        let active = slot.active.load(Ordering::Relaxed);
+        let limit = slot.limit.load(Ordering::Relaxed).max(1);
+        let queued_items = slot.queued_items.load(Ordering::Relaxed);
+        let queued_chunks = slot.queued_chunks.load(Ordering::Relaxed);
+        let acc = &mut state.stages[i];
+        acc.queued_sum += queued_items as f64;
+        if queued_chunks == 0 && active < limit {
+            acc.waiting_ns += dt_ns * (limit - active) as f64 / limit as f64;
+        }
+        let next_full = shared.stages.get(i + 1).is_some_and(|next| next.is_full());
+        if next_full && (queued_chunks > 0 || active > 0) {
+            acc.blocked_ns += dt_ns;
+        }
+        stage_samples.push(StageSample {
+            active,
+            queued_items,
+            items_out: slot.ctx.counters.items_out.load(Ordering::Relaxed),
+            busy_ns: slot.ctx.counters.busy_ns.load(Ordering::Relaxed),
+        });
+    }
+    state.sample_count += 1;
+    let count = state.sample_count;
+    if count % state.stride == 0 {
+        state.samples.push(Sample {
+            at: shared.started.elapsed(),
+            source_items: shared.source.items.load(Ordering::Relaxed),
+            in_flight: shared.budget.items_in_flight(),
+            stages: stage_samples,
+        });
+        if state.samples.len() >= MAX_SAMPLES {
+            let kept: Vec<Sample> = state.samples.iter().step_by(2).cloned().collect();
+            state.samples = kept;
+            state.stride *= 2;
+        }
+    }
+}

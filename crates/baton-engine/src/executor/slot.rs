@@ -1,0 +1,273 @@
+//! A stage at run time: its input queue and its pool of replicas, under one
+//! lock. The queue is where chunks wait when no replica could take them at
+//! once; for a `serial_in_order` stage it is a reorder buffer keyed by chunk
+//! index.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::signal::Signal;
+use super::Chunk;
+use crate::chunk::ChunkData;
+use crate::error::StageFailure;
+use crate::mode::{Mode, ModeKind};
+use crate::stage::{Replica, ReplicaFactory, StageContext};
+
+/// A replica and the number it got when it was made (its trace track).
+pub(crate) struct ReplicaBox {
+    pub(crate) id: u32,
+    pub(crate) inner: Box<dyn Replica>,
+}
+
+/// What happened to a chunk offered to a stage.
+pub(crate) enum Offer {
+    /// The caller got a replica and runs the chunk now.
+    Run(ReplicaBox, Chunk),
+    /// The chunk waits in the stage's queue.
+    Queued,
+    /// The stage takes no more input: the chunk, emptied, goes on downstream.
+    Closed(Chunk),
+    /// No replica could be made.
+    Failed(StageFailure, Chunk),
+}
+
+struct SlotInner {
+    fifo: VecDeque<Chunk>,
+    reorder: BTreeMap<u64, Chunk>,
+    /// In order: the next chunk index to run. Otherwise: chunks taken so far.
+    next_index: u64,
+    /// A serial stage holds the end marker until every chunk before it has run.
+    pending_end: Option<Chunk>,
+    idle: Vec<ReplicaBox>,
+    active: usize,
+    made: u32,
+    factory: ReplicaFactory,
+    closed: bool,
+}
+
+pub(crate) struct StageSlot {
+    pub(crate) index: usize,
+    pub(crate) mode: Mode,
+    pub(crate) limit: AtomicUsize,
+    pub(crate) buffer: Option<usize>,
+    pub(crate) ctx: StageContext,
+    /// Wakes this stage's own threads (blocking stages only).
+    pub(crate) signal: Arc<Signal>,
+    pub(crate) queued_chunks: AtomicUsize,
+    pub(crate) queued_items: AtomicUsize,
+    pub(crate) active: AtomicUsize,
+    inner: Mutex<SlotInner>,
+}
+
+impl std::fmt::Debug for StageSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StageSlot").field("name", &self.ctx.name).field("mode", &self.mode).finish_non_exhaustive()
+    }
+}
+
+impl StageSlot {
+    pub(crate) fn new(index: usize, mode: Mode, buffer: Option<usize>, ctx: StageContext, factory: ReplicaFactory) -> Self {
+        Self {
+            index,
+            mode,
+            limit: AtomicUsize::new(mode.replicas()),
+            buffer,
+            ctx,
+            signal: Arc::new(Signal::default()),
+            queued_chunks: AtomicUsize::new(0),
+            queued_items: AtomicUsize::new(0),
+            active: AtomicUsize::new(0),
+            inner: Mutex::new(SlotInner {
+                fifo: VecDeque::new(),
+                reorder: BTreeMap::new(),
+                next_index: 0,
+                pending_end: None,
+                idle: Vec::new(),
+                active: 0,
+                made: 0,
+                factory,
+                closed: false,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SlotInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn is_serial(&self) -> bool {
+        self.mode.is_serial()
+    }
+
+    /// Whether a thread looking for work might find some here.
+    pub(crate) fn looks_runnable(&self) -> bool {
+        self.queued_chunks.load(Ordering::Acquire) > 0
+            && self.active.load(Ordering::Acquire) < self.limit.load(Ordering::Relaxed)
+    }
+
+    /// Whether the queue in front of the stage is over its buffer.
+    pub(crate) fn is_full(&self) -> bool {
+        self.buffer.is_some_and(|cap| self.queued_items.load(Ordering::Relaxed) >= cap.max(1))
+    }
+
+    /// Sets the replica limit; extra replicas are dropped as they come back.
+    pub(crate) fn set_limit(&self, replicas: usize) {
+        let replicas = if self.is_serial() { 1 } else { replicas.max(1) };
+        self.limit.store(replicas, Ordering::Release);
+    }
+
+    fn ready_now(&self, inner: &SlotInner, chunk: &Chunk) -> bool {
+        match self.mode.kind() {
+            ModeKind::Parallel => true,
+            ModeKind::SerialInOrder => chunk.index == inner.next_index,
+            ModeKind::Serial => !chunk.end || inner.next_index == chunk.index,
+        }
+    }
+
+    fn mark_taken(&self, inner: &mut SlotInner) {
+        if self.mode.kind() != ModeKind::Parallel {
+            inner.next_index += 1;
+        }
+    }
+
+    fn claim(&self, inner: &mut SlotInner) -> Result<Option<ReplicaBox>, StageFailure> {
+        if inner.active >= self.limit.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let replica = match inner.idle.pop() {
+            Some(replica) => replica,
+            None => {
+                let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (inner.factory)()))
+                    .unwrap_or_else(|panic| Err(StageFailure::from_panic(panic)))?;
+                inner.made += 1;
+                ReplicaBox { id: inner.made - 1, inner: made }
+            }
+        };
+        inner.active += 1;
+        self.active.store(inner.active, Ordering::Release);
+        Ok(Some(replica))
+    }
+
+    fn enqueue(&self, inner: &mut SlotInner, chunk: Chunk) {
+        self.queued_chunks.fetch_add(1, Ordering::AcqRel);
+        self.queued_items.fetch_add(chunk.data.len(), Ordering::Relaxed);
+        match self.mode.kind() {
+            ModeKind::SerialInOrder => {
+                inner.reorder.insert(chunk.index, chunk);
+            }
+            ModeKind::Serial if chunk.end => inner.pending_end = Some(chunk),
+            _ => inner.fifo.push_back(chunk),
+        }
+    }
+
+    fn pop_ready(&self, inner: &mut SlotInner) -> Option<Chunk> {
+        let chunk = match self.mode.kind() {
+            ModeKind::SerialInOrder => match inner.reorder.first_entry() {
+                Some(entry) if *entry.key() == inner.next_index => Some(entry.remove()),
+                _ => None,
+            },
+            ModeKind::Serial => match inner.fifo.pop_front() {
+                Some(chunk) => Some(chunk),
+                None if inner.pending_end.as_ref().is_some_and(|end| end.index == inner.next_index) => {
+                    inner.pending_end.take()
+                }
+                None => None,
+            },
+            ModeKind::Parallel => inner.fifo.pop_front(),
+        }?;
+        self.queued_chunks.fetch_sub(1, Ordering::AcqRel);
+        self.queued_items.fetch_sub(chunk.data.len(), Ordering::Relaxed);
+        self.mark_taken(inner);
+        Some(chunk)
+    }
+
+    /// Offers a chunk: runs it at once when `may_run` and a replica is free
+    /// and the chunk's turn has come, queues it otherwise.
+    pub(crate) fn offer(&self, chunk: Chunk, may_run: bool) -> Offer {
+        let mut inner = self.lock();
+        if inner.closed {
+            return Offer::Closed(chunk.emptied());
+        }
+        if may_run && self.ready_now(&inner, &chunk) {
+            match self.claim(&mut inner) {
+                Ok(Some(replica)) => {
+                    self.mark_taken(&mut inner);
+                    return Offer::Run(replica, chunk);
+                }
+                Ok(None) => {}
+                Err(failure) => return Offer::Failed(failure, chunk),
+            }
+        }
+        self.enqueue(&mut inner, chunk);
+        Offer::Queued
+    }
+
+    /// Takes a queued chunk whose turn has come, with a replica for it.
+    pub(crate) fn take_ready(&self) -> Result<Option<(ReplicaBox, Chunk)>, (StageFailure, Option<Chunk>)> {
+        let mut inner = self.lock();
+        if inner.closed || inner.active >= self.limit.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let Some(chunk) = self.pop_ready(&mut inner) else {
+            return Ok(None);
+        };
+        match self.claim(&mut inner) {
+            Ok(Some(replica)) => Ok(Some((replica, chunk))),
+            Ok(None) => unreachable!("checked the limit under the same lock"),
+            Err(failure) => Err((failure, Some(chunk))),
+        }
+    }
+
+    /// Gives a replica back. With `keep_going`, and a queued chunk whose turn
+    /// has come, keeps the replica and returns that chunk to run next.
+    pub(crate) fn release(&self, replica: ReplicaBox, keep_going: bool) -> Option<(ReplicaBox, Chunk)> {
+        let mut inner = self.lock();
+        if keep_going && !inner.closed {
+            if let Some(chunk) = self.pop_ready(&mut inner) {
+                return Some((replica, chunk));
+            }
+        }
+        inner.active -= 1;
+        self.active.store(inner.active, Ordering::Release);
+        let surplus = inner.active + inner.idle.len() >= self.limit.load(Ordering::Relaxed);
+        if surplus {
+            drop(inner);
+            drop(replica);
+        } else {
+            inner.idle.push(replica);
+        }
+        None
+    }
+
+    /// Closes the stage; returns what was queued, to be passed on emptied.
+    pub(crate) fn close(&self) -> Vec<Chunk> {
+        let mut inner = self.lock();
+        inner.closed = true;
+        let mut queued: Vec<Chunk> = inner.fifo.drain(..).collect();
+        queued.extend(std::mem::take(&mut inner.reorder).into_values());
+        queued.extend(inner.pending_end.take());
+        self.queued_chunks.store(0, Ordering::Release);
+        self.queued_items.store(0, Ordering::Release);
+        queued.into_iter().map(Chunk::emptied).collect()
+    }
+
+    /// Drops every queued chunk and idle replica (abort).
+    pub(crate) fn clear(&self) {
+        let mut inner = self.lock();
+        let fifo = std::mem::take(&mut inner.fifo);
+        let reorder = std::mem::take(&mut inner.reorder);
+        let end = inner.pending_end.take();
+        let idle = std::mem::take(&mut inner.idle);
+        drop(inner);
+        drop((fifo, reorder, end, idle));
+    }
+}
+
+impl Chunk {
+    /// The same chunk with its items dropped: it keeps its place in the order.
+    pub(crate) fn emptied(mut self) -> Chunk {
+        self.data = ChunkData::empty();
+        self
+    }
+}

@@ -1,0 +1,345 @@
+//! Handles on a running pipeline: stop, abort, stats, replicas, join; and
+//! the blocking iterator over a pipeline's output.
+
+use std::sync::Arc;
+
+use crossbeam_channel::Receiver;
+
+use crate::error::{DeadLetter, PipelineError};
+use crate::executor::{Chunk, Shared};
+use crate::stats::{RunReport, StatsSnapshot};
+
+/// Controls a running pipeline. Cheap to clone; any thread may use it (a
+/// Ctrl-C handler calls [`PipelineHandle::stop`]).
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::{Mode, Pipeline};
+/// let run = Pipeline::from_iter(0u64..)
+///     .stage("work", Mode::parallel(2))
+///     .map(|x| x + 1)
+///     .spawn_for_each(|_| {})
+///     .unwrap();
+/// let handle = run.handle();
+/// handle.set_replicas("work", 1).unwrap();
+/// std::thread::sleep(std::time::Duration::from_millis(10));
+/// assert!(handle.stats().stages[0].items_in > 0 || !handle.is_finished());
+/// handle.stop();
+/// run.join().unwrap();
+/// ```
+#[derive(Clone, Debug)]
+pub struct PipelineHandle {
+    shared: Arc<Shared>,
+}
+
+impl PipelineHandle {
+    /// Stops the source; items in flight still go through to the sink, and
+    /// the run ends normally.
+    ///
+    /// # Examples
+    ///
+    /// See [`PipelineHandle`].
+    pub fn stop(&self) {
+        self.shared.stop();
+    }
+
+    /// Ends the run now, dropping items in flight; the run's result is
+    /// [`PipelineError::Aborted`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Pipeline, PipelineError};
+    /// let run = Pipeline::from_iter(0u64..).spawn_for_each(|_| {}).unwrap();
+    /// run.handle().abort();
+    /// assert!(matches!(run.join(), Err(PipelineError::Aborted)));
+    /// ```
+    pub fn abort(&self) {
+        self.shared.abort();
+    }
+
+    /// Whether the run has ended (finished, failed or aborted).
+    ///
+    /// # Examples
+    ///
+    /// See [`PipelineHandle`].
+    pub fn is_finished(&self) -> bool {
+        self.shared.is_done()
+    }
+
+    /// The counters of every stage now.
+    ///
+    /// # Examples
+    ///
+    /// See [`PipelineHandle`].
+    pub fn stats(&self) -> StatsSnapshot {
+        StatsSnapshot::capture(&self.shared)
+    }
+
+    /// Changes the replica limit of the stage named `stage` while it runs
+    /// (serial stages stay at 1). Blocking stages get threads to match.
+    ///
+    /// # Errors
+    ///
+    /// [`PipelineError::Build`] when no stage has that name.
+    ///
+    /// # Examples
+    ///
+    /// See [`PipelineHandle`].
+    pub fn set_replicas(&self, stage: &str, replicas: usize) -> Result<(), PipelineError> {
+        let index = self
+            .shared
+            .stages
+            .iter()
+            .position(|slot| &*slot.ctx.name == stage)
+            .ok_or_else(|| PipelineError::Build(format!("no stage is named `{stage}`")))?;
+        self.shared.set_replicas(index, replicas);
+        Ok(())
+    }
+
+    /// Sets the most items in flight while the run goes on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let run = baton_engine::Pipeline::from_iter(0..1000).spawn_for_each(|_| {}).unwrap();
+    /// run.handle().set_max_in_flight(16);
+    /// run.join().unwrap();
+    /// ```
+    pub fn set_max_in_flight(&self, items: usize) {
+        self.shared.budget.max_items.store(items.max(1), std::sync::atomic::Ordering::Release);
+        self.shared.cpu.notify();
+    }
+}
+
+/// A pipeline running in the background. Dropping it aborts the run and
+/// waits for its threads.
+///
+/// # Examples
+///
+/// ```
+/// let run = baton_engine::Pipeline::from_iter(0..100).spawn_for_each(|_| {}).unwrap();
+/// let report = run.join().unwrap();
+/// assert_eq!(report.stats.source.items, 100);
+/// ```
+#[derive(Debug)]
+pub struct RunHandle {
+    handle: PipelineHandle,
+    joined: bool,
+}
+
+impl RunHandle {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { handle: PipelineHandle { shared }, joined: false }
+    }
+
+    /// A handle to control the run from anywhere.
+    ///
+    /// # Examples
+    ///
+    /// See [`PipelineHandle`].
+    pub fn handle(&self) -> PipelineHandle {
+        self.handle.clone()
+    }
+
+    /// Stops the source and lets in-flight items drain (see [`PipelineHandle::stop`]).
+    ///
+    /// # Examples
+    ///
+    /// See [`Pipeline::spawn_for_each`](crate::Pipeline::spawn_for_each).
+    pub fn stop(&self) {
+        self.handle.stop();
+    }
+
+    /// Waits for the run to end and returns its report.
+    ///
+    /// # Errors
+    ///
+    /// The run's first failure, or [`PipelineError::Aborted`].
+    ///
+    /// # Examples
+    ///
+    /// See [`RunHandle`].
+    pub fn join(mut self) -> Result<RunReport, PipelineError> {
+        self.joined = true;
+        let shared = &self.handle.shared;
+        shared.join_threads();
+        match shared.error() {
+            Some(error) => Err(error),
+            None => Ok(RunReport::capture(shared)),
+        }
+    }
+}
+
+impl Drop for RunHandle {
+    fn drop(&mut self) {
+        if !self.joined {
+            self.handle.shared.abort();
+            self.handle.shared.join_threads();
+        }
+    }
+}
+
+/// What the executor sends the iterator.
+pub(crate) enum Message {
+    Chunk(Chunk),
+    Ended,
+}
+
+/// The output of a pipeline as a blocking iterator (see
+/// [`Pipeline::into_iter`](crate::Pipeline::into_iter)). Yields `Ok(item)`s,
+/// then, if the run failed, one `Err`. Dropping it aborts the run.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::{Mode, Pipeline};
+/// let mut iter = Pipeline::from_iter(0..3).map(Mode::parallel(2), |x| x * 3).into_iter();
+/// assert_eq!(iter.by_ref().map(Result::unwrap).collect::<Vec<_>>(), vec![0, 3, 6]);
+/// assert_eq!(iter.report().unwrap().stats.source.items, 3);
+/// ```
+#[derive(Debug)]
+pub struct PipelineIter<T> {
+    shared: Option<Arc<Shared>>,
+    rx: Option<Receiver<Message>>,
+    current: std::vec::IntoIter<T>,
+    held: Option<crate::executor::budget::Permit>,
+    saw_end: bool,
+    error: Option<PipelineError>,
+    report: Option<RunReport>,
+    done: bool,
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Message::Chunk(chunk) => f.debug_tuple("Chunk").field(&chunk.index).finish(),
+            Message::Ended => f.write_str("Ended"),
+        }
+    }
+}
+
+impl<T: Send + 'static> PipelineIter<T> {
+    pub(crate) fn new(shared: Arc<Shared>, rx: Receiver<Message>) -> Self {
+        Self {
+            shared: Some(shared),
+            rx: Some(rx),
+            current: Vec::new().into_iter(),
+            held: None,
+            saw_end: false,
+            error: None,
+            report: None,
+            done: false,
+        }
+    }
+
+    pub(crate) fn failed(error: PipelineError) -> Self {
+        Self {
+            shared: None,
+            rx: None,
+            current: Vec::new().into_iter(),
+            held: None,
+            saw_end: true,
+            error: Some(error),
+            report: None,
+            done: false,
+        }
+    }
+
+    /// A handle on the run (stop, stats, replicas), while it runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut iter = baton_engine::Pipeline::from_iter(0u64..).into_iter();
+    /// iter.next();
+    /// iter.handle().unwrap().stop();
+    /// assert!(iter.count() > 0);
+    /// ```
+    pub fn handle(&self) -> Option<PipelineHandle> {
+        self.shared.as_ref().map(|shared| PipelineHandle { shared: Arc::clone(shared) })
+    }
+
+    /// The run's report, once the iterator is exhausted.
+    ///
+    /// # Examples
+    ///
+    /// See [`PipelineIter`].
+    pub fn report(&self) -> Option<&RunReport> {
+        self.report.as_ref()
+    }
+
+    /// The items skipped so far under `OnError::Skip`, taken out of the run.
+    ///
+    /// # Examples
+    ///
+    /// See [`DeadLetter`].
+    pub fn dead_letters(&mut self) -> Vec<DeadLetter> {
+        if let Some(report) = &mut self.report {
+            return std::mem::take(&mut report.dead_letters);
+        }
+        match &self.shared {
+            Some(shared) => std::mem::take(&mut *shared.dead_letters.lock().unwrap_or_else(|e| e.into_inner())),
+            None => Vec::new(),
+        }
+    }
+
+    fn wind_up(&mut self) {
+        if let Some(shared) = self.shared.take() {
+            shared.join_threads();
+            if let Some(error) = shared.error() {
+                self.error.get_or_insert(error);
+            }
+            self.report = Some(RunReport::capture(&shared));
+        }
+        self.rx = None;
+    }
+}
+
+impl<T: Send + 'static> Iterator for PipelineIter<T> {
+    type Item = Result<T, PipelineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(item) = self.current.next() {
+                return Some(Ok(item));
+            }
+            // The chunk is used up: its share of the in-flight budget goes back.
+            self.held = None;
+            if self.done {
+                return None;
+            }
+            if self.saw_end {
+                self.wind_up();
+                self.done = true;
+                return self.error.take().map(Err);
+            }
+            let message = self.rx.as_ref().and_then(|rx| rx.recv().ok());
+            match message {
+                Some(Message::Chunk(chunk)) => {
+                    self.saw_end = chunk.end;
+                    let (items, _) = chunk.data.into_vec::<T>();
+                    self.current = items.into_iter();
+                    self.held = Some(chunk.permit);
+                }
+                Some(Message::Ended) | None => {
+                    let finished_cleanly = self.shared.as_ref().is_some_and(|s| !s.has_failed())
+                        && self.rx.as_ref().is_some_and(|rx| !rx.is_empty());
+                    if !finished_cleanly {
+                        self.saw_end = true;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<T> Drop for PipelineIter<T> {
+    fn drop(&mut self) {
+        if let Some(shared) = self.shared.take() {
+            shared.abort();
+            shared.join_threads();
+        }
+    }
+}

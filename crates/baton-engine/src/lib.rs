@@ -1,0 +1,64 @@
+//! # baton-engine
+//!
+//! The engine of baton: it runs a pipeline of serial and parallel stages
+//! over a stream of items on one machine, with the stages overlapped in
+//! time, every core busy, memory bounded and nothing lost.
+//!
+//! ```
+//! use baton_engine::{Mode, Pipeline};
+//!
+//! let total = Pipeline::from_iter(0..10_000u64)
+//!     .stage("square", Mode::parallel(4)).map(|x| x * x)    // 4 replicas at once
+//!     .stage("odd", Mode::parallel(4)).filter(|x| x % 2 == 1)
+//!     .fold(0u64, |sum, x| sum + x)                          // serial, in source order
+//!     .unwrap();
+//! assert_eq!(total, (0..10_000u64).map(|x| x * x).filter(|x| x % 2 == 1).sum());
+//! ```
+//!
+//! ## Semantics
+//!
+//! * **Order.** Every item carries the sequence number of its source item.
+//!   Per-item stages never reorder the stream by themselves; in-order
+//!   stages and sinks see items in source order whatever ran before them in
+//!   parallel. Stages that combine items (`batch`, `shuffle`, `window`, a
+//!   stateful serial stage) see arrival order unless `serial_in_order` (the
+//!   default for them). See [`Mode`].
+//! * **Overlap.** CPU worker threads (one per core by default) carry items
+//!   through consecutive stages without hand-offs; queues exist only where
+//!   an item must wait (a busy serial stage, a reorder gap, a blocking stage).
+//!   Items move in chunks sized automatically so the engine's own cost per
+//!   item is a few nanoseconds.
+//! * **Bounded memory.** A bound on items (and chunks) in flight between the
+//!   source and the sink; a fast source waits (backpressure). See [`Config`].
+//! * **Blocking stages.** A stage marked [`Mode::blocking`] runs on threads
+//!   of its own, one per replica, so waiting on I/O never takes a core.
+//! * **Errors.** Per stage, [`OnError`]: fail fast (the first error, with the
+//!   stage's name and the item's sequence number), skip to the dead letters,
+//!   or retry with backoff. A panic in user code is an error like any other.
+//! * **Control.** [`RunHandle`] and [`PipelineHandle`] stop (drain) or abort
+//!   a run, read its [`StatsSnapshot`], and change a stage's replicas while
+//!   it runs. Dropping a running pipeline aborts it.
+//! * **Report.** [`RunReport`] names the bottleneck stage and the throughput
+//!   bound it implies.
+
+#![warn(missing_docs, missing_debug_implementations)]
+
+mod chunk;
+mod config;
+mod error;
+mod executor;
+mod handle;
+mod mode;
+mod ops;
+mod pipeline;
+mod source;
+mod stage;
+mod stats;
+
+pub use config::Config;
+pub use error::{BoxError, DeadLetter, OnError, PipelineError, StageFailure};
+pub use handle::{PipelineHandle, PipelineIter, RunHandle};
+pub use mode::{Mode, ModeKind};
+pub use pipeline::{Pipeline, StageBuilder};
+pub use source::Interleave;
+pub use stats::{Bottleneck, RunReport, Sample, SourceStats, Span, StageBound, StageSample, StageStats, StatsSnapshot};

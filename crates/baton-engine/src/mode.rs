@@ -1,0 +1,179 @@
+//! How a stage runs: serial in source order, serial in any order, or parallel.
+
+use std::fmt;
+
+/// How a stage runs its items.
+///
+/// | mode | replicas | sees items in source order | keeps state across items |
+/// |---|---|---|---|
+/// | [`Mode::serial_in_order`] | 1 | yes | yes (one state) |
+/// | [`Mode::serial`] | 1 | no (arrival order) | yes (one state) |
+/// | [`Mode::parallel`]`(n)` | up to `n` | no | one state per replica |
+///
+/// Per-item stages (`map`, `filter`, ...) never reorder the stream by
+/// themselves: every item keeps its sequence number, and the next
+/// `serial_in_order` stage (or an in-order sink) puts items back in source
+/// order. Only stages that combine several items (`batch`, `shuffle`,
+/// `window`, a stateful `serial` stage, an unordered sink) see arrival order
+/// when they are not `serial_in_order`. So the output keeps source order
+/// exactly when every combining stage and the sink are in order.
+///
+/// A stage that waits on I/O (sleeps, disk, network) should be marked
+/// [`Mode::blocking`]: its replicas then run on threads of their own, sized by
+/// the replica count, so that waiting never takes a core from CPU stages.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::Mode;
+/// let decode = Mode::parallel(4);
+/// let fetch = Mode::parallel(64).blocking();
+/// assert_eq!(decode.replicas(), 4);
+/// assert!(fetch.is_blocking());
+/// assert!(Mode::serial_in_order().keeps_order());
+/// assert!(!Mode::serial().keeps_order());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Mode {
+    kind: ModeKind,
+    replicas: usize,
+    blocking: bool,
+}
+
+/// The scheduling discipline of a stage, without its replica count.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::{Mode, ModeKind};
+/// assert_eq!(Mode::parallel(3).kind(), ModeKind::Parallel);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ModeKind {
+    /// One item at a time, in source order.
+    SerialInOrder,
+    /// One item at a time, in arrival order.
+    Serial,
+    /// Several replicas at once, in any order.
+    Parallel,
+}
+
+impl Mode {
+    /// One item at a time, in source order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(baton_engine::Mode::serial_in_order().replicas(), 1);
+    /// ```
+    pub const fn serial_in_order() -> Self {
+        Self { kind: ModeKind::SerialInOrder, replicas: 1, blocking: false }
+    }
+
+    /// One item at a time, in whatever order items arrive (faster than in order:
+    /// it never waits for a late item).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!baton_engine::Mode::serial().keeps_order());
+    /// ```
+    pub const fn serial() -> Self {
+        Self { kind: ModeKind::Serial, replicas: 1, blocking: false }
+    }
+
+    /// Up to `replicas` copies of the stage at once. A count of 0 is treated as 1.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(baton_engine::Mode::parallel(0).replicas(), 1);
+    /// ```
+    pub const fn parallel(replicas: usize) -> Self {
+        let replicas = if replicas == 0 { 1 } else { replicas };
+        Self { kind: ModeKind::Parallel, replicas, blocking: false }
+    }
+
+    /// Marks the stage as one that blocks (I/O, sleeps): it runs on dedicated
+    /// threads, one per replica, instead of the CPU workers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(baton_engine::Mode::parallel(32).blocking().is_blocking());
+    /// ```
+    pub const fn blocking(mut self) -> Self {
+        self.blocking = true;
+        self
+    }
+
+    /// The scheduling discipline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, ModeKind};
+    /// assert_eq!(Mode::serial().kind(), ModeKind::Serial);
+    /// ```
+    pub const fn kind(&self) -> ModeKind {
+        self.kind
+    }
+
+    /// The replica count asked for (1 for serial stages).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(baton_engine::Mode::parallel(8).replicas(), 8);
+    /// ```
+    pub const fn replicas(&self) -> usize {
+        self.replicas
+    }
+
+    /// Whether the stage was marked as blocking.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!baton_engine::Mode::parallel(8).is_blocking());
+    /// ```
+    pub const fn is_blocking(&self) -> bool {
+        self.blocking
+    }
+
+    /// Whether the stage sees its items in source order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!baton_engine::Mode::parallel(2).keeps_order());
+    /// ```
+    pub const fn keeps_order(&self) -> bool {
+        matches!(self.kind, ModeKind::SerialInOrder)
+    }
+
+    /// Whether the stage is serial (one replica).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(baton_engine::Mode::serial().is_serial());
+    /// ```
+    pub const fn is_serial(&self) -> bool {
+        !matches!(self.kind, ModeKind::Parallel)
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            ModeKind::SerialInOrder => f.write_str("serial_in_order")?,
+            ModeKind::Serial => f.write_str("serial")?,
+            ModeKind::Parallel => write!(f, "parallel({})", self.replicas)?,
+        }
+        if self.blocking {
+            f.write_str(" blocking")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,969 @@
+//! The builder: a source, then stages, then an end.
+
+use std::collections::HashSet;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+
+use crate::config::Config;
+use crate::error::{BoxError, OnError, PipelineError, StageFailure};
+use crate::executor::{Plan, Shared};
+use crate::executor::source::Source;
+use crate::handle::{PipelineIter, RunHandle};
+use crate::mode::Mode;
+use crate::ops::batch::{BatchOp, WindowOp};
+use crate::ops::filter::FilterOp;
+use crate::ops::fold::FoldOp;
+use crate::ops::limit::{SkipOp, TakeOp};
+use crate::ops::map::{FlatMapOp, MapOp};
+use crate::ops::pass::Pass;
+use crate::ops::shuffle::ShuffleOp;
+use crate::source::{InterleaveIter, IterSource, ResultSource};
+use crate::stage::{Replica, ReplicaFactory, StageSpec};
+use crate::stats::RunReport;
+use crate::Interleave;
+
+/// A pipeline whose items, at its current end, are of type `T`.
+///
+/// Start it from a source ([`Pipeline::from_iter`], [`Pipeline::from_results`],
+/// [`Pipeline::interleave`]), add stages, and end it with [`for_each`],
+/// [`collect`], [`fold`], [`reduce`] or [`into_iter`](Pipeline::into_iter).
+/// Nothing runs until the end is called.
+///
+/// [`for_each`]: Pipeline::for_each
+/// [`collect`]: Pipeline::collect
+/// [`fold`]: Pipeline::fold
+/// [`reduce`]: Pipeline::reduce
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::{Mode, Pipeline};
+/// let sum = Pipeline::from_iter(0..1_000u64)
+///     .map(Mode::parallel(4), |x| x * x)
+///     .filter(Mode::parallel(4), |x| x % 2 == 0)
+///     .fold(0u64, |sum, x| sum + x)
+///     .unwrap();
+/// assert_eq!(sum, (0..1_000u64).map(|x| x * x).filter(|x| x % 2 == 0).sum());
+/// ```
+pub struct Pipeline<T> {
+    source: Box<dyn Source>,
+    source_name: Arc<str>,
+    source_policy: OnError,
+    stages: Vec<StageSpec>,
+    names: HashSet<Arc<str>>,
+    config: Config,
+    problem: Option<String>,
+    _items: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for Pipeline<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("source", &self.source_name)
+            .field("stages", &self.stages)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static> Pipeline<T> {
+    fn with_source(source: Box<dyn Source>) -> Self {
+        let source_name: Arc<str> = Arc::from("source");
+        Self {
+            source,
+            names: HashSet::from([Arc::clone(&source_name)]),
+            source_name,
+            source_policy: OnError::Fail,
+            stages: Vec::new(),
+            config: Config::default(),
+            problem: None,
+            _items: PhantomData,
+        }
+    }
+
+    /// Starts a pipeline from any iterable; its items are numbered from 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let items = baton_engine::Pipeline::from_iter(vec!["a", "b"]).collect().unwrap();
+    /// assert_eq!(items, vec!["a", "b"]);
+    /// ```
+    #[allow(clippy::should_implement_trait)]
+    pub fn from_iter<I>(items: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        I::IntoIter: Send + 'static,
+    {
+        Self::with_source(Box::new(IterSource { iter: items.into_iter() }))
+    }
+
+    /// Starts a pipeline from an iterable of `Result`s. An `Err` fails the
+    /// run, or, after [`Pipeline::source_on_error`]`(OnError::Skip)`, goes to
+    /// the dead letters with its sequence number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{OnError, Pipeline};
+    /// let lines = vec![Ok(1), Err("bad line"), Ok(3)];
+    /// let mut iter = Pipeline::from_results(lines).source_on_error(OnError::Skip).into_iter();
+    /// let items: Vec<i32> = iter.by_ref().map(Result::unwrap).collect();
+    /// assert_eq!(items, vec![1, 3]);
+    /// assert_eq!(iter.dead_letters()[0].seq, 1);
+    /// ```
+    pub fn from_results<I, E>(items: I) -> Self
+    where
+        I: IntoIterator<Item = Result<T, E>>,
+        I::IntoIter: Send + 'static,
+        E: Into<BoxError>,
+    {
+        Self::with_source(Box::new(ResultSource { iter: items.into_iter() }))
+    }
+
+    /// Starts a pipeline that reads several sources at once, interleaving
+    /// their items (see [`Interleave`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Interleave, Pipeline};
+    /// let files = vec![vec!["a1", "a2"], vec!["b1", "b2"]];
+    /// let lines = Pipeline::interleave(files, Interleave::new(2).parallel()).collect().unwrap();
+    /// assert_eq!(lines, vec!["a1", "b1", "a2", "b2"]);
+    /// ```
+    pub fn interleave<S, I>(sources: S, options: Interleave) -> Self
+    where
+        S: IntoIterator<Item = I>,
+        S::IntoIter: Send + 'static,
+        I: IntoIterator<Item = T>,
+        I::IntoIter: Send + 'static,
+    {
+        Self::from_iter(InterleaveIter::new(sources.into_iter(), options))
+    }
+
+    /// Sets the run's settings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Config, Pipeline};
+    /// let n = Pipeline::from_iter(0..10).config(Config::default().threads(1)).collect().unwrap().len();
+    /// assert_eq!(n, 10);
+    /// ```
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Names the source (default `source`), for stats and errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let report = baton_engine::Pipeline::from_iter(0..3).name_source("numbers").for_each(|_| {}).unwrap();
+    /// assert_eq!(report.stats.source.name, "numbers");
+    /// ```
+    pub fn name_source(mut self, name: &str) -> Self {
+        self.names.remove(&self.source_name);
+        self.source_name = self.unique_name(name);
+        self
+    }
+
+    /// Sets what the source does with an `Err` item (`Fail` or `Skip`).
+    ///
+    /// # Examples
+    ///
+    /// See [`Pipeline::from_results`].
+    pub fn source_on_error(mut self, policy: OnError) -> Self {
+        self.source_policy = policy;
+        self
+    }
+
+    fn unique_name(&mut self, name: &str) -> Arc<str> {
+        let mut candidate: Arc<str> = Arc::from(name);
+        let mut n = 2;
+        while self.names.contains(&candidate) {
+            candidate = Arc::from(format!("{name}-{n}"));
+            n += 1;
+        }
+        self.names.insert(Arc::clone(&candidate));
+        candidate
+    }
+
+    /// Adds a stage named `name` running in `mode`; the returned builder
+    /// sets its error policy and buffer, then its operator.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, OnError, Pipeline};
+    /// let out = Pipeline::from_iter(vec!["1", "2", "x"])
+    ///     .stage("parse", Mode::parallel(2))
+    ///     .on_error(OnError::Skip)
+    ///     .buffer(64)
+    ///     .try_map(|s: &str| s.parse::<i64>().map_err(Into::into))
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(out, vec![1, 2]);
+    /// ```
+    pub fn stage(mut self, name: &str, mode: Mode) -> StageBuilder<T> {
+        let name = self.unique_name(name);
+        StageBuilder { pipeline: self, name, mode, policy: OnError::Fail, keep: None, buffer: None }
+    }
+
+    /// Applies `f` to every item.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// let out = Pipeline::from_iter(1..4).map(Mode::parallel(2), |x| x * 10).collect().unwrap();
+    /// assert_eq!(out, vec![10, 20, 30]);
+    /// ```
+    pub fn map<U: Send + 'static>(self, mode: Mode, f: impl Fn(T) -> U + Send + Sync + 'static) -> Pipeline<U> {
+        self.stage("map", mode).map(f)
+    }
+
+    /// Applies a fallible `f`; an `Err` is handled by the stage's policy
+    /// (fail by default; see [`StageBuilder::on_error`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// let out = Pipeline::from_iter(vec!["1", "2"])
+    ///     .try_map(Mode::parallel(2), |s: &str| s.parse::<u8>().map_err(Into::into))
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(out, vec![1, 2]);
+    /// ```
+    pub fn try_map<U: Send + 'static>(
+        self,
+        mode: Mode,
+        f: impl Fn(T) -> Result<U, BoxError> + Send + Sync + 'static,
+    ) -> Pipeline<U> {
+        self.stage("try_map", mode).try_map(f)
+    }
+
+    /// Keeps the items for which `f` is true.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// let out = Pipeline::from_iter(0..6).filter(Mode::parallel(2), |x| x % 3 == 0).collect().unwrap();
+    /// assert_eq!(out, vec![0, 3]);
+    /// ```
+    pub fn filter(self, mode: Mode, f: impl Fn(&T) -> bool + Send + Sync + 'static) -> Pipeline<T> {
+        self.stage("filter", mode).filter(f)
+    }
+
+    /// Maps and keeps the `Some`s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// let out = Pipeline::from_iter(vec!["1", "a", "3"])
+    ///     .filter_map(Mode::parallel(2), |s: &str| s.parse::<u8>().ok())
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(out, vec![1, 3]);
+    /// ```
+    pub fn filter_map<U: Send + 'static>(
+        self,
+        mode: Mode,
+        f: impl Fn(T) -> Option<U> + Send + Sync + 'static,
+    ) -> Pipeline<U> {
+        self.stage("filter_map", mode).filter_map(f)
+    }
+
+    /// Maps every item to several, in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// let out = Pipeline::from_iter(1..4).flat_map(Mode::parallel(2), |x| vec![x; x]).collect().unwrap();
+    /// assert_eq!(out, vec![1, 2, 2, 3, 3, 3]);
+    /// ```
+    pub fn flat_map<I>(self, mode: Mode, f: impl Fn(T) -> I + Send + Sync + 'static) -> Pipeline<I::Item>
+    where
+        I: IntoIterator + 'static,
+        I::Item: Send + 'static,
+    {
+        self.stage("flat_map", mode).flat_map(f)
+    }
+
+    /// Calls `f` on every item and passes it on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use baton_engine::{Mode, Pipeline};
+    /// let seen = Arc::new(AtomicUsize::new(0));
+    /// let counter = Arc::clone(&seen);
+    /// Pipeline::from_iter(0..5)
+    ///     .inspect(Mode::parallel(2), move |_| { counter.fetch_add(1, Ordering::Relaxed); })
+    ///     .for_each(|_| {})
+    ///     .unwrap();
+    /// assert_eq!(seen.load(Ordering::Relaxed), 5);
+    /// ```
+    pub fn inspect(self, mode: Mode, f: impl Fn(&T) + Send + Sync + 'static) -> Pipeline<T> {
+        self.stage("inspect", mode).inspect(f)
+    }
+
+    /// Applies `f` with a state per replica made by `init` (a decoder, a
+    /// connection, a buffer).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// let out = Pipeline::from_iter(0..4u8)
+    ///     .map_init(Mode::parallel(2), String::new, |scratch, x| {
+    ///         scratch.clear();
+    ///         scratch.push_str(&x.to_string());
+    ///         scratch.len()
+    ///     })
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(out, vec![1, 1, 1, 1]);
+    /// ```
+    pub fn map_init<S, U>(
+        self,
+        mode: Mode,
+        init: impl Fn() -> S + Send + Sync + 'static,
+        f: impl Fn(&mut S, T) -> U + Send + Sync + 'static,
+    ) -> Pipeline<U>
+    where
+        S: Send + 'static,
+        U: Send + 'static,
+    {
+        self.stage("map_init", mode).map_init(init, f)
+    }
+
+    /// Groups items into `Vec`s of `size`, in source order; the last may be
+    /// shorter (see [`Pipeline::batch_exact`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let out = baton_engine::Pipeline::from_iter(0..5).batch(2).collect().unwrap();
+    /// assert_eq!(out, vec![vec![0, 1], vec![2, 3], vec![4]]);
+    /// ```
+    pub fn batch(self, size: usize) -> Pipeline<Vec<T>> {
+        self.stage("batch", Mode::serial_in_order()).batch(size)
+    }
+
+    /// Groups items into `Vec`s of exactly `size`, dropping a short last one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let out = baton_engine::Pipeline::from_iter(0..5).batch_exact(2).collect().unwrap();
+    /// assert_eq!(out, vec![vec![0, 1], vec![2, 3]]);
+    /// ```
+    pub fn batch_exact(self, size: usize) -> Pipeline<Vec<T>> {
+        self.stage("batch", Mode::serial_in_order()).batch_exact(size)
+    }
+
+    /// Shuffles with a buffer of `buffer` items, reproducibly for a `seed`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::Pipeline;
+    /// let a = Pipeline::from_iter(0..100).shuffle(16, 7).collect().unwrap();
+    /// let b = Pipeline::from_iter(0..100).shuffle(16, 7).collect().unwrap();
+    /// assert_eq!(a, b);
+    /// assert_ne!(a, (0..100).collect::<Vec<_>>());
+    /// ```
+    pub fn shuffle(self, buffer: usize, seed: u64) -> Pipeline<T> {
+        self.stage("shuffle", Mode::serial_in_order()).shuffle(buffer, seed)
+    }
+
+    /// Keeps the first `n` items, then stops the source (an endless source too).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let out = baton_engine::Pipeline::from_iter(0..).take(3).collect().unwrap();
+    /// assert_eq!(out, vec![0, 1, 2]);
+    /// ```
+    pub fn take(self, n: usize) -> Pipeline<T> {
+        self.stage("take", Mode::serial_in_order()).take(n)
+    }
+
+    /// Drops the first `n` items.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let out = baton_engine::Pipeline::from_iter(0..5).skip(3).collect().unwrap();
+    /// assert_eq!(out, vec![3, 4]);
+    /// ```
+    pub fn skip(self, n: usize) -> Pipeline<T> {
+        self.stage("skip", Mode::serial_in_order()).skip(n)
+    }
+
+    /// Lets up to `n` more items be made ahead of the stages after this point
+    /// (raises the in-flight bound by `n` and puts a queue here).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let out = baton_engine::Pipeline::from_iter(0..5).prefetch(8).collect().unwrap();
+    /// assert_eq!(out, vec![0, 1, 2, 3, 4]);
+    /// ```
+    pub fn prefetch(self, n: usize) -> Pipeline<T> {
+        let mut builder = self.stage("prefetch", Mode::parallel(usize::MAX));
+        builder.buffer = Some(n.max(1));
+        builder.push_spec(n, Box::new(|| Ok(Box::new(Pass) as Box<dyn Replica>)))
+    }
+
+    fn run(self, outlet: Option<crate::executor::Outlet>) -> Result<Arc<Shared>, PipelineError> {
+        if let Some(problem) = self.problem {
+            return Err(PipelineError::Build(problem));
+        }
+        let plan = Plan {
+            config: self.config,
+            source_name: self.source_name,
+            source_policy: self.source_policy,
+            source: self.source,
+            stages: self.stages,
+        };
+        Ok(Shared::start(plan, outlet))
+    }
+
+    /// Runs the pipeline, calling `f` on every item in source order, on one
+    /// thread at a time. Returns the run's report.
+    ///
+    /// # Errors
+    ///
+    /// The first failure of a stage under the fail-fast policy, with the
+    /// stage's name and the item's sequence number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// let mut seen = Vec::new();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// Pipeline::from_iter(0..5).map(Mode::parallel(2), |x| x + 1).for_each(move |x| tx.send(x).unwrap()).unwrap();
+    /// seen.extend(rx.iter());
+    /// assert_eq!(seen, vec![1, 2, 3, 4, 5]);
+    /// ```
+    pub fn for_each(self, f: impl FnMut(T) + Send + 'static) -> Result<RunReport, PipelineError> {
+        self.spawn_for_each(f)?.join()
+    }
+
+    /// Like [`Pipeline::for_each`], in whatever order items come (faster: the
+    /// sink never waits for a late item).
+    ///
+    /// # Errors
+    ///
+    /// As [`Pipeline::for_each`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use baton_engine::{Mode, Pipeline};
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = Arc::clone(&seen);
+    /// Pipeline::from_iter(0..50).map(Mode::parallel(4), |x| x * 2)
+    ///     .for_each_unordered(move |x| sink.lock().unwrap().push(x))
+    ///     .unwrap();
+    /// let mut seen = seen.lock().unwrap().clone();
+    /// seen.sort();
+    /// assert_eq!(seen, (0..50).map(|x| x * 2).collect::<Vec<_>>());
+    /// ```
+    pub fn for_each_unordered(self, f: impl FnMut(T) + Send + 'static) -> Result<RunReport, PipelineError> {
+        self.stage("sink", Mode::serial()).for_each_spawn(f)?.join()
+    }
+
+    /// Starts the run in the background; the handle stops, aborts, reads
+    /// stats, changes replicas and joins. Dropping the handle aborts the run.
+    ///
+    /// # Errors
+    ///
+    /// [`PipelineError::Build`] when a stage was set up wrongly.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::Pipeline;
+    /// let handle = Pipeline::from_iter(0..).spawn_for_each(|_: u64| {}).unwrap();
+    /// std::thread::sleep(std::time::Duration::from_millis(20));
+    /// handle.stop(); // an endless source: stop it, drain, then join
+    /// let report = handle.join().unwrap();
+    /// assert!(report.stats.source.items > 0);
+    /// ```
+    pub fn spawn_for_each(self, f: impl FnMut(T) + Send + 'static) -> Result<RunHandle, PipelineError> {
+        self.stage("sink", Mode::serial_in_order()).for_each_spawn(f)
+    }
+
+    /// Runs the pipeline and folds its items, in source order.
+    ///
+    /// # Errors
+    ///
+    /// As [`Pipeline::for_each`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = baton_engine::Pipeline::from_iter(1..=4).fold(String::new(), |s, x| s + &x.to_string()).unwrap();
+    /// assert_eq!(s, "1234");
+    /// ```
+    pub fn fold<A: Send + 'static>(self, init: A, f: impl FnMut(A, T) -> A + Send + 'static) -> Result<A, PipelineError> {
+        let result = Arc::new(Mutex::new(None));
+        let op = FoldOp { acc: Some(init), f, result: Arc::clone(&result), _types: PhantomData };
+        let builder = self.stage("sink", Mode::serial_in_order());
+        let shared = builder.push_once(op).run(None)?;
+        RunHandle::new(shared).join()?;
+        let value = result.lock().unwrap_or_else(|e| e.into_inner()).take();
+        value.ok_or_else(|| PipelineError::Build("the sink ended without its result".into()))
+    }
+
+    /// Runs the pipeline and combines its items with `f`, in source order;
+    /// `None` when there were none.
+    ///
+    /// # Errors
+    ///
+    /// As [`Pipeline::for_each`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let max = baton_engine::Pipeline::from_iter(vec![3, 9, 2]).reduce(|a, b| a.max(b)).unwrap();
+    /// assert_eq!(max, Some(9));
+    /// ```
+    pub fn reduce(self, mut f: impl FnMut(T, T) -> T + Send + 'static) -> Result<Option<T>, PipelineError> {
+        self.fold(None, move |acc, item| match acc {
+            None => Some(item),
+            Some(acc) => Some(f(acc, item)),
+        })
+    }
+
+    /// Runs the pipeline and collects its items in source order.
+    ///
+    /// # Errors
+    ///
+    /// As [`Pipeline::for_each`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// let out = Pipeline::from_iter(0..1000).map(Mode::parallel(4), |x| x + 1).collect().unwrap();
+    /// assert_eq!(out, (1..1001).collect::<Vec<_>>());
+    /// ```
+    pub fn collect(self) -> Result<Vec<T>, PipelineError> {
+        self.fold(Vec::new(), |mut all, item| {
+            all.push(item);
+            all
+        })
+    }
+
+    /// Runs the pipeline in the background and returns its output as a
+    /// blocking iterator, in source order, prefetched up to the in-flight
+    /// bound: how a training loop takes its batches. A failure comes as the
+    /// last item, an `Err`. Dropping the iterator aborts the run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// let mut batches = Pipeline::from_iter(0..10).map(Mode::parallel(2), |x| x * 2).batch(4).into_iter();
+    /// assert_eq!(batches.next().unwrap().unwrap(), vec![0, 2, 4, 6]);
+    /// assert_eq!(batches.count(), 2);
+    /// ```
+    #[allow(clippy::should_implement_trait)]
+    pub fn into_iter(self) -> PipelineIter<T> {
+        self.iter_with(Mode::serial_in_order())
+    }
+
+    /// Like [`Pipeline::into_iter`], in whatever order items come.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// let mut out: Vec<i32> = Pipeline::from_iter(0..100).map(Mode::parallel(4), |x| x)
+    ///     .into_iter_unordered().map(Result::unwrap).collect();
+    /// out.sort();
+    /// assert_eq!(out, (0..100).collect::<Vec<_>>());
+    /// ```
+    pub fn into_iter_unordered(self) -> PipelineIter<T> {
+        self.iter_with(Mode::serial())
+    }
+
+    fn iter_with(self, mode: Mode) -> PipelineIter<T> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let outlet_tx = tx.clone();
+        let outlet: crate::executor::Outlet = Box::new(move |chunk| {
+            let _ = outlet_tx.send(crate::handle::Message::Chunk(chunk));
+        });
+        let builder = self.stage("output", mode);
+        let pipeline: Pipeline<T> = builder.push_spec(0, Box::new(|| Ok(Box::new(Pass) as Box<dyn Replica>)));
+        match pipeline.run(Some(outlet)) {
+            Ok(shared) => {
+                shared.on_terminate(Box::new(move || {
+                    let _ = tx.send(crate::handle::Message::Ended);
+                }));
+                PipelineIter::new(shared, rx)
+            }
+            Err(error) => PipelineIter::failed(error),
+        }
+    }
+}
+
+/// A stage being added: its name, mode, error policy and buffer are set;
+/// its operator comes next.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use baton_engine::{Mode, OnError, Pipeline};
+/// let out = Pipeline::from_iter(0..10u32)
+///     .stage("flaky", Mode::parallel(2))
+///     .on_error(OnError::Retry { attempts: 2, backoff: Duration::from_millis(1) })
+///     .map(|x| x)
+///     .collect()
+///     .unwrap();
+/// assert_eq!(out.len(), 10);
+/// ```
+pub struct StageBuilder<T> {
+    pipeline: Pipeline<T>,
+    name: Arc<str>,
+    mode: Mode,
+    policy: OnError,
+    keep: Option<fn(&T) -> T>,
+    buffer: Option<usize>,
+}
+
+impl<T> std::fmt::Debug for StageBuilder<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StageBuilder")
+            .field("name", &self.name)
+            .field("mode", &self.mode)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static> StageBuilder<T> {
+    /// Sets what the stage does when an item fails (default: fail the run).
+    /// Skip and retry keep a copy of each item, hence `Clone`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, OnError, Pipeline};
+    /// let mut iter = Pipeline::from_iter(vec![1, 0, 2])
+    ///     .stage("invert", Mode::parallel(2))
+    ///     .on_error(OnError::Skip)
+    ///     .map(|x: i32| 10 / x)
+    ///     .into_iter();
+    /// let out: Vec<i32> = iter.by_ref().map(Result::unwrap).collect();
+    /// assert_eq!(out, vec![10, 5]);
+    /// assert_eq!(iter.dead_letters()[0].item::<i32>(), Some(&0));
+    /// ```
+    pub fn on_error(mut self, policy: OnError) -> Self
+    where
+        T: Clone,
+    {
+        self.policy = policy;
+        self.keep = Some(T::clone);
+        self
+    }
+
+    /// Bounds the queue in front of the stage to about `items`: the source
+    /// waits while it is full.
+    ///
+    /// # Examples
+    ///
+    /// See [`Pipeline::stage`].
+    pub fn buffer(mut self, items: usize) -> Self {
+        self.buffer = Some(items.max(1));
+        self
+    }
+
+    fn push_spec<U>(self, extra_in_flight: usize, factory: ReplicaFactory) -> Pipeline<U> {
+        let StageBuilder { mut pipeline, name, mode, policy, buffer, .. } = self;
+        pipeline.stages.push(StageSpec { name, mode, policy, buffer, extra_in_flight, factory });
+        Pipeline {
+            source: pipeline.source,
+            source_name: pipeline.source_name,
+            source_policy: pipeline.source_policy,
+            stages: pipeline.stages,
+            names: pipeline.names,
+            config: pipeline.config,
+            problem: pipeline.problem,
+            _items: PhantomData,
+        }
+    }
+
+    /// Adds a stage whose one replica is `op` (serial stages with owned state).
+    fn push_once<O: crate::stage::Operator<In = T>>(mut self, op: O) -> Pipeline<O::Out> {
+        if !self.mode.is_serial() {
+            let problem = format!("stage `{}` keeps state across items, so it must be serial, not {}", self.name, self.mode);
+            self.pipeline.problem.get_or_insert(problem);
+        }
+        let mut op = Some(op);
+        self.push_spec(
+            0,
+            Box::new(move || {
+                op.take()
+                    .map(|op| Box::new(op) as Box<dyn Replica>)
+                    .ok_or_else(|| StageFailure::Panic("a serial stage's state cannot be made twice".into()))
+            }),
+        )
+    }
+
+    /// Adds a stage whose replicas are made by `make`.
+    fn push_replicated<O: crate::stage::Operator<In = T>>(
+        self,
+        make: impl Fn() -> O + Send + 'static,
+    ) -> Pipeline<O::Out> {
+        self.push_spec(0, Box::new(move || Ok(Box::new(make()) as Box<dyn Replica>)))
+    }
+
+    /// Applies `f` to every item.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// let out = Pipeline::from_iter(0..3).stage("inc", Mode::parallel(2)).map(|x| x + 1).collect().unwrap();
+    /// assert_eq!(out, vec![1, 2, 3]);
+    /// ```
+    pub fn map<U: Send + 'static>(self, f: impl Fn(T) -> U + Send + Sync + 'static) -> Pipeline<U> {
+        self.try_map(move |item| Ok(f(item)))
+    }
+
+    /// Applies a fallible `f`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// let err = Pipeline::from_iter(0..3)
+    ///     .stage("check", Mode::serial())
+    ///     .try_map(|x| if x < 2 { Ok(x) } else { Err("too big".into()) })
+    ///     .collect()
+    ///     .unwrap_err();
+    /// assert_eq!(err.to_string(), "stage `check` failed on item 2: too big");
+    /// ```
+    pub fn try_map<U: Send + 'static>(
+        self,
+        f: impl Fn(T) -> Result<U, BoxError> + Send + Sync + 'static,
+    ) -> Pipeline<U> {
+        let f = Arc::new(move |_: &mut (), item: T| f(item));
+        let keep = self.keep;
+        self.push_replicated(move || MapOp::new((), Arc::clone(&f), keep))
+    }
+
+    /// Applies `f` with a state per replica made by `init`.
+    ///
+    /// # Examples
+    ///
+    /// See [`Pipeline::map_init`].
+    pub fn map_init<S: Send + 'static, U: Send + 'static>(
+        self,
+        init: impl Fn() -> S + Send + Sync + 'static,
+        f: impl Fn(&mut S, T) -> U + Send + Sync + 'static,
+    ) -> Pipeline<U> {
+        let f = Arc::new(move |state: &mut S, item: T| Ok(f(state, item)));
+        let keep = self.keep;
+        self.push_replicated(move || MapOp::new(init(), Arc::clone(&f), keep))
+    }
+
+    /// Applies `f` with a state owned by this serial stage (a writer, a model,
+    /// an accumulator).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// let running = Pipeline::from_iter(1..=4)
+    ///     .stage("running_sum", Mode::serial_in_order())
+    ///     .map_with(0, |sum, x| { *sum += x; *sum })
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(running, vec![1, 3, 6, 10]);
+    /// ```
+    pub fn map_with<S, U, F>(self, state: S, f: F) -> Pipeline<U>
+    where
+        S: Send + 'static,
+        U: Send + 'static,
+        F: FnMut(&mut S, T) -> U + Send + 'static,
+    {
+        let state = (state, f);
+        let call = Arc::new(|(state, f): &mut (S, F), item: T| Ok(f(state, item)));
+        let op = MapOp::new(state, call, self.keep);
+        self.push_once(op)
+    }
+
+    /// Keeps the items for which `f` is true.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// let out = Pipeline::from_iter(0..4).stage("even", Mode::parallel(2)).filter(|x| x % 2 == 0).collect().unwrap();
+    /// assert_eq!(out, vec![0, 2]);
+    /// ```
+    pub fn filter(self, f: impl Fn(&T) -> bool + Send + Sync + 'static) -> Pipeline<T> {
+        let f = Arc::new(f);
+        self.push_replicated(move || FilterOp::new(Arc::clone(&f)))
+    }
+
+    /// Calls `f` on every item and passes it on.
+    ///
+    /// # Examples
+    ///
+    /// See [`Pipeline::inspect`].
+    pub fn inspect(self, f: impl Fn(&T) + Send + Sync + 'static) -> Pipeline<T> {
+        self.filter(move |item| {
+            f(item);
+            true
+        })
+    }
+
+    /// Maps and keeps the `Some`s.
+    ///
+    /// # Examples
+    ///
+    /// See [`Pipeline::filter_map`].
+    pub fn filter_map<U: Send + 'static>(self, f: impl Fn(T) -> Option<U> + Send + Sync + 'static) -> Pipeline<U> {
+        self.flat_map(f)
+    }
+
+    /// Maps every item to several.
+    ///
+    /// # Examples
+    ///
+    /// See [`Pipeline::flat_map`].
+    pub fn flat_map<I>(self, f: impl Fn(T) -> I + Send + Sync + 'static) -> Pipeline<I::Item>
+    where
+        I: IntoIterator + 'static,
+        I::Item: Send + 'static,
+    {
+        let f = Arc::new(move |_: &mut (), item: T| Ok(f(item)));
+        let keep = self.keep;
+        self.push_replicated(move || FlatMapOp::new((), Arc::clone(&f), keep))
+    }
+
+    /// Groups items into `Vec`s of `size`; the last may be shorter.
+    ///
+    /// # Examples
+    ///
+    /// See [`Pipeline::batch`].
+    pub fn batch(self, size: usize) -> Pipeline<Vec<T>> {
+        self.push_once(BatchOp::new(size, false))
+    }
+
+    /// Groups items into `Vec`s of exactly `size`.
+    ///
+    /// # Examples
+    ///
+    /// See [`Pipeline::batch_exact`].
+    pub fn batch_exact(self, size: usize) -> Pipeline<Vec<T>> {
+        self.push_once(BatchOp::new(size, true))
+    }
+
+    /// Sliding windows of `size` items, starting every `step` items.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// let out = Pipeline::from_iter(0..5).stage("w", Mode::serial_in_order()).window(3, 1).collect().unwrap();
+    /// assert_eq!(out, vec![vec![0, 1, 2], vec![1, 2, 3], vec![2, 3, 4]]);
+    /// let chunks = Pipeline::from_iter(0..6).stage("w", Mode::serial_in_order()).window(2, 3).collect().unwrap();
+    /// assert_eq!(chunks, vec![vec![0, 1], vec![3, 4]]);
+    /// ```
+    pub fn window(self, size: usize, step: usize) -> Pipeline<Vec<T>>
+    where
+        T: Clone,
+    {
+        self.push_once(WindowOp::new(size, step))
+    }
+
+    /// Shuffles with a buffer, reproducibly for a seed.
+    ///
+    /// # Examples
+    ///
+    /// See [`Pipeline::shuffle`].
+    pub fn shuffle(self, buffer: usize, seed: u64) -> Pipeline<T> {
+        self.push_once(ShuffleOp::new(buffer, seed))
+    }
+
+    /// Keeps the first `n` items.
+    ///
+    /// # Examples
+    ///
+    /// See [`Pipeline::take`].
+    pub fn take(self, n: usize) -> Pipeline<T> {
+        self.push_once(TakeOp { left: n, _types: PhantomData })
+    }
+
+    /// Drops the first `n` items.
+    ///
+    /// # Examples
+    ///
+    /// See [`Pipeline::skip`].
+    pub fn skip(self, n: usize) -> Pipeline<T> {
+        self.push_once(SkipOp { left: n, _types: PhantomData })
+    }
+
+    /// Ends the pipeline with this stage as a sink calling `f`, and runs it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Pipeline::for_each`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// let report = Pipeline::from_iter(0..10).stage("print", Mode::serial()).for_each(|_| {}).unwrap();
+    /// assert_eq!(report.stage("print").unwrap().items_in, 10);
+    /// ```
+    pub fn for_each(self, f: impl FnMut(T) + Send + 'static) -> Result<RunReport, PipelineError> {
+        self.for_each_spawn(f)?.join()
+    }
+
+    fn for_each_spawn<F: FnMut(T) + Send + 'static>(self, f: F) -> Result<RunHandle, PipelineError> {
+        let call = Arc::new(|f: &mut F, item: T| {
+            f(item);
+            Ok(())
+        });
+        let op = MapOp::<F, _, T, ()>::new(f, call, self.keep);
+        Ok(RunHandle::new(self.push_once(op).run(None)?))
+    }
+}
+
+impl<T: IntoIterator + Send + 'static> Pipeline<T>
+where
+    T::Item: Send + 'static,
+{
+    /// Turns every item (a batch) back into its elements.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let out = baton_engine::Pipeline::from_iter(0..5).batch(2).unbatch().collect().unwrap();
+    /// assert_eq!(out, vec![0, 1, 2, 3, 4]);
+    /// ```
+    pub fn unbatch(self) -> Pipeline<T::Item> {
+        let replicas = self.config.threads;
+        self.stage("unbatch", Mode::parallel(replicas)).flat_map(|batch| batch)
+    }
+}

@@ -1,0 +1,306 @@
+//! Sources: plain iterators, iterators of `Result`s, and an interleave of
+//! several sources read at once (as tf.data's `interleave`).
+
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crossbeam_channel::{bounded, Receiver, Select};
+
+use crate::chunk::{ChunkData, Seqs, SeqsBuilder};
+use crate::error::{BoxError, ItemFailure, OnError, StageFailure};
+use crate::executor::source::Source;
+use crate::stage::{skip_item, StageContext};
+
+/// A source over a plain iterator.
+pub(crate) struct IterSource<I> {
+    pub(crate) iter: I,
+}
+
+impl<I> Source for IterSource<I>
+where
+    I: Iterator + Send,
+    I::Item: Send + 'static,
+{
+    fn produce(&mut self, max: usize, next_seq: &mut u64, ctx: &StageContext) -> Result<(ChunkData, bool), ItemFailure> {
+        let start = *next_seq;
+        let mut items = Vec::with_capacity(max.min(1 << 16));
+        let iter = &mut self.iter;
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            while items.len() < max {
+                match iter.next() {
+                    Some(item) => items.push(item),
+                    None => return true,
+                }
+            }
+            false
+        }));
+        *next_seq = start + items.len() as u64;
+        match result {
+            Ok(exhausted) => {
+                let seqs = Seqs::Run { start, len: items.len() };
+                Ok((ChunkData::from_vec(items, seqs), exhausted))
+            }
+            Err(panic) => Err(ctx.fail(*next_seq, StageFailure::from_panic(panic))),
+        }
+    }
+}
+
+/// A source over an iterator of `Result`s: an `Err` is a failed item, handled
+/// by the source's policy (`Skip` sends it to the dead letters; anything
+/// else fails the run, since an iterator cannot give the same item twice).
+pub(crate) struct ResultSource<I> {
+    pub(crate) iter: I,
+}
+
+impl<I, T, E> Source for ResultSource<I>
+where
+    I: Iterator<Item = Result<T, E>> + Send,
+    T: Send + 'static,
+    E: Into<BoxError>,
+{
+    fn produce(&mut self, max: usize, next_seq: &mut u64, ctx: &StageContext) -> Result<(ChunkData, bool), ItemFailure> {
+        let mut items = Vec::with_capacity(max.min(1 << 16));
+        let mut seqs = SeqsBuilder::with_capacity(max);
+        let mut taken = 0;
+        while taken < max {
+            let seq = *next_seq;
+            let next = catch_unwind(AssertUnwindSafe(|| self.iter.next()))
+                .map_err(|panic| ctx.fail(seq, StageFailure::from_panic(panic)))?;
+            let Some(next) = next else {
+                return Ok((ChunkData::from_vec(items, seqs.finish()), true));
+            };
+            *next_seq += 1;
+            taken += 1;
+            match next {
+                Ok(item) => {
+                    items.push(item);
+                    seqs.push(seq);
+                }
+                Err(error) if ctx.policy == OnError::Skip => {
+                    skip_item(ctx, seq, StageFailure::Error(error.into()), None)
+                }
+                Err(error) => return Err(ctx.fail(seq, StageFailure::Error(error.into()))),
+            }
+        }
+        Ok((ChunkData::from_vec(items, seqs.finish()), false))
+    }
+}
+
+/// How [`Pipeline::interleave`](crate::Pipeline::interleave) reads its sources.
+///
+/// `cycle` sources are open at once; `block` items are taken from one before
+/// moving to the next. With `parallel`, every open source is read by a
+/// thread of its own into a small buffer, so slow reads (files, network)
+/// overlap. `deterministic` (the default) keeps the round-robin order, so a
+/// run gives the same order every time; `as_ready` takes whatever source has
+/// an item first, which is faster when sources stall.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::{Interleave, Pipeline};
+/// let shards = vec![vec![0, 1, 2], vec![10, 11, 12], vec![20, 21]];
+/// let items = Pipeline::interleave(shards, Interleave::new(2))
+///     .collect()
+///     .unwrap();
+/// assert_eq!(items, vec![0, 10, 1, 11, 2, 12, 20, 21]);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interleave {
+    cycle: usize,
+    block: usize,
+    parallel: bool,
+    deterministic: bool,
+}
+
+impl Interleave {
+    /// Reads `cycle` sources at once, round-robin, one item at a time, on
+    /// the source's thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = baton_engine::Interleave::new(4).block(16).parallel();
+    /// ```
+    pub fn new(cycle: usize) -> Self {
+        Self { cycle: cycle.max(1), block: 1, parallel: false, deterministic: true }
+    }
+
+    /// Takes `block` items from a source before moving to the next.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Interleave, Pipeline};
+    /// let items = Pipeline::interleave(vec![vec![1, 2], vec![3, 4]], Interleave::new(2).block(2))
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(items, vec![1, 2, 3, 4]);
+    /// ```
+    pub fn block(mut self, block: usize) -> Self {
+        self.block = block.max(1);
+        self
+    }
+
+    /// Reads every open source on a thread of its own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Interleave, Pipeline};
+    /// let items = Pipeline::interleave(vec![vec![1, 2], vec![3, 4]], Interleave::new(2).parallel())
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(items, vec![1, 3, 2, 4]);
+    /// ```
+    pub fn parallel(mut self) -> Self {
+        self.parallel = true;
+        self
+    }
+
+    /// Takes items from whichever source has one first (implies `parallel`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Interleave, Pipeline};
+    /// let mut items = Pipeline::interleave(vec![vec![1, 2], vec![3, 4]], Interleave::new(2).as_ready())
+    ///     .collect()
+    ///     .unwrap();
+    /// items.sort();
+    /// assert_eq!(items, vec![1, 2, 3, 4]);
+    /// ```
+    pub fn as_ready(mut self) -> Self {
+        self.parallel = true;
+        self.deterministic = false;
+        self
+    }
+}
+
+/// One open source of an interleave.
+enum Lane<I: Iterator> {
+    Local(I),
+    Thread(Receiver<I::Item>),
+}
+
+/// The iterator behind an interleave.
+pub(crate) struct InterleaveIter<S: Iterator>
+where
+    S::Item: IntoIterator,
+{
+    pending: S,
+    open: VecDeque<Lane<<S::Item as IntoIterator>::IntoIter>>,
+    taken_from_front: usize,
+    options: Interleave,
+}
+
+impl<S> InterleaveIter<S>
+where
+    S: Iterator,
+    S::Item: IntoIterator,
+    <S::Item as IntoIterator>::IntoIter: Send + 'static,
+    <S::Item as IntoIterator>::Item: Send + 'static,
+{
+    pub(crate) fn new(sources: S, options: Interleave) -> Self {
+        Self { pending: sources, open: VecDeque::new(), taken_from_front: 0, options }
+    }
+
+    fn open_more(&mut self) {
+        while self.open.len() < self.options.cycle {
+            let Some(source) = self.pending.next() else { return };
+            let iter = source.into_iter();
+            let lane = if self.options.parallel {
+                let (tx, rx) = bounded(self.options.block.max(2) * 2);
+                let spawned = std::thread::Builder::new().name("baton-interleave".into()).spawn(move || {
+                    for item in iter {
+                        if tx.send(item).is_err() {
+                            return;
+                        }
+                    }
+                });
+                if let Err(error) = spawned {
+                    panic!("baton could not start an interleave reader: {error}");
+                }
+                Lane::Thread(rx)
+            } else {
+                Lane::Local(iter)
+            };
+            self.open.push_back(lane);
+        }
+    }
+
+    fn next_round_robin(&mut self) -> Option<<S::Item as IntoIterator>::Item> {
+        loop {
+            self.open_more();
+            let lane = self.open.front_mut()?;
+            let item = match lane {
+                Lane::Local(iter) => iter.next(),
+                Lane::Thread(rx) => rx.recv().ok(),
+            };
+            match item {
+                Some(item) => {
+                    self.taken_from_front += 1;
+                    if self.taken_from_front >= self.options.block {
+                        self.taken_from_front = 0;
+                        self.open.rotate_left(1);
+                    }
+                    return Some(item);
+                }
+                None => {
+                    self.taken_from_front = 0;
+                    self.open.pop_front();
+                }
+            }
+        }
+    }
+
+    fn next_as_ready(&mut self) -> Option<<S::Item as IntoIterator>::Item> {
+        loop {
+            self.open_more();
+            if self.open.is_empty() {
+                return None;
+            }
+            let (index, received) = {
+                let receivers: Vec<&Receiver<_>> = self
+                    .open
+                    .iter()
+                    .map(|lane| match lane {
+                        Lane::Thread(rx) => rx,
+                        Lane::Local(_) => unreachable!("as_ready lanes are threads"),
+                    })
+                    .collect();
+                let mut select = Select::new();
+                for rx in &receivers {
+                    select.recv(rx);
+                }
+                let op = select.select();
+                let index = op.index();
+                (index, op.recv(receivers[index]))
+            };
+            match received {
+                Ok(item) => return Some(item),
+                Err(_) => {
+                    self.open.remove(index);
+                }
+            }
+        }
+    }
+}
+
+impl<S> Iterator for InterleaveIter<S>
+where
+    S: Iterator,
+    S::Item: IntoIterator,
+    <S::Item as IntoIterator>::IntoIter: Send + 'static,
+    <S::Item as IntoIterator>::Item: Send + 'static,
+{
+    type Item = <S::Item as IntoIterator>::Item;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.options.deterministic {
+            self.next_round_robin()
+        } else {
+            self.next_as_ready()
+        }
+    }
+}

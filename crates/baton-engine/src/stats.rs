@@ -1,0 +1,515 @@
+//! What a run reports: per-stage counters while it runs, and at the end a
+//! report that names the bottleneck and the throughput bound it implies.
+
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::error::{DeadLetter, OnError};
+use crate::executor::Shared;
+use crate::mode::Mode;
+
+/// Counters of one stage.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::{Mode, Pipeline};
+/// let report = Pipeline::from_iter(0..100u32)
+///     .stage("double", Mode::parallel(2))
+///     .map(|x| x * 2)
+///     .for_each(|_| {})
+///     .unwrap();
+/// let double = report.stage("double").unwrap();
+/// assert_eq!(double.items_in, 100);
+/// assert_eq!(double.items_out, 100);
+/// ```
+#[derive(Clone, Debug)]
+pub struct StageStats {
+    /// The stage's name.
+    pub name: String,
+    /// How it runs.
+    pub mode: Mode,
+    /// Its error policy.
+    pub on_error: OnError,
+    /// Its replica limit now.
+    pub replicas: usize,
+    /// Replicas running an item now.
+    pub active: usize,
+    /// Items taken in.
+    pub items_in: u64,
+    /// Items given out.
+    pub items_out: u64,
+    /// Chunks run.
+    pub chunks: u64,
+    /// Time its replicas spent running, summed over replicas.
+    pub busy: Duration,
+    /// Replica time spent with nothing to do (sampled).
+    pub waiting_for_input: Duration,
+    /// Time the stage had work while the queue after it was full (sampled).
+    pub blocked_on_output: Duration,
+    /// Items waiting in its queue now.
+    pub queued: usize,
+    /// Items waiting in its queue, on average over the run.
+    pub mean_queued: f64,
+    /// Items that failed (errors and panics).
+    pub errors: u64,
+    /// Items skipped to the dead letters.
+    pub skipped: u64,
+    /// Retries made.
+    pub retries: u64,
+}
+
+/// Counters of the source.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::Pipeline;
+/// let report = Pipeline::from_iter(0..10u8).for_each(|_| {}).unwrap();
+/// assert_eq!(report.stats.source.items, 10);
+/// ```
+#[derive(Clone, Debug)]
+pub struct SourceStats {
+    /// The source's name.
+    pub name: String,
+    /// Items made.
+    pub items: u64,
+    /// Time spent making them.
+    pub busy: Duration,
+    /// Time it was held back by the in-flight bound (backpressure, sampled).
+    pub blocked: Duration,
+    /// Whether it has ended.
+    pub done: bool,
+}
+
+/// The state of a run at one moment.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::Pipeline;
+/// let report = Pipeline::from_iter(0..10u8).for_each(|_| {}).unwrap();
+/// assert_eq!(report.stats.stages.len(), 1); // the sink
+/// assert!(report.stats.items_per_second() > 0.0);
+/// ```
+#[derive(Clone, Debug)]
+pub struct StatsSnapshot {
+    /// Time since the start (to the end, for a finished run).
+    pub elapsed: Duration,
+    /// CPU worker threads.
+    pub threads: usize,
+    /// The source.
+    pub source: SourceStats,
+    /// Every stage after the source, in pipeline order (the sink last).
+    pub stages: Vec<StageStats>,
+    /// Items between source and sink now.
+    pub items_in_flight: usize,
+    /// Chunks between source and sink now.
+    pub chunks_in_flight: usize,
+}
+
+/// How fast one stage could go, given its busy time.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::{Mode, Pipeline};
+/// let report = Pipeline::from_iter(0..1000u64)
+///     .stage("slow", Mode::serial_in_order())
+///     .map(|x| { std::thread::sleep(std::time::Duration::from_micros(50)); x })
+///     .for_each(|_| {})
+///     .unwrap();
+/// let bounds = report.stats.bounds();
+/// assert!(bounds.iter().any(|b| b.stage == "slow"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct StageBound {
+    /// The stage (or the source).
+    pub stage: String,
+    /// Source items per second the stage could keep up with, alone.
+    pub items_per_s: f64,
+    /// Share of its replicas' time it was busy.
+    pub utilisation: f64,
+    /// Replicas it could use at once (a CPU stage cannot use more than the threads).
+    pub effective_replicas: usize,
+}
+
+/// What limits a run.
+///
+/// # Examples
+///
+/// See [`RunReport::bottleneck`].
+#[derive(Clone, Debug)]
+pub struct Bottleneck {
+    /// The stage with the lowest bound.
+    pub stage: String,
+    /// Its bound, in source items per second.
+    pub bound_items_per_s: f64,
+    /// The machine's bound: threads over the CPU time of all stages per item.
+    pub machine_items_per_s: f64,
+    /// Achieved throughput, source items per second.
+    pub achieved_items_per_s: f64,
+    /// What to change, in words.
+    pub verdict: String,
+}
+
+impl StatsSnapshot {
+    pub(crate) fn capture(shared: &Shared) -> Self {
+        let elapsed = match *shared.ended_at.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(end) => end.duration_since(shared.started),
+            None => shared.started.elapsed(),
+        };
+        let monitor = shared.monitor.lock();
+        let samples = monitor.sample_count.max(1) as f64;
+        let stages = shared
+            .stages
+            .iter()
+            .zip(&monitor.stages)
+            .map(|(slot, acc)| {
+                let c = &slot.ctx.counters;
+                StageStats {
+                    name: slot.ctx.name.to_string(),
+                    mode: slot.mode,
+                    on_error: slot.ctx.policy,
+                    replicas: slot.limit.load(Ordering::Relaxed),
+                    active: slot.active.load(Ordering::Relaxed),
+                    items_in: c.items_in.load(Ordering::Relaxed),
+                    items_out: c.items_out.load(Ordering::Relaxed),
+                    chunks: c.chunks.load(Ordering::Relaxed),
+                    busy: Duration::from_nanos(c.busy_ns.load(Ordering::Relaxed)),
+                    waiting_for_input: Duration::from_nanos(acc.waiting_ns as u64),
+                    blocked_on_output: Duration::from_nanos(acc.blocked_ns as u64),
+                    queued: slot.queued_items.load(Ordering::Relaxed),
+                    mean_queued: acc.queued_sum / samples,
+                    errors: c.errors.load(Ordering::Relaxed),
+                    skipped: c.skipped.load(Ordering::Relaxed),
+                    retries: c.retries.load(Ordering::Relaxed),
+                }
+            })
+            .collect();
+        let source = SourceStats {
+            name: shared.source.ctx.name.to_string(),
+            items: shared.source.items.load(Ordering::Relaxed),
+            busy: Duration::from_nanos(shared.source.busy_ns.load(Ordering::Relaxed)),
+            blocked: Duration::from_nanos(monitor.source_blocked_ns as u64),
+            done: shared.source.is_done(),
+        };
+        Self {
+            elapsed,
+            threads: shared.config.threads,
+            source,
+            stages,
+            items_in_flight: shared.budget.items_in_flight(),
+            chunks_in_flight: shared.budget.chunks_in_flight(),
+        }
+    }
+
+    /// Source items per second so far.
+    ///
+    /// # Examples
+    ///
+    /// See [`StatsSnapshot`].
+    pub fn items_per_second(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs <= 0.0 {
+            return 0.0;
+        }
+        self.source.items as f64 / secs
+    }
+
+    /// The bound of the source and of every stage, in source items per second.
+    ///
+    /// # Examples
+    ///
+    /// See [`StageBound`].
+    pub fn bounds(&self) -> Vec<StageBound> {
+        let items = self.source.items as f64;
+        let elapsed = self.elapsed.as_secs_f64().max(1e-9);
+        let bound = |stage: &str, busy: Duration, replicas: usize| {
+            let busy = busy.as_secs_f64();
+            StageBound {
+                stage: stage.to_string(),
+                items_per_s: if busy > 0.0 { items * replicas as f64 / busy } else { f64::INFINITY },
+                utilisation: (busy / (elapsed * replicas as f64)).min(1.0),
+                effective_replicas: replicas,
+            }
+        };
+        let mut bounds = vec![bound(&self.source.name, self.source.busy, 1)];
+        for stage in &self.stages {
+            let replicas =
+                if stage.mode.is_blocking() { stage.replicas } else { stage.replicas.min(self.threads) }.max(1);
+            bounds.push(bound(&stage.name, stage.busy, replicas));
+        }
+        bounds
+    }
+
+    /// The machine's bound: CPU threads over the CPU time per item of the
+    /// source and every non-blocking stage.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// let report = Pipeline::from_iter(0..1000u64).map(Mode::parallel(2), |x| x + 1).for_each(|_| {}).unwrap();
+    /// assert!(report.stats.machine_bound() > 0.0);
+    /// ```
+    pub fn machine_bound(&self) -> f64 {
+        let cpu: f64 = self.source.busy.as_secs_f64()
+            + self.stages.iter().filter(|s| !s.mode.is_blocking()).map(|s| s.busy.as_secs_f64()).sum::<f64>();
+        if cpu <= 0.0 {
+            return f64::INFINITY;
+        }
+        self.threads as f64 * self.source.items as f64 / cpu
+    }
+
+    /// The stage that limits the run, with a verdict, once items have flowed.
+    ///
+    /// # Examples
+    ///
+    /// See [`RunReport::bottleneck`].
+    pub fn bottleneck(&self) -> Option<Bottleneck> {
+        if self.source.items == 0 {
+            return None;
+        }
+        let bounds = self.bounds();
+        let worst = bounds.iter().min_by(|a, b| a.items_per_s.total_cmp(&b.items_per_s))?.clone();
+        let machine = self.machine_bound();
+        let achieved = self.items_per_second();
+        let stage = self.stages.iter().find(|s| s.name == worst.stage);
+        let verdict = if worst.items_per_s >= machine * 0.9 || worst.items_per_s.is_infinite() {
+            format!(
+                "the run is CPU-bound: {} threads would do at most {} items/s; no stage limits it alone. \
+                 Make the stages cheaper or add cores.",
+                self.threads,
+                human(machine)
+            )
+        } else {
+            let what = match stage {
+                None => "the source: read faster (interleave several sources) or make its items cheaper".to_string(),
+                Some(s) if s.mode.is_serial() => format!(
+                    "it is serial ({}); make it parallel if its items are independent, or make it cheaper",
+                    s.mode
+                ),
+                Some(s) if s.mode.is_blocking() => format!(
+                    "it blocks with {} replicas; raise them (in flight = throughput x latency)",
+                    s.replicas
+                ),
+                Some(s) if s.replicas < self.threads => {
+                    format!("it has {} replicas for {} threads; raise its replicas", s.replicas, self.threads)
+                }
+                Some(_) => "make it cheaper, or mark it blocking if it waits on I/O".to_string(),
+            };
+            format!(
+                "stage `{}` limits the run to about {} items/s (busy {:.0}% of its replicas' time): {}.",
+                worst.stage,
+                human(worst.items_per_s),
+                worst.utilisation * 100.0,
+                what
+            )
+        };
+        Some(Bottleneck {
+            stage: worst.stage,
+            bound_items_per_s: worst.items_per_s,
+            machine_items_per_s: machine,
+            achieved_items_per_s: achieved,
+            verdict,
+        })
+    }
+}
+
+/// Formats a rate with a unit prefix.
+fn human(rate: f64) -> String {
+    if !rate.is_finite() {
+        "unbounded".to_string()
+    } else if rate >= 1e6 {
+        format!("{:.2} M", rate / 1e6)
+    } else if rate >= 1e3 {
+        format!("{:.1} k", rate / 1e3)
+    } else {
+        format!("{rate:.1}")
+    }
+}
+
+/// One stage's run of one chunk, for timelines (recorded when
+/// [`Config::trace`](crate::Config::trace) is on).
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::{Config, Mode, Pipeline};
+/// let report = Pipeline::from_iter(0..100u32)
+///     .config(Config::default().trace(true))
+///     .map(Mode::parallel(2), |x| x + 1)
+///     .for_each(|_| {})
+///     .unwrap();
+/// let spans = &report.trace;
+/// assert_eq!(spans.iter().filter(|s| s.stage == 1).map(|s| s.items).sum::<usize>(), 100);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Span {
+    /// 0 for the source, `i + 1` for the `i`-th stage after it.
+    pub stage: usize,
+    /// The replica (of that stage) that ran it.
+    pub replica: u32,
+    /// The chunk's index.
+    pub chunk: u64,
+    /// The sequence number of its first item.
+    pub first_seq: u64,
+    /// Items in the chunk.
+    pub items: usize,
+    /// When it started, from the run's start.
+    pub start: Duration,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+/// One stage in a [`Sample`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StageSample {
+    /// Replicas running.
+    pub active: usize,
+    /// Items queued in front.
+    pub queued_items: usize,
+    /// Items given out so far.
+    pub items_out: u64,
+    /// Busy time so far, in ns.
+    pub busy_ns: u64,
+}
+
+/// The state of every stage at one moment, taken by the monitor.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::Pipeline;
+/// let report = Pipeline::from_iter(0..10u8).for_each(|_| {}).unwrap();
+/// for sample in &report.samples {
+///     assert_eq!(sample.stages.len(), report.stats.stages.len());
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sample {
+    /// When, from the run's start.
+    pub at: Duration,
+    /// Items made by the source so far.
+    pub source_items: u64,
+    /// Items in flight.
+    pub in_flight: usize,
+    /// Every stage, in order.
+    pub stages: Vec<StageSample>,
+}
+
+/// What a finished run reports.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::{Mode, Pipeline};
+/// let report = Pipeline::from_iter(0..2_000u64)
+///     .stage("slow", Mode::serial_in_order())
+///     .map(|x| { std::thread::sleep(std::time::Duration::from_micros(20)); x })
+///     .stage("fast", Mode::parallel(2))
+///     .map(|x| x + 1)
+///     .for_each(|_| {})
+///     .unwrap();
+/// let bottleneck = report.bottleneck().unwrap();
+/// assert_eq!(bottleneck.stage, "slow");
+/// println!("{report}");
+/// ```
+#[derive(Debug)]
+pub struct RunReport {
+    /// Counters at the end.
+    pub stats: StatsSnapshot,
+    /// Items skipped under `OnError::Skip`, with their errors.
+    pub dead_letters: Vec<DeadLetter>,
+    /// Spans, when tracing was on.
+    pub trace: Vec<Span>,
+    /// The monitor's samples over time.
+    pub samples: Vec<Sample>,
+}
+
+impl RunReport {
+    pub(crate) fn capture(shared: &Shared) -> Self {
+        let stats = StatsSnapshot::capture(shared);
+        let dead_letters = std::mem::take(&mut *shared.dead_letters.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut trace = match &shared.trace {
+            Some(trace) => std::mem::take(&mut *trace.lock().unwrap_or_else(|e| e.into_inner())),
+            None => Vec::new(),
+        };
+        trace.sort_by_key(|span| span.start);
+        let samples = std::mem::take(&mut shared.monitor.lock().samples);
+        Self { stats, dead_letters, trace, samples }
+    }
+
+    /// The counters of the stage named `name`.
+    ///
+    /// # Examples
+    ///
+    /// See [`StageStats`].
+    pub fn stage(&self, name: &str) -> Option<&StageStats> {
+        self.stats.stages.iter().find(|s| s.name == name)
+    }
+
+    /// What limits the run, with a verdict.
+    ///
+    /// # Examples
+    ///
+    /// See [`RunReport`].
+    pub fn bottleneck(&self) -> Option<Bottleneck> {
+        self.stats.bottleneck()
+    }
+}
+
+impl fmt::Display for RunReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.stats;
+        writeln!(
+            f,
+            "{} items in {:.3} s: {} items/s on {} threads",
+            s.source.items,
+            s.elapsed.as_secs_f64(),
+            human(s.items_per_second()),
+            s.threads
+        )?;
+        writeln!(
+            f,
+            "{:<16} {:<22} {:>10} {:>10} {:>8} {:>7} {:>12} {:>7}",
+            "stage", "mode", "in", "out", "busy%", "queue", "bound/s", "errors"
+        )?;
+        let bounds = s.bounds();
+        writeln!(
+            f,
+            "{:<16} {:<22} {:>10} {:>10} {:>7.0}% {:>7} {:>12} {:>7}",
+            s.source.name,
+            "source",
+            "-",
+            s.source.items,
+            bounds[0].utilisation * 100.0,
+            "-",
+            human(bounds[0].items_per_s),
+            "-"
+        )?;
+        for (stage, bound) in s.stages.iter().zip(&bounds[1..]) {
+            writeln!(
+                f,
+                "{:<16} {:<22} {:>10} {:>10} {:>7.0}% {:>7.1} {:>12} {:>7}",
+                stage.name,
+                stage.mode.to_string(),
+                stage.items_in,
+                stage.items_out,
+                bound.utilisation * 100.0,
+                stage.mean_queued,
+                human(bound.items_per_s),
+                stage.errors
+            )?;
+        }
+        if let Some(bottleneck) = self.bottleneck() {
+            writeln!(f, "bottleneck: {}", bottleneck.verdict)?;
+        }
+        if !self.dead_letters.is_empty() {
+            writeln!(f, "{} items skipped to the dead letters", self.dead_letters.len())?;
+        }
+        Ok(())
+    }
+}
