@@ -11,8 +11,8 @@ use std::time::Duration;
 /// * `max_in_flight`: items between the source and the sink at once (default
 ///   131,072). Together with the chunk bound below this is what keeps memory
 ///   flat: a fast source waits when the bound is reached (backpressure).
-/// * `max_chunks_in_flight`: chunks in flight (default: 4 per thread plus the
-///   replicas of every blocking stage).
+/// * `max_chunks_in_flight`: chunks in flight (default: 8 per thread, plus
+///   twice the replicas of every blocking stage, plus 8).
 /// * `max_chunk`: most items moved together (default 16,384). The engine
 ///   sizes chunks by itself so that a chunk is about `chunk_target` of work.
 /// * `trace`: record a span per chunk and stage, for timelines.

@@ -122,7 +122,7 @@ impl Shared {
         let blocking_replicas: usize =
             stages.iter().filter(|s| s.mode.is_blocking()).map(|s| s.mode.replicas()).sum();
         let extra: usize = stages.iter().map(|s| s.extra_in_flight).sum();
-        let max_chunks = config.max_chunks_in_flight.unwrap_or(4 * config.threads + blocking_replicas + 2);
+        let max_chunks = config.max_chunks_in_flight.unwrap_or(8 * config.threads + 2 * blocking_replicas + 8);
         let budget = Arc::new(Budget::new(config.max_in_flight + extra, max_chunks, Arc::clone(&cpu)));
         let slots: Vec<StageSlot> = stages
             .into_iter()
@@ -227,7 +227,7 @@ impl Shared {
     /// Stops the source; what is in flight still drains to the sink.
     pub(crate) fn stop(&self) {
         self.source.stop.store(true, Ordering::Release);
-        self.cpu.notify();
+        self.cpu.notify_all();
     }
 
     /// Ends the run now, dropping what is in flight.
@@ -263,9 +263,9 @@ impl Shared {
                 slot.clear();
             }
         }
-        self.cpu.notify();
+        self.cpu.notify_all();
         for slot in &self.stages {
-            slot.signal.notify();
+            slot.signal.notify_all();
         }
         let hooks = std::mem::take(&mut *self.on_terminate.lock().unwrap_or_else(|e| e.into_inner()));
         for hook in hooks {
@@ -308,7 +308,8 @@ impl Shared {
 
     /// Looks for one piece of work and does it: serial stages first (the
     /// likely bottleneck), downstream first (to drain before filling), then
-    /// parallel stages, then the source.
+    /// the source (a serial stage too: keeping the pipeline full while the
+    /// budget has room keeps blocking stages busy), then parallel stages.
     fn find_and_run(self: &Arc<Self>) -> bool {
         let runnable = |slot: &&StageSlot| !slot.mode.is_blocking() && slot.looks_runnable();
         for slot in self.stages.iter().rev().filter(|s| s.is_serial()).filter(runnable) {
@@ -316,12 +317,15 @@ impl Shared {
                 return true;
             }
         }
+        if self.run_source() {
+            return true;
+        }
         for slot in self.stages.iter().rev().filter(|s| !s.is_serial()).filter(runnable) {
             if self.take_and_drive(slot) {
                 return true;
             }
         }
-        self.run_source()
+        false
     }
 
     fn take_and_drive(self: &Arc<Self>, slot: &StageSlot) -> bool {
@@ -553,7 +557,8 @@ impl Shared {
         if self.stages[s].mode.is_blocking() {
             self.ensure_blocking_threads(s);
         }
-        self.wake(&self.stages[s]);
+        self.cpu.notify_all();
+        self.stages[s].signal.notify_all();
     }
 }
 

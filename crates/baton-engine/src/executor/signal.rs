@@ -20,8 +20,18 @@ impl Signal {
         self.epoch.load(Ordering::SeqCst)
     }
 
-    /// Wakes every parked thread if any is parked.
+    /// Wakes one parked thread, if any is parked: enough for one new piece
+    /// of work, since a thread that finds work looks again before parking.
     pub(crate) fn notify(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
+            let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            self.wake.notify_one();
+        }
+    }
+
+    /// Wakes every parked thread (the run ended, or limits changed).
+    pub(crate) fn notify_all(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
         if self.sleepers.load(Ordering::SeqCst) > 0 {
             let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
