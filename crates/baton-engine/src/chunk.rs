@@ -66,7 +66,9 @@ pub(crate) struct SeqsBuilder {
 
 impl SeqsBuilder {
     pub(crate) fn with_capacity(_capacity: usize) -> Self {
-        Self { seqs: Seqs::empty() }
+        Self {
+            seqs: Seqs::empty(),
+        }
     }
 
     pub(crate) fn push(&mut self, seq: u64) {
@@ -100,7 +102,10 @@ pub(crate) struct ChunkData {
 
 impl ChunkData {
     pub(crate) fn empty() -> Self {
-        Self { items: None, seqs: Seqs::empty() }
+        Self {
+            items: None,
+            seqs: Seqs::empty(),
+        }
     }
 
     pub(crate) fn from_vec<T: Send + 'static>(items: Vec<T>, seqs: Seqs) -> Self {
@@ -108,7 +113,10 @@ impl ChunkData {
         if items.is_empty() {
             return Self::empty();
         }
-        Self { items: Some(Box::new(items)), seqs }
+        Self {
+            items: Some(Box::new(items)),
+            seqs,
+        }
     }
 
     pub(crate) fn len(&self) -> usize {

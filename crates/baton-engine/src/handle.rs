@@ -108,7 +108,10 @@ impl PipelineHandle {
     /// run.join().unwrap();
     /// ```
     pub fn set_max_in_flight(&self, items: usize) {
-        self.shared.budget.max_items.store(items.max(1), std::sync::atomic::Ordering::Release);
+        self.shared
+            .budget
+            .max_items
+            .store(items.max(1), std::sync::atomic::Ordering::Release);
         self.shared.cpu.notify();
     }
 }
@@ -131,7 +134,10 @@ pub struct RunHandle {
 
 impl RunHandle {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Self { handle: PipelineHandle { shared }, joined: false }
+        Self {
+            handle: PipelineHandle { shared },
+            joined: false,
+        }
     }
 
     /// A handle to control the run from anywhere.
@@ -258,7 +264,9 @@ impl<T: Send + 'static> PipelineIter<T> {
     /// assert!(iter.count() > 0);
     /// ```
     pub fn handle(&self) -> Option<PipelineHandle> {
-        self.shared.as_ref().map(|shared| PipelineHandle { shared: Arc::clone(shared) })
+        self.shared.as_ref().map(|shared| PipelineHandle {
+            shared: Arc::clone(shared),
+        })
     }
 
     /// The run's report, once the iterator is exhausted.
@@ -280,7 +288,12 @@ impl<T: Send + 'static> PipelineIter<T> {
             return std::mem::take(&mut report.dead_letters);
         }
         match &self.shared {
-            Some(shared) => std::mem::take(&mut *shared.dead_letters.lock().unwrap_or_else(|e| e.into_inner())),
+            Some(shared) => std::mem::take(
+                &mut *shared
+                    .dead_letters
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()),
+            ),
             None => Vec::new(),
         }
     }

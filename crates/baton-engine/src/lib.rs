@@ -61,4 +61,7 @@ pub use handle::{PipelineHandle, PipelineIter, RunHandle};
 pub use mode::{Mode, ModeKind};
 pub use pipeline::{Pipeline, StageBuilder};
 pub use source::Interleave;
-pub use stats::{Bottleneck, RunReport, Sample, SourceStats, Span, StageBound, StageSample, StageStats, StatsSnapshot};
+pub use stats::{
+    Bottleneck, RunReport, Sample, SourceStats, Span, StageBound, StageSample, StageStats,
+    StatsSnapshot,
+};

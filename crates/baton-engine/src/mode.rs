@@ -67,7 +67,11 @@ impl Mode {
     /// assert_eq!(baton_engine::Mode::serial_in_order().replicas(), 1);
     /// ```
     pub const fn serial_in_order() -> Self {
-        Self { kind: ModeKind::SerialInOrder, replicas: 1, blocking: false }
+        Self {
+            kind: ModeKind::SerialInOrder,
+            replicas: 1,
+            blocking: false,
+        }
     }
 
     /// One item at a time, in whatever order items arrive (faster than in order:
@@ -79,7 +83,11 @@ impl Mode {
     /// assert!(!baton_engine::Mode::serial().keeps_order());
     /// ```
     pub const fn serial() -> Self {
-        Self { kind: ModeKind::Serial, replicas: 1, blocking: false }
+        Self {
+            kind: ModeKind::Serial,
+            replicas: 1,
+            blocking: false,
+        }
     }
 
     /// Up to `replicas` copies of the stage at once. A count of 0 is treated as 1.
@@ -91,7 +99,11 @@ impl Mode {
     /// ```
     pub const fn parallel(replicas: usize) -> Self {
         let replicas = if replicas == 0 { 1 } else { replicas };
-        Self { kind: ModeKind::Parallel, replicas, blocking: false }
+        Self {
+            kind: ModeKind::Parallel,
+            replicas,
+            blocking: false,
+        }
     }
 
     /// Marks the stage as one that blocks (I/O, sleeps): it runs on dedicated

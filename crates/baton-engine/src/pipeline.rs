@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::config::Config;
 use crate::error::{BoxError, OnError, PipelineError, StageFailure};
-use crate::executor::{Plan, Shared};
 use crate::executor::source::Source;
+use crate::executor::{Plan, Shared};
 use crate::handle::{PipelineIter, RunHandle};
 use crate::mode::Mode;
 use crate::ops::batch::{BatchOp, WindowOp};
@@ -95,7 +95,9 @@ impl<T: Send + 'static> Pipeline<T> {
         I: IntoIterator<Item = T>,
         I::IntoIter: Send + 'static,
     {
-        Self::with_source(Box::new(IterSource { iter: items.into_iter() }))
+        Self::with_source(Box::new(IterSource {
+            iter: items.into_iter(),
+        }))
     }
 
     /// Starts a pipeline from an iterable of `Result`s. An `Err` fails the
@@ -118,7 +120,9 @@ impl<T: Send + 'static> Pipeline<T> {
         I::IntoIter: Send + 'static,
         E: Into<BoxError>,
     {
-        Self::with_source(Box::new(ResultSource { iter: items.into_iter() }))
+        Self::with_source(Box::new(ResultSource {
+            iter: items.into_iter(),
+        }))
     }
 
     /// Starts a pipeline that reads several sources at once, interleaving
@@ -209,7 +213,14 @@ impl<T: Send + 'static> Pipeline<T> {
     /// ```
     pub fn stage(mut self, name: &str, mode: Mode) -> StageBuilder<T> {
         let name = self.unique_name(name);
-        StageBuilder { pipeline: self, name, mode, policy: OnError::Fail, keep: None, buffer: None }
+        StageBuilder {
+            pipeline: self,
+            name,
+            mode,
+            policy: OnError::Fail,
+            keep: None,
+            buffer: None,
+        }
     }
 
     /// Applies `f` to every item.
@@ -221,7 +232,11 @@ impl<T: Send + 'static> Pipeline<T> {
     /// let out = Pipeline::from_iter(1..4).map(Mode::parallel(2), |x| x * 10).collect().unwrap();
     /// assert_eq!(out, vec![10, 20, 30]);
     /// ```
-    pub fn map<U: Send + 'static>(self, mode: Mode, f: impl Fn(T) -> U + Send + Sync + 'static) -> Pipeline<U> {
+    pub fn map<U: Send + 'static>(
+        self,
+        mode: Mode,
+        f: impl Fn(T) -> U + Send + Sync + 'static,
+    ) -> Pipeline<U> {
         self.stage("map", mode).map(f)
     }
 
@@ -288,7 +303,11 @@ impl<T: Send + 'static> Pipeline<T> {
     /// let out = Pipeline::from_iter(1..4).flat_map(Mode::parallel(2), |x| vec![x; x]).collect().unwrap();
     /// assert_eq!(out, vec![1, 2, 2, 3, 3, 3]);
     /// ```
-    pub fn flat_map<I>(self, mode: Mode, f: impl Fn(T) -> I + Send + Sync + 'static) -> Pipeline<I::Item>
+    pub fn flat_map<I>(
+        self,
+        mode: Mode,
+        f: impl Fn(T) -> I + Send + Sync + 'static,
+    ) -> Pipeline<I::Item>
     where
         I: IntoIterator + 'static,
         I::Item: Send + 'static,
@@ -368,7 +387,8 @@ impl<T: Send + 'static> Pipeline<T> {
     /// assert_eq!(out, vec![vec![0, 1], vec![2, 3]]);
     /// ```
     pub fn batch_exact(self, size: usize) -> Pipeline<Vec<T>> {
-        self.stage("batch", Mode::serial_in_order()).batch_exact(size)
+        self.stage("batch", Mode::serial_in_order())
+            .batch_exact(size)
     }
 
     /// Shuffles with a buffer of `buffer` items, reproducibly for a `seed`.
@@ -383,7 +403,8 @@ impl<T: Send + 'static> Pipeline<T> {
     /// assert_ne!(a, (0..100).collect::<Vec<_>>());
     /// ```
     pub fn shuffle(self, buffer: usize, seed: u64) -> Pipeline<T> {
-        self.stage("shuffle", Mode::serial_in_order()).shuffle(buffer, seed)
+        self.stage("shuffle", Mode::serial_in_order())
+            .shuffle(buffer, seed)
     }
 
     /// Keeps the first `n` items, then stops the source (an endless source too).
@@ -420,7 +441,8 @@ impl<T: Send + 'static> Pipeline<T> {
     /// assert_eq!(out, vec![0, 1, 2, 3, 4]);
     /// ```
     pub fn prefetch(self, n: usize) -> Pipeline<T> {
-        let mut builder = self.stage("prefetch", Mode::parallel(usize::MAX));
+        let replicas = self.config.threads;
+        let mut builder = self.stage("prefetch", Mode::parallel(replicas));
         builder.buffer = Some(n.max(1));
         builder.push_spec(n, Box::new(|| Ok(Box::new(Pass) as Box<dyn Replica>)))
     }
@@ -482,7 +504,10 @@ impl<T: Send + 'static> Pipeline<T> {
     /// seen.sort();
     /// assert_eq!(seen, (0..50).map(|x| x * 2).collect::<Vec<_>>());
     /// ```
-    pub fn for_each_unordered(self, f: impl FnMut(T) + Send + 'static) -> Result<RunReport, PipelineError> {
+    pub fn for_each_unordered(
+        self,
+        f: impl FnMut(T) + Send + 'static,
+    ) -> Result<RunReport, PipelineError> {
         self.stage("sink", Mode::serial()).for_each_spawn(f)?.join()
     }
 
@@ -503,8 +528,12 @@ impl<T: Send + 'static> Pipeline<T> {
     /// let report = handle.join().unwrap();
     /// assert!(report.stats.source.items > 0);
     /// ```
-    pub fn spawn_for_each(self, f: impl FnMut(T) + Send + 'static) -> Result<RunHandle, PipelineError> {
-        self.stage("sink", Mode::serial_in_order()).for_each_spawn(f)
+    pub fn spawn_for_each(
+        self,
+        f: impl FnMut(T) + Send + 'static,
+    ) -> Result<RunHandle, PipelineError> {
+        self.stage("sink", Mode::serial_in_order())
+            .for_each_spawn(f)
     }
 
     /// Runs the pipeline and folds its items, in source order.
@@ -519,9 +548,18 @@ impl<T: Send + 'static> Pipeline<T> {
     /// let s = baton_engine::Pipeline::from_iter(1..=4).fold(String::new(), |s, x| s + &x.to_string()).unwrap();
     /// assert_eq!(s, "1234");
     /// ```
-    pub fn fold<A: Send + 'static>(self, init: A, f: impl FnMut(A, T) -> A + Send + 'static) -> Result<A, PipelineError> {
+    pub fn fold<A: Send + 'static>(
+        self,
+        init: A,
+        f: impl FnMut(A, T) -> A + Send + 'static,
+    ) -> Result<A, PipelineError> {
         let result = Arc::new(Mutex::new(None));
-        let op = FoldOp { acc: Some(init), f, result: Arc::clone(&result), _types: PhantomData };
+        let op = FoldOp {
+            acc: Some(init),
+            f,
+            result: Arc::clone(&result),
+            _types: PhantomData,
+        };
         let builder = self.stage("sink", Mode::serial_in_order());
         let shared = builder.push_once(op).run(None)?;
         RunHandle::new(shared).join()?;
@@ -542,7 +580,10 @@ impl<T: Send + 'static> Pipeline<T> {
     /// let max = baton_engine::Pipeline::from_iter(vec![3, 9, 2]).reduce(|a, b| a.max(b)).unwrap();
     /// assert_eq!(max, Some(9));
     /// ```
-    pub fn reduce(self, mut f: impl FnMut(T, T) -> T + Send + 'static) -> Result<Option<T>, PipelineError> {
+    pub fn reduce(
+        self,
+        mut f: impl FnMut(T, T) -> T + Send + 'static,
+    ) -> Result<Option<T>, PipelineError> {
         self.fold(None, move |acc, item| match acc {
             None => Some(item),
             Some(acc) => Some(f(acc, item)),
@@ -609,7 +650,8 @@ impl<T: Send + 'static> Pipeline<T> {
             let _ = outlet_tx.send(crate::handle::Message::Chunk(chunk));
         });
         let builder = self.stage("output", mode);
-        let pipeline: Pipeline<T> = builder.push_spec(0, Box::new(|| Ok(Box::new(Pass) as Box<dyn Replica>)));
+        let pipeline: Pipeline<T> =
+            builder.push_spec(0, Box::new(|| Ok(Box::new(Pass) as Box<dyn Replica>)));
         match pipeline.run(Some(outlet)) {
             Ok(shared) => {
                 shared.on_terminate(Box::new(move || {
@@ -695,8 +737,22 @@ impl<T: Send + 'static> StageBuilder<T> {
     }
 
     fn push_spec<U>(self, extra_in_flight: usize, factory: ReplicaFactory) -> Pipeline<U> {
-        let StageBuilder { mut pipeline, name, mode, policy, buffer, .. } = self;
-        pipeline.stages.push(StageSpec { name, mode, policy, buffer, extra_in_flight, factory });
+        let StageBuilder {
+            mut pipeline,
+            name,
+            mode,
+            policy,
+            buffer,
+            ..
+        } = self;
+        pipeline.stages.push(StageSpec {
+            name,
+            mode,
+            policy,
+            buffer,
+            extra_in_flight,
+            factory,
+        });
         Pipeline {
             source: pipeline.source,
             source_name: pipeline.source_name,
@@ -712,7 +768,10 @@ impl<T: Send + 'static> StageBuilder<T> {
     /// Adds a stage whose one replica is `op` (serial stages with owned state).
     fn push_once<O: crate::stage::Operator<In = T>>(mut self, op: O) -> Pipeline<O::Out> {
         if !self.mode.is_serial() {
-            let problem = format!("stage `{}` keeps state across items, so it must be serial, not {}", self.name, self.mode);
+            let problem = format!(
+                "stage `{}` keeps state across items, so it must be serial, not {}",
+                self.name, self.mode
+            );
             self.pipeline.problem.get_or_insert(problem);
         }
         let mut op = Some(op);
@@ -721,7 +780,9 @@ impl<T: Send + 'static> StageBuilder<T> {
             Box::new(move || {
                 op.take()
                     .map(|op| Box::new(op) as Box<dyn Replica>)
-                    .ok_or_else(|| StageFailure::Panic("a serial stage's state cannot be made twice".into()))
+                    .ok_or_else(|| {
+                        StageFailure::Panic("a serial stage's state cannot be made twice".into())
+                    })
             }),
         )
     }
@@ -731,7 +792,10 @@ impl<T: Send + 'static> StageBuilder<T> {
         self,
         make: impl Fn() -> O + Send + 'static,
     ) -> Pipeline<O::Out> {
-        self.push_spec(0, Box::new(move || Ok(Box::new(make()) as Box<dyn Replica>)))
+        self.push_spec(
+            0,
+            Box::new(move || Ok(Box::new(make()) as Box<dyn Replica>)),
+        )
     }
 
     /// Applies `f` to every item.
@@ -841,7 +905,10 @@ impl<T: Send + 'static> StageBuilder<T> {
     /// # Examples
     ///
     /// See [`Pipeline::filter_map`].
-    pub fn filter_map<U: Send + 'static>(self, f: impl Fn(T) -> Option<U> + Send + Sync + 'static) -> Pipeline<U> {
+    pub fn filter_map<U: Send + 'static>(
+        self,
+        f: impl Fn(T) -> Option<U> + Send + Sync + 'static,
+    ) -> Pipeline<U> {
         self.flat_map(f)
     }
 
@@ -911,7 +978,10 @@ impl<T: Send + 'static> StageBuilder<T> {
     ///
     /// See [`Pipeline::take`].
     pub fn take(self, n: usize) -> Pipeline<T> {
-        self.push_once(TakeOp { left: n, _types: PhantomData })
+        self.push_once(TakeOp {
+            left: n,
+            _types: PhantomData,
+        })
     }
 
     /// Drops the first `n` items.
@@ -920,7 +990,10 @@ impl<T: Send + 'static> StageBuilder<T> {
     ///
     /// See [`Pipeline::skip`].
     pub fn skip(self, n: usize) -> Pipeline<T> {
-        self.push_once(SkipOp { left: n, _types: PhantomData })
+        self.push_once(SkipOp {
+            left: n,
+            _types: PhantomData,
+        })
     }
 
     /// Ends the pipeline with this stage as a sink calling `f`, and runs it.
@@ -940,7 +1013,10 @@ impl<T: Send + 'static> StageBuilder<T> {
         self.for_each_spawn(f)?.join()
     }
 
-    fn for_each_spawn<F: FnMut(T) + Send + 'static>(self, f: F) -> Result<RunHandle, PipelineError> {
+    fn for_each_spawn<F: FnMut(T) + Send + 'static>(
+        self,
+        f: F,
+    ) -> Result<RunHandle, PipelineError> {
         let call = Arc::new(|f: &mut F, item: T| {
             f(item);
             Ok(())
@@ -964,6 +1040,7 @@ where
     /// ```
     pub fn unbatch(self) -> Pipeline<T::Item> {
         let replicas = self.config.threads;
-        self.stage("unbatch", Mode::parallel(replicas)).flat_map(|batch| batch)
+        self.stage("unbatch", Mode::parallel(replicas))
+            .flat_map(|batch| batch)
     }
 }

@@ -21,7 +21,12 @@ where
     I: Iterator + Send,
     I::Item: Send + 'static,
 {
-    fn produce(&mut self, max: usize, next_seq: &mut u64, ctx: &StageContext) -> Result<(ChunkData, bool), ItemFailure> {
+    fn produce(
+        &mut self,
+        max: usize,
+        next_seq: &mut u64,
+        ctx: &StageContext,
+    ) -> Result<(ChunkData, bool), ItemFailure> {
         let start = *next_seq;
         let mut items = Vec::with_capacity(max.min(1 << 16));
         let iter = &mut self.iter;
@@ -37,7 +42,10 @@ where
         *next_seq = start + items.len() as u64;
         match result {
             Ok(exhausted) => {
-                let seqs = Seqs::Run { start, len: items.len() };
+                let seqs = Seqs::Run {
+                    start,
+                    len: items.len(),
+                };
                 Ok((ChunkData::from_vec(items, seqs), exhausted))
             }
             Err(panic) => Err(ctx.fail(*next_seq, StageFailure::from_panic(panic))),
@@ -58,7 +66,12 @@ where
     T: Send + 'static,
     E: Into<BoxError>,
 {
-    fn produce(&mut self, max: usize, next_seq: &mut u64, ctx: &StageContext) -> Result<(ChunkData, bool), ItemFailure> {
+    fn produce(
+        &mut self,
+        max: usize,
+        next_seq: &mut u64,
+        ctx: &StageContext,
+    ) -> Result<(ChunkData, bool), ItemFailure> {
         let mut items = Vec::with_capacity(max.min(1 << 16));
         let mut seqs = SeqsBuilder::with_capacity(max);
         let mut taken = 0;
@@ -123,7 +136,12 @@ impl Interleave {
     /// let options = baton_engine::Interleave::new(4).block(16).parallel();
     /// ```
     pub fn new(cycle: usize) -> Self {
-        Self { cycle: cycle.max(1), block: 1, parallel: false, deterministic: true }
+        Self {
+            cycle: cycle.max(1),
+            block: 1,
+            parallel: false,
+            deterministic: true,
+        }
     }
 
     /// Takes `block` items from a source before moving to the next.
@@ -202,22 +220,31 @@ where
     <S::Item as IntoIterator>::Item: Send + 'static,
 {
     pub(crate) fn new(sources: S, options: Interleave) -> Self {
-        Self { pending: sources, open: VecDeque::new(), taken_from_front: 0, options }
+        Self {
+            pending: sources,
+            open: VecDeque::new(),
+            taken_from_front: 0,
+            options,
+        }
     }
 
     fn open_more(&mut self) {
         while self.open.len() < self.options.cycle {
-            let Some(source) = self.pending.next() else { return };
+            let Some(source) = self.pending.next() else {
+                return;
+            };
             let iter = source.into_iter();
             let lane = if self.options.parallel {
                 let (tx, rx) = bounded(self.options.block.max(2) * 2);
-                let spawned = std::thread::Builder::new().name("baton-interleave".into()).spawn(move || {
-                    for item in iter {
-                        if tx.send(item).is_err() {
-                            return;
+                let spawned = std::thread::Builder::new()
+                    .name("baton-interleave".into())
+                    .spawn(move || {
+                        for item in iter {
+                            if tx.send(item).is_err() {
+                                return;
+                            }
                         }
-                    }
-                });
+                    });
                 if let Err(error) = spawned {
                     panic!("baton could not start an interleave reader: {error}");
                 }

@@ -46,7 +46,11 @@ pub(crate) struct Output<T> {
 
 impl<T> Output<T> {
     pub(crate) fn new(items: Vec<T>, seqs: Seqs) -> Self {
-        Self { items, seqs, flow: Flow::Continue }
+        Self {
+            items,
+            seqs,
+            flow: Flow::Continue,
+        }
     }
 
     pub(crate) fn empty() -> Self {
@@ -74,13 +78,21 @@ pub(crate) trait Operator: Send + 'static {
 
 /// A stage replica with its item types erased, as the executor sees it.
 pub(crate) trait Replica: Send {
-    fn process(&mut self, data: ChunkData, ctx: &StageContext) -> Result<(ChunkData, Flow), ItemFailure>;
+    fn process(
+        &mut self,
+        data: ChunkData,
+        ctx: &StageContext,
+    ) -> Result<(ChunkData, Flow), ItemFailure>;
     /// Appends what the stage held back to `before`, the output of the last chunk.
     fn finish(&mut self, before: ChunkData, ctx: &StageContext) -> Result<ChunkData, ItemFailure>;
 }
 
 impl<O: Operator> Replica for O {
-    fn process(&mut self, data: ChunkData, ctx: &StageContext) -> Result<(ChunkData, Flow), ItemFailure> {
+    fn process(
+        &mut self,
+        data: ChunkData,
+        ctx: &StageContext,
+    ) -> Result<(ChunkData, Flow), ItemFailure> {
         if data.items.is_none() {
             return Ok((ChunkData::empty(), Flow::Continue));
         }
@@ -96,7 +108,9 @@ impl<O: Operator> Replica for O {
         }
         let (mut items, seqs) = before.into_vec::<O::Out>();
         let mut all = crate::chunk::SeqsBuilder::with_capacity(items.len() + out.items.len());
-        seqs.iter().chain(out.seqs.iter()).for_each(|seq| all.push(seq));
+        seqs.iter()
+            .chain(out.seqs.iter())
+            .for_each(|seq| all.push(seq));
         items.extend(out.items);
         Ok(ChunkData::from_vec(items, all.finish()))
     }
@@ -153,8 +167,16 @@ pub(crate) struct StageContext {
 impl StageContext {
     fn dead_letter(&self, seq: u64, failure: StageFailure, item: Option<Box<dyn Any + Send>>) {
         self.counters.skipped.fetch_add(1, Ordering::Relaxed);
-        let letter = DeadLetter { stage: self.name.to_string(), seq, failure, item };
-        self.dead_letters.lock().unwrap_or_else(|e| e.into_inner()).push(letter);
+        let letter = DeadLetter {
+            stage: self.name.to_string(),
+            seq,
+            failure,
+            item,
+        };
+        self.dead_letters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(letter);
     }
 
     /// Handles a failure that happened outside [`call_item`] (a panic caught
@@ -178,7 +200,10 @@ impl StageContext {
 }
 
 /// Runs `f` once on `item`, turning a panic into a failure.
-pub(crate) fn attempt<In, R>(f: &mut impl FnMut(In) -> Result<R, BoxError>, item: In) -> Result<R, StageFailure> {
+pub(crate) fn attempt<In, R>(
+    f: &mut impl FnMut(In) -> Result<R, BoxError>,
+    item: In,
+) -> Result<R, StageFailure> {
     match catch_unwind(AssertUnwindSafe(|| f(item))) {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(StageFailure::Error(error)),
@@ -275,7 +300,12 @@ pub(crate) fn call_item_by_ref<In: Send + 'static, R>(
 }
 
 /// Records a skipped item whose failure was not a call (a source's `Err`).
-pub(crate) fn skip_item(ctx: &StageContext, seq: u64, failure: StageFailure, item: Option<Box<dyn Any + Send>>) {
+pub(crate) fn skip_item(
+    ctx: &StageContext,
+    seq: u64,
+    failure: StageFailure,
+    item: Option<Box<dyn Any + Send>>,
+) {
     ctx.counters.errors.fetch_add(1, Ordering::Relaxed);
     ctx.dead_letter(seq, failure, item);
 }

@@ -230,15 +230,23 @@ impl StatsSnapshot {
             let busy = busy.as_secs_f64();
             StageBound {
                 stage: stage.to_string(),
-                items_per_s: if busy > 0.0 { items * replicas as f64 / busy } else { f64::INFINITY },
+                items_per_s: if busy > 0.0 {
+                    items * replicas as f64 / busy
+                } else {
+                    f64::INFINITY
+                },
                 utilisation: (busy / (elapsed * replicas as f64)).min(1.0),
                 effective_replicas: replicas,
             }
         };
         let mut bounds = vec![bound(&self.source.name, self.source.busy, 1)];
         for stage in &self.stages {
-            let replicas =
-                if stage.mode.is_blocking() { stage.replicas } else { stage.replicas.min(self.threads) }.max(1);
+            let replicas = if stage.mode.is_blocking() {
+                stage.replicas
+            } else {
+                stage.replicas.min(self.threads)
+            }
+            .max(1);
             bounds.push(bound(&stage.name, stage.busy, replicas));
         }
         bounds
@@ -256,7 +264,12 @@ impl StatsSnapshot {
     /// ```
     pub fn machine_bound(&self) -> f64 {
         let cpu: f64 = self.source.busy.as_secs_f64()
-            + self.stages.iter().filter(|s| !s.mode.is_blocking()).map(|s| s.busy.as_secs_f64()).sum::<f64>();
+            + self
+                .stages
+                .iter()
+                .filter(|s| !s.mode.is_blocking())
+                .map(|s| s.busy.as_secs_f64())
+                .sum::<f64>();
         if cpu <= 0.0 {
             return f64::INFINITY;
         }
@@ -273,7 +286,10 @@ impl StatsSnapshot {
             return None;
         }
         let bounds = self.bounds();
-        let worst = bounds.iter().min_by(|a, b| a.items_per_s.total_cmp(&b.items_per_s))?.clone();
+        let worst = bounds
+            .iter()
+            .min_by(|a, b| a.items_per_s.total_cmp(&b.items_per_s))?
+            .clone();
         let machine = self.machine_bound();
         let achieved = self.items_per_second();
         let stage = self.stages.iter().find(|s| s.name == worst.stage);
@@ -432,14 +448,24 @@ pub struct RunReport {
 impl RunReport {
     pub(crate) fn capture(shared: &Shared) -> Self {
         let stats = StatsSnapshot::capture(shared);
-        let dead_letters = std::mem::take(&mut *shared.dead_letters.lock().unwrap_or_else(|e| e.into_inner()));
+        let dead_letters = std::mem::take(
+            &mut *shared
+                .dead_letters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
         let mut trace = match &shared.trace {
             Some(trace) => std::mem::take(&mut *trace.lock().unwrap_or_else(|e| e.into_inner())),
             None => Vec::new(),
         };
         trace.sort_by_key(|span| span.start);
         let samples = std::mem::take(&mut shared.monitor.lock().samples);
-        Self { stats, dead_letters, trace, samples }
+        Self {
+            stats,
+            dead_letters,
+            trace,
+            samples,
+        }
     }
 
     /// The counters of the stage named `name`.
@@ -508,7 +534,11 @@ impl fmt::Display for RunReport {
             writeln!(f, "bottleneck: {}", bottleneck.verdict)?;
         }
         if !self.dead_letters.is_empty() {
-            writeln!(f, "{} items skipped to the dead letters", self.dead_letters.len())?;
+            writeln!(
+                f,
+                "{} items skipped to the dead letters",
+                self.dead_letters.len()
+            )?;
         }
         Ok(())
     }

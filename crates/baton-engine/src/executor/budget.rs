@@ -49,16 +49,27 @@ impl Budget {
         if !self.has_room() {
             return None;
         }
-        let room = self.max_items.load(Ordering::Relaxed).saturating_sub(self.items.load(Ordering::Acquire));
+        let room = self
+            .max_items
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.items.load(Ordering::Acquire));
         let items = want.min(room).max(1);
         self.items.fetch_add(items, Ordering::AcqRel);
         self.chunks.fetch_add(1, Ordering::AcqRel);
-        Some(Permit { budget: Some(Arc::clone(self)), items, chunk: true })
+        Some(Permit {
+            budget: Some(Arc::clone(self)),
+            items,
+            chunk: true,
+        })
     }
 
     /// A permit for the end-of-stream marker: it holds no room.
     pub(crate) fn free_permit() -> Permit {
-        Permit { budget: None, items: 0, chunk: false }
+        Permit {
+            budget: None,
+            items: 0,
+            chunk: false,
+        }
     }
 }
 

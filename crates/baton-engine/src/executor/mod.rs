@@ -92,7 +92,9 @@ pub(crate) struct Shared {
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared").field("stages", &self.stages).finish_non_exhaustive()
+        f.debug_struct("Shared")
+            .field("stages", &self.stages)
+            .finish_non_exhaustive()
     }
 }
 
@@ -108,7 +110,13 @@ pub(crate) struct Plan {
 impl Shared {
     /// Builds the run and starts its threads.
     pub(crate) fn start(plan: Plan, outlet: Option<Outlet>) -> Arc<Shared> {
-        let Plan { config, source_name, source_policy, source, stages } = plan;
+        let Plan {
+            config,
+            source_name,
+            source_policy,
+            source,
+            stages,
+        } = plan;
         let cpu = Arc::new(Signal::default());
         let stopping = Arc::new(AtomicBool::new(false));
         let dead_letters = Arc::new(Mutex::new(Vec::new()));
@@ -119,22 +127,44 @@ impl Shared {
             counters: Arc::default(),
             stopping: Arc::clone(&stopping),
         };
-        let blocking_replicas: usize =
-            stages.iter().filter(|s| s.mode.is_blocking()).map(|s| s.mode.replicas()).sum();
+        let blocking_replicas: usize = stages
+            .iter()
+            .filter(|s| s.mode.is_blocking())
+            .map(|s| s.mode.replicas())
+            .sum();
         let extra: usize = stages.iter().map(|s| s.extra_in_flight).sum();
-        let max_chunks = config.max_chunks_in_flight.unwrap_or(8 * config.threads + 2 * blocking_replicas + 8);
-        let budget = Arc::new(Budget::new(config.max_in_flight + extra, max_chunks, Arc::clone(&cpu)));
+        let max_chunks = config
+            .max_chunks_in_flight
+            .unwrap_or(8 * config.threads + 2 * blocking_replicas + 8);
+        let budget = Arc::new(Budget::new(
+            config.max_in_flight + extra,
+            max_chunks,
+            Arc::clone(&cpu),
+        ));
         let slots: Vec<StageSlot> = stages
             .into_iter()
             .enumerate()
-            .map(|(i, spec)| StageSlot::new(i, spec.mode, spec.buffer, context(spec.name, spec.policy), spec.factory))
+            .map(|(i, spec)| {
+                StageSlot::new(
+                    i,
+                    spec.mode,
+                    spec.buffer,
+                    context(spec.name, spec.policy),
+                    spec.factory,
+                )
+            })
             .collect();
         let stage_count = slots.len();
         let shared = Arc::new(Shared {
             sizer: ChunkSizer::new(config.chunk_target.as_nanos() as f64, config.max_chunk),
             source: SourceSlot {
                 ctx: context(source_name, source_policy),
-                inner: Mutex::new(SourceInner { source, next_index: 0, next_seq: 0, exhausted: false }),
+                inner: Mutex::new(SourceInner {
+                    source,
+                    next_index: 0,
+                    next_seq: 0,
+                    exhausted: false,
+                }),
                 stop: AtomicBool::new(false),
                 ended: AtomicBool::new(false),
                 items: Default::default(),
@@ -160,11 +190,17 @@ impl Shared {
         let mut threads = Vec::new();
         for worker in 0..shared.config.threads {
             let me = Arc::clone(&shared);
-            threads.push(spawn(format!("baton-worker-{worker}"), move || me.cpu_worker()));
+            threads.push(spawn(format!("baton-worker-{worker}"), move || {
+                me.cpu_worker()
+            }));
         }
         let me = Arc::clone(&shared);
         threads.push(spawn("baton-monitor".into(), move || monitor::run(&me)));
-        shared.threads.lock().unwrap_or_else(|e| e.into_inner()).extend(threads);
+        shared
+            .threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(threads);
         for s in 0..stage_count {
             if shared.stages[s].mode.is_blocking() {
                 shared.ensure_blocking_threads(s);
@@ -212,7 +248,8 @@ impl Shared {
     /// Waits for every thread of the run.
     pub(crate) fn join_threads(&self) {
         loop {
-            let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+            let threads =
+                std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
             if threads.is_empty() {
                 return;
             }
@@ -247,13 +284,21 @@ impl Shared {
             if self.is_done() || error.is_some() {
                 return;
             }
-            *error = Some(PipelineError::Stage { stage: stage.to_string(), seq: failure.seq, failure: failure.failure });
+            *error = Some(PipelineError::Stage {
+                stage: stage.to_string(),
+                seq: failure.seq,
+                failure: failure.failure,
+            });
         }
         self.terminate(FAILED);
     }
 
     fn terminate(&self, state: u8) {
-        if self.state.compare_exchange(RUNNING, state, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        if self
+            .state
+            .compare_exchange(RUNNING, state, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
             return;
         }
         *self.ended_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
@@ -267,7 +312,8 @@ impl Shared {
         for slot in &self.stages {
             slot.signal.notify_all();
         }
-        let hooks = std::mem::take(&mut *self.on_terminate.lock().unwrap_or_else(|e| e.into_inner()));
+        let hooks =
+            std::mem::take(&mut *self.on_terminate.lock().unwrap_or_else(|e| e.into_inner()));
         for hook in hooks {
             hook();
         }
@@ -312,7 +358,13 @@ impl Shared {
     /// budget has room keeps blocking stages busy), then parallel stages.
     fn find_and_run(self: &Arc<Self>) -> bool {
         let runnable = |slot: &&StageSlot| !slot.mode.is_blocking() && slot.looks_runnable();
-        for slot in self.stages.iter().rev().filter(|s| s.is_serial()).filter(runnable) {
+        for slot in self
+            .stages
+            .iter()
+            .rev()
+            .filter(|s| s.is_serial())
+            .filter(runnable)
+        {
             if self.take_and_drive(slot) {
                 return true;
             }
@@ -320,7 +372,13 @@ impl Shared {
         if self.run_source() {
             return true;
         }
-        for slot in self.stages.iter().rev().filter(|s| !s.is_serial()).filter(runnable) {
+        for slot in self
+            .stages
+            .iter()
+            .rev()
+            .filter(|s| !s.is_serial())
+            .filter(runnable)
+        {
             if self.take_and_drive(slot) {
                 return true;
             }
@@ -370,10 +428,14 @@ impl Shared {
             let start = Instant::now();
             let mut next_seq = inner.next_seq;
             let first_seq = next_seq;
-            let result = inner.source.produce(permit.items(), &mut next_seq, &self.source.ctx);
+            let result = inner
+                .source
+                .produce(permit.items(), &mut next_seq, &self.source.ctx);
             inner.next_seq = next_seq;
             let elapsed = start.elapsed();
-            self.source.busy_ns.fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
+            self.source
+                .busy_ns
+                .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
             let (data, exhausted) = match result {
                 Ok(made) => made,
                 Err(failure) => {
@@ -391,7 +453,13 @@ impl Shared {
                 inner.next_index += 1;
                 drop(inner);
                 self.record_span(0, 0, index, first_seq, items, start, elapsed);
-                let chunk = Chunk { index, end: false, data, cost_ns: elapsed.as_nanos() as u64, permit };
+                let chunk = Chunk {
+                    index,
+                    end: false,
+                    data,
+                    cost_ns: elapsed.as_nanos() as u64,
+                    permit,
+                };
                 self.carry(0, chunk);
                 return true;
             }
@@ -400,7 +468,13 @@ impl Shared {
         inner.next_index += 1;
         self.source.ended.store(true, Ordering::Release);
         drop(inner);
-        let end = Chunk { index, end: true, data: ChunkData::empty(), cost_ns: 0, permit: Budget::free_permit() };
+        let end = Chunk {
+            index,
+            end: true,
+            data: ChunkData::empty(),
+            cost_ns: 0,
+            permit: Budget::free_permit(),
+        };
         self.carry(0, end);
         true
     }
@@ -415,7 +489,13 @@ impl Shared {
 
     /// Runs stage `s` on `chunk` with `replica`, then follows the chunk
     /// downstream as far as it can be run at once.
-    fn drive(self: &Arc<Self>, mut s: usize, mut replica: ReplicaBox, mut chunk: Chunk, on_cpu: bool) {
+    fn drive(
+        self: &Arc<Self>,
+        mut s: usize,
+        mut replica: ReplicaBox,
+        mut chunk: Chunk,
+        on_cpu: bool,
+    ) {
         loop {
             let slot = &self.stages[s];
             if self.is_done() {
@@ -464,7 +544,12 @@ impl Shared {
 
     /// Hands a chunk to stage `next` (past closed stages); returns the work
     /// to do now if this thread got a replica for it.
-    fn forward(&self, mut next: usize, mut chunk: Chunk, may_run: bool) -> Option<(usize, ReplicaBox, Chunk)> {
+    fn forward(
+        &self,
+        mut next: usize,
+        mut chunk: Chunk,
+        may_run: bool,
+    ) -> Option<(usize, ReplicaBox, Chunk)> {
         loop {
             let Some(slot) = self.stages.get(next) else {
                 self.leave(chunk);
@@ -481,7 +566,13 @@ impl Shared {
                     next += 1;
                 }
                 Offer::Failed(failure, chunk) => {
-                    self.fail(&slot.ctx.name, ItemFailure { seq: chunk.data.seqs.get(0), failure });
+                    self.fail(
+                        &slot.ctx.name,
+                        ItemFailure {
+                            seq: chunk.data.seqs.get(0),
+                            failure,
+                        },
+                    );
                     return None;
                 }
             }
@@ -513,7 +604,12 @@ impl Shared {
         self.cpu.notify();
     }
 
-    fn execute(&self, slot: &StageSlot, replica: &mut ReplicaBox, mut chunk: Chunk) -> Result<(Chunk, Flow), ItemFailure> {
+    fn execute(
+        &self,
+        slot: &StageSlot,
+        replica: &mut ReplicaBox,
+        mut chunk: Chunk,
+    ) -> Result<(Chunk, Flow), ItemFailure> {
         let start = Instant::now();
         let items_in = chunk.data.len();
         let first_seq = chunk.data.seqs.get(0);
@@ -527,16 +623,39 @@ impl Shared {
         let elapsed = start.elapsed();
         let counters = &slot.ctx.counters;
         counters.chunks.fetch_add(1, Ordering::Relaxed);
-        counters.items_in.fetch_add(items_in as u64, Ordering::Relaxed);
-        counters.items_out.fetch_add(items_out as u64, Ordering::Relaxed);
-        counters.busy_ns.fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
+        counters
+            .items_in
+            .fetch_add(items_in as u64, Ordering::Relaxed);
+        counters
+            .items_out
+            .fetch_add(items_out as u64, Ordering::Relaxed);
+        counters
+            .busy_ns
+            .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
         chunk.cost_ns += elapsed.as_nanos() as u64;
-        self.record_span(slot.index + 1, replica.id, chunk.index, first_seq, items_in, start, elapsed);
+        self.record_span(
+            slot.index + 1,
+            replica.id,
+            chunk.index,
+            first_seq,
+            items_in,
+            start,
+            elapsed,
+        );
         Ok((chunk, flow))
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn record_span(&self, stage: usize, replica: u32, chunk: u64, first_seq: u64, items: usize, start: Instant, took: Duration) {
+    fn record_span(
+        &self,
+        stage: usize,
+        replica: u32,
+        chunk: u64,
+        first_seq: u64,
+        items: usize,
+        start: Instant,
+        took: Duration,
+    ) {
         if let Some(trace) = &self.trace {
             let span = Span {
                 stage,

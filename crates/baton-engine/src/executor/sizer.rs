@@ -14,7 +14,11 @@ pub(crate) struct ChunkSizer {
 
 impl ChunkSizer {
     pub(crate) fn new(target_ns: f64, max_chunk: usize) -> Self {
-        Self { per_item_ns: AtomicU64::new(0), target_ns, max_chunk }
+        Self {
+            per_item_ns: AtomicU64::new(0),
+            target_ns,
+            max_chunk,
+        }
     }
 
     pub(crate) fn next_size(&self) -> usize {
@@ -32,7 +36,11 @@ impl ChunkSizer {
         }
         let sample = (cost_ns as f64 / items as f64).max(0.01);
         let old = f64::from_bits(self.per_item_ns.load(Ordering::Relaxed));
-        let new = if old <= 0.0 { sample } else { old * 0.75 + sample * 0.25 };
+        let new = if old <= 0.0 {
+            sample
+        } else {
+            old * 0.75 + sample * 0.25
+        };
         self.per_item_ns.store(new.to_bits(), Ordering::Relaxed);
     }
 }

@@ -20,6 +20,12 @@ pub(crate) struct ReplicaBox {
     pub(crate) inner: Box<dyn Replica>,
 }
 
+/// A replica with the chunk it is to run.
+pub(crate) type Claimed = (ReplicaBox, Chunk);
+
+/// A replica could not be made; the chunk it was for, if any.
+pub(crate) type ClaimFailure = (StageFailure, Option<Chunk>);
+
 /// What happened to a chunk offered to a stage.
 pub(crate) enum Offer {
     /// The caller got a replica and runs the chunk now.
@@ -62,12 +68,21 @@ pub(crate) struct StageSlot {
 
 impl std::fmt::Debug for StageSlot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StageSlot").field("name", &self.ctx.name).field("mode", &self.mode).finish_non_exhaustive()
+        f.debug_struct("StageSlot")
+            .field("name", &self.ctx.name)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
     }
 }
 
 impl StageSlot {
-    pub(crate) fn new(index: usize, mode: Mode, buffer: Option<usize>, ctx: StageContext, factory: ReplicaFactory) -> Self {
+    pub(crate) fn new(
+        index: usize,
+        mode: Mode,
+        buffer: Option<usize>,
+        ctx: StageContext,
+        factory: ReplicaFactory,
+    ) -> Self {
         Self {
             index,
             mode,
@@ -108,7 +123,8 @@ impl StageSlot {
 
     /// Whether the queue in front of the stage is over its buffer.
     pub(crate) fn is_full(&self) -> bool {
-        self.buffer.is_some_and(|cap| self.queued_items.load(Ordering::Relaxed) >= cap.max(1))
+        self.buffer
+            .is_some_and(|cap| self.queued_items.load(Ordering::Relaxed) >= cap.max(1))
     }
 
     /// Sets the replica limit; extra replicas are dropped as they come back.
@@ -138,10 +154,14 @@ impl StageSlot {
         let replica = match inner.idle.pop() {
             Some(replica) => replica,
             None => {
-                let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (inner.factory)()))
-                    .unwrap_or_else(|panic| Err(StageFailure::from_panic(panic)))?;
+                let made =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (inner.factory)()))
+                        .unwrap_or_else(|panic| Err(StageFailure::from_panic(panic)))?;
                 inner.made += 1;
-                ReplicaBox { id: inner.made - 1, inner: made }
+                ReplicaBox {
+                    id: inner.made - 1,
+                    inner: made,
+                }
             }
         };
         inner.active += 1;
@@ -151,7 +171,8 @@ impl StageSlot {
 
     fn enqueue(&self, inner: &mut SlotInner, chunk: Chunk) {
         self.queued_chunks.fetch_add(1, Ordering::AcqRel);
-        self.queued_items.fetch_add(chunk.data.len(), Ordering::Relaxed);
+        self.queued_items
+            .fetch_add(chunk.data.len(), Ordering::Relaxed);
         match self.mode.kind() {
             ModeKind::SerialInOrder => {
                 inner.reorder.insert(chunk.index, chunk);
@@ -169,7 +190,11 @@ impl StageSlot {
             },
             ModeKind::Serial => match inner.fifo.pop_front() {
                 Some(chunk) => Some(chunk),
-                None if inner.pending_end.as_ref().is_some_and(|end| end.index == inner.next_index) => {
+                None if inner
+                    .pending_end
+                    .as_ref()
+                    .is_some_and(|end| end.index == inner.next_index) =>
+                {
                     inner.pending_end.take()
                 }
                 None => None,
@@ -177,7 +202,8 @@ impl StageSlot {
             ModeKind::Parallel => inner.fifo.pop_front(),
         }?;
         self.queued_chunks.fetch_sub(1, Ordering::AcqRel);
-        self.queued_items.fetch_sub(chunk.data.len(), Ordering::Relaxed);
+        self.queued_items
+            .fetch_sub(chunk.data.len(), Ordering::Relaxed);
         self.mark_taken(inner);
         Some(chunk)
     }
@@ -204,7 +230,7 @@ impl StageSlot {
     }
 
     /// Takes a queued chunk whose turn has come, with a replica for it.
-    pub(crate) fn take_ready(&self) -> Result<Option<(ReplicaBox, Chunk)>, (StageFailure, Option<Chunk>)> {
+    pub(crate) fn take_ready(&self) -> Result<Option<Claimed>, ClaimFailure> {
         let mut inner = self.lock();
         if inner.closed || inner.active >= self.limit.load(Ordering::Relaxed) {
             return Ok(None);
@@ -221,7 +247,11 @@ impl StageSlot {
 
     /// Gives a replica back. With `keep_going`, and a queued chunk whose turn
     /// has come, keeps the replica and returns that chunk to run next.
-    pub(crate) fn release(&self, replica: ReplicaBox, keep_going: bool) -> Option<(ReplicaBox, Chunk)> {
+    pub(crate) fn release(
+        &self,
+        replica: ReplicaBox,
+        keep_going: bool,
+    ) -> Option<(ReplicaBox, Chunk)> {
         let mut inner = self.lock();
         if keep_going && !inner.closed {
             if let Some(chunk) = self.pop_ready(&mut inner) {

@@ -13,7 +13,12 @@ pub(crate) trait Source: Send {
     /// Makes up to `max` items, numbering them from `*next_seq` (and moving
     /// it past every item taken, failed ones included). Returns the items and
     /// whether the source is exhausted.
-    fn produce(&mut self, max: usize, next_seq: &mut u64, ctx: &StageContext) -> Result<(ChunkData, bool), ItemFailure>;
+    fn produce(
+        &mut self,
+        max: usize,
+        next_seq: &mut u64,
+        ctx: &StageContext,
+    ) -> Result<(ChunkData, bool), ItemFailure>;
 }
 
 pub(crate) struct SourceInner {
@@ -36,7 +41,9 @@ pub(crate) struct SourceSlot {
 
 impl std::fmt::Debug for SourceSlot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SourceSlot").field("name", &self.ctx.name).finish_non_exhaustive()
+        f.debug_struct("SourceSlot")
+            .field("name", &self.ctx.name)
+            .finish_non_exhaustive()
     }
 }
 

@@ -17,7 +17,12 @@ pub(crate) struct BatchOp<T> {
 
 impl<T> BatchOp<T> {
     pub(crate) fn new(size: usize, exact: bool) -> Self {
-        Self { size: size.max(1), exact, current: Vec::new(), first_seq: 0 }
+        Self {
+            size: size.max(1),
+            exact,
+            current: Vec::new(),
+            first_seq: 0,
+        }
     }
 }
 
@@ -25,7 +30,12 @@ impl<T: Send + 'static> Operator for BatchOp<T> {
     type In = T;
     type Out = Vec<T>;
 
-    fn process(&mut self, items: Vec<T>, seqs: Seqs, _ctx: &StageContext) -> Result<Output<Vec<T>>, ItemFailure> {
+    fn process(
+        &mut self,
+        items: Vec<T>,
+        seqs: Seqs,
+        _ctx: &StageContext,
+    ) -> Result<Output<Vec<T>>, ItemFailure> {
         let mut out = Vec::new();
         let mut out_seqs = SeqsBuilder::with_capacity(items.len() / self.size + 1);
         for (item, seq) in items.into_iter().zip(seqs.iter()) {
@@ -46,7 +56,13 @@ impl<T: Send + 'static> Operator for BatchOp<T> {
         if self.exact || self.current.is_empty() {
             return Ok(Output::empty());
         }
-        Ok(Output::new(vec![std::mem::take(&mut self.current)], Seqs::Run { start: self.first_seq, len: 1 }))
+        Ok(Output::new(
+            vec![std::mem::take(&mut self.current)],
+            Seqs::Run {
+                start: self.first_seq,
+                len: 1,
+            },
+        ))
     }
 }
 
@@ -62,7 +78,12 @@ pub(crate) struct WindowOp<T> {
 
 impl<T> WindowOp<T> {
     pub(crate) fn new(size: usize, step: usize) -> Self {
-        Self { size: size.max(1), step: step.max(1), window: VecDeque::new(), skip: 0 }
+        Self {
+            size: size.max(1),
+            step: step.max(1),
+            window: VecDeque::new(),
+            skip: 0,
+        }
     }
 }
 
@@ -70,7 +91,12 @@ impl<T: Clone + Send + 'static> Operator for WindowOp<T> {
     type In = T;
     type Out = Vec<T>;
 
-    fn process(&mut self, items: Vec<T>, seqs: Seqs, _ctx: &StageContext) -> Result<Output<Vec<T>>, ItemFailure> {
+    fn process(
+        &mut self,
+        items: Vec<T>,
+        seqs: Seqs,
+        _ctx: &StageContext,
+    ) -> Result<Output<Vec<T>>, ItemFailure> {
         let mut out = Vec::new();
         let mut out_seqs = SeqsBuilder::with_capacity(items.len());
         for (item, seq) in items.into_iter().zip(seqs.iter()) {

@@ -15,7 +15,10 @@ pub(crate) struct FilterOp<F, T> {
 
 impl<F, T> FilterOp<F, T> {
     pub(crate) fn new(f: Arc<F>) -> Self {
-        Self { f, _types: PhantomData }
+        Self {
+            f,
+            _types: PhantomData,
+        }
     }
 }
 
@@ -27,7 +30,12 @@ where
     type In = T;
     type Out = T;
 
-    fn process(&mut self, items: Vec<T>, seqs: Seqs, ctx: &StageContext) -> Result<Output<T>, ItemFailure> {
+    fn process(
+        &mut self,
+        items: Vec<T>,
+        seqs: Seqs,
+        ctx: &StageContext,
+    ) -> Result<Output<T>, ItemFailure> {
         let f = &*self.f;
         let mut out = Vec::with_capacity(items.len());
         let mut kept = SeqsBuilder::with_capacity(items.len());

@@ -24,11 +24,18 @@ where
     type In = T;
     type Out = ();
 
-    fn process(&mut self, items: Vec<T>, seqs: Seqs, ctx: &StageContext) -> Result<Output<()>, ItemFailure> {
+    fn process(
+        &mut self,
+        items: Vec<T>,
+        seqs: Seqs,
+        ctx: &StageContext,
+    ) -> Result<Output<()>, ItemFailure> {
         let f = &mut self.f;
         let acc = &mut self.acc;
         guard_chunk(ctx, &seqs, |progress| {
-            let mut value = acc.take().expect("the accumulator is put back after every item");
+            let mut value = acc
+                .take()
+                .expect("the accumulator is put back after every item");
             for item in items {
                 value = f(value, item);
                 *progress += 1;

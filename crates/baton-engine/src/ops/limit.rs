@@ -14,7 +14,12 @@ impl<T: Send + 'static> Operator for TakeOp<T> {
     type In = T;
     type Out = T;
 
-    fn process(&mut self, mut items: Vec<T>, seqs: Seqs, _ctx: &StageContext) -> Result<Output<T>, ItemFailure> {
+    fn process(
+        &mut self,
+        mut items: Vec<T>,
+        seqs: Seqs,
+        _ctx: &StageContext,
+    ) -> Result<Output<T>, ItemFailure> {
         let keep = items.len().min(self.left);
         self.left -= keep;
         items.truncate(keep);
@@ -38,7 +43,12 @@ impl<T: Send + 'static> Operator for SkipOp<T> {
     type In = T;
     type Out = T;
 
-    fn process(&mut self, items: Vec<T>, seqs: Seqs, _ctx: &StageContext) -> Result<Output<T>, ItemFailure> {
+    fn process(
+        &mut self,
+        items: Vec<T>,
+        seqs: Seqs,
+        _ctx: &StageContext,
+    ) -> Result<Output<T>, ItemFailure> {
         if self.left == 0 {
             return Ok(Output::new(items, seqs));
         }

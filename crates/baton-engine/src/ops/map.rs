@@ -18,7 +18,12 @@ pub(crate) struct MapOp<S, F, In, Out> {
 
 impl<S, F, In, Out> MapOp<S, F, In, Out> {
     pub(crate) fn new(state: S, f: Arc<F>, keep: Option<fn(&In) -> In>) -> Self {
-        Self { state, f, keep, _types: PhantomData }
+        Self {
+            state,
+            f,
+            keep,
+            _types: PhantomData,
+        }
     }
 }
 
@@ -32,7 +37,12 @@ where
     type In = In;
     type Out = Out;
 
-    fn process(&mut self, items: Vec<In>, seqs: Seqs, ctx: &StageContext) -> Result<Output<Out>, ItemFailure> {
+    fn process(
+        &mut self,
+        items: Vec<In>,
+        seqs: Seqs,
+        ctx: &StageContext,
+    ) -> Result<Output<Out>, ItemFailure> {
         let f = &*self.f;
         let state = &mut self.state;
         if ctx.policy == OnError::Fail {
@@ -82,7 +92,12 @@ pub(crate) struct FlatMapOp<S, F, In, Out> {
 
 impl<S, F, In, Out> FlatMapOp<S, F, In, Out> {
     pub(crate) fn new(state: S, f: Arc<F>, keep: Option<fn(&In) -> In>) -> Self {
-        Self { state, f, keep, _types: PhantomData }
+        Self {
+            state,
+            f,
+            keep,
+            _types: PhantomData,
+        }
     }
 }
 
@@ -97,7 +112,12 @@ where
     type In = In;
     type Out = Out;
 
-    fn process(&mut self, items: Vec<In>, seqs: Seqs, ctx: &StageContext) -> Result<Output<Out>, ItemFailure> {
+    fn process(
+        &mut self,
+        items: Vec<In>,
+        seqs: Seqs,
+        ctx: &StageContext,
+    ) -> Result<Output<Out>, ItemFailure> {
         let f = &*self.f;
         let state = &mut self.state;
         let mut out = Vec::with_capacity(items.len());

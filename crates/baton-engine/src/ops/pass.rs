@@ -8,7 +8,11 @@ use crate::stage::{Flow, Replica, StageContext};
 pub(crate) struct Pass;
 
 impl Replica for Pass {
-    fn process(&mut self, data: ChunkData, _ctx: &StageContext) -> Result<(ChunkData, Flow), ItemFailure> {
+    fn process(
+        &mut self,
+        data: ChunkData,
+        _ctx: &StageContext,
+    ) -> Result<(ChunkData, Flow), ItemFailure> {
         Ok((data, Flow::Continue))
     }
 

@@ -18,7 +18,11 @@ pub(crate) struct ShuffleOp<T> {
 
 impl<T> ShuffleOp<T> {
     pub(crate) fn new(capacity: usize, seed: u64) -> Self {
-        Self { capacity: capacity.max(1), buffer: Vec::new(), rng: ChaCha8Rng::seed_from_u64(seed) }
+        Self {
+            capacity: capacity.max(1),
+            buffer: Vec::new(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
     }
 }
 
@@ -26,7 +30,12 @@ impl<T: Send + 'static> Operator for ShuffleOp<T> {
     type In = T;
     type Out = T;
 
-    fn process(&mut self, items: Vec<T>, seqs: Seqs, _ctx: &StageContext) -> Result<Output<T>, ItemFailure> {
+    fn process(
+        &mut self,
+        items: Vec<T>,
+        seqs: Seqs,
+        _ctx: &StageContext,
+    ) -> Result<Output<T>, ItemFailure> {
         let mut out = Vec::with_capacity(items.len());
         let mut out_seqs = SeqsBuilder::with_capacity(items.len());
         for (item, seq) in items.into_iter().zip(seqs.iter()) {
