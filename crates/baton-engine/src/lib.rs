@@ -59,6 +59,7 @@ pub use config::Config;
 pub use error::{BoxError, DeadLetter, OnError, PipelineError, StageFailure};
 pub use handle::{PipelineHandle, PipelineIter, RunHandle};
 pub use mode::{Mode, ModeKind};
+pub use ops::custom::{Sink, Stage};
 pub use pipeline::{Pipeline, StageBuilder};
 pub use source::Interleave;
 pub use stats::{

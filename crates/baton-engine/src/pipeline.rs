@@ -11,6 +11,7 @@ use crate::executor::{Plan, Shared};
 use crate::handle::{PipelineIter, RunHandle};
 use crate::mode::Mode;
 use crate::ops::batch::{BatchOp, WindowOp};
+use crate::ops::custom::{CustomOp, Sink, SinkStage, Stage, Unmade};
 use crate::ops::filter::FilterOp;
 use crate::ops::fold::FoldOp;
 use crate::ops::limit::{SkipOp, TakeOp};
@@ -994,6 +995,63 @@ impl<T: Send + 'static> StageBuilder<T> {
             left: n,
             _types: PhantomData,
         })
+    }
+
+    /// Adds a stage of the user's own (see [`Stage`]); `make` builds one
+    /// per replica (once for a serial stage). If `make` fails, every item
+    /// fails with its error, under the stage's policy.
+    ///
+    /// # Examples
+    ///
+    /// See [`Stage`].
+    pub fn apply<S, U>(self, make: impl Fn() -> Result<S, BoxError> + Send + Sync + 'static) -> Pipeline<U>
+    where
+        S: Stage<T, U>,
+        U: Send + 'static,
+    {
+        let keep = self.keep;
+        self.push_replicated(move || {
+            let stage: Box<dyn Stage<T, U>> = match make() {
+                Ok(stage) => Box::new(stage),
+                Err(error) => Box::new(Unmade(format!("the stage could not be made: {error}"))),
+            };
+            CustomOp { stage, last_seq: 0, keep, _types: PhantomData }
+        })
+    }
+
+    /// Ends the pipeline with this stage writing to `sink`, and runs it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Pipeline::for_each`]; also a failure of the sink's `finish`.
+    ///
+    /// # Examples
+    ///
+    /// See [`Sink`].
+    pub fn sink(self, sink: impl Sink<T>) -> Result<RunReport, PipelineError> {
+        self.spawn_sink(sink)?.join()
+    }
+
+    /// Starts the run in the background with this stage writing to `sink`.
+    ///
+    /// # Errors
+    ///
+    /// [`PipelineError::Build`] when a stage was set up wrongly.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{BoxError, Mode, Pipeline, Sink};
+    /// struct Nothing;
+    /// impl Sink<u32> for Nothing {
+    ///     fn write(&mut self, _: u32) -> Result<(), BoxError> { Ok(()) }
+    /// }
+    /// let run = Pipeline::from_iter(0..10u32).stage("out", Mode::serial()).spawn_sink(Nothing).unwrap();
+    /// assert_eq!(run.join().unwrap().stage("out").unwrap().items_in, 10);
+    /// ```
+    pub fn spawn_sink(self, sink: impl Sink<T>) -> Result<RunHandle, PipelineError> {
+        let op = CustomOp { stage: SinkStage(sink), last_seq: 0, keep: self.keep, _types: PhantomData };
+        Ok(RunHandle::new(self.push_once(op).run(None)?))
     }
 
     /// Ends the pipeline with this stage as a sink calling `f`, and runs it.

@@ -1,0 +1,181 @@
+//! User-defined stages and sinks: the public extension point, written with
+//! the same mechanism as every built-in operator.
+
+use std::marker::PhantomData;
+
+use crate::chunk::{Seqs, SeqsBuilder};
+use crate::error::{BoxError, ItemFailure, OnError};
+use crate::stage::{attempt, call_item, Operator, Output, StageContext};
+
+/// A stage with state of its own: it takes items one at a time and emits any
+/// number of outputs for each; a serial stage may emit more at the end.
+///
+/// Implement it for a writer, a model, a decoder with a cache, a process
+/// that does the work; add it with [`StageBuilder::apply`](crate::StageBuilder::apply).
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::{BoxError, Mode, Pipeline, Stage};
+///
+/// /// Emits running sums, and the total at the end.
+/// struct Sums(u64);
+/// impl Stage<u64, u64> for Sums {
+///     fn process(&mut self, item: u64, out: &mut Vec<u64>) -> Result<(), BoxError> {
+///         self.0 += item;
+///         out.push(self.0);
+///         Ok(())
+///     }
+///     fn finish(&mut self, out: &mut Vec<u64>) -> Result<(), BoxError> {
+///         out.push(self.0 * 100);
+///         Ok(())
+///     }
+/// }
+///
+/// let out = Pipeline::from_iter(1..=3u64)
+///     .stage("sums", Mode::serial_in_order())
+///     .apply(|| Ok(Sums(0)))
+///     .collect()
+///     .unwrap();
+/// assert_eq!(out, vec![1, 3, 6, 600]);
+/// ```
+pub trait Stage<In, Out>: Send + 'static {
+    /// Takes one item; pushes what it makes of it to `out`.
+    ///
+    /// # Errors
+    ///
+    /// Any error: the stage's [`OnError`] policy decides what follows.
+    fn process(&mut self, item: In, out: &mut Vec<Out>) -> Result<(), BoxError>;
+
+    /// Called once after the last item, on serial stages only.
+    ///
+    /// # Errors
+    ///
+    /// Any error fails the run.
+    fn finish(&mut self, _out: &mut Vec<Out>) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+/// The end of a pipeline that writes items somewhere (a file, a socket, a
+/// model's training step). Runs serially; `finish` flushes.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::{BoxError, Mode, Pipeline, Sink};
+///
+/// struct Total(std::sync::Arc<std::sync::atomic::AtomicU64>);
+/// impl Sink<u64> for Total {
+///     fn write(&mut self, item: u64) -> Result<(), BoxError> {
+///         self.0.fetch_add(item, std::sync::atomic::Ordering::Relaxed);
+///         Ok(())
+///     }
+/// }
+///
+/// let total = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+/// Pipeline::from_iter(1..=4u64)
+///     .stage("total", Mode::serial())
+///     .sink(Total(total.clone()))
+///     .unwrap();
+/// assert_eq!(total.load(std::sync::atomic::Ordering::Relaxed), 10);
+/// ```
+pub trait Sink<T>: Send + 'static {
+    /// Writes one item.
+    ///
+    /// # Errors
+    ///
+    /// Any error: the stage's [`OnError`] policy decides what follows.
+    fn write(&mut self, item: T) -> Result<(), BoxError>;
+
+    /// Called once after the last item: flush, close.
+    ///
+    /// # Errors
+    ///
+    /// Any error fails the run.
+    fn finish(&mut self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+impl<In: 'static, Out: 'static> Stage<In, Out> for Box<dyn Stage<In, Out>> {
+    fn process(&mut self, item: In, out: &mut Vec<Out>) -> Result<(), BoxError> {
+        (**self).process(item, out)
+    }
+
+    fn finish(&mut self, out: &mut Vec<Out>) -> Result<(), BoxError> {
+        (**self).finish(out)
+    }
+}
+
+/// Runs a [`Stage`].
+pub(crate) struct CustomOp<S, In, Out> {
+    pub(crate) stage: S,
+    /// The last item seen: what finish's outputs (and failure) are numbered by.
+    pub(crate) last_seq: u64,
+    pub(crate) keep: Option<fn(&In) -> In>,
+    pub(crate) _types: PhantomData<fn(In) -> Out>,
+}
+
+impl<S, In, Out> Operator for CustomOp<S, In, Out>
+where
+    S: Stage<In, Out>,
+    In: Send + 'static,
+    Out: Send + 'static,
+{
+    type In = In;
+    type Out = Out;
+
+    fn process(&mut self, items: Vec<In>, seqs: Seqs, ctx: &StageContext) -> Result<Output<Out>, ItemFailure> {
+        let mut out = Vec::with_capacity(items.len());
+        let mut out_seqs = SeqsBuilder::with_capacity(items.len());
+        let stage = &mut self.stage;
+        for (item, seq) in items.into_iter().zip(seqs.iter()) {
+            self.last_seq = seq;
+            let before = out.len();
+            let keep = if ctx.policy == OnError::Fail { None } else { self.keep };
+            let done = call_item(ctx, keep, seq, item, &mut |item| {
+                out.truncate(before);
+                stage.process(item, &mut out)
+            })?;
+            if done.is_none() {
+                out.truncate(before);
+            }
+            for _ in before..out.len() {
+                out_seqs.push(seq);
+            }
+        }
+        Ok(Output::new(out, out_seqs.finish()))
+    }
+
+    fn finish(&mut self, ctx: &StageContext) -> Result<Output<Out>, ItemFailure> {
+        let mut out = Vec::new();
+        let stage = &mut self.stage;
+        attempt(&mut |()| stage.finish(&mut out), ()).map_err(|failure| ctx.fail(self.last_seq, failure))?;
+        let mut seqs = SeqsBuilder::with_capacity(out.len());
+        out.iter().for_each(|_| seqs.push(self.last_seq));
+        Ok(Output::new(out, seqs.finish()))
+    }
+}
+
+/// A [`Sink`] as a [`Stage`] with no output.
+pub(crate) struct SinkStage<K>(pub(crate) K);
+
+impl<K: Sink<T>, T> Stage<T, ()> for SinkStage<K> {
+    fn process(&mut self, item: T, _out: &mut Vec<()>) -> Result<(), BoxError> {
+        self.0.write(item)
+    }
+
+    fn finish(&mut self, _out: &mut Vec<()>) -> Result<(), BoxError> {
+        self.0.finish()
+    }
+}
+
+/// A stage factory that failed: every item fails with its error.
+pub(crate) struct Unmade(pub(crate) String);
+
+impl<In, Out> Stage<In, Out> for Unmade {
+    fn process(&mut self, _item: In, _out: &mut Vec<Out>) -> Result<(), BoxError> {
+        Err(self.0.clone().into())
+    }
+}
