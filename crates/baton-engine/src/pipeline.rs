@@ -1004,7 +1004,10 @@ impl<T: Send + 'static> StageBuilder<T> {
     /// # Examples
     ///
     /// See [`Stage`].
-    pub fn apply<S, U>(self, make: impl Fn() -> Result<S, BoxError> + Send + Sync + 'static) -> Pipeline<U>
+    pub fn apply<S, U>(
+        self,
+        make: impl Fn() -> Result<S, BoxError> + Send + Sync + 'static,
+    ) -> Pipeline<U>
     where
         S: Stage<T, U>,
         U: Send + 'static,
@@ -1015,7 +1018,12 @@ impl<T: Send + 'static> StageBuilder<T> {
                 Ok(stage) => Box::new(stage),
                 Err(error) => Box::new(Unmade(format!("the stage could not be made: {error}"))),
             };
-            CustomOp { stage, last_seq: 0, keep, _types: PhantomData }
+            CustomOp {
+                stage,
+                last_seq: 0,
+                keep,
+                _types: PhantomData,
+            }
         })
     }
 
@@ -1050,7 +1058,12 @@ impl<T: Send + 'static> StageBuilder<T> {
     /// assert_eq!(run.join().unwrap().stage("out").unwrap().items_in, 10);
     /// ```
     pub fn spawn_sink(self, sink: impl Sink<T>) -> Result<RunHandle, PipelineError> {
-        let op = CustomOp { stage: SinkStage(sink), last_seq: 0, keep: self.keep, _types: PhantomData };
+        let op = CustomOp {
+            stage: SinkStage(sink),
+            last_seq: 0,
+            keep: self.keep,
+            _types: PhantomData,
+        };
         Ok(RunHandle::new(self.push_once(op).run(None)?))
     }
 

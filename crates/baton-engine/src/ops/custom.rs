@@ -108,6 +108,16 @@ impl<In: 'static, Out: 'static> Stage<In, Out> for Box<dyn Stage<In, Out>> {
     }
 }
 
+impl<T: 'static> Sink<T> for Box<dyn Sink<T>> {
+    fn write(&mut self, item: T) -> Result<(), BoxError> {
+        (**self).write(item)
+    }
+
+    fn finish(&mut self) -> Result<(), BoxError> {
+        (**self).finish()
+    }
+}
+
 /// Runs a [`Stage`].
 pub(crate) struct CustomOp<S, In, Out> {
     pub(crate) stage: S,
@@ -126,14 +136,23 @@ where
     type In = In;
     type Out = Out;
 
-    fn process(&mut self, items: Vec<In>, seqs: Seqs, ctx: &StageContext) -> Result<Output<Out>, ItemFailure> {
+    fn process(
+        &mut self,
+        items: Vec<In>,
+        seqs: Seqs,
+        ctx: &StageContext,
+    ) -> Result<Output<Out>, ItemFailure> {
         let mut out = Vec::with_capacity(items.len());
         let mut out_seqs = SeqsBuilder::with_capacity(items.len());
         let stage = &mut self.stage;
         for (item, seq) in items.into_iter().zip(seqs.iter()) {
             self.last_seq = seq;
             let before = out.len();
-            let keep = if ctx.policy == OnError::Fail { None } else { self.keep };
+            let keep = if ctx.policy == OnError::Fail {
+                None
+            } else {
+                self.keep
+            };
             let done = call_item(ctx, keep, seq, item, &mut |item| {
                 out.truncate(before);
                 stage.process(item, &mut out)
@@ -151,7 +170,8 @@ where
     fn finish(&mut self, ctx: &StageContext) -> Result<Output<Out>, ItemFailure> {
         let mut out = Vec::new();
         let stage = &mut self.stage;
-        attempt(&mut |()| stage.finish(&mut out), ()).map_err(|failure| ctx.fail(self.last_seq, failure))?;
+        attempt(&mut |()| stage.finish(&mut out), ())
+            .map_err(|failure| ctx.fail(self.last_seq, failure))?;
         let mut seqs = SeqsBuilder::with_capacity(out.len());
         out.iter().for_each(|_| seqs.push(self.last_seq));
         Ok(Output::new(out, seqs.finish()))

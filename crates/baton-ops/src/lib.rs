@@ -1,0 +1,36 @@
+//! # baton-ops
+//!
+//! baton's built-in stages, the ones a pipeline file names with `op = "..."`:
+//! sources (`range`, `files`, `lines`, `csv`, `jsonl`, `stdin`), record
+//! stages, image stages, data-pipeline stages, `exec` workers in any
+//! language, and sinks.
+//!
+//! Every stage is declared once, as an [`OpDef`] in the [registry](all):
+//! name, parameters (type, default, doc), allowed modes and a build
+//! function. The pipeline-file parser, `baton check`, `baton ops` and the
+//! error messages all read those definitions.
+//!
+//! Items are [`Item`]s: a record of JSON-like fields plus an optional
+//! payload (bytes, an image, a tensor, a batch).
+//!
+//! ```
+//! let ops = baton_ops::all();
+//! assert!(ops.iter().any(|op| op.name == "range"));
+//! ```
+
+#![warn(missing_docs, missing_debug_implementations)]
+
+mod data;
+mod exec;
+mod images;
+mod item;
+mod records;
+mod registry;
+mod sinks;
+mod sources;
+
+pub use item::{Item, Payload, Tensor};
+pub use registry::{
+    all, find, nearest, BuiltOp, BuiltSource, ModeName, Modes, OpDef, OpError, OpKind, ParamDef,
+    ParamType, Params, SinkFactory, StageFactory,
+};

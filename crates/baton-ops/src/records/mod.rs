@@ -1,0 +1,6 @@
+//! Built-in records (to be written).
+
+use crate::registry::OpDef;
+
+/// Every built-in op of this family.
+pub(crate) const DEFS: &[OpDef] = &[];

@@ -1,0 +1,83 @@
+//! `range`: the integers `start..end`, each as `{"value": n}`.
+
+use crate::item::Item;
+use crate::registry::{
+    BuiltOp, BuiltSource, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
+};
+
+pub(crate) const DEF: OpDef = OpDef {
+    name: "range",
+    kind: OpKind::Source,
+    summary: "the integers from `start` up to `end` (excluded), each as a record {\"value\": n}",
+    params: &[
+        ParamDef::with_default("start", ParamType::Int, "0", "the first number"),
+        ParamDef::required("end", ParamType::Int, "one past the last number"),
+        ParamDef::with_default(
+            "step",
+            ParamType::Int,
+            "1",
+            "the distance between numbers (positive)",
+        ),
+    ],
+    modes: Modes::SERIAL,
+    build,
+};
+
+fn build(params: &Params) -> Result<BuiltOp, OpError> {
+    let start = params.int("start")?.unwrap_or(0);
+    let end = Params::need("end", params.int("end")?)?;
+    let step = params.int("step")?.unwrap_or(1);
+    if step <= 0 {
+        return Err(OpError::param(
+            "step",
+            format!("must be positive, not {step}"),
+        ));
+    }
+    let len = if end > start {
+        ((end - start) as u64).div_ceil(step as u64)
+    } else {
+        0
+    };
+    let items = (start..end)
+        .step_by(step as usize)
+        .map(|n| Ok(Item::with_field("value", n)));
+    Ok(BuiltOp::Source(BuiltSource {
+        items: Box::new(items),
+        len: Some(len),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn params(pairs: &[(&str, i64)]) -> Params {
+        let values: BTreeMap<String, toml::Value> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), toml::Value::Integer(*v)))
+            .collect();
+        Params::new(values, ".")
+    }
+
+    #[test]
+    fn counts_from_start_to_end_by_step() {
+        let BuiltOp::Source(source) =
+            build(&params(&[("start", 2), ("end", 9), ("step", 3)])).unwrap()
+        else {
+            panic!("not a source")
+        };
+        assert_eq!(source.len, Some(3));
+        let values: Vec<i64> = source
+            .items
+            .map(|i| i.unwrap().get("value").unwrap().as_i64().unwrap())
+            .collect();
+        assert_eq!(values, vec![2, 5, 8]);
+    }
+
+    #[test]
+    fn a_step_of_zero_names_the_parameter() {
+        let error = build(&params(&[("end", 9), ("step", 0)])).unwrap_err();
+        assert_eq!(error.param.as_deref(), Some("step"));
+    }
+}
