@@ -1,0 +1,118 @@
+//! One benchmark run: calibrate, time the workload, read the peak RSS and
+//! check the checksum against the sequential reference.
+
+use std::fmt;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::baton::run_baton;
+use crate::checksum::format_checksum;
+use crate::error::BenchError;
+use crate::report::{Measurement, RunReport};
+use crate::rss::peak_rss_mb;
+use crate::sequential::run_sequential;
+use crate::spin::measure_t_iter_ns;
+use crate::stages::FetchLatency;
+use crate::workload::Workload;
+
+/// Which implementation runs a workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Implementation {
+    /// A baton pipeline ([`crate::baton`]).
+    Baton,
+    /// One thread, every stage of one item before the next
+    /// ([`crate::sequential`]).
+    Sequential,
+}
+
+impl Implementation {
+    /// The implementation's name as reports and the command line spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Implementation::Baton => "baton",
+            Implementation::Sequential => "sequential",
+        }
+    }
+}
+
+impl fmt::Display for Implementation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What to run: one workload on one implementation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunSpec {
+    /// The workload.
+    pub workload: Workload,
+    /// The implementation.
+    pub implementation: Implementation,
+    /// Number of items the source emits.
+    pub items: u64,
+    /// Cores the run may use: baton's worker threads and parallel replicas.
+    pub cores: usize,
+}
+
+/// Runs `spec` once in this process and reports it.
+///
+/// The steps, in order: measure `t_iter`; time the workload; read the
+/// process's peak RSS (so it must be a fresh process for the figure to be
+/// this run's alone); then check the checksum. For baton, the sequential
+/// reference is computed after the peak RSS is read, without W4's sleeps;
+/// the sequential implementation is its own reference, since its values
+/// are computed by the same code.
+///
+/// # Errors
+///
+/// Fails if the engine fails, the peak RSS cannot be read, or the checksum
+/// differs from the sequential reference.
+pub fn run_once(spec: RunSpec) -> Result<RunReport, BenchError> {
+    let RunSpec {
+        workload,
+        implementation,
+        items,
+        cores,
+    } = spec;
+    let t_iter_ns = measure_t_iter_ns();
+
+    let start = Instant::now();
+    let checksum = match implementation {
+        Implementation::Sequential => run_sequential(workload, items, FetchLatency::Sleep),
+        Implementation::Baton => run_baton(workload, items, cores)
+            .map_err(|source| BenchError::Pipeline { workload, source })?,
+    };
+    let seconds = start.elapsed().as_secs_f64();
+
+    let peak_rss_mb = peak_rss_mb().map_err(|source| BenchError::PeakRss {
+        workload,
+        implementation,
+        source,
+    })?;
+
+    let expected = match implementation {
+        Implementation::Sequential => checksum,
+        Implementation::Baton => run_sequential(workload, items, FetchLatency::Skip),
+    };
+    if checksum != expected {
+        return Err(BenchError::ChecksumMismatch {
+            workload,
+            implementation,
+            actual: format_checksum(checksum),
+            expected: format_checksum(expected),
+        });
+    }
+
+    Ok(RunReport::from_measurement(&Measurement {
+        workload,
+        implementation,
+        items,
+        cores,
+        t_iter_ns,
+        seconds,
+        peak_rss_mb,
+        checksum,
+    }))
+}

@@ -1,0 +1,171 @@
+//! The stage functions and costs of each workload, shared by the baton and
+//! the sequential implementations so that both do identical work.
+//!
+//! Costs are in [`spin`] iterations, as WORKLOADS.md gives them.
+
+use std::thread;
+use std::time::Duration;
+
+use crate::spin::spin;
+
+/// W2: iterations spun by each of its three parallel stages.
+pub const W2_SPIN_PER_STAGE: u64 = 2_000;
+
+/// W3: iterations spun by its serial in-order stage (the bottleneck).
+pub const W3_SERIAL_SPIN: u64 = 5_000;
+/// W3: iterations spun by its parallel stage.
+pub const W3_PARALLEL_SPIN: u64 = 3_000;
+
+/// W4: how long one fetch blocks before its item can be computed on.
+pub const W4_FETCH_LATENCY: Duration = Duration::from_millis(1);
+/// W4: iterations spun by the fetch stage once its sleep is over.
+pub const W4_FETCH_SPIN: u64 = 500;
+/// W4: iterations spun by the compute stage after the fetch.
+pub const W4_COMPUTE_SPIN: u64 = 50_000;
+/// W4: replicas of the blocking fetch stage, i.e. fetches kept in flight.
+pub const W4_FETCHES_IN_FLIGHT: usize = 64;
+
+/// W5: bytes in the buffer the source emits per item (1 MiB).
+pub const W5_BUFFER_LEN: usize = 1 << 20;
+/// W5: byte `j` of item `i`'s buffer is `(i + j) % W5_BYTE_PERIOD`.
+pub const W5_BYTE_PERIOD: u64 = 251;
+
+/// W6: iterations spun by an ordinary item.
+pub const W6_SPIN: u64 = 2_000;
+/// W6: iterations spun by a straggler.
+pub const W6_STRAGGLER_SPIN: u64 = 100_000;
+/// W6: every item whose source index is a multiple of this is a straggler.
+pub const W6_STRAGGLER_EVERY: u64 = 100;
+
+/// W1's first stage: `v + 1`, wrapping.
+#[inline]
+pub fn w1_increment(value: u64) -> u64 {
+    value.wrapping_add(1)
+}
+
+/// W1's second stage: `v * 2`, wrapping.
+#[inline]
+pub fn w1_double(value: u64) -> u64 {
+    value.wrapping_mul(2)
+}
+
+/// Whether W4's fetch stage really blocks for [`W4_FETCH_LATENCY`].
+///
+/// The sleep changes no value, so the reference checksum is computed with
+/// [`FetchLatency::Skip`] while timed runs use [`FetchLatency::Sleep`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchLatency {
+    /// Block the calling thread for the whole latency, as a real fetch would.
+    Sleep,
+    /// Return at once; used only where values matter and time does not.
+    Skip,
+}
+
+/// W4's fetch stage: waits out the fetch latency (without using the CPU)
+/// and then spins [`W4_FETCH_SPIN`] on the value.
+pub fn w4_fetch(value: u64, latency: FetchLatency) -> u64 {
+    if latency == FetchLatency::Sleep {
+        thread::sleep(W4_FETCH_LATENCY);
+    }
+    spin(W4_FETCH_SPIN, value)
+}
+
+/// W5's source: item `index`'s 1 MiB buffer, whose byte `j` is
+/// `(index + j) % 251`.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::stages::w5_buffer;
+///
+/// let buffer = w5_buffer(250);
+/// assert_eq!(buffer.len(), 1 << 20);
+/// assert_eq!(&buffer[..3], &[250, 0, 1]);
+/// ```
+pub fn w5_buffer(index: u64) -> Vec<u8> {
+    // One period of the pattern, copied slice by slice: much cheaper than a
+    // modulo per byte, and the source is W5's serial stage.
+    const PERIOD: usize = W5_BYTE_PERIOD as usize;
+    let period: [u8; PERIOD] = std::array::from_fn(|byte| byte as u8);
+    let mut buffer = Vec::with_capacity(W5_BUFFER_LEN);
+    let mut start = (index % W5_BYTE_PERIOD) as usize;
+    while buffer.len() < W5_BUFFER_LEN {
+        let take = (PERIOD - start).min(W5_BUFFER_LEN - buffer.len());
+        buffer.extend_from_slice(&period[start..start + take]);
+        start = 0;
+    }
+    buffer
+}
+
+/// W5's parallel stage: the sum of the buffer's bytes, modulo 2^64.
+#[inline]
+pub fn w5_sum_bytes(buffer: &[u8]) -> u64 {
+    buffer
+        .iter()
+        .fold(0u64, |sum, &byte| sum.wrapping_add(u64::from(byte)))
+}
+
+/// W6's parallel stage: spins [`W6_STRAGGLER_SPIN`] on stragglers (items
+/// whose source index is a multiple of [`W6_STRAGGLER_EVERY`]) and
+/// [`W6_SPIN`] on every other item.
+///
+/// W6's source emits the index itself as the value, so the value passed in
+/// is also the straggler test's index.
+#[inline]
+pub fn w6_spin(index_and_value: u64) -> u64 {
+    if index_and_value % W6_STRAGGLER_EVERY == 0 {
+        spin(W6_STRAGGLER_SPIN, index_and_value)
+    } else {
+        spin(W6_SPIN, index_and_value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn w5_buffer_follows_the_byte_pattern() {
+        for index in [0u64, 1, 250, 251, 252, 12_345, u64::from(u32::MAX)] {
+            let buffer = w5_buffer(index);
+            assert_eq!(buffer.len(), 1 << 20, "buffer {index}");
+            for (j, &byte) in buffer.iter().enumerate() {
+                let expected = (index + j as u64) % 251;
+                assert_eq!(u64::from(byte), expected, "buffer {index}, byte {j}");
+            }
+        }
+    }
+
+    #[test]
+    fn w5_sum_matches_a_plain_sum() {
+        let buffer = w5_buffer(3);
+        let plain: u64 = buffer.iter().map(|&byte| byte as u64).sum();
+        assert_eq!(w5_sum_bytes(&buffer), plain);
+        assert_eq!(w5_sum_bytes(&[255, 1, 2]), 258);
+        assert_eq!(w5_sum_bytes(&[]), 0);
+    }
+
+    #[test]
+    fn w6_spins_long_only_on_every_hundredth_index() {
+        assert_eq!(w6_spin(0), spin(100_000, 0));
+        assert_eq!(w6_spin(1), spin(2_000, 1));
+        assert_eq!(w6_spin(99), spin(2_000, 99));
+        assert_eq!(w6_spin(200), spin(100_000, 200));
+    }
+
+    #[test]
+    fn w4_fetch_value_does_not_depend_on_the_sleep() {
+        assert_eq!(
+            w4_fetch(5, FetchLatency::Sleep),
+            w4_fetch(5, FetchLatency::Skip)
+        );
+        assert_eq!(w4_fetch(5, FetchLatency::Skip), spin(500, 5));
+    }
+
+    #[test]
+    fn w1_stages_wrap() {
+        assert_eq!(w1_increment(u64::MAX), 0);
+        assert_eq!(w1_double(1 << 63), 0);
+        assert_eq!(w1_double(w1_increment(4)), 10);
+    }
+}

@@ -1,0 +1,64 @@
+//! Every workload on baton, at a small size, gives the sequential reference
+//! checksum.
+
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use baton_bench::baton::run_baton;
+use baton_bench::sequential::run_sequential;
+use baton_bench::stages::FetchLatency;
+use baton_bench::workload::Workload;
+
+/// Longer than any of these runs takes; a hung pipeline fails the test
+/// instead of hanging it.
+const WATCHDOG: Duration = Duration::from_secs(120);
+
+fn assert_baton_matches_sequential(workload: Workload, items: u64, threads: usize) {
+    let (done, finished) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = done.send(run_baton(workload, items, threads));
+    });
+    let baton = match finished.recv_timeout(WATCHDOG) {
+        Ok(result) => result.unwrap_or_else(|error| panic!("{workload} on baton failed: {error}")),
+        Err(_) => panic!("{workload} on baton with {items} items did not finish in {WATCHDOG:?}"),
+    };
+    let sequential = run_sequential(workload, items, FetchLatency::Skip);
+    assert_eq!(
+        baton, sequential,
+        "{workload}, {items} items, {threads} threads: baton {baton:#018x}, sequential {sequential:#018x}"
+    );
+}
+
+#[test]
+fn w1_matches() {
+    assert_baton_matches_sequential(Workload::W1, 10_000, 2);
+    assert_baton_matches_sequential(Workload::W1, 1, 3);
+}
+
+#[test]
+fn w2_matches() {
+    assert_baton_matches_sequential(Workload::W2, 300, 2);
+}
+
+#[test]
+fn w3_matches() {
+    assert_baton_matches_sequential(Workload::W3, 300, 2);
+}
+
+#[test]
+fn w4_matches() {
+    // 40 fetches of 1 ms each, mostly overlapped.
+    assert_baton_matches_sequential(Workload::W4, 40, 2);
+}
+
+#[test]
+fn w5_matches() {
+    assert_baton_matches_sequential(Workload::W5, 8, 2);
+}
+
+#[test]
+fn w6_matches() {
+    assert_baton_matches_sequential(Workload::W6, 250, 2);
+    assert_baton_matches_sequential(Workload::W6, 250, 1);
+}

@@ -1,0 +1,77 @@
+//! The `baton-bench` binary: one JSON line per run on stdout, nothing else.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn baton_bench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_baton-bench"))
+        .args(args)
+        .output()
+        .expect("baton-bench starts")
+}
+
+fn json_lines(output: &Output) -> Vec<Value> {
+    String::from_utf8(output.stdout.clone())
+        .expect("stdout is UTF-8")
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}")))
+        .collect()
+}
+
+#[test]
+fn prints_one_line_per_run() {
+    let output = baton_bench(&[
+        "--impl",
+        "sequential",
+        "--workload",
+        "W1",
+        "--n",
+        "1000",
+        "--runs",
+        "2",
+        "--threads",
+        "2",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let lines = json_lines(&output);
+    assert_eq!(lines.len(), 2);
+    for line in &lines {
+        assert_eq!(line["workload"], "W1");
+        assert_eq!(line["impl"], "sequential");
+        assert_eq!(line["n"], 1000);
+        assert_eq!(line["p"], 2);
+        assert!(line["ideal_items_per_s"].is_null());
+        assert!(line["peak_rss_mb"].as_f64().unwrap() > 0.0);
+        let checksum = line["checksum"].as_str().unwrap();
+        assert_eq!(checksum.len(), 18);
+        assert!(checksum.starts_with("0x"));
+        assert!(checksum[2..]
+            .chars()
+            .all(|c| matches!(c, '0'..='9' | 'a'..='f')));
+    }
+}
+
+#[test]
+fn workload_names_ignore_case() {
+    let output = baton_bench(&["--impl", "sequential", "--workload", "w6", "--n", "10"]);
+    assert!(output.status.success(), "{output:?}");
+    let lines = json_lines(&output);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["workload"], "W6");
+    assert!(lines[0]["efficiency"].is_number());
+}
+
+#[test]
+fn rejects_unknown_workloads_without_printing_a_line() {
+    let output = baton_bench(&["--workload", "W7"]);
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn child_refuses_all() {
+    let output = baton_bench(&["--child", "--workload", "all", "--n", "10"]);
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty());
+}
