@@ -1,6 +1,7 @@
 //! Handles on a running pipeline: stop, abort, stats, replicas, join; and
 //! the blocking iterator over a pipeline's output.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
@@ -211,6 +212,17 @@ pub struct PipelineIter<T> {
     rx: Option<Receiver<Message>>,
     current: std::vec::IntoIter<T>,
     held: Option<crate::executor::budget::Permit>,
+    /// Whether items come out in chunk order (else as they arrive).
+    ordered: bool,
+    /// Chunks received and not yet handed out, by index.
+    pending: BTreeMap<u64, Chunk>,
+    /// The next chunk index to hand out (ordered), and how many were handed out.
+    next_index: u64,
+    delivered: u64,
+    /// The number of chunks in the run, once the end marker has come.
+    total: Option<u64>,
+    /// The run has ended: what is still to come is already in the channel.
+    ended: bool,
     saw_end: bool,
     error: Option<PipelineError>,
     report: Option<RunReport>,
@@ -227,12 +239,18 @@ impl std::fmt::Debug for Message {
 }
 
 impl<T: Send + 'static> PipelineIter<T> {
-    pub(crate) fn new(shared: Arc<Shared>, rx: Receiver<Message>) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, rx: Receiver<Message>, ordered: bool) -> Self {
         Self {
             shared: Some(shared),
             rx: Some(rx),
             current: Vec::new().into_iter(),
             held: None,
+            ordered,
+            pending: BTreeMap::new(),
+            next_index: 0,
+            delivered: 0,
+            total: None,
+            ended: false,
             saw_end: false,
             error: None,
             report: None,
@@ -241,11 +259,18 @@ impl<T: Send + 'static> PipelineIter<T> {
     }
 
     pub(crate) fn failed(error: PipelineError) -> Self {
+        let ordered = true;
         Self {
             shared: None,
             rx: None,
             current: Vec::new().into_iter(),
             held: None,
+            ordered,
+            pending: BTreeMap::new(),
+            next_index: 0,
+            delivered: 0,
+            total: None,
+            ended: false,
             saw_end: true,
             error: Some(error),
             report: None,
@@ -328,23 +353,48 @@ impl<T: Send + 'static> Iterator for PipelineIter<T> {
                 self.done = true;
                 return self.error.take().map(Err);
             }
-            let message = self.rx.as_ref().and_then(|rx| rx.recv().ok());
+            if let Some(chunk) = self.next_ready() {
+                self.delivered += 1;
+                if self.total == Some(self.delivered) {
+                    self.saw_end = true;
+                }
+                let (items, _) = chunk.data.into_vec::<T>();
+                self.current = items.into_iter();
+                self.held = Some(chunk.permit);
+                continue;
+            }
+            let message = match &self.rx {
+                Some(rx) if self.ended => rx.try_recv().ok(),
+                Some(rx) => rx.recv().ok(),
+                None => None,
+            };
             match message {
                 Some(Message::Chunk(chunk)) => {
-                    self.saw_end = chunk.end;
-                    let (items, _) = chunk.data.into_vec::<T>();
-                    self.current = items.into_iter();
-                    self.held = Some(chunk.permit);
-                }
-                Some(Message::Ended) | None => {
-                    let finished_cleanly = self.shared.as_ref().is_some_and(|s| !s.has_failed())
-                        && self.rx.as_ref().is_some_and(|rx| !rx.is_empty());
-                    if !finished_cleanly {
-                        self.saw_end = true;
+                    if chunk.end {
+                        self.total = Some(chunk.index + 1);
                     }
+                    self.pending.insert(chunk.index, chunk);
                 }
+                // A run that finished sent every chunk before it ended;
+                // one that failed or was aborted stops here.
+                Some(Message::Ended) if self.shared.as_ref().is_some_and(|s| s.has_finished()) => {
+                    self.ended = true;
+                }
+                Some(Message::Ended) | None => self.saw_end = true,
             }
         }
+    }
+}
+
+impl<T> PipelineIter<T> {
+    /// The received chunk to hand out next, if its turn has come.
+    fn next_ready(&mut self) -> Option<Chunk> {
+        let entry = self.pending.first_entry()?;
+        if self.ordered && *entry.key() != self.next_index {
+            return None;
+        }
+        self.next_index += 1;
+        Some(entry.remove())
     }
 }
 

@@ -645,6 +645,7 @@ impl<T: Send + 'static> Pipeline<T> {
     }
 
     fn iter_with(self, mode: Mode) -> PipelineIter<T> {
+        let ordered = mode.kind() == crate::mode::ModeKind::SerialInOrder;
         let (tx, rx) = crossbeam_channel::unbounded();
         let outlet_tx = tx.clone();
         let outlet: crate::executor::Outlet = Box::new(move |chunk| {
@@ -658,7 +659,7 @@ impl<T: Send + 'static> Pipeline<T> {
                 shared.on_terminate(Box::new(move || {
                     let _ = tx.send(crate::handle::Message::Ended);
                 }));
-                PipelineIter::new(shared, rx)
+                PipelineIter::new(shared, rx, ordered)
             }
             Err(error) => PipelineIter::failed(error),
         }

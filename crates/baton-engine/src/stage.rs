@@ -262,14 +262,15 @@ pub(crate) fn call_item<In: Send + 'static, R>(
     }
 }
 
-/// Handles a failure of a stage whose function borrows the item (filter,
-/// inspect): the item is still here, so skip needs no copy.
+/// Calls `f` on a borrowed item under the stage's error policy (retries,
+/// then skip or fail). Returns the item with `f`'s result, or `None` if it
+/// was skipped: the item then goes, whole, to the dead letters.
 pub(crate) fn call_item_by_ref<In: Send + 'static, R>(
     ctx: &StageContext,
     seq: u64,
-    item: &In,
+    item: In,
     f: &mut impl FnMut(&In) -> R,
-) -> Result<Option<R>, ItemFailure> {
+) -> Result<Option<(In, R)>, ItemFailure> {
     let (attempts, backoff, skip) = match ctx.policy {
         OnError::Fail => (0, Duration::ZERO, false),
         OnError::Skip => (0, Duration::ZERO, true),
@@ -279,8 +280,8 @@ pub(crate) fn call_item_by_ref<In: Send + 'static, R>(
     let mut wait = backoff;
     let mut tries_left = attempts;
     loop {
-        let failure = match catch_unwind(AssertUnwindSafe(|| f(item))) {
-            Ok(value) => return Ok(Some(value)),
+        let failure = match catch_unwind(AssertUnwindSafe(|| f(&item))) {
+            Ok(value) => return Ok(Some((item, value))),
             Err(panic) => StageFailure::from_panic(panic),
         };
         if tries_left > 0 && !ctx.stopping.load(Ordering::Relaxed) {
@@ -292,7 +293,7 @@ pub(crate) fn call_item_by_ref<In: Send + 'static, R>(
         }
         if skip {
             ctx.counters.errors.fetch_add(1, Ordering::Relaxed);
-            ctx.dead_letter(seq, failure, None);
+            ctx.dead_letter(seq, failure, Some(Box::new(item)));
             return Ok(None);
         }
         return Err(ctx.fail(seq, failure));

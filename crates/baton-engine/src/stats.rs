@@ -500,13 +500,13 @@ impl fmt::Display for RunReport {
         )?;
         writeln!(
             f,
-            "{:<16} {:<22} {:>10} {:>10} {:>8} {:>7} {:>12} {:>7}",
+            "{:<16} {:<26} {:>10} {:>10} {:>8} {:>7} {:>12} {:>7}",
             "stage", "mode", "in", "out", "busy%", "queue", "bound/s", "errors"
         )?;
         let bounds = s.bounds();
         writeln!(
             f,
-            "{:<16} {:<22} {:>10} {:>10} {:>7.0}% {:>7} {:>12} {:>7}",
+            "{:<16} {:<26} {:>10} {:>10} {:>7.0}% {:>7} {:>12} {:>7}",
             s.source.name,
             "source",
             "-",
@@ -519,7 +519,7 @@ impl fmt::Display for RunReport {
         for (stage, bound) in s.stages.iter().zip(&bounds[1..]) {
             writeln!(
                 f,
-                "{:<16} {:<22} {:>10} {:>10} {:>7.0}% {:>7.1} {:>12} {:>7}",
+                "{:<16} {:<26} {:>10} {:>10} {:>7.0}% {:>7.1} {:>12} {:>7}",
                 stage.name,
                 stage.mode.to_string(),
                 stage.items_in,

@@ -28,7 +28,7 @@ mod sizer;
 pub(crate) mod slot;
 pub(crate) mod source;
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -80,6 +80,10 @@ pub(crate) struct Shared {
     error: Mutex<Option<PipelineError>>,
     pub(crate) stopping: Arc<AtomicBool>,
     outlet: Option<Outlet>,
+    /// Chunks that have left the last stage, and the end marker's index once
+    /// it has left: the run is over when every chunk up to it has left.
+    left: AtomicU64,
+    end_index: AtomicU64,
     on_terminate: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
     pub(crate) started: Instant,
     pub(crate) ended_at: Mutex<Option<Instant>>,
@@ -180,6 +184,8 @@ impl Shared {
             error: Mutex::new(None),
             stopping,
             outlet,
+            left: AtomicU64::new(0),
+            end_index: AtomicU64::new(u64::MAX),
             on_terminate: Mutex::new(Vec::new()),
             started: Instant::now(),
             ended_at: Mutex::new(None),
@@ -225,8 +231,9 @@ impl Shared {
         self.state.load(Ordering::Acquire) != RUNNING
     }
 
-    pub(crate) fn has_failed(&self) -> bool {
-        self.state.load(Ordering::Acquire) == FAILED
+    /// Whether the run ended because every chunk left the last stage.
+    pub(crate) fn has_finished(&self) -> bool {
+        self.state.load(Ordering::Acquire) == FINISHED
     }
 
     /// Registers something to run when the run ends (at once if it has).
@@ -579,15 +586,21 @@ impl Shared {
         }
     }
 
-    /// A chunk leaves the last stage.
+    /// A chunk leaves the last stage. The end marker can overtake chunks
+    /// still on their way out of the last stage (a replica that has run a
+    /// chunk is given back before the chunk is passed on), so the run is over
+    /// only when every chunk up to the marker has left.
     fn leave(&self, chunk: Chunk) {
         self.sizer.observe(chunk.permit.items(), chunk.cost_ns);
-        let end = chunk.end;
+        if chunk.end {
+            self.end_index.store(chunk.index, Ordering::SeqCst);
+        }
         match &self.outlet {
             Some(outlet) => outlet(chunk),
             None => drop(chunk),
         }
-        if end {
+        let left = self.left.fetch_add(1, Ordering::SeqCst) + 1;
+        if left == self.end_index.load(Ordering::SeqCst).wrapping_add(1) {
             self.terminate(FINISHED);
         }
     }

@@ -52,7 +52,7 @@ where
             return Ok(Output::new(out, kept.finish()));
         }
         for (item, seq) in items.into_iter().zip(seqs.iter()) {
-            if call_item_by_ref(ctx, seq, &item, &mut |item| f(item))? == Some(true) {
+            if let Some((item, true)) = call_item_by_ref(ctx, seq, item, &mut |item| f(item))? {
                 out.push(item);
                 kept.push(seq);
             }

@@ -18,7 +18,10 @@ pub(crate) const INTENDED: &str = "intended panic";
 /// Runs `body` on a thread of its own and returns its result; panics with a
 /// clear message if it has not finished within `limit` (a deadlock, most
 /// likely). A panic in `body` is passed on as it is.
-pub(crate) fn watchdog<T: Send + 'static>(limit: Duration, body: impl FnOnce() -> T + Send + 'static) -> T {
+pub(crate) fn watchdog<T: Send + 'static>(
+    limit: Duration,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> T {
     let test = std::thread::current().name().unwrap_or("test").to_string();
     let (tx, rx) = mpsc::channel();
     let worker = std::thread::Builder::new()
@@ -42,7 +45,9 @@ pub(crate) fn watchdog<T: Send + 'static>(limit: Duration, body: impl FnOnce() -
             limit.as_secs(),
             thread_names()
         ),
-        Err(RecvTimeoutError::Disconnected) => panic!("the watched body of `{test}` vanished without a result"),
+        Err(RecvTimeoutError::Disconnected) => {
+            panic!("the watched body of `{test}` vanished without a result")
+        }
     }
 }
 
@@ -71,7 +76,10 @@ pub(crate) fn quiet_intended_panics() {
 pub(crate) fn spin(rounds: u32) -> u64 {
     let mut x = 0u64;
     for i in 0..rounds {
-        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(u64::from(i)));
+        x = std::hint::black_box(
+            x.wrapping_mul(6364136223846793005)
+                .wrapping_add(u64::from(i)),
+        );
     }
     x
 }
@@ -95,7 +103,9 @@ pub(crate) fn thread_count() -> usize {
 
 /// The names of the process's threads now (for diagnostics).
 pub(crate) fn thread_names() -> Vec<String> {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Vec::new() };
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
     let mut names: Vec<String> = tasks
         .flatten()
         .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
@@ -126,3 +136,5 @@ pub(crate) fn sorted<T: Ord + Clone>(items: &[T]) -> Vec<T> {
     items.sort();
     items
 }
+
+pub(crate) mod model;
