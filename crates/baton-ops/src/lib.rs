@@ -20,17 +20,22 @@
 
 #![warn(missing_docs, missing_debug_implementations)]
 
+mod codec;
 mod data;
 mod exec;
 mod images;
 mod item;
+mod json;
 mod records;
 mod registry;
+mod simulate;
 mod sinks;
 mod sources;
+#[cfg(test)]
+mod testing;
 
 pub use item::{Item, Payload, Tensor};
 pub use registry::{
-    all, find, nearest, BuiltOp, BuiltSource, ModeName, Modes, OpDef, OpError, OpKind, ParamDef,
-    ParamType, Params, SinkFactory, StageFactory,
+    all, find, find_kind, nearest, BuiltOp, BuiltSource, ModeName, Modes, OpDef, OpError, OpKind,
+    ParamDef, ParamType, Params, SinkFactory, StageFactory, STAGE_KEYS,
 };

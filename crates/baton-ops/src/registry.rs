@@ -12,6 +12,26 @@ use baton_engine::{BoxError, Sink, Stage};
 
 use crate::item::Item;
 
+/// Keys every stage of a pipeline file may have, whatever its op: no op's
+/// parameter may have one of these names.
+///
+/// # Examples
+///
+/// ```
+/// assert!(baton_ops::STAGE_KEYS.contains(&"replicas"));
+/// ```
+pub const STAGE_KEYS: &[&str] = &[
+    "name",
+    "op",
+    "mode",
+    "replicas",
+    "buffer",
+    "on_error",
+    "retries",
+    "backoff_ms",
+    "dead_letter",
+];
+
 /// Where a stage sits in a pipeline.
 ///
 /// # Examples
@@ -556,7 +576,8 @@ impl Params {
     /// # Examples
     ///
     /// ```
-    /// let missing = baton_ops::Params::default().str("x").and_then(|v| baton_ops::Params::need("x", v));
+    /// let params = baton_ops::Params::default();
+    /// let missing = params.str("x").and_then(|v| baton_ops::Params::need("x", v));
     /// assert!(missing.is_err());
     /// ```
     pub fn need<T>(name: &str, value: Option<T>) -> Result<T, OpError> {
@@ -697,6 +718,7 @@ pub fn all() -> Vec<&'static OpDef> {
         .chain(crate::data::DEFS)
         .chain(crate::images::DEFS)
         .chain(crate::exec::DEFS)
+        .chain(crate::simulate::DEFS)
         .chain(crate::sinks::DEFS)
         .collect();
     ops.sort_by_key(|op| match op.kind {
@@ -707,7 +729,8 @@ pub fn all() -> Vec<&'static OpDef> {
     ops
 }
 
-/// The built-in stage named `name`.
+/// The built-in stage named `name` (the source, when a source and a sink
+/// share it: see [`find_kind`]).
 ///
 /// # Examples
 ///
@@ -716,6 +739,24 @@ pub fn all() -> Vec<&'static OpDef> {
 /// ```
 pub fn find(name: &str) -> Option<&'static OpDef> {
     all().into_iter().find(|op| op.name == name)
+}
+
+/// The built-in stage named `name` of the kind `kind`. A source and a sink
+/// may share a name (`files`, `csv`, `jsonl`): where a stage sits in a
+/// pipeline says which is meant, and [`find`] gives the source.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::{find_kind, OpKind};
+/// assert_eq!(find_kind("jsonl", OpKind::Sink).unwrap().kind, OpKind::Sink);
+/// assert_eq!(find_kind("jsonl", OpKind::Source).unwrap().kind, OpKind::Source);
+/// assert!(find_kind("range", OpKind::Sink).is_none());
+/// ```
+pub fn find_kind(name: &str, kind: OpKind) -> Option<&'static OpDef> {
+    all()
+        .into_iter()
+        .find(|op| op.name == name && op.kind == kind)
 }
 
 /// The nearest of `candidates` to `name`, if one is near enough to be a typo.

@@ -38,15 +38,16 @@ pub(crate) const DEFS: &[OpDef] = &[
     OpDef {
         name: "shuffle",
         kind: OpKind::Transform,
-        summary: "shuffles through a buffer of `buffer` items, the same way for the same `seed`",
+        summary:
+            "shuffles through a buffer of `buffer_size` items, the same way for the same `seed`",
         params: &[
-            ParamDef::required("buffer", ParamType::Int, "items held to shuffle among"),
+            ParamDef::required("buffer_size", ParamType::Int, "items held to shuffle among"),
             ParamDef::with_default("seed", ParamType::Int, "0", "random seed"),
         ],
         modes: Modes::SERIAL,
         build: |p| {
             Ok(BuiltOp::Shuffle {
-                buffer: positive(p, "buffer")?,
+                buffer: positive(p, "buffer_size")?,
                 seed: p.int("seed")?.unwrap_or(0) as u64,
             })
         },

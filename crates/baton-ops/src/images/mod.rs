@@ -1,6 +1,115 @@
-//! Built-in images (to be written).
+//! Image stages: decode bytes into an image, resize, crop, flip, and turn
+//! the pixels into a CHW tensor for a model.
+//!
+//! Every image stage is a pure function of one item, so all of them run in
+//! parallel by default. The pixels travel in the item's payload
+//! ([`Payload::Image`], then [`Payload::Tensor`]); the record keeps its
+//! fields, and the stages that change the size keep `width` and `height` up
+//! to date.
+//!
+//! Random choices (`crop` with `mode = "random"`, `flip`) do not depend on
+//! which replica or thread runs an item: see [`random`] for how each item's
+//! generator is seeded.
 
-use crate::registry::OpDef;
+mod crop;
+mod decode;
+mod encode;
+mod error;
+mod flip;
+mod normalize;
+mod planes;
+mod random;
+mod resize;
+mod to_tensor;
 
-/// Every built-in op of this family.
-pub(crate) const DEFS: &[OpDef] = &[];
+#[cfg(test)]
+mod fixtures;
+
+use std::sync::Arc;
+
+use baton_engine::{BoxError, Stage};
+use image::DynamicImage;
+
+use crate::item::{Item, Payload};
+use crate::registry::{BuiltOp, OpDef, OpError, Params};
+use error::ImageError;
+
+/// Every image stage.
+pub(crate) const DEFS: &[OpDef] = &[
+    decode::DEF,
+    encode::DEF,
+    resize::DEF,
+    crop::DEF,
+    flip::DEF,
+    normalize::DEF,
+    to_tensor::DEF,
+];
+
+/// The one mechanism under every image stage: a function from an item to
+/// an item, shared by all replicas (it holds no state).
+struct MapStage<F>(Arc<F>);
+
+impl<F> Stage<Item, Item> for MapStage<F>
+where
+    F: Fn(Item) -> Result<Item, ImageError> + Send + Sync + 'static,
+{
+    fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        out.push((self.0)(item)?);
+        Ok(())
+    }
+}
+
+/// A stage that applies `map` to every item.
+fn map_stage<F>(map: F) -> BuiltOp
+where
+    F: Fn(Item) -> Result<Item, ImageError> + Send + Sync + 'static,
+{
+    let map = Arc::new(map);
+    BuiltOp::Stage(Arc::new(move || {
+        Ok(Box::new(MapStage(Arc::clone(&map))) as Box<dyn Stage<Item, Item>>)
+    }))
+}
+
+/// Takes an item's image out of it, leaving the record with no payload.
+fn take_image(item: &mut Item) -> Result<DynamicImage, ImageError> {
+    match std::mem::take(&mut item.payload) {
+        Payload::Image(image) => Ok(image),
+        other => Err(ImageError::WrongPayload {
+            expected: "image",
+            found: other.kind(),
+            hint: if matches!(other, Payload::Bytes(_)) {
+                " (decode it first with `image_decode`)"
+            } else {
+                ""
+            },
+        }),
+    }
+}
+
+/// Puts an image back in an item, with its size in `width` and `height`.
+fn put_image(mut item: Item, image: DynamicImage) -> Item {
+    item.set("width", image.width());
+    item.set("height", image.height());
+    item.payload = Payload::Image(image);
+    item
+}
+
+/// A required size in pixels: at least 1.
+fn pixels(params: &Params, name: &str) -> Result<u32, OpError> {
+    let n = Params::need(name, params.int(name)?)?;
+    match u32::try_from(n) {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(OpError::param(
+            name,
+            format!("must be a number of pixels from 1 to {}, not {n}", u32::MAX),
+        )),
+    }
+}
+
+/// The `seed` parameter (default 0); negative seeds are as good as any.
+fn seed(params: &Params) -> Result<u64, OpError> {
+    Ok(params.int("seed")?.unwrap_or(0) as u64)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,59 @@
-//! Built-in records (to be written).
+//! Record stages: per-item transforms of an item's fields (and its bytes
+//! payload). Each is stateless, so any mode suits it; a replica is a cheap
+//! clone of the stage built from the parameters. A stage drops an item by
+//! pushing nothing; an item it cannot handle is an `Err` naming the field
+//! at fault, which the engine numbers and hands to the stage's policy.
 
-use crate::registry::OpDef;
+mod compress;
+mod decompress;
+mod error;
+mod filter;
+mod hash;
+mod json_parse;
+mod regex_extract;
+mod rename;
+mod select;
 
-/// Every built-in op of this family.
-pub(crate) const DEFS: &[OpDef] = &[];
+use std::sync::Arc;
+
+use baton_engine::Stage;
+
+use crate::item::Item;
+use crate::registry::{BuiltOp, OpDef};
+use error::RecordError;
+
+/// Every built-in record stage.
+pub(crate) const DEFS: &[OpDef] = &[
+    json_parse::DEF,
+    select::DEF,
+    rename::DEF,
+    filter::DEF,
+    regex_extract::DEF,
+    hash::DEF,
+    compress::DEF,
+    decompress::DEF,
+];
+
+/// A stage whose replicas are clones of `stage`.
+fn replicas<S>(stage: S) -> BuiltOp
+where
+    S: Stage<Item, Item> + Clone + Sync,
+{
+    BuiltOp::Stage(Arc::new(move || {
+        Ok(Box::new(stage.clone()) as Box<dyn Stage<Item, Item>>)
+    }))
+}
+
+/// The text of the string field `field`.
+fn string_field<'a>(item: &'a Item, field: &str) -> Result<&'a str, RecordError> {
+    match item.get(field) {
+        Some(serde_json::Value::String(text)) => Ok(text),
+        Some(other) => Err(RecordError::NotAString {
+            field: field.to_string(),
+            found: crate::json::kind(other),
+        }),
+        None => Err(RecordError::MissingField {
+            field: field.to_string(),
+        }),
+    }
+}

@@ -1,8 +1,28 @@
-//! Sources: the first stage of a pipeline file.
+//! Sources: the first stage of a pipeline file. The file sources take a
+//! glob relative to the pipeline file, expanded (and checked to match) when
+//! the stage is built; files are opened one at a time as the run reaches
+//! them, and a bad file or line is one `Err` item naming it.
 
+mod csv;
+mod error;
+mod files;
+mod jsonl;
+mod lines;
+mod paths;
 mod range;
+mod stdin;
+mod text;
 
 use crate::registry::OpDef;
 
+pub(crate) use self::csv::delimiter;
+
 /// Every built-in source.
-pub(crate) const DEFS: &[OpDef] = &[range::DEF];
+pub(crate) const DEFS: &[OpDef] = &[
+    range::DEF,
+    files::DEF,
+    lines::DEF,
+    csv::DEF,
+    jsonl::DEF,
+    stdin::DEF,
+];

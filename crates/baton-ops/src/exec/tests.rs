@@ -1,0 +1,421 @@
+//! The `exec` stage with real worker processes: small Python scripts.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use baton_engine::Stage;
+use serde_json::json;
+use tempfile::TempDir;
+
+use super::DEF;
+use crate::item::{Item, Payload};
+use crate::registry::BuiltOp;
+use crate::testing;
+
+/// Runs `test` on a thread of its own and fails if it takes longer than
+/// `seconds`: a broken pipe protocol hangs rather than fails.
+fn within<T: Send + 'static>(seconds: u64, test: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, result) = mpsc::channel();
+    let runner = thread::spawn(move || done.send(test()).expect("the watchdog waits"));
+    match result.recv_timeout(Duration::from_secs(seconds)) {
+        Ok(value) => value,
+        // The test panicked: show its panic.
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            std::panic::resume_unwind(runner.join().expect_err("the test did not finish"))
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("the test took more than {seconds} s"),
+    }
+}
+
+/// A folder with the Python script `worker.py` in it.
+fn worker(script: &str) -> TempDir {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    std::fs::write(dir.path().join("worker.py"), script).expect("the script is written");
+    dir
+}
+
+/// A replica of `exec` with `params` (TOML), in a pipeline file in `dir`.
+fn replica(dir: &Path, params: &str) -> Box<dyn Stage<Item, Item>> {
+    let BuiltOp::Stage(factory) = testing::build(&DEF, &testing::params(&DEF, params, dir)) else {
+        panic!("exec is a stage")
+    };
+    factory().expect("the replica is made")
+}
+
+const PYTHON: &str = r#"command = ["python3", "worker.py"]"#;
+
+/// The outputs of one item, or its error's message.
+fn process(stage: &mut dyn Stage<Item, Item>, item: Item) -> Result<Vec<Item>, String> {
+    let mut out = Vec::new();
+    stage
+        .process(item, &mut out)
+        .map(|()| out)
+        .map_err(|e| e.to_string())
+}
+
+fn value(n: i64) -> Item {
+    Item::with_field("value", n)
+}
+
+/// Whether process `pid` exists (a zombie counts: it has not been reaped).
+fn exists(pid: u64) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn pid_of(items: &[Item]) -> u64 {
+    items[0]
+        .get("pid")
+        .and_then(|p| p.as_u64())
+        .expect("the worker says its pid")
+}
+
+/// Answers every item with itself, plus `doubled` and the worker's `pid`.
+const DOUBLER: &str = r#"
+import json, os, sys
+for line in sys.stdin:
+    item = json.loads(line)
+    item["doubled"] = item.get("value", 0) * 2
+    item["pid"] = os.getpid()
+    print(json.dumps(item), flush=True)
+"#;
+
+#[test]
+fn a_jsonl_worker_transforms_each_record_and_drops_the_payload() {
+    within(20, || {
+        let dir = worker(DOUBLER);
+        let mut stage = replica(dir.path(), PYTHON);
+        let first = process(&mut *stage, value(1)).unwrap();
+        let second = process(&mut *stage, value(21)).unwrap();
+        assert_eq!(first[0].get("doubled").unwrap(), 2);
+        assert_eq!(second[0].get("doubled").unwrap(), 42);
+        assert_eq!(
+            pid_of(&first),
+            pid_of(&second),
+            "one worker for the replica"
+        );
+
+        let mut with_bytes = value(2);
+        with_bytes.payload = Payload::Bytes(vec![1, 2, 3]);
+        let out = process(&mut *stage, with_bytes).unwrap();
+        assert_eq!(out[0].get("_payload").unwrap(), "bytes[3]");
+        assert_eq!(out[0].payload, Payload::None);
+    });
+}
+
+#[test]
+fn null_filters_and_an_array_flat_maps() {
+    within(20, || {
+        let dir = worker(
+            r#"
+import json, sys
+for line in sys.stdin:
+    n = json.loads(line)["value"]
+    if n % 2 == 0:
+        print("null", flush=True)
+    else:
+        print(json.dumps([{"value": n, "copy": k} for k in range(n)]), flush=True)
+"#,
+        );
+        let mut stage = replica(dir.path(), PYTHON);
+        assert_eq!(process(&mut *stage, value(2)).unwrap(), vec![]);
+        let three = process(&mut *stage, value(3)).unwrap();
+        assert_eq!(
+            three,
+            (0..3)
+                .map(|k| Item::record(json!({"value": 3, "copy": k})))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(process(&mut *stage, value(1)).unwrap().len(), 1);
+    });
+}
+
+#[test]
+fn a_bytes_worker_reverses_payloads_and_keeps_the_fields() {
+    within(20, || {
+        let dir = worker(
+            r#"
+import struct, sys
+stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+while (head := stdin.read(4)):
+    data = stdin.read(struct.unpack(">I", head)[0])
+    stdout.write(struct.pack(">I", len(data)) + data[::-1])
+    stdout.flush()
+"#,
+        );
+        let params = format!("{PYTHON}\nprotocol = \"bytes\"");
+        let mut stage = replica(dir.path(), &params);
+        for bytes in [
+            b"hello".to_vec(),
+            vec![],
+            (0..=255).collect(),
+            vec![7; 200_000],
+        ] {
+            let mut item = Item::with_field("path", "a.bin");
+            item.payload = Payload::Bytes(bytes.clone());
+            let out = process(&mut *stage, item).unwrap();
+            let reversed: Vec<u8> = bytes.into_iter().rev().collect();
+            assert_eq!(
+                out,
+                vec![Item {
+                    payload: Payload::Bytes(reversed),
+                    ..Item::with_field("path", "a.bin")
+                }]
+            );
+        }
+        let error = process(&mut *stage, value(1)).unwrap_err();
+        assert_eq!(
+            error,
+            "the `bytes` protocol sends the payload's bytes, but the payload is `none`"
+        );
+    });
+}
+
+#[test]
+fn a_worker_that_crashes_on_one_item_fails_only_that_item() {
+    within(20, || {
+        let dir = worker(
+            r#"
+import json, os, sys
+for line in sys.stdin:
+    item = json.loads(line)
+    if item["value"] == 3:
+        sys.stderr.write("boom on 3\n")
+        sys.exit(3)
+    item["pid"] = os.getpid()
+    print(json.dumps(item), flush=True)
+"#,
+        );
+        let mut stage = replica(dir.path(), PYTHON);
+        let before = pid_of(&process(&mut *stage, value(1)).unwrap());
+        let error = process(&mut *stage, value(3)).unwrap_err();
+        assert!(
+            error.contains(&format!("(pid {before}) exited (exit status: 3)")),
+            "{error}"
+        );
+        assert!(
+            error.contains("its last line on stderr: `boom on 3`"),
+            "{error}"
+        );
+        assert!(error.contains("restarted for the next item"), "{error}");
+        assert!(!exists(before), "the dead worker was reaped");
+        let after = pid_of(&process(&mut *stage, value(4)).unwrap());
+        assert_ne!(before, after);
+        assert_eq!(pid_of(&process(&mut *stage, value(5)).unwrap()), after);
+    });
+}
+
+#[test]
+fn a_worker_that_dies_on_start_is_given_up_on() {
+    within(20, || {
+        let dir = worker("import sys\nsys.stderr.write('cannot load the model\\n')\nsys.exit(2)\n");
+        let mut stage = replica(dir.path(), PYTHON);
+        for n in 1..=2 {
+            let error = process(&mut *stage, value(n)).unwrap_err();
+            assert!(error.contains("exited (exit status: 2)"), "{error}");
+            assert!(error.contains("`cannot load the model`"), "{error}");
+        }
+        for n in 3..=4 {
+            let error = process(&mut *stage, value(n)).unwrap_err();
+            assert!(error.contains("keeps dying: 3 times in a row"), "{error}");
+            assert!(error.contains("`cannot load the model`"), "{error}");
+        }
+    });
+}
+
+#[test]
+fn a_program_that_does_not_exist_cannot_start() {
+    within(20, || {
+        let dir = tempfile::tempdir().unwrap();
+        let mut stage = replica(dir.path(), r#"command = ["./no-such-worker"]"#);
+        let error = process(&mut *stage, value(1)).unwrap_err();
+        assert!(
+            error.starts_with("cannot start the worker `./no-such-worker`: "),
+            "{error}"
+        );
+        process(&mut *stage, value(2)).unwrap_err();
+        let error = process(&mut *stage, value(3)).unwrap_err();
+        assert!(error.contains("keeps dying"), "{error}");
+    });
+}
+
+#[test]
+fn a_worker_that_takes_too_long_is_killed_and_replaced() {
+    within(30, || {
+        let dir = worker(
+            r#"
+import json, os, sys, time
+for line in sys.stdin:
+    item = json.loads(line)
+    if item["value"] == 2:
+        time.sleep(60)
+    item["pid"] = os.getpid()
+    print(json.dumps(item), flush=True)
+"#,
+        );
+        // Generous: the first item also waits for Python to start.
+        let params = format!("{PYTHON}\ntimeout_ms = 3000");
+        let mut stage = replica(dir.path(), &params);
+        let before = pid_of(&process(&mut *stage, value(1)).unwrap());
+        let start = Instant::now();
+        let error = process(&mut *stage, value(2)).unwrap_err();
+        let waited = start.elapsed();
+        assert!(
+            error.contains(&format!("(pid {before}) did not answer within 3000 ms")),
+            "{error}"
+        );
+        assert!(
+            waited >= Duration::from_millis(3000) && waited < Duration::from_secs(15),
+            "{waited:?}"
+        );
+        assert!(!exists(before), "the stuck worker was killed and reaped");
+        let after = pid_of(&process(&mut *stage, value(3)).unwrap());
+        assert_ne!(before, after);
+    });
+}
+
+#[test]
+fn a_worker_writing_much_on_stderr_is_not_blocked() {
+    within(20, || {
+        // 200 kB of stderr per item: more than a pipe holds, so it must be drained.
+        let dir = worker(
+            r#"
+import json, sys
+for line in sys.stdin:
+    for i in range(2000):
+        sys.stderr.write("log line %d %s\n" % (i, "x" * 90))
+    sys.stderr.flush()
+    print(line.strip(), flush=True)
+"#,
+        );
+        let mut stage = replica(dir.path(), PYTHON);
+        for n in 0..3 {
+            assert_eq!(process(&mut *stage, value(n)).unwrap(), vec![value(n)]);
+        }
+    });
+}
+
+#[test]
+fn an_answer_that_is_not_json_is_quoted_and_the_worker_restarted() {
+    within(20, || {
+        let dir = worker(
+            r#"
+import json, os, sys
+for line in sys.stdin:
+    item = json.loads(line)
+    item["pid"] = os.getpid()
+    if item["value"] == 1:
+        print("debug: got 1")
+    print(json.dumps(item), flush=True)
+"#,
+        );
+        let mut stage = replica(dir.path(), PYTHON);
+        let first = pid_of(&process(&mut *stage, value(0)).unwrap());
+        let error = process(&mut *stage, value(1)).unwrap_err();
+        assert!(
+            error.contains("not JSON") && error.contains("`debug: got 1`"),
+            "{error}"
+        );
+        // In step again: item 2 gets its own answer, from a fresh worker.
+        let out = process(&mut *stage, value(2)).unwrap();
+        assert_eq!(out[0].get("value").unwrap(), 2);
+        assert_ne!(pid_of(&out), first);
+    });
+}
+
+#[test]
+fn env_and_cwd_reach_the_worker() {
+    within(20, || {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(
+            dir.path().join("sub/env.py"),
+            "import json, os, sys\nfor line in sys.stdin:\n    print(json.dumps({'cwd': os.getcwd(), 'greeting': os.environ['GREETING']}), flush=True)\n",
+        )
+        .unwrap();
+        let params =
+            "command = [\"python3\", \"env.py\"]\ncwd = \"sub\"\nenv = { GREETING = \"hi\" }";
+        let mut stage = replica(dir.path(), params);
+        let out = process(&mut *stage, value(0)).unwrap();
+        assert_eq!(out[0].get("greeting").unwrap(), "hi");
+        let cwd = out[0].get("cwd").and_then(|c| c.as_str()).unwrap();
+        assert_eq!(
+            Path::new(cwd).canonicalize().unwrap(),
+            dir.path().join("sub").canonicalize().unwrap()
+        );
+    });
+}
+
+#[test]
+fn dropping_the_stage_leaves_no_process() {
+    within(20, || {
+        let dir = worker(DOUBLER);
+        let mut stage = replica(dir.path(), PYTHON);
+        let pid = pid_of(&process(&mut *stage, value(1)).unwrap());
+        assert!(exists(pid));
+        drop(stage);
+        assert!(
+            !exists(pid),
+            "the worker exited on end of input and was reaped"
+        );
+
+        // One that ignores the end of its input is killed after the grace period.
+        let dir = worker(
+            r#"
+import json, os, sys, time
+for line in sys.stdin:
+    print(json.dumps({"pid": os.getpid()}), flush=True)
+time.sleep(60)
+"#,
+        );
+        let mut stage = replica(dir.path(), PYTHON);
+        let pid = pid_of(&process(&mut *stage, value(1)).unwrap());
+        drop(stage);
+        assert!(!exists(pid), "the stubborn worker was killed and reaped");
+    });
+}
+
+#[test]
+fn each_replica_has_a_worker_of_its_own() {
+    within(20, || {
+        let dir = worker(DOUBLER);
+        let BuiltOp::Stage(factory) =
+            testing::build(&DEF, &testing::params(&DEF, PYTHON, dir.path()))
+        else {
+            panic!("exec is a stage")
+        };
+        let (mut a, mut b) = (factory().unwrap(), factory().unwrap());
+        let pid_a = pid_of(&process(&mut *a, value(1)).unwrap());
+        let pid_b = pid_of(&process(&mut *b, value(1)).unwrap());
+        assert_ne!(pid_a, pid_b);
+    });
+}
+
+#[test]
+fn bad_parameters_name_the_parameter() {
+    let dir = tempfile::tempdir().unwrap();
+    let error =
+        |params: &str| testing::build_error(&DEF, &testing::params(&DEF, params, dir.path()));
+    let e = error("command = []");
+    assert_eq!(e.param.as_deref(), Some("command"));
+    assert!(e.message.contains("is empty"), "{e}");
+    assert_eq!(
+        error("command = [\"cat\"]\nprotocol = \"xml\"")
+            .param
+            .as_deref(),
+        Some("protocol")
+    );
+    assert_eq!(
+        error("command = [\"cat\"]\ncwd = \"nowhere\"")
+            .param
+            .as_deref(),
+        Some("cwd")
+    );
+    assert_eq!(
+        error("command = [\"cat\"]\ntimeout_ms = 0")
+            .param
+            .as_deref(),
+        Some("timeout_ms")
+    );
+}

@@ -1,0 +1,278 @@
+//! One worker process and the three threads that keep its pipes moving:
+//! one writes requests to its stdin, one reads answers from its stdout, one
+//! copies its stderr to ours. Requests go through a thread so that a worker
+//! that stops reading cannot block the replica past its timeout.
+
+use std::io::{self, BufRead, BufReader, Write};
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::protocol::Protocol;
+use super::WorkerSpec;
+
+/// How long a worker whose stdin was closed may take to exit before it is
+/// killed.
+pub(super) const EXIT_GRACE: Duration = Duration::from_millis(500);
+
+/// How long to wait for the last stderr lines of a worker that has exited.
+const STDERR_GRACE: Duration = Duration::from_millis(200);
+
+/// What the pipe threads report.
+enum Event {
+    /// One whole answer.
+    Answer(Vec<u8>),
+    /// The worker closed its stdout.
+    Closed,
+    /// Reading its stdout failed (a frame cut short).
+    ReadFailed(io::Error),
+    /// Writing to its stdin failed (it is gone, or closed it).
+    WriteFailed(io::Error),
+}
+
+/// Why a request got no answer.
+pub(super) enum Failure {
+    /// The worker is gone or broken; why, if more is known than that.
+    Died(Option<String>),
+    /// No answer in time.
+    TimedOut,
+}
+
+/// What a worker that is not in the middle of an item may be found in.
+pub(super) enum Idle {
+    /// Alive, with nothing unexpected to say.
+    Ready,
+    /// Dead: closed its stdout or exited.
+    Dead,
+    /// It wrote an answer nobody asked for: out of step.
+    Chatty,
+}
+
+/// A running worker process.
+pub(super) struct Worker {
+    child: Child,
+    /// To the stdin thread; dropping it closes the worker's stdin.
+    requests: Option<Sender<Vec<u8>>>,
+    events: Receiver<Event>,
+    /// The last non-empty line the worker wrote on stderr.
+    last_stderr: Arc<Mutex<Option<String>>>,
+    /// Disconnected once the stderr thread has read everything.
+    stderr_done: Receiver<()>,
+    /// Set once the process has been waited for.
+    status: Option<ExitStatus>,
+}
+
+impl Worker {
+    /// Starts the worker of replica `replica`.
+    pub(super) fn start(spec: &WorkerSpec, replica: usize) -> io::Result<Worker> {
+        let mut child = Command::new(&spec.program)
+            .args(&spec.args)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&spec.cwd)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            // Cannot happen: all three were asked for as pipes.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(io::Error::other("the worker's pipes were not set up"));
+        };
+        let name = format!("exec-{}-{replica}", spec.label);
+        let (requests, requests_rx) = mpsc::channel();
+        let (events_tx, events) = mpsc::channel();
+        let last_stderr = Arc::new(Mutex::new(None));
+        let (stderr_tx, stderr_done) = mpsc::channel::<()>();
+        let prefix = format!("[exec {} #{replica}]", spec.label);
+        let spawned = thread::Builder::new()
+            .name(format!("{name}-stdin"))
+            .spawn({
+                let events = events_tx.clone();
+                move || write_requests(stdin, &requests_rx, &events)
+            })
+            .and_then(|_| {
+                let protocol = spec.protocol;
+                thread::Builder::new()
+                    .name(format!("{name}-stdout"))
+                    .spawn(move || read_answers(protocol, stdout, &events_tx))
+            })
+            .and_then(|_| {
+                let last = Arc::clone(&last_stderr);
+                thread::Builder::new()
+                    .name(format!("{name}-stderr"))
+                    .spawn(move || copy_stderr(stderr, &prefix, &last, stderr_tx))
+            });
+        let mut worker = Worker {
+            child,
+            requests: Some(requests),
+            events,
+            last_stderr,
+            stderr_done,
+            status: None,
+        };
+        match spawned {
+            Ok(_) => Ok(worker),
+            Err(error) => {
+                worker.stop(Duration::ZERO);
+                Err(error)
+            }
+        }
+    }
+
+    /// The worker's process id.
+    pub(super) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether a worker between items is still fit to take one.
+    pub(super) fn idle(&mut self) -> Idle {
+        match self.events.try_recv() {
+            Ok(Event::Answer(_)) => Idle::Chatty,
+            Ok(_) | Err(TryRecvError::Disconnected) => Idle::Dead,
+            Err(TryRecvError::Empty) => match self.child.try_wait() {
+                Ok(None) => Idle::Ready,
+                Ok(Some(status)) => {
+                    self.status = Some(status);
+                    Idle::Dead
+                }
+                Err(_) => Idle::Dead,
+            },
+        }
+    }
+
+    /// Sends one request and waits for its answer.
+    pub(super) fn ask(
+        &mut self,
+        request: Vec<u8>,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<u8>, Failure> {
+        let sent = self
+            .requests
+            .as_ref()
+            .is_some_and(|requests| requests.send(request).is_ok());
+        if !sent {
+            return Err(Failure::Died(Some("its stdin is closed".into())));
+        }
+        let event = match timeout {
+            None => self.events.recv().ok(),
+            Some(timeout) => match self.events.recv_timeout(timeout) {
+                Ok(event) => Some(event),
+                Err(RecvTimeoutError::Timeout) => return Err(Failure::TimedOut),
+                Err(RecvTimeoutError::Disconnected) => None,
+            },
+        };
+        match event {
+            Some(Event::Answer(answer)) => Ok(answer),
+            Some(Event::Closed) | None => Err(Failure::Died(None)),
+            Some(Event::ReadFailed(e)) => Err(Failure::Died(Some(format!(
+                "reading its answer failed: {e}"
+            )))),
+            Some(Event::WriteFailed(e)) => Err(Failure::Died(Some(format!(
+                "writing to its stdin failed: {e}"
+            )))),
+        }
+    }
+
+    /// Closes the worker's stdin, gives it `grace` to exit, then kills it;
+    /// waits for it either way (no zombie). Its exit status, if it could be
+    /// had.
+    pub(super) fn stop(&mut self, grace: Duration) -> Option<ExitStatus> {
+        if self.status.is_some() {
+            return self.status;
+        }
+        self.requests = None;
+        let deadline = Instant::now() + grace;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => {
+                    self.status = Some(status);
+                    return self.status;
+                }
+                Ok(None) if Instant::now() < deadline => {
+                    thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+                    pause = (pause * 2).min(Duration::from_millis(20));
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        // Fails only if it has exited meanwhile; `wait` reaps it either way.
+        let _ = self.child.kill();
+        self.status = self.child.wait().ok();
+        self.status
+    }
+
+    /// The last non-empty line the worker wrote on stderr, once the stderr
+    /// thread has read what is left (up to a short wait).
+    pub(super) fn last_stderr(&self) -> Option<String> {
+        let _ = self.stderr_done.recv_timeout(STDERR_GRACE);
+        self.last_stderr
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop(EXIT_GRACE);
+    }
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("pid", &self.child.id())
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+fn write_requests(mut stdin: ChildStdin, requests: &Receiver<Vec<u8>>, events: &Sender<Event>) {
+    for request in requests {
+        if let Err(e) = stdin.write_all(&request).and_then(|()| stdin.flush()) {
+            let _ = events.send(Event::WriteFailed(e));
+            return;
+        }
+    }
+    // The sender is gone: dropping `stdin` closes it, and the worker sees the end of input.
+}
+
+fn read_answers(protocol: Protocol, stdout: ChildStdout, events: &Sender<Event>) {
+    let mut stdout = BufReader::new(stdout);
+    loop {
+        let event = match protocol.read_answer(&mut stdout) {
+            Ok(Some(answer)) => Event::Answer(answer),
+            Ok(None) => Event::Closed,
+            Err(e) => Event::ReadFailed(e),
+        };
+        let last = !matches!(event, Event::Answer(_));
+        if events.send(event).is_err() || last {
+            return;
+        }
+    }
+}
+
+fn copy_stderr(stderr: ChildStderr, prefix: &str, last: &Mutex<Option<String>>, _done: Sender<()>) {
+    let mut stderr = BufReader::new(stderr);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match stderr.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&line);
+                let text = text.trim_end_matches(['\n', '\r']);
+                eprintln!("{prefix} {text}");
+                if !text.trim().is_empty() {
+                    *last.lock().unwrap_or_else(PoisonError::into_inner) = Some(text.to_string());
+                }
+            }
+        }
+    }
+}

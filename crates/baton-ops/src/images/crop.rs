@@ -1,0 +1,163 @@
+//! `crop`: cuts a `width` x `height` window out of an image, from its
+//! centre or, with `position = "random"`, from a random place that depends only
+//! on `seed` and the item's record (see the `random` module: the same crop
+//! on every run, whichever replica runs the item).
+//!
+//! An image smaller than the window is an error for that item. Updates the
+//! fields `width` and `height`.
+//!
+//! # Examples
+//!
+//! ```
+//! use baton_engine::Stage;
+//! use baton_ops::{BuiltOp, Item, Params, Payload};
+//!
+//! let params = Params::new(toml::from_str("width = 2\nheight = 2").unwrap(), ".");
+//! let op = baton_ops::find("crop").unwrap();
+//! let BuiltOp::Stage(replica) = (op.build)(&params).unwrap() else { unreachable!() };
+//! let mut out = Vec::new();
+//! let item = Item { payload: Payload::Image(image::DynamicImage::new_rgb8(6, 4)), ..Item::default() };
+//! replica().unwrap().process(item, &mut out).unwrap();
+//! assert_eq!(out[0].get("width").unwrap(), 2);
+//! ```
+
+use rand::Rng;
+
+use super::error::ImageError;
+use super::random::item_rng;
+use super::{map_stage, pixels, put_image, seed, take_image};
+use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+
+pub(super) const DEF: OpDef = OpDef {
+    name: "crop",
+    kind: OpKind::Transform,
+    summary: "cuts a `width` x `height` window from the centre of an image, or from a seeded random place",
+    params: &[
+        ParamDef::required("width", ParamType::Int, "the window's width in pixels"),
+        ParamDef::required("height", ParamType::Int, "the window's height in pixels"),
+        ParamDef::with_default(
+            "position",
+            ParamType::Str,
+            "\"center\"",
+            "where the window is: \"center\" or \"random\"",
+        ),
+        ParamDef::with_default(
+            "seed",
+            ParamType::Int,
+            "0",
+            "random seed (with the item's record, decides a random window)",
+        ),
+    ],
+    modes: Modes::ANY,
+    build,
+};
+
+fn build(params: &Params) -> Result<BuiltOp, OpError> {
+    let width = pixels(params, "width")?;
+    let height = pixels(params, "height")?;
+    let random = match params.str("position")?.unwrap_or("center") {
+        "center" => false,
+        "random" => true,
+        other => {
+            return Err(OpError::param(
+                "position",
+                format!("unknown position \"{other}\"; expected \"center\" or \"random\""),
+            ))
+        }
+    };
+    let seed = seed(params)?;
+    Ok(map_stage(move |mut item| {
+        let image = take_image(&mut item)?;
+        let (free_x, free_y) = match (
+            image.width().checked_sub(width),
+            image.height().checked_sub(height),
+        ) {
+            (Some(x), Some(y)) => (x, y),
+            _ => {
+                return Err(ImageError::TooSmall {
+                    width: image.width(),
+                    height: image.height(),
+                    crop_width: width,
+                    crop_height: height,
+                })
+            }
+        };
+        let (x, y) = if random {
+            let mut rng = item_rng(seed, "crop", &item);
+            (rng.gen_range(0..=free_x), rng.gen_range(0..=free_y))
+        } else {
+            (free_x / 2, free_y / 2)
+        };
+        let window = image.crop_imm(x, y, width, height);
+        Ok(put_image(item, window))
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{build, gradient, item, rgb_at, run};
+    use super::*;
+    use crate::item::{Item, Payload};
+
+    fn crop(params: &str, path: &str) -> Item {
+        run(&DEF, params, item(path, Payload::Image(gradient(20, 10)))).unwrap()
+    }
+
+    #[test]
+    fn a_centre_crop_starts_at_half_the_free_space() {
+        let out = crop("width = 6\nheight = 4", "a.png");
+        assert_eq!(
+            (out.get("width").unwrap(), out.get("height").unwrap()),
+            (&6.into(), &4.into())
+        );
+        // Free space 14x6: the window starts at (7, 3).
+        assert_eq!(rgb_at(&out, 0, 0), [70, 30, 200]);
+        assert_eq!(rgb_at(&out, 5, 3), [120, 60, 200]);
+    }
+
+    #[test]
+    fn a_random_crop_is_the_same_for_the_same_seed_and_item() {
+        let params = "width = 5\nheight = 5\nposition = \"random\"\nseed = 3";
+        let first = crop(params, "a.png");
+        // Another replica, later: the same window.
+        assert_eq!(crop(params, "a.png"), first);
+        // The window lies inside the image and keeps the gradient's steps.
+        let [x0, y0, _] = rgb_at(&first, 0, 0);
+        assert!(x0 <= 150 && y0 <= 50, "{x0} {y0}");
+        assert_eq!(rgb_at(&first, 4, 4), [x0 + 40, y0 + 40, 200]);
+    }
+
+    #[test]
+    fn random_crops_vary_with_the_item_and_the_seed() {
+        let origin = |params: &str, path: &str| rgb_at(&crop(params, path), 0, 0);
+        let params =
+            |seed: u32| format!("width = 2\nheight = 2\nposition = \"random\"\nseed = {seed}");
+        let by_path: std::collections::HashSet<_> = (0..20)
+            .map(|i| origin(&params(1), &format!("{i}.png")))
+            .collect();
+        assert!(by_path.len() > 5, "{by_path:?}");
+        let by_seed: std::collections::HashSet<_> =
+            (0..20).map(|seed| origin(&params(seed), "a.png")).collect();
+        assert!(by_seed.len() > 5, "{by_seed:?}");
+    }
+
+    #[test]
+    fn an_image_smaller_than_the_window_fails() {
+        let error = run(
+            &DEF,
+            "width = 21\nheight = 4",
+            item("a.png", Payload::Image(gradient(20, 10))),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the image is 20x10, smaller than the 21x4 crop"
+        );
+    }
+
+    #[test]
+    fn an_unknown_position_names_the_parameter() {
+        let error = build(&DEF, "width = 2\nheight = 2\nposition = \"middle\"").unwrap_err();
+        assert_eq!(error.param.as_deref(), Some("position"));
+    }
+}

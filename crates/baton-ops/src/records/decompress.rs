@@ -1,0 +1,93 @@
+//! `decompress`: decompresses the bytes payload (gzip or zstd).
+//!
+//! # Examples
+//!
+//! ```
+//! use baton_engine::Stage;
+//! use baton_ops::{BuiltOp, Item, Params, Payload};
+//!
+//! let params = Params::new(toml::from_str(r#"codec = "zstd""#).unwrap(), ".");
+//! let op = baton_ops::find("decompress").unwrap();
+//! let BuiltOp::Stage(replica) = (op.build)(&params).unwrap() else { unreachable!() };
+//! let mut out = Vec::new();
+//! let item = Item { payload: Payload::Bytes(b"not zstd".to_vec()), ..Item::default() };
+//! let error = replica().unwrap().process(item, &mut out).unwrap_err();
+//! assert!(error.to_string().starts_with("zstd decompression failed"));
+//! ```
+
+use super::error::RecordError;
+use super::replicas;
+use crate::codec::Codec;
+use crate::item::{Item, Payload};
+use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use baton_engine::{BoxError, Stage};
+
+pub(crate) const DEF: OpDef = OpDef {
+    name: "decompress",
+    kind: OpKind::Transform,
+    summary:
+        "decompresses the bytes payload (gzip or zstd); an item with another payload is an error",
+    params: &[ParamDef::required(
+        "codec",
+        ParamType::Str,
+        "\"gzip\" or \"zstd\"",
+    )],
+    modes: Modes::ANY,
+    build,
+};
+
+/// The stage.
+#[derive(Clone, Debug)]
+struct Decompress {
+    codec: Codec,
+}
+
+fn build(params: &Params) -> Result<BuiltOp, OpError> {
+    let codec = Params::need("codec", Codec::from_param(params, "codec")?)?;
+    Ok(replicas(Decompress { codec }))
+}
+
+impl Stage<Item, Item> for Decompress {
+    fn process(&mut self, mut item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        let Payload::Bytes(bytes) = &item.payload else {
+            return Err(RecordError::NotBytes {
+                found: item.payload.kind(),
+            }
+            .into());
+        };
+        let unpacked = self
+            .codec
+            .decompress(bytes)
+            .map_err(|error| RecordError::Codec {
+                codec: self.codec,
+                action: "decompression",
+                error,
+            })?;
+        item.payload = Payload::Bytes(unpacked);
+        out.push(item);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{params, run_stage};
+
+    #[test]
+    fn bytes_that_are_not_compressed_are_an_error_naming_the_codec() {
+        let item = Item {
+            payload: Payload::Bytes(b"plain text, not gzip".to_vec()),
+            ..Item::default()
+        };
+        for codec in ["gzip", "zstd"] {
+            let toml = format!("codec = \"{codec}\"");
+            let (out, _) = run_stage(&DEF, &params(&DEF, &toml, ".".as_ref()), vec![item.clone()]);
+            let message = out[0].as_ref().unwrap_err();
+            assert!(
+                message.starts_with(&format!("{codec} decompression failed: ")),
+                "{message}"
+            );
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! `hash`: a hex digest of some fields, or of the payload, into a field.
+//!
+//! # Examples
+//!
+//! ```
+//! use baton_engine::Stage;
+//! use baton_ops::{BuiltOp, Item, Params};
+//!
+//! let params = Params::new(toml::from_str(r#"fields = ["url"]"#).unwrap(), ".");
+//! let op = baton_ops::find("hash").unwrap();
+//! let BuiltOp::Stage(replica) = (op.build)(&params).unwrap() else { unreachable!() };
+//! let mut out = Vec::new();
+//! replica().unwrap().process(Item::with_field("url", "hello world"), &mut out).unwrap();
+//! // The same as `printf 'hello world' | sha256sum`.
+//! assert_eq!(
+//!     out[0].get("hash").unwrap(),
+//!     "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+//! );
+//! ```
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::error::RecordError;
+use super::replicas;
+use crate::item::{Item, Payload};
+use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use baton_engine::{BoxError, Stage};
+
+pub(crate) const DEF: OpDef = OpDef {
+    name: "hash",
+    kind: OpKind::Transform,
+    summary: "a hex digest of fields (or of the bytes payload) into a field: a single string field hashes its \
+              text, otherwise the fields' compact JSON object in the order listed is hashed",
+    params: &[
+        ParamDef::optional(
+            "fields",
+            ParamType::StrList,
+            "the fields hashed (default: all but `into`, by name)",
+        ),
+        ParamDef::with_default(
+            "payload",
+            ParamType::Bool,
+            "false",
+            "hash the bytes payload instead of fields",
+        ),
+        ParamDef::with_default(
+            "algorithm",
+            ParamType::Str,
+            "\"sha256\"",
+            "\"sha256\" (64 hex digits) or \"xxh3\" (64-bit, 16 hex digits, much faster)",
+        ),
+        ParamDef::with_default("into", ParamType::Str, "\"hash\"", "the field for the digest"),
+    ],
+    modes: Modes::ANY,
+    build,
+};
+
+/// A digest function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Algorithm {
+    Sha256,
+    Xxh3,
+}
+
+impl Algorithm {
+    /// The digest of `bytes`, in lowercase hex.
+    fn hex(self, bytes: &[u8]) -> String {
+        match self {
+            Algorithm::Sha256 => Sha256::digest(bytes)
+                .iter()
+                .fold(String::new(), |mut hex, b| {
+                    let _ = write!(hex, "{b:02x}");
+                    hex
+                }),
+            Algorithm::Xxh3 => format!("{:016x}", xxhash_rust::xxh3::xxh3_64(bytes)),
+        }
+    }
+}
+
+/// What is hashed.
+#[derive(Clone, Debug)]
+enum Input {
+    /// Every field but the digest's own, by name.
+    AllFields,
+    /// These fields, in this order.
+    Fields(Vec<String>),
+    /// The bytes payload.
+    Payload,
+}
+
+/// The stage.
+#[derive(Clone, Debug)]
+struct Hash {
+    input: Input,
+    algorithm: Algorithm,
+    into: String,
+}
+
+fn build(params: &Params) -> Result<BuiltOp, OpError> {
+    let fields = params.str_list("fields")?;
+    let input = match (fields, params.bool("payload")?.unwrap_or(false)) {
+        (Some(_), true) => {
+            return Err(OpError::param(
+                "fields",
+                "give `fields` or `payload = true`, not both",
+            ))
+        }
+        (Some(fields), false) if fields.is_empty() => {
+            return Err(OpError::param("fields", "name at least one field"))
+        }
+        (Some(fields), false) => Input::Fields(fields),
+        (None, true) => Input::Payload,
+        (None, false) => Input::AllFields,
+    };
+    let algorithm = match params.str("algorithm")?.unwrap_or("sha256") {
+        "sha256" => Algorithm::Sha256,
+        "xxh3" => Algorithm::Xxh3,
+        other => {
+            return Err(OpError::param(
+                "algorithm",
+                format!("expected \"sha256\" or \"xxh3\", not {other:?}"),
+            ))
+        }
+    };
+    Ok(replicas(Hash {
+        input,
+        algorithm,
+        into: params.str("into")?.unwrap_or("hash").to_string(),
+    }))
+}
+
+/// `{"name":value,...}` in the order given, whatever order the item's map keeps.
+fn json_object<'a>(fields: impl Iterator<Item = (&'a str, &'a Value)>) -> String {
+    let mut text = String::from("{");
+    for (i, (name, value)) in fields.enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&Value::from(name).to_string());
+        text.push(':');
+        text.push_str(&value.to_string());
+    }
+    text.push('}');
+    text
+}
+
+impl Hash {
+    fn digest(&self, item: &Item) -> Result<String, RecordError> {
+        let hex = match &self.input {
+            Input::Payload => match &item.payload {
+                Payload::Bytes(bytes) => self.algorithm.hex(bytes),
+                other => {
+                    return Err(RecordError::NotBytes {
+                        found: other.kind(),
+                    })
+                }
+            },
+            Input::Fields(names) => {
+                let values = names
+                    .iter()
+                    .map(|name| {
+                        item.get(name)
+                            .map(|value| (name.as_str(), value))
+                            .ok_or_else(|| RecordError::MissingField {
+                                field: name.clone(),
+                            })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                match values.as_slice() {
+                    [(_, Value::String(text))] => self.algorithm.hex(text.as_bytes()),
+                    _ => self
+                        .algorithm
+                        .hex(json_object(values.into_iter()).as_bytes()),
+                }
+            }
+            Input::AllFields => {
+                let mut values: Vec<(&str, &Value)> = item
+                    .fields
+                    .iter()
+                    .filter(|(name, _)| **name != self.into)
+                    .map(|(name, value)| (name.as_str(), value))
+                    .collect();
+                values.sort_by_key(|(name, _)| *name);
+                self.algorithm
+                    .hex(json_object(values.into_iter()).as_bytes())
+            }
+        };
+        Ok(hex)
+    }
+}
+
+impl Stage<Item, Item> for Hash {
+    fn process(&mut self, mut item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        let hex = self.digest(&item)?;
+        item.set(&self.into, hex);
+        out.push(item);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{build_error, params, run_stage};
+    use serde_json::json;
+
+    fn hashes(toml: &str, items: Vec<Item>) -> Vec<Result<String, String>> {
+        let (outputs, _) = run_stage(&DEF, &params(&DEF, toml, ".".as_ref()), items);
+        outputs
+            .into_iter()
+            .map(|out| {
+                out.map(|items| {
+                    let into = if toml.contains("into") {
+                        "digest"
+                    } else {
+                        "hash"
+                    };
+                    items[0].get(into).unwrap().as_str().unwrap().to_string()
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_string_field_hashes_its_text_like_sha256sum() {
+        // printf 'hello world' | sha256sum
+        let out = hashes(
+            "fields = [\"url\"]",
+            vec![Item::with_field("url", "hello world")],
+        );
+        assert_eq!(
+            out,
+            vec![Ok(
+                "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9".into()
+            )]
+        );
+        // printf '' | sha256sum
+        let out = hashes(
+            "fields = [\"url\"]\ninto = \"digest\"",
+            vec![Item::with_field("url", "")],
+        );
+        assert_eq!(
+            out,
+            vec![Ok(
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into()
+            )]
+        );
+    }
+
+    #[test]
+    fn the_payload_hashes_its_bytes_with_either_algorithm() {
+        let item = Item {
+            payload: Payload::Bytes(b"abc".to_vec()),
+            ..Item::default()
+        };
+        let sha = hashes("payload = true", vec![item.clone()]);
+        assert_eq!(
+            sha,
+            vec![Ok(
+                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".into()
+            )]
+        );
+        let xxh3 = hashes("payload = true\nalgorithm = \"xxh3\"", vec![item]);
+        assert_eq!(
+            xxh3,
+            vec![Ok(format!("{:016x}", xxhash_rust::xxh3::xxh3_64(b"abc")))]
+        );
+        // xxh3 of no bytes, from the reference implementation.
+        assert_eq!(Algorithm::Xxh3.hex(b""), "2d06800538d394c2");
+
+        let out = hashes("payload = true", vec![Item::with_field("a", 1)]);
+        assert_eq!(
+            out,
+            vec![Err("the item's payload is `none`, not bytes".into())]
+        );
+    }
+
+    #[test]
+    fn several_fields_hash_their_json_in_the_order_listed() {
+        let item = Item::record(json!({"b": "x", "a": 1, "c": [true]}));
+        let listed = hashes("fields = [\"b\", \"a\"]", vec![item.clone()]);
+        assert_eq!(
+            listed,
+            vec![Ok(Algorithm::Sha256.hex(br#"{"b":"x","a":1}"#))]
+        );
+        let all = hashes("", vec![item.clone()]);
+        assert_eq!(
+            all,
+            vec![Ok(Algorithm::Sha256.hex(br#"{"a":1,"b":"x","c":[true]}"#))]
+        );
+        // The digest's own field is left out, so hashing twice changes nothing.
+        let mut hashed = item;
+        hashed.set("hash", "old");
+        assert_eq!(hashes("", vec![hashed]), all);
+        let missing = hashes("fields = [\"a\", \"zz\"]", vec![Item::with_field("a", 1)]);
+        assert_eq!(missing, vec![Err("no field `zz`".into())]);
+    }
+
+    #[test]
+    fn bad_parameters_are_named() {
+        for (toml, param) in [
+            ("algorithm = \"md5\"", "algorithm"),
+            ("fields = [\"a\"]\npayload = true", "fields"),
+            ("fields = []", "fields"),
+        ] {
+            let error = build_error(&DEF, &params(&DEF, toml, ".".as_ref()));
+            assert_eq!(error.param.as_deref(), Some(param), "{toml}");
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! `select`: keeps only the named fields.
+//!
+//! # Examples
+//!
+//! ```
+//! use baton_engine::Stage;
+//! use baton_ops::{BuiltOp, Item, Params};
+//!
+//! let params = Params::new(toml::from_str(r#"fields = ["a"]"#).unwrap(), ".");
+//! let op = baton_ops::find("select").unwrap();
+//! let BuiltOp::Stage(replica) = (op.build)(&params).unwrap() else { unreachable!() };
+//! let mut out = Vec::new();
+//! let item = Item::record(serde_json::json!({"a": 1, "b": 2}));
+//! replica().unwrap().process(item, &mut out).unwrap();
+//! assert_eq!(out[0], Item::with_field("a", 1));
+//! ```
+
+use serde_json::Map;
+
+use super::error::RecordError;
+use super::replicas;
+use crate::item::Item;
+use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use baton_engine::{BoxError, Stage};
+
+pub(crate) const DEF: OpDef = OpDef {
+    name: "select",
+    kind: OpKind::Transform,
+    summary: "keeps only the named fields (and the payload)",
+    params: &[
+        ParamDef::required("fields", ParamType::StrList, "the fields to keep"),
+        ParamDef::with_default(
+            "strict",
+            ParamType::Bool,
+            "false",
+            "a missing field is an error (otherwise it is skipped)",
+        ),
+    ],
+    modes: Modes::ANY,
+    build,
+};
+
+/// The stage.
+#[derive(Clone, Debug)]
+struct Select {
+    fields: Vec<String>,
+    strict: bool,
+}
+
+fn build(params: &Params) -> Result<BuiltOp, OpError> {
+    let mut fields = Params::need("fields", params.str_list("fields")?)?;
+    let mut seen = std::collections::HashSet::new();
+    fields.retain(|f| seen.insert(f.clone()));
+    Ok(replicas(Select {
+        fields,
+        strict: params.bool("strict")?.unwrap_or(false),
+    }))
+}
+
+impl Stage<Item, Item> for Select {
+    fn process(&mut self, mut item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        let mut kept = Map::new();
+        for name in &self.fields {
+            match item.fields.remove(name) {
+                Some(value) => {
+                    kept.insert(name.clone(), value);
+                }
+                None if self.strict => {
+                    return Err(RecordError::MissingField {
+                        field: name.clone(),
+                    }
+                    .into())
+                }
+                None => {}
+            }
+        }
+        item.fields = kept;
+        out.push(item);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{params, run_stage};
+    use serde_json::{json, Value};
+
+    #[test]
+    fn keeps_the_named_fields_and_skips_missing_ones_unless_strict() {
+        let item = Item::record(json!({"a": 1, "b": 2, "c": 3}));
+        let (out, _) = run_stage(
+            &DEF,
+            &params(&DEF, "fields = [\"c\", \"a\", \"zz\", \"a\"]", ".".as_ref()),
+            vec![item.clone()],
+        );
+        assert_eq!(
+            Value::Object(out[0].as_ref().unwrap()[0].fields.clone()),
+            json!({"a": 1, "c": 3})
+        );
+
+        let (out, _) = run_stage(
+            &DEF,
+            &params(
+                &DEF,
+                "fields = [\"a\", \"zz\"]\nstrict = true",
+                ".".as_ref(),
+            ),
+            vec![item],
+        );
+        assert_eq!(out[0].as_ref().unwrap_err(), "no field `zz`");
+    }
+}

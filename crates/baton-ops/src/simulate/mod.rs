@@ -1,0 +1,143 @@
+//! Stages that stand for work of a known cost: `delay` waits (like I/O or a
+//! machine station), `spin` burns CPU (the `spin` unit of the reference
+//! workloads). For teaching, examples and measuring the engine.
+
+use std::time::Duration;
+
+use baton_engine::{BoxError, Stage};
+
+use crate::item::Item;
+use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+
+/// Every simulation stage.
+pub(crate) const DEFS: &[OpDef] = &[
+    OpDef {
+        name: "delay",
+        kind: OpKind::Transform,
+        summary: "waits `ms` milliseconds per item without using the CPU (a station, a disk, a network call)",
+        params: &[ParamDef::required("ms", ParamType::Float, "milliseconds to wait per item")],
+        modes: Modes::ANY_BLOCKING,
+        build: build_delay,
+    },
+    OpDef {
+        name: "spin",
+        kind: OpKind::Transform,
+        summary: "burns `iterations` of the reference `spin` unit on the item's `value` field and stores the result there",
+        params: &[
+            ParamDef::required("iterations", ParamType::Int, "iterations per item"),
+            ParamDef::with_default("field", ParamType::Str, "\"value\"", "the integer field to spin on"),
+        ],
+        modes: Modes::ANY,
+        build: build_spin,
+    },
+];
+
+fn build_delay(params: &Params) -> Result<BuiltOp, OpError> {
+    let ms = Params::need("ms", params.float("ms")?)?;
+    if !(0.0..=3_600_000.0).contains(&ms) {
+        return Err(OpError::param(
+            "ms",
+            format!("must be between 0 and 3600000, not {ms}"),
+        ));
+    }
+    let wait = Duration::from_secs_f64(ms / 1000.0);
+    Ok(BuiltOp::Stage(std::sync::Arc::new(move || {
+        Ok(Box::new(Delay(wait)) as Box<dyn Stage<Item, Item>>)
+    })))
+}
+
+struct Delay(Duration);
+
+impl Stage<Item, Item> for Delay {
+    fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        std::thread::sleep(self.0);
+        out.push(item);
+        Ok(())
+    }
+}
+
+fn build_spin(params: &Params) -> Result<BuiltOp, OpError> {
+    let iterations = Params::need("iterations", params.int("iterations")?)?;
+    let iterations = u64::try_from(iterations).map_err(|_| {
+        OpError::param(
+            "iterations",
+            format!("must not be negative, not {iterations}"),
+        )
+    })?;
+    let field = params.str("field")?.unwrap_or("value").to_string();
+    Ok(BuiltOp::Stage(std::sync::Arc::new(move || {
+        Ok(Box::new(Spin {
+            iterations,
+            field: field.clone(),
+        }) as Box<dyn Stage<Item, Item>>)
+    })))
+}
+
+/// The reference workloads' unit of CPU work: a dependent chain no compiler can skip.
+pub(crate) fn spin(n: u64, mut x: u64) -> u64 {
+    for _ in 0..n {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        x ^= x >> 33;
+    }
+    x
+}
+
+struct Spin {
+    iterations: u64,
+    field: String,
+}
+
+impl Stage<Item, Item> for Spin {
+    fn process(&mut self, mut item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        let value = match item.get(&self.field) {
+            Some(v) => v
+                .as_u64()
+                .or_else(|| v.as_i64().map(|i| i as u64))
+                .ok_or_else(|| format!("field `{}` is not an integer: {v}", self.field))?,
+            None => 0,
+        };
+        // Stored as a string when it does not fit JSON's exact integers.
+        let result = spin(self.iterations, value);
+        item.set(&self.field, result);
+        out.push(item);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spin_follows_the_reference_definition() {
+        assert_eq!(spin(0, 7), 7);
+        let mut x: u64 = 1;
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        x ^= x >> 33;
+        assert_eq!(spin(1, 1), x);
+    }
+
+    #[test]
+    fn delay_waits_and_passes_the_item_on() {
+        let mut stage = Delay(Duration::from_millis(5));
+        let mut out = Vec::new();
+        let start = std::time::Instant::now();
+        stage
+            .process(Item::with_field("value", 1), &mut out)
+            .unwrap();
+        assert!(start.elapsed() >= Duration::from_millis(5));
+        assert_eq!(out, vec![Item::with_field("value", 1)]);
+    }
+
+    #[test]
+    fn a_negative_delay_names_its_parameter() {
+        let mut values = std::collections::BTreeMap::new();
+        values.insert("ms".to_string(), toml::Value::Float(-1.0));
+        let error = build_delay(&Params::new(values, ".")).err().unwrap();
+        assert_eq!(error.param.as_deref(), Some("ms"));
+    }
+}

@@ -1,0 +1,180 @@
+//! `csv`: every item as a row of a CSV file.
+//!
+//! # Examples
+//!
+//! ```
+//! use baton_ops::{BuiltOp, Item, OpKind, Params};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let params = Params::new(toml::from_str(r#"path = "a.csv""#).unwrap(), dir.path());
+//! let op = baton_ops::find_kind("csv", OpKind::Sink).unwrap();
+//! let BuiltOp::Sink(make) = (op.build)(&params).unwrap() else { unreachable!() };
+//! let mut sink = make().unwrap();
+//! sink.write(Item::record(serde_json::json!({"name": "Smith, J", "age": 42}))).unwrap();
+//! sink.finish().unwrap();
+//! assert_eq!(std::fs::read_to_string(dir.path().join("a.csv")).unwrap(), "age,name\n42,\"Smith, J\"\n");
+//! ```
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::error::SinkError;
+use super::{create_file, sink};
+use crate::item::Item;
+use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use baton_engine::{BoxError, Sink};
+
+pub(crate) const DEF: OpDef = OpDef {
+    name: "csv",
+    kind: OpKind::Sink,
+    summary: "writes every item as a row of a CSV file with a header (made with its folders; replaced if it exists)",
+    params: &[
+        ParamDef::required("path", ParamType::Str, "the file, relative to the pipeline file"),
+        ParamDef::optional(
+            "fields",
+            ParamType::StrList,
+            "the columns, in order (default: the first item's fields); other fields are left out",
+        ),
+        ParamDef::with_default(
+            "delimiter",
+            ParamType::Str,
+            "\",\"",
+            "the character between values (one ASCII character)",
+        ),
+    ],
+    modes: Modes::SERIAL_BLOCKING,
+    build,
+};
+
+fn build(params: &Params) -> Result<BuiltOp, OpError> {
+    let path = Params::need("path", params.path("path")?)?;
+    let columns = params.str_list("fields")?;
+    if columns.as_ref().is_some_and(Vec::is_empty) {
+        return Err(OpError::param("fields", "name at least one field"));
+    }
+    let delimiter = crate::sources::delimiter(params, "delimiter")?;
+    Ok(sink(move || CsvFile::create(path, columns, delimiter)))
+}
+
+/// The sink.
+#[derive(Debug)]
+struct CsvFile {
+    path: PathBuf,
+    out: ::csv::Writer<BufWriter<File>>,
+    /// `None` until the first item when not given.
+    columns: Option<Vec<String>>,
+}
+
+impl CsvFile {
+    fn create(
+        path: PathBuf,
+        columns: Option<Vec<String>>,
+        delimiter: u8,
+    ) -> Result<Self, SinkError> {
+        let out = ::csv::WriterBuilder::new()
+            .delimiter(delimiter)
+            .from_writer(create_file(&path)?);
+        let mut sink = Self {
+            path,
+            out,
+            columns: None,
+        };
+        if let Some(columns) = columns {
+            sink.header(columns)?;
+        }
+        Ok(sink)
+    }
+
+    fn header(&mut self, columns: Vec<String>) -> Result<(), SinkError> {
+        self.out.write_record(&columns).map_err(|e| self.error(e))?;
+        self.columns = Some(columns);
+        Ok(())
+    }
+
+    fn error(&self, error: ::csv::Error) -> SinkError {
+        SinkError::File {
+            path: self.path.display().to_string(),
+            error: error.into(),
+        }
+    }
+}
+
+/// A field's value as CSV text: strings as they are, null and a missing
+/// field empty, anything else as compact JSON.
+fn cell(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+impl Sink<Item> for CsvFile {
+    fn write(&mut self, item: Item) -> Result<(), BoxError> {
+        if self.columns.is_none() {
+            self.header(item.fields.keys().cloned().collect())?;
+        }
+        let columns = self.columns.as_deref().unwrap_or_default();
+        let row: Vec<String> = columns.iter().map(|c| cell(item.get(c))).collect();
+        self.out.write_record(&row).map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), BoxError> {
+        self.out.flush().map_err(|error| SinkError::File {
+            path: self.path.display().to_string(),
+            error,
+        })?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{params, run_sink};
+    use serde_json::json;
+
+    #[test]
+    fn writes_the_named_columns_quoting_what_needs_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let items = vec![
+            Item::record(json!({"name": "Smith, J", "n": 1, "tags": ["a"], "x": "left out"})),
+            Item::record(json!({"name": "say \"hi\"", "n": null})),
+        ];
+        let toml = "path = \"out/t.csv\"\nfields = [\"name\", \"n\", \"tags\"]";
+        assert!(run_sink(&DEF, &params(&DEF, toml, dir.path()), items).is_empty());
+        let text = std::fs::read_to_string(dir.path().join("out/t.csv")).unwrap();
+        assert_eq!(
+            text,
+            "name,n,tags\n\"Smith, J\",1,\"[\"\"a\"\"]\"\n\"say \"\"hi\"\"\",,\n"
+        );
+    }
+
+    #[test]
+    fn without_fields_the_first_items_fields_are_the_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let items = vec![
+            Item::record(json!({"b": 1, "a": true})),
+            Item::record(json!({"a": 2, "c": 3})),
+        ];
+        let toml = "path = \"t.tsv\"\ndelimiter = \"\\t\"";
+        assert!(run_sink(&DEF, &params(&DEF, toml, dir.path()), items).is_empty());
+        let text = std::fs::read_to_string(dir.path().join("t.tsv")).unwrap();
+        assert_eq!(text, "a\tb\ntrue\t1\n2\t\n");
+    }
+
+    #[test]
+    fn no_items_with_fields_is_a_header_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = "path = \"t.csv\"\nfields = [\"a\", \"b\"]";
+        assert!(run_sink(&DEF, &params(&DEF, toml, dir.path()), vec![]).is_empty());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("t.csv")).unwrap(),
+            "a,b\n"
+        );
+    }
+}

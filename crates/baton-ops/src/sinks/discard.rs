@@ -1,0 +1,53 @@
+//! `discard`: drops every item (to time the stages before it).
+//!
+//! # Examples
+//!
+//! ```
+//! use baton_ops::{BuiltOp, Item, OpKind, Params};
+//!
+//! let op = baton_ops::find_kind("discard", OpKind::Sink).unwrap();
+//! let BuiltOp::Sink(make) = (op.build)(&Params::default()).unwrap() else { unreachable!() };
+//! let mut sink = make().unwrap();
+//! sink.write(Item::with_field("n", 1)).unwrap();
+//! sink.finish().unwrap();
+//! ```
+
+use super::sink;
+use crate::item::Item;
+use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, Params};
+use baton_engine::{BoxError, Sink};
+
+pub(crate) const DEF: OpDef = OpDef {
+    name: "discard",
+    kind: OpKind::Sink,
+    summary: "drops every item (to run and time the stages before it)",
+    params: &[],
+    modes: Modes::SERIAL,
+    build,
+};
+
+fn build(_: &Params) -> Result<BuiltOp, OpError> {
+    Ok(sink(|| Ok(Discard)))
+}
+
+/// The sink.
+#[derive(Debug)]
+struct Discard;
+
+impl Sink<Item> for Discard {
+    fn write(&mut self, _: Item) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{params, run_sink};
+
+    #[test]
+    fn takes_everything() {
+        let items = vec![Item::with_field("a", 1); 3];
+        assert!(run_sink(&DEF, &params(&DEF, "", ".".as_ref()), items).is_empty());
+    }
+}

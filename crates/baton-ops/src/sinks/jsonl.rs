@@ -1,0 +1,182 @@
+//! `jsonl`: every item as a line of JSON in a file, optionally compressed.
+//!
+//! # Examples
+//!
+//! ```
+//! use baton_ops::{BuiltOp, Item, OpKind, Params};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let params = Params::new(toml::from_str(r#"path = "out/a.jsonl""#).unwrap(), dir.path());
+//! let op = baton_ops::find_kind("jsonl", OpKind::Sink).unwrap();
+//! let BuiltOp::Sink(make) = (op.build)(&params).unwrap() else { unreachable!() };
+//! let mut sink = make().unwrap();
+//! sink.write(Item::with_field("n", 1)).unwrap();
+//! sink.finish().unwrap();
+//! assert_eq!(std::fs::read_to_string(dir.path().join("out/a.jsonl")).unwrap(), "{\"n\":1}\n");
+//! ```
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use super::error::SinkError;
+use super::{create_file, sink};
+use crate::codec::{Codec, Encoder};
+use crate::item::Item;
+use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use baton_engine::{BoxError, Sink};
+
+pub(crate) const DEF: OpDef = OpDef {
+    name: "jsonl",
+    kind: OpKind::Sink,
+    summary: "writes every item as a line of JSON to a file (made with its folders; replaced if it exists)",
+    params: &[
+        ParamDef::required("path", ParamType::Str, "the file, relative to the pipeline file"),
+        ParamDef::optional(
+            "compress",
+            ParamType::Str,
+            "\"gzip\" or \"zstd\"; by default the path's extension decides (.gz, .zst), else none",
+        ),
+    ],
+    modes: Modes::SERIAL_BLOCKING,
+    build,
+};
+
+fn build(params: &Params) -> Result<BuiltOp, OpError> {
+    let path = Params::need("path", params.path("path")?)?;
+    let codec = Codec::from_param(params, "compress")?.or_else(|| Codec::from_extension(&path));
+    Ok(sink(move || JsonlFile::create(path, codec)))
+}
+
+/// The sink.
+#[derive(Debug)]
+struct JsonlFile {
+    path: PathBuf,
+    /// `None` once finished.
+    out: Option<Encoder<BufWriter<File>>>,
+}
+
+impl JsonlFile {
+    fn create(path: PathBuf, codec: Option<Codec>) -> Result<Self, SinkError> {
+        let file = create_file(&path)?;
+        let out = match codec {
+            None => Encoder::Plain(file),
+            Some(codec) => codec
+                .encoder(file, None)
+                .map_err(|e| Self::error(&path, e))?,
+        };
+        Ok(Self {
+            path,
+            out: Some(out),
+        })
+    }
+
+    fn error(path: &std::path::Path, error: std::io::Error) -> SinkError {
+        SinkError::File {
+            path: path.display().to_string(),
+            error,
+        }
+    }
+}
+
+impl Sink<Item> for JsonlFile {
+    fn write(&mut self, item: Item) -> Result<(), BoxError> {
+        let Some(out) = self.out.as_mut() else {
+            return Err(format!("{}: written after it was finished", self.path.display()).into());
+        };
+        let mut line = serde_json::to_vec(&item.to_json())?;
+        line.push(b'\n');
+        out.write_all(&line)
+            .map_err(|e| Self::error(&self.path, e))?;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), BoxError> {
+        if let Some(out) = self.out.take() {
+            out.finish()
+                .and_then(|mut file| file.flush())
+                .map_err(|e| Self::error(&self.path, e))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{build_error, params, run_sink};
+    use serde_json::json;
+
+    fn items() -> Vec<Item> {
+        vec![
+            Item::record(json!({"a": 1})),
+            Item::record(json!({"b": "x"})),
+        ]
+    }
+
+    #[test]
+    fn writes_json_lines_making_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let errors = run_sink(
+            &DEF,
+            &params(&DEF, "path = \"out/sub/x.jsonl\"", dir.path()),
+            items(),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let text = std::fs::read_to_string(dir.path().join("out/sub/x.jsonl")).unwrap();
+        assert_eq!(text, "{\"a\":1}\n{\"b\":\"x\"}\n");
+    }
+
+    #[test]
+    fn writes_gzip_and_zstd_that_decompress_to_the_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        for (codec, name) in [(Codec::Gzip, "x.jsonl.gz"), (Codec::Zstd, "x.jsonl.zst")] {
+            let toml = format!("path = \"{name}\"\ncompress = \"{codec}\"");
+            let errors = run_sink(&DEF, &params(&DEF, &toml, dir.path()), items());
+            assert!(errors.is_empty(), "{errors:?}");
+            let packed = std::fs::read(dir.path().join(name)).unwrap();
+            let text = codec.decompress(&packed).unwrap();
+            assert_eq!(text, b"{\"a\":1}\n{\"b\":\"x\"}\n", "{codec}");
+        }
+    }
+
+    #[test]
+    fn the_extension_chooses_the_codec_when_none_is_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let errors = run_sink(
+            &DEF,
+            &params(&DEF, "path = \"x.jsonl.zst\"", dir.path()),
+            items(),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let packed = std::fs::read(dir.path().join("x.jsonl.zst")).unwrap();
+        assert_eq!(
+            Codec::Zstd.decompress(&packed).unwrap(),
+            b"{\"a\":1}\n{\"b\":\"x\"}\n"
+        );
+    }
+
+    #[test]
+    fn an_unknown_codec_is_named() {
+        let error = build_error(
+            &DEF,
+            &params(&DEF, "path = \"x\"\ncompress = \"xz\"", ".".as_ref()),
+        );
+        assert_eq!(error.param.as_deref(), Some("compress"));
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_made_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("taken"), "a file, not a folder").unwrap();
+        let built = (DEF.build)(&params(&DEF, "path = \"taken/x.jsonl\"", dir.path())).unwrap();
+        let BuiltOp::Sink(factory) = built else {
+            panic!("not a sink")
+        };
+        let message = factory().err().unwrap().to_string();
+        assert!(
+            message.starts_with(&dir.path().join("taken").display().to_string()),
+            "{message}"
+        );
+    }
+}

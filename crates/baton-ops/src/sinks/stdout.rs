@@ -1,0 +1,94 @@
+//! `stdout`: every item as one line of JSON on standard output.
+//!
+//! # Examples
+//!
+//! ```
+//! use baton_ops::{BuiltOp, OpKind, Params};
+//!
+//! let op = baton_ops::find_kind("stdout", OpKind::Sink).unwrap();
+//! let BuiltOp::Sink(make) = (op.build)(&Params::default()).unwrap() else { unreachable!() };
+//! let mut sink = make().unwrap();
+//! sink.finish().unwrap();
+//! ```
+
+use std::io::{BufWriter, Write};
+
+use super::error::SinkError;
+use super::sink;
+use crate::item::Item;
+use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, Params};
+use baton_engine::{BoxError, Sink};
+
+pub(crate) const DEF: OpDef = OpDef {
+    name: "stdout",
+    kind: OpKind::Sink,
+    summary:
+        "writes every item as a line of JSON to standard output (a payload is noted as `_payload`)",
+    params: &[],
+    modes: Modes::SERIAL_BLOCKING,
+    build,
+};
+
+fn build(_: &Params) -> Result<BuiltOp, OpError> {
+    Ok(sink(|| {
+        Ok(JsonLines {
+            out: BufWriter::with_capacity(1 << 16, std::io::stdout()),
+            name: "stdout",
+        })
+    }))
+}
+
+/// Items as JSON lines to a writer, flushed at the end.
+#[derive(Debug)]
+pub(crate) struct JsonLines<W: Write> {
+    pub(crate) out: W,
+    /// What `out` is, for errors.
+    pub(crate) name: &'static str,
+}
+
+impl<W: Write> JsonLines<W> {
+    fn error(&self, error: std::io::Error) -> SinkError {
+        SinkError::File {
+            path: self.name.to_string(),
+            error,
+        }
+    }
+}
+
+impl<W: Write + Send + 'static> Sink<Item> for JsonLines<W> {
+    fn write(&mut self, item: Item) -> Result<(), BoxError> {
+        serde_json::to_writer(&mut self.out, &item.to_json())
+            .map_err(std::io::Error::from)
+            .and_then(|()| self.out.write_all(b"\n"))
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), BoxError> {
+        self.out.flush().map_err(|e| self.error(e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::item::Payload;
+
+    #[test]
+    fn writes_one_json_line_per_item() {
+        let mut sink = JsonLines {
+            out: Vec::new(),
+            name: "test",
+        };
+        let mut blob = Item::with_field("n", 2);
+        blob.payload = Payload::Bytes(vec![0; 3]);
+        sink.write(Item::with_field("n", 1)).unwrap();
+        sink.write(blob).unwrap();
+        sink.finish().unwrap();
+        assert_eq!(
+            String::from_utf8(sink.out).unwrap(),
+            "{\"n\":1}\n{\"_payload\":\"bytes[3]\",\"n\":2}\n"
+        );
+    }
+}

@@ -1,0 +1,114 @@
+//! `stdin`: the lines of standard input, as text or as JSON records.
+//!
+//! # Examples
+//!
+//! ```
+//! use baton_ops::{BuiltOp, OpKind, Params};
+//!
+//! let params = Params::new(toml::from_str(r#"format = "jsonl""#).unwrap(), ".");
+//! let op = baton_ops::find_kind("stdin", OpKind::Source).unwrap();
+//! // Nothing is read until the run asks for the first item.
+//! let BuiltOp::Source(source) = (op.build)(&params).unwrap() else { unreachable!() };
+//! assert_eq!(source.len, None);
+//! ```
+
+use std::io::{BufRead, BufReader};
+
+use super::error::SourceError;
+use super::jsonl::json_item;
+use super::text::Lines;
+use crate::item::Item;
+use crate::registry::{
+    BuiltOp, BuiltSource, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
+};
+
+pub(crate) const DEF: OpDef = OpDef {
+    name: "stdin",
+    kind: OpKind::Source,
+    summary: "the lines of standard input, each as {line} (or as a JSON record with format = \"jsonl\")",
+    params: &[ParamDef::with_default(
+        "format",
+        ParamType::Str,
+        "\"lines\"",
+        "\"lines\": each line in the field `line`; \"jsonl\": each line is a JSON record (blank lines skipped)",
+    )],
+    modes: Modes::SERIAL_BLOCKING,
+    build,
+};
+
+/// How standard input is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Lines,
+    Jsonl,
+}
+
+fn build(params: &Params) -> Result<BuiltOp, OpError> {
+    let format = match params.str("format")?.unwrap_or("lines") {
+        "lines" => Format::Lines,
+        "jsonl" => Format::Jsonl,
+        other => {
+            return Err(OpError::param(
+                "format",
+                format!("expected \"lines\" or \"jsonl\", not {other:?}"),
+            ))
+        }
+    };
+    let items = items(BufReader::new(std::io::stdin()), format).map(|r| r.map_err(Into::into));
+    Ok(BuiltOp::Source(BuiltSource {
+        items: Box::new(items),
+        len: None,
+    }))
+}
+
+/// The items of a stream read as `stdin` is.
+fn items(
+    reader: impl BufRead + Send + 'static,
+    format: Format,
+) -> impl Iterator<Item = Result<Item, SourceError>> + Send {
+    Lines::new(reader, "stdin").filter_map(move |line| match format {
+        Format::Lines => Some(line.map(|line| Item::with_field("line", line.text))),
+        Format::Jsonl => line.and_then(json_item).transpose(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{build_error, params};
+    use std::io::Cursor;
+
+    fn read(input: &str, format: Format) -> Vec<Result<Item, String>> {
+        items(Cursor::new(input.to_string()), format)
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn lines_become_the_line_field() {
+        let items = read("a\nb\n", Format::Lines);
+        assert_eq!(
+            items,
+            vec![
+                Ok(Item::with_field("line", "a")),
+                Ok(Item::with_field("line", "b"))
+            ]
+        );
+    }
+
+    #[test]
+    fn jsonl_lines_become_records_and_a_bad_one_names_its_line() {
+        let items = read("{\"a\": 1}\n\noops\n", Format::Jsonl);
+        assert_eq!(items[0], Ok(Item::with_field("a", 1)));
+        assert_eq!(
+            items[1],
+            Err("stdin:3: expected value (column 1)".to_string())
+        );
+    }
+
+    #[test]
+    fn an_unknown_format_is_named() {
+        let error = build_error(&DEF, &params(&DEF, "format = \"csv\"", ".".as_ref()));
+        assert_eq!(error.param.as_deref(), Some("format"));
+    }
+}
