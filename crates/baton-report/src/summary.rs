@@ -1,0 +1,348 @@
+//! The run in numbers, as saved under the `"baton"` key of a trace file: all
+//! the HTML report needs besides the spans, so a saved trace renders alone.
+
+use baton_engine::{RunReport, Sample, StageSample};
+use serde::{Deserialize, Serialize};
+
+/// The version of the summary's layout, saved with it.
+pub const SUMMARY_FORMAT: u32 = 1;
+
+/// A finished run in numbers: counters, bounds, the bottleneck verdict and the
+/// monitor's samples.
+///
+/// Rates that have no bound (a stage that took no time) are `None`: JSON has
+/// no infinity.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::{Mode, Pipeline};
+/// use baton_report::RunSummary;
+/// let report = Pipeline::from_iter(0..100u32)
+///     .stage("double", Mode::parallel(2))
+///     .map(|x| x * 2)
+///     .for_each(|_| {})
+///     .unwrap();
+/// let summary = RunSummary::from_report("doubler", &report);
+/// assert_eq!(summary.items, 100);
+/// assert_eq!(summary.stages[0].name, "double");
+/// assert_eq!(summary.stages[0].mode, "parallel(2)");
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSummary {
+    /// The layout version, [`SUMMARY_FORMAT`].
+    pub format: u32,
+    /// The pipeline's name, as given to [`TraceFile::from_report`](crate::TraceFile::from_report).
+    pub pipeline: String,
+    /// CPU worker threads.
+    pub threads: usize,
+    /// Seconds from the start to the end of the run.
+    pub elapsed_s: f64,
+    /// Items the source made.
+    pub items: u64,
+    /// Source items per second achieved.
+    pub achieved_items_per_s: f64,
+    /// The machine's bound: threads over the CPU time per item (`None`: no CPU time measured).
+    pub machine_items_per_s: Option<f64>,
+    /// The source.
+    pub source: SourceSummary,
+    /// Every stage after the source, in pipeline order (the sink last).
+    pub stages: Vec<StageSummary>,
+    /// What limits the run (`None` when no item flowed).
+    pub bottleneck: Option<BottleneckSummary>,
+    /// Items skipped to the dead letters.
+    pub dead_letters: usize,
+    /// Spans recorded (0 when tracing was off).
+    pub spans: usize,
+    /// The monitor's samples, in time order.
+    pub samples: Vec<SampleSummary>,
+}
+
+/// The source of a run, in numbers.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::Pipeline;
+/// use baton_report::RunSummary;
+/// let report = Pipeline::from_iter(0..10u8).for_each(|_| {}).unwrap();
+/// assert_eq!(RunSummary::from_report("p", &report).source.items, 10);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSummary {
+    /// Its name.
+    pub name: String,
+    /// Items made.
+    pub items: u64,
+    /// Seconds spent making them.
+    pub busy_s: f64,
+    /// Seconds it was held back by the in-flight bound (backpressure, sampled).
+    pub blocked_s: f64,
+    /// Items per second it could make alone (`None`: unbounded).
+    pub bound_items_per_s: Option<f64>,
+    /// Share of the run it was busy, 0 to 1.
+    pub utilisation: f64,
+}
+
+/// One stage of a run, in numbers.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::{Mode, Pipeline};
+/// use baton_report::RunSummary;
+/// let report = Pipeline::from_iter(0..10u8)
+///     .stage("inc", Mode::serial_in_order()).map(|x| x + 1)
+///     .for_each(|_| {}).unwrap();
+/// let inc = &RunSummary::from_report("p", &report).stages[0];
+/// assert_eq!((inc.items_in, inc.items_out), (10, 10));
+/// assert_eq!(inc.mode, "serial_in_order");
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSummary {
+    /// Its name.
+    pub name: String,
+    /// How it ran, as `baton_engine::Mode` prints it (`serial_in_order`,
+    /// `parallel(4) blocking`, ...).
+    pub mode: String,
+    /// Its replica limit at the end.
+    pub replicas: usize,
+    /// Items taken in.
+    pub items_in: u64,
+    /// Items given out.
+    pub items_out: u64,
+    /// Chunks run.
+    pub chunks: u64,
+    /// Seconds its replicas spent running, summed over replicas.
+    pub busy_s: f64,
+    /// Seconds of replica time with nothing to do, as a share of the stage (sampled).
+    pub waiting_for_input_s: f64,
+    /// Seconds it had work while the queue after it was full (sampled).
+    pub blocked_on_output_s: f64,
+    /// Items waiting in its queue, on average over the run.
+    pub mean_queued: f64,
+    /// Items that failed.
+    pub errors: u64,
+    /// Items skipped to the dead letters.
+    pub skipped: u64,
+    /// Retries made.
+    pub retries: u64,
+    /// Source items per second it could keep up with alone (`None`: unbounded).
+    pub bound_items_per_s: Option<f64>,
+    /// Share of its replicas' time it was busy, 0 to 1.
+    pub utilisation: f64,
+}
+
+/// What limits a run.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::{Mode, Pipeline};
+/// use baton_report::RunSummary;
+/// let report = Pipeline::from_iter(0..200u64)
+///     .stage("slow", Mode::serial_in_order())
+///     .map(|x| { std::thread::sleep(std::time::Duration::from_micros(200)); x })
+///     .for_each(|_| {})
+///     .unwrap();
+/// let bottleneck = RunSummary::from_report("p", &report).bottleneck.unwrap();
+/// assert_eq!(bottleneck.stage, "slow");
+/// assert!(bottleneck.verdict.contains("slow"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BottleneckSummary {
+    /// The stage (or source) with the lowest bound.
+    pub stage: String,
+    /// Its bound, in source items per second (`None`: unbounded).
+    pub bound_items_per_s: Option<f64>,
+    /// What to change, in words.
+    pub verdict: String,
+}
+
+/// The monitor's view of every stage at one moment.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::Pipeline;
+/// use baton_report::RunSummary;
+/// let report = Pipeline::from_iter(0..10u8).for_each(|_| {}).unwrap();
+/// for sample in RunSummary::from_report("p", &report).samples {
+///     assert_eq!(sample.stages.len(), 1); // the sink
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SampleSummary {
+    /// Seconds from the run's start.
+    pub at_s: f64,
+    /// Items made by the source so far.
+    pub source_items: u64,
+    /// Items in flight.
+    pub in_flight: usize,
+    /// Every stage, in pipeline order.
+    pub stages: Vec<StageSampleSummary>,
+}
+
+/// One stage in a [`SampleSummary`].
+///
+/// # Examples
+///
+/// ```
+/// let sample = baton_report::StageSampleSummary { active: 1, queued_items: 3, items_out: 10, busy_ns: 5_000 };
+/// assert_eq!(sample.queued_items, 3);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSampleSummary {
+    /// Replicas running.
+    pub active: usize,
+    /// Items queued in front of it.
+    pub queued_items: usize,
+    /// Items given out so far.
+    pub items_out: u64,
+    /// Busy time so far, summed over replicas, in nanoseconds.
+    pub busy_ns: u64,
+}
+
+impl RunSummary {
+    /// Sums up `report` for the pipeline called `pipeline`.
+    ///
+    /// # Examples
+    ///
+    /// See [`RunSummary`].
+    pub fn from_report(pipeline: &str, report: &RunReport) -> Self {
+        let stats = &report.stats;
+        let elapsed = stats.elapsed.as_secs_f64();
+        let bounds = stats.bounds();
+        // `bounds()` lists the source first, then every stage in order.
+        let source_bound = &bounds[0];
+        let source = SourceSummary {
+            name: stats.source.name.clone(),
+            items: stats.source.items,
+            busy_s: stats.source.busy.as_secs_f64(),
+            blocked_s: stats.source.blocked.as_secs_f64(),
+            bound_items_per_s: finite(source_bound.items_per_s),
+            utilisation: source_bound.utilisation,
+        };
+        let stages = stats
+            .stages
+            .iter()
+            .zip(&bounds[1..])
+            .map(|(stage, bound)| StageSummary {
+                name: stage.name.clone(),
+                mode: stage.mode.to_string(),
+                replicas: stage.replicas,
+                items_in: stage.items_in,
+                items_out: stage.items_out,
+                chunks: stage.chunks,
+                busy_s: stage.busy.as_secs_f64(),
+                waiting_for_input_s: stage.waiting_for_input.as_secs_f64(),
+                blocked_on_output_s: stage.blocked_on_output.as_secs_f64(),
+                mean_queued: stage.mean_queued,
+                errors: stage.errors,
+                skipped: stage.skipped,
+                retries: stage.retries,
+                bound_items_per_s: finite(bound.items_per_s),
+                utilisation: bound.utilisation,
+            })
+            .collect();
+        let bottleneck = stats.bottleneck().map(|b| BottleneckSummary {
+            stage: b.stage,
+            bound_items_per_s: finite(b.bound_items_per_s),
+            verdict: b.verdict,
+        });
+        Self {
+            format: SUMMARY_FORMAT,
+            pipeline: pipeline.to_string(),
+            threads: stats.threads,
+            elapsed_s: elapsed,
+            items: stats.source.items,
+            achieved_items_per_s: stats.items_per_second(),
+            machine_items_per_s: finite(stats.machine_bound()),
+            source,
+            stages,
+            bottleneck,
+            dead_letters: report.dead_letters.len(),
+            spans: report.trace.len(),
+            samples: report
+                .samples
+                .iter()
+                .map(SampleSummary::from_sample)
+                .collect(),
+        }
+    }
+
+    /// The name of track `stage` in the trace: 0 is the source, `i + 1` the
+    /// `i`-th stage.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// use baton_report::RunSummary;
+    /// let report = Pipeline::from_iter(0..10u8)
+    ///     .stage("inc", Mode::serial_in_order()).map(|x| x + 1)
+    ///     .for_each(|_| {}).unwrap();
+    /// let summary = RunSummary::from_report("p", &report);
+    /// assert_eq!(summary.stage_name(1), Some("inc"));
+    /// assert_eq!(summary.stage_name(0), Some(summary.source.name.as_str()));
+    /// assert_eq!(summary.stage_name(9), None);
+    /// ```
+    pub fn stage_name(&self, stage: usize) -> Option<&str> {
+        match stage {
+            0 => Some(&self.source.name),
+            i => self.stages.get(i - 1).map(|s| s.name.as_str()),
+        }
+    }
+
+    /// The summed busy time of the source and every stage, in seconds: about
+    /// how long the run would take with one item at a time and no overlap.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::Pipeline;
+    /// use baton_report::RunSummary;
+    /// let report = Pipeline::from_iter(0..10u8).for_each(|_| {}).unwrap();
+    /// assert!(RunSummary::from_report("p", &report).work_s() >= 0.0);
+    /// ```
+    pub fn work_s(&self) -> f64 {
+        self.source.busy_s + self.stages.iter().map(|s| s.busy_s).sum::<f64>()
+    }
+}
+
+impl SampleSummary {
+    fn from_sample(sample: &Sample) -> Self {
+        Self {
+            at_s: sample.at.as_secs_f64(),
+            source_items: sample.source_items,
+            in_flight: sample.in_flight,
+            stages: sample
+                .stages
+                .iter()
+                .map(StageSampleSummary::from_stage_sample)
+                .collect(),
+        }
+    }
+}
+
+impl StageSampleSummary {
+    fn from_stage_sample(sample: &StageSample) -> Self {
+        Self {
+            active: sample.active,
+            queued_items: sample.queued_items,
+            items_out: sample.items_out,
+            busy_ns: sample.busy_ns,
+        }
+    }
+}
+
+/// `Some(rate)` for a finite rate, `None` for an unbounded one.
+fn finite(rate: f64) -> Option<f64> {
+    rate.is_finite().then_some(rate)
+}

@@ -1,0 +1,225 @@
+//! The report of real runs: the trace file and the page's structure.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use baton_engine::{Config, Mode, Pipeline};
+use baton_report::{render_html, TraceFile};
+use common::{bottling_trace, output_dir, watchdog, BOTTLES, LIMIT};
+
+/// A bar of the pipeline diagram, read back from the page's SVG.
+#[derive(Debug, Clone, Copy)]
+struct Bar {
+    stage: usize,
+    seq: u64,
+    x: f64,
+    y: f64,
+    width: f64,
+}
+
+impl Bar {
+    fn overlaps(&self, other: &Bar) -> bool {
+        self.x < other.x + other.width && other.x < self.x + self.width
+    }
+}
+
+/// Every `<rect class="bar" ...>` of the page, in order.
+fn bars(html: &str) -> Vec<Bar> {
+    html.split("<rect class=\"bar\" ")
+        .skip(1)
+        .map(|tail| {
+            let tag = format!(" {}", &tail[..tail.find('>').expect("unclosed bar")]);
+            let attr = |name: &str| -> f64 {
+                let key = format!(" {name}=\"");
+                let start = tag
+                    .find(&key)
+                    .unwrap_or_else(|| panic!("bar without {name}: {tag}"))
+                    + key.len();
+                let value = &tag[start..];
+                value[..value.find('"').unwrap()].parse().unwrap()
+            };
+            Bar {
+                stage: attr("data-stage") as usize,
+                seq: attr("data-seq") as u64,
+                x: attr("x"),
+                y: attr("y"),
+                width: attr("width"),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn the_bottling_line_page_shows_every_span_the_stages_and_the_verdict() {
+    watchdog(LIMIT, || {
+        let trace = bottling_trace();
+        let html = render_html(&trace);
+        std::fs::write(output_dir().join("bottling-structure.html"), &html).unwrap();
+
+        // One bar per span that carried items (end-of-stream chunks are left out).
+        let drawn: Vec<Bar> = bars(&html);
+        let spans = trace.spans().filter(|s| s.items > 0).count();
+        assert_eq!(drawn.len(), spans, "one bar per span");
+        for (stage, name) in [(1, "fill"), (2, "seal")] {
+            let mut seqs: Vec<u64> = drawn
+                .iter()
+                .filter(|b| b.stage == stage)
+                .map(|b| b.seq)
+                .collect();
+            seqs.sort_unstable();
+            assert_eq!(
+                seqs,
+                (0..BOTTLES).collect::<Vec<_>>(),
+                "every bottle in {name}"
+            );
+            assert!(html.contains(&format!(">{name}")), "no label for {name}");
+        }
+        assert!(
+            html.contains(&format!(">{}", trace.baton.source.name)),
+            "no source label"
+        );
+
+        // The overlap, as drawn: bottle k at the filler while an earlier one is at the sealer.
+        let at = |stage: usize| -> BTreeMap<u64, Bar> {
+            drawn
+                .iter()
+                .filter(|b| b.stage == stage)
+                .map(|b| (b.seq, *b))
+                .collect()
+        };
+        let (fill, seal) = (at(1), at(2));
+        let overlapping = (1..BOTTLES)
+            .filter(|k| (0..*k).any(|j| fill[k].overlaps(&seal[&j])))
+            .count();
+        assert!(
+            overlapping >= (BOTTLES as usize - 1) / 2,
+            "only {overlapping} of {} bottles were filled while an earlier one was sealed",
+            BOTTLES - 1
+        );
+        // The same in the trace itself, in time.
+        let spans: Vec<_> = trace.spans().filter(|s| s.items > 0).collect();
+        let in_time = spans
+            .iter()
+            .filter(|f| f.stage == 1)
+            .filter(|f| {
+                spans.iter().any(|s| {
+                    s.stage == 2
+                        && s.first_seq < f.first_seq
+                        && s.start_us < f.end_us()
+                        && f.start_us < s.end_us()
+                })
+            })
+            .count();
+        assert!(
+            in_time >= (BOTTLES as usize - 1) / 2,
+            "only {in_time} fills overlap an earlier seal in time"
+        );
+        assert!(fill[&0].y < seal[&0].y, "fill is drawn above seal");
+        assert!(
+            (0..BOTTLES).all(|k| fill[&k].x < seal[&k].x),
+            "a bottle is sealed before it is filled"
+        );
+
+        // The verdict, up top.
+        let bottleneck = trace.baton.bottleneck.as_ref().expect("no bottleneck");
+        assert!(
+            ["fill", "seal"].contains(&bottleneck.stage.as_str()),
+            "{bottleneck:?}"
+        );
+        let header = &html[..html.find("id=\"diagram\"").unwrap()];
+        assert!(header.contains(&format!("Bottleneck: <code>{}</code>", bottleneck.stage)));
+        assert!(header.contains("of this bound"));
+        assert!(
+            html.contains("class=\"bottleneck\""),
+            "the bottleneck's table row is marked"
+        );
+        for section in ["The pipeline over time", "Over time", "Stages"] {
+            assert!(
+                html.contains(&format!("<h2>{section}</h2>")),
+                "no {section} section"
+            );
+        }
+        for stage in ["fill", "seal", "sink"] {
+            assert!(
+                html.contains(&format!("{stage}: busy, share of its replicas")),
+                "no busy chart for {stage}"
+            );
+            assert!(
+                html.contains(&format!("{stage}: items queued")),
+                "no queue chart for {stage}"
+            );
+        }
+    });
+}
+
+#[test]
+fn the_page_loads_nothing_from_elsewhere() {
+    watchdog(LIMIT, || {
+        let html = render_html(&bottling_trace());
+        for needle in ["<script", "<link", "@import", "url(", "src=", "https://"] {
+            assert!(!html.contains(needle), "the page contains {needle:?}");
+        }
+        // The only URL is the SVG namespace, which is a name, not a fetch.
+        assert_eq!(
+            html.matches("http://").count(),
+            html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count()
+        );
+    });
+}
+
+#[test]
+fn a_saved_trace_renders_the_same_page() {
+    watchdog(LIMIT, || {
+        let trace = bottling_trace();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bottling.trace.json");
+        trace.write(&path).unwrap();
+        let back = TraceFile::read(&path).unwrap();
+        assert_eq!(render_html(&back), render_html(&trace));
+    });
+}
+
+#[test]
+fn a_long_run_is_sampled_into_a_small_page() {
+    watchdog(LIMIT, || {
+        // One item per chunk, so every item makes a span in every stage: > 100k spans.
+        let items = 35_000u64;
+        let report = Pipeline::from_iter(0..items)
+            .config(Config::default().trace(true).max_chunk(1))
+            .stage("inc", Mode::parallel(2))
+            .map(|x| x + 1)
+            .for_each(|_| {})
+            .unwrap();
+        assert!(
+            report.trace.len() >= 100_000,
+            "only {} spans",
+            report.trace.len()
+        );
+        let html = render_html(&TraceFile::from_report("long", &report));
+        std::fs::write(output_dir().join("long-run.html"), &html).unwrap();
+        assert!(html.len() < 5_000_000, "the page is {} bytes", html.len());
+        let drawn = bars(&html).len();
+        assert!((600..=1_000).contains(&drawn), "{drawn} bars drawn");
+        assert!(
+            html.contains("too many to draw each"),
+            "the page does not say it samples"
+        );
+        assert!(html.contains("Overview: the whole run"));
+    });
+}
+
+#[test]
+fn an_untraced_run_gets_a_page_without_a_diagram() {
+    watchdog(LIMIT, || {
+        let report = Pipeline::from_iter(0..100u32)
+            .stage("double", Mode::parallel(2))
+            .map(|x| x * 2)
+            .for_each(|_| {})
+            .unwrap();
+        let html = render_html(&TraceFile::from_report("untraced", &report));
+        assert!(bars(&html).is_empty());
+        assert!(html.contains("recorded no spans"));
+        assert!(html.contains("<h2>Stages</h2>"));
+    });
+}
