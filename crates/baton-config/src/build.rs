@@ -1,0 +1,320 @@
+//! Building a plan on the engine: every stage's op is built from its
+//! parameters (where missing files and bad patterns show up), then wired
+//! into an engine pipeline of [`Item`]s.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use baton_engine::{BoxError, Config, DeadLetter, OnError, Pipeline, RunHandle, Stage};
+use baton_ops::{BuiltOp, Item, ModeName, Payload};
+
+use crate::diagnostic::Diagnostics;
+use crate::plan::Plan;
+
+/// A plan whose stages are all built, ready to run.
+#[derive(Debug)]
+pub struct Built {
+    /// The plan.
+    pub plan: Plan,
+    ops: Vec<BuiltOp>,
+    /// The number of items the source will give, when known.
+    pub source_len: Option<u64>,
+}
+
+/// How to run a built pipeline.
+///
+/// # Examples
+///
+/// ```
+/// let options = baton_config::RunOptions { trace: true, ..Default::default() };
+/// assert!(options.threads.is_none());
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Record spans for a trace or report.
+    pub trace: bool,
+    /// CPU threads, overriding the file.
+    pub threads: Option<usize>,
+}
+
+impl Plan {
+    /// Builds every stage's op; problems (a missing file, a bad pattern)
+    /// come back pointing at the parameter in the file.
+    ///
+    /// # Errors
+    ///
+    /// Every stage that could not be built.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let text = "[[stage]]\nop = \"range\"\nend = 3\n\n[[stage]]\nop = \"discard\"\n";
+    /// let built = baton_config::Plan::parse("p.toml".as_ref(), text).unwrap().build().unwrap();
+    /// assert_eq!(built.source_len, Some(3));
+    /// ```
+    pub fn build(self) -> Result<Built, Diagnostics> {
+        let mut problems = Vec::new();
+        let mut ops = Vec::new();
+        for stage in &self.stages {
+            match (stage.op.build)(&stage.params) {
+                Ok(op) => ops.push(op),
+                Err(error) => problems.push(self.stage_diagnostic(
+                    stage,
+                    error.param.as_deref(),
+                    error.message,
+                )),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Diagnostics(problems));
+        }
+        let source_len = match ops.first() {
+            Some(BuiltOp::Source(source)) => source.len,
+            _ => None,
+        };
+        Ok(Built {
+            plan: self,
+            ops,
+            source_len,
+        })
+    }
+}
+
+impl Built {
+    /// Starts the run on the in-process engine.
+    ///
+    /// # Errors
+    ///
+    /// When the engine refuses the pipeline or the sink cannot be made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let text = "[[stage]]\nop = \"range\"\nend = 100\n\n[[stage]]\nop = \"discard\"\n";
+    /// let built = baton_config::Plan::parse("p.toml".as_ref(), text).unwrap().build().unwrap();
+    /// let run = built.start(&Default::default()).unwrap();
+    /// let report = run.handle.join().unwrap();
+    /// assert_eq!(report.stats.source.items, 100);
+    /// ```
+    pub fn start(self, options: &RunOptions) -> Result<Started, BoxError> {
+        let Built { plan, ops, .. } = self;
+        let mut config = Config::default().trace(options.trace);
+        if let Some(threads) = options.threads.or(plan.threads) {
+            config = config.threads(threads);
+        }
+        if let Some(items) = plan.max_in_flight {
+            config = config.max_in_flight(items);
+        }
+        let threads = config.thread_count();
+        let mut ops = ops.into_iter();
+        let mut stages = plan.stages.iter();
+        let (Some(BuiltOp::Source(source)), Some(first)) = (ops.next(), stages.next()) else {
+            return Err("the first stage is not a source".into());
+        };
+        let mut pipeline = Pipeline::from_results(source.items)
+            .config(config)
+            .name_source(&first.name)
+            .source_on_error(if first.on_error == OnError::Skip {
+                OnError::Skip
+            } else {
+                OnError::Fail
+            });
+        let mut sink = None;
+        for (stage, op) in stages.zip(ops) {
+            let mut mode = stage.engine_mode();
+            if stage.mode == ModeName::Parallel && stage.replicas == 0 {
+                // Parallel with no count: one replica per thread.
+                mode = if stage.blocking {
+                    baton_engine::Mode::parallel(threads).blocking()
+                } else {
+                    baton_engine::Mode::parallel(threads)
+                };
+            }
+            let mut builder = pipeline.stage(&stage.name, mode).on_error(stage.on_error);
+            if let Some(items) = stage.buffer {
+                builder = builder.buffer(items);
+            }
+            pipeline = match op {
+                BuiltOp::Source(_) => {
+                    return Err(format!("stage `{}` is a source in the middle", stage.name).into())
+                }
+                BuiltOp::Stage(factory) => {
+                    let factory = Arc::clone(&factory);
+                    builder.apply(move || factory())
+                }
+                BuiltOp::Batch { size, exact } => builder.apply(move || {
+                    Ok(BatchItems {
+                        size,
+                        exact,
+                        items: Vec::new(),
+                    })
+                }),
+                BuiltOp::Unbatch => builder.apply(|| Ok(UnbatchItems)),
+                BuiltOp::Shuffle { buffer, seed } => builder.shuffle(buffer, seed),
+                BuiltOp::Prefetch(n) => {
+                    drop(builder);
+                    return Err(format!(
+                        "`prefetch` ({n}) must be written as its own stage; internal error at `{}`",
+                        stage.name
+                    )
+                    .into());
+                }
+                BuiltOp::Take(n) => builder.take(n),
+                BuiltOp::Skip(n) => builder.skip(n),
+                BuiltOp::Sink(make) => {
+                    sink = Some((builder, make));
+                    break;
+                }
+            };
+        }
+        let Some((builder, make)) = sink else {
+            return Err("the last stage is not a sink".into());
+        };
+        let handle = builder.spawn_sink(make()?)?;
+        let dead_letters = plan
+            .stages
+            .iter()
+            .map(|s| (s.name.clone(), s.dead_letter.clone()))
+            .collect::<Vec<(String, Option<PathBuf>)>>();
+        Ok(Started {
+            handle,
+            plan,
+            dead_letters,
+        })
+    }
+}
+
+/// A pipeline running on the engine.
+#[derive(Debug)]
+pub struct Started {
+    /// The run.
+    pub handle: RunHandle,
+    /// Its plan.
+    pub plan: Plan,
+    dead_letters: Vec<(String, Option<PathBuf>)>,
+}
+
+impl Started {
+    /// Writes the skipped items of every stage that has a `dead_letter` file
+    /// (one JSON line each: stage, seq, error, item); returns the files written.
+    ///
+    /// # Errors
+    ///
+    /// When a file cannot be written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let text = "[[stage]]\nop = \"range\"\nend = 3\n\n[[stage]]\nop = \"discard\"\n";
+    /// let run = baton_config::Plan::parse("p.toml".as_ref(), text).unwrap().build().unwrap().start(&Default::default()).unwrap();
+    /// let written = run.write_dead_letters(&[]).unwrap();
+    /// assert!(written.is_empty());
+    /// ```
+    pub fn write_dead_letters(&self, letters: &[DeadLetter]) -> std::io::Result<Vec<PathBuf>> {
+        write_dead_letters(&self.dead_letters, letters)
+    }
+
+    /// Where each stage's dead letters go.
+    pub fn dead_letter_files(&self) -> Vec<(String, Option<PathBuf>)> {
+        self.dead_letters.clone()
+    }
+}
+
+/// Writes dead letters to the files their stages name.
+///
+/// # Errors
+///
+/// When a file cannot be written.
+///
+/// # Examples
+///
+/// ```
+/// let written = baton_config::write_dead_letters(&[], &[]).unwrap();
+/// assert!(written.is_empty());
+/// ```
+pub fn write_dead_letters(
+    files: &[(String, Option<PathBuf>)],
+    letters: &[DeadLetter],
+) -> std::io::Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for (stage, file) in files {
+        let Some(file) = file else { continue };
+        let mine: Vec<&DeadLetter> = letters.iter().filter(|l| &l.stage == stage).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut out = std::io::BufWriter::new(std::fs::File::create(file)?);
+        for letter in mine {
+            let item = letter
+                .item::<Item>()
+                .map(Item::to_json)
+                .unwrap_or(serde_json::Value::Null);
+            let line = serde_json::json!({
+                "stage": letter.stage,
+                "seq": letter.seq,
+                "error": letter.failure.to_string(),
+                "item": item,
+            });
+            writeln!(out, "{line}")?;
+        }
+        out.flush()?;
+        written.push(file.clone());
+    }
+    Ok(written)
+}
+
+/// `batch`: items into one item whose payload is the batch.
+struct BatchItems {
+    size: usize,
+    exact: bool,
+    items: Vec<Item>,
+}
+
+impl BatchItems {
+    fn emit(&mut self, out: &mut Vec<Item>) {
+        let items = std::mem::take(&mut self.items);
+        let mut batch = Item::with_field("size", items.len());
+        batch.payload = Payload::Batch(items);
+        out.push(batch);
+    }
+}
+
+impl Stage<Item, Item> for BatchItems {
+    fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        self.items.push(item);
+        if self.items.len() == self.size {
+            self.emit(out);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        if !self.items.is_empty() && !self.exact {
+            self.emit(out);
+        }
+        Ok(())
+    }
+}
+
+/// `unbatch`: a batch back into its items.
+struct UnbatchItems;
+
+impl Stage<Item, Item> for UnbatchItems {
+    fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        match item.payload {
+            Payload::Batch(items) => {
+                out.extend(items);
+                Ok(())
+            }
+            other => Err(format!(
+                "unbatch needs a batch, got an item with {} payload",
+                other.kind()
+            )
+            .into()),
+        }
+    }
+}

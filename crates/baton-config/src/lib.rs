@@ -1,0 +1,34 @@
+//! # baton-config
+//!
+//! Pipeline files for baton: a `[[stage]]` list in TOML, read with spans,
+//! checked against the op registry of `baton-ops` (unknown ops and keys,
+//! wrong types, missing parameters, impossible modes, missing files), every
+//! problem reported with file, line, column, key and the nearest valid name;
+//! then built on the engine.
+//!
+//! ```
+//! use baton_config::Plan;
+//! let text = r#"
+//! [[stage]]
+//! op = "range"
+//! end = 10
+//!
+//! [[stage]]
+//! op = "discard"
+//! "#;
+//! let run = Plan::parse("p.toml".as_ref(), text).unwrap().build().unwrap().start(&Default::default()).unwrap();
+//! assert_eq!(run.handle.join().unwrap().stats.source.items, 10);
+//! ```
+
+#![warn(missing_docs, missing_debug_implementations)]
+
+mod build;
+mod diagnostic;
+mod file;
+mod plan;
+
+pub use baton_ops::STAGE_KEYS;
+pub use build::{write_dead_letters, Built, RunOptions, Started};
+pub use diagnostic::{Diagnostic, Diagnostics};
+pub use file::PIPELINE_KEYS;
+pub use plan::{Plan, PlannedStage};
