@@ -1,0 +1,63 @@
+//! `baton`: runs pipelines described in TOML files on the in-process engine.
+//!
+//! The binary only reads arguments and wires the libraries together:
+//! `baton-config` reads and checks the file and builds it on the engine,
+//! `baton-ops` holds the built-in stages, `baton-report` writes traces and
+//! reports; the live view is here, in `live.rs`.
+
+mod commands;
+mod live;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// baton: pipelines of serial and parallel stages, overlapped, bounded, observable.
+#[derive(Debug, Parser)]
+#[command(name = "baton", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs a pipeline file.
+    Run(commands::run::RunArgs),
+    /// Checks a pipeline file without running it.
+    Check {
+        /// The pipeline file.
+        file: PathBuf,
+    },
+    /// Renders a saved trace (`baton run --trace`) as an HTML report.
+    Report {
+        /// The trace file.
+        trace: PathBuf,
+        /// Where to write the report.
+        #[arg(short, long, default_value = "report.html")]
+        output: PathBuf,
+    },
+    /// Lists the built-in stages and their parameters.
+    Ops {
+        /// Show only this op.
+        name: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => commands::run::run(args),
+        Command::Check { file } => commands::check::check(&file),
+        Command::Report { trace, output } => commands::report::report(&trace, &output),
+        Command::Ops { name } => commands::ops::ops(name.as_deref()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! `baton check`: every kind of mistake in a pipeline file is reported with
+//! its file, line, column and key, and a suggestion where one fits.
+
+mod common;
+
+use common::{baton, stderr, write};
+
+/// Checks `text` and returns the exit code and the error output.
+fn check(text: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "p.toml", text);
+    let output = baton().arg("check").arg(&file).output().unwrap();
+    let shown = stderr(&output).replace(&*file.to_string_lossy(), "p.toml");
+    (output.status.code().unwrap_or(-1), shown)
+}
+
+const SINK: &str = "\n[[stage]]\nop = \"discard\"\n";
+
+#[test]
+fn a_valid_file_passes() {
+    let (code, shown) = check(&format!("[[stage]]\nop = \"range\"\nend = 5\n{SINK}"));
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("ok, 2 stages"), "{shown}");
+}
+
+#[test]
+fn an_unknown_op_is_named_with_its_place_and_the_nearest_op() {
+    let (code, shown) = check(&format!("[[stage]]\nop = \"rnage\"\nend = 5\n{SINK}"));
+    assert_eq!(code, 2);
+    assert!(shown.contains("unknown op `rnage`"), "{shown}");
+    assert!(shown.contains("p.toml:2:6 (key `op`)"), "{shown}");
+    assert!(shown.contains("did you mean `range`?"), "{shown}");
+}
+
+#[test]
+fn an_unknown_key_suggests_the_parameter_meant() {
+    let (code, shown) = check(&format!("[[stage]]\nop = \"range\"\nedn = 5\n{SINK}"));
+    assert_eq!(code, 2);
+    assert!(
+        shown.contains("unknown key `edn` for op `range`"),
+        "{shown}"
+    );
+    assert!(shown.contains("p.toml:3:1 (key `edn`)"), "{shown}");
+    assert!(shown.contains("did you mean `end`?"), "{shown}");
+}
+
+#[test]
+fn a_value_of_the_wrong_type_says_what_was_expected() {
+    let (code, shown) = check(&format!("[[stage]]\nop = \"range\"\nend = \"ten\"\n{SINK}"));
+    assert_eq!(code, 2);
+    assert!(
+        shown.contains("`end` of `range` must be an integer, not a string"),
+        "{shown}"
+    );
+    assert!(shown.contains("p.toml:3:7 (key `end`)"), "{shown}");
+}
+
+#[test]
+fn a_missing_required_parameter_is_named() {
+    let (code, shown) = check(&format!("[[stage]]\nop = \"range\"\n{SINK}"));
+    assert_eq!(code, 2);
+    assert!(shown.contains("`range` needs `end`"), "{shown}");
+    assert!(shown.contains("(key `end`)"), "{shown}");
+}
+
+#[test]
+fn a_stateful_stage_cannot_run_in_parallel() {
+    let text = format!("[[stage]]\nop = \"range\"\nend = 5\n\n[[stage]]\nop = \"batch\"\nsize = 2\nmode = \"parallel\"\n{SINK}");
+    let (code, shown) = check(&text);
+    assert_eq!(code, 2);
+    assert!(shown.contains("`batch` cannot run `parallel`"), "{shown}");
+    assert!(shown.contains("p.toml:8:8 (key `mode`)"), "{shown}");
+}
+
+#[test]
+fn an_in_order_stage_after_an_unordered_combining_stage_is_impossible() {
+    let text = "[[stage]]\nop = \"range\"\nend = 5\n\n[[stage]]\nop = \"batch\"\nsize = 2\nmode = \"serial\"\n\n[[stage]]\nop = \"unbatch\"\n\n[[stage]]\nop = \"take\"\ncount = 3\nmode = \"serial_in_order\"\n\n[[stage]]\nop = \"discard\"\n";
+    let (code, shown) = check(text);
+    assert_eq!(code, 2);
+    assert!(shown.contains("source order is already lost"), "{shown}");
+    assert!(shown.contains("(key `mode`)"), "{shown}");
+}
+
+#[test]
+fn a_misspelled_mode_is_suggested() {
+    let (code, shown) = check(&format!("[[stage]]\nop = \"range\"\nend = 5\n\n[[stage]]\nop = \"delay\"\nms = 1\nmode = \"paralel\"\n{SINK}"));
+    assert_eq!(code, 2);
+    assert!(shown.contains("unknown mode \"paralel\""), "{shown}");
+    assert!(shown.contains("did you mean `parallel`?"), "{shown}");
+}
+
+#[test]
+fn replicas_need_a_parallel_stage_and_a_number() {
+    let serial = format!("[[stage]]\nop = \"range\"\nend = 5\n\n[[stage]]\nop = \"delay\"\nms = 1\nmode = \"serial\"\nreplicas = 4\n{SINK}");
+    let (code, shown) = check(&serial);
+    assert_eq!(code, 2);
+    assert!(
+        shown.contains("`replicas` needs `mode = \"parallel\"`"),
+        "{shown}"
+    );
+    let auto = format!("[[stage]]\nop = \"range\"\nend = 5\n\n[[stage]]\nop = \"delay\"\nms = 1\nreplicas = \"auto\"\n{SINK}");
+    let (code, shown) = check(&auto);
+    assert_eq!(code, 2);
+    assert!(shown.contains("autotuning"), "{shown}");
+}
+
+#[test]
+fn a_missing_input_file_points_at_its_path() {
+    let (code, shown) = check(&format!(
+        "[[stage]]\nop = \"lines\"\npath = \"no/such/*.log\"\n{SINK}"
+    ));
+    assert_eq!(code, 2, "{shown}");
+    assert!(shown.contains("(key `path`)"), "{shown}");
+    assert!(shown.contains("p.toml:3:"), "{shown}");
+}
+
+#[test]
+fn the_first_stage_must_be_a_source_and_the_last_a_sink() {
+    let (code, shown) =
+        check("[[stage]]\nop = \"delay\"\nms = 1\n\n[[stage]]\nop = \"range\"\nend = 3\n");
+    assert_eq!(code, 2);
+    assert!(
+        shown.contains("the first stage must be a source"),
+        "{shown}"
+    );
+    assert!(shown.contains("the last stage must be a sink"), "{shown}");
+}
+
+#[test]
+fn invalid_toml_is_located() {
+    let (code, shown) = check("[[stage]]\nop = \"range\nend = 3\n");
+    assert_eq!(code, 2);
+    assert!(shown.contains("not valid TOML"), "{shown}");
+    assert!(shown.contains("p.toml:2:"), "{shown}");
+}
+
+#[test]
+fn unknown_top_level_keys_and_duplicate_names_are_reported() {
+    let (code, shown) = check(&format!("[[stages]]\nop = \"range\"\n{SINK}"));
+    assert_eq!(code, 2);
+    assert!(shown.contains("unknown top-level key `stages`"), "{shown}");
+    assert!(shown.contains("did you mean `stage`?"), "{shown}");
+    let twice = "[[stage]]\nname = \"a\"\nop = \"range\"\nend = 2\n\n[[stage]]\nname = \"a\"\nop = \"discard\"\n";
+    let (code, shown) = check(twice);
+    assert_eq!(code, 2);
+    assert!(shown.contains("two stages are named `a`"), "{shown}");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = "[[stage]]\nop = \"range\"\nedn = 5\n\n[[stage]]\nop = \"dleay\"\n\n[[stage]]\nop = \"discard\"\nfoo = 1\n";
+    let (code, shown) = check(text);
+    assert_eq!(code, 2);
+    assert!(shown.contains("`edn`"), "{shown}");
+    assert!(shown.contains("`dleay`"), "{shown}");
+    assert!(shown.contains("`foo`"), "{shown}");
+    assert!(shown.contains("errors"), "{shown}");
+}

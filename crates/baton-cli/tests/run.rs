@@ -1,0 +1,204 @@
+//! `baton run`, `baton ops` and `baton report` as a user calls them.
+
+mod common;
+
+use common::{baton, stderr, stdout, write};
+
+const RANGE_TO_STDOUT: &str = "[[stage]]\nop = \"range\"\nend = 5\n\n[[stage]]\nname = \"double\"\nop = \"spin\"\niterations = 0\n\n[[stage]]\nop = \"stdout\"\n";
+
+#[test]
+fn run_prints_items_in_source_order_and_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "p.toml", RANGE_TO_STDOUT);
+    let output = baton().args(["run"]).arg(&file).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let lines: Vec<String> = stdout(&output).lines().map(str::to_string).collect();
+    assert_eq!(
+        lines,
+        (0..5)
+            .map(|n| format!("{{\"value\":{n}}}"))
+            .collect::<Vec<_>>()
+    );
+    let summary = stderr(&output);
+    assert!(summary.contains("5 items in"), "{summary}");
+    assert!(summary.contains("double"), "{summary}");
+}
+
+#[test]
+fn dry_run_prints_the_plan_without_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "p.toml", RANGE_TO_STDOUT);
+    let output = baton()
+        .args(["run", "--dry-run", "--threads", "3"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let plan = stdout(&output);
+    assert!(plan.contains("3 threads"), "{plan}");
+    assert!(plan.contains("op=spin"), "{plan}");
+    assert!(plan.contains("parallel x3"), "{plan}");
+    assert!(!plan.contains("{\"value\""), "dry run must not run: {plan}");
+}
+
+#[test]
+fn overrides_set_replicas_and_buffers_and_name_unknown_stages() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "p.toml", RANGE_TO_STDOUT);
+    let output = baton()
+        .args([
+            "run",
+            "--dry-run",
+            "--replicas",
+            "double=7",
+            "--buffer",
+            "stdout=9",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let plan = stdout(&output);
+    assert!(plan.contains("parallel x7"), "{plan}");
+    assert!(plan.contains("buffer=9"), "{plan}");
+    let output = baton()
+        .args(["run", "--replicas", "dubble=2"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("did you mean `double`?"),
+        "{}",
+        stderr(&output)
+    );
+    let output = baton()
+        .args(["run", "--replicas", "stdout=2"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("one replica"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn stats_trace_and_report_files_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "p.toml", RANGE_TO_STDOUT);
+    let stats = dir.path().join("stats.json");
+    let trace = dir.path().join("trace.json");
+    let report = dir.path().join("report.html");
+    let output = baton()
+        .args(["run", "--quiet", "--stats"])
+        .arg(&stats)
+        .arg("--trace")
+        .arg(&trace)
+        .arg("--report")
+        .arg(&report)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    assert!(stats.to_string().contains("double"), "{stats}");
+    let trace_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&trace).unwrap()).unwrap();
+    let events = trace_json["traceEvents"].as_array().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["ph"] == "X" && e["cat"] == "double"),
+        "no span of `double`"
+    );
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("<svg"), "the report draws its charts in SVG");
+    // The saved trace renders the same report again.
+    let again = dir.path().join("again.html");
+    let output = baton()
+        .arg("report")
+        .arg(&trace)
+        .arg("-o")
+        .arg(&again)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(std::fs::read_to_string(&again).unwrap().contains("<svg"));
+}
+
+#[test]
+fn a_failing_stage_exits_non_zero_naming_the_stage_and_item() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "in.jsonl", "{\"a\":1}\n{\"a\":2}\n");
+    let text = "[[stage]]\nop = \"lines\"\npath = \"in.jsonl\"\n\n[[stage]]\nname = \"pick\"\nop = \"select\"\nfields = [\"b\"]\nstrict = true\n\n[[stage]]\nop = \"discard\"\n";
+    let file = write(dir.path(), "p.toml", text);
+    let output = baton()
+        .args(["run", "--quiet"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let shown = stderr(&output);
+    assert!(shown.contains("stage `pick` failed on item 0"), "{shown}");
+}
+
+#[test]
+fn skipped_items_go_to_the_dead_letter_file() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "in.log", "{\"a\":1}\nnot json\n{\"a\":3}\n");
+    let text = "[[stage]]\nop = \"lines\"\npath = \"in.log\"\n\n[[stage]]\nname = \"parse\"\nop = \"json_parse\"\non_error = \"skip\"\ndead_letter = \"bad.jsonl\"\n\n[[stage]]\nop = \"stdout\"\n";
+    let file = write(dir.path(), "p.toml", text);
+    let output = baton()
+        .args(["run", "--quiet"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).lines().count(), 2);
+    let dead = std::fs::read_to_string(dir.path().join("bad.jsonl")).unwrap();
+    let letter: serde_json::Value = serde_json::from_str(dead.lines().next().unwrap()).unwrap();
+    assert_eq!(letter["stage"], "parse");
+    assert_eq!(letter["seq"], 1);
+    assert_eq!(letter["item"]["line"], "not json");
+}
+
+#[test]
+fn ops_lists_every_built_in_stage_from_the_registry() {
+    let output = baton().arg("ops").output().unwrap();
+    assert!(output.status.success());
+    let listing = stdout(&output);
+    for op in baton_ops::all() {
+        assert!(
+            listing.contains(&format!("  {:<14} {}", op.name, op.summary)),
+            "`{}` missing",
+            op.name
+        );
+        for param in op.params {
+            assert!(
+                listing.contains(param.name),
+                "param `{}` of `{}` missing",
+                param.name,
+                op.name
+            );
+        }
+    }
+    let one = baton().args(["ops", "range"]).output().unwrap();
+    assert!(stdout(&one).contains("end"));
+    let typo = baton().args(["ops", "rnage"]).output().unwrap();
+    assert!(!typo.status.success());
+    assert!(stderr(&typo).contains("did you mean `range`?"));
+}
+
+#[test]
+fn a_missing_pipeline_file_is_a_clear_error() {
+    let output = baton().args(["run", "no-such-file.toml"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("cannot read the pipeline file"),
+        "{}",
+        stderr(&output)
+    );
+}
