@@ -45,6 +45,27 @@ use sizer::ChunkSizer;
 use slot::{Offer, ReplicaBox, StageSlot};
 use source::{Source, SourceInner, SourceSlot};
 
+/// Which thread is carrying a chunk, and so which stages it may run at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Runner {
+    /// A CPU worker: any stage but a blocking one.
+    Cpu,
+    /// A thread of blocking stage `s`: that stage only.
+    Blocking(usize),
+    /// None: the chunk is queued for whoever comes.
+    Nobody,
+}
+
+impl Runner {
+    fn may_run(self, slot: &StageSlot) -> bool {
+        match self {
+            Runner::Cpu => !slot.mode.is_blocking(),
+            Runner::Blocking(s) => slot.index == s,
+            Runner::Nobody => false,
+        }
+    }
+}
+
 /// A run of items moving together, with its place in the stream.
 #[derive(Debug)]
 pub(crate) struct Chunk {
@@ -65,6 +86,10 @@ const RUNNING: u8 = 0;
 const FINISHED: u8 = 1;
 const FAILED: u8 = 2;
 const ABORTED: u8 = 3;
+
+/// How many times an idle CPU worker looks for new work before it parks
+/// (some tens of microseconds).
+const SPINS_BEFORE_PARKING: u32 = 2048;
 
 /// How long a parked thread sleeps before it looks again anyway.
 const PARK_BACKSTOP: Duration = Duration::from_millis(50);
@@ -335,6 +360,9 @@ impl Shared {
             if self.is_done() {
                 break;
             }
+            if self.cpu.spin_for(seen, SPINS_BEFORE_PARKING) {
+                continue;
+            }
             self.cpu.wait(seen, PARK_BACKSTOP);
         }
     }
@@ -345,7 +373,7 @@ impl Shared {
             let seen = slot.signal.prepare();
             match slot.take_ready() {
                 Ok(Some((replica, chunk))) => {
-                    self.drive(s, replica, chunk, false);
+                    self.drive(s, replica, chunk, Runner::Blocking(s));
                     continue;
                 }
                 Ok(None) => {}
@@ -354,6 +382,11 @@ impl Shared {
                     self.fail(&slot.ctx.name, ItemFailure { seq, failure });
                     return;
                 }
+            }
+            // A blocking stage right after the source feeds itself: no
+            // other thread has to wake this one for each new chunk.
+            if s == 0 && self.run_source(Runner::Blocking(s)) {
+                continue;
             }
             slot.signal.wait(seen, PARK_BACKSTOP);
         }
@@ -376,7 +409,7 @@ impl Shared {
                 return true;
             }
         }
-        if self.run_source() {
+        if self.run_source(Runner::Cpu) {
             return true;
         }
         for slot in self
@@ -396,7 +429,7 @@ impl Shared {
     fn take_and_drive(self: &Arc<Self>, slot: &StageSlot) -> bool {
         match slot.take_ready() {
             Ok(Some((replica, chunk))) => {
-                self.drive(slot.index, replica, chunk, true);
+                self.drive(slot.index, replica, chunk, Runner::Cpu);
                 true
             }
             Ok(None) => false,
@@ -414,7 +447,7 @@ impl Shared {
 
     /// Makes the next chunk (or the end marker) if the source is free and
     /// the budget has room, and carries it on.
-    fn run_source(self: &Arc<Self>) -> bool {
+    fn run_source(self: &Arc<Self>, runner: Runner) -> bool {
         if self.source.is_done() || self.is_done() {
             return false;
         }
@@ -467,7 +500,7 @@ impl Shared {
                     cost_ns: elapsed.as_nanos() as u64,
                     permit,
                 };
-                self.carry(0, chunk);
+                self.carry(0, chunk, runner);
                 return true;
             }
         }
@@ -482,15 +515,15 @@ impl Shared {
             cost_ns: 0,
             permit: Budget::free_permit(),
         };
-        self.carry(0, end);
+        self.carry(0, end, runner);
         true
     }
 
     /// Offers a chunk to stage `next` and, if this thread may run it, runs it
     /// and what follows.
-    fn carry(self: &Arc<Self>, next: usize, chunk: Chunk) {
-        if let Some((s, replica, chunk)) = self.forward(next, chunk, true) {
-            self.drive(s, replica, chunk, true);
+    fn carry(self: &Arc<Self>, next: usize, chunk: Chunk, runner: Runner) {
+        if let Some((s, replica, chunk)) = self.forward(next, chunk, runner) {
+            self.drive(s, replica, chunk, runner);
         }
     }
 
@@ -501,7 +534,7 @@ impl Shared {
         mut s: usize,
         mut replica: ReplicaBox,
         mut chunk: Chunk,
-        on_cpu: bool,
+        runner: Runner,
     ) {
         loop {
             let slot = &self.stages[s];
@@ -522,7 +555,7 @@ impl Shared {
             }
             if let Some((same, next)) = slot.release(replica, slot.is_serial()) {
                 // Keep the serial stage busy; its output waits for others.
-                self.forward(s + 1, out, false);
+                self.forward(s + 1, out, Runner::Nobody);
                 replica = same;
                 chunk = next;
                 continue;
@@ -530,7 +563,16 @@ impl Shared {
             if slot.queued_chunks.load(Ordering::Acquire) > 0 {
                 self.wake(slot);
             }
-            match self.forward(s + 1, out, on_cpu) {
+            if runner == Runner::Cpu && slot.is_serial() && s + 1 < self.stages.len() {
+                // A serial stage is the likely bottleneck: rather than follow
+                // its output downstream and leave it idle, this thread hands
+                // the output to the others and feeds the stage from the
+                // source (which runs it again here, if its turn has come).
+                self.forward(s + 1, out, Runner::Nobody);
+                self.run_source(Runner::Cpu);
+                return;
+            }
+            match self.forward(s + 1, out, runner) {
                 Some((next_s, next_replica, next_chunk)) => {
                     s = next_s;
                     replica = next_replica;
@@ -541,9 +583,16 @@ impl Shared {
         }
     }
 
+    /// Tells the threads that can run `slot` that a chunk waits there. A
+    /// blocking stage's busy threads each look at its queue when they finish
+    /// their chunk, so an idle one is woken (a system call, and a core taken
+    /// from CPU work) only when the queue holds more than they will take.
     fn wake(&self, slot: &StageSlot) {
         if slot.mode.is_blocking() {
-            slot.signal.notify();
+            let queued = slot.queued_chunks.load(Ordering::SeqCst);
+            if queued > slot.active.load(Ordering::SeqCst) {
+                slot.signal.notify();
+            }
         } else {
             self.cpu.notify();
         }
@@ -555,14 +604,14 @@ impl Shared {
         &self,
         mut next: usize,
         mut chunk: Chunk,
-        may_run: bool,
+        runner: Runner,
     ) -> Option<(usize, ReplicaBox, Chunk)> {
         loop {
             let Some(slot) = self.stages.get(next) else {
                 self.leave(chunk);
                 return None;
             };
-            match slot.offer(chunk, may_run && !slot.mode.is_blocking()) {
+            match slot.offer(chunk, runner.may_run(slot)) {
                 Offer::Run(replica, chunk) => return Some((next, replica, chunk)),
                 Offer::Queued => {
                     self.wake(slot);
@@ -611,7 +660,7 @@ impl Shared {
         self.source.stop.store(true, Ordering::Release);
         for i in 0..=s {
             for chunk in self.stages[i].close() {
-                self.forward(i + 1, chunk, false);
+                self.forward(i + 1, chunk, Runner::Nobody);
             }
         }
         self.cpu.notify();

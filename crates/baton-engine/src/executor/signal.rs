@@ -39,6 +39,23 @@ impl Signal {
         }
     }
 
+    /// Spins a little while for the epoch to move past `seen`: work often
+    /// comes within microseconds, and a thread that has not parked costs its
+    /// waker no system call. Returns whether it moved.
+    pub(crate) fn spin_for(&self, seen: u64, spins: u32) -> bool {
+        for round in 0..spins {
+            if self.epoch.load(Ordering::Acquire) != seen {
+                return true;
+            }
+            if round % 64 == 63 {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        self.epoch.load(Ordering::Acquire) != seen
+    }
+
     /// Parks until the epoch moves past `seen` or `timeout` passes.
     pub(crate) fn wait(&self, seen: u64, timeout: Duration) {
         let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
