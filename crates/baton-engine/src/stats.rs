@@ -387,6 +387,8 @@ pub struct StageSample {
     pub active: usize,
     /// Items queued in front.
     pub queued_items: usize,
+    /// Items taken in so far.
+    pub items_in: u64,
     /// Items given out so far.
     pub items_out: u64,
     /// Busy time so far, in ns.

@@ -193,7 +193,7 @@ pub struct SampleSummary {
 /// # Examples
 ///
 /// ```
-/// let sample = baton_report::StageSampleSummary { active: 1, queued_items: 3, items_out: 10, busy_ns: 5_000 };
+/// let sample = baton_report::StageSampleSummary { active: 1, queued_items: 3, items_in: 10, items_out: 10, busy_ns: 5_000 };
 /// assert_eq!(sample.queued_items, 3);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,6 +203,9 @@ pub struct StageSampleSummary {
     pub active: usize,
     /// Items queued in front of it.
     pub queued_items: usize,
+    /// Items taken in so far (absent in traces of older versions).
+    #[serde(default)]
+    pub items_in: u64,
     /// Items given out so far.
     pub items_out: u64,
     /// Busy time so far, summed over replicas, in nanoseconds.
@@ -336,6 +339,7 @@ impl StageSampleSummary {
         Self {
             active: sample.active,
             queued_items: sample.queued_items,
+            items_in: sample.items_in,
             items_out: sample.items_out,
             busy_ns: sample.busy_ns,
         }

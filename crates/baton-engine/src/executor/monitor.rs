@@ -95,6 +95,7 @@ pub(crate) fn sample(shared: &Shared, dt: Duration) {
         stage_samples.push(StageSample {
             active,
             queued_items,
+            items_in: slot.ctx.counters.items_in.load(Ordering::Relaxed),
             items_out: slot.ctx.counters.items_out.load(Ordering::Relaxed),
             busy_ns: slot.ctx.counters.busy_ns.load(Ordering::Relaxed),
         });

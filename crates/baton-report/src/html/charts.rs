@@ -64,7 +64,7 @@ impl Moment<'_> {
         self.sample
             .and_then(|s| s.stages.get(i))
             .map_or((0.0, 0.0, 0.0), |s| {
-                (s.busy_ns as f64, s.queued_items as f64, s.items_out as f64)
+                (s.busy_ns as f64, s.queued_items as f64, s.items_in as f64)
             })
     }
 }
@@ -130,7 +130,7 @@ pub(crate) fn render(out: &mut String, summary: &RunSummary) {
     }];
     if let Some(sink) = summary.stages.last() {
         series.push(Series {
-            label: format!("{} (last stage) items out/s", sink.name),
+            label: format!("{} (last stage) items in/s", sink.name),
             colour: stage_colour(1),
             shape: Shape::Steps(sink_rate),
         });
