@@ -32,7 +32,8 @@ impl View {
     }
 }
 
-/// One line per stage, computed from two snapshots.
+/// One line per stage, computed from two snapshots: `done` counts the
+/// items a stage has taken in (for the source, made).
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct StageLine {
     pub(crate) name: String,
@@ -63,10 +64,10 @@ pub(crate) fn lines(
         queued: 0,
     }];
     for (i, stage) in now.stages.iter().enumerate() {
-        let (busy_before, out_before) = before
+        let (busy_before, in_before) = before
             .stages
             .get(i)
-            .map_or((Duration::ZERO, 0), |s| (s.busy, s.items_out));
+            .map_or((Duration::ZERO, 0), |s| (s.busy, s.items_in));
         let replicas = if stage.mode.is_blocking() {
             stage.replicas
         } else {
@@ -75,8 +76,8 @@ pub(crate) fn lines(
         .max(1);
         lines.push(StageLine {
             name: stage.name.clone(),
-            done: stage.items_out,
-            rate: (stage.items_out.saturating_sub(out_before)) as f64 / dt,
+            done: stage.items_in,
+            rate: (stage.items_in.saturating_sub(in_before)) as f64 / dt,
             replicas: stage.replicas,
             busy: (stage.busy.saturating_sub(busy_before)).as_secs_f64() / (dt * replicas as f64),
             queued: stage.queued,
@@ -173,7 +174,8 @@ fn watch_bars(handle: &PipelineHandle, total: Option<u64>) {
     while !handle.is_finished() {
         std::thread::sleep(Duration::from_millis(100));
         let now = handle.stats();
-        overall.set_position(now.source.items);
+        // Done means through the whole pipeline: taken in by the sink.
+        overall.set_position(now.stages.last().map_or(now.source.items, |s| s.items_in));
         if last.elapsed() >= Duration::from_millis(500) {
             let (lines, bottleneck) = lines(&before, &now);
             for (i, (row, line)) in rows.iter().zip(&lines).enumerate() {

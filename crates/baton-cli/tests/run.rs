@@ -202,3 +202,74 @@ fn a_missing_pipeline_file_is_a_clear_error() {
         stderr(&output)
     );
 }
+
+/// A pipeline of about `items` × 60 ms whose bottleneck is the stage `slow`.
+fn slow_pipeline(items: u32) -> String {
+    format!(
+        "[[stage]]\nop = \"range\"\nend = {items}\n\n[[stage]]\nname = \"slow\"\nop = \"delay\"\nms = 60\nmode = \"serial_in_order\"\n\n[[stage]]\nop = \"count\"\n"
+    )
+}
+
+#[test]
+fn without_a_terminal_the_run_is_logged_in_plain_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "p.toml", &slow_pipeline(45));
+    let output = baton().arg("run").arg(&file).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let log = stderr(&output);
+    let line = log
+        .lines()
+        .find(|l| l.starts_with('[') && l.contains("s] "))
+        .unwrap_or_else(|| panic!("no periodic log line in:\n{log}"));
+    assert!(
+        line.contains("range ") && line.contains("slow ") && line.contains("count "),
+        "{line}"
+    );
+    assert!(line.contains("bottleneck: slow"), "{line}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "no terminal escapes in a log:\n{log}"
+    );
+    let quiet = baton()
+        .args(["run", "--quiet"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        !stderr(&quiet).lines().any(|l| l.starts_with('[')),
+        "--quiet logs nothing"
+    );
+}
+
+#[test]
+fn on_a_terminal_the_live_view_shows_every_stage_and_the_bottleneck() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "p.toml", &slow_pipeline(30));
+    let binary = assert_cmd::cargo::cargo_bin("baton");
+    // `script` runs the command on a pseudo-terminal and copies what it draws.
+    let command = format!("{} run {}", binary.display(), file.display());
+    let output = assert_cmd::Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .env("COLUMNS", "120")
+        .env("LINES", "40")
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let screen = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        screen.contains("/30 items"),
+        "no overall bar with the source's size:\n{screen}"
+    );
+    assert!(screen.contains("eta"), "no ETA:\n{screen}");
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("slow") && l.contains("busy") && l.contains("◀ bottleneck")),
+        "the stage line does not mark the bottleneck:\n{screen}"
+    );
+    assert!(
+        screen.contains("count:") || screen.contains("30"),
+        "{screen}"
+    );
+}
