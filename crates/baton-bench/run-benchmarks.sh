@@ -26,6 +26,8 @@ mkdir -p "$(dirname "$output")"
 # results under the final name.
 partial="$output.partial"
 "$target_dir/release/baton-bench" --workload all --impl all --runs 3 > "$partial"
+# W5's peak RSS must not grow with N: the same runs at four times its N.
+"$target_dir/release/baton-bench" --workload W5 --impl all --runs 3 --n 20000 >> "$partial"
 mv "$partial" "$output"
 echo "run-benchmarks: $(wc -l < "$output") runs saved to $output" >&2
 

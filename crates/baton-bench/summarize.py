@@ -4,7 +4,8 @@
 Reads the lines that `baton-bench` printed (from the files given, or from
 standard input) and prints, for each (workload, impl), the medians over its
 runs of items/s, efficiency and peak RSS, with baton's speed relative to the
-sequential baseline, under a line naming the machine.
+sequential baseline at the same N, under a line naming the machine. Runs of
+one workload at different N (W5 at 5,000 and 20,000) get rows of their own.
 
 Usage: summarize.py [RESULTS.jsonl ...]
 """
@@ -57,14 +58,14 @@ def read_runs(paths):
                 run = json.loads(line)
             except json.JSONDecodeError as error:
                 sys.exit(f"{fileinput.filename()}:{fileinput.filelineno()}: not JSON: {error}")
-            groups.setdefault((run["workload"], run["impl"]), []).append(run)
+            groups.setdefault((run["workload"], run["impl"], run["n"]), []).append(run)
     return groups
 
 
 def order_key(key):
-    workload, impl = key
+    workload, impl, n = key
     rank = lambda order, name: order.index(name) if name in order else len(order)
-    return (rank(WORKLOAD_ORDER, workload), workload, rank(IMPL_ORDER, impl), impl)
+    return (rank(WORKLOAD_ORDER, workload), workload, n, rank(IMPL_ORDER, impl), impl)
 
 
 def fmt(value, spec):
@@ -93,10 +94,10 @@ def main(argv):
     print("| workload | impl | runs | n | p | t_iter ns | items/s | efficiency | peak RSS MB | baton / sequential |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for key in sorted(medians, key=order_key):
-        workload, impl = key
+        workload, impl, n = key
         m = medians[key]
         ratio = None
-        sequential = medians.get((workload, "sequential"))
+        sequential = medians.get((workload, "sequential", n))
         if impl == "baton" and sequential and sequential["items_per_s"]:
             ratio = m["items_per_s"] / sequential["items_per_s"]
         print(

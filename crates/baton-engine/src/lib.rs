@@ -66,3 +66,8 @@ pub use stats::{
     Bottleneck, RunReport, Sample, SourceStats, Span, StageBound, StageSample, StageStats,
     StatsSnapshot,
 };
+
+/// The README's examples, compiled and run as doc tests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
