@@ -15,4 +15,5 @@ if ((${#need_apt[@]})); then
   apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-cargo test --workspace "$@"
+# Every crate runs, so one failure does not hide another.
+cargo test --workspace --no-fail-fast "$@"

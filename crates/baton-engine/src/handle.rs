@@ -284,9 +284,11 @@ impl<T: Send + 'static> PipelineIter<T> {
     ///
     /// ```
     /// let mut iter = baton_engine::Pipeline::from_iter(0u64..).into_iter();
-    /// iter.next();
+    /// assert_eq!(iter.next().unwrap().unwrap(), 0);
     /// iter.handle().unwrap().stop();
-    /// assert!(iter.count() > 0);
+    /// // What was in flight drains: the items right after the first, then the end.
+    /// let rest: Vec<u64> = iter.map(Result::unwrap).collect();
+    /// assert!(rest.iter().copied().eq(1..=rest.len() as u64));
     /// ```
     pub fn handle(&self) -> Option<PipelineHandle> {
         self.shared.as_ref().map(|shared| PipelineHandle {

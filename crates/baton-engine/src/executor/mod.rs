@@ -23,6 +23,7 @@
 
 pub(crate) mod budget;
 pub(crate) mod monitor;
+mod queue;
 pub(crate) mod signal;
 mod sizer;
 pub(crate) mod slot;

@@ -1,17 +1,17 @@
 //! A stage at run time: its input queue and its pool of replicas, under one
-//! lock. The queue is where chunks wait when no replica could take them at
-//! once; for a `serial_in_order` stage it is a reorder buffer keyed by chunk
-//! index.
+//! lock. The queue (a [`ChunkQueue`]) is where chunks wait when no replica
+//! could take them at once; for a `serial_in_order` stage it is a reorder
+//! buffer keyed by chunk index.
 
-use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::queue::{self, ChunkQueue};
 use super::signal::Signal;
 use super::Chunk;
 use crate::chunk::ChunkData;
 use crate::error::StageFailure;
-use crate::mode::{Mode, ModeKind};
+use crate::mode::Mode;
 use crate::stage::{Replica, ReplicaFactory, StageContext};
 
 /// A replica and the number it got when it was made (its trace track).
@@ -39,12 +39,7 @@ pub(crate) enum Offer {
 }
 
 struct SlotInner {
-    fifo: VecDeque<Chunk>,
-    reorder: BTreeMap<u64, Chunk>,
-    /// In order: the next chunk index to run. Otherwise: chunks taken so far.
-    next_index: u64,
-    /// A serial stage holds the end marker until every chunk before it has run.
-    pending_end: Option<Chunk>,
+    queue: Box<dyn ChunkQueue>,
     idle: Vec<ReplicaBox>,
     active: usize,
     made: u32,
@@ -94,10 +89,7 @@ impl StageSlot {
             queued_items: AtomicUsize::new(0),
             active: AtomicUsize::new(0),
             inner: Mutex::new(SlotInner {
-                fifo: VecDeque::new(),
-                reorder: BTreeMap::new(),
-                next_index: 0,
-                pending_end: None,
+                queue: queue::for_mode(mode.kind()),
                 idle: Vec::new(),
                 active: 0,
                 made: 0,
@@ -133,20 +125,6 @@ impl StageSlot {
         self.limit.store(replicas, Ordering::Release);
     }
 
-    fn ready_now(&self, inner: &SlotInner, chunk: &Chunk) -> bool {
-        match self.mode.kind() {
-            ModeKind::Parallel => true,
-            ModeKind::SerialInOrder => chunk.index == inner.next_index,
-            ModeKind::Serial => !chunk.end || inner.next_index == chunk.index,
-        }
-    }
-
-    fn mark_taken(&self, inner: &mut SlotInner) {
-        if self.mode.kind() != ModeKind::Parallel {
-            inner.next_index += 1;
-        }
-    }
-
     fn claim(&self, inner: &mut SlotInner) -> Result<Option<ReplicaBox>, StageFailure> {
         if inner.active >= self.limit.load(Ordering::Relaxed) {
             return Ok(None);
@@ -173,38 +151,15 @@ impl StageSlot {
         self.queued_chunks.fetch_add(1, Ordering::AcqRel);
         self.queued_items
             .fetch_add(chunk.data.len(), Ordering::Relaxed);
-        match self.mode.kind() {
-            ModeKind::SerialInOrder => {
-                inner.reorder.insert(chunk.index, chunk);
-            }
-            ModeKind::Serial if chunk.end => inner.pending_end = Some(chunk),
-            _ => inner.fifo.push_back(chunk),
-        }
+        inner.queue.push(chunk);
     }
 
     fn pop_ready(&self, inner: &mut SlotInner) -> Option<Chunk> {
-        let chunk = match self.mode.kind() {
-            ModeKind::SerialInOrder => match inner.reorder.first_entry() {
-                Some(entry) if *entry.key() == inner.next_index => Some(entry.remove()),
-                _ => None,
-            },
-            ModeKind::Serial => match inner.fifo.pop_front() {
-                Some(chunk) => Some(chunk),
-                None if inner
-                    .pending_end
-                    .as_ref()
-                    .is_some_and(|end| end.index == inner.next_index) =>
-                {
-                    inner.pending_end.take()
-                }
-                None => None,
-            },
-            ModeKind::Parallel => inner.fifo.pop_front(),
-        }?;
+        let chunk = inner.queue.pop_ready()?;
         self.queued_chunks.fetch_sub(1, Ordering::AcqRel);
         self.queued_items
             .fetch_sub(chunk.data.len(), Ordering::Relaxed);
-        self.mark_taken(inner);
+        inner.queue.taken();
         Some(chunk)
     }
 
@@ -215,10 +170,10 @@ impl StageSlot {
         if inner.closed {
             return Offer::Closed(chunk.emptied());
         }
-        if may_run && self.ready_now(&inner, &chunk) {
+        if may_run && inner.queue.is_turn(&chunk) {
             match self.claim(&mut inner) {
                 Ok(Some(replica)) => {
-                    self.mark_taken(&mut inner);
+                    inner.queue.taken();
                     return Offer::Run(replica, chunk);
                 }
                 Ok(None) => {}
@@ -274,9 +229,7 @@ impl StageSlot {
     pub(crate) fn close(&self) -> Vec<Chunk> {
         let mut inner = self.lock();
         inner.closed = true;
-        let mut queued: Vec<Chunk> = inner.fifo.drain(..).collect();
-        queued.extend(std::mem::take(&mut inner.reorder).into_values());
-        queued.extend(inner.pending_end.take());
+        let queued = inner.queue.drain();
         self.queued_chunks.store(0, Ordering::Release);
         self.queued_items.store(0, Ordering::Release);
         queued.into_iter().map(Chunk::emptied).collect()
@@ -285,12 +238,10 @@ impl StageSlot {
     /// Drops every queued chunk and idle replica (abort).
     pub(crate) fn clear(&self) {
         let mut inner = self.lock();
-        let fifo = std::mem::take(&mut inner.fifo);
-        let reorder = std::mem::take(&mut inner.reorder);
-        let end = inner.pending_end.take();
+        let queued = inner.queue.drain();
         let idle = std::mem::take(&mut inner.idle);
         drop(inner);
-        drop((fifo, reorder, end, idle));
+        drop((queued, idle));
     }
 }
 

@@ -1,0 +1,196 @@
+//! The queue in front of a stage, behind an interface: the executor only
+//! pushes chunks, asks whether a chunk's turn has come, and pops the next
+//! ready one. Which chunk is ready is the queue's business (any, the next
+//! index, or anything but an early end marker), so a queue held elsewhere
+//! (another process, a message broker) can take a stage's place without the
+//! executor changing.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use super::Chunk;
+use crate::mode::ModeKind;
+
+/// Where chunks wait for a stage, and the stage's rule for whose turn it is.
+pub(crate) trait ChunkQueue: Send {
+    /// Whether `chunk` may run now, ahead of whatever waits (a chunk offered
+    /// straight from the stage before).
+    fn is_turn(&self, chunk: &Chunk) -> bool;
+    /// Records that a chunk was taken to run (offered straight, or popped).
+    fn taken(&mut self);
+    /// Adds a chunk that could not run at once.
+    fn push(&mut self, chunk: Chunk);
+    /// Removes and returns the next chunk whose turn has come.
+    fn pop_ready(&mut self) -> Option<Chunk>;
+    /// Removes every chunk, ready or not.
+    fn drain(&mut self) -> Vec<Chunk>;
+}
+
+/// The queue a stage of the given mode needs.
+pub(crate) fn for_mode(kind: ModeKind) -> Box<dyn ChunkQueue> {
+    match kind {
+        ModeKind::Parallel => Box::<Fifo>::default(),
+        ModeKind::SerialInOrder => Box::<InOrder>::default(),
+        ModeKind::Serial => Box::<AnyOrder>::default(),
+    }
+}
+
+/// A parallel stage: any chunk, first come first served.
+#[derive(Default)]
+struct Fifo {
+    chunks: VecDeque<Chunk>,
+}
+
+impl ChunkQueue for Fifo {
+    fn is_turn(&self, _chunk: &Chunk) -> bool {
+        true
+    }
+
+    fn taken(&mut self) {}
+
+    fn push(&mut self, chunk: Chunk) {
+        self.chunks.push_back(chunk);
+    }
+
+    fn pop_ready(&mut self) -> Option<Chunk> {
+        self.chunks.pop_front()
+    }
+
+    fn drain(&mut self) -> Vec<Chunk> {
+        self.chunks.drain(..).collect()
+    }
+}
+
+/// A `serial_in_order` stage: a reorder buffer, chunk `next` goes next.
+#[derive(Default)]
+struct InOrder {
+    waiting: BTreeMap<u64, Chunk>,
+    next: u64,
+}
+
+impl ChunkQueue for InOrder {
+    fn is_turn(&self, chunk: &Chunk) -> bool {
+        chunk.index == self.next
+    }
+
+    fn taken(&mut self) {
+        self.next += 1;
+    }
+
+    fn push(&mut self, chunk: Chunk) {
+        self.waiting.insert(chunk.index, chunk);
+    }
+
+    fn pop_ready(&mut self) -> Option<Chunk> {
+        let entry = self.waiting.first_entry()?;
+        (*entry.key() == self.next).then(|| entry.remove())
+    }
+
+    fn drain(&mut self) -> Vec<Chunk> {
+        std::mem::take(&mut self.waiting).into_values().collect()
+    }
+}
+
+/// A `serial` stage: any order, but the end marker (the last index) only
+/// once every chunk before it was taken, so a flush sees everything.
+#[derive(Default)]
+struct AnyOrder {
+    chunks: VecDeque<Chunk>,
+    end: Option<Chunk>,
+    taken: u64,
+}
+
+impl ChunkQueue for AnyOrder {
+    fn is_turn(&self, chunk: &Chunk) -> bool {
+        !chunk.end || chunk.index == self.taken
+    }
+
+    fn taken(&mut self) {
+        self.taken += 1;
+    }
+
+    fn push(&mut self, chunk: Chunk) {
+        if chunk.end {
+            self.end = Some(chunk);
+        } else {
+            self.chunks.push_back(chunk);
+        }
+    }
+
+    fn pop_ready(&mut self) -> Option<Chunk> {
+        if let Some(chunk) = self.chunks.pop_front() {
+            return Some(chunk);
+        }
+        if self.end.as_ref()?.index == self.taken {
+            return self.end.take();
+        }
+        None
+    }
+
+    fn drain(&mut self) -> Vec<Chunk> {
+        let mut all: Vec<Chunk> = self.chunks.drain(..).collect();
+        all.extend(self.end.take());
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunk::ChunkData;
+    use crate::executor::budget::Budget;
+
+    fn chunk(index: u64, end: bool) -> Chunk {
+        Chunk {
+            index,
+            end,
+            data: ChunkData::empty(),
+            cost_ns: 0,
+            permit: Budget::free_permit(),
+        }
+    }
+
+    /// Pushes `indices` (the last one the end marker) and pops until
+    /// nothing is ready, counting what was taken as `taken`.
+    fn order(kind: ModeKind, indices: &[u64]) -> Vec<u64> {
+        let mut queue = for_mode(kind);
+        let last = indices.iter().copied().max().unwrap_or(0);
+        let mut out = Vec::new();
+        for &i in indices {
+            queue.push(chunk(i, i == last));
+            while let Some(c) = queue.pop_ready() {
+                queue.taken();
+                out.push(c.index);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn in_order_releases_chunks_by_index() {
+        assert_eq!(
+            order(ModeKind::SerialInOrder, &[2, 0, 3, 1]),
+            vec![0, 1, 2, 3]
+        );
+    }
+
+    #[test]
+    fn any_order_holds_the_end_marker_back_until_the_rest_is_taken() {
+        assert_eq!(order(ModeKind::Serial, &[3, 1, 0, 2]), vec![1, 0, 2, 3]);
+    }
+
+    #[test]
+    fn fifo_releases_in_arrival_order() {
+        assert_eq!(order(ModeKind::Parallel, &[2, 0, 1]), vec![2, 0, 1]);
+    }
+
+    #[test]
+    fn drain_returns_what_waits() {
+        let mut queue = for_mode(ModeKind::SerialInOrder);
+        queue.push(chunk(5, false));
+        queue.push(chunk(7, true));
+        assert!(queue.pop_ready().is_none());
+        let mut drained: Vec<u64> = queue.drain().iter().map(|c| c.index).collect();
+        drained.sort_unstable();
+        assert_eq!(drained, vec![5, 7]);
+    }
+}
