@@ -240,26 +240,21 @@ impl std::fmt::Debug for Message {
 
 impl<T: Send + 'static> PipelineIter<T> {
     pub(crate) fn new(shared: Arc<Shared>, rx: Receiver<Message>, ordered: bool) -> Self {
-        Self {
-            shared: Some(shared),
-            rx: Some(rx),
-            current: Vec::new().into_iter(),
-            held: None,
-            ordered,
-            pending: BTreeMap::new(),
-            next_index: 0,
-            delivered: 0,
-            total: None,
-            ended: false,
-            saw_end: false,
-            error: None,
-            report: None,
-            done: false,
-        }
+        let mut iter = Self::new_parts(ordered);
+        iter.shared = Some(shared);
+        iter.rx = Some(rx);
+        iter
     }
 
+    /// An iterator whose run could not start: it yields `error` alone.
     pub(crate) fn failed(error: PipelineError) -> Self {
-        let ordered = true;
+        let mut iter = Self::new_parts(true);
+        iter.saw_end = true;
+        iter.error = Some(error);
+        iter
+    }
+
+    fn new_parts(ordered: bool) -> Self {
         Self {
             shared: None,
             rx: None,
@@ -271,8 +266,8 @@ impl<T: Send + 'static> PipelineIter<T> {
             delivered: 0,
             total: None,
             ended: false,
-            saw_end: true,
-            error: Some(error),
+            saw_end: false,
+            error: None,
             report: None,
             done: false,
         }
