@@ -273,3 +273,87 @@ fn on_a_terminal_the_live_view_shows_every_stage_and_the_bottleneck() {
         "{screen}"
     );
 }
+
+/// Sends SIGINT to a running `baton`, as Ctrl-C on a terminal does.
+fn interrupt(child: &std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -INT failed");
+}
+
+/// Waits for `child` with a limit, so a run that ignores Ctrl-C fails the test.
+fn wait_with_limit(mut child: std::process::Child) -> std::process::Output {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("baton did not end within 60 s of Ctrl-C");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn spawn_baton(file: &std::path::Path) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("baton"))
+        .args(["run", "--quiet"])
+        .arg(file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn ctrl_c_stops_the_source_and_drains_what_is_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "p.toml",
+        "[[stage]]\nop = \"range\"\nend = 1000000000000\n\n[[stage]]\nname = \"wait\"\nop = \"delay\"\nms = 1\nreplicas = 8\n\n[[stage]]\nop = \"jsonl\"\npath = \"out.jsonl\"\n",
+    );
+    let child = spawn_baton(&file);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    interrupt(&child);
+    let output = wait_with_limit(child);
+    assert!(
+        output.status.success(),
+        "a drained run succeeds: {}",
+        stderr(&output)
+    );
+    assert!(stderr(&output).contains("stopping"), "{}", stderr(&output));
+    let written = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap();
+    let values: Vec<u64> = written
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["value"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert!(!values.is_empty(), "items went through before Ctrl-C");
+    assert!(
+        values.iter().copied().eq(0..values.len() as u64),
+        "the sink got a gap-free prefix of the source, in order"
+    );
+}
+
+#[test]
+fn a_second_ctrl_c_aborts_with_exit_code_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "p.toml",
+        "[[stage]]\nop = \"range\"\nend = 1000000000000\n\n[[stage]]\nname = \"slow\"\nop = \"delay\"\nms = 300\nmode = \"serial_in_order\"\n\n[[stage]]\nop = \"count\"\n",
+    );
+    let child = spawn_baton(&file);
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    interrupt(&child);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    interrupt(&child);
+    let output = wait_with_limit(child);
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert!(stderr(&output).contains("aborted"), "{}", stderr(&output));
+}
