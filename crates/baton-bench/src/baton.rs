@@ -19,6 +19,18 @@ use crate::workload::Workload;
 /// # Errors
 ///
 /// Returns the engine's error when the pipeline fails.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::baton::run_baton;
+/// use baton_bench::sequential::run_sequential;
+/// use baton_bench::stages::FetchLatency;
+/// use baton_bench::workload::Workload;
+///
+/// let checksum = run_baton(Workload::W1, 1_000, 2).unwrap();
+/// assert_eq!(checksum, run_sequential(Workload::W1, 1_000, FetchLatency::Skip));
+/// ```
 pub fn run_baton(workload: Workload, items: u64, threads: usize) -> Result<u64, PipelineError> {
     let config = Config::default().threads(threads);
     let parallel = || Mode::parallel(threads);

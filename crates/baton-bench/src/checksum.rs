@@ -5,6 +5,14 @@
 //! changes the result.
 
 /// The checksum before any item has been folded in.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::checksum::{checksum_of, INITIAL_CHECKSUM};
+///
+/// assert_eq!(checksum_of([]), INITIAL_CHECKSUM);
+/// ```
 pub const INITIAL_CHECKSUM: u64 = 0;
 
 /// Folds one item's value into the running checksum.

@@ -8,6 +8,25 @@ use crate::run::Implementation;
 use crate::workload::Workload;
 
 /// A benchmark run that did not produce a trustworthy result.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::error::BenchError;
+/// use baton_bench::run::Implementation;
+/// use baton_bench::workload::Workload;
+///
+/// let error = BenchError::ChecksumMismatch {
+///     workload: Workload::W2,
+///     implementation: Implementation::Baton,
+///     actual: "0x01".into(),
+///     expected: "0x02".into(),
+/// };
+/// assert_eq!(
+///     error.to_string(),
+///     "W2 baton: checksum 0x01 differs from the sequential reference 0x02"
+/// );
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     /// The sink's checksum differs from the sequential reference: an item

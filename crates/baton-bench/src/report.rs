@@ -7,6 +7,26 @@ use crate::run::Implementation;
 use crate::workload::Workload;
 
 /// What one run measured, before it is rounded for the report.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::report::{Measurement, RunReport};
+/// use baton_bench::run::Implementation;
+/// use baton_bench::workload::Workload;
+///
+/// let measurement = Measurement {
+///     workload: Workload::W1,
+///     implementation: Implementation::Sequential,
+///     items: 1_000,
+///     cores: 1,
+///     t_iter_ns: 1.0,
+///     seconds: 0.5,
+///     peak_rss_mb: 3.0,
+///     checksum: 255,
+/// };
+/// assert_eq!(RunReport::from_measurement(&measurement).items_per_s, 2_000);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Measurement {
     /// The workload that ran.
@@ -29,6 +49,28 @@ pub struct Measurement {
 
 /// One run's report line, with exactly the fields of WORKLOADS.md in its
 /// order.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::report::{Measurement, RunReport};
+/// use baton_bench::run::Implementation;
+/// use baton_bench::workload::Workload;
+///
+/// let report = RunReport::from_measurement(&Measurement {
+///     workload: Workload::W5,
+///     implementation: Implementation::Baton,
+///     items: 10,
+///     cores: 2,
+///     t_iter_ns: 1.0,
+///     seconds: 1.0,
+///     peak_rss_mb: 3.0,
+///     checksum: 255,
+/// });
+/// assert_eq!(report.n, 10);
+/// assert_eq!(report.checksum, "0x00000000000000ff");
+/// assert_eq!(report.efficiency, None); // W5 has no ideal throughput
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunReport {
@@ -60,6 +102,30 @@ pub struct RunReport {
 impl RunReport {
     /// Derives the report from a measurement: throughputs, efficiency, and
     /// figures rounded to what is worth printing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_bench::report::{Measurement, RunReport};
+    /// use baton_bench::run::Implementation;
+    /// use baton_bench::workload::Workload;
+    ///
+    /// let report = RunReport::from_measurement(&Measurement {
+    ///     workload: Workload::W2,
+    ///     implementation: Implementation::Baton,
+    ///     items: 1_000,
+    ///     cores: 2,
+    ///     t_iter_ns: 1.0,
+    ///     seconds: 0.01,
+    ///     peak_rss_mb: 3.04,
+    ///     checksum: 0,
+    /// });
+    /// // 100,000 items/s against an ideal of 2 / (6,000 ns) = 333,333 items/s.
+    /// assert_eq!(report.items_per_s, 100_000);
+    /// assert_eq!(report.ideal_items_per_s, Some(333_333));
+    /// assert_eq!(report.efficiency, Some(0.3));
+    /// assert_eq!(report.peak_rss_mb, 3.0);
+    /// ```
     pub fn from_measurement(measurement: &Measurement) -> Self {
         let items_per_s = measurement.items as f64 / measurement.seconds;
         let ideal = measurement
@@ -85,6 +151,28 @@ impl RunReport {
     /// # Errors
     ///
     /// Fails only if serde_json cannot serialise the report.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_bench::report::{Measurement, RunReport};
+    /// use baton_bench::run::Implementation;
+    /// use baton_bench::workload::Workload;
+    ///
+    /// let report = RunReport::from_measurement(&Measurement {
+    ///     workload: Workload::W1,
+    ///     implementation: Implementation::Sequential,
+    ///     items: 10,
+    ///     cores: 1,
+    ///     t_iter_ns: 1.0,
+    ///     seconds: 1.0,
+    ///     peak_rss_mb: 3.0,
+    ///     checksum: 0,
+    /// });
+    /// let line = report.to_json_line().unwrap();
+    /// assert!(line.starts_with(r#"{"workload":"W1","impl":"sequential","n":10,"#));
+    /// assert!(!line.ends_with('\n'));
+    /// ```
     pub fn to_json_line(&self) -> serde_json::Result<String> {
         serde_json::to_string(self)
     }

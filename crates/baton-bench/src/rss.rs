@@ -16,6 +16,16 @@ const STATUS_PATH: &str = "/proc/self/status";
 ///
 /// Fails when `/proc/self/status` cannot be read (not Linux, or no procfs)
 /// or holds no readable `VmHWM` line.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::rss::peak_rss_mb;
+///
+/// if cfg!(target_os = "linux") {
+///     assert!(peak_rss_mb().unwrap() > 0.0);
+/// }
+/// ```
 pub fn peak_rss_mb() -> io::Result<f64> {
     let status = fs::read_to_string(STATUS_PATH)?;
     let kib = parse_vm_hwm_kib(&status).ok_or_else(|| {

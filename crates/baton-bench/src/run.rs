@@ -17,6 +17,15 @@ use crate::stages::FetchLatency;
 use crate::workload::Workload;
 
 /// Which implementation runs a workload.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::run::Implementation;
+///
+/// assert_eq!(Implementation::Sequential.to_string(), "sequential");
+/// assert_eq!(serde_json::to_string(&Implementation::Baton).unwrap(), "\"baton\"");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Implementation {
@@ -29,6 +38,14 @@ pub enum Implementation {
 
 impl Implementation {
     /// The implementation's name as reports and the command line spell it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_bench::run::Implementation;
+    ///
+    /// assert_eq!(Implementation::Baton.name(), "baton");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Implementation::Baton => "baton",
@@ -44,6 +61,21 @@ impl fmt::Display for Implementation {
 }
 
 /// What to run: one workload on one implementation.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::run::{Implementation, RunSpec};
+/// use baton_bench::workload::Workload;
+///
+/// let spec = RunSpec {
+///     workload: Workload::W2,
+///     implementation: Implementation::Baton,
+///     items: Workload::W2.default_items(),
+///     cores: 2,
+/// };
+/// assert_eq!(spec.items, 200_000);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunSpec {
     /// The workload.
@@ -69,6 +101,23 @@ pub struct RunSpec {
 ///
 /// Fails if the engine fails, the peak RSS cannot be read, or the checksum
 /// differs from the sequential reference.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::run::{run_once, Implementation, RunSpec};
+/// use baton_bench::workload::Workload;
+///
+/// let spec = RunSpec {
+///     workload: Workload::W1,
+///     implementation: Implementation::Baton,
+///     items: 1_000,
+///     cores: 2,
+/// };
+/// let report = run_once(spec).unwrap();
+/// assert_eq!(report.n, 1_000);
+/// assert!(report.t_iter_ns > 0.0);
+/// ```
 pub fn run_once(spec: RunSpec) -> Result<RunReport, BenchError> {
     let RunSpec {
         workload,

@@ -10,6 +10,14 @@ const MULTIPLIER: u64 = 6_364_136_223_846_793_005;
 const INCREMENT: u64 = 1_442_695_040_888_963_407;
 
 /// Number of iterations timed by [`measure_t_iter_ns`].
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::spin::CALIBRATION_ITERATIONS;
+///
+/// assert_eq!(CALIBRATION_ITERATIONS, 50_000_000);
+/// ```
 pub const CALIBRATION_ITERATIONS: u64 = 50_000_000;
 
 /// Runs `n` iterations of the work unit on `x` and returns the result.
@@ -40,6 +48,15 @@ pub fn spin(n: u64, mut x: u64) -> u64 {
 ///
 /// Stage costs are given in iterations, so ideal throughputs are derived
 /// from this figure rather than from wall-clock constants.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::spin::measure_t_iter_ns;
+///
+/// let t_iter_ns = measure_t_iter_ns();
+/// assert!(t_iter_ns > 0.0 && t_iter_ns.is_finite());
+/// ```
 pub fn measure_t_iter_ns() -> f64 {
     let start = Instant::now();
     // black_box keeps the compiler from computing the chain at build time.

@@ -9,41 +9,174 @@ use std::time::Duration;
 use crate::spin::spin;
 
 /// W2: iterations spun by each of its three parallel stages.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::stages::W2_SPIN_PER_STAGE;
+/// use baton_bench::workload::Workload;
+///
+/// // Three stages per item: one core runs 1 / (3 · 2,000 · t_iter) items/s.
+/// let ideal = Workload::W2.ideal_items_per_s(1, 1.0).unwrap();
+/// assert!((ideal - 1e9 / (3 * W2_SPIN_PER_STAGE) as f64).abs() < 1e-6);
+/// ```
 pub const W2_SPIN_PER_STAGE: u64 = 2_000;
 
 /// W3: iterations spun by its serial in-order stage (the bottleneck).
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::stages::W3_SERIAL_SPIN;
+/// use baton_bench::workload::Workload;
+///
+/// // From two cores on, the serial stage bounds the throughput.
+/// let ideal = Workload::W3.ideal_items_per_s(2, 1.0).unwrap();
+/// assert!((ideal - 1e9 / W3_SERIAL_SPIN as f64).abs() < 1e-6);
+/// ```
 pub const W3_SERIAL_SPIN: u64 = 5_000;
 /// W3: iterations spun by its parallel stage.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::stages::{W3_PARALLEL_SPIN, W3_SERIAL_SPIN};
+/// use baton_bench::workload::Workload;
+///
+/// // On one core, both stages take their turn.
+/// let ideal = Workload::W3.ideal_items_per_s(1, 1.0).unwrap();
+/// assert!((ideal - 1e9 / (W3_SERIAL_SPIN + W3_PARALLEL_SPIN) as f64).abs() < 1e-6);
+/// ```
 pub const W3_PARALLEL_SPIN: u64 = 3_000;
 
 /// W4: how long one fetch blocks before its item can be computed on.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::stages::W4_FETCH_LATENCY;
+///
+/// assert_eq!(W4_FETCH_LATENCY.as_millis(), 1);
+/// ```
 pub const W4_FETCH_LATENCY: Duration = Duration::from_millis(1);
 /// W4: iterations spun by the fetch stage once its sleep is over.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::spin::spin;
+/// use baton_bench::stages::{w4_fetch, FetchLatency, W4_FETCH_SPIN};
+///
+/// assert_eq!(w4_fetch(7, FetchLatency::Skip), spin(W4_FETCH_SPIN, 7));
+/// ```
 pub const W4_FETCH_SPIN: u64 = 500;
 /// W4: iterations spun by the compute stage after the fetch.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::stages::{W4_COMPUTE_SPIN, W4_FETCH_SPIN};
+///
+/// // The CPU work per item that W4's ideal throughput is based on.
+/// assert_eq!(W4_FETCH_SPIN + W4_COMPUTE_SPIN, 50_500);
+/// ```
 pub const W4_COMPUTE_SPIN: u64 = 50_000;
 /// W4: replicas of the blocking fetch stage, i.e. fetches kept in flight.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::stages::{W4_FETCHES_IN_FLIGHT, W4_FETCH_LATENCY};
+///
+/// // Enough fetches in flight to feed 64,000 items/s despite the latency.
+/// let fetches_per_s = W4_FETCHES_IN_FLIGHT as f64 / W4_FETCH_LATENCY.as_secs_f64();
+/// assert_eq!(fetches_per_s, 64_000.0);
+/// ```
 pub const W4_FETCHES_IN_FLIGHT: usize = 64;
 
 /// W5: bytes in the buffer the source emits per item (1 MiB).
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::stages::{w5_buffer, W5_BUFFER_LEN};
+///
+/// assert_eq!(w5_buffer(0).len(), W5_BUFFER_LEN);
+/// ```
 pub const W5_BUFFER_LEN: usize = 1 << 20;
 /// W5: byte `j` of item `i`'s buffer is `(i + j) % W5_BYTE_PERIOD`.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::stages::{w5_buffer, W5_BYTE_PERIOD};
+///
+/// let buffer = w5_buffer(0);
+/// assert_eq!(buffer[W5_BYTE_PERIOD as usize - 1], 250);
+/// assert_eq!(buffer[W5_BYTE_PERIOD as usize], 0);
+/// ```
 pub const W5_BYTE_PERIOD: u64 = 251;
 
 /// W6: iterations spun by an ordinary item.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::spin::spin;
+/// use baton_bench::stages::{w6_spin, W6_SPIN};
+///
+/// assert_eq!(w6_spin(1), spin(W6_SPIN, 1));
+/// ```
 pub const W6_SPIN: u64 = 2_000;
 /// W6: iterations spun by a straggler.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::spin::spin;
+/// use baton_bench::stages::{w6_spin, W6_STRAGGLER_SPIN};
+///
+/// assert_eq!(w6_spin(0), spin(W6_STRAGGLER_SPIN, 0));
+/// ```
 pub const W6_STRAGGLER_SPIN: u64 = 100_000;
 /// W6: every item whose source index is a multiple of this is a straggler.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::stages::{W6_SPIN, W6_STRAGGLER_EVERY, W6_STRAGGLER_SPIN};
+///
+/// // The mean cost per item that W6's ideal throughput is based on.
+/// let per_period = (W6_STRAGGLER_EVERY - 1) * W6_SPIN + W6_STRAGGLER_SPIN;
+/// assert_eq!(per_period / W6_STRAGGLER_EVERY, 2_980);
+/// ```
 pub const W6_STRAGGLER_EVERY: u64 = 100;
 
 /// W1's first stage: `v + 1`, wrapping.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::stages::w1_increment;
+///
+/// assert_eq!(w1_increment(41), 42);
+/// assert_eq!(w1_increment(u64::MAX), 0);
+/// ```
 #[inline]
 pub fn w1_increment(value: u64) -> u64 {
     value.wrapping_add(1)
 }
 
 /// W1's second stage: `v * 2`, wrapping.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::stages::w1_double;
+///
+/// assert_eq!(w1_double(21), 42);
+/// assert_eq!(w1_double(1 << 63), 0);
+/// ```
 #[inline]
 pub fn w1_double(value: u64) -> u64 {
     value.wrapping_mul(2)
@@ -53,6 +186,15 @@ pub fn w1_double(value: u64) -> u64 {
 ///
 /// The sleep changes no value, so the reference checksum is computed with
 /// [`FetchLatency::Skip`] while timed runs use [`FetchLatency::Sleep`].
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::stages::{w4_fetch, FetchLatency};
+///
+/// // The sleep costs time but does not change the value.
+/// assert_eq!(w4_fetch(3, FetchLatency::Sleep), w4_fetch(3, FetchLatency::Skip));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FetchLatency {
     /// Block the calling thread for the whole latency, as a real fetch would.
@@ -63,6 +205,18 @@ pub enum FetchLatency {
 
 /// W4's fetch stage: waits out the fetch latency (without using the CPU)
 /// and then spins [`W4_FETCH_SPIN`] on the value.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Instant;
+///
+/// use baton_bench::stages::{w4_fetch, FetchLatency, W4_FETCH_LATENCY};
+///
+/// let start = Instant::now();
+/// w4_fetch(5, FetchLatency::Sleep);
+/// assert!(start.elapsed() >= W4_FETCH_LATENCY);
+/// ```
 pub fn w4_fetch(value: u64, latency: FetchLatency) -> u64 {
     if latency == FetchLatency::Sleep {
         thread::sleep(W4_FETCH_LATENCY);
@@ -98,6 +252,15 @@ pub fn w5_buffer(index: u64) -> Vec<u8> {
 }
 
 /// W5's parallel stage: the sum of the buffer's bytes, modulo 2^64.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::stages::w5_sum_bytes;
+///
+/// assert_eq!(w5_sum_bytes(&[255, 1, 2]), 258);
+/// assert_eq!(w5_sum_bytes(&[]), 0);
+/// ```
 #[inline]
 pub fn w5_sum_bytes(buffer: &[u8]) -> u64 {
     buffer
@@ -111,6 +274,16 @@ pub fn w5_sum_bytes(buffer: &[u8]) -> u64 {
 ///
 /// W6's source emits the index itself as the value, so the value passed in
 /// is also the straggler test's index.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::spin::spin;
+/// use baton_bench::stages::w6_spin;
+///
+/// assert_eq!(w6_spin(99), spin(2_000, 99));
+/// assert_eq!(w6_spin(200), spin(100_000, 200));
+/// ```
 #[inline]
 pub fn w6_spin(index_and_value: u64) -> u64 {
     if index_and_value % W6_STRAGGLER_EVERY == 0 {

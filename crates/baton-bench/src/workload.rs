@@ -10,6 +10,15 @@ use serde::{Deserialize, Serialize};
 /// Every workload has a serial source emitting items `0..n`, its own
 /// stages (see [`crate::stages`]), and a serial in-order sink folding the
 /// values into a checksum.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::workload::Workload;
+///
+/// assert_eq!(Workload::W3.to_string(), "W3");
+/// assert_eq!(serde_json::to_string(&Workload::W4).unwrap(), "\"W4\"");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Workload {
     /// Engine overhead: parallel `v+1` → parallel `v*2`.
@@ -29,6 +38,15 @@ pub enum Workload {
 
 impl Workload {
     /// Every workload, in report order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_bench::workload::Workload;
+    ///
+    /// assert_eq!(Workload::ALL.len(), 6);
+    /// assert_eq!(Workload::ALL[0], Workload::W1);
+    /// ```
     pub const ALL: [Workload; 6] = [
         Workload::W1,
         Workload::W2,
@@ -39,6 +57,14 @@ impl Workload {
     ];
 
     /// The workload's id as reports show it (`"W1"` … `"W6"`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_bench::workload::Workload;
+    ///
+    /// assert_eq!(Workload::W6.id(), "W6");
+    /// ```
     pub fn id(self) -> &'static str {
         match self {
             Workload::W1 => "W1",
@@ -52,6 +78,14 @@ impl Workload {
 
     /// The number of items `N` the workload's source emits unless told
     /// otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_bench::workload::Workload;
+    ///
+    /// assert_eq!(Workload::W4.default_items(), 40_000);
+    /// ```
     pub fn default_items(self) -> u64 {
         match self {
             Workload::W1 => 10_000_000,

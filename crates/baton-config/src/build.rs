@@ -13,6 +13,15 @@ use crate::diagnostic::Diagnostics;
 use crate::plan::Plan;
 
 /// A plan whose stages are all built, ready to run.
+///
+/// # Examples
+///
+/// ```
+/// let text = "[[stage]]\nop = \"range\"\nend = 3\n\n[[stage]]\nop = \"discard\"\n";
+/// let built = baton_config::Plan::parse("p.toml".as_ref(), text).unwrap().build().unwrap();
+/// assert_eq!(built.plan.stages.len(), 2);
+/// assert_eq!(built.source_len, Some(3));
+/// ```
 #[derive(Debug)]
 pub struct Built {
     /// The plan.
@@ -186,6 +195,15 @@ impl Built {
 }
 
 /// A pipeline running on the engine.
+///
+/// # Examples
+///
+/// ```
+/// let text = "[[stage]]\nop = \"range\"\nend = 3\n\n[[stage]]\nop = \"discard\"\n";
+/// let run = baton_config::Plan::parse("p.toml".as_ref(), text).unwrap().build().unwrap().start(&Default::default()).unwrap();
+/// assert_eq!(run.plan.name, "p");
+/// assert_eq!(run.handle.join().unwrap().stats.source.items, 3);
+/// ```
 #[derive(Debug)]
 pub struct Started {
     /// The run.
@@ -216,6 +234,31 @@ impl Started {
     }
 
     /// Where each stage's dead letters go.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::path::PathBuf;
+    /// let text = r#"
+    /// [[stage]]
+    /// op = "range"
+    /// end = 3
+    ///
+    /// [[stage]]
+    /// op = "rename"
+    /// fields = { value = "n" }
+    /// on_error = "skip"
+    /// dead_letter = "dead.jsonl"
+    ///
+    /// [[stage]]
+    /// op = "discard"
+    /// "#;
+    /// let run = baton_config::Plan::parse("p.toml".as_ref(), text).unwrap().build().unwrap().start(&Default::default()).unwrap();
+    /// let files = run.dead_letter_files();
+    /// assert_eq!(files[0], ("range".to_string(), None));
+    /// assert_eq!(files[1], ("rename".to_string(), Some(PathBuf::from("dead.jsonl"))));
+    /// run.handle.join().unwrap();
+    /// ```
     pub fn dead_letter_files(&self) -> Vec<(String, Option<PathBuf>)> {
         self.dead_letters.clone()
     }

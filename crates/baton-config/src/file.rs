@@ -15,6 +15,15 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::plan::{Plan, PlannedStage, StageSpans};
 
 /// Keys of the `[pipeline]` table.
+///
+/// # Examples
+///
+/// ```
+/// let text = "[pipeline]\nname = \"demo\"\nthreads = 2\n\n[[stage]]\nop = \"range\"\nend = 3\n\n[[stage]]\nop = \"discard\"\n";
+/// let plan = baton_config::Plan::parse("p.toml".as_ref(), text).unwrap();
+/// assert_eq!((plan.name.as_str(), plan.threads), ("demo", Some(2)));
+/// assert!(baton_config::PIPELINE_KEYS.contains(&"max_in_flight"));
+/// ```
 pub const PIPELINE_KEYS: &[&str] = &["name", "threads", "max_in_flight"];
 
 struct Reader<'a> {

@@ -33,6 +33,17 @@ pub struct Plan {
 }
 
 /// One stage of a plan.
+///
+/// # Examples
+///
+/// ```
+/// let text = "[[stage]]\nop = \"range\"\nend = 3\n\n[[stage]]\nop = \"rename\"\nfields = { value = \"n\" }\nreplicas = 4\n\n[[stage]]\nop = \"discard\"\n";
+/// let plan = baton_config::Plan::parse("p.toml".as_ref(), text).unwrap();
+/// let rename = &plan.stages[1];
+/// assert_eq!(rename.name, "rename");
+/// assert_eq!(rename.mode, baton_ops::ModeName::Parallel);
+/// assert_eq!(rename.replicas, 4);
+/// ```
 #[derive(Debug)]
 pub struct PlannedStage {
     /// Its unique name.

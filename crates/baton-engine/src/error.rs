@@ -5,6 +5,18 @@ use std::fmt;
 use std::time::Duration;
 
 /// Any error a user's stage may return.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::{BoxError, Mode, Pipeline};
+/// fn parse(s: &str) -> Result<u8, BoxError> {
+///     Ok(s.parse()?) // `?` boxes any error
+/// }
+/// assert_eq!(parse("x").unwrap_err().to_string(), "invalid digit found in string");
+/// let out = Pipeline::from_iter(vec!["1", "2"]).try_map(Mode::serial(), parse).collect().unwrap();
+/// assert_eq!(out, vec![1, 2]);
+/// ```
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Why one item failed in one stage.

@@ -381,6 +381,28 @@ pub struct Span {
 }
 
 /// One stage in a [`Sample`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use baton_engine::{Config, Mode, Pipeline};
+/// let report = Pipeline::from_iter(0..50u32)
+///     .config(Config::default().sample_every(Duration::from_millis(1)))
+///     .stage("nap", Mode::serial())
+///     .map(|x| {
+///         std::thread::sleep(Duration::from_millis(1));
+///         x
+///     })
+///     .for_each(|_| {})
+///     .unwrap();
+/// assert!(!report.samples.is_empty());
+/// for sample in &report.samples {
+///     let nap = &sample.stages[0];
+///     assert!(nap.active <= 1); // a serial stage has one replica
+///     assert!(nap.items_out <= 50);
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StageSample {
     /// Replicas running.

@@ -80,6 +80,14 @@ pub enum ModeName {
 
 impl ModeName {
     /// Every mode name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_ops::ModeName;
+    /// assert_eq!(ModeName::ALL.len(), 3);
+    /// assert!(ModeName::ALL.iter().all(|m| ModeName::parse(m.as_str()) == Some(*m)));
+    /// ```
     pub const ALL: [ModeName; 3] = [
         ModeName::SerialInOrder,
         ModeName::Serial,
@@ -130,24 +138,59 @@ pub struct Modes {
 
 impl Modes {
     /// Any mode; parallel unless told otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_ops::{ModeName, Modes};
+    /// assert_eq!(Modes::ANY.default, ModeName::Parallel);
+    /// assert!(!Modes::ANY.blocking);
+    /// assert_eq!(baton_ops::find("rename").unwrap().modes, Modes::ANY);
+    /// ```
     pub const ANY: Modes = Modes {
         default: ModeName::Parallel,
         allowed: &ModeName::ALL,
         blocking: false,
     };
     /// Any mode, blocking on I/O; parallel unless told otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_ops::{ModeName, Modes};
+    /// assert!(Modes::ANY_BLOCKING.blocking && Modes::ANY_BLOCKING.allows(ModeName::Parallel));
+    /// assert_eq!(baton_ops::find("exec").unwrap().modes, Modes::ANY_BLOCKING);
+    /// ```
     pub const ANY_BLOCKING: Modes = Modes {
         default: ModeName::Parallel,
         allowed: &ModeName::ALL,
         blocking: true,
     };
     /// Serial only (state across items); in order unless told otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_ops::{ModeName, Modes};
+    /// assert_eq!(Modes::SERIAL.default, ModeName::SerialInOrder);
+    /// assert!(Modes::SERIAL.allows(ModeName::Serial));
+    /// assert_eq!(baton_ops::find("range").unwrap().modes, Modes::SERIAL);
+    /// ```
     pub const SERIAL: Modes = Modes {
         default: ModeName::SerialInOrder,
         allowed: &[ModeName::SerialInOrder, ModeName::Serial],
         blocking: false,
     };
     /// Serial only and blocking (a source, a file sink); in order unless told otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_ops::{find_kind, ModeName, Modes, OpKind};
+    /// assert!(Modes::SERIAL_BLOCKING.blocking);
+    /// assert!(!Modes::SERIAL_BLOCKING.allows(ModeName::Parallel));
+    /// assert_eq!(find_kind("jsonl", OpKind::Sink).unwrap().modes, Modes::SERIAL_BLOCKING);
+    /// ```
     pub const SERIAL_BLOCKING: Modes = Modes {
         default: ModeName::SerialInOrder,
         allowed: &[ModeName::SerialInOrder, ModeName::Serial],
@@ -586,12 +629,56 @@ impl Params {
 }
 
 /// Makes a stage's replica (called once per replica).
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::Stage;
+/// use baton_ops::{BuiltOp, Item, Params, StageFactory};
+///
+/// let params = Params::new(toml::from_str(r#"fields = { a = "b" }"#).unwrap(), ".");
+/// let BuiltOp::Stage(factory) = (baton_ops::find("rename").unwrap().build)(&params).unwrap() else { unreachable!() };
+/// let factory: StageFactory = factory;
+/// let (mut one, mut two) = (factory().unwrap(), factory().unwrap()); // two replicas
+/// let mut out = Vec::new();
+/// one.process(Item::with_field("a", 1), &mut out).unwrap();
+/// two.process(Item::with_field("a", 2), &mut out).unwrap();
+/// assert_eq!(out, [Item::with_field("b", 1), Item::with_field("b", 2)]);
+/// ```
 pub type StageFactory = Arc<dyn Fn() -> Result<Box<dyn Stage<Item, Item>>, BoxError> + Send + Sync>;
 
 /// Makes the sink (called once).
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::{BuiltOp, Item, OpKind, Params, SinkFactory};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let params = Params::new(toml::from_str(r#"path = "out.jsonl""#).unwrap(), dir.path());
+/// let op = baton_ops::find_kind("jsonl", OpKind::Sink).unwrap();
+/// let BuiltOp::Sink(make) = (op.build)(&params).unwrap() else { unreachable!() };
+/// let make: SinkFactory = make;
+/// let mut sink = make().unwrap(); // the file is created here, not at build time
+/// sink.write(Item::with_field("n", 1)).unwrap();
+/// sink.finish().unwrap();
+/// assert_eq!(std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap(), "{\"n\":1}\n");
+/// ```
 pub type SinkFactory = Box<dyn FnOnce() -> Result<Box<dyn Sink<Item>>, BoxError> + Send>;
 
 /// The items of a source, and how many there will be when known.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::{BuiltOp, Params};
+///
+/// let params = Params::new(toml::from_str("end = 3").unwrap(), ".");
+/// let BuiltOp::Source(source) = (baton_ops::find("range").unwrap().build)(&params).unwrap() else { unreachable!() };
+/// assert_eq!(source.len, Some(3));
+/// let values: Vec<_> = source.items.map(|item| item.unwrap().get("value").unwrap().clone()).collect();
+/// assert_eq!(values, [0, 1, 2]);
+/// ```
 pub struct BuiltSource {
     /// The items; an `Err` is a bad item (with its position in the message).
     pub items: Box<dyn Iterator<Item = Result<Item, BoxError>> + Send>,
@@ -608,6 +695,16 @@ impl fmt::Debug for BuiltSource {
 }
 
 /// A built stage, ready to be put in a pipeline.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::{BuiltOp, Params};
+///
+/// let params = Params::new(toml::from_str("count = 5").unwrap(), ".");
+/// let op = (baton_ops::find("take").unwrap().build)(&params).unwrap();
+/// assert!(matches!(op, BuiltOp::Take(5)));
+/// ```
 pub enum BuiltOp {
     /// A source.
     Source(BuiltSource),

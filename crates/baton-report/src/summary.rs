@@ -5,6 +5,15 @@ use baton_engine::{RunReport, Sample, StageSample};
 use serde::{Deserialize, Serialize};
 
 /// The version of the summary's layout, saved with it.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::Pipeline;
+/// use baton_report::{RunSummary, SUMMARY_FORMAT};
+/// let report = Pipeline::from_iter(0..10u32).for_each(|_| {}).unwrap();
+/// assert_eq!(RunSummary::from_report("p", &report).format, SUMMARY_FORMAT);
+/// ```
 pub const SUMMARY_FORMAT: u32 = 1;
 
 /// A finished run in numbers: counters, bounds, the bottleneck verdict and the

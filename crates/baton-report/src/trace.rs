@@ -13,10 +13,33 @@ use crate::error::ReportError;
 use crate::summary::RunSummary;
 
 /// The process id of every event: one run is one process in the viewers.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::{Config, Mode, Pipeline};
+/// use baton_report::{TraceFile, PROCESS_ID};
+/// let report = Pipeline::from_iter(0..10u32)
+///     .config(Config::default().trace(true))
+///     .stage("double", Mode::parallel(2)).map(|x| x * 2)
+///     .for_each(|_| {})
+///     .unwrap();
+/// let trace = TraceFile::from_report("doubler", &report);
+/// assert!(trace.trace_events.iter().all(|event| event.pid == PROCESS_ID));
+/// ```
 pub const PROCESS_ID: u32 = 1;
 
 /// Tracks (thread ids) reserved for each stage: the track of replica `r` of
 /// stage `s` is `s * TRACKS_PER_STAGE + r`.
+///
+/// # Examples
+///
+/// ```
+/// use baton_report::{track_id, TRACKS_PER_STAGE};
+/// assert_eq!(track_id(1, 0), TRACKS_PER_STAGE);
+/// // Replicas past the reserve share the stage's last track.
+/// assert_eq!(track_id(1, 5_000), 2 * TRACKS_PER_STAGE - 1);
+/// ```
 pub const TRACKS_PER_STAGE: u64 = 1000;
 
 /// A run saved as a trace file.
