@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{baton, copy_example, stderr, stdout};
+use common::{baton, copy_example, jsonl_values, stderr, stdout};
 
 fn run(dir: &std::path::Path, file: &str, extra: &[&str]) -> std::process::Output {
     let output = baton()
@@ -114,14 +114,7 @@ fn the_python_exec_example_scores_numbers_in_order() {
     let dir = copy_example("exec-python", tmp.path());
     run(&dir, "score.toml", &[]);
     let out = std::fs::read_to_string(dir.join("out/scores.jsonl")).unwrap();
-    let values: Vec<u64> = out
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["value"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let values = jsonl_values(&dir.join("out/scores.jsonl"));
     let expected: Vec<u64> = (0..1000).filter(|n| n % 7 != 0).collect();
     assert_eq!(values, expected);
     assert!(out.contains("\"square\":4"));

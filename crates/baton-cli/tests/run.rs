@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{baton, stderr, stdout, write};
+use common::{baton, jsonl_values, stderr, stdout, write};
 
 const RANGE_TO_STDOUT: &str = "[[stage]]\nop = \"range\"\nend = 5\n\n[[stage]]\nname = \"double\"\nop = \"spin\"\niterations = 0\n\n[[stage]]\nop = \"stdout\"\n";
 
@@ -135,11 +135,7 @@ fn a_failing_stage_exits_non_zero_naming_the_stage_and_item() {
     write(dir.path(), "in.jsonl", "{\"a\":1}\n{\"a\":2}\n");
     let text = "[[stage]]\nop = \"lines\"\npath = \"in.jsonl\"\n\n[[stage]]\nname = \"pick\"\nop = \"select\"\nfields = [\"b\"]\nstrict = true\n\n[[stage]]\nop = \"discard\"\n";
     let file = write(dir.path(), "p.toml", text);
-    let output = baton()
-        .args(["run", "--quiet"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let output = run_quiet(&file);
     assert_eq!(output.status.code(), Some(1));
     let shown = stderr(&output);
     assert!(shown.contains("stage `pick` failed on item 0"), "{shown}");
@@ -151,11 +147,7 @@ fn skipped_items_go_to_the_dead_letter_file() {
     write(dir.path(), "in.log", "{\"a\":1}\nnot json\n{\"a\":3}\n");
     let text = "[[stage]]\nop = \"lines\"\npath = \"in.log\"\n\n[[stage]]\nname = \"parse\"\nop = \"json_parse\"\non_error = \"skip\"\ndead_letter = \"bad.jsonl\"\n\n[[stage]]\nop = \"stdout\"\n";
     let file = write(dir.path(), "p.toml", text);
-    let output = baton()
-        .args(["run", "--quiet"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let output = run_quiet(&file);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output).lines().count(), 2);
     let dead = std::fs::read_to_string(dir.path().join("bad.jsonl")).unwrap();
@@ -203,6 +195,11 @@ fn a_missing_pipeline_file_is_a_clear_error() {
     );
 }
 
+/// `baton run --quiet FILE`, run to its end.
+fn run_quiet(file: &std::path::Path) -> std::process::Output {
+    baton().args(["run", "--quiet"]).arg(file).output().unwrap()
+}
+
 /// A pipeline of about `items` × 60 ms whose bottleneck is the stage `slow`.
 fn slow_pipeline(items: u32) -> String {
     format!(
@@ -230,11 +227,7 @@ fn without_a_terminal_the_run_is_logged_in_plain_lines() {
         !log.contains('\u{1b}'),
         "no terminal escapes in a log:\n{log}"
     );
-    let quiet = baton()
-        .args(["run", "--quiet"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let quiet = run_quiet(&file);
     assert!(
         !stderr(&quiet).lines().any(|l| l.starts_with('[')),
         "--quiet logs nothing"
@@ -324,15 +317,7 @@ fn ctrl_c_stops_the_source_and_drains_what_is_in_flight() {
         stderr(&output)
     );
     assert!(stderr(&output).contains("stopping"), "{}", stderr(&output));
-    let written = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap();
-    let values: Vec<u64> = written
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["value"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let values = jsonl_values(&dir.path().join("out.jsonl"));
     assert!(!values.is_empty(), "items went through before Ctrl-C");
     assert!(
         values.iter().copied().eq(0..values.len() as u64),
