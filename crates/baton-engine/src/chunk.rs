@@ -94,6 +94,9 @@ impl SeqsBuilder {
 
 /// The typed contents of a chunk, erased: `Vec<T>` of the stage's item type,
 /// or nothing (an empty chunk, of any type).
+/// The emptied box a chunk's items came in, to be filled again.
+pub(crate) struct Spare(Box<dyn Any + Send>);
+
 #[derive(Debug)]
 pub(crate) struct ChunkData {
     pub(crate) items: Option<Box<dyn Any + Send>>,
@@ -129,6 +132,43 @@ impl ChunkData {
     ///
     /// If the chunk holds another type: the pipeline builder's types make
     /// that impossible.
+    /// The items, and the box that held them, emptied: a stage whose output
+    /// has the same type hands it to [`ChunkData::from_vec_in`] and saves an
+    /// allocation (and a free, often on another thread) per chunk.
+    pub(crate) fn into_vec_and_box<T: Send + 'static>(self) -> (Vec<T>, Seqs, Option<Spare>) {
+        match self.items {
+            None => (Vec::new(), Seqs::empty(), None),
+            Some(items) => match items.downcast::<Vec<T>>() {
+                Ok(mut boxed) => {
+                    let items = std::mem::take(&mut *boxed);
+                    (items, self.seqs, Some(Spare(boxed)))
+                }
+                Err(_) => unreachable!("a chunk reached a stage of another item type"),
+            },
+        }
+    }
+
+    /// As [`ChunkData::from_vec`], in `spare` if it held items of this type.
+    pub(crate) fn from_vec_in<T: Send + 'static>(
+        items: Vec<T>,
+        seqs: Seqs,
+        spare: Option<Spare>,
+    ) -> Self {
+        if items.is_empty() {
+            return Self::empty();
+        }
+        match spare.map(|Spare(boxed)| boxed.downcast::<Vec<T>>()) {
+            Some(Ok(mut boxed)) => {
+                *boxed = items;
+                Self {
+                    items: Some(boxed),
+                    seqs,
+                }
+            }
+            _ => Self::from_vec(items, seqs),
+        }
+    }
+
     pub(crate) fn into_vec<T: 'static>(self) -> (Vec<T>, Seqs) {
         match self.items {
             None => (Vec::new(), Seqs::empty()),
@@ -143,6 +183,37 @@ impl ChunkData {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stage_of_the_same_type_reuses_the_box() {
+        let data = ChunkData::from_vec(vec![1u64, 2], Seqs::Run { start: 0, len: 2 });
+        let before = data
+            .items
+            .as_deref()
+            .map(|b| b as *const dyn Any as *const u8);
+        let (items, seqs, spare) = data.into_vec_and_box::<u64>();
+        let out = ChunkData::from_vec_in(items.into_iter().map(|x| x * 2).collect(), seqs, spare);
+        let after = out
+            .items
+            .as_deref()
+            .map(|b| b as *const dyn Any as *const u8);
+        assert_eq!(before, after);
+        assert_eq!(out.into_vec::<u64>().0, vec![2, 4]);
+    }
+
+    #[test]
+    fn a_stage_of_another_type_gets_a_new_box() {
+        let data = ChunkData::from_vec(vec![1u64, 2], Seqs::Run { start: 0, len: 2 });
+        let (items, seqs, spare) = data.into_vec_and_box::<u64>();
+        let out = ChunkData::from_vec_in(items.iter().map(u64::to_string).collect(), seqs, spare);
+        assert_eq!(out.into_vec::<String>().0, vec!["1", "2"]);
+        let (items, seqs, spare) =
+            ChunkData::from_vec(vec![3u8], Seqs::Run { start: 0, len: 1 }).into_vec_and_box::<u8>();
+        assert!(ChunkData::from_vec_in(Vec::<u8>::new(), seqs, spare)
+            .items
+            .is_none());
+        drop(items);
+    }
 
     #[test]
     fn builder_stays_a_run_while_contiguous() {

@@ -96,9 +96,9 @@ impl<O: Operator> Replica for O {
         if data.items.is_none() {
             return Ok((ChunkData::empty(), Flow::Continue));
         }
-        let (items, seqs) = data.into_vec::<O::In>();
+        let (items, seqs, spare) = data.into_vec_and_box::<O::In>();
         let out = Operator::process(self, items, seqs, ctx)?;
-        Ok((ChunkData::from_vec(out.items, out.seqs), out.flow))
+        Ok((ChunkData::from_vec_in(out.items, out.seqs, spare), out.flow))
     }
 
     fn finish(&mut self, before: ChunkData, ctx: &StageContext) -> Result<ChunkData, ItemFailure> {
