@@ -5,7 +5,7 @@
 //! (another process, a message broker) can take a stage's place without the
 //! executor changing.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use super::Chunk;
 use crate::mode::ModeKind;
@@ -61,9 +61,14 @@ impl ChunkQueue for Fifo {
 }
 
 /// A `serial_in_order` stage: a reorder buffer, chunk `next` goes next.
+/// Chunk indices are dense and at most the budget's chunks apart, so the
+/// buffer is a ring of slots by distance from `next`: no allocation per
+/// chunk once it has grown (a map would allocate a node whenever it goes
+/// from empty to one, which is every other chunk when two replicas race).
 #[derive(Default)]
 struct InOrder {
-    waiting: BTreeMap<u64, Chunk>,
+    /// Slot `k` holds chunk `next + k`, once it has come.
+    waiting: VecDeque<Option<Chunk>>,
     next: u64,
 }
 
@@ -73,20 +78,26 @@ impl ChunkQueue for InOrder {
     }
 
     fn taken(&mut self) {
+        // Chunk `next` was taken, from its slot or before it had one.
+        self.waiting.pop_front();
         self.next += 1;
     }
 
     fn push(&mut self, chunk: Chunk) {
-        self.waiting.insert(chunk.index, chunk);
+        debug_assert!(chunk.index >= self.next, "chunk {} came twice", chunk.index);
+        let slot = chunk.index.saturating_sub(self.next) as usize;
+        if self.waiting.len() <= slot {
+            self.waiting.resize_with(slot + 1, || None);
+        }
+        self.waiting[slot] = Some(chunk);
     }
 
     fn pop_ready(&mut self) -> Option<Chunk> {
-        let entry = self.waiting.first_entry()?;
-        (*entry.key() == self.next).then(|| entry.remove())
+        self.waiting.front_mut()?.take()
     }
 
     fn drain(&mut self) -> Vec<Chunk> {
-        std::mem::take(&mut self.waiting).into_values().collect()
+        self.waiting.drain(..).flatten().collect()
     }
 }
 
