@@ -331,8 +331,10 @@ fn a_second_ctrl_c_aborts_with_exit_code_130() {
     let file = write(
         dir.path(),
         "p.toml",
-        "[[stage]]\nop = \"range\"\nend = 1000000000000\n\n[[stage]]\nname = \"slow\"\nop = \"delay\"\nms = 300\nmode = \"serial_in_order\"\n\n[[stage]]\nop = \"count\"\n",
+        "[[stage]]\nop = \"range\"\nend = 1000000000000\n\n[[stage]]\nname = \"slow\"\nop = \"delay\"\nms = 3000\nmode = \"serial_in_order\"\n\n[[stage]]\nop = \"count\"\n",
     );
+    // The first item takes 3 s in `slow`, so the drain the first Ctrl-C
+    // starts is still going when the second comes.
     let child = spawn_baton(&file);
     std::thread::sleep(std::time::Duration::from_millis(800));
     interrupt(&child);

@@ -2,10 +2,15 @@
 //! source and the sink at once. Only the source takes from it (one chunk at
 //! a time, under the source's lock); a chunk gives its share back when it
 //! leaves the pipeline or is dropped, whatever the reason.
+//!
+//! Who is told when room comes back depends on who runs the source: the CPU
+//! workers are woken at every return; the threads of a blocking first stage,
+//! which run it themselves, as their [`Feeder`] decides.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use super::feeder::Feeder;
 use super::signal::Signal;
 
 #[derive(Debug)]
@@ -15,17 +20,35 @@ pub(crate) struct Budget {
     pub(crate) max_items: AtomicUsize,
     pub(crate) max_chunks: AtomicUsize,
     /// Woken when a share comes back, so the source may run again.
-    pub(crate) signal: Arc<Signal>,
+    signal: Arc<Signal>,
+    /// With a blocking first stage, which runs the source itself: how many
+    /// of its threads keep cycling, and whom a return wakes.
+    pub(crate) feeder: Option<Feeder>,
 }
 
 impl Budget {
-    pub(crate) fn new(max_items: usize, max_chunks: usize, signal: Arc<Signal>) -> Self {
+    /// A budget whose returns wake `signal`, or whom `feeder` says.
+    pub(crate) fn new(
+        max_items: usize,
+        max_chunks: usize,
+        signal: Arc<Signal>,
+        feeder: Option<Feeder>,
+    ) -> Self {
         Self {
             items: AtomicUsize::new(0),
             chunks: AtomicUsize::new(0),
             max_items: AtomicUsize::new(max_items),
             max_chunks: AtomicUsize::new(max_chunks),
             signal,
+            feeder,
+        }
+    }
+
+    /// Tells the source's runners that room came back, if they need telling.
+    fn on_return(&self, was_past_feeder: bool) {
+        match &self.feeder {
+            None => self.signal.notify(),
+            Some(feeder) => feeder.returned(was_past_feeder, self.has_room()),
         }
     }
 
@@ -60,6 +83,7 @@ impl Budget {
             budget: Some(Arc::clone(self)),
             items,
             chunk: true,
+            past_feeder: false,
         })
     }
 
@@ -69,6 +93,7 @@ impl Budget {
             budget: None,
             items: 0,
             chunk: false,
+            past_feeder: false,
         }
     }
 }
@@ -79,11 +104,22 @@ pub(crate) struct Permit {
     budget: Option<Arc<Budget>>,
     items: usize,
     chunk: bool,
+    past_feeder: bool,
 }
 
 impl Permit {
     pub(crate) fn items(&self) -> usize {
         self.items
+    }
+
+    /// Counts the chunk as past the blocking first stage (once).
+    pub(crate) fn pass_feeder(&mut self) {
+        if let Some(budget) = &self.budget {
+            if let (true, false, Some(feeder)) = (self.chunk, self.past_feeder, &budget.feeder) {
+                self.past_feeder = true;
+                feeder.passed();
+            }
+        }
     }
 
     /// Gives back room the chunk did not use (the source made fewer items).
@@ -104,7 +140,7 @@ impl Drop for Permit {
             if self.chunk {
                 budget.chunks.fetch_sub(1, Ordering::AcqRel);
             }
-            budget.signal.notify();
+            budget.on_return(self.past_feeder);
         }
     }
 }

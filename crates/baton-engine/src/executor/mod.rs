@@ -10,6 +10,14 @@
 //! A serial stage, once held, drains every chunk whose turn has come before
 //! it lets go, so the serial bottleneck never idles while work is ready.
 //!
+//! Blocking stages. A stage that waits (on I/O, say) gets threads of its
+//! own, so that many of its items can be in flight while the CPU workers
+//! compute. When it is the first stage, its threads run the source
+//! themselves and keep their replica from one chunk to the next; how many
+//! of them keep cycling follows what the stages after can take (see
+//! `feeder`), since every needless wake-up of such a thread costs a
+//! system call and a core taken from the CPU stages.
+//!
 //! What bounds memory. Only the source makes chunks, and only while the
 //! in-flight budget (items and chunks) has room and no stage's queue is over
 //! its buffer; a chunk gives its share back when it leaves. Chunks never
@@ -22,6 +30,7 @@
 //! abort. Every wait is on a [`signal::Signal`] that termination also wakes.
 
 pub(crate) mod budget;
+mod feeder;
 pub(crate) mod monitor;
 mod queue;
 pub(crate) mod signal;
@@ -37,9 +46,11 @@ use std::time::{Duration, Instant};
 use crate::chunk::ChunkData;
 use crate::config::Config;
 use crate::error::{DeadLetter, ItemFailure, PipelineError};
+use crate::mode::ModeKind;
 use crate::stage::{Flow, StageSpec};
 use crate::stats::Span;
 use budget::{Budget, Permit};
+use feeder::{Feeder, WhenFull};
 use monitor::Monitor;
 use signal::Signal;
 use sizer::ChunkSizer;
@@ -80,6 +91,16 @@ pub(crate) struct Chunk {
     pub(crate) permit: Permit,
 }
 
+/// What a turn at the source gave.
+enum SourceTurn {
+    /// A chunk (or the end marker) to carry on.
+    Made(Chunk),
+    /// The source failed; the run is failing.
+    Failed,
+    /// Nothing: no room, or the source is busy or done.
+    Nothing,
+}
+
 /// Where chunks go after the last stage (the iterator's channel).
 pub(crate) type Outlet = Box<dyn Fn(Chunk) + Send + Sync>;
 
@@ -95,11 +116,22 @@ const SPINS_BEFORE_PARKING: u32 = 2048;
 /// How long a parked thread sleeps before it looks again anyway.
 const PARK_BACKSTOP: Duration = Duration::from_millis(50);
 
+/// The same for a blocking stage's threads, which are woken whenever they
+/// are needed; many of them may be parked at once.
+const BLOCKING_PARK_BACKSTOP: Duration = Duration::from_secs(1);
+
+/// With a blocking first stage, a parked thread of it is woken when fewer
+/// than this many chunks per CPU worker are past it, and a cycling one
+/// parks when more than this many and half the room left are past it.
+const FEEDER_LOW_WATER_PER_THREAD: usize = 4;
+
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) source: SourceSlot,
     pub(crate) stages: Vec<StageSlot>,
     pub(crate) cpu: Arc<Signal>,
+    /// Wakes the monitor when the run ends.
+    pub(crate) monitor_signal: Signal,
     pub(crate) budget: Arc<Budget>,
     sizer: ChunkSizer,
     state: AtomicU8,
@@ -166,11 +198,6 @@ impl Shared {
         let max_chunks = config
             .max_chunks_in_flight
             .unwrap_or(8 * config.threads + 2 * blocking_replicas + 8);
-        let budget = Arc::new(Budget::new(
-            config.max_in_flight + extra,
-            max_chunks,
-            Arc::clone(&cpu),
-        ));
         let slots: Vec<StageSlot> = stages
             .into_iter()
             .enumerate()
@@ -184,6 +211,23 @@ impl Shared {
                 )
             })
             .collect();
+        // A blocking first stage's threads run the source themselves.
+        let feeder = slots.first().filter(|s| s.mode.is_blocking()).map(|first| {
+            let low = FEEDER_LOW_WATER_PER_THREAD * config.threads;
+            let high = low + max_chunks.saturating_sub(low + first.mode.replicas()) / 2;
+            Feeder::new(
+                low,
+                high,
+                Arc::clone(&first.signal),
+                Arc::clone(&first.ctx.counters),
+            )
+        });
+        let budget = Arc::new(Budget::new(
+            config.max_in_flight + extra,
+            max_chunks,
+            Arc::clone(&cpu),
+            feeder,
+        ));
         let stage_count = slots.len();
         let shared = Arc::new(Shared {
             sizer: ChunkSizer::new(config.chunk_target.as_nanos() as f64, config.max_chunk),
@@ -205,6 +249,7 @@ impl Shared {
             config,
             stages: slots,
             cpu,
+            monitor_signal: Signal::default(),
             budget,
             state: AtomicU8::new(RUNNING),
             error: Mutex::new(None),
@@ -297,7 +342,24 @@ impl Shared {
     /// Stops the source; what is in flight still drains to the sink.
     pub(crate) fn stop(&self) {
         self.source.stop.store(true, Ordering::Release);
+        self.wake_source_runners();
+    }
+
+    /// Whether the threads of a blocking first stage run the source (the
+    /// CPU workers then leave it to them).
+    fn source_fed_by_blocking(&self) -> bool {
+        self.stages.first().is_some_and(|s| s.mode.is_blocking())
+    }
+
+    /// Wakes whoever runs the source, to send the end marker or go on.
+    fn wake_source_runners(&self) {
         self.cpu.notify_all();
+        if self.source_fed_by_blocking() {
+            self.stages[0].signal.notify_all();
+            if let Some(feeder) = &self.budget.feeder {
+                feeder.room.notify_all();
+            }
+        }
     }
 
     /// Ends the run now, dropping what is in flight.
@@ -342,6 +404,10 @@ impl Shared {
             }
         }
         self.cpu.notify_all();
+        self.monitor_signal.notify_all();
+        if let Some(feeder) = &self.budget.feeder {
+            feeder.room.notify_all();
+        }
         for slot in &self.stages {
             slot.signal.notify_all();
         }
@@ -370,27 +436,116 @@ impl Shared {
 
     fn blocking_worker(self: Arc<Self>, s: usize) {
         let slot = &self.stages[s];
+        // A parallel first stage's threads feed themselves from the source
+        // and keep their replica from one chunk to the next: no queue and
+        // no lock of the stage on the way.
+        let feeds_itself = s == 0 && slot.mode.kind() == ModeKind::Parallel;
+        let mut kept: Option<ReplicaBox> = None;
         while !self.is_done() {
             let seen = slot.signal.prepare();
-            match slot.take_ready() {
-                Ok(Some((replica, chunk))) => {
-                    self.drive(s, replica, chunk, Runner::Blocking(s));
+            if kept.is_some() && slot.over_limit() {
+                slot.release(kept.take().expect("checked"), false);
+            }
+            if slot.queued_chunks.load(Ordering::Acquire) > 0 {
+                if let Some(replica) = kept.take() {
+                    slot.release(replica, false);
+                }
+                match slot.take_ready() {
+                    Ok(Some((replica, chunk))) => {
+                        self.drive(s, replica, chunk, Runner::Blocking(s));
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err((failure, chunk)) => {
+                        let seq = chunk.map_or(0, |c| c.data.seqs.get(0));
+                        self.fail(&slot.ctx.name, ItemFailure { seq, failure });
+                        return;
+                    }
+                }
+            }
+            if let (true, Some(feeder)) = (feeds_itself, &self.budget.feeder) {
+                if kept.is_some() && feeder.should_leave() {
+                    // The stages after have plenty: one thread fewer.
+                    slot.release(kept.take().expect("checked"), false);
+                    slot.signal.wait(seen, BLOCKING_PARK_BACKSTOP);
                     continue;
                 }
-                Ok(None) => {}
-                Err((failure, chunk)) => {
-                    let seq = chunk.map_or(0, |c| c.data.seqs.get(0));
-                    self.fail(&slot.ctx.name, ItemFailure { seq, failure });
-                    return;
+                let room_seen = feeder.room.prepare();
+                if self.feed_kept(slot, &mut kept) {
+                    continue;
                 }
-            }
-            // A blocking stage right after the source feeds itself: no
-            // other thread has to wake this one for each new chunk.
-            if s == 0 && self.run_source(Runner::Blocking(s)) {
+                if kept.is_some()
+                    && self.source_wants_room()
+                    && feeder.when_full() == WhenFull::Wait
+                {
+                    feeder.wait_for_room(room_seen, BLOCKING_PARK_BACKSTOP, || {
+                        self.source_has_room() || !self.source_wants_room()
+                    });
+                    continue;
+                }
+            } else if s == 0 && self.run_source(Runner::Blocking(s)) {
+                // A blocking stage right after the source feeds itself: no
+                // other thread has to wake this one for each new chunk.
                 continue;
             }
-            slot.signal.wait(seen, PARK_BACKSTOP);
+            if let Some(replica) = kept.take() {
+                slot.release(replica, false);
+            }
+            slot.signal.wait(seen, BLOCKING_PARK_BACKSTOP);
         }
+        if let Some(replica) = kept.take() {
+            slot.release(replica, false);
+        }
+    }
+
+    /// Whether the source has items to make and waits for room only.
+    fn source_wants_room(&self) -> bool {
+        let done = self.source.is_done() || self.source.wants_to_end() || self.is_done();
+        !done && !self.source_has_room()
+    }
+
+    /// Takes a chunk from the source and runs the first stage on it with the
+    /// kept replica (claimed first if need be). Returns whether it did
+    /// anything.
+    fn feed_kept(self: &Arc<Self>, slot: &StageSlot, kept: &mut Option<ReplicaBox>) -> bool {
+        let runner = Runner::Blocking(0);
+        let chunk = match self.source_turn(runner) {
+            SourceTurn::Made(chunk) => chunk,
+            SourceTurn::Failed => return true,
+            SourceTurn::Nothing => return false,
+        };
+        if kept.is_none() {
+            match slot.claim_kept() {
+                Ok(Some(replica)) => *kept = Some(replica),
+                Ok(None) => {
+                    // Closed, or at the limit: the usual way.
+                    self.carry(0, chunk, runner);
+                    return true;
+                }
+                Err(failure) => {
+                    let seq = chunk.data.seqs.get(0);
+                    self.fail(&slot.ctx.name, ItemFailure { seq, failure });
+                    return true;
+                }
+            }
+        }
+        let replica = kept.as_mut().expect("claimed above");
+        if self.is_done() {
+            return true;
+        }
+        let (mut out, flow) = match self.execute(slot, replica, chunk) {
+            Ok(done) => done,
+            Err(failure) => {
+                self.fail(&slot.ctx.name, failure);
+                return true;
+            }
+        };
+        out.permit.pass_feeder();
+        if flow == Flow::Finished {
+            self.close_through(0);
+        }
+        self.forward(1, out, Runner::Nobody);
+        true
     }
 
     /// Looks for one piece of work and does it: serial stages first (the
@@ -449,22 +604,45 @@ impl Shared {
     /// Makes the next chunk (or the end marker) if the source is free and
     /// the budget has room, and carries it on.
     fn run_source(self: &Arc<Self>, runner: Runner) -> bool {
+        match self.source_turn(runner) {
+            SourceTurn::Made(chunk) => {
+                self.carry(0, chunk, runner);
+                true
+            }
+            SourceTurn::Failed => true,
+            SourceTurn::Nothing => false,
+        }
+    }
+
+    /// Makes the next chunk (or the end marker) if the source is free and
+    /// the budget has room.
+    fn source_turn(self: &Arc<Self>, runner: Runner) -> SourceTurn {
         if self.source.is_done() || self.is_done() {
-            return false;
+            return SourceTurn::Nothing;
+        }
+        if runner == Runner::Cpu && self.source_fed_by_blocking() {
+            return SourceTurn::Nothing;
         }
         let ending = self.source.wants_to_end();
         if !ending && !self.source_has_room() {
-            return false;
+            return SourceTurn::Nothing;
         }
-        let Ok(mut inner) = self.source.inner.try_lock() else {
-            return false;
+        // A blocking stage's thread waits its turn: had it given up, it
+        // would park, and be woken later at some random moment.
+        let mut inner = match runner {
+            Runner::Blocking(_) => self.source.inner.lock().unwrap_or_else(|e| e.into_inner()),
+            _ => match self.source.inner.try_lock() {
+                Ok(inner) => inner,
+                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return SourceTurn::Nothing,
+            },
         };
         if self.source.is_done() {
-            return false;
+            return SourceTurn::Nothing;
         }
         if !(inner.exhausted || ending) {
             let Some(mut permit) = self.budget.acquire(self.sizer.next_size()) else {
-                return false;
+                return SourceTurn::Nothing;
             };
             let start = Instant::now();
             let mut next_seq = inner.next_seq;
@@ -482,7 +660,7 @@ impl Shared {
                 Err(failure) => {
                     drop(inner);
                     self.fail(&self.source.ctx.name, failure);
-                    return true;
+                    return SourceTurn::Failed;
                 }
             };
             inner.exhausted = exhausted;
@@ -501,8 +679,7 @@ impl Shared {
                     cost_ns: elapsed.as_nanos() as u64,
                     permit,
                 };
-                self.carry(0, chunk, runner);
-                return true;
+                return SourceTurn::Made(chunk);
             }
         }
         let index = inner.next_index;
@@ -516,8 +693,7 @@ impl Shared {
             cost_ns: 0,
             permit: Budget::free_permit(),
         };
-        self.carry(0, end, runner);
-        true
+        SourceTurn::Made(end)
     }
 
     /// Offers a chunk to stage `next` and, if this thread may run it, runs it
@@ -543,7 +719,7 @@ impl Shared {
                 slot.release(replica, false);
                 return;
             }
-            let (out, flow) = match self.execute(slot, &mut replica, chunk) {
+            let (mut out, flow) = match self.execute(slot, &mut replica, chunk) {
                 Ok(done) => done,
                 Err(failure) => {
                     slot.release(replica, false);
@@ -551,6 +727,9 @@ impl Shared {
                     return;
                 }
             };
+            if s == 0 {
+                out.permit.pass_feeder();
+            }
             if flow == Flow::Finished {
                 self.close_through(s);
             }
@@ -664,7 +843,7 @@ impl Shared {
                 self.forward(i + 1, chunk, Runner::Nobody);
             }
         }
-        self.cpu.notify();
+        self.wake_source_runners();
     }
 
     fn execute(

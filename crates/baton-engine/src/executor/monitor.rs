@@ -54,14 +54,15 @@ pub(crate) fn run(shared: &Shared) {
     let every = shared.config.sample_every;
     let mut last = Instant::now();
     while !shared.is_done() {
-        // Sleep in short steps so the run's end is noticed promptly.
+        // One wake-up per sample: the run's end wakes the monitor early.
         let wake_at = last + every;
-        while !shared.is_done() {
+        loop {
+            let seen = shared.monitor_signal.prepare();
             let now = Instant::now();
-            if now >= wake_at {
+            if shared.is_done() || now >= wake_at {
                 break;
             }
-            std::thread::sleep((wake_at - now).min(Duration::from_millis(5)));
+            shared.monitor_signal.wait(seen, wake_at - now);
         }
         let now = Instant::now();
         sample(shared, now.duration_since(last));

@@ -184,6 +184,22 @@ impl StageSlot {
         Offer::Queued
     }
 
+    /// Claims a replica to keep for chunks that bypass the queue (a blocking
+    /// first stage in parallel mode feeding itself); `None` when the stage is
+    /// closed or at its limit.
+    pub(crate) fn claim_kept(&self) -> Result<Option<ReplicaBox>, StageFailure> {
+        let mut inner = self.lock();
+        if inner.closed {
+            return Ok(None);
+        }
+        self.claim(&mut inner)
+    }
+
+    /// Whether more replicas are out than the limit allows now.
+    pub(crate) fn over_limit(&self) -> bool {
+        self.active.load(Ordering::Acquire) > self.limit.load(Ordering::Relaxed)
+    }
+
     /// Takes a queued chunk whose turn has come, with a replica for it.
     pub(crate) fn take_ready(&self) -> Result<Option<Claimed>, ClaimFailure> {
         let mut inner = self.lock();
