@@ -5,10 +5,12 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use baton_engine::{Config, Mode, Pipeline};
-use common::{spin, watchdog, LIMIT};
+use common::{eventually, spin, watchdog, LIMIT};
 
 fn fetch(x: u64) -> u64 {
     std::thread::sleep(Duration::from_micros(200));
@@ -129,5 +131,35 @@ fn stop_and_drop_end_a_run_whose_fetch_threads_wait_for_room() {
             .into_iter();
         assert_eq!(iter.next().map(Result::unwrap), Some(0));
         drop(iter);
+    });
+}
+
+#[test]
+fn replicas_changed_while_it_runs_under_a_tight_budget() {
+    watchdog(LIMIT, || {
+        let count = Arc::new(AtomicU64::new(0));
+        let seen = Arc::clone(&count);
+        let mut expected = 0u64;
+        let run = Pipeline::from_iter(0u64..)
+            .config(Config::default().max_chunks_in_flight(3))
+            .stage("fetch", Mode::parallel(4).blocking())
+            .map(fetch)
+            .spawn_for_each(move |x| {
+                assert_eq!(x, expected * 2, "items in source order, none lost");
+                expected += 1;
+                seen.fetch_add(1, Ordering::SeqCst);
+            })
+            .unwrap();
+        let handle = run.handle();
+        for replicas in [1, 8, 2, 16, 1, 3] {
+            handle.set_replicas("fetch", replicas).unwrap();
+            let now = count.load(Ordering::SeqCst);
+            assert!(
+                eventually(LIMIT, || count.load(Ordering::SeqCst) > now + 20),
+                "no progress at {replicas} replicas"
+            );
+        }
+        run.stop();
+        run.join().unwrap();
     });
 }

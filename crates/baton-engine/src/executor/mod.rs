@@ -773,6 +773,11 @@ impl Shared {
             if queued > slot.active.load(Ordering::SeqCst) {
                 slot.signal.notify();
             }
+            // A first stage's threads may all be waiting for room, which
+            // this queued chunk may be holding (rare: only at the limit).
+            if let (0, Some(feeder)) = (slot.index, &self.budget.feeder) {
+                feeder.room.notify();
+            }
         } else {
             self.cpu.notify();
         }
