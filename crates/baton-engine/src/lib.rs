@@ -31,7 +31,10 @@
 //! * **Bounded memory.** A bound on items (and chunks) in flight between the
 //!   source and the sink; a fast source waits (backpressure). See [`Config`].
 //! * **Blocking stages.** A stage marked [`Mode::blocking`] runs on threads
-//!   of its own, one per replica, so waiting on I/O never takes a core.
+//!   of its own, one per replica, so waiting on I/O never takes a core. As
+//!   the first stage, its threads read the source themselves, and only as
+//!   many keep going as the stages after it can keep up with: the replica
+//!   count is a ceiling, not a number of threads always awake.
 //! * **Errors.** Per stage, [`OnError`]: fail fast (the first error, with the
 //!   stage's name and the item's sequence number), skip to the dead letters,
 //!   or retry with backoff. A panic in user code is an error like any other.

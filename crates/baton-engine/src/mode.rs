@@ -107,7 +107,9 @@ impl Mode {
     }
 
     /// Marks the stage as one that blocks (I/O, sleeps): it runs on dedicated
-    /// threads, one per replica, instead of the CPU workers.
+    /// threads, one per replica, instead of the CPU workers. Give it as many
+    /// replicas as items you want in flight (throughput x latency); when the
+    /// stages after it are slower, the threads it does not need park.
     ///
     /// # Examples
     ///
