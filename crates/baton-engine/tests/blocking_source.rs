@@ -73,6 +73,14 @@ fn a_slow_stage_after_it_leaves_most_threads_parked() {
             "on average {mean:.1} of 32 fetch threads kept cycling for a stage that needs one"
         );
         assert_eq!(report.stats.stages[1].items_out, 400);
+        // With threads to spare, its items travel two to a chunk.
+        let fetch = &report.stats.stages[0];
+        assert!(
+            fetch.chunks < fetch.items_in * 3 / 4,
+            "{} chunks for {} items",
+            fetch.chunks,
+            fetch.items_in
+        );
     });
 }
 
@@ -102,6 +110,14 @@ fn a_fast_stage_after_it_keeps_every_thread_cycling() {
         assert!(
             mean > 5.0,
             "only {mean:.1} of 8 fetch threads cycling on average"
+        );
+        // Every thread busy: items that wait travel alone, one per thread.
+        let fetch = &report.stats.stages[0];
+        assert!(
+            fetch.chunks > fetch.items_in * 9 / 10,
+            "{} chunks for {} items",
+            fetch.chunks,
+            fetch.items_in
         );
     });
 }

@@ -19,6 +19,9 @@
 //!   one per chunk time).
 //! * In between, nothing changes: the gauge drifts slowly, as the thread
 //!   count is within one of what the stages after can take.
+//! * Fewer than half the replicas cycling (after the start): the stage has
+//!   threads to spare, so its items travel two to a chunk instead of one,
+//!   halving the engine's work per item on its threads and after them.
 //! * The budget full all the same (the start, or a sudden slowdown after):
 //!   a thread that finds no room waits for the next return of room, and
 //!   one of them leaves the cycle at most every eighth of a chunk time.

@@ -498,6 +498,18 @@ impl Shared {
         }
     }
 
+    /// Whether a self-feeding first stage, past its start (every replica
+    /// could have had a chunk), has fewer than half its replicas cycling:
+    /// the stages after it are the bottleneck, and it has threads to spare.
+    fn has_spare_feeders(&self) -> bool {
+        let first = &self.stages[0];
+        let limit = first.limit.load(Ordering::Relaxed);
+        first.mode.kind() == ModeKind::Parallel
+            && self.budget.feeder.is_some()
+            && first.ctx.counters.chunks.load(Ordering::Relaxed) >= limit as u64
+            && 2 * first.active.load(Ordering::Relaxed) < limit
+    }
+
     /// Whether the source has items to make and waits for room only.
     fn source_wants_room(&self) -> bool {
         let done = self.source.is_done() || self.source.wants_to_end() || self.is_done();
@@ -641,7 +653,14 @@ impl Shared {
             return SourceTurn::Nothing;
         }
         if !(inner.exhausted || ending) {
-            let Some(mut permit) = self.budget.acquire(self.sizer.next_size()) else {
+            let mut size = self.sizer.next_size();
+            if runner == Runner::Blocking(0) && self.has_spare_feeders() {
+                // Items that wait travel alone, so that every thread has
+                // one; with half the threads idle, two to a chunk halve the
+                // engine's work per item on them and after them.
+                size = size.max(2);
+            }
+            let Some(mut permit) = self.budget.acquire(size) else {
                 return SourceTurn::Nothing;
             };
             let start = Instant::now();
