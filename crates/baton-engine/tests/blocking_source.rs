@@ -9,12 +9,31 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton_engine::{Config, Mode, Pipeline};
+use baton_engine::{Config, Mode, Pipeline, RunReport};
 use common::{eventually, spin, watchdog, LIMIT};
 
 fn fetch(x: u64) -> u64 {
     std::thread::sleep(Duration::from_micros(200));
     x * 2
+}
+
+/// The first stage's threads cycling (holding a replica), on average over
+/// the samples taken after `after`, of which there must be over `at_least`.
+fn mean_cycling(report: &RunReport, after: Duration, at_least: usize) -> f64 {
+    let active: Vec<usize> = report
+        .samples
+        .iter()
+        .filter(|s| s.at > after)
+        .map(|s| s.stages[0].active)
+        .collect();
+    assert!(active.len() > at_least, "too few samples: {}", active.len());
+    active.iter().sum::<usize>() as f64 / active.len() as f64
+}
+
+/// The first stage's chunks per item over the run.
+fn chunks_per_item(report: &RunReport) -> f64 {
+    let fetch = &report.stats.stages[0];
+    fetch.chunks as f64 / fetch.items_in as f64
 }
 
 #[test]
@@ -60,27 +79,15 @@ fn a_slow_stage_after_it_leaves_most_threads_parked() {
             })
             .for_each(|_| {})
             .unwrap();
-        let settled: Vec<usize> = report
-            .samples
-            .iter()
-            .filter(|s| s.at > Duration::from_millis(100))
-            .map(|s| s.stages[0].active)
-            .collect();
-        assert!(settled.len() > 20, "too few samples: {}", settled.len());
-        let mean = settled.iter().sum::<usize>() as f64 / settled.len() as f64;
+        let mean = mean_cycling(&report, Duration::from_millis(100), 20);
         assert!(
             mean < 8.0,
             "on average {mean:.1} of 32 fetch threads kept cycling for a stage that needs one"
         );
         assert_eq!(report.stats.stages[1].items_out, 400);
         // With threads to spare, its items travel two to a chunk.
-        let fetch = &report.stats.stages[0];
-        assert!(
-            fetch.chunks < fetch.items_in * 3 / 4,
-            "{} chunks for {} items",
-            fetch.chunks,
-            fetch.items_in
-        );
+        let ratio = chunks_per_item(&report);
+        assert!(ratio < 0.75, "{ratio:.2} chunks per item");
     });
 }
 
@@ -99,26 +106,14 @@ fn a_fast_stage_after_it_keeps_every_thread_cycling() {
             .map(Mode::parallel(2), |x| x + 1)
             .for_each(|_| {})
             .unwrap();
-        let busy: Vec<usize> = report
-            .samples
-            .iter()
-            .filter(|s| s.at > Duration::from_millis(20))
-            .map(|s| s.stages[0].active)
-            .collect();
-        assert!(busy.len() > 10, "too few samples: {}", busy.len());
-        let mean = busy.iter().sum::<usize>() as f64 / busy.len() as f64;
+        let mean = mean_cycling(&report, Duration::from_millis(20), 10);
         assert!(
             mean > 5.0,
             "only {mean:.1} of 8 fetch threads cycling on average"
         );
         // Every thread busy: items that wait travel alone, one per thread.
-        let fetch = &report.stats.stages[0];
-        assert!(
-            fetch.chunks > fetch.items_in * 9 / 10,
-            "{} chunks for {} items",
-            fetch.chunks,
-            fetch.items_in
-        );
+        let ratio = chunks_per_item(&report);
+        assert!(ratio > 0.9, "{ratio:.2} chunks per item");
     });
 }
 

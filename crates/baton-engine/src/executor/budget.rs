@@ -114,11 +114,10 @@ impl Permit {
 
     /// Counts the chunk as past the blocking first stage (once).
     pub(crate) fn pass_feeder(&mut self) {
-        if let Some(budget) = &self.budget {
-            if let (true, false, Some(feeder)) = (self.chunk, self.past_feeder, &budget.feeder) {
-                self.past_feeder = true;
-                feeder.passed();
-            }
+        let feeder = self.budget.as_ref().and_then(|b| b.feeder.as_ref());
+        if let Some(feeder) = feeder.filter(|_| self.chunk && !self.past_feeder) {
+            self.past_feeder = true;
+            feeder.passed();
         }
     }
 

@@ -505,7 +505,6 @@ impl Shared {
         let first = &self.stages[0];
         let limit = first.limit.load(Ordering::Relaxed);
         first.mode.kind() == ModeKind::Parallel
-            && self.budget.feeder.is_some()
             && first.ctx.counters.chunks.load(Ordering::Relaxed) >= limit as u64
             && 2 * first.active.load(Ordering::Relaxed) < limit
     }
@@ -545,18 +544,12 @@ impl Shared {
         if self.is_done() {
             return true;
         }
-        let (mut out, flow) = match self.execute(slot, replica, chunk) {
-            Ok(done) => done,
-            Err(failure) => {
-                self.fail(&slot.ctx.name, failure);
-                return true;
+        match self.execute(slot, replica, chunk) {
+            Ok(out) => {
+                self.forward(1, out, Runner::Nobody);
             }
-        };
-        out.permit.pass_feeder();
-        if flow == Flow::Finished {
-            self.close_through(0);
+            Err(failure) => self.fail(&slot.ctx.name, failure),
         }
-        self.forward(1, out, Runner::Nobody);
         true
     }
 
@@ -738,20 +731,14 @@ impl Shared {
                 slot.release(replica, false);
                 return;
             }
-            let (mut out, flow) = match self.execute(slot, &mut replica, chunk) {
-                Ok(done) => done,
+            let out = match self.execute(slot, &mut replica, chunk) {
+                Ok(out) => out,
                 Err(failure) => {
                     slot.release(replica, false);
                     self.fail(&slot.ctx.name, failure);
                     return;
                 }
             };
-            if s == 0 {
-                out.permit.pass_feeder();
-            }
-            if flow == Flow::Finished {
-                self.close_through(s);
-            }
             if let Some((same, next)) = slot.release(replica, slot.is_serial()) {
                 // Keep the serial stage busy; its output waits for others.
                 self.forward(s + 1, out, Runner::Nobody);
@@ -870,12 +857,15 @@ impl Shared {
         self.wake_source_runners();
     }
 
+    /// Runs `slot`'s stage on `chunk` with `replica` and returns its output,
+    /// counted past a feeding first stage; a stage that took all the input
+    /// it wants closes everything up to it first.
     fn execute(
         &self,
         slot: &StageSlot,
         replica: &mut ReplicaBox,
         mut chunk: Chunk,
-    ) -> Result<(Chunk, Flow), ItemFailure> {
+    ) -> Result<Chunk, ItemFailure> {
         let start = Instant::now();
         let items_in = chunk.data.len();
         let first_seq = chunk.data.seqs.get(0);
@@ -908,7 +898,13 @@ impl Shared {
             start,
             elapsed,
         );
-        Ok((chunk, flow))
+        if slot.index == 0 {
+            chunk.permit.pass_feeder();
+        }
+        if flow == Flow::Finished {
+            self.close_through(slot.index);
+        }
+        Ok(chunk)
     }
 
     #[allow(clippy::too_many_arguments)]
