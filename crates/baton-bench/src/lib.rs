@@ -12,6 +12,7 @@
 //! child process of its own, so that each run reports its own peak RSS, and
 //! prints one JSON line ([`report::RunReport`]) per run.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod baton;

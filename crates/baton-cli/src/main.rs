@@ -5,6 +5,8 @@
 //! `baton-ops` holds the built-in stages, `baton-report` writes traces and
 //! reports; the live view is here, in `live.rs`.
 
+#![forbid(unsafe_code)]
+
 mod commands;
 mod live;
 

@@ -6,8 +6,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use baton_engine::ModeKind;
 use baton_engine::{BoxError, Config, DeadLetter, OnError, Pipeline, RunHandle, Stage};
-use baton_ops::{BuiltOp, Item, ModeName, Payload};
+use baton_ops::{BuiltOp, Item, Payload};
 
 use crate::diagnostic::Diagnostics;
 use crate::plan::Plan;
@@ -132,7 +133,7 @@ impl Built {
         let mut sink = None;
         for (stage, op) in stages.zip(ops) {
             let mut mode = stage.engine_mode();
-            if stage.mode == ModeName::Parallel && stage.replicas == 0 {
+            if stage.mode == ModeKind::Parallel && stage.replicas == 0 {
                 // Parallel with no count: one replica per thread.
                 mode = if stage.blocking {
                     baton_engine::Mode::parallel(threads).blocking()

@@ -6,8 +6,9 @@ use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
+use baton_engine::ModeKind;
 use baton_engine::OnError;
-use baton_ops::{find, nearest, ModeName, Modes, OpDef, OpKind, ParamType, Params, STAGE_KEYS};
+use baton_ops::{find, nearest, Modes, OpDef, OpKind, ParamType, Params, STAGE_KEYS};
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
@@ -481,11 +482,11 @@ fn read_stage(
 
     let mode = match get("mode") {
         None => op.modes.default,
-        Some((_, value)) => match value.get_ref().as_str().and_then(ModeName::parse) {
+        Some((_, value)) => match value.get_ref().as_str().and_then(ModeKind::parse) {
             Some(mode) => mode,
             None => {
                 let text = value.get_ref().as_str().unwrap_or("");
-                let help = did_you_mean(text, ModeName::ALL.iter().map(|m| m.as_str()))
+                let help = did_you_mean(text, ModeKind::ALL.iter().map(|m| m.as_str()))
                     .unwrap_or_else(|| "modes: serial_in_order, serial, parallel".into());
                 reader
                     .problem(
@@ -514,7 +515,7 @@ fn read_stage(
             .set_help(format!("use mode = \"{}\"", allowed.join("\" or \"")));
     }
 
-    let mut replicas = if mode == ModeName::Parallel { 0 } else { 1 };
+    let mut replicas = if mode == ModeKind::Parallel { 0 } else { 1 };
     if let Some((key, value)) = get("replicas") {
         if value.get_ref().as_str() == Some("auto") {
             reader
@@ -525,7 +526,7 @@ fn read_stage(
                 .set_key("replicas")
                 .set_help("give a number of replicas");
         } else if let Some(n) = positive(reader, key, value, "a whole number (or \"auto\")") {
-            if mode != ModeName::Parallel {
+            if mode != ModeKind::Parallel {
                 reader
                     .problem(
                         Some(value.span()),
@@ -773,7 +774,7 @@ fn check_order(reader: &mut Reader<'_>, stages: &[PlannedStage]) {
     let mut unordered: Option<&PlannedStage> = None;
     for stage in stages {
         if let Some(culprit) = unordered {
-            if stage.mode == ModeName::SerialInOrder && stage.op.kind != OpKind::Source {
+            if stage.mode == ModeKind::SerialInOrder && stage.op.kind != OpKind::Source {
                 let span = stage.spans.key("mode").or(stage.spans.op.clone());
                 reader
                     .problem(
@@ -792,7 +793,7 @@ fn check_order(reader: &mut Reader<'_>, stages: &[PlannedStage]) {
         }
         let combines =
             stage.op.modes.allowed == Modes::SERIAL.allowed && stage.op.kind == OpKind::Transform;
-        if combines && stage.mode == ModeName::Serial {
+        if combines && stage.mode == ModeKind::Serial {
             unordered = Some(stage);
         }
     }

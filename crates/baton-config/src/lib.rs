@@ -20,6 +20,7 @@
 //! assert_eq!(run.handle.join().unwrap().stats.source.items, 10);
 //! ```
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod build;

@@ -3,8 +3,9 @@
 use std::ops::Range;
 use std::path::PathBuf;
 
+use baton_engine::ModeKind;
 use baton_engine::{Mode, OnError};
-use baton_ops::{ModeName, OpDef, Params};
+use baton_ops::{OpDef, Params};
 
 /// A validated pipeline, ready to build.
 ///
@@ -41,7 +42,7 @@ pub struct Plan {
 /// let plan = baton_config::Plan::parse("p.toml".as_ref(), text).unwrap();
 /// let rename = &plan.stages[1];
 /// assert_eq!(rename.name, "rename");
-/// assert_eq!(rename.mode, baton_ops::ModeName::Parallel);
+/// assert_eq!(rename.mode, baton_engine::ModeKind::Parallel);
 /// assert_eq!(rename.replicas, 4);
 /// ```
 #[derive(Debug)]
@@ -51,7 +52,7 @@ pub struct PlannedStage {
     /// Its built-in op.
     pub op: &'static OpDef,
     /// How it runs.
-    pub mode: ModeName,
+    pub mode: ModeKind,
     /// Replicas (1 unless parallel).
     pub replicas: usize,
     /// Whether it waits on I/O (runs on threads of its own).
@@ -96,11 +97,7 @@ impl PlannedStage {
     /// assert!(plan.stages[0].engine_mode().keeps_order());
     /// ```
     pub fn engine_mode(&self) -> Mode {
-        let mode = match self.mode {
-            ModeName::SerialInOrder => Mode::serial_in_order(),
-            ModeName::Serial => Mode::serial(),
-            ModeName::Parallel => Mode::parallel(self.replicas),
-        };
+        let mode = self.mode.with_replicas(self.replicas);
         if self.blocking {
             mode.blocking()
         } else {

@@ -29,6 +29,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// assert_eq!(failure.to_string(), "panicked: index out of bounds");
 /// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StageFailure {
     /// The stage returned an error.
     #[error("{0}")]
@@ -70,6 +71,7 @@ impl StageFailure {
 /// }
 /// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PipelineError {
     /// A stage failed on an item under the fail-fast policy (or after its retries).
     #[error("stage `{stage}` failed on item {seq}: {failure}")]
@@ -101,6 +103,7 @@ pub enum PipelineError {
 /// assert_eq!(policy.to_string(), "retry 3 times (backoff 10ms)");
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum OnError {
     /// Stop every stage promptly and return the first error (the default).
     #[default]
@@ -158,6 +161,7 @@ impl fmt::Display for OnError {
 /// assert_eq!(dead[0].item::<&str>(), Some(&"x"));
 /// ```
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct DeadLetter {
     /// The stage that skipped it.
     pub stage: String,

@@ -44,10 +44,12 @@
 //! * **Report.** [`RunReport`] names the bottleneck stage and the throughput
 //!   bound it implies.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod chunk;
 mod config;
+mod context;
 mod error;
 mod executor;
 mod handle;
@@ -59,6 +61,7 @@ mod stage;
 mod stats;
 
 pub use config::Config;
+pub use context::{Cancellation, ReplicaContext};
 pub use error::{BoxError, DeadLetter, OnError, PipelineError, StageFailure};
 pub use handle::{PipelineHandle, PipelineIter, RunHandle};
 pub use mode::{Mode, ModeKind};

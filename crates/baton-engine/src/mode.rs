@@ -49,6 +49,7 @@ pub struct Mode {
 /// assert_eq!(Mode::parallel(3).kind(), ModeKind::Parallel);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ModeKind {
     /// One item at a time, in source order.
     SerialInOrder,
@@ -56,6 +57,74 @@ pub enum ModeKind {
     Serial,
     /// Several replicas at once, in any order.
     Parallel,
+}
+
+impl ModeKind {
+    /// Every mode kind, in the order a pipeline file's reference lists them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::ModeKind;
+    /// assert_eq!(ModeKind::ALL.len(), 3);
+    /// assert!(ModeKind::ALL.iter().all(|m| ModeKind::parse(m.as_str()) == Some(*m)));
+    /// ```
+    pub const ALL: [ModeKind; 3] = [
+        ModeKind::SerialInOrder,
+        ModeKind::Serial,
+        ModeKind::Parallel,
+    ];
+
+    /// The name as a pipeline file writes it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(baton_engine::ModeKind::SerialInOrder.as_str(), "serial_in_order");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ModeKind::SerialInOrder => "serial_in_order",
+            ModeKind::Serial => "serial",
+            ModeKind::Parallel => "parallel",
+        }
+    }
+
+    /// Reads a mode kind by name (`serial_in_order`, `serial`, `parallel`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::ModeKind;
+    /// assert_eq!(ModeKind::parse("serial"), Some(ModeKind::Serial));
+    /// assert_eq!(ModeKind::parse("fast"), None);
+    /// ```
+    pub fn parse(name: &str) -> Option<ModeKind> {
+        ModeKind::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
+    /// The mode of this kind with `replicas` (ignored unless parallel).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, ModeKind};
+    /// assert_eq!(ModeKind::Parallel.with_replicas(3), Mode::parallel(3));
+    /// assert_eq!(ModeKind::Serial.with_replicas(3), Mode::serial());
+    /// ```
+    pub const fn with_replicas(self, replicas: usize) -> Mode {
+        match self {
+            ModeKind::SerialInOrder => Mode::serial_in_order(),
+            ModeKind::Serial => Mode::serial(),
+            ModeKind::Parallel => Mode::parallel(replicas),
+        }
+    }
+}
+
+impl fmt::Display for ModeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Mode {
@@ -181,9 +250,8 @@ impl Mode {
 impl fmt::Display for Mode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
-            ModeKind::SerialInOrder => f.write_str("serial_in_order")?,
-            ModeKind::Serial => f.write_str("serial")?,
             ModeKind::Parallel => write!(f, "parallel({})", self.replicas)?,
+            kind => f.write_str(kind.as_str())?,
         }
         if self.blocking {
             f.write_str(" blocking")?;

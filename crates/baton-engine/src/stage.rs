@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::chunk::{ChunkData, Seqs};
+use crate::context::{Cancellation, ReplicaContext};
 use crate::error::{BoxError, DeadLetter, ItemFailure, OnError, StageFailure};
 use crate::mode::Mode;
 
@@ -70,6 +71,11 @@ pub(crate) trait Operator: Send + 'static {
         ctx: &StageContext,
     ) -> Result<Output<Self::Out>, ItemFailure>;
 
+    /// Called once when the replica is made, before its first chunk.
+    fn open(&mut self, _ctx: &ReplicaContext) -> Result<(), StageFailure> {
+        Ok(())
+    }
+
     /// Called once at the end of the stream on serial stages.
     fn finish(&mut self, _ctx: &StageContext) -> Result<Output<Self::Out>, ItemFailure> {
         Ok(Output::empty())
@@ -78,6 +84,9 @@ pub(crate) trait Operator: Send + 'static {
 
 /// A stage replica with its item types erased, as the executor sees it.
 pub(crate) trait Replica: Send {
+    fn open(&mut self, _ctx: &ReplicaContext) -> Result<(), StageFailure> {
+        Ok(())
+    }
     fn process(
         &mut self,
         data: ChunkData,
@@ -88,6 +97,10 @@ pub(crate) trait Replica: Send {
 }
 
 impl<O: Operator> Replica for O {
+    fn open(&mut self, ctx: &ReplicaContext) -> Result<(), StageFailure> {
+        Operator::open(self, ctx)
+    }
+
     fn process(
         &mut self,
         data: ChunkData,
@@ -165,6 +178,15 @@ pub(crate) struct StageContext {
 }
 
 impl StageContext {
+    /// The context a new replica of this stage is told of.
+    pub(crate) fn replica(&self, replica: u32) -> ReplicaContext {
+        ReplicaContext::new(
+            Arc::clone(&self.name),
+            replica,
+            Cancellation::from_flag(Arc::clone(&self.stopping)),
+        )
+    }
+
     fn dead_letter(&self, seq: u64, failure: StageFailure, item: Option<Box<dyn Any + Send>>) {
         self.counters.skipped.fetch_add(1, Ordering::Relaxed);
         let letter = DeadLetter {

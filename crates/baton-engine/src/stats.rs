@@ -25,6 +25,7 @@ use crate::mode::Mode;
 /// assert_eq!(double.items_out, 100);
 /// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct StageStats {
     /// The stage's name.
     pub name: String,
@@ -70,6 +71,7 @@ pub struct StageStats {
 /// assert_eq!(report.stats.source.items, 10);
 /// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct SourceStats {
     /// The source's name.
     pub name: String,
@@ -94,6 +96,7 @@ pub struct SourceStats {
 /// assert!(report.stats.items_per_second() > 0.0);
 /// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct StatsSnapshot {
     /// Time since the start (to the end, for a finished run).
     pub elapsed: Duration,
@@ -124,6 +127,7 @@ pub struct StatsSnapshot {
 /// assert!(bounds.iter().any(|b| b.stage == "slow"));
 /// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct StageBound {
     /// The stage (or the source).
     pub stage: String,
@@ -141,6 +145,7 @@ pub struct StageBound {
 ///
 /// See [`RunReport::bottleneck`].
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Bottleneck {
     /// The stage with the lowest bound.
     pub stage: String,
@@ -363,6 +368,7 @@ fn human(rate: f64) -> String {
 /// assert_eq!(spans.iter().filter(|s| s.stage == 1).map(|s| s.items).sum::<usize>(), 100);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Span {
     /// 0 for the source, `i + 1` for the `i`-th stage after it.
     pub stage: usize,
@@ -404,6 +410,7 @@ pub struct Span {
 /// }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StageSample {
     /// Replicas running.
     pub active: usize,
@@ -429,6 +436,7 @@ pub struct StageSample {
 /// }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Sample {
     /// When, from the run's start.
     pub at: Duration,
@@ -458,6 +466,7 @@ pub struct Sample {
 /// println!("{report}");
 /// ```
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct RunReport {
     /// Counters at the end.
     pub stats: StatsSnapshot,

@@ -495,6 +495,7 @@ fn skip_sends_every_failing_item_to_the_dead_letters() {
                             assert!(crash(letter.seq));
                             assert_eq!(m, &format!("{INTENDED} at {}", letter.seq));
                         }
+                        other => panic!("unexpected failure {other:?}"),
                     }
                 }
                 let parse = report.stage("parse").unwrap();

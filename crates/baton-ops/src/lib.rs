@@ -18,6 +18,7 @@
 //! assert!(ops.iter().any(|op| op.name == "range"));
 //! ```
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod codec;
@@ -36,6 +37,6 @@ mod testing;
 
 pub use item::{Item, Payload, Tensor};
 pub use registry::{
-    all, find, find_kind, nearest, BuiltOp, BuiltSource, ModeName, Modes, OpDef, OpError, OpKind,
-    ParamDef, ParamType, Params, SinkFactory, StageFactory, STAGE_KEYS,
+    all, find, find_kind, nearest, BuiltOp, BuiltSource, Modes, OpDef, OpError, OpKind, ParamDef,
+    ParamType, Params, SinkFactory, StageFactory, STAGE_KEYS,
 };

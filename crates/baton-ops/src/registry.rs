@@ -8,7 +8,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use baton_engine::{BoxError, Sink, Stage};
+use baton_engine::{BoxError, ModeKind, Sink, Stage};
 
 use crate::item::Item;
 
@@ -59,79 +59,22 @@ impl fmt::Display for OpKind {
     }
 }
 
-/// A mode, by name, as written in a pipeline file.
-///
-/// # Examples
-///
-/// ```
-/// use baton_ops::ModeName;
-/// assert_eq!(ModeName::parse("serial"), Some(ModeName::Serial));
-/// assert_eq!(ModeName::Parallel.as_str(), "parallel");
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ModeName {
-    /// `serial_in_order`
-    SerialInOrder,
-    /// `serial`
-    Serial,
-    /// `parallel`
-    Parallel,
-}
-
-impl ModeName {
-    /// Every mode name.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use baton_ops::ModeName;
-    /// assert_eq!(ModeName::ALL.len(), 3);
-    /// assert!(ModeName::ALL.iter().all(|m| ModeName::parse(m.as_str()) == Some(*m)));
-    /// ```
-    pub const ALL: [ModeName; 3] = [
-        ModeName::SerialInOrder,
-        ModeName::Serial,
-        ModeName::Parallel,
-    ];
-
-    /// The name as written in a file.
-    ///
-    /// # Examples
-    ///
-    /// See [`ModeName`].
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ModeName::SerialInOrder => "serial_in_order",
-            ModeName::Serial => "serial",
-            ModeName::Parallel => "parallel",
-        }
-    }
-
-    /// Reads a mode name.
-    ///
-    /// # Examples
-    ///
-    /// See [`ModeName`].
-    pub fn parse(name: &str) -> Option<ModeName> {
-        ModeName::ALL.into_iter().find(|m| m.as_str() == name)
-    }
-}
-
 /// The modes a stage may run in.
 ///
 /// # Examples
 ///
 /// ```
-/// use baton_ops::{ModeName, Modes};
-/// assert!(Modes::ANY.allows(ModeName::Parallel));
-/// assert!(!Modes::SERIAL.allows(ModeName::Parallel));
+/// use baton_engine::ModeKind;
+/// use baton_ops::Modes;
+/// assert!(Modes::ANY.allows(ModeKind::Parallel));
+/// assert!(!Modes::SERIAL.allows(ModeKind::Parallel));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Modes {
     /// The mode when the file names none.
-    pub default: ModeName,
+    pub default: ModeKind,
     /// Every mode it may run in.
-    pub allowed: &'static [ModeName],
+    pub allowed: &'static [ModeKind],
     /// Whether it waits on I/O (runs on threads of its own).
     pub blocking: bool,
 }
@@ -142,14 +85,15 @@ impl Modes {
     /// # Examples
     ///
     /// ```
-    /// use baton_ops::{ModeName, Modes};
-    /// assert_eq!(Modes::ANY.default, ModeName::Parallel);
+    /// use baton_engine::ModeKind;
+    /// use baton_ops::Modes;
+    /// assert_eq!(Modes::ANY.default, ModeKind::Parallel);
     /// assert!(!Modes::ANY.blocking);
     /// assert_eq!(baton_ops::find("rename").unwrap().modes, Modes::ANY);
     /// ```
     pub const ANY: Modes = Modes {
-        default: ModeName::Parallel,
-        allowed: &ModeName::ALL,
+        default: ModeKind::Parallel,
+        allowed: &ModeKind::ALL,
         blocking: false,
     };
     /// Any mode, blocking on I/O; parallel unless told otherwise.
@@ -157,13 +101,14 @@ impl Modes {
     /// # Examples
     ///
     /// ```
-    /// use baton_ops::{ModeName, Modes};
-    /// assert!(Modes::ANY_BLOCKING.blocking && Modes::ANY_BLOCKING.allows(ModeName::Parallel));
+    /// use baton_engine::ModeKind;
+    /// use baton_ops::Modes;
+    /// assert!(Modes::ANY_BLOCKING.blocking && Modes::ANY_BLOCKING.allows(ModeKind::Parallel));
     /// assert_eq!(baton_ops::find("exec").unwrap().modes, Modes::ANY_BLOCKING);
     /// ```
     pub const ANY_BLOCKING: Modes = Modes {
-        default: ModeName::Parallel,
-        allowed: &ModeName::ALL,
+        default: ModeKind::Parallel,
+        allowed: &ModeKind::ALL,
         blocking: true,
     };
     /// Serial only (state across items); in order unless told otherwise.
@@ -171,14 +116,15 @@ impl Modes {
     /// # Examples
     ///
     /// ```
-    /// use baton_ops::{ModeName, Modes};
-    /// assert_eq!(Modes::SERIAL.default, ModeName::SerialInOrder);
-    /// assert!(Modes::SERIAL.allows(ModeName::Serial));
+    /// use baton_engine::ModeKind;
+    /// use baton_ops::Modes;
+    /// assert_eq!(Modes::SERIAL.default, ModeKind::SerialInOrder);
+    /// assert!(Modes::SERIAL.allows(ModeKind::Serial));
     /// assert_eq!(baton_ops::find("range").unwrap().modes, Modes::SERIAL);
     /// ```
     pub const SERIAL: Modes = Modes {
-        default: ModeName::SerialInOrder,
-        allowed: &[ModeName::SerialInOrder, ModeName::Serial],
+        default: ModeKind::SerialInOrder,
+        allowed: &[ModeKind::SerialInOrder, ModeKind::Serial],
         blocking: false,
     };
     /// Serial only and blocking (a source, a file sink); in order unless told otherwise.
@@ -186,14 +132,15 @@ impl Modes {
     /// # Examples
     ///
     /// ```
-    /// use baton_ops::{find_kind, ModeName, Modes, OpKind};
+    /// use baton_engine::ModeKind;
+    /// use baton_ops::{find_kind, Modes, OpKind};
     /// assert!(Modes::SERIAL_BLOCKING.blocking);
-    /// assert!(!Modes::SERIAL_BLOCKING.allows(ModeName::Parallel));
+    /// assert!(!Modes::SERIAL_BLOCKING.allows(ModeKind::Parallel));
     /// assert_eq!(find_kind("jsonl", OpKind::Sink).unwrap().modes, Modes::SERIAL_BLOCKING);
     /// ```
     pub const SERIAL_BLOCKING: Modes = Modes {
-        default: ModeName::SerialInOrder,
-        allowed: &[ModeName::SerialInOrder, ModeName::Serial],
+        default: ModeKind::SerialInOrder,
+        allowed: &[ModeKind::SerialInOrder, ModeKind::Serial],
         blocking: true,
     };
 
@@ -202,7 +149,7 @@ impl Modes {
     /// # Examples
     ///
     /// See [`Modes`].
-    pub fn allows(&self, mode: ModeName) -> bool {
+    pub fn allows(&self, mode: ModeKind) -> bool {
         self.allowed.contains(&mode)
     }
 }

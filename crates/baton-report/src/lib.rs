@@ -37,6 +37,7 @@
 //! The engine knows nothing of files or formats; this crate is the layer
 //! that writes them.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod error;

@@ -69,7 +69,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             "--replicas {text}: a stage needs at least 1 replica"
         );
         anyhow::ensure!(
-            stage.mode == baton_ops::ModeName::Parallel,
+            stage.mode == baton_engine::ModeKind::Parallel,
             "--replicas {text}: stage `{name}` is {}, so it has one replica; set `mode = \"parallel\"` in the file",
             stage.mode.as_str()
         );
@@ -190,8 +190,8 @@ fn describe_plan(plan: &Plan, threads: Option<usize>) -> String {
     );
     for (i, stage) in plan.stages.iter().enumerate() {
         let replicas = match stage.mode {
-            baton_ops::ModeName::Parallel if stage.replicas == 0 => format!(" x{threads}"),
-            baton_ops::ModeName::Parallel => format!(" x{}", stage.replicas),
+            baton_engine::ModeKind::Parallel if stage.replicas == 0 => format!(" x{threads}"),
+            baton_engine::ModeKind::Parallel => format!(" x{}", stage.replicas),
             _ => String::new(),
         };
         text.push_str(&format!(

@@ -132,9 +132,10 @@ impl StageSlot {
         let replica = match inner.idle.pop() {
             Some(replica) => replica,
             None => {
-                let made =
+                let mut made =
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (inner.factory)()))
                         .unwrap_or_else(|panic| Err(StageFailure::from_panic(panic)))?;
+                made.open(&self.ctx.replica(inner.made))?;
                 inner.made += 1;
                 ReplicaBox {
                     id: inner.made - 1,

@@ -4,7 +4,8 @@
 use std::marker::PhantomData;
 
 use crate::chunk::{Seqs, SeqsBuilder};
-use crate::error::{BoxError, ItemFailure, OnError};
+use crate::context::ReplicaContext;
+use crate::error::{BoxError, ItemFailure, OnError, StageFailure};
 use crate::stage::{attempt, call_item, Operator, Output, StageContext};
 
 /// A stage with state of its own: it takes items one at a time and emits any
@@ -40,6 +41,21 @@ use crate::stage::{attempt, call_item, Operator, Output, StageContext};
 /// assert_eq!(out, vec![1, 3, 6, 600]);
 /// ```
 pub trait Stage<In, Out>: Send + 'static {
+    /// Called once when the replica is made, before its first item: keep
+    /// what it needs of its run (its number, the [`Cancellation`] to watch
+    /// while waiting on the outside world). Runs while the stage is being
+    /// handed work, so it should be quick: connect lazily, on the first item.
+    ///
+    /// # Errors
+    ///
+    /// Any error: the replica is not used, and the items it was made for
+    /// fail under the stage's [`OnError`] policy.
+    ///
+    /// [`Cancellation`]: crate::Cancellation
+    fn open(&mut self, _ctx: &ReplicaContext) -> Result<(), BoxError> {
+        Ok(())
+    }
+
     /// Takes one item; pushes what it makes of it to `out`.
     ///
     /// # Errors
@@ -81,6 +97,15 @@ pub trait Stage<In, Out>: Send + 'static {
 /// assert_eq!(total.load(std::sync::atomic::Ordering::Relaxed), 10);
 /// ```
 pub trait Sink<T>: Send + 'static {
+    /// Called once before the first item (see [`Stage::open`]).
+    ///
+    /// # Errors
+    ///
+    /// Any error fails the run.
+    fn open(&mut self, _ctx: &ReplicaContext) -> Result<(), BoxError> {
+        Ok(())
+    }
+
     /// Writes one item.
     ///
     /// # Errors
@@ -99,6 +124,10 @@ pub trait Sink<T>: Send + 'static {
 }
 
 impl<In: 'static, Out: 'static> Stage<In, Out> for Box<dyn Stage<In, Out>> {
+    fn open(&mut self, ctx: &ReplicaContext) -> Result<(), BoxError> {
+        (**self).open(ctx)
+    }
+
     fn process(&mut self, item: In, out: &mut Vec<Out>) -> Result<(), BoxError> {
         (**self).process(item, out)
     }
@@ -109,6 +138,10 @@ impl<In: 'static, Out: 'static> Stage<In, Out> for Box<dyn Stage<In, Out>> {
 }
 
 impl<T: 'static> Sink<T> for Box<dyn Sink<T>> {
+    fn open(&mut self, ctx: &ReplicaContext) -> Result<(), BoxError> {
+        (**self).open(ctx)
+    }
+
     fn write(&mut self, item: T) -> Result<(), BoxError> {
         (**self).write(item)
     }
@@ -135,6 +168,11 @@ where
 {
     type In = In;
     type Out = Out;
+
+    fn open(&mut self, ctx: &ReplicaContext) -> Result<(), StageFailure> {
+        let stage = &mut self.stage;
+        attempt(&mut |()| stage.open(ctx), ())
+    }
 
     fn process(
         &mut self,
@@ -182,6 +220,10 @@ where
 pub(crate) struct SinkStage<K>(pub(crate) K);
 
 impl<K: Sink<T>, T> Stage<T, ()> for SinkStage<K> {
+    fn open(&mut self, ctx: &ReplicaContext) -> Result<(), BoxError> {
+        self.0.open(ctx)
+    }
+
     fn process(&mut self, item: T, _out: &mut Vec<()>) -> Result<(), BoxError> {
         self.0.write(item)
     }
