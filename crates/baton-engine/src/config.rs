@@ -15,7 +15,14 @@ use std::time::Duration;
 ///   twice the replicas of every blocking stage, plus 8).
 /// * `max_chunk`: most items moved together (default 16,384). The engine
 ///   sizes chunks by itself so that a chunk is about `chunk_target` of work.
-/// * `trace`: record a span per chunk and stage, for timelines.
+/// * `trace`: record a span per chunk and stage, for timelines; at most
+///   `max_trace_spans` (default 250,000) are kept, past which a long run's
+///   trace is thinned to every other chunk, then every fourth, ...
+/// * `linger`: how long an item of a streaming source
+///   ([`Pipeline::from_stream`](crate::Pipeline::from_stream)) may wait for
+///   its chunk to fill before the chunk goes on anyway (default 100 ms).
+/// * `keep_dead_letters`: skipped items kept for the report when no handler
+///   takes them as they happen (default 10,000; past it they are counted).
 ///
 /// # Examples
 ///
@@ -32,7 +39,10 @@ pub struct Config {
     pub(crate) max_chunk: usize,
     pub(crate) chunk_target: Duration,
     pub(crate) trace: bool,
+    pub(crate) max_trace_spans: usize,
     pub(crate) sample_every: Duration,
+    pub(crate) linger: Duration,
+    pub(crate) keep_dead_letters: usize,
 }
 
 impl Default for Config {
@@ -44,7 +54,10 @@ impl Default for Config {
             max_chunk: 16_384,
             chunk_target: Duration::from_micros(100),
             trace: false,
+            max_trace_spans: 250_000,
             sample_every: Duration::from_millis(10),
+            linger: Duration::from_millis(100),
+            keep_dead_letters: 10_000,
         }
     }
 }
@@ -145,6 +158,61 @@ impl Config {
     /// ```
     pub fn sample_every(mut self, every: Duration) -> Self {
         self.sample_every = every.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Sets the most spans a traced run keeps (at least 2); past it the
+    /// trace is thinned by chunk (see [`RunReport::trace_thinning`](crate::RunReport::trace_thinning)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Config, Pipeline};
+    /// let report = Pipeline::from_iter(0..10_000u32)
+    ///     .config(Config::default().trace(true).max_chunk(1).max_trace_spans(100))
+    ///     .for_each(|_| {})
+    ///     .unwrap();
+    /// assert!(report.trace.len() <= 100);
+    /// assert!(report.trace_thinning > 1);
+    /// ```
+    pub fn max_trace_spans(mut self, spans: usize) -> Self {
+        self.max_trace_spans = spans.max(2);
+        self
+    }
+
+    /// Sets the linger of a streaming source: the longest an item that has
+    /// arrived waits for more to fill its chunk.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = baton_engine::Config::default().linger(Duration::from_millis(5));
+    /// ```
+    pub fn linger(mut self, linger: Duration) -> Self {
+        self.linger = linger;
+        self
+    }
+
+    /// Sets how many skipped items a run keeps for its report when no
+    /// handler takes them as they happen.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Config, Mode, OnError, Pipeline};
+    /// let report = Pipeline::from_iter(0..10u32)
+    ///     .config(Config::default().keep_dead_letters(3))
+    ///     .stage("fail", Mode::serial())
+    ///     .on_error(OnError::Skip)
+    ///     .try_map(|_| Err::<u32, _>("no".into()))
+    ///     .for_each(|_| {})
+    ///     .unwrap();
+    /// assert_eq!(report.dead_letters.len(), 3);
+    /// assert_eq!(report.dead_letters_not_kept, 7);
+    /// ```
+    pub fn keep_dead_letters(mut self, letters: usize) -> Self {
+        self.keep_dead_letters = letters;
         self
     }
 }

@@ -77,17 +77,23 @@ impl Cancellation {
     /// assert!(!cancel.sleep(std::time::Duration::from_secs(60)));
     /// ```
     pub fn sleep(&self, wait: Duration) -> bool {
-        let deadline = Instant::now() + wait;
-        loop {
-            if self.is_cancelled() {
-                return false;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return true;
-            }
-            std::thread::sleep((deadline - now).min(SLEEP_STEP));
+        sleep_unless_set(&self.0, wait)
+    }
+}
+
+/// Sleeps for `wait`, or less if `flag` is set meanwhile; returns whether
+/// it slept the whole time.
+pub(crate) fn sleep_unless_set(flag: &AtomicBool, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    loop {
+        if flag.load(Ordering::Acquire) {
+            return false;
         }
+        let now = Instant::now();
+        if now >= deadline {
+            return true;
+        }
+        std::thread::sleep((deadline - now).min(SLEEP_STEP));
     }
 }
 

@@ -127,6 +127,24 @@ pub enum OnError {
     },
 }
 
+impl OnError {
+    /// Retries after the first try, the first backoff, and whether a
+    /// failed item is skipped (else it fails the run).
+    pub(crate) fn plan(&self) -> (u32, Duration, bool) {
+        match *self {
+            OnError::Fail => (0, Duration::ZERO, false),
+            OnError::Skip => (0, Duration::ZERO, true),
+            OnError::Retry { attempts, backoff } => (attempts, backoff, false),
+            OnError::RetryThenSkip { attempts, backoff } => (attempts, backoff, true),
+        }
+    }
+
+    /// Whether a failure fails the run at once (the operators' fast path).
+    pub(crate) fn fails_fast(&self) -> bool {
+        *self == OnError::Fail
+    }
+}
+
 impl fmt::Display for OnError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

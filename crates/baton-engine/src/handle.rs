@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crossbeam_channel::Receiver;
 
 use crate::error::{DeadLetter, PipelineError};
-use crate::executor::{Chunk, Shared};
+use crate::executor::{Chunk, Permit, Run};
 use crate::stats::{RunReport, StatsSnapshot};
 
 /// Controls a running pipeline. Cheap to clone; any thread may use it (a
@@ -31,7 +31,7 @@ use crate::stats::{RunReport, StatsSnapshot};
 /// ```
 #[derive(Clone, Debug)]
 pub struct PipelineHandle {
-    shared: Arc<Shared>,
+    shared: Arc<Run>,
 }
 
 impl PipelineHandle {
@@ -75,7 +75,7 @@ impl PipelineHandle {
     ///
     /// See [`PipelineHandle`].
     pub fn stats(&self) -> StatsSnapshot {
-        StatsSnapshot::capture(&self.shared)
+        self.shared.snapshot()
     }
 
     /// Changes the replica limit of the stage named `stage` while it runs
@@ -89,14 +89,7 @@ impl PipelineHandle {
     ///
     /// See [`PipelineHandle`].
     pub fn set_replicas(&self, stage: &str, replicas: usize) -> Result<(), PipelineError> {
-        let index = self
-            .shared
-            .stages
-            .iter()
-            .position(|slot| &*slot.ctx.name == stage)
-            .ok_or_else(|| PipelineError::Build(format!("no stage is named `{stage}`")))?;
-        self.shared.set_replicas(index, replicas);
-        Ok(())
+        self.shared.set_replicas(stage, replicas)
     }
 
     /// Sets the most items in flight while the run goes on.
@@ -109,11 +102,7 @@ impl PipelineHandle {
     /// run.join().unwrap();
     /// ```
     pub fn set_max_in_flight(&self, items: usize) {
-        self.shared
-            .budget
-            .max_items
-            .store(items.max(1), std::sync::atomic::Ordering::Release);
-        self.shared.cpu.notify();
+        self.shared.set_max_in_flight(items);
     }
 }
 
@@ -134,7 +123,7 @@ pub struct RunHandle {
 }
 
 impl RunHandle {
-    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(shared: Arc<Run>) -> Self {
         Self {
             handle: PipelineHandle { shared },
             joined: false,
@@ -170,11 +159,10 @@ impl RunHandle {
     /// See [`RunHandle`].
     pub fn join(mut self) -> Result<RunReport, PipelineError> {
         self.joined = true;
-        let shared = &self.handle.shared;
-        shared.join_threads();
-        match shared.error() {
+        let run = &self.handle.shared;
+        match run.join() {
             Some(error) => Err(error),
-            None => Ok(RunReport::capture(shared)),
+            None => Ok(run.report()),
         }
     }
 }
@@ -183,7 +171,7 @@ impl Drop for RunHandle {
     fn drop(&mut self) {
         if !self.joined {
             self.handle.shared.abort();
-            self.handle.shared.join_threads();
+            self.handle.shared.join();
         }
     }
 }
@@ -208,10 +196,10 @@ pub(crate) enum Message {
 /// ```
 #[derive(Debug)]
 pub struct PipelineIter<T> {
-    shared: Option<Arc<Shared>>,
+    shared: Option<Arc<Run>>,
     rx: Option<Receiver<Message>>,
     current: std::vec::IntoIter<T>,
-    held: Option<crate::executor::budget::Permit>,
+    held: Option<Permit>,
     /// Whether items come out in chunk order (else as they arrive).
     ordered: bool,
     /// Chunks received and not yet handed out, by index.
@@ -232,14 +220,14 @@ pub struct PipelineIter<T> {
 impl std::fmt::Debug for Message {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Message::Chunk(chunk) => f.debug_tuple("Chunk").field(&chunk.index).finish(),
+            Message::Chunk(chunk) => f.debug_tuple("Chunk").field(&chunk.index()).finish(),
             Message::Ended => f.write_str("Ended"),
         }
     }
 }
 
 impl<T: Send + 'static> PipelineIter<T> {
-    pub(crate) fn new(shared: Arc<Shared>, rx: Receiver<Message>, ordered: bool) -> Self {
+    pub(crate) fn new(shared: Arc<Run>, rx: Receiver<Message>, ordered: bool) -> Self {
         let mut iter = Self::new_parts(ordered);
         iter.shared = Some(shared);
         iter.rx = Some(rx);
@@ -310,23 +298,17 @@ impl<T: Send + 'static> PipelineIter<T> {
             return std::mem::take(&mut report.dead_letters);
         }
         match &self.shared {
-            Some(shared) => std::mem::take(
-                &mut *shared
-                    .dead_letters
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner()),
-            ),
+            Some(run) => run.take_dead_letters(),
             None => Vec::new(),
         }
     }
 
     fn wind_up(&mut self) {
-        if let Some(shared) = self.shared.take() {
-            shared.join_threads();
-            if let Some(error) = shared.error() {
+        if let Some(run) = self.shared.take() {
+            if let Some(error) = run.join() {
                 self.error.get_or_insert(error);
             }
-            self.report = Some(RunReport::capture(&shared));
+            self.report = Some(run.report());
         }
         self.rx = None;
     }
@@ -355,9 +337,9 @@ impl<T: Send + 'static> Iterator for PipelineIter<T> {
                 if self.total == Some(self.delivered) {
                     self.saw_end = true;
                 }
-                let (items, _) = chunk.data.into_vec::<T>();
+                let (items, permit) = chunk.into_items::<T>();
                 self.current = items.into_iter();
-                self.held = Some(chunk.permit);
+                self.held = Some(permit);
                 continue;
             }
             let message = match &self.rx {
@@ -367,10 +349,10 @@ impl<T: Send + 'static> Iterator for PipelineIter<T> {
             };
             match message {
                 Some(Message::Chunk(chunk)) => {
-                    if chunk.end {
-                        self.total = Some(chunk.index + 1);
+                    if chunk.is_end() {
+                        self.total = Some(chunk.index() + 1);
                     }
-                    self.pending.insert(chunk.index, chunk);
+                    self.pending.insert(chunk.index(), chunk);
                 }
                 // A run that finished sent every chunk before it ended;
                 // one that failed or was aborted stops here.
@@ -397,9 +379,9 @@ impl<T> PipelineIter<T> {
 
 impl<T> Drop for PipelineIter<T> {
     fn drop(&mut self) {
-        if let Some(shared) = self.shared.take() {
-            shared.abort();
-            shared.join_threads();
+        if let Some(run) = self.shared.take() {
+            run.abort();
+            run.join();
         }
     }
 }

@@ -50,6 +50,7 @@
 mod chunk;
 mod config;
 mod context;
+mod dead_letters;
 mod error;
 mod executor;
 mod handle;
@@ -59,6 +60,7 @@ mod pipeline;
 mod source;
 mod stage;
 mod stats;
+mod stream;
 
 pub use config::Config;
 pub use context::{Cancellation, ReplicaContext};

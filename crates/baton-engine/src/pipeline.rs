@@ -5,9 +5,10 @@ use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
 use crate::config::Config;
+use crate::dead_letters::DeadLetterHandler;
+use crate::error::DeadLetter;
 use crate::error::{BoxError, OnError, PipelineError, StageFailure};
-use crate::executor::source::Source;
-use crate::executor::{Plan, Shared};
+use crate::executor::{Plan, Run};
 use crate::handle::{PipelineIter, RunHandle};
 use crate::mode::Mode;
 use crate::ops::batch::{BatchOp, WindowOp};
@@ -18,9 +19,10 @@ use crate::ops::limit::{SkipOp, TakeOp};
 use crate::ops::map::{FlatMapOp, MapOp};
 use crate::ops::pass::Pass;
 use crate::ops::shuffle::ShuffleOp;
-use crate::source::{InterleaveIter, IterSource, ResultSource};
+use crate::source::{InterleaveIter, IterSource, ResultSource, Source};
 use crate::stage::{Replica, ReplicaFactory, StageSpec};
 use crate::stats::RunReport;
+use crate::stream::StreamSource;
 use crate::Interleave;
 
 /// A pipeline whose items, at its current end, are of type `T`.
@@ -54,6 +56,7 @@ pub struct Pipeline<T> {
     names: HashSet<Arc<str>>,
     config: Config,
     problem: Option<String>,
+    dead_letter_handler: Option<DeadLetterHandler>,
     _items: PhantomData<fn() -> T>,
 }
 
@@ -78,6 +81,7 @@ impl<T: Send + 'static> Pipeline<T> {
             stages: Vec::new(),
             config: Config::default(),
             problem: None,
+            dead_letter_handler: None,
             _items: PhantomData,
         }
     }
@@ -124,6 +128,101 @@ impl<T: Send + 'static> Pipeline<T> {
         Self::with_source(Box::new(ResultSource {
             iter: items.into_iter(),
         }))
+    }
+
+    /// Starts a pipeline from input that arrives at its own pace: standard
+    /// input, a socket, a queue, a file being written. A thread of its own
+    /// reads it, so a read that waits holds neither a core nor the run: a
+    /// [stop](crate::PipelineHandle::stop) ends the run at once, with the
+    /// items already read. An item goes on when its chunk is full or when it
+    /// has waited [`Config::linger`] (100 ms by default), so slow input
+    /// still reaches the sink within a bound and fast input moves in full
+    /// chunks. The reader thread ends at its next item once the run is over.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use baton_engine::{Config, Pipeline};
+    ///
+    /// // A producer that writes an item every 50 ms, and never ends.
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// std::thread::spawn(move || {
+    ///     for n in 0u64.. {
+    ///         if tx.send(n).is_err() { return; }
+    ///         std::thread::sleep(Duration::from_millis(50));
+    ///     }
+    /// });
+    /// let mut items = Pipeline::from_stream(rx)
+    ///     .config(Config::default().linger(Duration::from_millis(10)))
+    ///     .into_iter();
+    /// let start = Instant::now();
+    /// assert_eq!(items.next().unwrap().unwrap(), 0);
+    /// assert_eq!(items.next().unwrap().unwrap(), 1); // well before a chunk fills
+    /// assert!(start.elapsed() < Duration::from_secs(5));
+    /// items.handle().unwrap().stop();
+    /// ```
+    pub fn from_stream<I>(items: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        I::IntoIter: Send + 'static,
+    {
+        let reader = items.into_iter().map(Ok);
+        Self::with_source(Box::new(StreamSource::new(Box::new(reader))))
+    }
+
+    /// [`Pipeline::from_stream`] over `Result`s: an `Err` is a failed item,
+    /// as in [`Pipeline::from_results`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{OnError, Pipeline};
+    /// let lines = vec![Ok(1), Err("bad line"), Ok(3)];
+    /// let mut iter = Pipeline::from_stream_results(lines).source_on_error(OnError::Skip).into_iter();
+    /// let items: Vec<i32> = iter.by_ref().map(Result::unwrap).collect();
+    /// assert_eq!(items, vec![1, 3]);
+    /// assert_eq!(iter.dead_letters()[0].seq, 1);
+    /// ```
+    pub fn from_stream_results<I, E>(items: I) -> Self
+    where
+        I: IntoIterator<Item = Result<T, E>>,
+        I::IntoIter: Send + 'static,
+        E: Into<BoxError>,
+    {
+        let reader = items.into_iter().map(|item| item.map_err(Into::into));
+        Self::with_source(Box::new(StreamSource::new(Box::new(reader))))
+    }
+
+    /// Hands every skipped item to `handler` as it happens, instead of
+    /// keeping it for the report: memory stays flat however many fail, and
+    /// the letters are out (in a file, say) even if the run later fails or
+    /// is aborted. The handler runs on the thread of the stage that skipped
+    /// the item, perhaps on several at once: keep it quick.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use baton_engine::{Mode, OnError, Pipeline};
+    ///
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = Arc::clone(&seen);
+    /// let report = Pipeline::from_iter(0..10u32)
+    ///     .on_dead_letter(move |letter| sink.lock().unwrap().push(letter.seq))
+    ///     .stage("odd", Mode::parallel(2))
+    ///     .on_error(OnError::Skip)
+    ///     .try_map(|x| if x % 2 == 1 { Err("odd".into()) } else { Ok(x) })
+    ///     .for_each(|_| {})
+    ///     .unwrap();
+    /// let mut seen = seen.lock().unwrap().clone();
+    /// seen.sort();
+    /// assert_eq!(seen, vec![1, 3, 5, 7, 9]);
+    /// assert!(report.dead_letters.is_empty()); // the handler took them
+    /// ```
+    pub fn on_dead_letter(mut self, handler: impl Fn(DeadLetter) + Send + Sync + 'static) -> Self {
+        self.dead_letter_handler = Some(Box::new(handler));
+        self
     }
 
     /// Starts a pipeline that reads several sources at once, interleaving
@@ -448,7 +547,7 @@ impl<T: Send + 'static> Pipeline<T> {
         builder.push_spec(n, Box::new(|| Ok(Box::new(Pass) as Box<dyn Replica>)))
     }
 
-    fn run(self, outlet: Option<crate::executor::Outlet>) -> Result<Arc<Shared>, PipelineError> {
+    fn run(self, outlet: Option<crate::executor::Outlet>) -> Result<Arc<Run>, PipelineError> {
         if let Some(problem) = self.problem {
             return Err(PipelineError::Build(problem));
         }
@@ -458,8 +557,9 @@ impl<T: Send + 'static> Pipeline<T> {
             source_policy: self.source_policy,
             source: self.source,
             stages: self.stages,
+            dead_letter_handler: self.dead_letter_handler,
         };
-        Ok(Shared::start(plan, outlet))
+        Run::start(plan, outlet)
     }
 
     /// Runs the pipeline, calling `f` on every item in source order, on one
@@ -763,6 +863,7 @@ impl<T: Send + 'static> StageBuilder<T> {
             names: pipeline.names,
             config: pipeline.config,
             problem: pipeline.problem,
+            dead_letter_handler: pipeline.dead_letter_handler,
             _items: PhantomData,
         }
     }

@@ -3,13 +3,66 @@
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
 
 use crossbeam_channel::{bounded, Receiver, Select};
 
 use crate::chunk::{ChunkData, Seqs, SeqsBuilder};
 use crate::error::{BoxError, ItemFailure, OnError, StageFailure};
-use crate::executor::source::Source;
-use crate::stage::{skip_item, StageContext};
+use crate::stage::StageContext;
+
+/// A source of items, with its item type erased.
+pub(crate) trait Source: Send {
+    /// Called once as the run starts (a streaming source starts its reader).
+    ///
+    /// # Errors
+    ///
+    /// When the source cannot start (a reader thread that would not start).
+    fn start(&mut self, _start: SourceStart) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    /// Makes up to `max` items, numbering them from `*next_seq` (and moving
+    /// it past every item taken, failed ones included).
+    fn produce(
+        &mut self,
+        max: usize,
+        next_seq: &mut u64,
+        ctx: &StageContext,
+    ) -> Result<Produced, ItemFailure>;
+
+    /// The run is stopping: gives up to `max` of the items the source has
+    /// already read, without waiting for more; exhausted once none is left.
+    fn drain(
+        &mut self,
+        _max: usize,
+        _next_seq: &mut u64,
+        _ctx: &StageContext,
+    ) -> Result<Produced, ItemFailure> {
+        Ok(Produced::Items(ChunkData::empty(), true))
+    }
+}
+
+/// What a source is told as the run starts.
+pub(crate) struct SourceStart {
+    /// Wakes whoever runs the source (a streaming source calls it when
+    /// items arrive).
+    pub(crate) wake: Box<dyn Fn() + Send + Sync>,
+    /// How long an item that has arrived may wait for its chunk to fill.
+    pub(crate) linger: std::time::Duration,
+}
+
+/// What a turn at a source gave.
+#[derive(Debug)]
+pub(crate) enum Produced {
+    /// Items (perhaps none, if every one failed and was skipped), and
+    /// whether the source is exhausted.
+    Items(ChunkData, bool),
+    /// Nothing yet (a streaming source whose input is slow): it wakes the
+    /// run when items come, and wants another turn at `until` if set (when
+    /// the items it holds have waited their linger).
+    Waiting(Option<Instant>),
+}
 
 /// A source over a plain iterator.
 pub(crate) struct IterSource<I> {
@@ -26,7 +79,7 @@ where
         max: usize,
         next_seq: &mut u64,
         ctx: &StageContext,
-    ) -> Result<(ChunkData, bool), ItemFailure> {
+    ) -> Result<Produced, ItemFailure> {
         let start = *next_seq;
         let mut items = Vec::with_capacity(max.min(1 << 16));
         let iter = &mut self.iter;
@@ -46,7 +99,7 @@ where
                     start,
                     len: items.len(),
                 };
-                Ok((ChunkData::from_vec(items, seqs), exhausted))
+                Ok(Produced::Items(ChunkData::from_vec(items, seqs), exhausted))
             }
             Err(panic) => Err(ctx.fail(*next_seq, StageFailure::from_panic(panic))),
         }
@@ -71,7 +124,7 @@ where
         max: usize,
         next_seq: &mut u64,
         ctx: &StageContext,
-    ) -> Result<(ChunkData, bool), ItemFailure> {
+    ) -> Result<Produced, ItemFailure> {
         let mut items = Vec::with_capacity(max.min(1 << 16));
         let mut seqs = SeqsBuilder::with_capacity(max);
         let mut taken = 0;
@@ -80,7 +133,10 @@ where
             let next = catch_unwind(AssertUnwindSafe(|| self.iter.next()))
                 .map_err(|panic| ctx.fail(seq, StageFailure::from_panic(panic)))?;
             let Some(next) = next else {
-                return Ok((ChunkData::from_vec(items, seqs.finish()), true));
+                return Ok(Produced::Items(
+                    ChunkData::from_vec(items, seqs.finish()),
+                    true,
+                ));
             };
             *next_seq += 1;
             taken += 1;
@@ -90,12 +146,15 @@ where
                     seqs.push(seq);
                 }
                 Err(error) if ctx.policy == OnError::Skip => {
-                    skip_item(ctx, seq, StageFailure::Error(error.into()), None)
+                    ctx.skip(seq, StageFailure::Error(error.into()), None)
                 }
                 Err(error) => return Err(ctx.fail(seq, StageFailure::Error(error.into()))),
             }
         }
-        Ok((ChunkData::from_vec(items, seqs.finish()), false))
+        Ok(Produced::Items(
+            ChunkData::from_vec(items, seqs.finish()),
+            false,
+        ))
     }
 }
 

@@ -2,11 +2,9 @@
 //! report that names the bottleneck and the throughput bound it implies.
 
 use std::fmt;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::error::{DeadLetter, OnError};
-use crate::executor::Shared;
 use crate::mode::Mode;
 
 /// Counters of one stage.
@@ -160,56 +158,6 @@ pub struct Bottleneck {
 }
 
 impl StatsSnapshot {
-    pub(crate) fn capture(shared: &Shared) -> Self {
-        let elapsed = match *shared.ended_at.lock().unwrap_or_else(|e| e.into_inner()) {
-            Some(end) => end.duration_since(shared.started),
-            None => shared.started.elapsed(),
-        };
-        let monitor = shared.monitor.lock();
-        let samples = monitor.sample_count.max(1) as f64;
-        let stages = shared
-            .stages
-            .iter()
-            .zip(&monitor.stages)
-            .map(|(slot, acc)| {
-                let c = &slot.ctx.counters;
-                StageStats {
-                    name: slot.ctx.name.to_string(),
-                    mode: slot.mode,
-                    on_error: slot.ctx.policy,
-                    replicas: slot.limit.load(Ordering::Relaxed),
-                    active: slot.active.load(Ordering::Relaxed),
-                    items_in: c.items_in.load(Ordering::Relaxed),
-                    items_out: c.items_out.load(Ordering::Relaxed),
-                    chunks: c.chunks.load(Ordering::Relaxed),
-                    busy: Duration::from_nanos(c.busy_ns.load(Ordering::Relaxed)),
-                    waiting_for_input: Duration::from_nanos(acc.waiting_ns as u64),
-                    blocked_on_output: Duration::from_nanos(acc.blocked_ns as u64),
-                    queued: slot.queued_items.load(Ordering::Relaxed),
-                    mean_queued: acc.queued_sum / samples,
-                    errors: c.errors.load(Ordering::Relaxed),
-                    skipped: c.skipped.load(Ordering::Relaxed),
-                    retries: c.retries.load(Ordering::Relaxed),
-                }
-            })
-            .collect();
-        let source = SourceStats {
-            name: shared.source.ctx.name.to_string(),
-            items: shared.source.items.load(Ordering::Relaxed),
-            busy: Duration::from_nanos(shared.source.busy_ns.load(Ordering::Relaxed)),
-            blocked: Duration::from_nanos(monitor.source_blocked_ns as u64),
-            done: shared.source.is_done(),
-        };
-        Self {
-            elapsed,
-            threads: shared.config.threads,
-            source,
-            stages,
-            items_in_flight: shared.budget.items_in_flight(),
-            chunks_in_flight: shared.budget.chunks_in_flight(),
-        }
-    }
-
     /// Source items per second so far.
     ///
     /// # Examples
@@ -470,37 +418,24 @@ pub struct Sample {
 pub struct RunReport {
     /// Counters at the end.
     pub stats: StatsSnapshot,
-    /// Items skipped under `OnError::Skip`, with their errors.
+    /// Items skipped under `OnError::Skip`, with their errors, when no
+    /// handler took them as they happened
+    /// ([`Pipeline::on_dead_letter`](crate::Pipeline::on_dead_letter)); at
+    /// most [`Config::keep_dead_letters`](crate::Config::keep_dead_letters).
     pub dead_letters: Vec<DeadLetter>,
-    /// Spans, when tracing was on.
+    /// Skipped items past that bound: counted, not kept.
+    pub dead_letters_not_kept: u64,
+    /// Spans, when tracing was on, in start order.
     pub trace: Vec<Span>,
+    /// 1 when every chunk's spans were kept; `n` when a long run's trace was
+    /// thinned to the chunks whose index is a multiple of `n`, to stay
+    /// within [`Config::max_trace_spans`](crate::Config::max_trace_spans).
+    pub trace_thinning: u64,
     /// The monitor's samples over time.
     pub samples: Vec<Sample>,
 }
 
 impl RunReport {
-    pub(crate) fn capture(shared: &Shared) -> Self {
-        let stats = StatsSnapshot::capture(shared);
-        let dead_letters = std::mem::take(
-            &mut *shared
-                .dead_letters
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
-        let mut trace = match &shared.trace {
-            Some(trace) => std::mem::take(&mut *trace.lock().unwrap_or_else(|e| e.into_inner())),
-            None => Vec::new(),
-        };
-        trace.sort_by_key(|span| span.start);
-        let samples = std::mem::take(&mut shared.monitor.lock().samples);
-        Self {
-            stats,
-            dead_letters,
-            trace,
-            samples,
-        }
-    }
-
     /// The counters of the stage named `name`.
     ///
     /// # Examples
@@ -566,12 +501,9 @@ impl fmt::Display for RunReport {
         if let Some(bottleneck) = self.bottleneck() {
             writeln!(f, "bottleneck: {}", bottleneck.verdict)?;
         }
-        if !self.dead_letters.is_empty() {
-            writeln!(
-                f,
-                "{} items skipped to the dead letters",
-                self.dead_letters.len()
-            )?;
+        let skipped: u64 = s.stages.iter().map(|stage| stage.skipped).sum();
+        if skipped > 0 {
+            writeln!(f, "{skipped} items skipped to the dead letters")?;
         }
         Ok(())
     }

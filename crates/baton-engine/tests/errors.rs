@@ -975,3 +975,49 @@ fn items_reach_a_skip_stage_exactly_once() {
         );
     });
 }
+
+#[test]
+fn a_stage_name_no_thread_may_bear_still_runs() {
+    let out = run(|| {
+        Pipeline::from_iter(0..100u32)
+            .stage("fetch\0bad", Mode::parallel(2).blocking())
+            .map(|x| x + 1)
+            .collect()
+            .unwrap()
+    });
+    assert_eq!(out, (1..=100).collect::<Vec<_>>());
+}
+
+#[test]
+fn dead_letters_reach_their_handler_as_they_happen_even_when_the_run_then_fails() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let handler_seen = Arc::clone(&seen);
+    let result = run(move || {
+        Pipeline::from_iter(0..10_000u64)
+            .on_dead_letter(move |letter| {
+                let item = letter.item::<u64>().copied();
+                handler_seen.lock().unwrap().push((letter.seq, item));
+            })
+            .stage("odd", Mode::parallel(2))
+            .on_error(OnError::Skip)
+            .try_map(|x| if x % 2 == 1 { Err("odd".into()) } else { Ok(x) })
+            .stage("late", Mode::serial_in_order())
+            .try_map(|x| {
+                if x == 5_000 {
+                    Err("late".into())
+                } else {
+                    Ok(x)
+                }
+            })
+            .for_each(|_| {})
+    });
+    assert!(result.is_err(), "the run fails at item 5000");
+    let seen = seen.lock().unwrap();
+    // Every odd item before the failure was handed over, with its item.
+    for seq in (1..5_000).step_by(2) {
+        assert!(seen.contains(&(seq, Some(seq))), "letter {seq} lost");
+    }
+    assert!(seen
+        .iter()
+        .all(|(seq, item)| seq % 2 == 1 && *item == Some(*seq)));
+}

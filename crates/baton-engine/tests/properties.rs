@@ -6,6 +6,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use baton_engine::{Config, OnError, Pipeline, PipelineError, RunReport};
 use common::model::{Expected, Fallible, ModeSpec, Model, Op, StageSpec};
@@ -37,12 +38,18 @@ struct Case {
     n: u64,
     settings: Settings,
     model: Model,
+    /// Read the source as a stream with this linger (µs), on a thread of its own.
+    stream_linger_us: Option<u64>,
 }
 
 impl Case {
     fn pipeline(&self) -> Pipeline<u64> {
-        self.model
-            .build(Pipeline::from_iter(0..self.n).config(self.settings.config()))
+        let source = match self.stream_linger_us {
+            None => Pipeline::from_iter(0..self.n).config(self.settings.config()),
+            Some(us) => Pipeline::from_stream(0..self.n)
+                .config(self.settings.config().linger(Duration::from_micros(us))),
+        };
+        self.model.build(source)
     }
 }
 
@@ -94,8 +101,9 @@ fn case() -> impl Strategy<Value = Case> {
         settings(),
         proptest::collection::vec(stage(), 1..6),
         0u32..40,
+        prop_oneof![3 => Just(None), 1 => (0u64..2_000).prop_map(Some)],
     )
-        .prop_map(|(n, settings, stages, cost)| Case {
+        .prop_map(|(n, settings, stages, cost, stream_linger_us)| Case {
             n,
             settings,
             model: Model {
@@ -103,6 +111,7 @@ fn case() -> impl Strategy<Value = Case> {
                 cost,
                 fallible: None,
             },
+            stream_linger_us,
         })
 }
 

@@ -14,21 +14,21 @@ use super::feeder::Feeder;
 use super::signal::Signal;
 
 #[derive(Debug)]
-pub(crate) struct Budget {
+pub(super) struct Budget {
     items: AtomicUsize,
     chunks: AtomicUsize,
-    pub(crate) max_items: AtomicUsize,
-    pub(crate) max_chunks: AtomicUsize,
+    max_items: AtomicUsize,
+    max_chunks: AtomicUsize,
     /// Woken when a share comes back, so the source may run again.
     signal: Arc<Signal>,
     /// With a blocking first stage, which runs the source itself: how many
     /// of its threads keep cycling, and whom a return wakes.
-    pub(crate) feeder: Option<Feeder>,
+    pub(super) feeder: Option<Feeder>,
 }
 
 impl Budget {
     /// A budget whose returns wake `signal`, or whom `feeder` says.
-    pub(crate) fn new(
+    pub(super) fn new(
         max_items: usize,
         max_chunks: usize,
         signal: Arc<Signal>,
@@ -52,23 +52,28 @@ impl Budget {
         }
     }
 
-    pub(crate) fn items_in_flight(&self) -> usize {
+    /// Sets the most items in flight; a lower bound takes effect as chunks leave.
+    pub(super) fn set_max_items(&self, items: usize) {
+        self.max_items.store(items, Ordering::Release);
+    }
+
+    pub(super) fn items_in_flight(&self) -> usize {
         self.items.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn chunks_in_flight(&self) -> usize {
+    pub(super) fn chunks_in_flight(&self) -> usize {
         self.chunks.load(Ordering::Relaxed)
     }
 
     /// Whether a chunk of at least one item may start now.
-    pub(crate) fn has_room(&self) -> bool {
+    pub(super) fn has_room(&self) -> bool {
         self.chunks.load(Ordering::Acquire) < self.max_chunks.load(Ordering::Relaxed)
             && self.items.load(Ordering::Acquire) < self.max_items.load(Ordering::Relaxed)
     }
 
     /// Takes room for up to `want` items; returns the permit, or `None` when full.
     /// Called by the source only, so the check and the add need no loop.
-    pub(crate) fn acquire(self: &Arc<Self>, want: usize) -> Option<Permit> {
+    pub(super) fn acquire(self: &Arc<Self>, want: usize) -> Option<Permit> {
         if !self.has_room() {
             return None;
         }
@@ -88,7 +93,7 @@ impl Budget {
     }
 
     /// A permit for the end-of-stream marker: it holds no room.
-    pub(crate) fn free_permit() -> Permit {
+    pub(super) fn free_permit() -> Permit {
         Permit {
             budget: None,
             items: 0,
@@ -108,12 +113,12 @@ pub(crate) struct Permit {
 }
 
 impl Permit {
-    pub(crate) fn items(&self) -> usize {
+    pub(super) fn items(&self) -> usize {
         self.items
     }
 
     /// Counts the chunk as past the blocking first stage (once).
-    pub(crate) fn pass_feeder(&mut self) {
+    pub(super) fn pass_feeder(&mut self) {
         let feeder = self.budget.as_ref().and_then(|b| b.feeder.as_ref());
         if let Some(feeder) = feeder.filter(|_| self.chunk && !self.past_feeder) {
             self.past_feeder = true;
@@ -122,7 +127,7 @@ impl Permit {
     }
 
     /// Gives back room the chunk did not use (the source made fewer items).
-    pub(crate) fn shrink_to(&mut self, items: usize) {
+    pub(super) fn shrink_to(&mut self, items: usize) {
         if let Some(budget) = &self.budget {
             if items < self.items {
                 budget.items.fetch_sub(self.items - items, Ordering::AcqRel);

@@ -35,7 +35,7 @@ use crate::stage::StageCounters;
 
 /// What a cycling thread that found no room in the budget does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum WhenFull {
+pub(super) enum WhenFull {
     /// Wait for the next return of room, and go on cycling.
     Wait,
     /// Leave the cycle: park until more threads are needed.
@@ -43,15 +43,15 @@ pub(crate) enum WhenFull {
 }
 
 #[derive(Debug)]
-pub(crate) struct Feeder {
+pub(super) struct Feeder {
     /// Chunks past the stage and not yet returned to the budget.
     past: AtomicUsize,
     low: usize,
     high: usize,
     /// Where threads out of the cycle park (the stage's own signal).
-    pub(crate) idle: Arc<Signal>,
+    pub(super) idle: Arc<Signal>,
     /// Where cycling threads wait for room, and how many do.
-    pub(crate) room: Signal,
+    pub(super) room: Signal,
     waiting: AtomicUsize,
     /// When the number of cycling threads last changed (ns from `started`).
     last_change: AtomicU64,
@@ -61,7 +61,7 @@ pub(crate) struct Feeder {
 }
 
 impl Feeder {
-    pub(crate) fn new(
+    pub(super) fn new(
         low: usize,
         high: usize,
         idle: Arc<Signal>,
@@ -82,14 +82,14 @@ impl Feeder {
     }
 
     /// A chunk has passed the stage.
-    pub(crate) fn passed(&self) {
+    pub(super) fn passed(&self) {
         self.past.fetch_add(1, Ordering::AcqRel);
     }
 
     /// A chunk gave its room back (`was_past`: it had passed the stage);
     /// `has_room`: the budget has room now. Wakes a waiting thread, or a
     /// parked one when the stages after are running dry.
-    pub(crate) fn returned(&self, was_past: bool, has_room: bool) {
+    pub(super) fn returned(&self, was_past: bool, has_room: bool) {
         let past = if was_past {
             self.past.fetch_sub(1, Ordering::AcqRel) - 1
         } else {
@@ -110,12 +110,12 @@ impl Feeder {
 
     /// Whether a cycling thread should leave the cycle now because the
     /// stages after it have plenty to do.
-    pub(crate) fn should_leave(&self) -> bool {
+    pub(super) fn should_leave(&self) -> bool {
         self.past.load(Ordering::Acquire) > self.high && self.may_change(1)
     }
 
     /// What a cycling thread that found the budget full does.
-    pub(crate) fn when_full(&self) -> WhenFull {
+    pub(super) fn when_full(&self) -> WhenFull {
         if self.may_change(8) {
             WhenFull::Leave
         } else {
@@ -127,7 +127,7 @@ impl Feeder {
     /// is [`Feeder::room`]'s epoch from before it looked for room, and
     /// `ready` looks again once the thread counts as waiting (so a return
     /// between the first look and the count is not missed).
-    pub(crate) fn wait_for_room(
+    pub(super) fn wait_for_room(
         &self,
         seen: u64,
         timeout: std::time::Duration,

@@ -29,33 +29,39 @@
 //! marker leaves the last stage, or at the first failure (fail-fast), or on
 //! abort. Every wait is on a [`signal::Signal`] that termination also wakes.
 
-pub(crate) mod budget;
+mod budget;
 mod feeder;
-pub(crate) mod monitor;
+mod monitor;
 mod queue;
-pub(crate) mod signal;
+mod signal;
 mod sizer;
-pub(crate) mod slot;
-pub(crate) mod source;
+mod slot;
+mod snapshot;
+mod source;
+mod trace;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::chunk::ChunkData;
 use crate::config::Config;
+use crate::dead_letters::{DeadLetterHandler, DeadLetters};
 use crate::error::{DeadLetter, ItemFailure, PipelineError};
 use crate::mode::ModeKind;
+use crate::source::{Produced, Source, SourceStart};
 use crate::stage::{Flow, StageSpec};
 use crate::stats::Span;
-use budget::{Budget, Permit};
+use budget::Budget;
+pub(crate) use budget::Permit;
 use feeder::{Feeder, WhenFull};
 use monitor::Monitor;
 use signal::Signal;
 use sizer::ChunkSizer;
 use slot::{Offer, ReplicaBox, StageSlot};
-use source::{Source, SourceInner, SourceSlot};
+use source::SourceSlot;
+use trace::SpanRecorder;
 
 /// Which thread is carrying a chunk, and so which stages it may run at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,13 +88,31 @@ impl Runner {
 #[derive(Debug)]
 pub(crate) struct Chunk {
     /// Position in the stream of chunks, from 0, contiguous.
-    pub(crate) index: u64,
+    index: u64,
     /// The end-of-stream marker (always the last index).
-    pub(crate) end: bool,
-    pub(crate) data: ChunkData,
+    end: bool,
+    data: ChunkData,
     /// Time spent on this chunk so far, in every stage.
-    pub(crate) cost_ns: u64,
-    pub(crate) permit: Permit,
+    cost_ns: u64,
+    permit: Permit,
+}
+
+impl Chunk {
+    /// Its position in the stream of chunks, from 0.
+    pub(crate) fn index(&self) -> u64 {
+        self.index
+    }
+
+    /// Whether it is the end-of-stream marker (the last chunk, with no items).
+    pub(crate) fn is_end(&self) -> bool {
+        self.end
+    }
+
+    /// Its items, and its share of the in-flight budget, which goes back
+    /// when the permit is dropped.
+    pub(crate) fn into_items<T: 'static>(self) -> (Vec<T>, Permit) {
+        (self.data.into_vec::<T>().0, self.permit)
+    }
 }
 
 /// What a turn at the source gave.
@@ -97,7 +121,9 @@ enum SourceTurn {
     Made(Chunk),
     /// The source failed; the run is failing.
     Failed,
-    /// Nothing: no room, or the source is busy or done.
+    /// Every item taken failed and was skipped: worth another turn.
+    Skipped,
+    /// Nothing: no room, or the source is busy, waiting or done.
     Nothing,
 }
 
@@ -125,36 +151,45 @@ const BLOCKING_PARK_BACKSTOP: Duration = Duration::from_secs(1);
 /// parks when more than this many and half the room left are past it.
 const FEEDER_LOW_WATER_PER_THREAD: usize = 4;
 
-pub(crate) struct Shared {
-    pub(crate) config: Config,
-    pub(crate) source: SourceSlot,
-    pub(crate) stages: Vec<StageSlot>,
-    pub(crate) cpu: Arc<Signal>,
+/// A running pipeline: its stages, its source, its threads. Everything
+/// outside the executor reaches it through the methods below (start, stop,
+/// abort, join, snapshot, report, replicas, in-flight budget, dead
+/// letters); its state stays private, so that autotuning and remote queues
+/// can plug in behind the same face.
+pub(crate) struct Run {
+    config: Config,
+    source: SourceSlot,
+    stages: Vec<StageSlot>,
+    cpu: Arc<Signal>,
     /// Wakes the monitor when the run ends.
-    pub(crate) monitor_signal: Signal,
-    pub(crate) budget: Arc<Budget>,
+    monitor_signal: Signal,
+    budget: Arc<Budget>,
     sizer: ChunkSizer,
     state: AtomicU8,
     error: Mutex<Option<PipelineError>>,
-    pub(crate) stopping: Arc<AtomicBool>,
+    /// Set when the run ends: every replica's [`crate::Cancellation`].
+    stopping: Arc<AtomicBool>,
     outlet: Option<Outlet>,
     /// Chunks that have left the last stage, and the end marker's index once
     /// it has left: the run is over when every chunk up to it has left.
     left: AtomicU64,
     end_index: AtomicU64,
     on_terminate: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
-    pub(crate) started: Instant,
-    pub(crate) ended_at: Mutex<Option<Instant>>,
-    pub(crate) trace: Option<Mutex<Vec<Span>>>,
-    pub(crate) dead_letters: Arc<Mutex<Vec<DeadLetter>>>,
-    pub(crate) monitor: Monitor,
+    started: Instant,
+    ended_at: Mutex<Option<Instant>>,
+    trace: Option<SpanRecorder>,
+    dead_letters: Arc<DeadLetters>,
+    monitor: Monitor,
     threads: Mutex<Vec<JoinHandle<()>>>,
-    blocking_threads: Vec<std::sync::atomic::AtomicUsize>,
+    blocking_threads: Vec<AtomicUsize>,
+    /// When a streaming source wants to be looked at again even if no item
+    /// arrives (its linger runs out), in ns from the start; 0: never.
+    source_deadline_ns: AtomicU64,
 }
 
-impl std::fmt::Debug for Shared {
+impl std::fmt::Debug for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared")
+        f.debug_struct("Run")
             .field("stages", &self.stages)
             .finish_non_exhaustive()
     }
@@ -167,21 +202,32 @@ pub(crate) struct Plan {
     pub(crate) source_policy: crate::OnError,
     pub(crate) source: Box<dyn Source>,
     pub(crate) stages: Vec<StageSpec>,
+    /// Where skipped items go as they happen; kept for the report if none.
+    pub(crate) dead_letter_handler: Option<DeadLetterHandler>,
 }
 
-impl Shared {
+impl Run {
     /// Builds the run and starts its threads.
-    pub(crate) fn start(plan: Plan, outlet: Option<Outlet>) -> Arc<Shared> {
+    ///
+    /// # Errors
+    ///
+    /// [`PipelineError::Build`] when a thread cannot be started (the threads
+    /// already started are stopped and joined first).
+    pub(crate) fn start(plan: Plan, outlet: Option<Outlet>) -> Result<Arc<Run>, PipelineError> {
         let Plan {
             config,
             source_name,
             source_policy,
             source,
             stages,
+            dead_letter_handler,
         } = plan;
         let cpu = Arc::new(Signal::default());
         let stopping = Arc::new(AtomicBool::new(false));
-        let dead_letters = Arc::new(Mutex::new(Vec::new()));
+        let dead_letters = Arc::new(DeadLetters::new(
+            dead_letter_handler,
+            config.keep_dead_letters,
+        ));
         let context = |name: Arc<str>, policy| crate::stage::StageContext {
             name,
             policy,
@@ -229,23 +275,13 @@ impl Shared {
             feeder,
         ));
         let stage_count = slots.len();
-        let shared = Arc::new(Shared {
+        let run = Arc::new(Run {
             sizer: ChunkSizer::new(config.chunk_target.as_nanos() as f64, config.max_chunk),
-            source: SourceSlot {
-                ctx: context(source_name, source_policy),
-                inner: Mutex::new(SourceInner {
-                    source,
-                    next_index: 0,
-                    next_seq: 0,
-                    exhausted: false,
-                }),
-                stop: AtomicBool::new(false),
-                ended: AtomicBool::new(false),
-                items: Default::default(),
-                busy_ns: Default::default(),
-            },
+            source: SourceSlot::new(context(source_name, source_policy), source),
             monitor: Monitor::new(stage_count),
-            trace: config.trace.then(|| Mutex::new(Vec::new())),
+            trace: config
+                .trace
+                .then(|| SpanRecorder::new(config.max_trace_spans)),
             config,
             stages: slots,
             cpu,
@@ -263,39 +299,79 @@ impl Shared {
             dead_letters,
             threads: Mutex::new(Vec::new()),
             blocking_threads: (0..stage_count).map(|_| Default::default()).collect(),
+            source_deadline_ns: AtomicU64::new(0),
         });
-        let mut threads = Vec::new();
-        for worker in 0..shared.config.threads {
-            let me = Arc::clone(&shared);
-            threads.push(spawn(format!("baton-worker-{worker}"), move || {
-                me.cpu_worker()
-            }));
+        if let Err(error) = run.start_threads() {
+            run.abort();
+            run.join_threads();
+            return Err(error);
         }
-        let me = Arc::clone(&shared);
-        threads.push(spawn("baton-monitor".into(), move || monitor::run(&me)));
-        shared
-            .threads
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(threads);
-        for s in 0..stage_count {
-            if shared.stages[s].mode.is_blocking() {
-                shared.ensure_blocking_threads(s);
+        Ok(run)
+    }
+
+    /// Starts the source's own threads (a streaming source's reader), then
+    /// the CPU workers, the monitor and every blocking stage's threads.
+    fn start_threads(self: &Arc<Self>) -> Result<(), PipelineError> {
+        let waker = Arc::downgrade(self);
+        let start = SourceStart {
+            wake: Box::new(move || {
+                if let Some(run) = waker.upgrade() {
+                    run.wake_source_runners();
+                }
+            }),
+            linger: self.config.linger,
+        };
+        self.source.start(start).map_err(|error| {
+            PipelineError::Build(format!("cannot start the source's reader: {error}"))
+        })?;
+        for worker in 0..self.config.threads {
+            let me = Arc::clone(self);
+            self.spawn(format!("baton-worker-{worker}"), move || me.cpu_worker())?;
+        }
+        let me = Arc::clone(self);
+        self.spawn("baton-monitor".into(), move || monitor::run(&me))?;
+        for s in 0..self.stages.len() {
+            if self.stages[s].mode.is_blocking() {
+                self.ensure_blocking_threads(s)?;
             }
         }
-        shared
+        Ok(())
+    }
+
+    /// Starts a thread of the run; it is joined when the run is.
+    fn spawn(
+        &self,
+        name: String,
+        body: impl FnOnce() + Send + 'static,
+    ) -> Result<(), PipelineError> {
+        // A stage's name may hold anything; a thread's may not hold a NUL.
+        let name = name.replace('\0', "?");
+        let thread = std::thread::Builder::new()
+            .name(name.clone())
+            .spawn(body)
+            .map_err(|error| {
+                PipelineError::Build(format!("cannot start the thread `{name}`: {error}"))
+            })?;
+        self.threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(thread);
+        Ok(())
     }
 
     /// Spawns threads for a blocking stage up to its replica limit.
-    pub(crate) fn ensure_blocking_threads(self: &Arc<Self>, s: usize) {
+    fn ensure_blocking_threads(self: &Arc<Self>, s: usize) -> Result<(), PipelineError> {
         let limit = self.stages[s].limit.load(Ordering::Acquire);
-        let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
         while self.blocking_threads[s].load(Ordering::Acquire) < limit {
             let nth = self.blocking_threads[s].fetch_add(1, Ordering::AcqRel);
             let me = Arc::clone(self);
             let name = format!("baton-{}-{nth}", self.stages[s].ctx.name);
-            threads.push(spawn(name, move || me.blocking_worker(s)));
+            if let Err(error) = self.spawn(name, move || me.blocking_worker(s)) {
+                self.blocking_threads[s].fetch_sub(1, Ordering::AcqRel);
+                return Err(error);
+            }
         }
+        Ok(())
     }
 
     pub(crate) fn is_done(&self) -> bool {
@@ -318,13 +394,15 @@ impl Shared {
         }
     }
 
-    /// The run's error, if it failed or was aborted.
-    pub(crate) fn error(&self) -> Option<PipelineError> {
+    /// Waits for every thread of the run to end, then gives the run's
+    /// error, if it failed or was aborted (once: later calls give `None`).
+    pub(crate) fn join(&self) -> Option<PipelineError> {
+        self.join_threads();
         self.error.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     /// Waits for every thread of the run.
-    pub(crate) fn join_threads(&self) {
+    fn join_threads(&self) {
         loop {
             let threads =
                 std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
@@ -337,6 +415,45 @@ impl Shared {
                 let _ = thread.join();
             }
         }
+    }
+
+    /// Takes the dead letters kept so far (none are kept when a handler
+    /// takes them as they happen).
+    pub(crate) fn take_dead_letters(&self) -> Vec<DeadLetter> {
+        self.dead_letters.take()
+    }
+
+    /// Sets the replica limit of the stage named `stage` while the run goes on.
+    ///
+    /// # Errors
+    ///
+    /// [`PipelineError::Build`] when no stage has that name, or a blocking
+    /// stage's new thread cannot start.
+    pub(crate) fn set_replicas(
+        self: &Arc<Self>,
+        stage: &str,
+        replicas: usize,
+    ) -> Result<(), PipelineError> {
+        let s = self
+            .stages
+            .iter()
+            .position(|slot| &*slot.ctx.name == stage)
+            .ok_or_else(|| PipelineError::Build(format!("no stage is named `{stage}`")))?;
+        self.stages[s].set_limit(replicas);
+        let started = if self.stages[s].mode.is_blocking() {
+            self.ensure_blocking_threads(s)
+        } else {
+            Ok(())
+        };
+        self.cpu.notify_all();
+        self.stages[s].signal.notify_all();
+        started
+    }
+
+    /// Sets the most items in flight while the run goes on.
+    pub(crate) fn set_max_in_flight(&self, items: usize) {
+        self.budget.set_max_items(items.max(1));
+        self.wake_source_runners();
     }
 
     /// Stops the source; what is in flight still drains to the sink.
@@ -430,7 +547,7 @@ impl Shared {
             if self.cpu.spin_for(seen, SPINS_BEFORE_PARKING) {
                 continue;
             }
-            self.cpu.wait(seen, PARK_BACKSTOP);
+            self.cpu.wait(seen, self.park_timeout(PARK_BACKSTOP));
         }
     }
 
@@ -491,7 +608,12 @@ impl Shared {
             if let Some(replica) = kept.take() {
                 slot.release(replica, false);
             }
-            slot.signal.wait(seen, BLOCKING_PARK_BACKSTOP);
+            let backstop = if s == 0 {
+                self.park_timeout(BLOCKING_PARK_BACKSTOP)
+            } else {
+                BLOCKING_PARK_BACKSTOP
+            };
+            slot.signal.wait(seen, backstop);
         }
         if let Some(replica) = kept.take() {
             slot.release(replica, false);
@@ -522,7 +644,7 @@ impl Shared {
         let runner = Runner::Blocking(0);
         let chunk = match self.source_turn(runner) {
             SourceTurn::Made(chunk) => chunk,
-            SourceTurn::Failed => return true,
+            SourceTurn::Failed | SourceTurn::Skipped => return true,
             SourceTurn::Nothing => return false,
         };
         if kept.is_none() {
@@ -614,7 +736,7 @@ impl Shared {
                 self.carry(0, chunk, runner);
                 true
             }
-            SourceTurn::Failed => true,
+            SourceTurn::Failed | SourceTurn::Skipped => true,
             SourceTurn::Nothing => false,
         }
     }
@@ -645,7 +767,7 @@ impl Shared {
         if self.source.is_done() {
             return SourceTurn::Nothing;
         }
-        if !(inner.exhausted || ending) {
+        if !inner.exhausted {
             let mut size = self.sizer.next_size();
             if runner == Runner::Blocking(0) && self.has_spare_feeders() {
                 // Items that wait travel alone, so that every thread has
@@ -656,19 +778,31 @@ impl Shared {
             let Some(mut permit) = self.budget.acquire(size) else {
                 return SourceTurn::Nothing;
             };
+            self.source_deadline_ns.store(0, Ordering::Relaxed);
             let start = Instant::now();
             let mut next_seq = inner.next_seq;
             let first_seq = next_seq;
-            let result = inner
-                .source
-                .produce(permit.items(), &mut next_seq, &self.source.ctx);
+            let ctx = &self.source.ctx;
+            let result = if ending {
+                inner.source.drain(permit.items(), &mut next_seq, ctx)
+            } else {
+                inner.source.produce(permit.items(), &mut next_seq, ctx)
+            };
             inner.next_seq = next_seq;
             let elapsed = start.elapsed();
             self.source
                 .busy_ns
                 .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
             let (data, exhausted) = match result {
-                Ok(made) => made,
+                Ok(Produced::Items(data, exhausted)) => (data, exhausted),
+                Ok(Produced::Waiting(until)) => {
+                    if let Some(until) = until {
+                        let at = until.saturating_duration_since(self.started);
+                        self.source_deadline_ns
+                            .store((at.as_nanos() as u64).max(1), Ordering::Relaxed);
+                    }
+                    return SourceTurn::Nothing;
+                }
                 Err(failure) => {
                     drop(inner);
                     self.fail(&self.source.ctx.name, failure);
@@ -678,7 +812,7 @@ impl Shared {
             inner.exhausted = exhausted;
             let items = data.len();
             self.source.items.fetch_add(items as u64, Ordering::Relaxed);
-            if items > 0 || !exhausted {
+            if items > 0 {
                 permit.shrink_to(items);
                 let index = inner.next_index;
                 inner.next_index += 1;
@@ -693,6 +827,10 @@ impl Shared {
                 };
                 return SourceTurn::Made(chunk);
             }
+            if !exhausted {
+                // Every item it took failed and was skipped: look again.
+                return SourceTurn::Skipped;
+            }
         }
         let index = inner.next_index;
         inner.next_index += 1;
@@ -706,6 +844,17 @@ impl Shared {
             permit: Budget::free_permit(),
         };
         SourceTurn::Made(end)
+    }
+
+    /// How long a thread that runs the source may park: `backstop`, or less
+    /// if a streaming source wants a turn sooner.
+    fn park_timeout(&self, backstop: Duration) -> Duration {
+        let due = self.source_deadline_ns.load(Ordering::Relaxed);
+        if due == 0 {
+            return backstop;
+        }
+        let due = Duration::from_nanos(due).saturating_sub(self.started.elapsed());
+        due.min(backstop)
     }
 
     /// Offers a chunk to stage `next` and, if this thread may run it, runs it
@@ -928,24 +1077,7 @@ impl Shared {
                 start: start.saturating_duration_since(self.started),
                 duration: took,
             };
-            trace.lock().unwrap_or_else(|e| e.into_inner()).push(span);
+            trace.record(span);
         }
     }
-
-    /// Sets a stage's replica limit while the run goes on.
-    pub(crate) fn set_replicas(self: &Arc<Self>, s: usize, replicas: usize) {
-        self.stages[s].set_limit(replicas);
-        if self.stages[s].mode.is_blocking() {
-            self.ensure_blocking_threads(s);
-        }
-        self.cpu.notify_all();
-        self.stages[s].signal.notify_all();
-    }
-}
-
-fn spawn(name: String, body: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
-    std::thread::Builder::new()
-        .name(name)
-        .spawn(body)
-        .unwrap_or_else(|error| panic!("baton could not start a thread: {error}"))
 }

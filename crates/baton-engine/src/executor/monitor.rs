@@ -6,36 +6,36 @@ use std::sync::atomic::Ordering;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::Shared;
+use super::Run;
 use crate::stats::{Sample, StageSample};
 
 /// The most samples kept; past it every other one is dropped.
 const MAX_SAMPLES: usize = 4_096;
 
 #[derive(Debug, Default, Clone)]
-pub(crate) struct StageAccumulator {
-    pub(crate) waiting_ns: f64,
-    pub(crate) blocked_ns: f64,
-    pub(crate) queued_sum: f64,
+pub(super) struct StageAccumulator {
+    pub(super) waiting_ns: f64,
+    pub(super) blocked_ns: f64,
+    pub(super) queued_sum: f64,
 }
 
 #[derive(Debug, Default)]
-pub(crate) struct MonitorState {
-    pub(crate) stages: Vec<StageAccumulator>,
-    pub(crate) source_blocked_ns: f64,
-    pub(crate) sample_count: u64,
-    pub(crate) samples: Vec<Sample>,
+pub(super) struct MonitorState {
+    pub(super) stages: Vec<StageAccumulator>,
+    pub(super) source_blocked_ns: f64,
+    pub(super) sample_count: u64,
+    pub(super) samples: Vec<Sample>,
     /// Keep one sample in `stride` (doubles when the buffer fills).
     stride: u64,
 }
 
 #[derive(Debug)]
-pub(crate) struct Monitor {
+pub(super) struct Monitor {
     state: Mutex<MonitorState>,
 }
 
 impl Monitor {
-    pub(crate) fn new(stages: usize) -> Self {
+    pub(super) fn new(stages: usize) -> Self {
         Self {
             state: Mutex::new(MonitorState {
                 stages: vec![StageAccumulator::default(); stages],
@@ -45,12 +45,12 @@ impl Monitor {
         }
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, MonitorState> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, MonitorState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-pub(crate) fn run(shared: &Shared) {
+pub(super) fn run(shared: &Run) {
     let every = shared.config.sample_every;
     let mut last = Instant::now();
     while !shared.is_done() {
@@ -71,7 +71,7 @@ pub(crate) fn run(shared: &Shared) {
 }
 
 /// Takes one sample, crediting `dt` of waiting or blocking to the stages.
-pub(crate) fn sample(shared: &Shared, dt: Duration) {
+pub(super) fn sample(shared: &Run, dt: Duration) {
     let dt_ns = dt.as_nanos() as f64;
     let mut state = shared.monitor.lock();
     let source_active = !shared.source.is_done();

@@ -11,7 +11,7 @@ use super::Chunk;
 use crate::mode::ModeKind;
 
 /// Where chunks wait for a stage, and the stage's rule for whose turn it is.
-pub(crate) trait ChunkQueue: Send {
+pub(super) trait ChunkQueue: Send {
     /// Whether `chunk` may run now, ahead of whatever waits (a chunk offered
     /// straight from the stage before).
     fn is_turn(&self, chunk: &Chunk) -> bool;
@@ -26,7 +26,7 @@ pub(crate) trait ChunkQueue: Send {
 }
 
 /// The queue a stage of the given mode needs.
-pub(crate) fn for_mode(kind: ModeKind) -> Box<dyn ChunkQueue> {
+pub(super) fn for_mode(kind: ModeKind) -> Box<dyn ChunkQueue> {
     match kind {
         ModeKind::Parallel => Box::<Fifo>::default(),
         ModeKind::SerialInOrder => Box::<InOrder>::default(),

@@ -7,7 +7,7 @@ use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 #[derive(Debug, Default)]
-pub(crate) struct Signal {
+pub(super) struct Signal {
     epoch: AtomicU64,
     sleepers: AtomicUsize,
     lock: Mutex<()>,
@@ -16,13 +16,13 @@ pub(crate) struct Signal {
 
 impl Signal {
     /// The epoch to hand to [`Signal::wait`] after looking for work.
-    pub(crate) fn prepare(&self) -> u64 {
+    pub(super) fn prepare(&self) -> u64 {
         self.epoch.load(Ordering::SeqCst)
     }
 
     /// Wakes one parked thread, if any is parked: enough for one new piece
     /// of work, since a thread that finds work looks again before parking.
-    pub(crate) fn notify(&self) {
+    pub(super) fn notify(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
         if self.sleepers.load(Ordering::SeqCst) > 0 {
             let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -31,7 +31,7 @@ impl Signal {
     }
 
     /// Wakes every parked thread (the run ended, or limits changed).
-    pub(crate) fn notify_all(&self) {
+    pub(super) fn notify_all(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
         if self.sleepers.load(Ordering::SeqCst) > 0 {
             let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -42,7 +42,7 @@ impl Signal {
     /// Spins a little while for the epoch to move past `seen`: work often
     /// comes within microseconds, and a thread that has not parked costs its
     /// waker no system call. Returns whether it moved.
-    pub(crate) fn spin_for(&self, seen: u64, spins: u32) -> bool {
+    pub(super) fn spin_for(&self, seen: u64, spins: u32) -> bool {
         for round in 0..spins {
             if self.epoch.load(Ordering::Acquire) != seen {
                 return true;
@@ -57,7 +57,7 @@ impl Signal {
     }
 
     /// Parks until the epoch moves past `seen` or `timeout` passes.
-    pub(crate) fn wait(&self, seen: u64, timeout: Duration) {
+    pub(super) fn wait(&self, seen: u64, timeout: Duration) {
         let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         self.sleepers.fetch_add(1, Ordering::SeqCst);
         if self.epoch.load(Ordering::SeqCst) == seen {

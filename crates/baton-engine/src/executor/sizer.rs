@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug)]
-pub(crate) struct ChunkSizer {
+pub(super) struct ChunkSizer {
     /// Cost of one source item through the whole pipeline, in ns, as f64 bits (0: unknown).
     per_item_ns: AtomicU64,
     target_ns: f64,
@@ -13,7 +13,7 @@ pub(crate) struct ChunkSizer {
 }
 
 impl ChunkSizer {
-    pub(crate) fn new(target_ns: f64, max_chunk: usize) -> Self {
+    pub(super) fn new(target_ns: f64, max_chunk: usize) -> Self {
         Self {
             per_item_ns: AtomicU64::new(0),
             target_ns,
@@ -21,7 +21,7 @@ impl ChunkSizer {
         }
     }
 
-    pub(crate) fn next_size(&self) -> usize {
+    pub(super) fn next_size(&self) -> usize {
         let per_item = f64::from_bits(self.per_item_ns.load(Ordering::Relaxed));
         if per_item <= 0.0 {
             return 1;
@@ -30,7 +30,7 @@ impl ChunkSizer {
     }
 
     /// Learns from a chunk that left the pipeline.
-    pub(crate) fn observe(&self, items: usize, cost_ns: u64) {
+    pub(super) fn observe(&self, items: usize, cost_ns: u64) {
         if items == 0 {
             return;
         }

@@ -15,19 +15,19 @@ use crate::mode::Mode;
 use crate::stage::{Replica, ReplicaFactory, StageContext};
 
 /// A replica and the number it got when it was made (its trace track).
-pub(crate) struct ReplicaBox {
-    pub(crate) id: u32,
-    pub(crate) inner: Box<dyn Replica>,
+pub(super) struct ReplicaBox {
+    pub(super) id: u32,
+    pub(super) inner: Box<dyn Replica>,
 }
 
 /// A replica with the chunk it is to run.
-pub(crate) type Claimed = (ReplicaBox, Chunk);
+pub(super) type Claimed = (ReplicaBox, Chunk);
 
 /// A replica could not be made; the chunk it was for, if any.
-pub(crate) type ClaimFailure = (StageFailure, Option<Chunk>);
+pub(super) type ClaimFailure = (StageFailure, Option<Chunk>);
 
 /// What happened to a chunk offered to a stage.
-pub(crate) enum Offer {
+pub(super) enum Offer {
     /// The caller got a replica and runs the chunk now.
     Run(ReplicaBox, Chunk),
     /// The chunk waits in the stage's queue.
@@ -47,17 +47,17 @@ struct SlotInner {
     closed: bool,
 }
 
-pub(crate) struct StageSlot {
-    pub(crate) index: usize,
-    pub(crate) mode: Mode,
-    pub(crate) limit: AtomicUsize,
-    pub(crate) buffer: Option<usize>,
-    pub(crate) ctx: StageContext,
+pub(super) struct StageSlot {
+    pub(super) index: usize,
+    pub(super) mode: Mode,
+    pub(super) limit: AtomicUsize,
+    pub(super) buffer: Option<usize>,
+    pub(super) ctx: StageContext,
     /// Wakes this stage's own threads (blocking stages only).
-    pub(crate) signal: Arc<Signal>,
-    pub(crate) queued_chunks: AtomicUsize,
-    pub(crate) queued_items: AtomicUsize,
-    pub(crate) active: AtomicUsize,
+    pub(super) signal: Arc<Signal>,
+    pub(super) queued_chunks: AtomicUsize,
+    pub(super) queued_items: AtomicUsize,
+    pub(super) active: AtomicUsize,
     inner: Mutex<SlotInner>,
 }
 
@@ -71,7 +71,7 @@ impl std::fmt::Debug for StageSlot {
 }
 
 impl StageSlot {
-    pub(crate) fn new(
+    pub(super) fn new(
         index: usize,
         mode: Mode,
         buffer: Option<usize>,
@@ -103,24 +103,24 @@ impl StageSlot {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn is_serial(&self) -> bool {
+    pub(super) fn is_serial(&self) -> bool {
         self.mode.is_serial()
     }
 
     /// Whether a thread looking for work might find some here.
-    pub(crate) fn looks_runnable(&self) -> bool {
+    pub(super) fn looks_runnable(&self) -> bool {
         self.queued_chunks.load(Ordering::Acquire) > 0
             && self.active.load(Ordering::Acquire) < self.limit.load(Ordering::Relaxed)
     }
 
     /// Whether the queue in front of the stage is over its buffer.
-    pub(crate) fn is_full(&self) -> bool {
+    pub(super) fn is_full(&self) -> bool {
         self.buffer
             .is_some_and(|cap| self.queued_items.load(Ordering::Relaxed) >= cap.max(1))
     }
 
     /// Sets the replica limit; extra replicas are dropped as they come back.
-    pub(crate) fn set_limit(&self, replicas: usize) {
+    pub(super) fn set_limit(&self, replicas: usize) {
         let replicas = if self.is_serial() { 1 } else { replicas.max(1) };
         self.limit.store(replicas, Ordering::Release);
     }
@@ -166,7 +166,7 @@ impl StageSlot {
 
     /// Offers a chunk: runs it at once when `may_run` and a replica is free
     /// and the chunk's turn has come, queues it otherwise.
-    pub(crate) fn offer(&self, chunk: Chunk, may_run: bool) -> Offer {
+    pub(super) fn offer(&self, chunk: Chunk, may_run: bool) -> Offer {
         let mut inner = self.lock();
         if inner.closed {
             return Offer::Closed(chunk.emptied());
@@ -188,7 +188,7 @@ impl StageSlot {
     /// Claims a replica to keep for chunks that bypass the queue (a blocking
     /// first stage in parallel mode feeding itself); `None` when the stage is
     /// closed or at its limit.
-    pub(crate) fn claim_kept(&self) -> Result<Option<ReplicaBox>, StageFailure> {
+    pub(super) fn claim_kept(&self) -> Result<Option<ReplicaBox>, StageFailure> {
         let mut inner = self.lock();
         if inner.closed {
             return Ok(None);
@@ -197,12 +197,12 @@ impl StageSlot {
     }
 
     /// Whether more replicas are out than the limit allows now.
-    pub(crate) fn over_limit(&self) -> bool {
+    pub(super) fn over_limit(&self) -> bool {
         self.active.load(Ordering::Acquire) > self.limit.load(Ordering::Relaxed)
     }
 
     /// Takes a queued chunk whose turn has come, with a replica for it.
-    pub(crate) fn take_ready(&self) -> Result<Option<Claimed>, ClaimFailure> {
+    pub(super) fn take_ready(&self) -> Result<Option<Claimed>, ClaimFailure> {
         let mut inner = self.lock();
         if inner.closed || inner.active >= self.limit.load(Ordering::Relaxed) {
             return Ok(None);
@@ -219,7 +219,7 @@ impl StageSlot {
 
     /// Gives a replica back. With `keep_going`, and a queued chunk whose turn
     /// has come, keeps the replica and returns that chunk to run next.
-    pub(crate) fn release(
+    pub(super) fn release(
         &self,
         replica: ReplicaBox,
         keep_going: bool,
@@ -243,7 +243,7 @@ impl StageSlot {
     }
 
     /// Closes the stage; returns what was queued, to be passed on emptied.
-    pub(crate) fn close(&self) -> Vec<Chunk> {
+    pub(super) fn close(&self) -> Vec<Chunk> {
         let mut inner = self.lock();
         inner.closed = true;
         let queued = inner.queue.drain();
@@ -253,7 +253,7 @@ impl StageSlot {
     }
 
     /// Drops every queued chunk and idle replica (abort).
-    pub(crate) fn clear(&self) {
+    pub(super) fn clear(&self) {
         let mut inner = self.lock();
         let queued = inner.queue.drain();
         let idle = std::mem::take(&mut inner.idle);
@@ -264,7 +264,7 @@ impl StageSlot {
 
 impl Chunk {
     /// The same chunk with its items dropped: it keeps its place in the order.
-    pub(crate) fn emptied(mut self) -> Chunk {
+    pub(super) fn emptied(mut self) -> Chunk {
         self.data = ChunkData::empty();
         self
     }

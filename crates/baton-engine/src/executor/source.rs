@@ -4,39 +4,25 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use crate::chunk::ChunkData;
-use crate::error::ItemFailure;
+use crate::source::{Source, SourceStart};
 use crate::stage::StageContext;
 
-/// A source of items, with its item type erased.
-pub(crate) trait Source: Send {
-    /// Makes up to `max` items, numbering them from `*next_seq` (and moving
-    /// it past every item taken, failed ones included). Returns the items and
-    /// whether the source is exhausted.
-    fn produce(
-        &mut self,
-        max: usize,
-        next_seq: &mut u64,
-        ctx: &StageContext,
-    ) -> Result<(ChunkData, bool), ItemFailure>;
+pub(super) struct SourceInner {
+    pub(super) source: Box<dyn Source>,
+    pub(super) next_index: u64,
+    pub(super) next_seq: u64,
+    pub(super) exhausted: bool,
 }
 
-pub(crate) struct SourceInner {
-    pub(crate) source: Box<dyn Source>,
-    pub(crate) next_index: u64,
-    pub(crate) next_seq: u64,
-    pub(crate) exhausted: bool,
-}
-
-pub(crate) struct SourceSlot {
-    pub(crate) ctx: StageContext,
-    pub(crate) inner: Mutex<SourceInner>,
+pub(super) struct SourceSlot {
+    pub(super) ctx: StageContext,
+    pub(super) inner: Mutex<SourceInner>,
     /// Asked to stop (drain): the next turn sends the end marker.
-    pub(crate) stop: AtomicBool,
+    pub(super) stop: AtomicBool,
     /// The end marker has been sent: the source is done.
-    pub(crate) ended: AtomicBool,
-    pub(crate) items: AtomicU64,
-    pub(crate) busy_ns: AtomicU64,
+    pub(super) ended: AtomicBool,
+    pub(super) items: AtomicU64,
+    pub(super) busy_ns: AtomicU64,
 }
 
 impl std::fmt::Debug for SourceSlot {
@@ -48,11 +34,33 @@ impl std::fmt::Debug for SourceSlot {
 }
 
 impl SourceSlot {
-    pub(crate) fn is_done(&self) -> bool {
+    pub(super) fn new(ctx: StageContext, source: Box<dyn Source>) -> Self {
+        Self {
+            ctx,
+            inner: Mutex::new(SourceInner {
+                source,
+                next_index: 0,
+                next_seq: 0,
+                exhausted: false,
+            }),
+            stop: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
+            items: AtomicU64::new(0),
+            busy_ns: AtomicU64::new(0),
+        }
+    }
+
+    /// Lets the source start what it runs on its own (a reader thread).
+    pub(super) fn start(&self, start: SourceStart) -> std::io::Result<()> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.source.start(start)
+    }
+
+    pub(super) fn is_done(&self) -> bool {
         self.ended.load(Ordering::Acquire)
     }
 
-    pub(crate) fn wants_to_end(&self) -> bool {
+    pub(super) fn wants_to_end(&self) -> bool {
         self.stop.load(Ordering::Acquire)
     }
 }

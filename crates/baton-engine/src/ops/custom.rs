@@ -5,8 +5,10 @@ use std::marker::PhantomData;
 
 use crate::chunk::{Seqs, SeqsBuilder};
 use crate::context::ReplicaContext;
-use crate::error::{BoxError, ItemFailure, OnError, StageFailure};
-use crate::stage::{attempt, call_item, Operator, Output, StageContext};
+use crate::error::{BoxError, ItemFailure, StageFailure};
+use crate::stage::drive::each_owned;
+use crate::stage::policy::caught;
+use crate::stage::{Operator, Output, StageContext};
 
 /// A stage with state of its own: it takes items one at a time and emits any
 /// number of outputs for each; a serial stage may emit more at the end.
@@ -171,7 +173,7 @@ where
 
     fn open(&mut self, ctx: &ReplicaContext) -> Result<(), StageFailure> {
         let stage = &mut self.stage;
-        attempt(&mut |()| stage.open(ctx), ())
+        caught(|| stage.open(ctx))
     }
 
     fn process(
@@ -180,36 +182,19 @@ where
         seqs: Seqs,
         ctx: &StageContext,
     ) -> Result<Output<Out>, ItemFailure> {
-        let mut out = Vec::with_capacity(items.len());
-        let mut out_seqs = SeqsBuilder::with_capacity(items.len());
-        let stage = &mut self.stage;
-        for (item, seq) in items.into_iter().zip(seqs.iter()) {
-            self.last_seq = seq;
-            let before = out.len();
-            let keep = if ctx.policy == OnError::Fail {
-                None
-            } else {
-                self.keep
-            };
-            let done = call_item(ctx, keep, seq, item, &mut |item| {
-                out.truncate(before);
-                stage.process(item, &mut out)
-            })?;
-            if done.is_none() {
-                out.truncate(before);
-            }
-            for _ in before..out.len() {
-                out_seqs.push(seq);
-            }
+        if let Some(last) = seqs.len().checked_sub(1) {
+            self.last_seq = seqs.get(last);
         }
-        Ok(Output::new(out, out_seqs.finish()))
+        let stage = &mut self.stage;
+        each_owned(ctx, self.keep, items, seqs, |item, out| {
+            stage.process(item, out)
+        })
     }
 
     fn finish(&mut self, ctx: &StageContext) -> Result<Output<Out>, ItemFailure> {
         let mut out = Vec::new();
         let stage = &mut self.stage;
-        attempt(&mut |()| stage.finish(&mut out), ())
-            .map_err(|failure| ctx.fail(self.last_seq, failure))?;
+        caught(|| stage.finish(&mut out)).map_err(|failure| ctx.fail(self.last_seq, failure))?;
         let mut seqs = SeqsBuilder::with_capacity(out.len());
         out.iter().for_each(|_| seqs.push(self.last_seq));
         Ok(Output::new(out, seqs.finish()))

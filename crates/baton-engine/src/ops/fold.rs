@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::chunk::Seqs;
 use crate::error::ItemFailure;
-use crate::stage::{guard_chunk, Operator, Output, StageContext};
+use crate::stage::drive::guard_chunk;
+use crate::stage::{Operator, Output, StageContext};
 
 /// Folds every item into `acc`; at the end puts `acc` in `result`.
 pub(crate) struct FoldOp<A, F, T> {
@@ -41,6 +42,7 @@ where
                 *progress += 1;
             }
             *acc = Some(value);
+            Ok(())
         })?;
         Ok(Output::empty())
     }

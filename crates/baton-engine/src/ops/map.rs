@@ -4,9 +4,10 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::chunk::{Seqs, SeqsBuilder};
-use crate::error::{BoxError, ItemFailure, OnError, StageFailure};
-use crate::stage::{call_item, guard_chunk, Operator, Output, StageContext};
+use crate::chunk::Seqs;
+use crate::error::{BoxError, ItemFailure};
+use crate::stage::drive::{each_mapped, each_owned};
+use crate::stage::{Operator, Output, StageContext};
 
 /// Applies `f(state, item)` to each item; `state` is the replica's own.
 pub(crate) struct MapOp<S, F, In, Out> {
@@ -43,41 +44,8 @@ where
         seqs: Seqs,
         ctx: &StageContext,
     ) -> Result<Output<Out>, ItemFailure> {
-        let f = &*self.f;
-        let state = &mut self.state;
-        if ctx.policy == OnError::Fail {
-            // Fast path: one panic guard for the chunk, mapped in place when
-            // the types allow it.
-            let mut error = None;
-            let out: Vec<Out> = guard_chunk(ctx, &seqs, |progress| {
-                items
-                    .into_iter()
-                    .map_while(|item| match f(state, item) {
-                        Ok(value) => {
-                            *progress += 1;
-                            Some(value)
-                        }
-                        Err(e) => {
-                            error = Some(e);
-                            None
-                        }
-                    })
-                    .collect()
-            })?;
-            if let Some(error) = error {
-                return Err(ctx.fail(seqs.get(out.len()), StageFailure::Error(error)));
-            }
-            return Ok(Output::new(out, seqs));
-        }
-        let mut out = Vec::with_capacity(items.len());
-        let mut kept = SeqsBuilder::with_capacity(items.len());
-        for (item, seq) in items.into_iter().zip(seqs.iter()) {
-            if let Some(value) = call_item(ctx, self.keep, seq, item, &mut |item| f(state, item))? {
-                out.push(value);
-                kept.push(seq);
-            }
-        }
-        Ok(Output::new(out, kept.finish()))
+        let (f, state) = (&*self.f, &mut self.state);
+        each_mapped(ctx, self.keep, items, seqs, |item| f(state, item))
     }
 }
 
@@ -118,44 +86,10 @@ where
         seqs: Seqs,
         ctx: &StageContext,
     ) -> Result<Output<Out>, ItemFailure> {
-        let f = &*self.f;
-        let state = &mut self.state;
-        let mut out = Vec::with_capacity(items.len());
-        let mut out_seqs = SeqsBuilder::with_capacity(items.len());
-        if ctx.policy == OnError::Fail {
-            let mut error = None;
-            let mut done = 0usize;
-            guard_chunk(ctx, &seqs, |progress| {
-                for (item, seq) in items.into_iter().zip(seqs.iter()) {
-                    match f(state, item) {
-                        Ok(many) => {
-                            for value in many {
-                                out.push(value);
-                                out_seqs.push(seq);
-                            }
-                        }
-                        Err(e) => {
-                            error = Some(e);
-                            return;
-                        }
-                    }
-                    *progress += 1;
-                    done += 1;
-                }
-            })?;
-            if let Some(error) = error {
-                return Err(ctx.fail(seqs.get(done), StageFailure::Error(error)));
-            }
-            return Ok(Output::new(out, out_seqs.finish()));
-        }
-        for (item, seq) in items.into_iter().zip(seqs.iter()) {
-            if let Some(many) = call_item(ctx, self.keep, seq, item, &mut |item| f(state, item))? {
-                for value in many {
-                    out.push(value);
-                    out_seqs.push(seq);
-                }
-            }
-        }
-        Ok(Output::new(out, out_seqs.finish()))
+        let (f, state) = (&*self.f, &mut self.state);
+        each_owned(ctx, self.keep, items, seqs, |item, out| {
+            out.extend(f(state, item)?);
+            Ok(())
+        })
     }
 }

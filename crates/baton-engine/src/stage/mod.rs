@@ -15,19 +15,22 @@
 //! * A stage that returns `Flow::Finished` takes no more input: the engine
 //!   stops the source and discards what reaches the stage from then on
 //!   (`take`).
-//! * Failures are reported per item, with its sequence number, through
-//!   [`call_item`] which applies the stage's error policy; a panic counts as
-//!   a failure.
+//! * Failures are reported per item, with its sequence number. Operators
+//!   run their items through one of the chunk drivers of [`drive`], which
+//!   apply the stage's error policy (the one loop of [`policy`]); a panic
+//!   counts as a failure.
+
+pub(crate) mod drive;
+pub(crate) mod policy;
 
 use std::any::Any;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use crate::chunk::{ChunkData, Seqs};
 use crate::context::{Cancellation, ReplicaContext};
-use crate::error::{BoxError, DeadLetter, ItemFailure, OnError, StageFailure};
+use crate::dead_letters::DeadLetters;
+use crate::error::{DeadLetter, ItemFailure, OnError, StageFailure};
 use crate::mode::Mode;
 
 /// Whether a stage wants more input.
@@ -172,8 +175,9 @@ pub(crate) struct StageCounters {
 pub(crate) struct StageContext {
     pub(crate) name: Arc<str>,
     pub(crate) policy: OnError,
-    pub(crate) dead_letters: Arc<Mutex<Vec<DeadLetter>>>,
+    pub(crate) dead_letters: Arc<DeadLetters>,
     pub(crate) counters: Arc<StageCounters>,
+    /// Set when the run ends (a replica's [`Cancellation`]).
     pub(crate) stopping: Arc<AtomicBool>,
 }
 
@@ -187,163 +191,26 @@ impl StageContext {
         )
     }
 
-    fn dead_letter(&self, seq: u64, failure: StageFailure, item: Option<Box<dyn Any + Send>>) {
+    /// Whether the run has ended (no more retries).
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
+    }
+
+    /// Counts a failed item and sends it, with its error, to the dead letters.
+    pub(crate) fn skip(&self, seq: u64, failure: StageFailure, item: Option<Box<dyn Any + Send>>) {
+        self.counters.errors.fetch_add(1, Ordering::Relaxed);
         self.counters.skipped.fetch_add(1, Ordering::Relaxed);
-        let letter = DeadLetter {
+        self.dead_letters.push(DeadLetter {
             stage: self.name.to_string(),
             seq,
             failure,
             item,
-        };
-        self.dead_letters
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(letter);
+        });
     }
 
-    /// Handles a failure that happened outside [`call_item`] (a panic caught
-    /// over a whole chunk): only the fail-fast path gets there.
+    /// Counts a failed item that fails the run.
     pub(crate) fn fail(&self, seq: u64, failure: StageFailure) -> ItemFailure {
         self.counters.errors.fetch_add(1, Ordering::Relaxed);
         ItemFailure { seq, failure }
-    }
-
-    /// Sleeps for a retry backoff, waking early when the run stops.
-    fn backoff(&self, wait: Duration) {
-        let deadline = std::time::Instant::now() + wait;
-        while !self.stopping.load(Ordering::Relaxed) {
-            let now = std::time::Instant::now();
-            if now >= deadline {
-                return;
-            }
-            std::thread::sleep((deadline - now).min(Duration::from_millis(5)));
-        }
-    }
-}
-
-/// Runs `f` once on `item`, turning a panic into a failure.
-pub(crate) fn attempt<In, R>(
-    f: &mut impl FnMut(In) -> Result<R, BoxError>,
-    item: In,
-) -> Result<R, StageFailure> {
-    match catch_unwind(AssertUnwindSafe(|| f(item))) {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(StageFailure::Error(error)),
-        Err(panic) => Err(StageFailure::from_panic(panic)),
-    }
-}
-
-/// Calls a user function on one item under the stage's error policy.
-///
-/// `keep` clones the input; it is set when the stage's input type is `Clone`
-/// and the policy needs the item again (retry) or for the dead letters
-/// (skip). Returns `Ok(None)` when the item was skipped.
-pub(crate) fn call_item<In: Send + 'static, R>(
-    ctx: &StageContext,
-    keep: Option<fn(&In) -> In>,
-    seq: u64,
-    item: In,
-    f: &mut impl FnMut(In) -> Result<R, BoxError>,
-) -> Result<Option<R>, ItemFailure> {
-    let (attempts, backoff, skip) = match ctx.policy {
-        OnError::Fail => (0, Duration::ZERO, false),
-        OnError::Skip => (0, Duration::ZERO, true),
-        OnError::Retry { attempts, backoff } => (attempts, backoff, false),
-        OnError::RetryThenSkip { attempts, backoff } => (attempts, backoff, true),
-    };
-    let Some(keep) = keep.filter(|_| attempts > 0 || skip) else {
-        return match attempt(f, item) {
-            Ok(value) => Ok(Some(value)),
-            Err(failure) if skip => {
-                skip_item(ctx, seq, failure, None);
-                Ok(None)
-            }
-            Err(failure) => Err(ctx.fail(seq, failure)),
-        };
-    };
-    let mut wait = backoff;
-    let mut tries_left = attempts;
-    loop {
-        let failure = match attempt(f, keep(&item)) {
-            Ok(value) => return Ok(Some(value)),
-            Err(failure) => failure,
-        };
-        if tries_left > 0 && !ctx.stopping.load(Ordering::Relaxed) {
-            tries_left -= 1;
-            ctx.counters.retries.fetch_add(1, Ordering::Relaxed);
-            ctx.backoff(wait);
-            wait = wait.saturating_mul(2);
-            continue;
-        }
-        if skip {
-            ctx.counters.errors.fetch_add(1, Ordering::Relaxed);
-            ctx.dead_letter(seq, failure, Some(Box::new(item)));
-            return Ok(None);
-        }
-        return Err(ctx.fail(seq, failure));
-    }
-}
-
-/// Calls `f` on a borrowed item under the stage's error policy (retries,
-/// then skip or fail). Returns the item with `f`'s result, or `None` if it
-/// was skipped: the item then goes, whole, to the dead letters.
-pub(crate) fn call_item_by_ref<In: Send + 'static, R>(
-    ctx: &StageContext,
-    seq: u64,
-    item: In,
-    f: &mut impl FnMut(&In) -> R,
-) -> Result<Option<(In, R)>, ItemFailure> {
-    let (attempts, backoff, skip) = match ctx.policy {
-        OnError::Fail => (0, Duration::ZERO, false),
-        OnError::Skip => (0, Duration::ZERO, true),
-        OnError::Retry { attempts, backoff } => (attempts, backoff, false),
-        OnError::RetryThenSkip { attempts, backoff } => (attempts, backoff, true),
-    };
-    let mut wait = backoff;
-    let mut tries_left = attempts;
-    loop {
-        let failure = match catch_unwind(AssertUnwindSafe(|| f(&item))) {
-            Ok(value) => return Ok(Some((item, value))),
-            Err(panic) => StageFailure::from_panic(panic),
-        };
-        if tries_left > 0 && !ctx.stopping.load(Ordering::Relaxed) {
-            tries_left -= 1;
-            ctx.counters.retries.fetch_add(1, Ordering::Relaxed);
-            ctx.backoff(wait);
-            wait = wait.saturating_mul(2);
-            continue;
-        }
-        if skip {
-            ctx.counters.errors.fetch_add(1, Ordering::Relaxed);
-            ctx.dead_letter(seq, failure, Some(Box::new(item)));
-            return Ok(None);
-        }
-        return Err(ctx.fail(seq, failure));
-    }
-}
-
-/// Records a skipped item whose failure was not a call (a source's `Err`).
-pub(crate) fn skip_item(
-    ctx: &StageContext,
-    seq: u64,
-    failure: StageFailure,
-    item: Option<Box<dyn Any + Send>>,
-) {
-    ctx.counters.errors.fetch_add(1, Ordering::Relaxed);
-    ctx.dead_letter(seq, failure, item);
-}
-
-/// Runs `body` over a whole chunk with one panic guard, the fast path of the
-/// fail-fast policy; `progress` counts the items done so a panic names the
-/// item it happened at.
-pub(crate) fn guard_chunk<R>(
-    ctx: &StageContext,
-    seqs: &Seqs,
-    body: impl FnOnce(&mut usize) -> R,
-) -> Result<R, ItemFailure> {
-    let mut progress = 0usize;
-    match catch_unwind(AssertUnwindSafe(|| body(&mut progress))) {
-        Ok(value) => Ok(value),
-        Err(panic) => Err(ctx.fail(seqs.get(progress), StageFailure::from_panic(panic))),
     }
 }
