@@ -237,18 +237,12 @@ pub fn w4_fetch(value: u64, latency: FetchLatency) -> u64 {
 /// assert_eq!(&buffer[..3], &[250, 0, 1]);
 /// ```
 pub fn w5_buffer(index: u64) -> Vec<u8> {
-    // One period of the pattern, copied slice by slice: much cheaper than a
-    // modulo per byte, and the source is W5's serial stage.
-    const PERIOD: usize = W5_BYTE_PERIOD as usize;
-    let period: [u8; PERIOD] = std::array::from_fn(|byte| byte as u8);
-    let mut buffer = Vec::with_capacity(W5_BUFFER_LEN);
-    let mut start = (index % W5_BYTE_PERIOD) as usize;
-    while buffer.len() < W5_BUFFER_LEN {
-        let take = (PERIOD - start).min(W5_BUFFER_LEN - buffer.len());
-        buffer.extend_from_slice(&period[start..start + take]);
-        start = 0;
-    }
-    buffer
+    // Byte by byte, as the workload spec writes it and as the peers do, so
+    // that W5's throughput compares across systems (a copied period would
+    // make baton's serial source several times cheaper than theirs).
+    (0..W5_BUFFER_LEN as u64)
+        .map(|j| ((index + j) % W5_BYTE_PERIOD) as u8)
+        .collect()
 }
 
 /// W5's parallel stage: the sum of the buffer's bytes, modulo 2^64.

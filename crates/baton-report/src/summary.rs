@@ -64,8 +64,18 @@ pub struct RunSummary {
     pub dead_letters: usize,
     /// Spans recorded (0 when tracing was off).
     pub spans: usize,
+    /// 1 when every chunk's spans were recorded; `n` when a long run's
+    /// trace kept only the chunks whose index is a multiple of `n`, to stay
+    /// within its bound (`Config::max_trace_spans`).
+    #[serde(default = "every_chunk")]
+    pub span_thinning: u64,
     /// The monitor's samples, in time order.
     pub samples: Vec<SampleSummary>,
+}
+
+/// Traces written before thinning existed kept every chunk.
+fn every_chunk() -> u64 {
+    1
 }
 
 /// The source of a run, in numbers.
@@ -279,8 +289,9 @@ impl RunSummary {
             source,
             stages,
             bottleneck,
-            dead_letters: report.dead_letters.len(),
+            dead_letters: stats.stages.iter().map(|s| s.skipped).sum::<u64>() as usize,
             spans: report.trace.len(),
+            span_thinning: report.trace_thinning.max(1),
             samples: report
                 .samples
                 .iter()

@@ -223,3 +223,45 @@ fn an_untraced_run_gets_a_page_without_a_diagram() {
         assert!(html.contains("<h2>Stages</h2>"));
     });
 }
+
+#[test]
+fn a_long_run_keeps_a_bounded_trace_and_the_page_says_it_was_thinned() {
+    watchdog(LIMIT, || {
+        let report = Pipeline::from_iter(0..20_000u64)
+            .config(
+                Config::default()
+                    .trace(true)
+                    .max_chunk(1)
+                    .max_trace_spans(2_000),
+            )
+            .stage("double", Mode::parallel(2))
+            .map(|x| x * 2)
+            .for_each(|_| {})
+            .unwrap();
+        // 20,000 chunks through a source and two stages: 60,000 spans unbounded.
+        assert!(report.trace.len() <= 2_000, "{} spans", report.trace.len());
+        let thinning = report.trace_thinning;
+        assert!(thinning >= 16, "thinned by {thinning}");
+        assert!(report.trace.iter().all(|s| s.chunk % thinning == 0));
+
+        let trace = TraceFile::from_report("long", &report);
+        assert_eq!(trace.baton.span_thinning, thinning);
+        let html = render_html(&trace);
+        assert!(
+            html.contains("id=\"thinned\""),
+            "the page says nothing of thinning"
+        );
+        assert!(html.contains(&format!("one chunk in {thinning}")));
+        // The saved trace reads back with its thinning.
+        let path = output_dir().join("thinned-trace.json");
+        trace.write(&path).unwrap();
+        assert_eq!(
+            TraceFile::read(&path).unwrap().baton.span_thinning,
+            thinning
+        );
+
+        let short = TraceFile::from_report("short", &common::bottling_line());
+        assert_eq!(short.baton.span_thinning, 1);
+        assert!(!render_html(&short).contains("id=\"thinned\""));
+    });
+}

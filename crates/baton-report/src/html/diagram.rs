@@ -188,6 +188,17 @@ pub(crate) fn render(out: &mut String, trace: &TraceFile) {
         .fold(summary.elapsed_s * 1e6, f64::max);
     let phases = Phases::of(&spans);
     write_explanation(out, summary, &layout);
+    let thinning = summary.span_thinning.max(1);
+    if thinning > 1 {
+        let _ = writeln!(
+            out,
+            "<p class=\"warning\" id=\"thinned\">This run was long: to keep its memory bounded, baton kept the \
+             spans of one chunk in {thinning} (chunks 0, {thinning}, {}, …), so the diagram shows those chunks \
+             only, every stage of each, and the overview counts each kept span {thinning} times. The counters \
+             and charts cover every item.</p>",
+            2 * thinning
+        );
+    }
 
     if spans.len() <= FULL_DETAIL_SPANS {
         let _ = writeln!(
@@ -233,8 +244,8 @@ pub(crate) fn render(out: &mut String, trace: &TraceFile) {
             out,
             "<p class=\"note\">This run has {} spans, too many to draw each. The overview shades each stage by how \
              busy its replicas were in each 1/{} of the run; below it, window A ({} to {}) and window B ({} to {}) \
-             draw every span in full: the fill at the start and the drain at the end. The trace file holds every span: \
-             open it in Perfetto (ui.perfetto.dev) or chrome://tracing to see them all.</p>",
+             draw every span in full: the fill at the start and the drain at the end. The trace file holds every span \
+             recorded: open it in Perfetto (ui.perfetto.dev) or chrome://tracing to see them all.</p>",
             units::count(spans.len() as u64),
             (plot_width() / OVERVIEW_BIN_PX) as usize,
             units::duration(head.start / 1e6),
@@ -242,7 +253,14 @@ pub(crate) fn render(out: &mut String, trace: &TraceFile) {
             units::duration(tail.start / 1e6),
             units::duration(tail.end / 1e6),
         );
-        write_overview(out, &layout, &spans, run_end, &[&head, &tail]);
+        write_overview(
+            out,
+            &layout,
+            &spans,
+            run_end,
+            thinning as f64,
+            &[&head, &tail],
+        );
         for window in [&head, &tail] {
             let _ = writeln!(out, "<h3>{}</h3>", escape(&window.title));
             write_window(out, &layout, window, phases.as_ref());
@@ -513,6 +531,7 @@ fn write_overview(
     layout: &Layout,
     spans: &[&TraceSpan],
     run_end: f64,
+    weight: f64,
     windows: &[&Window<'_>],
 ) {
     let bins = (plot_width() / OVERVIEW_BIN_PX) as usize;
@@ -526,7 +545,7 @@ fn write_overview(
         let last = ((s.end_us() / bin_us) as usize).min(bins - 1);
         for (bin, slot) in row.iter_mut().enumerate().take(last + 1).skip(first) {
             let (from, to) = (bin as f64 * bin_us, (bin + 1) as f64 * bin_us);
-            *slot += (s.end_us().min(to) - s.start_us.max(from)).max(0.0);
+            *slot += weight * (s.end_us().min(to) - s.start_us.max(from)).max(0.0);
         }
     }
     let top = AXIS_HEIGHT;
