@@ -35,9 +35,17 @@
 //!   the first stage, its threads read the source themselves, and only as
 //!   many keep going as the stages after it can keep up with: the replica
 //!   count is a ceiling, not a number of threads always awake.
+//! * **Streaming input.** [`Pipeline::from_stream`] reads input that
+//!   arrives at its own pace (stdin, a socket) on a thread of its own: an
+//!   item goes on when its chunk fills or after [`Config::linger`], and a
+//!   stop ends the run even while a read waits.
 //! * **Errors.** Per stage, [`OnError`]: fail fast (the first error, with the
 //!   stage's name and the item's sequence number), skip to the dead letters,
 //!   or retry with backoff. A panic in user code is an error like any other.
+//!   Dead letters go to [`Pipeline::on_dead_letter`]'s handler as they
+//!   happen, or are kept (up to a bound) for the report. A stage that waits
+//!   on the outside world watches its [`Cancellation`] (from
+//!   [`Stage::open`]), so an abort never waits for it.
 //! * **Control.** [`RunHandle`] and [`PipelineHandle`] stop (drain) or abort
 //!   a run, read its [`StatsSnapshot`], and change a stage's replicas while
 //!   it runs. Dropping a running pipeline aborts it.

@@ -853,8 +853,12 @@ impl Run {
         if due == 0 {
             return backstop;
         }
-        let due = Duration::from_nanos(due).saturating_sub(self.started.elapsed());
-        due.min(backstop)
+        // A deadline already past means the source had its turn and still
+        // could not go on (no room): what it waits for now wakes this thread.
+        match Duration::from_nanos(due).checked_sub(self.started.elapsed()) {
+            Some(left) if !left.is_zero() => left.min(backstop),
+            _ => backstop,
+        }
     }
 
     /// Offers a chunk to stage `next` and, if this thread may run it, runs it

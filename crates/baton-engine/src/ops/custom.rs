@@ -51,7 +51,7 @@ pub trait Stage<In, Out>: Send + 'static {
     /// # Errors
     ///
     /// Any error: the replica is not used, and the items it was made for
-    /// fail under the stage's [`OnError`] policy.
+    /// fail under the stage's [`OnError`](crate::OnError) policy.
     ///
     /// [`Cancellation`]: crate::Cancellation
     fn open(&mut self, _ctx: &ReplicaContext) -> Result<(), BoxError> {
@@ -62,7 +62,7 @@ pub trait Stage<In, Out>: Send + 'static {
     ///
     /// # Errors
     ///
-    /// Any error: the stage's [`OnError`] policy decides what follows.
+    /// Any error: the stage's [`OnError`](crate::OnError) policy decides what follows.
     fn process(&mut self, item: In, out: &mut Vec<Out>) -> Result<(), BoxError>;
 
     /// Called once after the last item, on serial stages only.
@@ -112,7 +112,7 @@ pub trait Sink<T>: Send + 'static {
     ///
     /// # Errors
     ///
-    /// Any error: the stage's [`OnError`] policy decides what follows.
+    /// Any error: the stage's [`OnError`](crate::OnError) policy decides what follows.
     fn write(&mut self, item: T) -> Result<(), BoxError>;
 
     /// Called once after the last item: flush, close.
