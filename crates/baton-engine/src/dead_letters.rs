@@ -4,10 +4,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use crate::error::DeadLetter;
+use crate::error::{BoxError, DeadLetter};
 
-/// A function that takes every dead letter as it happens.
-pub(crate) type DeadLetterHandler = Box<dyn Fn(DeadLetter) + Send + Sync>;
+/// A function that takes every dead letter as it happens; an error (the
+/// letter could not be kept) fails the run at that item.
+pub(crate) type DeadLetterHandler = Box<dyn Fn(DeadLetter) -> Result<(), BoxError> + Send + Sync>;
 
 /// A run's dead letters: handed to the user's handler as they happen, else
 /// kept in memory up to a bound; past it they are counted, not kept.
@@ -39,10 +40,13 @@ impl DeadLetters {
     }
 
     /// Takes one letter: to the handler, or kept while there is room.
-    pub(crate) fn push(&self, letter: DeadLetter) {
+    ///
+    /// # Errors
+    ///
+    /// The handler's, when it could not keep the letter.
+    pub(crate) fn push(&self, letter: DeadLetter) -> Result<(), BoxError> {
         if let Some(handler) = &self.handler {
-            handler(letter);
-            return;
+            return handler(letter);
         }
         let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
         if kept.len() < self.keep_at_most {
@@ -51,6 +55,7 @@ impl DeadLetters {
             drop(kept);
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
+        Ok(())
     }
 
     /// Takes the letters kept so far.
@@ -82,7 +87,7 @@ mod tests {
     #[test]
     fn past_the_bound_letters_are_counted_not_kept() {
         let letters = DeadLetters::new(None, 2);
-        (0..5).for_each(|seq| letters.push(letter(seq)));
+        (0..5).for_each(|seq| letters.push(letter(seq)).unwrap());
         assert_eq!(letters.take().len(), 2);
         assert_eq!(letters.dropped(), 3);
     }
@@ -91,9 +96,12 @@ mod tests {
     fn a_handler_gets_every_letter_and_nothing_is_kept() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&seen);
-        let handler: DeadLetterHandler = Box::new(move |l| sink.lock().unwrap().push(l.seq));
+        let handler: DeadLetterHandler = Box::new(move |l| {
+            sink.lock().unwrap().push(l.seq);
+            Ok(())
+        });
         let letters = DeadLetters::new(Some(handler), 1);
-        (0..5).for_each(|seq| letters.push(letter(seq)));
+        (0..5).for_each(|seq| letters.push(letter(seq)).unwrap());
         assert_eq!(*seen.lock().unwrap(), vec![0, 1, 2, 3, 4]);
         assert!(letters.take().is_empty());
         assert_eq!(letters.dropped(), 0);

@@ -198,7 +198,9 @@ impl<T: Send + 'static> Pipeline<T> {
     /// keeping it for the report: memory stays flat however many fail, and
     /// the letters are out (in a file, say) even if the run later fails or
     /// is aborted. The handler runs on the thread of the stage that skipped
-    /// the item, perhaps on several at once: keep it quick.
+    /// the item, perhaps on several at once: keep it quick. If it returns an
+    /// error (the letter could not be written), the item fails the run: a
+    /// skipped item is never lost without a word.
     ///
     /// # Examples
     ///
@@ -209,7 +211,10 @@ impl<T: Send + 'static> Pipeline<T> {
     /// let seen = Arc::new(Mutex::new(Vec::new()));
     /// let sink = Arc::clone(&seen);
     /// let report = Pipeline::from_iter(0..10u32)
-    ///     .on_dead_letter(move |letter| sink.lock().unwrap().push(letter.seq))
+    ///     .on_dead_letter(move |letter| {
+    ///         sink.lock().unwrap().push(letter.seq);
+    ///         Ok(())
+    ///     })
     ///     .stage("odd", Mode::parallel(2))
     ///     .on_error(OnError::Skip)
     ///     .try_map(|x| if x % 2 == 1 { Err("odd".into()) } else { Ok(x) })
@@ -220,7 +225,10 @@ impl<T: Send + 'static> Pipeline<T> {
     /// assert_eq!(seen, vec![1, 3, 5, 7, 9]);
     /// assert!(report.dead_letters.is_empty()); // the handler took them
     /// ```
-    pub fn on_dead_letter(mut self, handler: impl Fn(DeadLetter) + Send + Sync + 'static) -> Self {
+    pub fn on_dead_letter(
+        mut self,
+        handler: impl Fn(DeadLetter) -> Result<(), BoxError> + Send + Sync + 'static,
+    ) -> Self {
         self.dead_letter_handler = Some(Box::new(handler));
         self
     }

@@ -146,7 +146,7 @@ where
                     seqs.push(seq);
                 }
                 Err(error) if ctx.policy == OnError::Skip => {
-                    ctx.skip(seq, StageFailure::Error(error.into()), None)
+                    ctx.skip(seq, StageFailure::Error(error.into()), None)?
                 }
                 Err(error) => return Err(ctx.fail(seq, StageFailure::Error(error.into()))),
             }

@@ -71,7 +71,7 @@ impl<T: Send + 'static> StreamSource<T> {
                     self.held_seqs.push(seq);
                 }
                 Err(error) if ctx.policy == OnError::Skip => {
-                    ctx.skip(seq, StageFailure::Error(error), None)
+                    ctx.skip(seq, StageFailure::Error(error), None)?
                 }
                 Err(error) => return Err(ctx.fail(seq, StageFailure::Error(error))),
             }

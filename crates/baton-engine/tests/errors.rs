@@ -997,6 +997,7 @@ fn dead_letters_reach_their_handler_as_they_happen_even_when_the_run_then_fails(
             .on_dead_letter(move |letter| {
                 let item = letter.item::<u64>().copied();
                 handler_seen.lock().unwrap().push((letter.seq, item));
+                Ok(())
             })
             .stage("odd", Mode::parallel(2))
             .on_error(OnError::Skip)
@@ -1020,4 +1021,26 @@ fn dead_letters_reach_their_handler_as_they_happen_even_when_the_run_then_fails(
     assert!(seen
         .iter()
         .all(|(seq, item)| seq % 2 == 1 && *item == Some(*seq)));
+}
+
+#[test]
+fn a_dead_letter_that_cannot_be_kept_fails_the_run_at_its_item() {
+    let error = run(|| {
+        Pipeline::from_iter(0..100u64)
+            .on_dead_letter(|letter| {
+                if letter.seq == 7 {
+                    Err("the disk is full".into())
+                } else {
+                    Ok(())
+                }
+            })
+            .stage("odd", Mode::parallel(2))
+            .on_error(OnError::Skip)
+            .try_map(|x| if x % 2 == 1 { Err("odd".into()) } else { Ok(x) })
+            .for_each(|_| {})
+            .unwrap_err()
+    });
+    let text = error.to_string();
+    assert!(text.contains("item 7"), "{text}");
+    assert!(text.contains("the disk is full"), "{text}");
 }

@@ -197,15 +197,36 @@ impl StageContext {
     }
 
     /// Counts a failed item and sends it, with its error, to the dead letters.
-    pub(crate) fn skip(&self, seq: u64, failure: StageFailure, item: Option<Box<dyn Any + Send>>) {
+    ///
+    /// # Errors
+    ///
+    /// When the dead letters could not take it (a handler's error): the
+    /// item then fails the run, since it would otherwise be lost.
+    pub(crate) fn skip(
+        &self,
+        seq: u64,
+        failure: StageFailure,
+        item: Option<Box<dyn Any + Send>>,
+    ) -> Result<(), ItemFailure> {
         self.counters.errors.fetch_add(1, Ordering::Relaxed);
-        self.counters.skipped.fetch_add(1, Ordering::Relaxed);
-        self.dead_letters.push(DeadLetter {
+        let letter = DeadLetter {
             stage: self.name.to_string(),
             seq,
             failure,
             item,
-        });
+        };
+        match self.dead_letters.push(letter) {
+            Ok(()) => {
+                self.counters.skipped.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(error) => Err(ItemFailure {
+                seq,
+                failure: StageFailure::Error(
+                    format!("skipped, but its dead letter could not be kept: {error}").into(),
+                ),
+            }),
+        }
     }
 
     /// Counts a failed item that fails the run.

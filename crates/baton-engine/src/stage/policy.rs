@@ -48,7 +48,7 @@ pub(crate) fn apply<In: Send + 'static, R>(
             continue;
         }
         if skip {
-            ctx.skip(seq, failure, Some(Box::new(item)));
+            ctx.skip(seq, failure, Some(Box::new(item)))?;
             return Ok(None);
         }
         return Err(ctx.fail(seq, failure));
