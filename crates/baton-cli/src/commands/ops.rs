@@ -56,7 +56,7 @@ fn describe(op: &OpDef) -> String {
         text.push_str(&format!(
             "      {:<16} {:<18} {:<16} {}\n",
             param.name,
-            param.ty.name(),
+            param.type_text(),
             need,
             param.doc
         ));
