@@ -30,6 +30,8 @@ pub struct Diagnostic {
     pub column: usize,
     /// The key involved, if any (`op`, `replicas`, `path`, ...).
     pub key: Option<String>,
+    /// The stage involved, by name, if any.
+    pub stage: Option<String>,
     /// What is wrong.
     pub message: String,
     /// What to do about it, if known.
@@ -61,6 +63,7 @@ impl Diagnostic {
             line,
             column,
             key: None,
+            stage: None,
             message: message.into(),
             help: None,
             source_line,
@@ -88,24 +91,18 @@ impl Diagnostic {
         self
     }
 
-    /// Names the key involved, in place.
-    pub(crate) fn set_key(&mut self, key: impl Into<String>) -> &mut Self {
-        self.key = Some(key.into());
-        self
-    }
-
     /// Adds advice, in place.
     pub(crate) fn set_help(&mut self, help: impl Into<String>) -> &mut Self {
         self.help = Some(help.into());
         self
     }
 
-    /// Adds advice if there is some.
-    pub(crate) fn with_maybe_help(self, help: Option<String>) -> Self {
-        match help {
-            Some(help) => self.with_help(help),
-            None => self,
+    /// Adds advice, in place, if there is some.
+    pub(crate) fn set_maybe_help(&mut self, help: Option<String>) -> &mut Self {
+        if let Some(help) = help {
+            self.help = Some(help);
         }
+        self
     }
 }
 

@@ -27,6 +27,9 @@ mod build;
 mod diagnostic;
 mod file;
 mod plan;
+mod reader;
+mod stage;
+mod value;
 
 pub use baton_ops::STAGE_KEYS;
 pub use build::{write_dead_letters, Built, RunOptions, Started};

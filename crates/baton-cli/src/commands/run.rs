@@ -73,7 +73,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             "--replicas {text}: stage `{name}` is {}, so it has one replica; set `mode = \"parallel\"` in the file",
             stage.mode.as_str()
         );
-        stage.replicas = n;
+        stage.replicas = Some(n);
     }
     for text in &args.buffer {
         let (name, n) = parse_override(text, "buffer")?;
@@ -190,8 +190,9 @@ fn describe_plan(plan: &Plan, threads: Option<usize>) -> String {
     );
     for (i, stage) in plan.stages.iter().enumerate() {
         let replicas = match stage.mode {
-            baton_engine::ModeKind::Parallel if stage.replicas == 0 => format!(" x{threads}"),
-            baton_engine::ModeKind::Parallel => format!(" x{}", stage.replicas),
+            baton_engine::ModeKind::Parallel => {
+                format!(" x{}", stage.engine_mode(threads).replicas())
+            }
             _ => String::new(),
         };
         text.push_str(&format!(
