@@ -33,6 +33,6 @@ mod value;
 
 pub use baton_ops::STAGE_KEYS;
 pub use build::{write_dead_letters, Built, RunOptions, Started};
-pub use diagnostic::{Diagnostic, Diagnostics};
+pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use file::PIPELINE_KEYS;
 pub use plan::{Plan, PlannedStage};
