@@ -64,7 +64,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::from(1)
+            ExitCode::from(if error.is::<commands::BadArgument>() {
+                commands::BAD_ARGUMENTS
+            } else {
+                commands::FAILED
+            })
         }
     }
 }

@@ -14,7 +14,8 @@ pub(crate) fn ops(name: Option<&str>) -> anyhow::Result<ExitCode> {
                 let help = baton_ops::nearest(name, all.iter().map(|op| op.name))
                     .map(|n| format!(" (did you mean `{n}`?)"))
                     .unwrap_or_default();
-                anyhow::bail!("no built-in stage is named `{name}`{help}");
+                let message = format!("no built-in stage is named `{name}`{help}");
+                return Err(super::BadArgument(message).into());
             }
         },
     };
