@@ -19,7 +19,7 @@ use toml::de::DeTable;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::plan::{Plan, PlannedStage};
-use crate::reader::{did_you_mean, Entry, Reader};
+use crate::reader::{did_you_mean, key_diagnostic, Entry, Reader};
 use crate::stage::{read_stage, StageTable, MAX_COUNT};
 
 /// Keys of the `[pipeline]` table.
@@ -166,10 +166,10 @@ impl Plan {
             .or(stage.spans.op.clone())
             .or(stage.spans.table.clone());
         let message = format!("stage `{}` ({}): {message}", stage.name, stage.op.name);
-        let mut reader = Reader::new(&self.file, &self.text);
-        reader.key_error(param.unwrap_or("op"), span, message);
-        reader.name_stage(0, Some(&stage.name));
-        reader.problems.remove(0)
+        let mut diagnostic =
+            key_diagnostic(&self.file, &self.text, param.unwrap_or("op"), span, message);
+        diagnostic.stage = Some(stage.name.clone());
+        diagnostic
     }
 
     /// Finds a stage by name, or says which names there are.

@@ -28,16 +28,14 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Reports a problem with `key`, at `span`: the key itself, its value,
-    /// or (for a missing key) the place it belongs to. Every problem with a
-    /// key goes through here.
+    /// Reports a problem with `key` (see [`key_diagnostic`]).
     pub(crate) fn key_error(
         &mut self,
         key: &str,
         span: Option<Range<usize>>,
         message: impl Into<String>,
     ) -> &mut Diagnostic {
-        let diagnostic = Diagnostic::new(self.file, self.text, span, message).with_key(key);
+        let diagnostic = key_diagnostic(self.file, self.text, key, span, message);
         self.push(diagnostic)
     }
 
@@ -103,6 +101,19 @@ impl<'a> Reader<'a> {
         self.key_error(key, Some(entry.span()), message);
         None
     }
+}
+
+/// A problem with `key`, at `span`: the key itself, its value, or (for a
+/// missing key) the place it belongs to. Every problem with a key is made
+/// here, whether found while reading or while building.
+pub(crate) fn key_diagnostic(
+    file: &Path,
+    text: &str,
+    key: &str,
+    span: Option<Range<usize>>,
+    message: impl Into<String>,
+) -> Diagnostic {
+    Diagnostic::new(file, text, span, message).with_key(key)
 }
 
 /// `did you mean ...?` for the candidate nearest to `name`, if one is near.
