@@ -31,6 +31,11 @@ enum Command {
     Check {
         /// The pipeline file.
         file: PathBuf,
+        /// How to show the problems: `text` on stderr, or `json` on stdout
+        /// (an array of objects with file, line, column, key, stage,
+        /// message, help).
+        #[arg(long, value_enum, default_value_t)]
+        format: commands::check::Format,
     },
     /// Renders a saved trace (`baton run --trace`) as an HTML report.
     Report {
@@ -51,7 +56,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
-        Command::Check { file } => commands::check::check(&file),
+        Command::Check { file, format } => commands::check::check(&file, format),
         Command::Report { trace, output } => commands::report::report(&trace, &output),
         Command::Ops { name } => commands::ops::ops(name.as_deref()),
     };
@@ -59,7 +64,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::from(1)
+            ExitCode::from(if error.is::<commands::BadArgument>() {
+                commands::BAD_ARGUMENTS
+            } else {
+                commands::FAILED
+            })
         }
     }
 }

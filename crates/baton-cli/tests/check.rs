@@ -156,3 +156,158 @@ fn every_problem_is_reported_at_once() {
     assert!(shown.contains("`foo`"), "{shown}");
     assert!(shown.contains("errors"), "{shown}");
 }
+
+#[test]
+fn an_integer_too_large_for_64_bits_is_located_not_read_as_zero() {
+    let text = format!("[[stage]]\nop = \"range\"\nend = 99999999999999999999\n{SINK}");
+    let (code, shown) = check(&text);
+    assert_eq!(code, 2, "{shown}");
+    assert!(
+        shown.contains("`end` of `range` must be an integer from -9223372036854775808 to 9223372036854775807, not 99999999999999999999"),
+        "{shown}"
+    );
+    assert!(shown.contains("p.toml:3:7 (key `end`)"), "{shown}");
+    // `run` reads the file the same way: it must refuse, not count 0 items.
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "p.toml", &text);
+    let output = baton().args(["run", "-q"]).arg(&file).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    // A float too large for 64 bits is no infinity either.
+    let (code, shown) = check(&format!(
+        "[[stage]]\nop = \"range\"\nend = 5\n\n[[stage]]\nop = \"delay\"\nms = 1e400\n{SINK}"
+    ));
+    assert_eq!(code, 2, "{shown}");
+    assert!(shown.contains("p.toml:7:6 (key `ms`)"), "{shown}");
+}
+
+#[test]
+fn stage_counts_must_be_positive_whole_numbers_that_fit() {
+    let stage = |keys: &str| {
+        format!("[[stage]]\nop = \"range\"\nend = 5\n\n[[stage]]\nop = \"delay\"\nms = 1\n{keys}\n{SINK}")
+    };
+    let cases = [
+        ("buffer = -1", "`buffer` must be at least 1, not -1", "8:10"),
+        ("buffer = 0", "`buffer` must be at least 1, not 0", "8:10"),
+        (
+            "buffer = 1.5",
+            "`buffer` must be a whole number of items, not a number",
+            "8:10",
+        ),
+        (
+            "replicas = 0",
+            "`replicas` must be at least 1, not 0",
+            "8:12",
+        ),
+        (
+            "replicas = 2.5",
+            "`replicas` must be a whole number (or \"auto\"), not a number",
+            "8:12",
+        ),
+        (
+            "on_error = \"retry\"\nretries = 0",
+            "`retries` must be at least 1, not 0",
+            "9:11",
+        ),
+        (
+            "on_error = \"retry\"\nretries = 5000000000",
+            "`retries` must be at most 4294967295, not 5000000000",
+            "9:11",
+        ),
+        (
+            "on_error = \"retry\"\nbackoff_ms = -5",
+            "`backoff_ms` must be at least 0, not -5",
+            "9:14",
+        ),
+        (
+            "on_error = \"retry\"\nbackoff_ms = 0.5",
+            "`backoff_ms` must be a whole number of milliseconds, not a number",
+            "9:14",
+        ),
+    ];
+    for (keys, message, place) in cases {
+        let (code, shown) = check(&stage(keys));
+        assert_eq!(code, 2, "{keys}: {shown}");
+        assert!(shown.contains(message), "{keys}: {shown}");
+        assert!(
+            shown.contains(&format!("p.toml:{place} (key `")),
+            "{keys}: {shown}"
+        );
+    }
+    let (code, shown) = check(&format!(
+        "[pipeline]\nthreads = 0\n\n[[stage]]\nop = \"range\"\nend = 5\n{SINK}"
+    ));
+    assert_eq!(code, 2, "{shown}");
+    assert!(
+        shown.contains("`threads` must be at least 1, not 0"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn an_op_parameter_out_of_its_declared_range_is_located_at_its_value() {
+    let cases = [
+        (
+            "op = \"batch\"\nsize = 0",
+            "`size` of `batch` must be at least 1, not 0",
+            "7:8",
+        ),
+        (
+            "op = \"take\"\ncount = -1",
+            "`count` of `take` must be at least 0, not -1",
+            "7:9",
+        ),
+        (
+            "op = \"resize\"\nwidth = 5000000000\nheight = 2",
+            "`width` of `resize` must be from 1 to 4294967295, not 5000000000",
+            "7:9",
+        ),
+        (
+            "op = \"image_encode\"\nquality = 101",
+            "`quality` of `image_encode` must be from 1 to 100, not 101",
+            "7:11",
+        ),
+        (
+            "op = \"flip\"\nhorizontal = 1.5",
+            "`horizontal` of `flip` must be from 0 to 1, not 1.5",
+            "7:14",
+        ),
+        (
+            "op = \"delay\"\nms = -1",
+            "`ms` of `delay` must be from 0 to 3600000, not -1",
+            "7:6",
+        ),
+        (
+            "op = \"spin\"\niterations = -3",
+            "`iterations` of `spin` must be at least 0, not -3",
+            "7:14",
+        ),
+    ];
+    for (stage, message, place) in cases {
+        let text = format!("[[stage]]\nop = \"range\"\nend = 5\n\n[[stage]]\n{stage}\n{SINK}");
+        let (code, shown) = check(&text);
+        assert_eq!(code, 2, "{stage}: {shown}");
+        assert!(shown.contains(message), "{stage}: {shown}");
+        assert!(
+            shown.contains(&format!("p.toml:{place} (key `")),
+            "{stage}: {shown}"
+        );
+    }
+    let (code, shown) = check(&format!(
+        "[[stage]]\nop = \"range\"\nend = 5\nstep = 0\n{SINK}"
+    ));
+    assert_eq!(code, 2, "{shown}");
+    assert!(
+        shown.contains("`step` of `range` must be at least 1, not 0"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn ops_shows_the_range_of_a_number_parameter() {
+    let output = baton().args(["ops", "batch"]).output().unwrap();
+    let shown = common::stdout(&output);
+    assert!(shown.contains("integer, at least 1"), "{shown}");
+    let output = baton().args(["ops", "image_encode"]).output().unwrap();
+    let shown = common::stdout(&output);
+    assert!(shown.contains("integer, from 1 to 100"), "{shown}");
+}

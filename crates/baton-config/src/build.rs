@@ -6,7 +6,6 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use baton_engine::ModeKind;
 use baton_engine::{BoxError, Config, DeadLetter, OnError, Pipeline, RunHandle, Stage};
 use baton_ops::{BuiltOp, Item, Payload};
 
@@ -132,15 +131,7 @@ impl Built {
             });
         let mut sink = None;
         for (stage, op) in stages.zip(ops) {
-            let mut mode = stage.engine_mode();
-            if stage.mode == ModeKind::Parallel && stage.replicas == 0 {
-                // Parallel with no count: one replica per thread.
-                mode = if stage.blocking {
-                    baton_engine::Mode::parallel(threads).blocking()
-                } else {
-                    baton_engine::Mode::parallel(threads)
-                };
-            }
+            let mode = stage.engine_mode(threads);
             let mut builder = pipeline.stage(&stage.name, mode).on_error(stage.on_error);
             if let Some(items) = stage.buffer {
                 builder = builder.buffer(items);

@@ -1,19 +1,26 @@
-//! Reading a pipeline file: TOML with spans, checked key by key against the
-//! op registry, every problem reported with its place and a suggestion.
+//! Reading a pipeline file, in two phases: toml's spanned document (every
+//! key and value with its place), then validation key by key against the op
+//! registry into a [`Plan`], every problem reported with its place and a
+//! suggestion. The top level and `[pipeline]` are read here, each stage in
+//! `stage.rs`.
+//!
+//! The raw phase is toml's `DeTable` rather than a serde struct of our own:
+//! a derived struct stops at the first error and has no room for keys it
+//! does not know (an op's parameters), while a pipeline file's reader must
+//! report every problem at once and suggest the key meant.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::ops::Range;
 use std::path::Path;
-use std::time::Duration;
 
 use baton_engine::ModeKind;
-use baton_engine::OnError;
-use baton_ops::{find, nearest, Modes, OpDef, OpKind, ParamType, Params, STAGE_KEYS};
-use toml::de::{DeTable, DeValue};
-use toml::Spanned;
+use baton_ops::{Modes, OpKind};
+use toml::de::DeTable;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::plan::{Plan, PlannedStage, StageSpans};
+use crate::plan::{Plan, PlannedStage};
+use crate::reader::{did_you_mean, key_diagnostic, Entry, Reader};
+use crate::stage::{read_stage, StageTable, MAX_COUNT};
 
 /// Keys of the `[pipeline]` table.
 ///
@@ -26,85 +33,6 @@ use crate::plan::{Plan, PlannedStage, StageSpans};
 /// assert!(baton_config::PIPELINE_KEYS.contains(&"max_in_flight"));
 /// ```
 pub const PIPELINE_KEYS: &[&str] = &["name", "threads", "max_in_flight"];
-
-struct Reader<'a> {
-    file: &'a Path,
-    text: &'a str,
-    problems: Vec<Diagnostic>,
-}
-
-impl Reader<'_> {
-    fn problem(
-        &mut self,
-        span: Option<Range<usize>>,
-        message: impl Into<String>,
-    ) -> &mut Diagnostic {
-        self.problems
-            .push(Diagnostic::new(self.file, self.text, span, message));
-        self.problems.last_mut().expect("just pushed")
-    }
-
-    fn add(&mut self, diagnostic: Diagnostic) {
-        self.problems.push(diagnostic);
-    }
-
-    fn diag(&self, span: Option<Range<usize>>, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::new(self.file, self.text, span, message)
-    }
-}
-
-fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    nearest(name, candidates).map(|n| format!("did you mean `{n}`?"))
-}
-
-/// Converts a parsed TOML value (with spans) to a plain value.
-fn plain(value: &DeValue<'_>) -> toml::Value {
-    match value {
-        DeValue::String(s) => toml::Value::String(s.to_string()),
-        DeValue::Integer(i) => {
-            let digits: String = i.as_str().chars().filter(|c| *c != '_').collect();
-            let digits = digits.trim_start_matches('+');
-            let digits = digits
-                .trim_start_matches("0x")
-                .trim_start_matches("0o")
-                .trim_start_matches("0b");
-            toml::Value::Integer(i64::from_str_radix(digits, i.radix()).unwrap_or(0))
-        }
-        DeValue::Float(f) => {
-            let text: String = f.as_str().chars().filter(|c| *c != '_').collect();
-            let value = match text.trim_start_matches('+') {
-                "inf" => f64::INFINITY,
-                "-inf" => f64::NEG_INFINITY,
-                "nan" | "-nan" => f64::NAN,
-                other => other.parse().unwrap_or(f64::NAN),
-            };
-            toml::Value::Float(value)
-        }
-        DeValue::Boolean(b) => toml::Value::Boolean(*b),
-        DeValue::Datetime(d) => toml::Value::Datetime(*d),
-        DeValue::Array(items) => {
-            toml::Value::Array(items.iter().map(|v| plain(v.get_ref())).collect())
-        }
-        DeValue::Table(table) => toml::Value::Table(
-            table
-                .iter()
-                .map(|(k, v)| (k.get_ref().to_string(), plain(v.get_ref())))
-                .collect(),
-        ),
-    }
-}
-
-fn type_name(value: &toml::Value) -> &'static str {
-    match value {
-        toml::Value::String(_) => "a string",
-        toml::Value::Integer(_) => "an integer",
-        toml::Value::Float(_) => "a number",
-        toml::Value::Boolean(_) => "a boolean",
-        toml::Value::Datetime(_) => "a date",
-        toml::Value::Array(_) => "an array",
-        toml::Value::Table(_) => "a table",
-    }
-}
 
 impl Plan {
     /// Reads a pipeline file's text into a plan, or every problem found.
@@ -123,42 +51,34 @@ impl Plan {
     /// assert_eq!(first.help.as_deref(), Some("did you mean `range`?"));
     /// ```
     pub fn parse(file: &Path, text: &str) -> Result<Plan, Diagnostics> {
-        let mut reader = Reader {
-            file,
-            text,
-            problems: Vec::new(),
-        };
+        let mut reader = Reader::new(file, text);
         let root = match DeTable::parse(text) {
             Ok(root) => root,
             Err(error) => {
                 let message = error.message().trim().to_string();
-                reader.problem(error.span(), format!("this is not valid TOML: {message}"));
+                reader.error(error.span(), format!("this is not valid TOML: {message}"));
                 return Err(Diagnostics(reader.problems));
             }
         };
-        let default_name = file
-            .file_stem()
-            .map_or("pipeline".to_string(), |s| s.to_string_lossy().into_owned());
         let mut plan = Plan {
             file: file.to_path_buf(),
             text: text.to_string(),
-            name: default_name,
+            name: file
+                .file_stem()
+                .map_or("pipeline".to_string(), |s| s.to_string_lossy().into_owned()),
             threads: None,
             max_in_flight: None,
             stages: Vec::new(),
         };
         let mut stage_tables = Vec::new();
         for (key, value) in root.get_ref().iter() {
-            match key.get_ref().as_ref() {
+            let entry = Entry::new(key, value);
+            match entry.name() {
                 "pipeline" => match value.get_ref().as_table() {
                     Some(table) => read_pipeline_table(&mut reader, &mut plan, table),
                     None => {
-                        reader
-                            .problem(
-                                Some(value.span()),
-                                "`pipeline` must be a table: write `[pipeline]`",
-                            )
-                            .key = Some("pipeline".into());
+                        let message = "`pipeline` must be a table: write `[pipeline]`";
+                        reader.key_error("pipeline", Some(entry.span()), message);
                     }
                 },
                 "stage" => match value.get_ref().as_array() {
@@ -167,39 +87,37 @@ impl Plan {
                             match item.get_ref().as_table() {
                                 Some(table) => stage_tables.push((item.span(), table)),
                                 None => {
-                                    reader.problem(
-                                        Some(item.span()),
-                                        "every stage must be a table: write `[[stage]]`",
-                                    );
+                                    let message = "every stage must be a table: write `[[stage]]`";
+                                    reader.error(Some(item.span()), message);
                                 }
                             }
                         }
                     }
                     None => {
-                        reader
-                            .problem(Some(key.span()), "`stage` must be a list of tables: write `[[stage]]` before each stage")
-                            .key = Some("stage".into());
+                        let message =
+                            "`stage` must be a list of tables: write `[[stage]]` before each stage";
+                        reader.key_error("stage", Some(entry.key_span()), message);
                     }
                 },
                 other => {
+                    let message = format!("unknown top-level key `{other}`: a pipeline file has `[pipeline]` and `[[stage]]` tables");
                     let help = did_you_mean(other, ["stage", "pipeline"]);
-                    let d = reader
-                        .diag(Some(key.span()), format!("unknown top-level key `{other}`: a pipeline file has `[pipeline]` and `[[stage]]` tables"))
-                        .with_key(other)
-                        .with_maybe_help(help);
-                    reader.add(d);
+                    reader
+                        .key_error(other, Some(entry.key_span()), message)
+                        .set_maybe_help(help);
                 }
             }
         }
         if stage_tables.is_empty() && reader.problems.is_empty() {
             reader
-                .problem(Some(0..0), "the pipeline has no stages")
+                .error(Some(0..0), "the pipeline has no stages")
                 .set_help("add `[[stage]]` tables: a source first, a sink last (see `baton ops`)");
         }
         let mut names = HashSet::new();
         let count = stage_tables.len();
         for (index, (span, table)) in stage_tables.into_iter().enumerate() {
-            if let Some(stage) = read_stage(&mut reader, index, count, span, table, &mut names) {
+            let table = StageTable::new(text, index, count, span, table);
+            if let Some(stage) = read_stage(&mut reader, &table, &mut names) {
                 plan.stages.push(stage);
             }
         }
@@ -243,20 +161,15 @@ impl Plan {
         param: Option<&str>,
         message: String,
     ) -> Diagnostic {
-        let span = param
+        let span: Option<Range<usize>> = param
             .and_then(|p| stage.spans.key(p))
             .or(stage.spans.op.clone())
             .or(stage.spans.table.clone());
-        let d = Diagnostic::new(
-            &self.file,
-            &self.text,
-            span,
-            format!("stage `{}` ({}): {message}", stage.name, stage.op.name),
-        );
-        match param {
-            Some(p) => d.with_key(p),
-            None => d.with_key("op"),
-        }
+        let message = format!("stage `{}` ({}): {message}", stage.name, stage.op.name);
+        let mut diagnostic =
+            key_diagnostic(&self.file, &self.text, param.unwrap_or("op"), span, message);
+        diagnostic.stage = Some(stage.name.clone());
+        diagnostic
     }
 
     /// Finds a stage by name, or says which names there are.
@@ -290,481 +203,39 @@ impl Plan {
     }
 }
 
-fn positive(
-    reader: &mut Reader<'_>,
-    key: &Spanned<toml::de::DeString<'_>>,
-    value: &Spanned<DeValue<'_>>,
-    what: &str,
-) -> Option<usize> {
-    match value.get_ref().as_integer().map(|_| plain(value.get_ref())) {
-        Some(toml::Value::Integer(n)) if n >= 1 => Some(n as usize),
-        Some(toml::Value::Integer(n)) => {
-            reader
-                .problem(
-                    Some(value.span()),
-                    format!("`{}` must be at least 1, not {n}", key.get_ref()),
-                )
-                .key = Some(key.get_ref().to_string());
-            None
-        }
-        _ => {
-            let got = type_name(&plain(value.get_ref()));
-            reader
-                .problem(
-                    Some(value.span()),
-                    format!("`{}` must be {what}, not {got}", key.get_ref()),
-                )
-                .key = Some(key.get_ref().to_string());
-            None
-        }
-    }
-}
-
+/// `[pipeline]`: one reader per key.
 fn read_pipeline_table(reader: &mut Reader<'_>, plan: &mut Plan, table: &DeTable<'_>) {
     for (key, value) in table.iter() {
-        match key.get_ref().as_ref() {
-            "name" => match value.get_ref().as_str() {
+        let entry = Entry::new(key, value);
+        match entry.name() {
+            "name" => match entry.as_str() {
                 Some(name) => plan.name = name.to_string(),
                 None => {
-                    reader
-                        .problem(Some(value.span()), "`name` must be a string")
-                        .key = Some("name".into());
+                    reader.key_error("name", Some(entry.span()), "`name` must be a string");
                 }
             },
-            "threads" => plan.threads = positive(reader, key, value, "a whole number of threads"),
+            "threads" => plan.threads = read_count(reader, entry, "a whole number of threads"),
             "max_in_flight" => {
-                plan.max_in_flight = positive(reader, key, value, "a whole number of items")
+                plan.max_in_flight = read_count(reader, entry, "a whole number of items")
             }
             other => {
+                let message = format!(
+                    "unknown key `{other}` in `[pipeline]` (keys: {})",
+                    PIPELINE_KEYS.join(", ")
+                );
                 let help = did_you_mean(other, PIPELINE_KEYS.iter().copied());
-                let d = reader
-                    .diag(
-                        Some(key.span()),
-                        format!(
-                            "unknown key `{other}` in `[pipeline]` (keys: {})",
-                            PIPELINE_KEYS.join(", ")
-                        ),
-                    )
-                    .with_key(other)
-                    .with_maybe_help(help);
-                reader.add(d);
+                reader
+                    .key_error(other, Some(entry.key_span()), message)
+                    .set_maybe_help(help);
             }
         }
     }
 }
 
-fn read_stage(
-    reader: &mut Reader<'_>,
-    index: usize,
-    count: usize,
-    table_span: Range<usize>,
-    table: &DeTable<'_>,
-    names: &mut HashSet<String>,
-) -> Option<PlannedStage> {
-    let ordinal = index + 1;
-    let header = reader.text[..table_span.start.min(reader.text.len())]
-        .rfind("[[stage]]")
-        .map(|at| at..at + 9);
-    let mut spans = StageSpans {
-        table: header.or(Some(table_span.clone())),
-        op: None,
-        keys: Vec::new(),
-    };
-    for (key, value) in table.iter() {
-        spans.keys.push((
-            key.get_ref().to_string(),
-            key.span().start..value.span().end,
-        ));
-    }
-    let get = |name: &str| table.iter().find(|(k, _)| k.get_ref().as_ref() == name);
-    // The op decides which keys are valid: read it first.
-    let op: Option<&'static OpDef> = match get("op") {
-        None => {
-            reader
-                .problem(spans.table.clone(), format!("stage {ordinal} has no `op`"))
-                .set_help("name a built-in stage, e.g. `op = \"range\"` (see `baton ops`)");
-            None
-        }
-        Some((_, value)) => {
-            spans.op = Some(value.span());
-            match value.get_ref().as_str() {
-                None => {
-                    reader
-                        .problem(
-                            Some(value.span()),
-                            format!("`op` of stage {ordinal} must be a string"),
-                        )
-                        .key = Some("op".into());
-                    None
-                }
-                Some(name) => match find(name) {
-                    Some(op) => Some(op),
-                    None => {
-                        let all = baton_ops::all();
-                        let help = did_you_mean(name, all.iter().map(|op| op.name))
-                            .or_else(|| Some("`baton ops` lists the built-in stages".into()));
-                        let d = reader
-                            .diag(
-                                Some(value.span()),
-                                format!("unknown op `{name}` in stage {ordinal}"),
-                            )
-                            .with_key("op")
-                            .with_maybe_help(help);
-                        reader.add(d);
-                        None
-                    }
-                },
-            }
-        }
-    };
-    let expected_kind = if index == 0 {
-        OpKind::Source
-    } else if index + 1 == count {
-        OpKind::Sink
-    } else {
-        OpKind::Transform
-    };
-    // Some names are both a source and a sink (`jsonl`, `csv`, `files`):
-    // the stage's place decides which is meant.
-    let op = op.map(|op| baton_ops::find_kind(op.name, expected_kind).unwrap_or(op))?;
-    let before = reader.problems.len();
-    if op.kind != expected_kind {
-        let place = match expected_kind {
-            OpKind::Source => "the first stage must be a source",
-            OpKind::Sink => "the last stage must be a sink",
-            OpKind::Transform => {
-                "a stage between the source and the sink must be neither a source nor a sink"
-            }
-        };
-        let candidates: Vec<&str> = baton_ops::all()
-            .iter()
-            .filter(|o| o.kind == expected_kind)
-            .map(|o| o.name)
-            .collect();
-        reader
-            .problem(
-                spans.op.clone(),
-                format!("{place}, but `{}` is a {}", op.name, op.kind),
-            )
-            .set_key("op")
-            .set_help(format!("{} ops: {}", expected_kind, candidates.join(", ")));
-    }
-
-    let name = match get("name") {
-        Some((_, value)) => match value.get_ref().as_str() {
-            Some(name) if !name.trim().is_empty() => name.to_string(),
-            _ => {
-                reader
-                    .problem(Some(value.span()), "`name` must be a non-empty string")
-                    .key = Some("name".into());
-                op.name.to_string()
-            }
-        },
-        None => op.name.to_string(),
-    };
-    let name = if names.contains(&name) {
-        if get("name").is_some() {
-            let span = get("name").map(|(_, v)| v.span());
-            reader
-                .problem(span, format!("two stages are named `{name}`"))
-                .key = Some("name".into());
-            name
-        } else {
-            (2..)
-                .map(|n| format!("{name}-{n}"))
-                .find(|n| !names.contains(n))
-                .expect("some suffix is free")
-        }
-    } else {
-        name
-    };
-    names.insert(name.clone());
-
-    let mode = match get("mode") {
-        None => op.modes.default,
-        Some((_, value)) => match value.get_ref().as_str().and_then(ModeKind::parse) {
-            Some(mode) => mode,
-            None => {
-                let text = value.get_ref().as_str().unwrap_or("");
-                let help = did_you_mean(text, ModeKind::ALL.iter().map(|m| m.as_str()))
-                    .unwrap_or_else(|| "modes: serial_in_order, serial, parallel".into());
-                reader
-                    .problem(
-                        Some(value.span()),
-                        format!("unknown mode {}", plain(value.get_ref())),
-                    )
-                    .key = Some("mode".into());
-                reader.problems.last_mut().expect("just pushed").help = Some(help);
-                op.modes.default
-            }
-        },
-    };
-    if !op.modes.allows(mode) {
-        let span = get("mode").map(|(_, v)| v.span());
-        let allowed: Vec<&str> = op.modes.allowed.iter().map(|m| m.as_str()).collect();
-        reader
-            .problem(
-                span,
-                format!(
-                    "`{}` cannot run `{}`: it keeps state across items",
-                    op.name,
-                    mode.as_str()
-                ),
-            )
-            .set_key("mode")
-            .set_help(format!("use mode = \"{}\"", allowed.join("\" or \"")));
-    }
-
-    let mut replicas = if mode == ModeKind::Parallel { 0 } else { 1 };
-    if let Some((key, value)) = get("replicas") {
-        if value.get_ref().as_str() == Some("auto") {
-            reader
-                .problem(
-                    Some(value.span()),
-                    "`replicas = \"auto\"` needs autotuning, which baton does not have yet",
-                )
-                .set_key("replicas")
-                .set_help("give a number of replicas");
-        } else if let Some(n) = positive(reader, key, value, "a whole number (or \"auto\")") {
-            if mode != ModeKind::Parallel {
-                reader
-                    .problem(
-                        Some(value.span()),
-                        format!(
-                            "`replicas` needs `mode = \"parallel\"`; this stage is {}",
-                            mode.as_str()
-                        ),
-                    )
-                    .set_key("replicas")
-                    .set_help("set mode = \"parallel\" or drop `replicas`");
-            } else {
-                replicas = n;
-            }
-        }
-    }
-
-    let buffer = match get("buffer") {
-        None => None,
-        Some((_, value)) => match plain(value.get_ref()) {
-            toml::Value::Integer(n) if n >= 0 => Some(n as usize),
-            other => {
-                reader
-                    .problem(
-                        Some(value.span()),
-                        format!(
-                            "`buffer` must be a whole number of items, not {}",
-                            type_name(&other)
-                        ),
-                    )
-                    .key = Some("buffer".into());
-                None
-            }
-        },
-    };
-
-    let retries = match get("retries") {
-        None => 3,
-        Some((key, value)) => positive(reader, key, value, "a whole number").unwrap_or(3) as u32,
-    };
-    let backoff = match get("backoff_ms") {
-        None => Duration::from_millis(100),
-        Some((_, value)) => match plain(value.get_ref()) {
-            toml::Value::Integer(n) if n >= 0 => Duration::from_millis(n as u64),
-            _ => {
-                reader
-                    .problem(
-                        Some(value.span()),
-                        "`backoff_ms` must be a whole number of milliseconds",
-                    )
-                    .key = Some("backoff_ms".into());
-                Duration::from_millis(100)
-            }
-        },
-    };
-    let on_error = match get("on_error") {
-        None => OnError::Fail,
-        Some((_, value)) => match value.get_ref().as_str() {
-            Some("fail") => OnError::Fail,
-            Some("skip") => OnError::Skip,
-            Some("retry") => OnError::Retry {
-                attempts: retries,
-                backoff,
-            },
-            other => {
-                let help = did_you_mean(other.unwrap_or(""), ["fail", "skip", "retry"])
-                    .unwrap_or_else(|| "on_error is \"fail\", \"skip\" or \"retry\"".into());
-                let d = reader
-                    .diag(
-                        Some(value.span()),
-                        format!("unknown error policy {}", plain(value.get_ref())),
-                    )
-                    .with_key("on_error")
-                    .with_help(help);
-                reader.add(d);
-                OnError::Fail
-            }
-        },
-    };
-    if on_error == OnError::Fail {
-        for key in ["retries", "backoff_ms"] {
-            if let Some((k, _)) = get(key) {
-                reader
-                    .problem(
-                        Some(k.span()),
-                        format!("`{key}` only applies with `on_error = \"retry\"`"),
-                    )
-                    .key = Some(key.into());
-            }
-        }
-    }
-    let dead_letter = match get("dead_letter") {
-        None => None,
-        Some((_, value)) => match value.get_ref().as_str() {
-            Some(path) if on_error == OnError::Skip => {
-                Some(reader.file.parent().unwrap_or(Path::new(".")).join(path))
-            }
-            Some(_) => {
-                reader
-                    .problem(
-                        Some(value.span()),
-                        "`dead_letter` only applies with `on_error = \"skip\"`",
-                    )
-                    .key = Some("dead_letter".into());
-                None
-            }
-            None => {
-                reader
-                    .problem(Some(value.span()), "`dead_letter` must be a path")
-                    .key = Some("dead_letter".into());
-                None
-            }
-        },
-    };
-
-    let mut values = BTreeMap::new();
-    for (key, value) in table.iter() {
-        let key_name = key.get_ref().as_ref();
-        if STAGE_KEYS.contains(&key_name) {
-            continue;
-        }
-        let Some(param) = op.param(key_name) else {
-            let candidates: Vec<&str> = op
-                .params
-                .iter()
-                .map(|p| p.name)
-                .chain(STAGE_KEYS.iter().copied())
-                .collect();
-            let help = did_you_mean(key_name, candidates.iter().copied()).or_else(|| {
-                let params: Vec<&str> = op.params.iter().map(|p| p.name).collect();
-                Some(if params.is_empty() {
-                    format!("`{}` takes no parameters", op.name)
-                } else {
-                    format!("`{}` takes: {}", op.name, params.join(", "))
-                })
-            });
-            let d = reader
-                .diag(
-                    Some(key.span()),
-                    format!("unknown key `{key_name}` for op `{}`", op.name),
-                )
-                .with_key(key_name)
-                .with_maybe_help(help);
-            reader.add(d);
-            continue;
-        };
-        let plain_value = plain(value.get_ref());
-        if !param.ty.accepts(&plain_value) {
-            let d = reader
-                .diag(
-                    Some(value.span()),
-                    format!(
-                        "`{key_name}` of `{}` must be {}, not {}",
-                        op.name,
-                        article(param.ty),
-                        type_name(&plain_value)
-                    ),
-                )
-                .with_key(key_name)
-                .with_help(param.doc);
-            reader.add(d);
-            continue;
-        }
-        values.insert(key_name.to_string(), plain_value);
-    }
-    for param in op.params {
-        if values.contains_key(param.name) {
-            continue;
-        }
-        if param.required {
-            if table
-                .iter()
-                .any(|(k, _)| k.get_ref().as_ref() == param.name)
-            {
-                continue; // present but wrong: already reported
-            }
-            reader
-                .problem(
-                    spans.op.clone(),
-                    format!(
-                        "`{}` needs `{}` ({}: {})",
-                        op.name,
-                        param.name,
-                        param.ty.name(),
-                        param.doc
-                    ),
-                )
-                .set_key(param.name)
-                .set_help(format!("add `{} = ...` to stage {ordinal}", param.name));
-        } else if let Some(default) = param.default {
-            match default.parse::<toml::Value>().ok().or_else(|| {
-                format!("v = {default}")
-                    .parse::<toml::Table>()
-                    .ok()?
-                    .remove("v")
-            }) {
-                Some(value) => {
-                    values.insert(param.name.to_string(), value);
-                }
-                None => unreachable!(
-                    "the default of `{}`.`{}` is not TOML: {default}",
-                    op.name, param.name
-                ),
-            }
-        }
-    }
-    if reader.problems.len() > before {
-        return None;
-    }
-    let base_dir = reader
-        .file
-        .parent()
-        .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf);
-    let base_dir = if base_dir.as_os_str().is_empty() {
-        Path::new(".").to_path_buf()
-    } else {
-        base_dir
-    };
-    Some(PlannedStage {
-        name,
-        op,
-        mode,
-        replicas,
-        blocking: op.modes.blocking,
-        buffer,
-        on_error,
-        dead_letter,
-        params: Params::new(values, base_dir),
-        spans,
-    })
-}
-
-fn article(ty: ParamType) -> String {
-    let name = ty.name();
-    if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        format!("an {name}")
-    } else {
-        format!("a {name}")
-    }
+/// A count of at least 1 (threads, items).
+fn read_count(reader: &mut Reader<'_>, entry: Entry<'_, '_>, what: &str) -> Option<usize> {
+    let n = reader.whole(entry, what, 1, MAX_COUNT)?;
+    usize::try_from(n).ok()
 }
 
 /// A stage that combines items (a serial-only op) run in arrival order makes
@@ -776,18 +247,16 @@ fn check_order(reader: &mut Reader<'_>, stages: &[PlannedStage]) {
         if let Some(culprit) = unordered {
             if stage.mode == ModeKind::SerialInOrder && stage.op.kind != OpKind::Source {
                 let span = stage.spans.key("mode").or(stage.spans.op.clone());
-                reader
-                    .problem(
-                        span,
-                        format!(
-                            "stage `{}` is serial_in_order, but stage `{}` before it ({}) combines items in arrival order (mode serial), so source order is already lost",
-                            stage.name, culprit.name, culprit.op.name
-                        ),
-                    )
-                    .set_key("mode").set_help(format!(
+                let message = format!(
+                    "stage `{}` is serial_in_order, but stage `{}` before it ({}) combines items in arrival order (mode serial), so source order is already lost",
+                    stage.name, culprit.name, culprit.op.name
+                );
+                let since = reader.problems.len();
+                reader.key_error("mode", span, message).set_help(format!(
                     "make `{}` serial_in_order, or make `{}` serial",
                     culprit.name, stage.name
                 ));
+                reader.name_stage(since, Some(&stage.name));
                 return;
             }
         }

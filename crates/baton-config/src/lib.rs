@@ -27,9 +27,12 @@ mod build;
 mod diagnostic;
 mod file;
 mod plan;
+mod reader;
+mod stage;
+mod value;
 
 pub use baton_ops::STAGE_KEYS;
 pub use build::{write_dead_letters, Built, RunOptions, Started};
-pub use diagnostic::{Diagnostic, Diagnostics};
+pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use file::PIPELINE_KEYS;
 pub use plan::{Plan, PlannedStage};

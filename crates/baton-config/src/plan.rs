@@ -43,7 +43,7 @@ pub struct Plan {
 /// let rename = &plan.stages[1];
 /// assert_eq!(rename.name, "rename");
 /// assert_eq!(rename.mode, baton_engine::ModeKind::Parallel);
-/// assert_eq!(rename.replicas, 4);
+/// assert_eq!(rename.replicas, Some(4));
 /// ```
 #[derive(Debug)]
 pub struct PlannedStage {
@@ -53,8 +53,10 @@ pub struct PlannedStage {
     pub op: &'static OpDef,
     /// How it runs.
     pub mode: ModeKind,
-    /// Replicas (1 unless parallel).
-    pub replicas: usize,
+    /// The replicas the file (or the command line) sets, if it does: only
+    /// a parallel stage has them; unset, it gets one per CPU thread (see
+    /// [`PlannedStage::engine_mode`], the one place that decides).
+    pub replicas: Option<usize>,
     /// Whether it waits on I/O (runs on threads of its own).
     pub blocking: bool,
     /// Most items queued in front of it, if bounded.
@@ -87,17 +89,23 @@ impl StageSpans {
 }
 
 impl PlannedStage {
-    /// The engine mode the stage runs in.
+    /// The engine mode the stage runs in, with `threads` CPU worker threads:
+    /// a parallel stage whose replicas are not set gets one per thread.
     ///
     /// # Examples
     ///
     /// ```
-    /// let text = "[[stage]]\nop = \"range\"\nend = 3\n\n[[stage]]\nop = \"discard\"\n";
-    /// let plan = baton_config::Plan::parse("p.toml".as_ref(), text).unwrap();
-    /// assert!(plan.stages[0].engine_mode().keeps_order());
+    /// let text = "[[stage]]\nop = \"range\"\nend = 3\n\n[[stage]]\nop = \"rename\"\nfields = { value = \"n\" }\n\n[[stage]]\nop = \"discard\"\n";
+    /// let mut plan = baton_config::Plan::parse("p.toml".as_ref(), text).unwrap();
+    /// assert!(plan.stages[0].engine_mode(8).keeps_order());
+    /// let rename = &mut plan.stages[1];
+    /// assert_eq!(rename.replicas, None);
+    /// assert_eq!(rename.engine_mode(8).replicas(), 8);
+    /// rename.replicas = Some(3);
+    /// assert_eq!(rename.engine_mode(8).replicas(), 3);
     /// ```
-    pub fn engine_mode(&self) -> Mode {
-        let mode = self.mode.with_replicas(self.replicas);
+    pub fn engine_mode(&self, threads: usize) -> Mode {
+        let mode = self.mode.with_replicas(self.replicas.unwrap_or(threads));
         if self.blocking {
             mode.blocking()
         } else {

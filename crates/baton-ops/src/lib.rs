@@ -37,6 +37,6 @@ mod testing;
 
 pub use item::{Item, Payload, Tensor};
 pub use registry::{
-    all, find, find_kind, nearest, BuiltOp, BuiltSource, Modes, OpDef, OpError, OpKind, ParamDef,
-    ParamType, Params, SinkFactory, StageFactory, STAGE_KEYS,
+    all, find, find_kind, nearest, Bounds, BuiltOp, BuiltSource, Modes, OpDef, OpError, OpKind,
+    ParamDef, ParamInt, ParamType, Params, SinkFactory, StageFactory, STAGE_KEYS,
 };

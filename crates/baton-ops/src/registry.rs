@@ -223,6 +223,77 @@ impl ParamType {
     }
 }
 
+/// The smallest and the largest value a number parameter may take, both
+/// included.
+///
+/// Written once on the parameter's definition ([`ParamDef::at_least`],
+/// [`ParamDef::between`]): `baton check` refuses a value outside them,
+/// pointing at the value, and `baton ops` shows them beside the type.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::Bounds;
+/// let quality = Bounds::between(1, 100);
+/// assert!(quality.contains(&toml::Value::Integer(85)));
+/// assert!(!quality.contains(&toml::Value::Integer(101)));
+/// assert!(!Bounds::between(0, 1).contains(&toml::Value::Float(1.5)));
+/// assert_eq!(quality.to_string(), "from 1 to 100");
+/// assert_eq!(Bounds::at_least(1).to_string(), "at least 1");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bounds {
+    /// The smallest value allowed.
+    pub min: i64,
+    /// The largest value allowed.
+    pub max: i64,
+}
+
+impl Bounds {
+    /// `min` or more.
+    ///
+    /// # Examples
+    ///
+    /// See [`Bounds`].
+    pub const fn at_least(min: i64) -> Self {
+        Self { min, max: i64::MAX }
+    }
+
+    /// From `min` to `max`, both included.
+    ///
+    /// # Examples
+    ///
+    /// See [`Bounds`].
+    pub const fn between(min: i64, max: i64) -> Self {
+        Self { min, max }
+    }
+
+    /// Whether a number is within the bounds (a value that is not a number
+    /// is the type check's business, not this one's: it passes).
+    ///
+    /// # Examples
+    ///
+    /// See [`Bounds`].
+    pub fn contains(&self, value: &toml::Value) -> bool {
+        match value {
+            toml::Value::Integer(n) => (self.min..=self.max).contains(n),
+            // NaN is in no bounds: `contains` is false for it.
+            toml::Value::Float(x) => (self.min as f64..=self.max as f64).contains(x),
+            _ => true,
+        }
+    }
+}
+
+impl fmt::Display for Bounds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.min, self.max) {
+            (min, i64::MAX) => write!(f, "at least {min}"),
+            (i64::MIN, max) => write!(f, "at most {max}"),
+            (min, max) => write!(f, "from {min} to {max}"),
+        }
+    }
+}
+
 /// One parameter of a built-in stage.
 ///
 /// # Examples
@@ -231,6 +302,8 @@ impl ParamType {
 /// use baton_ops::{ParamDef, ParamType};
 /// const END: ParamDef = ParamDef::required("end", ParamType::Int, "one past the last number");
 /// assert!(END.required);
+/// const SIZE: ParamDef = ParamDef::required("size", ParamType::Int, "items per batch").at_least(1);
+/// assert_eq!(SIZE.type_text(), "integer, at least 1");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ParamDef {
@@ -242,6 +315,8 @@ pub struct ParamDef {
     pub required: bool,
     /// Its default, in TOML syntax (`"4"`, `"\"line\""`, `"true"`), if optional and defaulted.
     pub default: Option<&'static str>,
+    /// The values a number may take, if not every one.
+    pub bounds: Option<Bounds>,
     /// What it means.
     pub doc: &'static str,
 }
@@ -258,6 +333,7 @@ impl ParamDef {
             ty,
             required: true,
             default: None,
+            bounds: None,
             doc,
         }
     }
@@ -276,6 +352,7 @@ impl ParamDef {
             ty,
             required: false,
             default: None,
+            bounds: None,
             doc,
         }
     }
@@ -300,7 +377,56 @@ impl ParamDef {
             ty,
             required: false,
             default: Some(default),
+            bounds: None,
             doc,
+        }
+    }
+
+    /// The same number parameter, `min` or more (a count, a size).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_ops::{Bounds, ParamDef, ParamType};
+    /// let count = ParamDef::required("count", ParamType::Int, "items to keep").at_least(0);
+    /// assert_eq!(count.bounds, Some(Bounds::at_least(0)));
+    /// ```
+    pub const fn at_least(self, min: i64) -> Self {
+        self.within(Bounds::at_least(min))
+    }
+
+    /// The same number parameter, from `min` to `max` (both included).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_ops::{Bounds, ParamDef, ParamType};
+    /// let quality = ParamDef::with_default("quality", ParamType::Int, "85", "JPEG quality").between(1, 100);
+    /// assert_eq!(quality.bounds, Some(Bounds::between(1, 100)));
+    /// ```
+    pub const fn between(self, min: i64, max: i64) -> Self {
+        self.within(Bounds::between(min, max))
+    }
+
+    const fn within(mut self, bounds: Bounds) -> Self {
+        self.bounds = Some(bounds);
+        self
+    }
+
+    /// The type as `baton ops` shows it: its name, and its bounds if it has some.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let quality = baton_ops::find("image_encode").unwrap().param("quality").unwrap();
+    /// assert_eq!(quality.type_text(), "integer, from 1 to 100");
+    /// let format = baton_ops::find("image_encode").unwrap().param("format").unwrap();
+    /// assert_eq!(format.type_text(), "string");
+    /// ```
+    pub fn type_text(&self) -> String {
+        match self.bounds {
+            Some(bounds) => format!("{}, {bounds}", self.ty.name()),
+            None => self.ty.name().to_string(),
         }
     }
 }
@@ -350,6 +476,34 @@ impl OpError {
         }
     }
 }
+
+/// An integer type a parameter can be read as, with [`Params::int_as`]:
+/// the type's own limits, for the message when a value does not fit.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::ParamInt;
+/// assert_eq!(<u32 as ParamInt>::MAX, u32::MAX as i128);
+/// assert_eq!(<usize as ParamInt>::MIN, 0);
+/// ```
+pub trait ParamInt: TryFrom<i64> {
+    /// The smallest value of the type.
+    const MIN: i128;
+    /// The largest value of the type.
+    const MAX: i128;
+}
+
+macro_rules! param_int {
+    ($($t:ty),*) => {$(
+        impl ParamInt for $t {
+            const MIN: i128 = <$t>::MIN as i128;
+            const MAX: i128 = <$t>::MAX as i128;
+        }
+    )*};
+}
+
+param_int!(u8, u16, u32, u64, usize, i8, i16, i32, i64);
 
 /// The validated parameters of one stage, with defaults filled in.
 ///
@@ -433,6 +587,62 @@ impl Params {
     /// See [`Params`].
     pub fn int(&self, name: &str) -> Result<Option<i64>, OpError> {
         self.typed(name, "an integer", |v| v.as_integer())
+    }
+
+    /// An integer parameter as the type it is used as (`u32` pixels,
+    /// `usize` counts, ...): the one place a parameter's `i64` is narrowed,
+    /// so a value that does not fit is an error naming the key, never a
+    /// silent wrap-around.
+    ///
+    /// # Errors
+    ///
+    /// When the value is not an integer, or does not fit in `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// let mut values = BTreeMap::new();
+    /// values.insert("width".to_string(), toml::Value::Integer(5_000_000_000));
+    /// values.insert("count".to_string(), toml::Value::Integer(-1));
+    /// let params = baton_ops::Params::new(values, ".");
+    /// let error = params.int_as::<u32>("width").unwrap_err();
+    /// assert_eq!(error.to_string(), "`width`: must be at most 4294967295, not 5000000000");
+    /// let error = params.int_as::<usize>("count").unwrap_err();
+    /// assert_eq!(error.to_string(), "`count`: must not be negative, not -1");
+    /// assert_eq!(params.int_as::<u64>("width").unwrap(), Some(5_000_000_000));
+    /// assert_eq!(params.int_as::<u8>("absent").unwrap(), None);
+    /// ```
+    pub fn int_as<T: ParamInt>(&self, name: &str) -> Result<Option<T>, OpError> {
+        let Some(n) = self.int(name)? else {
+            return Ok(None);
+        };
+        T::try_from(n).map(Some).map_err(|_| {
+            let message = match i128::from(n) {
+                n if n < T::MIN && T::MIN == 0 => format!("must not be negative, not {n}"),
+                n if n < T::MIN => format!("must be at least {}, not {n}", T::MIN),
+                n => format!("must be at most {}, not {n}", T::MAX),
+            };
+            OpError::param(name, message)
+        })
+    }
+
+    /// A random seed: any integer. A negative one stands for the `u64` with
+    /// the same bits, so every integer a file can hold is a seed of its own.
+    ///
+    /// # Errors
+    ///
+    /// When the value is not an integer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let params = baton_ops::Params::new(toml::from_str("seed = -1").unwrap(), ".");
+    /// assert_eq!(params.seed("seed").unwrap(), Some(u64::MAX));
+    /// ```
+    pub fn seed(&self, name: &str) -> Result<Option<u64>, OpError> {
+        // Reinterpreting the bits is the point: no two integers share a seed.
+        Ok(self.int(name)?.map(|n| n as u64))
     }
 
     /// A number parameter (integers accepted).

@@ -14,7 +14,8 @@ pub(crate) fn ops(name: Option<&str>) -> anyhow::Result<ExitCode> {
                 let help = baton_ops::nearest(name, all.iter().map(|op| op.name))
                     .map(|n| format!(" (did you mean `{n}`?)"))
                     .unwrap_or_default();
-                anyhow::bail!("no built-in stage is named `{name}`{help}");
+                let message = format!("no built-in stage is named `{name}`{help}");
+                return Err(super::BadArgument(message).into());
             }
         },
     };
@@ -56,7 +57,7 @@ fn describe(op: &OpDef) -> String {
         text.push_str(&format!(
             "      {:<16} {:<18} {:<16} {}\n",
             param.name,
-            param.ty.name(),
+            param.type_text(),
             need,
             param.doc
         ));

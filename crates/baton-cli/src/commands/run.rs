@@ -9,6 +9,7 @@ use anyhow::Context;
 use baton_config::{Plan, RunOptions};
 use baton_engine::{PipelineError, RunReport};
 
+use super::BadArgument;
 use crate::live::{self, View};
 
 /// Arguments of `baton run`.
@@ -23,7 +24,7 @@ pub(crate) struct RunArgs {
     #[arg(long = "buffer", value_name = "STAGE=N")]
     buffer: Vec<String>,
     /// CPU worker threads (default: the file's, else one per core).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     threads: Option<usize>,
     /// Prints the plan and stops.
     #[arg(long)]
@@ -42,15 +43,47 @@ pub(crate) struct RunArgs {
     quiet: bool,
 }
 
-fn parse_override(text: &str, what: &str) -> anyhow::Result<(String, usize)> {
+/// Reads `STAGE=N`.
+fn parse_override(text: &str, what: &str) -> Result<(String, usize), BadArgument> {
     let (stage, n) = text
         .split_once('=')
-        .with_context(|| format!("--{what} takes STAGE=N, not `{text}`"))?;
+        .ok_or_else(|| BadArgument(format!("--{what} takes STAGE=N, not `{text}`")))?;
     let n: usize = n
         .trim()
         .parse()
-        .with_context(|| format!("--{what} {text}: `{n}` is not a whole number"))?;
+        .map_err(|e| BadArgument(format!("--{what} {text}: `{n}` is not a whole number: {e}")))?;
     Ok((stage.trim().to_string(), n))
+}
+
+/// Applies `--replicas` and `--buffer` to the plan, refusing the first bad one.
+fn apply_overrides(plan: &mut Plan, args: &RunArgs) -> Result<(), BadArgument> {
+    for text in &args.replicas {
+        let (name, n) = parse_override(text, "replicas")?;
+        let stage = plan.stage_mut(&name).map_err(BadArgument)?;
+        if n < 1 {
+            return Err(BadArgument(format!(
+                "--replicas {text}: a stage needs at least 1 replica"
+            )));
+        }
+        if stage.mode != baton_engine::ModeKind::Parallel {
+            return Err(BadArgument(format!(
+                "--replicas {text}: stage `{name}` is {}, so it has one replica; set `mode = \"parallel\"` in the file",
+                stage.mode.as_str()
+            )));
+        }
+        stage.replicas = Some(n);
+    }
+    for text in &args.buffer {
+        let (name, n) = parse_override(text, "buffer")?;
+        let stage = plan.stage_mut(&name).map_err(BadArgument)?;
+        if n < 1 {
+            return Err(BadArgument(format!(
+                "--buffer {text}: a stage's buffer holds at least 1 item"
+            )));
+        }
+        stage.buffer = Some(n);
+    }
+    Ok(())
 }
 
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -61,24 +94,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(super::BAD_FILE));
         }
     };
-    for text in &args.replicas {
-        let (name, n) = parse_override(text, "replicas")?;
-        let stage = plan.stage_mut(&name).map_err(anyhow::Error::msg)?;
-        anyhow::ensure!(
-            n >= 1,
-            "--replicas {text}: a stage needs at least 1 replica"
-        );
-        anyhow::ensure!(
-            stage.mode == baton_engine::ModeKind::Parallel,
-            "--replicas {text}: stage `{name}` is {}, so it has one replica; set `mode = \"parallel\"` in the file",
-            stage.mode.as_str()
-        );
-        stage.replicas = n;
-    }
-    for text in &args.buffer {
-        let (name, n) = parse_override(text, "buffer")?;
-        plan.stage_mut(&name).map_err(anyhow::Error::msg)?.buffer = Some(n);
-    }
+    apply_overrides(&mut plan, &args)?;
     if args.dry_run {
         print!("{}", describe_plan(&plan, args.threads));
         return Ok(ExitCode::SUCCESS);
@@ -124,11 +140,11 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         Err(PipelineError::Aborted) => {
             eprintln!("aborted");
-            Ok(ExitCode::from(130))
+            Ok(ExitCode::from(super::ABORTED))
         }
         Err(error) => {
             eprintln!("error: the pipeline failed: {error}");
-            Ok(ExitCode::from(1))
+            Ok(ExitCode::from(super::FAILED))
         }
     }
 }
@@ -190,8 +206,9 @@ fn describe_plan(plan: &Plan, threads: Option<usize>) -> String {
     );
     for (i, stage) in plan.stages.iter().enumerate() {
         let replicas = match stage.mode {
-            baton_engine::ModeKind::Parallel if stage.replicas == 0 => format!(" x{threads}"),
-            baton_engine::ModeKind::Parallel => format!(" x{}", stage.replicas),
+            baton_engine::ModeKind::Parallel => {
+                format!(" x{}", stage.engine_mode(threads).replicas())
+            }
             _ => String::new(),
         };
         text.push_str(&format!(

@@ -10,7 +10,7 @@ pub(crate) const DEFS: &[OpDef] = &[
         kind: OpKind::Transform,
         summary: "groups `size` items into one item whose payload is the batch",
         params: &[
-            ParamDef::required("size", ParamType::Int, "items per batch"),
+            ParamDef::required("size", ParamType::Int, "items per batch").at_least(1),
             ParamDef::with_default(
                 "drop_remainder",
                 ParamType::Bool,
@@ -41,14 +41,15 @@ pub(crate) const DEFS: &[OpDef] = &[
         summary:
             "shuffles through a buffer of `buffer_size` items, the same way for the same `seed`",
         params: &[
-            ParamDef::required("buffer_size", ParamType::Int, "items held to shuffle among"),
+            ParamDef::required("buffer_size", ParamType::Int, "items held to shuffle among")
+                .at_least(1),
             ParamDef::with_default("seed", ParamType::Int, "0", "random seed"),
         ],
         modes: Modes::SERIAL,
         build: |p| {
             Ok(BuiltOp::Shuffle {
                 buffer: positive(p, "buffer_size")?,
-                seed: p.int("seed")?.unwrap_or(0) as u64,
+                seed: p.seed("seed")?.unwrap_or(0),
             })
         },
     },
@@ -56,11 +57,7 @@ pub(crate) const DEFS: &[OpDef] = &[
         name: "prefetch",
         kind: OpKind::Transform,
         summary: "lets `size` more items be made ahead of the stages after it",
-        params: &[ParamDef::required(
-            "size",
-            ParamType::Int,
-            "items made ahead",
-        )],
+        params: &[ParamDef::required("size", ParamType::Int, "items made ahead").at_least(1)],
         modes: Modes::ANY,
         build: |p| Ok(BuiltOp::Prefetch(positive(p, "size")?)),
     },
@@ -68,7 +65,7 @@ pub(crate) const DEFS: &[OpDef] = &[
         name: "take",
         kind: OpKind::Transform,
         summary: "keeps the first `count` items, then stops the source",
-        params: &[ParamDef::required("count", ParamType::Int, "items to keep")],
+        params: &[ParamDef::required("count", ParamType::Int, "items to keep").at_least(0)],
         modes: Modes::SERIAL,
         build: |p| Ok(BuiltOp::Take(non_negative(p, "count")?)),
     },
@@ -76,15 +73,14 @@ pub(crate) const DEFS: &[OpDef] = &[
         name: "skip",
         kind: OpKind::Transform,
         summary: "drops the first `count` items",
-        params: &[ParamDef::required("count", ParamType::Int, "items to drop")],
+        params: &[ParamDef::required("count", ParamType::Int, "items to drop").at_least(0)],
         modes: Modes::SERIAL,
         build: |p| Ok(BuiltOp::Skip(non_negative(p, "count")?)),
     },
 ];
 
 fn non_negative(p: &Params, name: &str) -> Result<usize, OpError> {
-    let n = Params::need(name, p.int(name)?)?;
-    usize::try_from(n).map_err(|_| OpError::param(name, format!("must not be negative, not {n}")))
+    Params::need(name, p.int_as::<usize>(name)?)
 }
 
 fn positive(p: &Params, name: &str) -> Result<usize, OpError> {

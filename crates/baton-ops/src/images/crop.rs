@@ -25,7 +25,7 @@ use rand::Rng;
 
 use super::error::ImageError;
 use super::random::item_rng;
-use super::{map_stage, pixels, put_image, seed, take_image};
+use super::{map_stage, pixels, put_image, seed, take_image, PIXELS};
 use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
 
 pub(super) const DEF: OpDef = OpDef {
@@ -33,8 +33,10 @@ pub(super) const DEF: OpDef = OpDef {
     kind: OpKind::Transform,
     summary: "cuts a `width` x `height` window from the centre of an image, or from a seeded random place",
     params: &[
-        ParamDef::required("width", ParamType::Int, "the window's width in pixels"),
-        ParamDef::required("height", ParamType::Int, "the window's height in pixels"),
+        ParamDef::required("width", ParamType::Int, "the window's width in pixels")
+            .between(PIXELS.0, PIXELS.1),
+        ParamDef::required("height", ParamType::Int, "the window's height in pixels")
+            .between(PIXELS.0, PIXELS.1),
         ParamDef::with_default(
             "position",
             ParamType::Str,

@@ -12,7 +12,8 @@ pub(super) const DEF: OpDef = OpDef {
     summary: "encodes an image payload as PNG or JPEG bytes",
     params: &[
         ParamDef::with_default("format", ParamType::Str, "\"png\"", "\"png\" or \"jpeg\""),
-        ParamDef::with_default("quality", ParamType::Int, "85", "JPEG quality, 1 to 100"),
+        ParamDef::with_default("quality", ParamType::Int, "85", "JPEG quality, 1 to 100")
+            .between(1, 100),
     ],
     modes: Modes::ANY,
     build,
@@ -25,16 +26,13 @@ enum Format {
 }
 
 fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let quality = params.int("quality")?.unwrap_or(85);
-    let quality = match u8::try_from(quality) {
-        Ok(q) if (1..=100).contains(&q) => q,
-        _ => {
-            return Err(OpError::param(
-                "quality",
-                format!("must be between 1 and 100, not {quality}"),
-            ))
-        }
-    };
+    let quality = params.int_as::<u8>("quality")?.unwrap_or(85);
+    if !(1..=100).contains(&quality) {
+        return Err(OpError::param(
+            "quality",
+            format!("must be between 1 and 100, not {quality}"),
+        ));
+    }
     let format = match params.str("format")?.unwrap_or("png") {
         "png" => Format::Png,
         "jpeg" | "jpg" => Format::Jpeg(quality),

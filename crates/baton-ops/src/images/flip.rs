@@ -37,13 +37,15 @@ pub(super) const DEF: OpDef = OpDef {
             ParamType::Float,
             "0.5",
             "the probability (0 to 1) of mirroring left to right",
-        ),
+        )
+        .between(0, 1),
         ParamDef::with_default(
             "vertical",
             ParamType::Float,
             "0.0",
             "the probability (0 to 1) of mirroring top to bottom",
-        ),
+        )
+        .between(0, 1),
         ParamDef::with_default(
             "seed",
             ParamType::Int,

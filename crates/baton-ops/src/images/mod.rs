@@ -94,21 +94,23 @@ fn put_image(mut item: Item, image: DynamicImage) -> Item {
     item
 }
 
+/// The bounds of a size in pixels (the image crate's sizes are `u32`).
+const PIXELS: (i64, i64) = (1, u32::MAX as i64);
+
 /// A required size in pixels: at least 1.
 fn pixels(params: &Params, name: &str) -> Result<u32, OpError> {
-    let n = Params::need(name, params.int(name)?)?;
-    match u32::try_from(n) {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(OpError::param(
+    match Params::need(name, params.int_as::<u32>(name)?)? {
+        0 => Err(OpError::param(
             name,
-            format!("must be a number of pixels from 1 to {}, not {n}", u32::MAX),
+            format!("must be a number of pixels from 1 to {}, not 0", u32::MAX),
         )),
+        n => Ok(n),
     }
 }
 
 /// The `seed` parameter (default 0); negative seeds are as good as any.
 fn seed(params: &Params) -> Result<u64, OpError> {
-    Ok(params.int("seed")?.unwrap_or(0) as u64)
+    Ok(params.seed("seed")?.unwrap_or(0))
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@
 
 use image::imageops::FilterType;
 
-use super::{map_stage, pixels, put_image, take_image};
+use super::{map_stage, pixels, put_image, take_image, PIXELS};
 use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
 
 pub(super) const DEF: OpDef = OpDef {
@@ -29,8 +29,10 @@ pub(super) const DEF: OpDef = OpDef {
     kind: OpKind::Transform,
     summary: "resizes an image to `width` x `height` (or to fit inside them, keeping its aspect)",
     params: &[
-        ParamDef::required("width", ParamType::Int, "the new width in pixels"),
-        ParamDef::required("height", ParamType::Int, "the new height in pixels"),
+        ParamDef::required("width", ParamType::Int, "the new width in pixels")
+            .between(PIXELS.0, PIXELS.1),
+        ParamDef::required("height", ParamType::Int, "the new height in pixels")
+            .between(PIXELS.0, PIXELS.1),
         ParamDef::with_default(
             "filter",
             ParamType::Str,

@@ -38,7 +38,8 @@ pub(super) const DEF: OpDef = OpDef {
             "channels",
             ParamType::Int,
             "1 (convert to luma) or 3 (convert to RGB); default: the image's own channels",
-        ),
+        )
+        .between(1, 3),
         ParamDef::optional(
             "scale",
             ParamType::Float,
@@ -50,9 +51,9 @@ pub(super) const DEF: OpDef = OpDef {
 };
 
 fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let channels = match params.int("channels")? {
+    let channels = match params.int_as::<usize>("channels")? {
         None => None,
-        Some(c @ (1 | 3)) => Some(c as usize),
+        Some(c @ (1 | 3)) => Some(c),
         Some(other) => {
             return Err(OpError::param(
                 "channels",

@@ -15,7 +15,8 @@ pub(crate) const DEFS: &[OpDef] = &[
         name: "delay",
         kind: OpKind::Transform,
         summary: "waits `ms` milliseconds per item without using the CPU (a station, a disk, a network call)",
-        params: &[ParamDef::required("ms", ParamType::Float, "milliseconds to wait per item")],
+        params: &[ParamDef::required("ms", ParamType::Float, "milliseconds to wait per item")
+            .between(0, 3_600_000)],
         modes: Modes::ANY_BLOCKING,
         build: build_delay,
     },
@@ -24,7 +25,7 @@ pub(crate) const DEFS: &[OpDef] = &[
         kind: OpKind::Transform,
         summary: "burns `iterations` of the reference `spin` unit on the item's `value` field and stores the result there",
         params: &[
-            ParamDef::required("iterations", ParamType::Int, "iterations per item"),
+            ParamDef::required("iterations", ParamType::Int, "iterations per item").at_least(0),
             ParamDef::with_default("field", ParamType::Str, "\"value\"", "the integer field to spin on"),
         ],
         modes: Modes::ANY,
@@ -57,13 +58,7 @@ impl Stage<Item, Item> for Delay {
 }
 
 fn build_spin(params: &Params) -> Result<BuiltOp, OpError> {
-    let iterations = Params::need("iterations", params.int("iterations")?)?;
-    let iterations = u64::try_from(iterations).map_err(|_| {
-        OpError::param(
-            "iterations",
-            format!("must not be negative, not {iterations}"),
-        )
-    })?;
+    let iterations = Params::need("iterations", params.int_as::<u64>("iterations")?)?;
     let field = params.str("field")?.unwrap_or("value").to_string();
     Ok(BuiltOp::Stage(std::sync::Arc::new(move || {
         Ok(Box::new(Spin {

@@ -97,7 +97,7 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
             ))
         }
     };
-    let seed = params.int("seed")?.unwrap_or(0);
+    let seed = params.seed("seed")?.unwrap_or(0);
     if let Some(text) = params.str("shard")? {
         let shard = Shard::parse(text).ok_or_else(|| {
             OpError::param(
@@ -114,7 +114,7 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
             .collect();
     }
     if shuffled {
-        files.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed as u64));
+        files.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
     }
     let read = params.bool("read")?.unwrap_or(true);
     let len = files.len() as u64;

@@ -17,7 +17,8 @@ pub(crate) const DEF: OpDef = OpDef {
             ParamType::Int,
             "1",
             "the distance between numbers (positive)",
-        ),
+        )
+        .at_least(1),
     ],
     modes: Modes::SERIAL,
     build,
@@ -26,20 +27,18 @@ pub(crate) const DEF: OpDef = OpDef {
 fn build(params: &Params) -> Result<BuiltOp, OpError> {
     let start = params.int("start")?.unwrap_or(0);
     let end = Params::need("end", params.int("end")?)?;
-    let step = params.int("step")?.unwrap_or(1);
-    if step <= 0 {
-        return Err(OpError::param(
-            "step",
-            format!("must be positive, not {step}"),
-        ));
+    let step = params.int_as::<usize>("step")?.unwrap_or(1);
+    if step == 0 {
+        return Err(OpError::param("step", "must be positive, not 0"));
     }
+    // `end - start` overflows i64 for the widest ranges; their distance fits u64.
     let len = if end > start {
-        ((end - start) as u64).div_ceil(step as u64)
+        end.abs_diff(start).div_ceil(step as u64)
     } else {
         0
     };
     let items = (start..end)
-        .step_by(step as usize)
+        .step_by(step)
         .map(|n| Ok(Item::with_field("value", n)));
     Ok(BuiltOp::Source(BuiltSource {
         items: Box::new(items),
@@ -79,5 +78,23 @@ mod tests {
     fn a_step_of_zero_names_the_parameter() {
         let error = build(&params(&[("end", 9), ("step", 0)])).unwrap_err();
         assert_eq!(error.param.as_deref(), Some("step"));
+    }
+
+    #[test]
+    fn the_widest_range_counts_without_overflow() {
+        let BuiltOp::Source(source) = build(&params(&[
+            ("start", i64::MIN),
+            ("end", i64::MAX),
+            ("step", i64::MAX),
+        ]))
+        .unwrap() else {
+            panic!("not a source")
+        };
+        assert_eq!(source.len, Some(3));
+        let values: Vec<i64> = source
+            .items
+            .map(|i| i.unwrap().get("value").unwrap().as_i64().unwrap())
+            .collect();
+        assert_eq!(values, vec![i64::MIN, -1, i64::MAX - 1]);
     }
 }
