@@ -115,6 +115,9 @@ impl Built {
         if let Some(items) = plan.max_in_flight {
             config = config.max_in_flight(items);
         }
+        if let Some(linger) = plan.linger {
+            config = config.linger(linger);
+        }
         let threads = config.thread_count();
         let mut ops = ops.into_iter();
         let mut stages = plan.stages.iter();

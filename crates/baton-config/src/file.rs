@@ -32,7 +32,7 @@ use crate::stage::{read_stage, StageTable, MAX_COUNT};
 /// assert_eq!((plan.name.as_str(), plan.threads), ("demo", Some(2)));
 /// assert!(baton_config::PIPELINE_KEYS.contains(&"max_in_flight"));
 /// ```
-pub const PIPELINE_KEYS: &[&str] = &["name", "threads", "max_in_flight"];
+pub const PIPELINE_KEYS: &[&str] = &["name", "threads", "max_in_flight", "linger_ms"];
 
 impl Plan {
     /// Reads a pipeline file's text into a plan, or every problem found.
@@ -68,6 +68,7 @@ impl Plan {
                 .map_or("pipeline".to_string(), |s| s.to_string_lossy().into_owned()),
             threads: None,
             max_in_flight: None,
+            linger: None,
             stages: Vec::new(),
         };
         let mut stage_tables = Vec::new();
@@ -203,6 +204,10 @@ impl Plan {
     }
 }
 
+/// The longest linger a file may set: an hour (past it, a streaming
+/// source's items would in effect wait for a chunk to fill).
+const MAX_LINGER_MS: i64 = 3_600_000;
+
 /// `[pipeline]`: one reader per key.
 fn read_pipeline_table(reader: &mut Reader<'_>, plan: &mut Plan, table: &DeTable<'_>) {
     for (key, value) in table.iter() {
@@ -217,6 +222,11 @@ fn read_pipeline_table(reader: &mut Reader<'_>, plan: &mut Plan, table: &DeTable
             "threads" => plan.threads = read_count(reader, entry, "a whole number of threads"),
             "max_in_flight" => {
                 plan.max_in_flight = read_count(reader, entry, "a whole number of items")
+            }
+            "linger_ms" => {
+                plan.linger = reader
+                    .whole(entry, "a whole number of milliseconds", 0, MAX_LINGER_MS)
+                    .map(|ms| std::time::Duration::from_millis(ms as u64))
             }
             other => {
                 let message = format!(

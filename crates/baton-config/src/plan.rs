@@ -29,6 +29,9 @@ pub struct Plan {
     pub threads: Option<usize>,
     /// Items in flight at most (`[pipeline] max_in_flight`), if set.
     pub max_in_flight: Option<usize>,
+    /// How long an item of a streaming source (`stdin`) may wait for its
+    /// chunk to fill (`[pipeline] linger_ms`), if set.
+    pub linger: Option<std::time::Duration>,
     /// The stages, source first, sink last.
     pub stages: Vec<PlannedStage>,
 }

@@ -153,3 +153,49 @@ fn failed_stream_items_are_skipped_in_order_and_a_panic_in_the_stream_fails_the_
         assert!(error.to_string().contains("the stream broke"), "{error}");
     });
 }
+
+/// A sink that buffers what it writes and records what it wrote out.
+struct Buffered {
+    buffer: Vec<u64>,
+    written: Arc<Mutex<Vec<(u64, Instant)>>>,
+}
+
+impl baton_engine::Sink<(u64, Instant)> for Buffered {
+    fn write(&mut self, (n, _sent): (u64, Instant)) -> Result<(), baton_engine::BoxError> {
+        self.buffer.push(n);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), baton_engine::BoxError> {
+        let now = Instant::now();
+        let mut written = self.written.lock().unwrap();
+        written.extend(self.buffer.drain(..).map(|n| (n, now)));
+        Ok(())
+    }
+}
+
+#[test]
+fn a_buffering_sink_writes_slow_input_out_as_it_comes() {
+    watchdog(LIMIT, || {
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let sink = Buffered {
+            buffer: Vec::new(),
+            written: Arc::clone(&written),
+        };
+        let run = Pipeline::from_stream(slow_producer(Duration::from_millis(100)))
+            .config(Config::default().linger(Duration::from_millis(10)))
+            .stage("write", Mode::serial_in_order())
+            .spawn_sink(sink)
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while written.lock().unwrap().len() < 4 {
+            assert!(Instant::now() < deadline, "nothing was written out");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        run.stop();
+        run.join().unwrap();
+        let written = written.lock().unwrap();
+        let order: Vec<u64> = written.iter().map(|(n, _)| *n).collect();
+        assert_eq!(order, (0..order.len() as u64).collect::<Vec<_>>());
+    });
+}

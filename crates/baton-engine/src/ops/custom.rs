@@ -65,6 +65,19 @@ pub trait Stage<In, Out>: Send + 'static {
     /// Any error: the stage's [`OnError`](crate::OnError) policy decides what follows.
     fn process(&mut self, item: In, out: &mut Vec<Out>) -> Result<(), BoxError>;
 
+    /// Called after every chunk of items the replica took (a run of items
+    /// that moved together): a stage that buffers what it writes (a file,
+    /// a socket) writes it out here. Chunks are large when input is fast
+    /// and single items when it trickles, so output keeps pace with input
+    /// at little cost.
+    ///
+    /// # Errors
+    ///
+    /// Any error fails the run, at the chunk's last item.
+    fn flush(&mut self) -> Result<(), BoxError> {
+        Ok(())
+    }
+
     /// Called once after the last item, on serial stages only.
     ///
     /// # Errors
@@ -115,6 +128,17 @@ pub trait Sink<T>: Send + 'static {
     /// Any error: the stage's [`OnError`](crate::OnError) policy decides what follows.
     fn write(&mut self, item: T) -> Result<(), BoxError>;
 
+    /// Called after every chunk of items (see [`Stage::flush`]): write out
+    /// what is buffered, so that slow input reaches its destination item by
+    /// item while fast input is written in large blocks.
+    ///
+    /// # Errors
+    ///
+    /// Any error fails the run, at the chunk's last item.
+    fn flush(&mut self) -> Result<(), BoxError> {
+        Ok(())
+    }
+
     /// Called once after the last item: flush, close.
     ///
     /// # Errors
@@ -134,6 +158,10 @@ impl<In: 'static, Out: 'static> Stage<In, Out> for Box<dyn Stage<In, Out>> {
         (**self).process(item, out)
     }
 
+    fn flush(&mut self) -> Result<(), BoxError> {
+        (**self).flush()
+    }
+
     fn finish(&mut self, out: &mut Vec<Out>) -> Result<(), BoxError> {
         (**self).finish(out)
     }
@@ -146,6 +174,10 @@ impl<T: 'static> Sink<T> for Box<dyn Sink<T>> {
 
     fn write(&mut self, item: T) -> Result<(), BoxError> {
         (**self).write(item)
+    }
+
+    fn flush(&mut self) -> Result<(), BoxError> {
+        (**self).flush()
     }
 
     fn finish(&mut self) -> Result<(), BoxError> {
@@ -185,10 +217,15 @@ where
         if let Some(last) = seqs.len().checked_sub(1) {
             self.last_seq = seqs.get(last);
         }
+        if seqs.len() == 0 {
+            return Ok(Output::empty());
+        }
         let stage = &mut self.stage;
-        each_owned(ctx, self.keep, items, seqs, |item, out| {
+        let out = each_owned(ctx, self.keep, items, seqs, |item, out| {
             stage.process(item, out)
-        })
+        })?;
+        caught(|| stage.flush()).map_err(|failure| ctx.fail(self.last_seq, failure))?;
+        Ok(out)
     }
 
     fn finish(&mut self, ctx: &StageContext) -> Result<Output<Out>, ItemFailure> {
@@ -211,6 +248,10 @@ impl<K: Sink<T>, T> Stage<T, ()> for SinkStage<K> {
 
     fn process(&mut self, item: T, _out: &mut Vec<()>) -> Result<(), BoxError> {
         self.0.write(item)
+    }
+
+    fn flush(&mut self) -> Result<(), BoxError> {
+        self.0.flush()
     }
 
     fn finish(&mut self, _out: &mut Vec<()>) -> Result<(), BoxError> {
