@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context;
 use baton_config::{Plan, RunOptions};
-use baton_engine::{PipelineError, RunReport};
+use baton_engine::{PipelineError, PipelineHandle, RunReport};
 
 use crate::live::{self, View};
 
@@ -99,24 +99,19 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .start(&options)
         .map_err(|e| anyhow::anyhow!("cannot start the pipeline: {e}"))?;
     let handle = started.handle.handle();
-    let interrupts = Arc::new(AtomicUsize::new(0));
+    let interrupts = Arc::new(Interrupts::new(handle.clone()));
     {
-        let handle = handle.clone();
         let interrupts = Arc::clone(&interrupts);
-        // First Ctrl-C: stop the source and drain; second: abort.
-        let _ = ctrlc::set_handler(move || {
-            if interrupts.fetch_add(1, Ordering::SeqCst) == 0 {
-                eprintln!("\nstopping: finishing the items in flight (Ctrl-C again to abort)");
-                handle.stop();
-            } else {
-                handle.abort();
-            }
-        });
+        let _ = ctrlc::set_handler(move || interrupts.interrupt());
     }
     live::watch(&handle, View::choose(args.quiet), total);
     let dead_letter_files = started.dead_letter_files();
     let name = started.plan.name.clone();
     let result = started.handle.join();
+    // The last handles go: the pipeline is dropped with its stages'
+    // replicas, so `exec` workers are ended now, not left to outlive baton.
+    interrupts.release();
+    drop(handle);
     match result {
         Ok(report) => {
             finish(&name, &report, &args, &dead_letter_files)?;
@@ -129,6 +124,52 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Err(error) => {
             eprintln!("error: the pipeline failed: {error}");
             Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// What Ctrl-C does: the first stops the source and drains, the second
+/// aborts.
+#[derive(Debug)]
+struct Interrupts {
+    /// The run's handle while it runs (the handler lives on after the run,
+    /// and must not keep the pipeline alive).
+    handle: Mutex<Option<PipelineHandle>>,
+    count: AtomicUsize,
+}
+
+impl Interrupts {
+    fn new(handle: PipelineHandle) -> Self {
+        Self {
+            handle: Mutex::new(Some(handle)),
+            count: AtomicUsize::new(0),
+        }
+    }
+
+    fn handle(&self) -> Option<PipelineHandle> {
+        self.handle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The run is over: Ctrl-C no longer acts on it.
+    fn release(&self) {
+        self.handle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+
+    fn interrupt(&self) {
+        let Some(handle) = self.handle() else {
+            return;
+        };
+        if self.count.fetch_add(1, Ordering::SeqCst) == 0 {
+            eprintln!("\nstopping: finishing the items in flight (Ctrl-C again to abort)");
+            handle.stop();
+        } else {
+            handle.abort();
         }
     }
 }

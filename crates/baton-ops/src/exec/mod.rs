@@ -33,6 +33,17 @@
 //! When the worker's stdin closes (end of input, or the stage is dropped),
 //! it should exit; one still running half a second later is killed.
 //!
+//! # Signals and process groups
+//!
+//! Each worker leads a process group of its own, so Ctrl-C on baton's
+//! terminal reaches baton and not the workers: the first Ctrl-C drains
+//! (the workers finish the items they were sent), the second aborts. When
+//! baton ends a worker (its stdin closed at the end, a timeout, a restart,
+//! an abort) it sends SIGKILL to the worker's whole group, even when the
+//! worker itself exited in time: processes the worker started are ended
+//! with it. A process that leaves the group (`setsid`, `setpgid`) is on
+//! its own.
+//!
 //! # Failures
 //!
 //! - A worker that dies (exits, crashes, closes its stdout) while an item

@@ -419,3 +419,59 @@ fn bad_parameters_name_the_parameter() {
         Some("timeout_ms")
     );
 }
+
+/// Whether process `pid` is alive: it exists and is not a zombie (a killed
+/// orphan may wait a while for its new parent to reap it).
+fn alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // "pid (comm) state ...": the state follows the last parenthesis.
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z")
+    })
+}
+
+/// Whether process `pid`, not ours to reap, dies within a few seconds
+/// (a SIGKILL is delivered a moment after it is sent).
+fn dies(pid: u64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(pid) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
+/// The field `name` of the first output, as a number.
+fn number(items: &[Item], name: &str) -> u64 {
+    items[0]
+        .get(name)
+        .and_then(|p| p.as_u64())
+        .unwrap_or_else(|| panic!("no number `{name}` in {items:?}"))
+}
+
+#[test]
+fn a_worker_runs_in_a_process_group_of_its_own_which_ends_with_it() {
+    within(20, || {
+        // The worker starts a child of its own, which outlives the worker
+        // unless the whole group is ended.
+        let dir = worker(
+            r#"
+import json, os, subprocess, sys
+child = subprocess.Popen(["sleep", "1000"])
+for line in sys.stdin:
+    print(json.dumps({"pid": os.getpid(), "pgid": os.getpgid(0), "child": child.pid}), flush=True)
+"#,
+        );
+        let mut stage = replica(dir.path(), PYTHON);
+        let out = process(&mut *stage, value(1)).unwrap();
+        let (pid, child) = (number(&out, "pid"), number(&out, "child"));
+        assert_eq!(number(&out, "pgid"), pid, "the worker leads a group of its own");
+        assert!(alive(child));
+        drop(stage);
+        assert!(!alive(pid), "the worker exited on end of input");
+        assert!(dies(child), "the worker's own child was ended with its group");
+    });
+}

@@ -2,13 +2,21 @@
 //! one writes requests to its stdin, one reads answers from its stdout, one
 //! copies its stderr to ours. Requests go through a thread so that a worker
 //! that stops reading cannot block the replica past its timeout.
+//!
+//! A worker leads a process group of its own: Ctrl-C on baton's terminal
+//! reaches baton alone (which drains, asking the workers to finish their
+//! items), and ending the group ends whatever the worker started too.
 
 use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
 
 use super::protocol::Protocol;
 use super::WorkerSpec;
@@ -53,6 +61,10 @@ pub(super) enum Idle {
 /// A running worker process.
 pub(super) struct Worker {
     child: Child,
+    /// The worker's process group (its pid): what is killed to end it.
+    group: Option<Pid>,
+    /// Whether the group has been sent SIGKILL (once is enough).
+    group_ended: bool,
     /// To the stdin thread; dropping it closes the worker's stdin.
     requests: Option<Sender<Vec<u8>>>,
     events: Receiver<Event>,
@@ -71,6 +83,9 @@ impl Worker {
             .args(&spec.args)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .current_dir(&spec.cwd)
+            // A group of its own: the terminal's SIGINT is for baton, which
+            // drains; `stop` ends the group, the worker's own children too.
+            .process_group(0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -107,8 +122,11 @@ impl Worker {
                     .name(format!("{name}-stderr"))
                     .spawn(move || copy_stderr(stderr, &prefix, &last, stderr_tx))
             });
+        let group = i32::try_from(child.id()).ok().map(Pid::from_raw);
         let mut worker = Worker {
             child,
+            group,
+            group_ended: false,
             requests: Some(requests),
             events,
             last_stderr,
@@ -178,22 +196,17 @@ impl Worker {
         }
     }
 
-    /// Closes the worker's stdin, gives it `grace` to exit, then kills it;
-    /// waits for it either way (no zombie). Its exit status, if it could be
-    /// had.
+    /// Closes the worker's stdin, gives it `grace` to exit, then kills its
+    /// whole process group (whatever the worker started is ended with it,
+    /// even when the worker itself exited in time); waits for it either way
+    /// (no zombie). Its exit status, if it could be had.
     pub(super) fn stop(&mut self, grace: Duration) -> Option<ExitStatus> {
-        if self.status.is_some() {
-            return self.status;
-        }
         self.requests = None;
         let deadline = Instant::now() + grace;
         let mut pause = Duration::from_millis(1);
-        loop {
+        while self.status.is_none() {
             match self.child.try_wait() {
-                Ok(Some(status)) => {
-                    self.status = Some(status);
-                    return self.status;
-                }
+                Ok(Some(status)) => self.status = Some(status),
                 Ok(None) if Instant::now() < deadline => {
                     thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
                     pause = (pause * 2).min(Duration::from_millis(20));
@@ -201,10 +214,27 @@ impl Worker {
                 Ok(None) | Err(_) => break,
             }
         }
-        // Fails only if it has exited meanwhile; `wait` reaps it either way.
-        let _ = self.child.kill();
-        self.status = self.child.wait().ok();
+        self.end_group();
+        if self.status.is_none() {
+            self.status = self.child.wait().ok();
+        }
         self.status
+    }
+
+    /// Sends SIGKILL to the worker's process group, once. While the worker
+    /// is not reaped its pid names the group; once it is, the group id is
+    /// not reused while any member lives (POSIX), so the signal reaches only
+    /// what the worker left behind, if anything.
+    fn end_group(&mut self) {
+        if self.group_ended {
+            return;
+        }
+        self.group_ended = true;
+        let killed = self.group.is_some_and(|group| killpg(group, Signal::SIGKILL).is_ok());
+        if !killed && self.status.is_none() {
+            // No group to signal (it cannot be had, or is gone): the worker at least.
+            let _ = self.child.kill();
+        }
     }
 
     /// The last non-empty line the worker wrote on stderr, once the stderr
