@@ -133,7 +133,11 @@ fn workers(dir: &Path) -> Vec<(u32, u32)> {
         .filter_map(|entry| {
             let entry = entry.ok()?;
             let pid = entry.file_name().to_str()?.parse().ok()?;
-            let pgid = std::fs::read_to_string(entry.path()).ok()?.trim().parse().ok()?;
+            let pgid = std::fs::read_to_string(entry.path())
+                .ok()?
+                .trim()
+                .parse()
+                .ok()?;
             Some((pid, pgid))
         })
         .collect()
@@ -243,6 +247,46 @@ for line in sys.stdin:
     assert!(
         values.iter().copied().eq(0..values.len() as u64),
         "the sink got a gap-free prefix of the source, in order"
+    );
+    assert_no_worker_left(dir.path());
+}
+
+#[test]
+fn a_second_ctrl_c_ends_a_run_whose_worker_ignores_signals_and_never_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    // The pid is noted once the signals are ignored: from then on, only
+    // SIGKILL ends the worker.
+    pipeline(
+        dir.path(),
+        r#"
+import signal
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+"#,
+        r#"
+import subprocess, sys, time
+subprocess.Popen(["sleep", "1000"])
+sys.stdin.readline()
+while True:
+    time.sleep(1000)  # never answers
+"#,
+    );
+    let terminal = Terminal::start(dir.path());
+    terminal.wait_for("a worker", 60, || !workers(dir.path()).is_empty());
+    terminal.ctrl_c();
+    // The drain cannot end: the workers never answer.
+    terminal.wait_for("the first Ctrl-C's message", 20, || {
+        terminal.screen().contains("stopping")
+    });
+    terminal.ctrl_c();
+    let second = Instant::now();
+    let code = terminal.exit_code(20);
+    let took = second.elapsed();
+    assert_eq!(code, 130, "the terminal shows:\n{}", terminal.screen());
+    // About 1 s is promised; a slow machine gets room.
+    assert!(
+        took < Duration::from_secs(5),
+        "baton took {took:?} to end after the second Ctrl-C"
     );
     assert_no_worker_left(dir.path());
 }

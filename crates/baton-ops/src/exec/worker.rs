@@ -15,10 +15,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use baton_engine::Cancellation;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
-use super::protocol::Protocol;
+use super::protocol::{Answer, Protocol, ReadFailure};
 use super::WorkerSpec;
 
 /// How long a worker whose stdin was closed may take to exit before it is
@@ -28,10 +29,16 @@ pub(super) const EXIT_GRACE: Duration = Duration::from_millis(500);
 /// How long to wait for the last stderr lines of a worker that has exited.
 const STDERR_GRACE: Duration = Duration::from_millis(200);
 
+/// How often a replica waiting for an answer looks whether the run has
+/// ended: an abort never waits longer than this for a worker.
+const CANCEL_POLL: Duration = Duration::from_millis(20);
+
 /// What the pipe threads report.
 enum Event {
     /// One whole answer.
-    Answer(Vec<u8>),
+    Answer(Answer),
+    /// An answer longer than the limit: the reader has stopped.
+    TooLong,
     /// The worker closed its stdout.
     Closed,
     /// Reading its stdout failed (a frame cut short).
@@ -46,6 +53,10 @@ pub(super) enum Failure {
     Died(Option<String>),
     /// No answer in time.
     TimedOut,
+    /// The answer is longer than the limit.
+    TooLong,
+    /// The run ended while waiting.
+    Cancelled,
 }
 
 /// What a worker that is not in the middle of an item may be found in.
@@ -54,7 +65,7 @@ pub(super) enum Idle {
     Ready,
     /// Dead: closed its stdout or exited.
     Dead,
-    /// It wrote an answer nobody asked for: out of step.
+    /// It wrote on stdout with no request waiting: out of step.
     Chatty,
 }
 
@@ -90,12 +101,18 @@ impl Worker {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
+        let group = i32::try_from(child.id()).ok();
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
             // Cannot happen: all three were asked for as pipes.
-            let _ = child.kill();
-            let _ = child.wait();
+            let mut worker = Worker::new(
+                child,
+                group,
+                mpsc::channel::<Event>().1,
+                mpsc::channel::<()>().1,
+            );
+            worker.stop(Duration::ZERO);
             return Err(io::Error::other("the worker's pipes were not set up"));
         };
         let name = format!("exec-{}-{replica}", spec.label);
@@ -111,10 +128,10 @@ impl Worker {
                 move || write_requests(stdin, &requests_rx, &events)
             })
             .and_then(|_| {
-                let protocol = spec.protocol;
+                let (protocol, limit) = (spec.protocol, spec.max_answer);
                 thread::Builder::new()
                     .name(format!("{name}-stdout"))
-                    .spawn(move || read_answers(protocol, stdout, &events_tx))
+                    .spawn(move || read_answers(protocol, stdout, limit, &events_tx))
             })
             .and_then(|_| {
                 let last = Arc::clone(&last_stderr);
@@ -122,23 +139,36 @@ impl Worker {
                     .name(format!("{name}-stderr"))
                     .spawn(move || copy_stderr(stderr, &prefix, &last, stderr_tx))
             });
-        let group = i32::try_from(child.id()).ok().map(Pid::from_raw);
-        let mut worker = Worker {
-            child,
-            group,
-            group_ended: false,
-            requests: Some(requests),
-            events,
-            last_stderr,
-            stderr_done,
-            status: None,
-        };
+        let mut worker = Worker::new(child, group, events, stderr_done);
+        worker.requests = Some(requests);
+        worker.last_stderr = last_stderr;
         match spawned {
             Ok(_) => Ok(worker),
             Err(error) => {
                 worker.stop(Duration::ZERO);
-                Err(error)
+                Err(io::Error::new(
+                    error.kind(),
+                    format!("cannot start a thread for its pipes: {error}"),
+                ))
             }
+        }
+    }
+
+    fn new(
+        child: Child,
+        group: Option<i32>,
+        events: Receiver<Event>,
+        stderr_done: Receiver<()>,
+    ) -> Worker {
+        Worker {
+            child,
+            group: group.map(Pid::from_raw),
+            group_ended: false,
+            requests: None,
+            events,
+            last_stderr: Arc::default(),
+            stderr_done,
+            status: None,
         }
     }
 
@@ -150,7 +180,7 @@ impl Worker {
     /// Whether a worker between items is still fit to take one.
     pub(super) fn idle(&mut self) -> Idle {
         match self.events.try_recv() {
-            Ok(Event::Answer(_)) => Idle::Chatty,
+            Ok(Event::Answer(_) | Event::TooLong) => Idle::Chatty,
             Ok(_) | Err(TryRecvError::Disconnected) => Idle::Dead,
             Err(TryRecvError::Empty) => match self.child.try_wait() {
                 Ok(None) => Idle::Ready,
@@ -163,12 +193,14 @@ impl Worker {
         }
     }
 
-    /// Sends one request and waits for its answer.
+    /// Sends one request and waits for its answer: up to `timeout` if
+    /// there is one, and never past the end of the run (`cancel`).
     pub(super) fn ask(
         &mut self,
         request: Vec<u8>,
         timeout: Option<Duration>,
-    ) -> Result<Vec<u8>, Failure> {
+        cancel: &Cancellation,
+    ) -> Result<Answer, Failure> {
         let sent = self
             .requests
             .as_ref()
@@ -176,16 +208,30 @@ impl Worker {
         if !sent {
             return Err(Failure::Died(Some("its stdin is closed".into())));
         }
-        let event = match timeout {
-            None => self.events.recv().ok(),
-            Some(timeout) => match self.events.recv_timeout(timeout) {
-                Ok(event) => Some(event),
-                Err(RecvTimeoutError::Timeout) => return Err(Failure::TimedOut),
-                Err(RecvTimeoutError::Disconnected) => None,
-            },
+        let deadline = timeout.map(|timeout| Instant::now() + timeout);
+        let event = loop {
+            let wait = deadline.map_or(CANCEL_POLL, |deadline| {
+                deadline
+                    .saturating_duration_since(Instant::now())
+                    .min(CANCEL_POLL)
+            });
+            match self.events.recv_timeout(wait) {
+                Ok(event) => break Some(event),
+                Err(RecvTimeoutError::Disconnected) => break None,
+                Err(RecvTimeoutError::Timeout) if cancel.is_cancelled() => {
+                    return Err(Failure::Cancelled)
+                }
+                Err(RecvTimeoutError::Timeout)
+                    if deadline.is_some_and(|deadline| Instant::now() >= deadline) =>
+                {
+                    return Err(Failure::TimedOut)
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+            }
         };
         match event {
             Some(Event::Answer(answer)) => Ok(answer),
+            Some(Event::TooLong) => Err(Failure::TooLong),
             Some(Event::Closed) | None => Err(Failure::Died(None)),
             Some(Event::ReadFailed(e)) => Err(Failure::Died(Some(format!(
                 "reading its answer failed: {e}"
@@ -230,7 +276,9 @@ impl Worker {
             return;
         }
         self.group_ended = true;
-        let killed = self.group.is_some_and(|group| killpg(group, Signal::SIGKILL).is_ok());
+        let killed = self
+            .group
+            .is_some_and(|group| killpg(group, Signal::SIGKILL).is_ok());
         if !killed && self.status.is_none() {
             // No group to signal (it cannot be had, or is gone): the worker at least.
             let _ = self.child.kill();
@@ -273,13 +321,14 @@ fn write_requests(mut stdin: ChildStdin, requests: &Receiver<Vec<u8>>, events: &
     // The sender is gone: dropping `stdin` closes it, and the worker sees the end of input.
 }
 
-fn read_answers(protocol: Protocol, stdout: ChildStdout, events: &Sender<Event>) {
+fn read_answers(protocol: Protocol, stdout: ChildStdout, limit: usize, events: &Sender<Event>) {
     let mut stdout = BufReader::new(stdout);
     loop {
-        let event = match protocol.read_answer(&mut stdout) {
+        let event = match protocol.read_answer(&mut stdout, limit) {
             Ok(Some(answer)) => Event::Answer(answer),
             Ok(None) => Event::Closed,
-            Err(e) => Event::ReadFailed(e),
+            Err(ReadFailure::TooLong) => Event::TooLong,
+            Err(ReadFailure::Io(e)) => Event::ReadFailed(e),
         };
         let last = !matches!(event, Event::Answer(_));
         if events.send(event).is_err() || last {
