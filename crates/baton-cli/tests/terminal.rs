@@ -290,3 +290,36 @@ while True:
     );
     assert_no_worker_left(dir.path());
 }
+
+#[test]
+fn a_second_ctrl_c_ends_the_run_within_a_second_whatever_a_stage_does() {
+    let dir = tempfile::tempdir().unwrap();
+    // `delay` sleeps through an abort: its first item holds the run a minute.
+    write(
+        dir.path(),
+        "p.toml",
+        "[[stage]]\nop = \"range\"\nend = 1000000000000\n\n\
+         [[stage]]\nname = \"slow\"\nop = \"delay\"\nms = 60000\nmode = \"serial_in_order\"\n\n\
+         [[stage]]\nop = \"count\"\n",
+    );
+    let terminal = Terminal::start(dir.path());
+    terminal.wait_for("the live view", 60, || terminal.screen().contains("slow"));
+    terminal.ctrl_c();
+    terminal.wait_for("the first Ctrl-C's message", 20, || {
+        terminal.screen().contains("stopping")
+    });
+    terminal.ctrl_c();
+    let second = Instant::now();
+    let code = terminal.exit_code(20);
+    let took = second.elapsed();
+    let screen = terminal.screen();
+    assert_eq!(code, 130, "the terminal shows:\n{screen}");
+    assert!(
+        took < Duration::from_secs(5),
+        "baton took {took:?} to end after the second Ctrl-C"
+    );
+    assert!(
+        screen.contains("aborted: the run did not end within 1 s"),
+        "{screen}"
+    );
+}
