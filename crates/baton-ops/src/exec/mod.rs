@@ -98,8 +98,17 @@
 //!
 //! # Environment
 //!
-//! The worker inherits baton's whole environment, secrets included, with
-//! the variables of `env` added.
+//! By default the worker inherits baton's whole environment, **secrets
+//! included** (tokens, cloud credentials), with the variables of `env` set
+//! over it. To keep them from a worker:
+//!
+//! - `env_allow = ["PATH", "HOME", "LANG"]` passes only the variables
+//!   named (those baton has), plus `env`;
+//! - `env_clear = true` passes none, only `env`.
+//!
+//! With either, a program named without a `/` (`python3`) is looked up on
+//! the worker's own `PATH`: allow `PATH` (or set it in `env`); without one
+//! the system's default path (`/bin:/usr/bin`) is searched.
 //!
 //! # Failures
 //!
@@ -221,7 +230,17 @@ const DEF: OpDef = OpDef {
         ParamDef::optional(
             "env",
             ParamType::StrTable,
-            "environment variables added for the worker",
+            "environment variables set for the worker (over what it inherits)",
+        ),
+        ParamDef::optional(
+            "env_clear",
+            ParamType::Bool,
+            "true: the worker inherits none of baton's environment, only `env` (default false: all of it, secrets included)",
+        ),
+        ParamDef::optional(
+            "env_allow",
+            ParamType::StrList,
+            "the only variables of baton's environment the worker inherits (`[\"PATH\", \"HOME\"]`), besides `env`",
         ),
         ParamDef::optional(
             "cwd",
@@ -256,7 +275,12 @@ struct WorkerSpec {
     /// The program, found from `cwd` when it is a relative path.
     program: PathBuf,
     args: Vec<String>,
+    /// Set over what the worker inherits.
     env: Vec<(String, String)>,
+    /// Whether the worker starts from an empty environment.
+    env_clear: bool,
+    /// What it inherits of baton's environment then.
+    env_allow: Vec<String>,
     cwd: PathBuf,
     protocol: Protocol,
     timeout: Option<Duration>,
@@ -325,10 +349,28 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
             "is for the `jsonl` protocol: a `bytes` frame always carries its request's id",
         ));
     }
+    let env = params.str_table("env")?.unwrap_or_default();
+    for (name, _) in &env {
+        check_variable_name("env", name)?;
+    }
+    let env_allow = params.str_list("env_allow")?;
+    for name in env_allow.iter().flatten() {
+        check_variable_name("env_allow", name)?;
+    }
+    let env_clear =
+        match (params.bool("env_clear")?, &env_allow) {
+            (Some(false), Some(_)) => return Err(OpError::param(
+                "env_clear",
+                "is false, but `env_allow` passes only the variables it names: drop one of the two",
+            )),
+            (clear, allow) => clear.unwrap_or(false) || allow.is_some(),
+        };
     let spec = Arc::new(WorkerSpec {
         program: resolve(program, &cwd),
         args: args.to_vec(),
-        env: params.str_table("env")?.unwrap_or_default(),
+        env,
+        env_clear,
+        env_allow: env_allow.unwrap_or_default(),
         cwd,
         protocol,
         timeout,
@@ -345,6 +387,20 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
         let replica = replicas.fetch_add(1, Ordering::Relaxed);
         Ok(Box::new(ExecStage::new(Arc::clone(&spec), replica)) as Box<dyn Stage<Item, Item>>)
     })))
+}
+
+/// A variable's name must be one the environment can hold.
+fn check_variable_name(param: &str, name: &str) -> Result<(), OpError> {
+    if name.is_empty() || name.contains(['=', '\0']) {
+        return Err(OpError::param(
+            param,
+            format!(
+                "`{}` is not a variable's name (one is not empty and has no `=`)",
+                name.escape_debug()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A program named by a relative path (`./worker.py`, `bin/worker`) is

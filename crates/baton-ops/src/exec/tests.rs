@@ -705,6 +705,46 @@ fn a_record_with_the_id_s_field_name_is_refused() {
 }
 
 #[test]
+fn only_allowed_variables_reach_the_worker() {
+    within(20, || {
+        let dir = worker(
+            "import json, os, sys\nfor line in sys.stdin:\n    print(json.dumps({'names': sorted(os.environ)}), flush=True)\n",
+        );
+        let names = |params: &str| -> Vec<String> {
+            let mut stage = replica(dir.path(), params);
+            let out = process(&mut *stage, value(0)).unwrap();
+            serde_json::from_value(out[0].get("names").unwrap().clone()).unwrap()
+        };
+        // Some variable of ours other than PATH: it must not get through.
+        let (other, _) = std::env::vars()
+            .find(|(name, _)| name != "PATH")
+            .expect("the test runs with some variable besides PATH");
+        let inherited = names(PYTHON);
+        assert!(inherited.contains(&other), "by default all is inherited");
+
+        let allowed = names(&format!(
+            "{PYTHON}\nenv_allow = [\"PATH\"]\nenv = {{ MODE = \"fast\" }}"
+        ));
+        assert!(allowed.contains(&"PATH".to_string()), "{allowed:?}");
+        assert!(allowed.contains(&"MODE".to_string()), "{allowed:?}");
+        assert!(
+            !allowed.contains(&other),
+            "`{other}` got through: {allowed:?}"
+        );
+
+        let path = std::env::var("PATH").unwrap();
+        let cleared = names(&format!(
+            "{PYTHON}\nenv_clear = true\nenv = {{ PATH = {path:?} }}"
+        ));
+        assert!(cleared.contains(&"PATH".to_string()), "{cleared:?}");
+        assert!(
+            !cleared.contains(&other),
+            "`{other}` got through: {cleared:?}"
+        );
+    });
+}
+
+#[test]
 fn bad_limits_and_ids_name_the_parameter() {
     assert_eq!(
         faulty_param("max_answer_bytes = 0").as_deref(),
@@ -714,4 +754,17 @@ fn bad_limits_and_ids_name_the_parameter() {
         faulty_param("protocol = \"bytes\"\nrequire_ids = true").as_deref(),
         Some("require_ids")
     );
+}
+
+#[test]
+fn bad_environment_options_name_the_parameter() {
+    let cases = [
+        ("env_allow = [\"A=B\"]", "env_allow"),
+        ("env_allow = [\"\"]", "env_allow"),
+        ("env_allow = [\"PATH\"]\nenv_clear = false", "env_clear"),
+        ("env = { \"A=B\" = \"x\" }", "env"),
+    ];
+    for (params, name) in cases {
+        assert_eq!(faulty_param(params).as_deref(), Some(name), "{params}");
+    }
 }

@@ -90,7 +90,16 @@ pub(super) struct Worker {
 impl Worker {
     /// Starts the worker of replica `replica`.
     pub(super) fn start(spec: &WorkerSpec, replica: usize) -> io::Result<Worker> {
-        let mut child = Command::new(&spec.program)
+        let mut command = Command::new(&spec.program);
+        if spec.env_clear {
+            command.env_clear();
+            for name in &spec.env_allow {
+                if let Some(value) = std::env::var_os(name) {
+                    command.env(name, value);
+                }
+            }
+        }
+        let mut child = command
             .args(&spec.args)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .current_dir(&spec.cwd)
