@@ -225,7 +225,7 @@ const DEF: OpDef = OpDef {
             "protocol",
             ParamType::Str,
             "\"jsonl\"",
-            "\"jsonl\": records as JSON lines; \"bytes\": payloads framed by a 4-byte big-endian length",
+            "\"jsonl\": records as JSON lines; \"bytes\": payloads in frames (an 8-byte header: the request's id, the length)",
         ),
         ParamDef::optional(
             "env",
