@@ -1,6 +1,8 @@
 """A baton `exec` worker in Python: scores each number as a long-lived
 process (no process start per item). Reads one JSON object per line on
-stdin, writes one per line on stdout; `null` drops the item."""
+stdin, writes one per line on stdout; `null` drops the item. The answer is
+the request updated, so it echoes the request's id, `_request`, with no
+code for it (docs/EXEC-PROTOCOL.md)."""
 import json
 import sys
 

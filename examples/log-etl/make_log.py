@@ -1,7 +1,8 @@
 """A baton `exec` worker: turns {"value": n} into a fake application log record.
 
 baton runs one copy of this script per replica and talks to it over
-stdin/stdout, one JSON object per line (see `baton ops exec`).
+stdin/stdout, one JSON object per line (docs/EXEC-PROTOCOL.md). The answer
+is a new record, so it carries the request's id, `_request`, back itself.
 """
 import json
 import random
@@ -12,10 +13,12 @@ SERVICES = ["api", "auth", "billing", "search"]
 USERS = ["ada", "alan", "grace", "edsger", "barbara", "ken"]
 
 for line in sys.stdin:
-    n = json.loads(line)["value"]
+    request = json.loads(line)
+    n = request["value"]
     rng = random.Random(n)
     level = rng.choice(LEVELS)
     record = {
+        "_request": request["_request"],  # ties the answer to its request
         "ts": 1_700_000_000 + n,
         "level": level,
         "service": rng.choice(SERVICES),

@@ -1,6 +1,6 @@
 """A baton `exec` worker: for {"value": n}, writes images/img-<n>.png, a
 128x96 gradient made with the standard library only, and answers with
-{"path": ...}."""
+{"path": ...}, echoing the request's id, `_request` (docs/EXEC-PROTOCOL.md)."""
 import json
 import os
 import struct
@@ -25,8 +25,9 @@ def png(width, height, pixel):
 
 os.makedirs("images", exist_ok=True)
 for line in sys.stdin:
-    n = json.loads(line)["value"]
+    request = json.loads(line)
+    n = request["value"]
     path = f"images/img-{n:03}.png"
     with open(path, "wb") as f:
         f.write(png(W, H, lambda x, y: ((x * 2 + n * 10) % 256, (y * 2) % 256, (n * 37) % 256)))
-    print(json.dumps({"path": path}), flush=True)
+    print(json.dumps({"_request": request["_request"], "path": path}), flush=True)

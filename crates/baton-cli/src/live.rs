@@ -4,6 +4,7 @@
 //! is known. Plain periodic log lines when stderr is not a terminal.
 
 use std::io::IsTerminal;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use baton_engine::{PipelineHandle, StatsSnapshot};
@@ -29,6 +30,38 @@ impl View {
         } else {
             View::Log
         }
+    }
+}
+
+/// Where lines about the run from other threads (Ctrl-C's notices) go:
+/// above the bars while they are drawn, so that a redraw neither overwrites
+/// them nor leaves half-cleared bars behind; straight to stderr otherwise.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Notices(Arc<Mutex<Option<MultiProgress>>>);
+
+impl Notices {
+    /// Shows `line`.
+    pub(crate) fn print(&self, line: &str) {
+        match &*self.bars() {
+            Some(multi) => {
+                let _ = multi.println(line);
+            }
+            None => eprintln!("{line}"),
+        }
+    }
+
+    /// Clears the bars for good, then shows `line`: the last words of a
+    /// program about to exit while the view still runs.
+    pub(crate) fn print_last(&self, line: &str) {
+        let mut bars = self.bars();
+        if let Some(multi) = bars.take() {
+            let _ = multi.clear();
+        }
+        eprintln!("{line}");
+    }
+
+    fn bars(&self) -> std::sync::MutexGuard<'_, Option<MultiProgress>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -103,8 +136,8 @@ fn describe(line: &StageLine, bottleneck: bool) -> String {
     )
 }
 
-/// Shows the run until it ends.
-pub(crate) fn watch(handle: &PipelineHandle, view: View, total: Option<u64>) {
+/// Shows the run until it ends; `notices` are shown with it.
+pub(crate) fn watch(handle: &PipelineHandle, view: View, total: Option<u64>, notices: &Notices) {
     match view {
         View::Quiet => {
             while !handle.is_finished() {
@@ -112,7 +145,7 @@ pub(crate) fn watch(handle: &PipelineHandle, view: View, total: Option<u64>) {
             }
         }
         View::Log => watch_log(handle),
-        View::Bars => watch_bars(handle, total),
+        View::Bars => watch_bars(handle, total, notices),
     }
 }
 
@@ -145,8 +178,9 @@ fn watch_log(handle: &PipelineHandle) {
     }
 }
 
-fn watch_bars(handle: &PipelineHandle, total: Option<u64>) {
+fn watch_bars(handle: &PipelineHandle, total: Option<u64>, notices: &Notices) {
     let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
+    *notices.bars() = Some(multi.clone());
     let overall = multi.add(match total {
         Some(n) => ProgressBar::new(n),
         None => ProgressBar::new_spinner(),
@@ -185,6 +219,9 @@ fn watch_bars(handle: &PipelineHandle, total: Option<u64>) {
             last = Instant::now();
         }
     }
+    // Taken under the lock: a notice is printed above the bars or after them.
+    let mut bars = notices.bars();
+    bars.take();
     overall.finish_and_clear();
     for row in rows {
         row.finish_and_clear();

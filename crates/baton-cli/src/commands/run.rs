@@ -3,14 +3,16 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use baton_config::{Plan, RunOptions};
-use baton_engine::{PipelineError, RunReport};
+use baton_engine::{PipelineError, PipelineHandle, RunReport};
 
 use super::BadArgument;
-use crate::live::{self, View};
+use crate::live::{self, Notices, View};
 
 /// Arguments of `baton run`.
 #[derive(Debug, clap::Args)]
@@ -115,24 +117,20 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .start(&options)
         .map_err(|e| anyhow::anyhow!("cannot start the pipeline: {e}"))?;
     let handle = started.handle.handle();
-    let interrupts = Arc::new(AtomicUsize::new(0));
+    let notices = Notices::default();
+    let interrupts = Arc::new(Interrupts::new(handle.clone(), notices.clone()));
     {
-        let handle = handle.clone();
         let interrupts = Arc::clone(&interrupts);
-        // First Ctrl-C: stop the source and drain; second: abort.
-        let _ = ctrlc::set_handler(move || {
-            if interrupts.fetch_add(1, Ordering::SeqCst) == 0 {
-                eprintln!("\nstopping: finishing the items in flight (Ctrl-C again to abort)");
-                handle.stop();
-            } else {
-                handle.abort();
-            }
-        });
+        let _ = ctrlc::set_handler(move || interrupts.interrupt());
     }
-    live::watch(&handle, View::choose(args.quiet), total);
+    live::watch(&handle, View::choose(args.quiet), total, &notices);
     let dead_letter_files = started.dead_letter_files();
     let name = started.plan.name.clone();
     let result = started.handle.join();
+    // The last handles go: the pipeline is dropped with its stages'
+    // replicas, so `exec` workers are ended now, not left to outlive baton.
+    interrupts.release();
+    drop(handle);
     match result {
         Ok(report) => {
             finish(&name, &report, &args, &dead_letter_files)?;
@@ -146,6 +144,88 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             eprintln!("error: the pipeline failed: {error}");
             Ok(ExitCode::from(super::FAILED))
         }
+    }
+}
+
+/// How long the run may take to end after the second Ctrl-C before baton
+/// exits without waiting for it.
+const ABORT_GRACE: Duration = Duration::from_secs(1);
+
+/// What Ctrl-C does: the first stops the source and drains, the second
+/// aborts and, should the run not end within [`ABORT_GRACE`] (a stage
+/// stuck in code that does not watch for the abort), exits with code 130
+/// anyway.
+#[derive(Debug)]
+struct Interrupts {
+    /// The run's handle while it runs (the handler lives on after the run,
+    /// and must not keep the pipeline alive).
+    handle: Mutex<Option<PipelineHandle>>,
+    count: AtomicUsize,
+    /// Where the messages go (above the live view's bars, if it draws them).
+    notices: Notices,
+}
+
+impl Interrupts {
+    fn new(handle: PipelineHandle, notices: Notices) -> Self {
+        Self {
+            handle: Mutex::new(Some(handle)),
+            count: AtomicUsize::new(0),
+            notices,
+        }
+    }
+
+    fn handle(&self) -> Option<PipelineHandle> {
+        self.handle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The run is over: Ctrl-C no longer acts on it.
+    fn release(&self) {
+        self.handle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+
+    fn interrupt(&self) {
+        let Some(handle) = self.handle() else {
+            return;
+        };
+        if self.count.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.notices
+                .print("stopping: finishing the items in flight (Ctrl-C again to abort)");
+            handle.stop();
+            return;
+        }
+        // The abort drops the stages' idle replicas, which may wait for their
+        // workers to exit: on a thread of its own, so the grace runs from now.
+        let aborting = handle.clone();
+        let spawned = thread::Builder::new()
+            .name("baton-abort".into())
+            .spawn(move || aborting.abort());
+        if spawned.is_err() {
+            handle.abort();
+        }
+        let deadline = Instant::now() + ABORT_GRACE;
+        while Instant::now() < deadline {
+            if self.handle().is_none() {
+                // The run has ended: the main thread reports it.
+                return;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        let stats = handle.stats();
+        let (reached, stage) = stats.stages.last().map_or_else(
+            || (stats.source.items, stats.source.name.clone()),
+            |last| (last.items_in, last.name.clone()),
+        );
+        self.notices.print_last(&format!(
+            "aborted: the run did not end within {} s of the second Ctrl-C, so baton exits without waiting for it ({reached} items had reached `{stage}`)",
+            ABORT_GRACE.as_secs()
+        ));
+        std::process::exit(130);
     }
 }
 

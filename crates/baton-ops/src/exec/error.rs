@@ -42,4 +42,40 @@ pub(crate) enum ExecError {
     /// The answer is JSON but not an object, `null` or an array of objects.
     #[error("the worker's answer must be an object, null or an array of objects, not `{line}`")]
     NotRecords { line: String },
+    /// The answer is longer than `max_answer_bytes`.
+    #[error("the worker `{command}` (pid {pid}) wrote an answer longer than `max_answer_bytes` ({limit} bytes); it was killed and will be restarted for the next item")]
+    AnswerTooLong {
+        command: String,
+        pid: u32,
+        limit: usize,
+    },
+    /// The run ended (failed or aborted) while the worker had the item.
+    #[error("the run ended while the worker `{command}` (pid {pid}) had the item; it was killed")]
+    Cancelled { command: String, pid: u32 },
+    /// The answer carries another request's id.
+    #[error("the worker answered request {got} while request {expected} was waiting: it is out of step (an answer too many, or a late one), and is restarted before the next item")]
+    OutOfStep { expected: u32, got: String },
+    /// With `require_ids`, the answer carries no id.
+    #[error("the worker's answer does not carry its request's `_request` ({expected}), which `require_ids` asks for: `{line}`; the worker is restarted before the next item")]
+    NoId { expected: u32, line: String },
+    /// The record already has the field that carries the request's id.
+    #[error("the record has a field `_request`, the name `exec` gives the request's id: rename the field before this stage")]
+    IdFieldTaken,
+    /// An answer with `_items` has other fields.
+    #[error("an answer with `_items` may have only `_request` beside it, not `{key}`: `{line}`")]
+    BadEnvelope { key: String, line: String },
+}
+
+impl ExecError {
+    /// Whether the worker that gave this answer may be out of step with
+    /// its requests, and must be replaced before the next item.
+    pub(crate) fn loses_step(&self) -> bool {
+        // A log line on stdout (not JSON) most likely comes before the real
+        // answer; an answer with another id, or none where one is required,
+        // leaves no way to know which answer is whose.
+        matches!(
+            self,
+            ExecError::NotJson { .. } | ExecError::OutOfStep { .. } | ExecError::NoId { .. }
+        )
+    }
 }

@@ -1,37 +1,114 @@
 //! `exec`: a stage done by a worker process in any language, one long-lived
 //! process per replica, fed items on its stdin and answering on its stdout.
 //!
+//! This is the worker protocol in full; `docs/EXEC-PROTOCOL.md` sums it up.
+//!
 //! # The worker's contract
 //!
 //! baton starts `command` (program and arguments) once per replica, lazily,
 //! on the replica's first item, in `cwd` (default: the pipeline file's
 //! folder; a program given as a relative path with a `/`, like
-//! `./worker.py`, is found from there too), with the variables of `env`
-//! added to baton's environment. Then, for each item, one request and one
-//! answer, strictly in turn:
+//! `./worker.py`, is found from there too), with the environment described
+//! under [Environment](#environment). Then, for each item, one request and
+//! one answer, strictly in turn. Each request has an id, a number that
+//! starts at 1 and grows by one with each request of the replica (32 bits:
+//! it wraps after 4294967295); the answer carries it back, so that an
+//! answer is never taken for another request's.
 //!
-//! - **`protocol = "jsonl"`** (the default). The request is the item's
-//!   record as one line of JSON (`{"path": "a.png", "size": 1234}`; a
-//!   payload is not sent, only noted as `"_payload": "bytes[1234]"`). The
-//!   answer is one line:
-//!   - a JSON object: the output item's fields (any payload is dropped);
-//!   - `null`: no output (the item is filtered out);
-//!   - an array of objects: one output item per object (a flat map; `[]` is
-//!     no output).
+//! ## `protocol = "jsonl"` (the default)
 //!
-//!   Anything else (a line that is not JSON, a number) fails the item, with
-//!   the line quoted in the error. The answer must be exactly one line:
-//!   write logs to stderr, never to stdout.
-//! - **`protocol = "bytes"`**. The request is the item's payload, which
-//!   must be bytes: a 4-byte big-endian length, then that many bytes. The
-//!   answer has the same framing; the output item has the input's fields
-//!   and the answer's bytes as its payload.
+//! The request is the item's record as one line of JSON, with the id added
+//! as the field `_request` (`{"_request": 12, "path": "a.png", "size":
+//! 1234}`; a payload is not sent, only noted as `"_payload":
+//! "bytes[1234]"`). A record that already has a field `_request` fails
+//! (rename it before the stage). The answer is one line:
+//!
+//! - a JSON object: the output item's fields (any payload is dropped);
+//! - `null`: no output (the item is filtered out);
+//! - an array of objects: one output item per object (a flat map; `[]` is
+//!   no output);
+//! - an envelope, `{"_request": 12, "_items": ...}` with one of the three
+//!   above as `_items`: the same outputs, tied to the request.
+//!
+//! Anything else (a line that is not JSON, a number, an envelope with
+//! other fields) fails the item, with the line quoted in the error. The
+//! answer must be exactly one line: write logs to stderr, never to stdout.
+//!
+//! **Ids.** An object that carries `_request` (the answer, an object of its
+//! array, or the envelope) must carry the request's own id; baton removes
+//! the field from the outputs. A worker that updates the record it was sent
+//! and prints it echoes the id without a line of code for it. An answer
+//! with another id is out of step (an answer too many, or a late one): the
+//! item fails and the worker is restarted. An answer that carries no id
+//! (`null`, `[]`, a record built from scratch) is taken as the answer to
+//! the request waiting, so that the simplest worker works; but then baton
+//! cannot tell a late extra answer from the right one. With
+//! `require_ids = true`, every answer must be tied to its request (an
+//! object with the id, an array whose every object has it, or an
+//! envelope): one that is not fails the item and the worker is restarted.
+//! Use it when a wrong pairing would cost more than a worker that echoes.
+//!
+//! ## `protocol = "bytes"`
+//!
+//! The request is the item's payload, which must be bytes, in a frame: an
+//! 8-byte header (the id, then the length, each 4 bytes big-endian), then
+//! that many bytes. The answer is a frame of the same shape whose header
+//! carries the request's id; the output item has the input's fields and
+//! the answer's bytes as its payload. An answer with another id is out of
+//! step, as above.
+//!
+//! ## Limits
+//!
+//! - An answer longer than `max_answer_bytes` (64 MiB by default: a line,
+//!   its newline not counted, or a frame's bytes as its header announces
+//!   them) fails the item, naming the limit; the worker, whose stdout is
+//!   then out of step, is killed and restarted for the next item. baton
+//!   never holds more than the limit and a byte of an answer: a worker that
+//!   writes without end cannot run it out of memory.
+//! - With `timeout_ms`, a worker that has not answered an item in time is
+//!   killed and the item fails; the next item gets a fresh worker. The time
+//!   runs from the moment the request is sent, so a fresh worker's first
+//!   item also counts its start-up: allow for it.
+//!
+//! ## stderr and the end of input
 //!
 //! Every line the worker writes on stderr is copied to baton's stderr,
 //! prefixed with `[exec <program> #<replica>]`.
 //!
 //! When the worker's stdin closes (end of input, or the stage is dropped),
 //! it should exit; one still running half a second later is killed.
+//!
+//! # Signals and process groups
+//!
+//! Each worker leads a process group of its own, so Ctrl-C on baton's
+//! terminal reaches baton and not the workers: the first Ctrl-C drains
+//! (the workers finish the items they were sent, then their stdin closes),
+//! the second aborts. baton sends a worker no SIGINT or SIGTERM: to end
+//! it, baton closes its stdin, waits half a second, then sends SIGKILL to
+//! the worker's whole group, even when the worker itself exited in time:
+//! processes the worker started are ended with it. A process that leaves
+//! the group (`setsid`, `setpgid`) is on its own. A worker that has to
+//! clean up does so when its input ends.
+//!
+//! When the run ends while a worker has an item (the run failed, or was
+//! aborted: not on a drain), the replica stops waiting at once, with or
+//! without `timeout_ms`: the worker's group is killed and the item fails
+//! with "the run ended". A worker that ignores signals and never answers
+//! cannot hold an aborted run.
+//!
+//! # Environment
+//!
+//! By default the worker inherits baton's whole environment, **secrets
+//! included** (tokens, cloud credentials), with the variables of `env` set
+//! over it. To keep them from a worker:
+//!
+//! - `env_allow = ["PATH", "HOME", "LANG"]` passes only the variables
+//!   named (those baton has), plus `env`;
+//! - `env_clear = true` passes none, only `env`.
+//!
+//! With either, a program named without a `/` (`python3`) is looked up on
+//! the worker's own `PATH`: allow `PATH` (or set it in `env`); without one
+//! the system's default path (`/bin:/usr/bin`) is searched.
 //!
 //! # Failures
 //!
@@ -42,12 +119,12 @@
 //! - A worker that dies three times in a row without answering an item (a
 //!   crash on start-up, a missing module) makes the replica give up: that
 //!   item and every later one fail with "the worker keeps dying".
-//! - With `timeout_ms`, a worker that has not answered an item in time is
-//!   killed and the item fails; the next item gets a fresh worker. The time
-//!   runs from the moment the request is sent, so a fresh worker's first
-//!   item also counts its start-up: allow for it.
-//! - A worker that answers more than once for an item is out of step: it is
-//!   restarted before the next item is sent.
+//! - A worker whose answer is not JSON, is out of step (above), is too
+//!   long, or that writes on stdout between items, is restarted before the
+//!   next item is sent: only a fresh worker is surely in step.
+//!
+//! Every error names the stage and the item's sequence number (the engine
+//! adds them), and the `on_error` policy of the stage decides what follows.
 //!
 //! # A worker in Python
 //!
@@ -55,12 +132,28 @@
 //! import json, sys
 //!
 //! for line in sys.stdin:                # one item per line; ends when baton closes stdin
-//!     item = json.loads(line)
+//!     item = json.loads(line)           # holds `_request`, the request's id
 //!     if item.get("level") == "debug":
 //!         print("null", flush=True)     # drop the item
 //!         continue
 //!     item["words"] = len(item["line"].split())
-//!     print(json.dumps(item), flush=True)  # exactly one line per item; flush!
+//!     print(json.dumps(item), flush=True)  # one line per item, `_request` echoed; flush!
+//! ```
+//!
+//! A worker that builds new records echoes the id itself (required with
+//! `require_ids = true`), and ties "no output" to the request with an
+//! envelope:
+//!
+//! ```python
+//! import json, sys
+//!
+//! for line in sys.stdin:
+//!     item = json.loads(line)
+//!     rid = item["_request"]
+//!     if item["value"] % 7 == 0:
+//!         print(json.dumps({"_request": rid, "_items": []}), flush=True)
+//!     else:
+//!         print(json.dumps({"_request": rid, "square": item["value"] ** 2}), flush=True)
 //! ```
 //!
 //! With `protocol = "bytes"`:
@@ -69,16 +162,18 @@
 //! import struct, sys
 //!
 //! stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-//! while (head := stdin.read(4)):
-//!     data = stdin.read(struct.unpack(">I", head)[0])
-//!     answer = data[::-1]              # the work
-//!     stdout.write(struct.pack(">I", len(answer)) + answer)
+//! while (head := stdin.read(8)):         # ends when baton closes stdin
+//!     rid, size = struct.unpack(">II", head)
+//!     data = stdin.read(size)
+//!     answer = data[::-1]                # the work
+//!     stdout.write(struct.pack(">II", rid, len(answer)) + answer)
 //!     stdout.flush()
 //! ```
 //!
 //! # Examples
 //!
-//! `cat` echoes every request, so it is a worker that changes nothing:
+//! `cat` echoes every request (its id too), so it is a worker that changes
+//! nothing:
 //!
 //! ```
 //! use baton_engine::Stage;
@@ -110,13 +205,16 @@ use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamTyp
 use protocol::Protocol;
 use stage::ExecStage;
 
+/// The longest answer by default: 64 MiB.
+const DEFAULT_MAX_ANSWER: usize = 64 << 20;
+
 /// Every exec stage.
 pub(crate) const DEFS: &[OpDef] = &[DEF];
 
 const DEF: OpDef = OpDef {
     name: "exec",
     kind: OpKind::Transform,
-    summary: "sends each item to a worker process (one per replica) on its stdin and reads the result from its stdout",
+    summary: "sends each item to a worker process (one per replica) on its stdin and reads the result from its stdout (the protocol: docs/EXEC-PROTOCOL.md)",
     params: &[
         ParamDef::required(
             "command",
@@ -127,12 +225,22 @@ const DEF: OpDef = OpDef {
             "protocol",
             ParamType::Str,
             "\"jsonl\"",
-            "\"jsonl\": records as JSON lines; \"bytes\": payloads framed by a 4-byte big-endian length",
+            "\"jsonl\": records as JSON lines; \"bytes\": payloads in frames (an 8-byte header: the request's id, the length)",
         ),
         ParamDef::optional(
             "env",
             ParamType::StrTable,
-            "environment variables added for the worker",
+            "environment variables set for the worker (over what it inherits)",
+        ),
+        ParamDef::optional(
+            "env_clear",
+            ParamType::Bool,
+            "true: the worker inherits none of baton's environment, only `env` (default false: all of it, secrets included)",
+        ),
+        ParamDef::optional(
+            "env_allow",
+            ParamType::StrList,
+            "the only variables of baton's environment the worker inherits (`[\"PATH\", \"HOME\"]`), besides `env`",
         ),
         ParamDef::optional(
             "cwd",
@@ -143,6 +251,18 @@ const DEF: OpDef = OpDef {
             "timeout_ms",
             ParamType::Int,
             "how long the worker may take over one item before it is killed and restarted",
+        ),
+        ParamDef::with_default(
+            "max_answer_bytes",
+            ParamType::Int,
+            "67108864",
+            "the longest answer (a line, or a frame's bytes) a worker may write, 64 MiB by default; a longer one fails the item and the worker is restarted",
+        ),
+        ParamDef::with_default(
+            "require_ids",
+            ParamType::Bool,
+            "false",
+            "jsonl: every answer must carry its request's `_request` id (in its object, in every object of its array, or beside `_items`)",
         ),
     ],
     modes: Modes::ANY_BLOCKING,
@@ -155,10 +275,19 @@ struct WorkerSpec {
     /// The program, found from `cwd` when it is a relative path.
     program: PathBuf,
     args: Vec<String>,
+    /// Set over what the worker inherits.
     env: Vec<(String, String)>,
+    /// Whether the worker starts from an empty environment.
+    env_clear: bool,
+    /// What it inherits of baton's environment then.
+    env_allow: Vec<String>,
     cwd: PathBuf,
     protocol: Protocol,
     timeout: Option<Duration>,
+    /// The longest answer, in bytes.
+    max_answer: usize,
+    /// Whether a `jsonl` answer must carry its request's id.
+    require_ids: bool,
     /// The program's file name, for stderr prefixes.
     label: String,
     /// The command as written, for messages.
@@ -203,13 +332,50 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
             ))
         }
     };
+    let max_answer = match params.int("max_answer_bytes")? {
+        None => DEFAULT_MAX_ANSWER,
+        Some(bytes) if bytes > 0 => usize::try_from(bytes).unwrap_or(usize::MAX),
+        Some(bytes) => {
+            return Err(OpError::param(
+                "max_answer_bytes",
+                format!("must be a positive number of bytes, not {bytes}"),
+            ))
+        }
+    };
+    let require_ids = params.bool("require_ids")?.unwrap_or(false);
+    if require_ids && protocol == Protocol::Bytes {
+        return Err(OpError::param(
+            "require_ids",
+            "is for the `jsonl` protocol: a `bytes` frame always carries its request's id",
+        ));
+    }
+    let env = params.str_table("env")?.unwrap_or_default();
+    for (name, _) in &env {
+        check_variable_name("env", name)?;
+    }
+    let env_allow = params.str_list("env_allow")?;
+    for name in env_allow.iter().flatten() {
+        check_variable_name("env_allow", name)?;
+    }
+    let env_clear =
+        match (params.bool("env_clear")?, &env_allow) {
+            (Some(false), Some(_)) => return Err(OpError::param(
+                "env_clear",
+                "is false, but `env_allow` passes only the variables it names: drop one of the two",
+            )),
+            (clear, allow) => clear.unwrap_or(false) || allow.is_some(),
+        };
     let spec = Arc::new(WorkerSpec {
         program: resolve(program, &cwd),
         args: args.to_vec(),
-        env: params.str_table("env")?.unwrap_or_default(),
+        env,
+        env_clear,
+        env_allow: env_allow.unwrap_or_default(),
         cwd,
         protocol,
         timeout,
+        max_answer,
+        require_ids,
         label: Path::new(program).file_name().map_or_else(
             || program.clone(),
             |name| name.to_string_lossy().into_owned(),
@@ -221,6 +387,20 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
         let replica = replicas.fetch_add(1, Ordering::Relaxed);
         Ok(Box::new(ExecStage::new(Arc::clone(&spec), replica)) as Box<dyn Stage<Item, Item>>)
     })))
+}
+
+/// A variable's name must be one the environment can hold.
+fn check_variable_name(param: &str, name: &str) -> Result<(), OpError> {
+    if name.is_empty() || name.contains(['=', '\0']) {
+        return Err(OpError::param(
+            param,
+            format!(
+                "`{}` is not a variable's name (one is not empty and has no `=`)",
+                name.escape_debug()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A program named by a relative path (`./worker.py`, `bin/worker`) is

@@ -1,9 +1,10 @@
-//! The two ways items cross the pipe: JSON lines, or length-framed bytes.
-//! See the `exec` module's documentation for the contract.
+//! The two ways items cross the pipe: JSON lines, or framed bytes; both
+//! tie each answer to its request by an id. See the `exec` module's
+//! documentation for the contract.
 
 use std::io::{self, BufRead, Read};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::error::ExecError;
 use crate::item::{Item, Payload};
@@ -11,13 +12,49 @@ use crate::item::{Item, Payload};
 /// The longest piece of an answer quoted in an error.
 const QUOTE_CHARS: usize = 200;
 
+/// The field of a `jsonl` request that holds its id, which an answer
+/// echoes to say which request it answers.
+pub(super) const ID_FIELD: &str = "_request";
+
+/// The field of a `jsonl` answer object that holds its items instead of
+/// being one (`{"_request": 7, "_items": []}`): the way to tie an answer
+/// of no item, or of many, to its request.
+pub(super) const ITEMS_FIELD: &str = "_items";
+
+/// A request's id: it grows by one with each request a replica sends.
+pub(super) type RequestId = u32;
+
 /// How requests and answers are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Protocol {
     /// One JSON record per line.
     Jsonl,
-    /// A 4-byte big-endian length, then the bytes.
+    /// A header (a 4-byte id, a 4-byte length, both big-endian), then the bytes.
     Bytes,
+}
+
+/// One answer as read from the worker's stdout.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Answer {
+    /// The id in a frame's header (`bytes`); a JSON line's is in its text.
+    pub(super) id: Option<RequestId>,
+    /// The line (with its newline, if it had one) or the frame's bytes.
+    pub(super) bytes: Vec<u8>,
+}
+
+/// Why no answer could be read.
+#[derive(Debug)]
+pub(super) enum ReadFailure {
+    /// The answer is longer than the limit: it was not read to its end.
+    TooLong,
+    /// Reading failed, or the answer was cut short.
+    Io(io::Error),
+}
+
+impl From<io::Error> for ReadFailure {
+    fn from(error: io::Error) -> Self {
+        ReadFailure::Io(error)
+    }
 }
 
 impl Protocol {
@@ -30,12 +67,19 @@ impl Protocol {
         }
     }
 
-    /// What is written to the worker's stdin for `item`.
-    pub(super) fn request(self, item: &Item) -> Result<Vec<u8>, ExecError> {
+    /// What is written to the worker's stdin for `item`, as request `id`.
+    pub(super) fn request(self, item: &Item, id: RequestId) -> Result<Vec<u8>, ExecError> {
         match self {
             Protocol::Jsonl => {
+                if item.fields.contains_key(ID_FIELD) {
+                    return Err(ExecError::IdFieldTaken);
+                }
+                let mut record = item.to_json();
+                if let Value::Object(fields) = &mut record {
+                    fields.insert(ID_FIELD.into(), id.into());
+                }
                 // JSON escapes newlines inside strings: the record stays one line.
-                let mut line = item.to_json().to_string().into_bytes();
+                let mut line = record.to_string().into_bytes();
                 line.push(b'\n');
                 Ok(line)
             }
@@ -47,7 +91,8 @@ impl Protocol {
                 };
                 let len = u32::try_from(bytes.len())
                     .map_err(|_| ExecError::TooLong { len: bytes.len() })?;
-                let mut frame = Vec::with_capacity(4 + bytes.len());
+                let mut frame = Vec::with_capacity(8 + bytes.len());
+                frame.extend_from_slice(&id.to_be_bytes());
                 frame.extend_from_slice(&len.to_be_bytes());
                 frame.extend_from_slice(bytes);
                 Ok(frame)
@@ -55,85 +100,172 @@ impl Protocol {
         }
     }
 
-    /// Reads one answer from the worker's stdout; `None` when it ended
-    /// cleanly before one began.
-    pub(super) fn read_answer(self, stdout: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
+    /// Reads one answer of at most `limit` bytes (a line's newline not
+    /// counted) from the worker's stdout; `None` when it ended cleanly
+    /// before one began. Never holds more than `limit` + 1 bytes of it: a
+    /// longer answer is left unread, and the stream with it.
+    pub(super) fn read_answer(
+        self,
+        stdout: &mut impl BufRead,
+        limit: usize,
+    ) -> Result<Option<Answer>, ReadFailure> {
         match self {
             Protocol::Jsonl => {
                 let mut line = Vec::new();
+                let most = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+                if stdout.take(most).read_until(b'\n', &mut line)? == 0 {
+                    return Ok(None);
+                }
                 // A last line without its newline still counts as an answer.
-                Ok((stdout.read_until(b'\n', &mut line)? > 0).then_some(line))
+                if line.last() != Some(&b'\n') && line.len() > limit {
+                    return Err(ReadFailure::TooLong);
+                }
+                Ok(Some(Answer {
+                    id: None,
+                    bytes: line,
+                }))
             }
             Protocol::Bytes => {
-                let mut head = [0u8; 4];
+                let mut head = [0u8; 8];
                 let mut got = 0;
                 while got < head.len() {
                     match stdout.read(&mut head[got..]) {
                         Ok(0) if got == 0 => return Ok(None),
-                        Ok(0) => return Err(cut_short("length", got, head.len())),
+                        Ok(0) => return Err(cut_short("header", got, head.len()).into()),
                         Ok(n) => got += n,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(e),
+                        Err(e) => return Err(e.into()),
                     }
                 }
-                let len = u32::from_be_bytes(head) as usize;
+                let [a, b, c, d, e, f, g, h] = head;
+                let id = u32::from_be_bytes([a, b, c, d]);
+                let len = u32::from_be_bytes([e, f, g, h]);
+                let len = usize::try_from(len).unwrap_or(usize::MAX);
+                if len > limit {
+                    return Err(ReadFailure::TooLong);
+                }
                 // Grows as bytes arrive: a bogus length costs no huge allocation.
                 let mut bytes = Vec::new();
                 stdout.take(len as u64).read_to_end(&mut bytes)?;
                 if bytes.len() < len {
-                    return Err(cut_short("payload", bytes.len(), len));
+                    return Err(cut_short("payload", bytes.len(), len).into());
                 }
-                Ok(Some(bytes))
+                Ok(Some(Answer {
+                    id: Some(id),
+                    bytes,
+                }))
             }
         }
     }
 
-    /// The output items of `item`, made of the worker's `answer`.
+    /// The output items of `item`, made of the worker's `answer` to request
+    /// `id`. An answer that carries another request's id is out of step;
+    /// with `require_ids`, one that carries no id at all is refused too.
     pub(super) fn outputs(
         self,
         item: Item,
-        answer: Vec<u8>,
+        answer: Answer,
+        id: RequestId,
+        require_ids: bool,
         out: &mut Vec<Item>,
     ) -> Result<(), ExecError> {
         match self {
             Protocol::Bytes => {
+                if answer.id != Some(id) {
+                    return Err(ExecError::OutOfStep {
+                        expected: id,
+                        got: answer
+                            .id
+                            .map_or_else(|| "none".into(), |got| got.to_string()),
+                    });
+                }
                 out.push(Item {
                     fields: item.fields,
-                    payload: Payload::Bytes(answer),
+                    payload: Payload::Bytes(answer.bytes),
                 });
                 Ok(())
             }
             Protocol::Jsonl => {
+                let answer = answer.bytes;
                 let value: Value =
                     serde_json::from_slice(&answer).map_err(|e| ExecError::NotJson {
                         reason: e.to_string(),
                         line: quote(&answer),
                     })?;
-                let not_records = || ExecError::NotRecords {
-                    line: quote(&answer),
-                };
-                match value {
-                    Value::Null => Ok(()),
-                    Value::Object(fields) => {
-                        out.push(Item::record(Value::Object(fields)));
-                        Ok(())
-                    }
-                    Value::Array(values) => {
-                        let start = out.len();
-                        for value in values {
-                            let Value::Object(fields) = value else {
-                                out.truncate(start);
-                                return Err(not_records());
-                            };
-                            out.push(Item::record(Value::Object(fields)));
-                        }
-                        Ok(())
-                    }
-                    _ => Err(not_records()),
+                let (records, tied) = tied_records(value, id, &answer)?;
+                if require_ids && !tied {
+                    return Err(ExecError::NoId {
+                        expected: id,
+                        line: quote(&answer),
+                    });
                 }
+                out.extend(
+                    records
+                        .into_iter()
+                        .map(|fields| Item::record(Value::Object(fields))),
+                );
+                Ok(())
             }
         }
     }
+}
+
+/// The records of a JSON answer to request `id`, without their ids, and
+/// whether the answer is tied to its request: its envelope carries the
+/// id, or it has records and every one of them does.
+fn tied_records(
+    value: Value,
+    id: RequestId,
+    answer: &[u8],
+) -> Result<(Vec<Map<String, Value>>, bool), ExecError> {
+    let not_records = || ExecError::NotRecords {
+        line: quote(answer),
+    };
+    let mut envelope_id = None;
+    let value = match value {
+        Value::Object(mut fields) if fields.contains_key(ITEMS_FIELD) => {
+            if let Some(key) = fields.keys().find(|k| *k != ID_FIELD && *k != ITEMS_FIELD) {
+                return Err(ExecError::BadEnvelope {
+                    key: key.clone(),
+                    line: quote(answer),
+                });
+            }
+            envelope_id = fields.remove(ID_FIELD);
+            fields.remove(ITEMS_FIELD).unwrap_or(Value::Null)
+        }
+        value => value,
+    };
+    let mut records = match value {
+        Value::Null => Vec::new(),
+        Value::Object(fields) => vec![fields],
+        Value::Array(values) => values
+            .into_iter()
+            .map(|value| match value {
+                Value::Object(fields) => Ok(fields),
+                _ => Err(not_records()),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err(not_records()),
+    };
+    let check = |carried: Value| match carried.as_u64() == Some(u64::from(id)) {
+        true => Ok(()),
+        false => Err(ExecError::OutOfStep {
+            expected: id,
+            got: carried.to_string(),
+        }),
+    };
+    let tied_by_envelope = envelope_id.is_some();
+    if let Some(carried) = envelope_id {
+        check(carried)?;
+    }
+    let mut all_carry = !records.is_empty();
+    for fields in &mut records {
+        match fields.remove(ID_FIELD) {
+            Some(carried) => check(carried)?,
+            None => all_carry = false,
+        }
+    }
+    Ok((records, tied_by_envelope || all_carry))
 }
 
 fn cut_short(what: &str, got: usize, wanted: usize) -> io::Error {
@@ -158,23 +290,59 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn outputs(answer: &str) -> Result<Vec<Item>, String> {
+    /// The outputs of the JSON `answer` to request 7.
+    fn outputs_of(answer: &str, require_ids: bool) -> Result<Vec<Item>, String> {
         let mut out = Vec::new();
+        let answer = Answer {
+            id: None,
+            bytes: answer.as_bytes().to_vec(),
+        };
         Protocol::Jsonl
-            .outputs(Item::default(), answer.as_bytes().to_vec(), &mut out)
+            .outputs(Item::default(), answer, 7, require_ids, &mut out)
             .map(|()| out)
             .map_err(|e| e.to_string())
     }
 
+    fn outputs(answer: &str) -> Result<Vec<Item>, String> {
+        outputs_of(answer, false)
+    }
+
+    /// Reads answers from `stdout` with `limit` until the end or a failure.
+    fn read_all(
+        protocol: Protocol,
+        mut stdout: &[u8],
+        limit: usize,
+    ) -> Vec<Result<Vec<u8>, String>> {
+        let mut answers = Vec::new();
+        loop {
+            match protocol.read_answer(&mut stdout, limit) {
+                Ok(Some(answer)) => answers.push(Ok(answer.bytes)),
+                Ok(None) => return answers,
+                Err(ReadFailure::TooLong) => {
+                    answers.push(Err("too long".into()));
+                    return answers;
+                }
+                Err(ReadFailure::Io(e)) => {
+                    answers.push(Err(e.to_string()));
+                    return answers;
+                }
+            }
+        }
+    }
+
     #[test]
-    fn a_record_is_one_line_and_a_payload_only_noted() {
+    fn a_record_is_one_line_with_its_id_and_a_payload_only_noted() {
         let mut item = Item::with_field("text", "two\nlines");
         item.payload = Payload::Bytes(vec![0; 3]);
-        let line = Protocol::Jsonl.request(&item).unwrap();
+        let line = Protocol::Jsonl.request(&item, 7).unwrap();
         assert_eq!(
             line,
-            b"{\"_payload\":\"bytes[3]\",\"text\":\"two\\nlines\"}\n"
+            b"{\"_payload\":\"bytes[3]\",\"_request\":7,\"text\":\"two\\nlines\"}\n"
         );
+        let error = Protocol::Jsonl
+            .request(&Item::with_field(ID_FIELD, 1), 7)
+            .unwrap_err();
+        assert!(error.to_string().contains("`_request`"), "{error}");
     }
 
     #[test]
@@ -192,6 +360,69 @@ mod tests {
     }
 
     #[test]
+    fn an_echoed_id_is_checked_and_removed() {
+        assert_eq!(
+            outputs("{\"a\":1,\"_request\":7}").unwrap(),
+            vec![Item::with_field("a", 1)]
+        );
+        assert_eq!(
+            outputs("[{\"a\":1,\"_request\":7},{\"a\":2}]").unwrap(),
+            vec![Item::with_field("a", 1), Item::with_field("a", 2)]
+        );
+        let error = outputs("{\"a\":1,\"_request\":6}").unwrap_err();
+        assert!(
+            error.starts_with("the worker answered request 6 while request 7 was waiting"),
+            "{error}"
+        );
+        assert!(outputs("[{\"_request\":7},{\"_request\":\"7\"}]").is_err());
+    }
+
+    #[test]
+    fn an_envelope_ties_none_or_many_items_to_the_request() {
+        assert_eq!(
+            outputs_of("{\"_request\":7,\"_items\":null}", true).unwrap(),
+            vec![]
+        );
+        assert_eq!(
+            outputs_of("{\"_request\":7,\"_items\":[]}", true).unwrap(),
+            vec![]
+        );
+        assert_eq!(
+            outputs_of("{\"_request\":7,\"_items\":[{\"a\":1},{\"a\":2}]}", true).unwrap(),
+            vec![Item::with_field("a", 1), Item::with_field("a", 2)]
+        );
+        assert_eq!(
+            outputs_of("{\"_request\":7,\"_items\":{\"a\":1}}", true).unwrap(),
+            vec![Item::with_field("a", 1)]
+        );
+        assert!(outputs("{\"_request\":8,\"_items\":[]}").is_err());
+        let error = outputs("{\"_request\":7,\"_items\":[],\"a\":1}").unwrap_err();
+        assert!(
+            error.contains("only `_request` beside it, not `a`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn require_ids_refuses_an_answer_not_tied_to_its_request() {
+        for untied in [
+            "null",
+            "[]",
+            "{\"a\":1}",
+            "[{\"a\":1,\"_request\":7},{\"a\":2}]",
+            "{\"_items\":[]}",
+        ] {
+            let error = outputs_of(untied, true).unwrap_err();
+            assert!(
+                error.contains("does not carry its request's `_request` (7)"),
+                "{untied}: {error}"
+            );
+            assert!(outputs_of(untied, false).is_ok(), "{untied}");
+        }
+        assert!(outputs_of("[{\"a\":1,\"_request\":7}]", true).is_ok());
+    }
+
+    #[test]
     fn other_answers_are_quoted_and_truncated() {
         let error = outputs("hello there\n").unwrap_err();
         assert!(error.starts_with("the worker's answer is not JSON (expected value at line 1 column 1): `hello there`;"), "{error}");
@@ -206,31 +437,86 @@ mod tests {
     }
 
     #[test]
-    fn frames_round_trip_and_keep_the_fields() {
+    fn a_line_may_be_as_long_as_the_limit_and_no_longer() {
+        let answers = read_all(Protocol::Jsonl, b"abc\nabcd\nabcde\n", 4);
+        assert_eq!(
+            answers,
+            vec![
+                Ok(b"abc\n".to_vec()),
+                Ok(b"abcd\n".to_vec()),
+                Err("too long".into())
+            ]
+        );
+        // The last line needs no newline, and is held to the same limit.
+        assert_eq!(
+            read_all(Protocol::Jsonl, b"abcd", 4),
+            vec![Ok(b"abcd".to_vec())]
+        );
+        assert_eq!(
+            read_all(Protocol::Jsonl, b"abcde", 4),
+            vec![Err("too long".into())]
+        );
+    }
+
+    #[test]
+    fn frames_round_trip_with_their_id_and_keep_the_fields() {
         let mut item = Item::record(json!({"path": "a"}));
         item.payload = Payload::Bytes(b"abc".to_vec());
-        let frame = Protocol::Bytes.request(&item).unwrap();
-        assert_eq!(frame, b"\0\0\0\x03abc");
+        let frame = Protocol::Bytes.request(&item, 7).unwrap();
+        assert_eq!(frame, b"\0\0\0\x07\0\0\0\x03abc");
         let mut stdout = &frame[..];
-        let answer = Protocol::Bytes.read_answer(&mut stdout).unwrap().unwrap();
-        assert_eq!(Protocol::Bytes.read_answer(&mut stdout).unwrap(), None);
+        let answer = Protocol::Bytes
+            .read_answer(&mut stdout, 3)
+            .unwrap()
+            .unwrap();
+        assert_eq!(answer.id, Some(7));
+        assert!(Protocol::Bytes
+            .read_answer(&mut stdout, 3)
+            .unwrap()
+            .is_none());
         let mut out = Vec::new();
         Protocol::Bytes
-            .outputs(item.clone(), answer, &mut out)
+            .outputs(item.clone(), answer, 7, false, &mut out)
             .unwrap();
-        assert_eq!(out, vec![item]);
+        assert_eq!(out, vec![item.clone()]);
+
+        let answer = Answer {
+            id: Some(6),
+            bytes: vec![],
+        };
+        let error = Protocol::Bytes
+            .outputs(item, answer, 7, false, &mut out)
+            .unwrap_err();
+        assert!(error.to_string().contains("out of step"), "{error}");
+    }
+
+    #[test]
+    fn a_frame_longer_than_the_limit_is_refused_from_its_header() {
+        // 4 GiB announced, nothing sent: refused without waiting for it.
+        let answers = read_all(Protocol::Bytes, b"\0\0\0\x01\xff\xff\xff\xff", 1 << 20);
+        assert_eq!(answers, vec![Err("too long".into())]);
+        assert_eq!(
+            read_all(Protocol::Bytes, b"\0\0\0\x01\0\0\0\x04abcd", 4),
+            vec![Ok(b"abcd".to_vec())]
+        );
     }
 
     #[test]
     fn a_short_frame_is_an_error_and_a_record_is_not_bytes() {
-        let mut stdout = &b"\0\0\0\x09abc"[..];
-        let error = Protocol::Bytes.read_answer(&mut stdout).unwrap_err();
         assert_eq!(
-            error.to_string(),
-            "the answer was cut short: 3 of its 9 payload bytes"
+            read_all(Protocol::Bytes, b"\0\0\0\x01\0\0\0\x09abc", 100),
+            vec![Err(
+                "the answer was cut short: 3 of its 9 payload bytes".into()
+            )]
+        );
+        assert_eq!(
+            read_all(Protocol::Bytes, b"\0\0\0\x01\0\0", 100),
+            vec![Err(
+                "the answer was cut short: 6 of its 8 header bytes".into()
+            )]
         );
         let error = Protocol::Bytes
-            .request(&Item::with_field("a", 1))
+            .request(&Item::with_field("a", 1), 1)
             .unwrap_err();
         assert_eq!(
             error.to_string(),

@@ -1,12 +1,14 @@
-//! One replica of an `exec` stage: its worker, restarted when it dies, and
-//! given up on when it keeps dying.
+//! One replica of an `exec` stage: its worker, restarted when it dies or
+//! falls out of step, given up on when it keeps dying, and killed when the
+//! run ends while it has an item.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton_engine::{BoxError, Stage};
+use baton_engine::{BoxError, Cancellation, ReplicaContext, Stage};
 
 use super::error::ExecError;
+use super::protocol::RequestId;
 use super::worker::{Failure, Idle, Worker, EXIT_GRACE};
 use super::WorkerSpec;
 use crate::item::Item;
@@ -28,6 +30,10 @@ pub(super) struct ExecStage {
     deaths_in_a_row: u32,
     /// How the last worker died, for the message when giving up.
     last_death: String,
+    /// The id of the next request.
+    next_id: RequestId,
+    /// Set when the run ends: a wait for an answer gives up then.
+    cancel: Cancellation,
 }
 
 impl ExecStage {
@@ -39,6 +45,9 @@ impl ExecStage {
             starts: 0,
             deaths_in_a_row: 0,
             last_death: String::new(),
+            next_id: 1,
+            // Replaced by the run's in `open`; a stage used alone is never cancelled.
+            cancel: Cancellation::new(),
         }
     }
 
@@ -52,7 +61,7 @@ impl ExecStage {
                     self.note(&format!("between items, the worker {death}"));
                 }
                 Idle::Chatty => {
-                    self.note("the worker wrote more than one answer for an item; restarting it to stay in step");
+                    self.note("the worker wrote on stdout between items (an answer too many); restarting it to stay in step");
                     self.worker = None;
                 }
             }
@@ -117,6 +126,13 @@ impl ExecStage {
         }
     }
 
+    /// Kills the worker (and its group) at once, with no grace.
+    fn kill_worker(&mut self) {
+        if let Some(mut worker) = self.worker.take() {
+            worker.stop(Duration::ZERO);
+        }
+    }
+
     /// A line on stderr about this replica's worker.
     fn note(&self, message: &str) {
         eprintln!("[exec {} #{}] {message}", self.spec.label, self.replica);
@@ -124,32 +140,62 @@ impl ExecStage {
 }
 
 impl Stage<Item, Item> for ExecStage {
+    fn open(&mut self, ctx: &ReplicaContext) -> Result<(), BoxError> {
+        self.cancel = ctx.cancellation().clone();
+        Ok(())
+    }
+
     fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
         // A bad item costs no worker.
-        let request = self.spec.protocol.request(&item)?;
+        let request = self.spec.protocol.request(&item, id)?;
         let timeout = self.spec.timeout;
+        let cancel = self.cancel.clone();
         let worker = self.worker()?;
         let pid = worker.pid();
-        match worker.ask(request, timeout) {
+        match worker.ask(request, timeout, &cancel) {
             Ok(answer) => {
                 self.deaths_in_a_row = 0;
-                let outputs = self.spec.protocol.outputs(item, answer, out);
-                if let Err(ExecError::NotJson { .. }) = outputs {
-                    // Most likely a log line on stdout, with the real answer
-                    // still to come: only a fresh worker is surely in step.
-                    self.note("restarting the worker, whose answer was not JSON, to stay in step");
-                    self.worker = None;
+                let outputs =
+                    self.spec
+                        .protocol
+                        .outputs(item, answer, id, self.spec.require_ids, out);
+                if let Err(error) = &outputs {
+                    if error.loses_step() {
+                        // Only a fresh worker is surely in step.
+                        self.note(&format!(
+                            "restarting the worker to stay in step, after: {error}"
+                        ));
+                        self.worker = None;
+                    }
                 }
                 Ok(outputs?)
             }
             Err(Failure::TimedOut) => {
-                if let Some(mut worker) = self.worker.take() {
-                    worker.stop(Duration::ZERO);
-                }
+                self.kill_worker();
                 Err(ExecError::Timeout {
                     command: self.spec.command_line.clone(),
                     pid,
                     ms: timeout.unwrap_or_default().as_millis(),
+                }
+                .into())
+            }
+            Err(Failure::TooLong) => {
+                // The rest of the answer is unread: the worker cannot be trusted again.
+                self.kill_worker();
+                Err(ExecError::AnswerTooLong {
+                    command: self.spec.command_line.clone(),
+                    pid,
+                    limit: self.spec.max_answer,
+                }
+                .into())
+            }
+            Err(Failure::Cancelled) => {
+                self.kill_worker();
+                Err(ExecError::Cancelled {
+                    command: self.spec.command_line.clone(),
+                    pid,
                 }
                 .into())
             }

@@ -5,7 +5,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use baton_engine::Stage;
+use baton_engine::{ReplicaContext, Stage};
 use serde_json::json;
 use tempfile::TempDir;
 
@@ -138,9 +138,10 @@ fn a_bytes_worker_reverses_payloads_and_keeps_the_fields() {
             r#"
 import struct, sys
 stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-while (head := stdin.read(4)):
-    data = stdin.read(struct.unpack(">I", head)[0])
-    stdout.write(struct.pack(">I", len(data)) + data[::-1])
+while (head := stdin.read(8)):
+    rid, n = struct.unpack(">II", head)
+    data = stdin.read(n)
+    stdout.write(struct.pack(">II", rid, len(data)) + data[::-1])
     stdout.flush()
 "#,
         );
@@ -418,4 +419,352 @@ fn bad_parameters_name_the_parameter() {
             .as_deref(),
         Some("timeout_ms")
     );
+}
+
+/// Whether process `pid` is alive: it exists and is not a zombie (a killed
+/// orphan may wait a while for its new parent to reap it).
+fn alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // "pid (comm) state ...": the state follows the last parenthesis.
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z")
+    })
+}
+
+/// Whether process `pid`, not ours to reap, dies within a few seconds
+/// (a SIGKILL is delivered a moment after it is sent).
+fn dies(pid: u64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(pid) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
+/// The parameter named by the error building `exec` with `params` (after
+/// `command`).
+fn faulty_param(params: &str) -> Option<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let params = format!("command = [\"cat\"]\n{params}");
+    testing::build_error(&DEF, &testing::params(&DEF, &params, dir.path())).param
+}
+
+/// The field `name` of the first output, as a number.
+fn number(items: &[Item], name: &str) -> u64 {
+    items[0]
+        .get(name)
+        .and_then(|p| p.as_u64())
+        .unwrap_or_else(|| panic!("no number `{name}` in {items:?}"))
+}
+
+#[test]
+fn a_worker_runs_in_a_process_group_of_its_own_which_ends_with_it() {
+    within(20, || {
+        // The worker starts a child of its own, which outlives the worker
+        // unless the whole group is ended.
+        let dir = worker(
+            r#"
+import json, os, subprocess, sys
+child = subprocess.Popen(["sleep", "1000"])
+for line in sys.stdin:
+    print(json.dumps({"pid": os.getpid(), "pgid": os.getpgid(0), "child": child.pid}), flush=True)
+"#,
+        );
+        let mut stage = replica(dir.path(), PYTHON);
+        let out = process(&mut *stage, value(1)).unwrap();
+        let (pid, child) = (number(&out, "pid"), number(&out, "child"));
+        assert_eq!(
+            number(&out, "pgid"),
+            pid,
+            "the worker leads a group of its own"
+        );
+        assert!(alive(child));
+        drop(stage);
+        assert!(!alive(pid), "the worker exited on end of input");
+        assert!(
+            dies(child),
+            "the worker's own child was ended with its group"
+        );
+    });
+}
+
+#[test]
+fn the_end_of_the_run_ends_a_worker_that_never_answers() {
+    within(20, || {
+        let dir = worker(
+            r#"
+import json, os, signal, subprocess, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+child = subprocess.Popen(["sleep", "1000"])
+for line in sys.stdin:
+    if json.loads(line)["value"] == 2:
+        while True:
+            time.sleep(1000)
+    print(json.dumps({"pid": os.getpid(), "child": child.pid}), flush=True)
+"#,
+        );
+        let mut stage = replica(dir.path(), PYTHON);
+        let ctx = ReplicaContext::detached("work", 0);
+        stage.open(&ctx).unwrap();
+        let out = process(&mut *stage, value(1)).unwrap();
+        let (pid, child) = (number(&out, "pid"), number(&out, "child"));
+        let cancel = ctx.cancellation().clone();
+        let canceller = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(300));
+            cancel.cancel();
+        });
+        // No `timeout_ms`: only the run's end can stop the wait.
+        let error = process(&mut *stage, value(2)).unwrap_err();
+        canceller.join().unwrap();
+        assert!(error.contains("the run ended"), "{error}");
+        assert!(!alive(pid), "the worker was killed");
+        assert!(dies(child), "and its own child with it");
+    });
+}
+
+#[test]
+fn an_answer_over_the_limit_fails_the_item_and_the_worker_is_restarted() {
+    within(20, || {
+        // On item 1 the worker babbles without end and never writes a newline.
+        let dir = worker(
+            r#"
+import json, os, sys
+for line in sys.stdin:
+    item = json.loads(line)
+    if item["value"] == 1:
+        while True:
+            sys.stdout.write("x" * 4096)
+    item["pid"] = os.getpid()
+    print(json.dumps(item), flush=True)
+"#,
+        );
+        let params = format!("{PYTHON}\nmax_answer_bytes = 1000");
+        let mut stage = replica(dir.path(), &params);
+        let before = pid_of(&process(&mut *stage, value(0)).unwrap());
+        let error = process(&mut *stage, value(1)).unwrap_err();
+        assert!(
+            error.contains("longer than `max_answer_bytes` (1000 bytes)"),
+            "{error}"
+        );
+        assert!(!alive(before), "the babbling worker was killed");
+        let after = pid_of(&process(&mut *stage, value(2)).unwrap());
+        assert_ne!(before, after, "a fresh worker took the next item");
+    });
+}
+
+#[test]
+fn a_frame_over_the_limit_is_refused_before_it_is_read() {
+    within(20, || {
+        // A length of 2 GiB: refused from the header alone.
+        let dir = worker(
+            r#"
+import struct, sys
+stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+while (head := stdin.read(8)):
+    rid, n = struct.unpack(">II", head)
+    stdin.read(n)
+    stdout.write(struct.pack(">II", rid, 2**31))
+    stdout.flush()
+"#,
+        );
+        let params = format!("{PYTHON}\nprotocol = \"bytes\"\nmax_answer_bytes = 1000");
+        let mut stage = replica(dir.path(), &params);
+        let mut item = value(1);
+        item.payload = Payload::Bytes(b"abc".to_vec());
+        let error = process(&mut *stage, item).unwrap_err();
+        assert!(
+            error.contains("longer than `max_answer_bytes` (1000 bytes)"),
+            "{error}"
+        );
+    });
+}
+
+#[test]
+fn a_late_extra_answer_is_never_taken_for_the_next_items() {
+    within(20, || {
+        // Item 1 is answered twice, the second time after baton has sent
+        // item 2: the echoed `_request` tells the two apart.
+        let dir = worker(
+            r#"
+import json, os, sys, time
+for line in sys.stdin:
+    item = json.loads(line)
+    item["pid"] = os.getpid()
+    print(json.dumps(item), flush=True)
+    if item["value"] == 1:
+        time.sleep(0.3)
+        print(json.dumps(item), flush=True)
+"#,
+        );
+        let mut stage = replica(dir.path(), PYTHON);
+        let first = process(&mut *stage, value(1)).unwrap();
+        assert_eq!(number(&first, "value"), 1);
+        assert_eq!(
+            first[0].get("_request"),
+            None,
+            "the id is not an output field"
+        );
+        let second = process(&mut *stage, value(2));
+        assert!(
+            second.as_ref().is_err_and(|e| e.contains("out of step")),
+            "item 2 got {second:?}"
+        );
+        let third = process(&mut *stage, value(3)).unwrap();
+        assert_eq!(number(&third, "value"), 3);
+        assert_ne!(pid_of(&third), pid_of(&first), "the worker was restarted");
+    });
+}
+
+#[test]
+fn a_bytes_answer_with_another_request_s_id_is_out_of_step() {
+    within(20, || {
+        let dir = worker(
+            r#"
+import struct, sys
+stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+while (head := stdin.read(8)):
+    rid, n = struct.unpack(">II", head)
+    data = stdin.read(n)
+    if data == b"late":
+        rid -= 1
+    stdout.write(struct.pack(">II", rid, len(data)) + data)
+    stdout.flush()
+"#,
+        );
+        let params = format!("{PYTHON}\nprotocol = \"bytes\"");
+        let mut stage = replica(dir.path(), &params);
+        let bytes = |data: &[u8]| Item {
+            payload: Payload::Bytes(data.to_vec()),
+            ..Item::default()
+        };
+        assert_eq!(
+            process(&mut *stage, bytes(b"on time")).unwrap(),
+            vec![bytes(b"on time")]
+        );
+        let error = process(&mut *stage, bytes(b"late")).unwrap_err();
+        assert!(error.contains("out of step"), "{error}");
+        assert_eq!(
+            process(&mut *stage, bytes(b"again")).unwrap(),
+            vec![bytes(b"again")]
+        );
+    });
+}
+
+#[test]
+fn with_require_ids_every_answer_carries_its_request_s_id() {
+    within(20, || {
+        let dir = worker(
+            r#"
+import json, sys
+for line in sys.stdin:
+    item = json.loads(line)
+    rid, n = item["_request"], item["value"]
+    if n == 0:
+        print(json.dumps({"_request": rid, "_items": None}), flush=True)
+    elif n == 1:
+        print(json.dumps({"value": n}), flush=True)  # no id
+    elif n == 2:
+        print(json.dumps({"_request": rid, "_items": [{"copy": 1}, {"copy": 2}]}), flush=True)
+    else:
+        print(json.dumps(item), flush=True)
+"#,
+        );
+        let params = format!("{PYTHON}\nrequire_ids = true");
+        let mut stage = replica(dir.path(), &params);
+        assert_eq!(process(&mut *stage, value(0)).unwrap(), vec![]);
+        let error = process(&mut *stage, value(1)).unwrap_err();
+        assert!(
+            error.contains("does not carry its request's `_request`"),
+            "{error}"
+        );
+        assert_eq!(
+            process(&mut *stage, value(2)).unwrap(),
+            vec![Item::with_field("copy", 1), Item::with_field("copy", 2)]
+        );
+        assert_eq!(process(&mut *stage, value(3)).unwrap(), vec![value(3)]);
+
+        // Without it, an answer with no id is taken as it is.
+        let mut stage = replica(dir.path(), PYTHON);
+        assert_eq!(process(&mut *stage, value(1)).unwrap(), vec![value(1)]);
+    });
+}
+
+#[test]
+fn a_record_with_the_id_s_field_name_is_refused() {
+    within(20, || {
+        let dir = worker(DOUBLER);
+        let mut stage = replica(dir.path(), PYTHON);
+        let error = process(&mut *stage, Item::with_field("_request", 1)).unwrap_err();
+        assert!(error.contains("`_request`"), "{error}");
+    });
+}
+
+#[test]
+fn only_allowed_variables_reach_the_worker() {
+    within(20, || {
+        let dir = worker(
+            "import json, os, sys\nfor line in sys.stdin:\n    print(json.dumps({'names': sorted(os.environ)}), flush=True)\n",
+        );
+        let names = |params: &str| -> Vec<String> {
+            let mut stage = replica(dir.path(), params);
+            let out = process(&mut *stage, value(0)).unwrap();
+            serde_json::from_value(out[0].get("names").unwrap().clone()).unwrap()
+        };
+        // Some variable of ours other than PATH: it must not get through.
+        let (other, _) = std::env::vars()
+            .find(|(name, _)| name != "PATH")
+            .expect("the test runs with some variable besides PATH");
+        let inherited = names(PYTHON);
+        assert!(inherited.contains(&other), "by default all is inherited");
+
+        let allowed = names(&format!(
+            "{PYTHON}\nenv_allow = [\"PATH\"]\nenv = {{ MODE = \"fast\" }}"
+        ));
+        assert!(allowed.contains(&"PATH".to_string()), "{allowed:?}");
+        assert!(allowed.contains(&"MODE".to_string()), "{allowed:?}");
+        assert!(
+            !allowed.contains(&other),
+            "`{other}` got through: {allowed:?}"
+        );
+
+        let path = std::env::var("PATH").unwrap();
+        let cleared = names(&format!(
+            "{PYTHON}\nenv_clear = true\nenv = {{ PATH = {path:?} }}"
+        ));
+        assert!(cleared.contains(&"PATH".to_string()), "{cleared:?}");
+        assert!(
+            !cleared.contains(&other),
+            "`{other}` got through: {cleared:?}"
+        );
+    });
+}
+
+#[test]
+fn bad_limits_and_ids_name_the_parameter() {
+    assert_eq!(
+        faulty_param("max_answer_bytes = 0").as_deref(),
+        Some("max_answer_bytes")
+    );
+    assert_eq!(
+        faulty_param("protocol = \"bytes\"\nrequire_ids = true").as_deref(),
+        Some("require_ids")
+    );
+}
+
+#[test]
+fn bad_environment_options_name_the_parameter() {
+    let cases = [
+        ("env_allow = [\"A=B\"]", "env_allow"),
+        ("env_allow = [\"\"]", "env_allow"),
+        ("env_allow = [\"PATH\"]\nenv_clear = false", "env_clear"),
+        ("env = { \"A=B\" = \"x\" }", "env"),
+    ];
+    for (params, name) in cases {
+        assert_eq!(faulty_param(params).as_deref(), Some(name), "{params}");
+    }
 }

@@ -2,15 +2,24 @@
 //! one writes requests to its stdin, one reads answers from its stdout, one
 //! copies its stderr to ours. Requests go through a thread so that a worker
 //! that stops reading cannot block the replica past its timeout.
+//!
+//! A worker leads a process group of its own: Ctrl-C on baton's terminal
+//! reaches baton alone (which drains, asking the workers to finish their
+//! items), and ending the group ends whatever the worker started too.
 
 use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::protocol::Protocol;
+use baton_engine::Cancellation;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+use super::protocol::{Answer, Protocol, ReadFailure};
 use super::WorkerSpec;
 
 /// How long a worker whose stdin was closed may take to exit before it is
@@ -20,10 +29,16 @@ pub(super) const EXIT_GRACE: Duration = Duration::from_millis(500);
 /// How long to wait for the last stderr lines of a worker that has exited.
 const STDERR_GRACE: Duration = Duration::from_millis(200);
 
+/// How often a replica waiting for an answer looks whether the run has
+/// ended: an abort never waits longer than this for a worker.
+const CANCEL_POLL: Duration = Duration::from_millis(20);
+
 /// What the pipe threads report.
 enum Event {
     /// One whole answer.
-    Answer(Vec<u8>),
+    Answer(Answer),
+    /// An answer longer than the limit: the reader has stopped.
+    TooLong,
     /// The worker closed its stdout.
     Closed,
     /// Reading its stdout failed (a frame cut short).
@@ -38,6 +53,10 @@ pub(super) enum Failure {
     Died(Option<String>),
     /// No answer in time.
     TimedOut,
+    /// The answer is longer than the limit.
+    TooLong,
+    /// The run ended while waiting.
+    Cancelled,
 }
 
 /// What a worker that is not in the middle of an item may be found in.
@@ -46,13 +65,17 @@ pub(super) enum Idle {
     Ready,
     /// Dead: closed its stdout or exited.
     Dead,
-    /// It wrote an answer nobody asked for: out of step.
+    /// It wrote on stdout with no request waiting: out of step.
     Chatty,
 }
 
 /// A running worker process.
 pub(super) struct Worker {
     child: Child,
+    /// The worker's process group (its pid): what is killed to end it.
+    group: Option<Pid>,
+    /// Whether the group has been sent SIGKILL (once is enough).
+    group_ended: bool,
     /// To the stdin thread; dropping it closes the worker's stdin.
     requests: Option<Sender<Vec<u8>>>,
     events: Receiver<Event>,
@@ -67,20 +90,38 @@ pub(super) struct Worker {
 impl Worker {
     /// Starts the worker of replica `replica`.
     pub(super) fn start(spec: &WorkerSpec, replica: usize) -> io::Result<Worker> {
-        let mut child = Command::new(&spec.program)
+        let mut command = Command::new(&spec.program);
+        if spec.env_clear {
+            command.env_clear();
+            for name in &spec.env_allow {
+                if let Some(value) = std::env::var_os(name) {
+                    command.env(name, value);
+                }
+            }
+        }
+        let mut child = command
             .args(&spec.args)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .current_dir(&spec.cwd)
+            // A group of its own: the terminal's SIGINT is for baton, which
+            // drains; `stop` ends the group, the worker's own children too.
+            .process_group(0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
+        let group = i32::try_from(child.id()).ok();
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
             // Cannot happen: all three were asked for as pipes.
-            let _ = child.kill();
-            let _ = child.wait();
+            let mut worker = Worker::new(
+                child,
+                group,
+                mpsc::channel::<Event>().1,
+                mpsc::channel::<()>().1,
+            );
+            worker.stop(Duration::ZERO);
             return Err(io::Error::other("the worker's pipes were not set up"));
         };
         let name = format!("exec-{}-{replica}", spec.label);
@@ -96,10 +137,10 @@ impl Worker {
                 move || write_requests(stdin, &requests_rx, &events)
             })
             .and_then(|_| {
-                let protocol = spec.protocol;
+                let (protocol, limit) = (spec.protocol, spec.max_answer);
                 thread::Builder::new()
                     .name(format!("{name}-stdout"))
-                    .spawn(move || read_answers(protocol, stdout, &events_tx))
+                    .spawn(move || read_answers(protocol, stdout, limit, &events_tx))
             })
             .and_then(|_| {
                 let last = Arc::clone(&last_stderr);
@@ -107,20 +148,36 @@ impl Worker {
                     .name(format!("{name}-stderr"))
                     .spawn(move || copy_stderr(stderr, &prefix, &last, stderr_tx))
             });
-        let mut worker = Worker {
-            child,
-            requests: Some(requests),
-            events,
-            last_stderr,
-            stderr_done,
-            status: None,
-        };
+        let mut worker = Worker::new(child, group, events, stderr_done);
+        worker.requests = Some(requests);
+        worker.last_stderr = last_stderr;
         match spawned {
             Ok(_) => Ok(worker),
             Err(error) => {
                 worker.stop(Duration::ZERO);
-                Err(error)
+                Err(io::Error::new(
+                    error.kind(),
+                    format!("cannot start a thread for its pipes: {error}"),
+                ))
             }
+        }
+    }
+
+    fn new(
+        child: Child,
+        group: Option<i32>,
+        events: Receiver<Event>,
+        stderr_done: Receiver<()>,
+    ) -> Worker {
+        Worker {
+            child,
+            group: group.map(Pid::from_raw),
+            group_ended: false,
+            requests: None,
+            events,
+            last_stderr: Arc::default(),
+            stderr_done,
+            status: None,
         }
     }
 
@@ -132,7 +189,7 @@ impl Worker {
     /// Whether a worker between items is still fit to take one.
     pub(super) fn idle(&mut self) -> Idle {
         match self.events.try_recv() {
-            Ok(Event::Answer(_)) => Idle::Chatty,
+            Ok(Event::Answer(_) | Event::TooLong) => Idle::Chatty,
             Ok(_) | Err(TryRecvError::Disconnected) => Idle::Dead,
             Err(TryRecvError::Empty) => match self.child.try_wait() {
                 Ok(None) => Idle::Ready,
@@ -145,12 +202,14 @@ impl Worker {
         }
     }
 
-    /// Sends one request and waits for its answer.
+    /// Sends one request and waits for its answer: up to `timeout` if
+    /// there is one, and never past the end of the run (`cancel`).
     pub(super) fn ask(
         &mut self,
         request: Vec<u8>,
         timeout: Option<Duration>,
-    ) -> Result<Vec<u8>, Failure> {
+        cancel: &Cancellation,
+    ) -> Result<Answer, Failure> {
         let sent = self
             .requests
             .as_ref()
@@ -158,16 +217,30 @@ impl Worker {
         if !sent {
             return Err(Failure::Died(Some("its stdin is closed".into())));
         }
-        let event = match timeout {
-            None => self.events.recv().ok(),
-            Some(timeout) => match self.events.recv_timeout(timeout) {
-                Ok(event) => Some(event),
-                Err(RecvTimeoutError::Timeout) => return Err(Failure::TimedOut),
-                Err(RecvTimeoutError::Disconnected) => None,
-            },
+        let deadline = timeout.map(|timeout| Instant::now() + timeout);
+        let event = loop {
+            let wait = deadline.map_or(CANCEL_POLL, |deadline| {
+                deadline
+                    .saturating_duration_since(Instant::now())
+                    .min(CANCEL_POLL)
+            });
+            match self.events.recv_timeout(wait) {
+                Ok(event) => break Some(event),
+                Err(RecvTimeoutError::Disconnected) => break None,
+                Err(RecvTimeoutError::Timeout) if cancel.is_cancelled() => {
+                    return Err(Failure::Cancelled)
+                }
+                Err(RecvTimeoutError::Timeout)
+                    if deadline.is_some_and(|deadline| Instant::now() >= deadline) =>
+                {
+                    return Err(Failure::TimedOut)
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+            }
         };
         match event {
             Some(Event::Answer(answer)) => Ok(answer),
+            Some(Event::TooLong) => Err(Failure::TooLong),
             Some(Event::Closed) | None => Err(Failure::Died(None)),
             Some(Event::ReadFailed(e)) => Err(Failure::Died(Some(format!(
                 "reading its answer failed: {e}"
@@ -178,22 +251,17 @@ impl Worker {
         }
     }
 
-    /// Closes the worker's stdin, gives it `grace` to exit, then kills it;
-    /// waits for it either way (no zombie). Its exit status, if it could be
-    /// had.
+    /// Closes the worker's stdin, gives it `grace` to exit, then kills its
+    /// whole process group (whatever the worker started is ended with it,
+    /// even when the worker itself exited in time); waits for it either way
+    /// (no zombie). Its exit status, if it could be had.
     pub(super) fn stop(&mut self, grace: Duration) -> Option<ExitStatus> {
-        if self.status.is_some() {
-            return self.status;
-        }
         self.requests = None;
         let deadline = Instant::now() + grace;
         let mut pause = Duration::from_millis(1);
-        loop {
+        while self.status.is_none() {
             match self.child.try_wait() {
-                Ok(Some(status)) => {
-                    self.status = Some(status);
-                    return self.status;
-                }
+                Ok(Some(status)) => self.status = Some(status),
                 Ok(None) if Instant::now() < deadline => {
                     thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
                     pause = (pause * 2).min(Duration::from_millis(20));
@@ -201,10 +269,29 @@ impl Worker {
                 Ok(None) | Err(_) => break,
             }
         }
-        // Fails only if it has exited meanwhile; `wait` reaps it either way.
-        let _ = self.child.kill();
-        self.status = self.child.wait().ok();
+        self.end_group();
+        if self.status.is_none() {
+            self.status = self.child.wait().ok();
+        }
         self.status
+    }
+
+    /// Sends SIGKILL to the worker's process group, once. While the worker
+    /// is not reaped its pid names the group; once it is, the group id is
+    /// not reused while any member lives (POSIX), so the signal reaches only
+    /// what the worker left behind, if anything.
+    fn end_group(&mut self) {
+        if self.group_ended {
+            return;
+        }
+        self.group_ended = true;
+        let killed = self
+            .group
+            .is_some_and(|group| killpg(group, Signal::SIGKILL).is_ok());
+        if !killed && self.status.is_none() {
+            // No group to signal (it cannot be had, or is gone): the worker at least.
+            let _ = self.child.kill();
+        }
     }
 
     /// The last non-empty line the worker wrote on stderr, once the stderr
@@ -243,13 +330,14 @@ fn write_requests(mut stdin: ChildStdin, requests: &Receiver<Vec<u8>>, events: &
     // The sender is gone: dropping `stdin` closes it, and the worker sees the end of input.
 }
 
-fn read_answers(protocol: Protocol, stdout: ChildStdout, events: &Sender<Event>) {
+fn read_answers(protocol: Protocol, stdout: ChildStdout, limit: usize, events: &Sender<Event>) {
     let mut stdout = BufReader::new(stdout);
     loop {
-        let event = match protocol.read_answer(&mut stdout) {
+        let event = match protocol.read_answer(&mut stdout, limit) {
             Ok(Some(answer)) => Event::Answer(answer),
             Ok(None) => Event::Closed,
-            Err(e) => Event::ReadFailed(e),
+            Err(ReadFailure::TooLong) => Event::TooLong,
+            Err(ReadFailure::Io(e)) => Event::ReadFailed(e),
         };
         let last = !matches!(event, Event::Answer(_));
         if events.send(event).is_err() || last {
