@@ -1,0 +1,427 @@
+//! An op's parameters: their definitions (name, type, default, doc), the
+//! validated values handed to its build function, and the error a build
+//! returns naming the parameter at fault.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The type of a parameter's value.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::ParamType;
+/// assert!(ParamType::Int.accepts(&toml::Value::Integer(3)));
+/// assert!(!ParamType::Int.accepts(&toml::Value::String("3".into())));
+/// assert!(ParamType::Float.accepts(&toml::Value::Integer(3)));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamType {
+    /// A string.
+    Str,
+    /// An integer.
+    Int,
+    /// A number (an integer is accepted).
+    Float,
+    /// `true` or `false`.
+    Bool,
+    /// An array of strings.
+    StrList,
+    /// An array of numbers.
+    FloatList,
+    /// A table of string values (`{ old = "new" }`).
+    StrTable,
+}
+
+impl ParamType {
+    /// Whether a value is of this type.
+    ///
+    /// # Examples
+    ///
+    /// See [`ParamType`].
+    pub fn accepts(&self, value: &toml::Value) -> bool {
+        use toml::Value as V;
+        match self {
+            ParamType::Str => matches!(value, V::String(_)),
+            ParamType::Int => matches!(value, V::Integer(_)),
+            ParamType::Float => matches!(value, V::Integer(_) | V::Float(_)),
+            ParamType::Bool => matches!(value, V::Boolean(_)),
+            ParamType::StrList => matches!(value, V::Array(a) if a.iter().all(|v| v.is_str())),
+            ParamType::FloatList => {
+                matches!(value, V::Array(a) if a.iter().all(|v| v.is_integer() || v.is_float()))
+            }
+            ParamType::StrTable => matches!(value, V::Table(t) if t.values().all(|v| v.is_str())),
+        }
+    }
+
+    /// How the type is named in messages and `baton ops`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(baton_ops::ParamType::StrList.name(), "array of strings");
+    /// ```
+    pub fn name(&self) -> &'static str {
+        match self {
+            ParamType::Str => "string",
+            ParamType::Int => "integer",
+            ParamType::Float => "number",
+            ParamType::Bool => "boolean",
+            ParamType::StrList => "array of strings",
+            ParamType::FloatList => "array of numbers",
+            ParamType::StrTable => "table of strings",
+        }
+    }
+}
+
+/// One parameter of a built-in stage.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::{ParamDef, ParamType};
+/// const END: ParamDef = ParamDef::required("end", ParamType::Int, "one past the last number");
+/// assert!(END.required);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParamDef {
+    /// The key in the pipeline file.
+    pub name: &'static str,
+    /// The type of its value.
+    pub ty: ParamType,
+    /// Whether it must be given.
+    pub required: bool,
+    /// Its default, in TOML syntax (`"4"`, `"\"line\""`, `"true"`), if optional and defaulted.
+    pub default: Option<&'static str>,
+    /// What it means.
+    pub doc: &'static str,
+}
+
+impl ParamDef {
+    /// A parameter that must be given.
+    ///
+    /// # Examples
+    ///
+    /// See [`ParamDef`].
+    pub const fn required(name: &'static str, ty: ParamType, doc: &'static str) -> Self {
+        Self {
+            name,
+            ty,
+            required: true,
+            default: None,
+            doc,
+        }
+    }
+
+    /// An optional parameter with no default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let seed = baton_ops::ParamDef::optional("seed", baton_ops::ParamType::Int, "random seed");
+    /// assert!(!seed.required);
+    /// ```
+    pub const fn optional(name: &'static str, ty: ParamType, doc: &'static str) -> Self {
+        Self {
+            name,
+            ty,
+            required: false,
+            default: None,
+            doc,
+        }
+    }
+
+    /// An optional parameter with a default (in TOML syntax).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_ops::{ParamDef, ParamType};
+    /// let field = ParamDef::with_default("field", ParamType::Str, "\"line\"", "the field to parse");
+    /// assert_eq!(field.default, Some("\"line\""));
+    /// ```
+    pub const fn with_default(
+        name: &'static str,
+        ty: ParamType,
+        default: &'static str,
+        doc: &'static str,
+    ) -> Self {
+        Self {
+            name,
+            ty,
+            required: false,
+            default: Some(default),
+            doc,
+        }
+    }
+}
+
+/// A failure to build a stage from its parameters, naming the parameter at
+/// fault when there is one (so the caller can point at its line).
+///
+/// # Examples
+///
+/// ```
+/// let e = baton_ops::OpError::param("path", "no file matches `logs/*.gz`");
+/// assert_eq!(e.to_string(), "`path`: no file matches `logs/*.gz`");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", param.as_ref().map(|p| format!("`{p}`: ")).unwrap_or_default())]
+pub struct OpError {
+    /// The parameter at fault, if one is.
+    pub param: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl OpError {
+    /// An error about one parameter.
+    ///
+    /// # Examples
+    ///
+    /// See [`OpError`].
+    pub fn param(param: &str, message: impl Into<String>) -> Self {
+        Self {
+            param: Some(param.to_string()),
+            message: message.into(),
+        }
+    }
+
+    /// An error about the stage as a whole.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(baton_ops::OpError::stage("bad").to_string(), "bad");
+    /// ```
+    pub fn stage(message: impl Into<String>) -> Self {
+        Self {
+            param: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// The validated parameters of one stage, with defaults filled in.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::Params;
+/// let mut values = std::collections::BTreeMap::new();
+/// values.insert("end".to_string(), toml::Value::Integer(10));
+/// let params = Params::new(values, ".");
+/// assert_eq!(params.int("end").unwrap(), Some(10));
+/// assert_eq!(params.int("start").unwrap(), None);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Params {
+    values: BTreeMap<String, toml::Value>,
+    base_dir: PathBuf,
+}
+
+impl Params {
+    /// Parameters read from a file in `base_dir` (relative paths start there).
+    ///
+    /// # Examples
+    ///
+    /// See [`Params`].
+    pub fn new(values: BTreeMap<String, toml::Value>, base_dir: impl AsRef<Path>) -> Self {
+        Self {
+            values,
+            base_dir: base_dir.as_ref().to_path_buf(),
+        }
+    }
+
+    /// The raw value of a parameter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(baton_ops::Params::default().raw("x").is_none());
+    /// ```
+    pub fn raw(&self, name: &str) -> Option<&toml::Value> {
+        self.values.get(name)
+    }
+
+    fn typed<'a, T>(
+        &'a self,
+        name: &str,
+        what: &str,
+        get: impl Fn(&'a toml::Value) -> Option<T>,
+    ) -> Result<Option<T>, OpError> {
+        match self.values.get(name) {
+            None => Ok(None),
+            Some(value) => get(value)
+                .map(Some)
+                .ok_or_else(|| OpError::param(name, format!("expected {what}"))),
+        }
+    }
+
+    /// A string parameter.
+    ///
+    /// # Errors
+    ///
+    /// When the value is not a string.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(baton_ops::Params::default().str("field").unwrap(), None);
+    /// ```
+    pub fn str(&self, name: &str) -> Result<Option<&str>, OpError> {
+        self.typed(name, "a string", |v| v.as_str())
+    }
+
+    /// An integer parameter.
+    ///
+    /// # Errors
+    ///
+    /// When the value is not an integer.
+    ///
+    /// # Examples
+    ///
+    /// See [`Params`].
+    pub fn int(&self, name: &str) -> Result<Option<i64>, OpError> {
+        self.typed(name, "an integer", |v| v.as_integer())
+    }
+
+    /// A number parameter (integers accepted).
+    ///
+    /// # Errors
+    ///
+    /// When the value is not a number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(baton_ops::Params::default().float("p").unwrap(), None);
+    /// ```
+    pub fn float(&self, name: &str) -> Result<Option<f64>, OpError> {
+        self.typed(name, "a number", |v| {
+            v.as_float().or_else(|| v.as_integer().map(|i| i as f64))
+        })
+    }
+
+    /// A boolean parameter.
+    ///
+    /// # Errors
+    ///
+    /// When the value is not a boolean.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(baton_ops::Params::default().bool("gzip").unwrap(), None);
+    /// ```
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, OpError> {
+        self.typed(name, "a boolean", |v| v.as_bool())
+    }
+
+    /// An array-of-strings parameter.
+    ///
+    /// # Errors
+    ///
+    /// When the value is not an array of strings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(baton_ops::Params::default().str_list("fields").unwrap(), None);
+    /// ```
+    pub fn str_list(&self, name: &str) -> Result<Option<Vec<String>>, OpError> {
+        self.typed(name, "an array of strings", |v| {
+            v.as_array()?
+                .iter()
+                .map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+    }
+
+    /// An array-of-numbers parameter.
+    ///
+    /// # Errors
+    ///
+    /// When the value is not an array of numbers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(baton_ops::Params::default().float_list("mean").unwrap(), None);
+    /// ```
+    pub fn float_list(&self, name: &str) -> Result<Option<Vec<f64>>, OpError> {
+        self.typed(name, "an array of numbers", |v| {
+            v.as_array()?
+                .iter()
+                .map(|x| x.as_float().or_else(|| x.as_integer().map(|i| i as f64)))
+                .collect()
+        })
+    }
+
+    /// A table-of-strings parameter, in key order.
+    ///
+    /// # Errors
+    ///
+    /// When the value is not a table of strings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(baton_ops::Params::default().str_table("fields").unwrap(), None);
+    /// ```
+    pub fn str_table(&self, name: &str) -> Result<Option<Vec<(String, String)>>, OpError> {
+        self.typed(name, "a table of strings", |v| {
+            v.as_table()?
+                .iter()
+                .map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
+    }
+
+    /// A path parameter, resolved against the pipeline file's folder.
+    ///
+    /// # Errors
+    ///
+    /// When the value is not a string.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// let mut values = BTreeMap::new();
+    /// values.insert("path".to_string(), toml::Value::String("out.jsonl".into()));
+    /// let params = baton_ops::Params::new(values, "/data");
+    /// assert_eq!(params.path("path").unwrap().unwrap(), std::path::PathBuf::from("/data/out.jsonl"));
+    /// ```
+    pub fn path(&self, name: &str) -> Result<Option<PathBuf>, OpError> {
+        Ok(self.str(name)?.map(|p| self.base_dir.join(p)))
+    }
+
+    /// The folder relative paths start from.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(baton_ops::Params::new(Default::default(), "/x").base_dir(), std::path::Path::new("/x"));
+    /// ```
+    pub fn base_dir(&self) -> &Path {
+        &self.base_dir
+    }
+
+    /// A required parameter: validation has checked it is there.
+    ///
+    /// # Errors
+    ///
+    /// When it is missing after all (a definition that forgot `required`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let params = baton_ops::Params::default();
+    /// let missing = params.str("x").and_then(|v| baton_ops::Params::need("x", v));
+    /// assert!(missing.is_err());
+    /// ```
+    pub fn need<T>(name: &str, value: Option<T>) -> Result<T, OpError> {
+        value.ok_or_else(|| OpError::param(name, "is required"))
+    }
+}
