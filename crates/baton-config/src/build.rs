@@ -1,14 +1,15 @@
 //! Building a plan on the engine: every stage's op is built from its
 //! parameters (where missing files and bad patterns show up), then wired
-//! into an engine pipeline of [`Item`]s.
+//! into an engine pipeline of [`Item`]s: the source first, then each stage
+//! in the middle attaching itself to the builder this file sets up (name,
+//! mode, error policy, buffer), then the sink.
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use baton_engine::ModeKind;
-use baton_engine::{BoxError, Config, DeadLetter, OnError, Pipeline, RunHandle, Stage};
-use baton_ops::{BuiltOp, Item, Payload};
+use baton_engine::{BoxError, Config, DeadLetter, OnError, Pipeline, RunHandle};
+use baton_ops::{BuiltOp, Item};
 
 use crate::diagnostic::Diagnostics;
 use crate::plan::Plan;
@@ -146,35 +147,13 @@ impl Built {
                 builder = builder.buffer(items);
             }
             pipeline = match op {
-                BuiltOp::Source(_) => {
-                    return Err(format!("stage `{}` is a source in the middle", stage.name).into())
-                }
-                BuiltOp::Stage(factory) => {
-                    let factory = Arc::clone(&factory);
-                    builder.apply(move || factory())
-                }
-                BuiltOp::Batch { size, exact } => builder.apply(move || {
-                    Ok(BatchItems {
-                        size,
-                        exact,
-                        items: Vec::new(),
-                    })
-                }),
-                BuiltOp::Unbatch => builder.apply(|| Ok(UnbatchItems)),
-                BuiltOp::Shuffle { buffer, seed } => builder.shuffle(buffer, seed),
-                BuiltOp::Prefetch(n) => {
-                    drop(builder);
-                    return Err(format!(
-                        "`prefetch` ({n}) must be written as its own stage; internal error at `{}`",
-                        stage.name
-                    )
-                    .into());
-                }
-                BuiltOp::Take(n) => builder.take(n),
-                BuiltOp::Skip(n) => builder.skip(n),
+                BuiltOp::Stage(built) => built.attach(builder),
                 BuiltOp::Sink(make) => {
                     sink = Some((builder, make));
                     break;
+                }
+                BuiltOp::Source(_) => {
+                    return Err(format!("stage `{}` is a source in the middle", stage.name).into())
                 }
             };
         }
@@ -309,56 +288,4 @@ pub fn write_dead_letters(
         written.push(file.clone());
     }
     Ok(written)
-}
-
-/// `batch`: items into one item whose payload is the batch.
-struct BatchItems {
-    size: usize,
-    exact: bool,
-    items: Vec<Item>,
-}
-
-impl BatchItems {
-    fn emit(&mut self, out: &mut Vec<Item>) {
-        let items = std::mem::take(&mut self.items);
-        let mut batch = Item::with_field("size", items.len());
-        batch.payload = Payload::Batch(items);
-        out.push(batch);
-    }
-}
-
-impl Stage<Item, Item> for BatchItems {
-    fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
-        self.items.push(item);
-        if self.items.len() == self.size {
-            self.emit(out);
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self, out: &mut Vec<Item>) -> Result<(), BoxError> {
-        if !self.items.is_empty() && !self.exact {
-            self.emit(out);
-        }
-        Ok(())
-    }
-}
-
-/// `unbatch`: a batch back into its items.
-struct UnbatchItems;
-
-impl Stage<Item, Item> for UnbatchItems {
-    fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
-        match item.payload {
-            Payload::Batch(items) => {
-                out.extend(items);
-                Ok(())
-            }
-            other => Err(format!(
-                "unbatch needs a batch, got an item with {} payload",
-                other.kind()
-            )
-            .into()),
-        }
-    }
 }

@@ -54,11 +54,11 @@ pub(crate) fn run_stage(
     params: &Params,
     items: Vec<Item>,
 ) -> (Vec<Result<Vec<Item>, String>>, Vec<Item>) {
-    let factory = match build(op, params) {
-        BuiltOp::Stage(factory) => factory,
+    let built = match build(op, params) {
+        BuiltOp::Stage(built) => built,
         other => panic!("{} built {other:?}, not a stage", op.name),
     };
-    let mut stage = factory().expect("the stage is made");
+    let mut stage = built.replica().expect("the stage is made");
     let outputs = items
         .into_iter()
         .map(|item| {

@@ -22,8 +22,8 @@
 //!
 //! let params = Params::new(toml::from_str(r#"expr = 'status >= 500 && path != "/health"'"#).unwrap(), ".");
 //! let op = baton_ops::find("filter").unwrap();
-//! let BuiltOp::Stage(replica) = (op.build)(&params).unwrap() else { unreachable!() };
-//! let mut stage = replica().unwrap();
+//! let BuiltOp::Stage(built) = (op.build)(&params).unwrap() else { unreachable!() };
+//! let mut stage = built.replica().unwrap();
 //! let mut out = Vec::new();
 //! stage.process(Item::record(serde_json::json!({"status": 503, "path": "/api"})), &mut out).unwrap();
 //! stage.process(Item::record(serde_json::json!({"status": 503, "path": "/health"})), &mut out).unwrap();

@@ -12,7 +12,7 @@ mod def;
 mod lookup;
 mod params;
 
-pub use built::{BuiltOp, BuiltSource, SinkFactory, StageFactory};
+pub use built::{BuiltOp, BuiltSource, BuiltStage, SinkFactory};
 pub use def::{Modes, OpDef, OpKind, STAGE_KEYS};
 pub use lookup::{all, find, find_kind, nearest};
 pub use params::{OpError, ParamDef, ParamType, Params};

@@ -7,7 +7,9 @@ use std::time::Duration;
 use baton_engine::{BoxError, Stage};
 
 use crate::item::Item;
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::registry::{
+    BuiltOp, BuiltStage, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
+};
 
 /// Every simulation stage.
 pub(crate) const DEFS: &[OpDef] = &[
@@ -41,8 +43,8 @@ fn build_delay(params: &Params) -> Result<BuiltOp, OpError> {
         ));
     }
     let wait = Duration::from_secs_f64(ms / 1000.0);
-    Ok(BuiltOp::Stage(std::sync::Arc::new(move || {
-        Ok(Box::new(Delay(wait)) as Box<dyn Stage<Item, Item>>)
+    Ok(BuiltOp::Stage(BuiltStage::replicas(move || {
+        Ok(Delay(wait))
     })))
 }
 
@@ -65,11 +67,11 @@ fn build_spin(params: &Params) -> Result<BuiltOp, OpError> {
         )
     })?;
     let field = params.str("field")?.unwrap_or("value").to_string();
-    Ok(BuiltOp::Stage(std::sync::Arc::new(move || {
-        Ok(Box::new(Spin {
+    Ok(BuiltOp::Stage(BuiltStage::replicas(move || {
+        Ok(Spin {
             iterations,
             field: field.clone(),
-        }) as Box<dyn Stage<Item, Item>>)
+        })
     })))
 }
 
