@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use baton_engine::ModeKind;
 use baton_engine::{BoxError, Config, DeadLetter, OnError, Pipeline, RunHandle};
-use baton_ops::{BuiltOp, Item};
+use baton_ops::{BuiltOp, Item, Warnings};
 
 use crate::diagnostic::Diagnostics;
 use crate::plan::Plan;
@@ -31,6 +31,8 @@ pub struct Built {
     ops: Vec<BuiltOp>,
     /// The number of items the source will give, when known.
     pub source_len: Option<u64>,
+    /// Where the stages' warnings go.
+    warnings: Warnings,
 }
 
 /// How to run a built pipeline.
@@ -51,7 +53,8 @@ pub struct RunOptions {
 
 impl Plan {
     /// Builds every stage's op; problems (a missing file, a bad pattern)
-    /// come back pointing at the parameter in the file.
+    /// come back pointing at the parameter in the file. Every stage's
+    /// warnings go to one collector, the run's (see [`Started::warnings`]).
     ///
     /// # Errors
     ///
@@ -67,8 +70,13 @@ impl Plan {
     pub fn build(self) -> Result<Built, Diagnostics> {
         let mut problems = Vec::new();
         let mut ops = Vec::new();
+        let warnings = Warnings::new();
         for stage in &self.stages {
-            match (stage.op.build)(&stage.params) {
+            let params = stage
+                .params
+                .clone()
+                .with_warnings(warnings.stage(&stage.name));
+            match (stage.op.build)(&params) {
                 Ok(op) => ops.push(op),
                 Err(error) => problems.push(self.stage_diagnostic(
                     stage,
@@ -88,6 +96,7 @@ impl Plan {
             plan: self,
             ops,
             source_len,
+            warnings,
         })
     }
 }
@@ -109,7 +118,12 @@ impl Built {
     /// assert_eq!(report.stats.source.items, 100);
     /// ```
     pub fn start(self, options: &RunOptions) -> Result<Started, BoxError> {
-        let Built { plan, ops, .. } = self;
+        let Built {
+            plan,
+            ops,
+            warnings,
+            ..
+        } = self;
         let mut config = Config::default().trace(options.trace);
         if let Some(threads) = options.threads.or(plan.threads) {
             config = config.threads(threads);
@@ -170,6 +184,7 @@ impl Built {
             handle,
             plan,
             dead_letters,
+            warnings,
         })
     }
 }
@@ -191,6 +206,7 @@ pub struct Started {
     /// Its plan.
     pub plan: Plan,
     dead_letters: Vec<(String, Option<PathBuf>)>,
+    warnings: Warnings,
 }
 
 impl Started {
@@ -241,6 +257,25 @@ impl Started {
     /// ```
     pub fn dead_letter_files(&self) -> Vec<(String, Option<PathBuf>)> {
         self.dead_letters.clone()
+    }
+
+    /// The run's warnings (a filter testing a field no item has, an output
+    /// left partial): read them while it goes and once it has ended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_ops::Moment;
+    /// let text = "[[stage]]\nop = \"range\"\nend = 3\n\n[[stage]]\nop = \"filter\"\nexpr = \"valeu > 1\"\n\n[[stage]]\nop = \"discard\"\n";
+    /// let run = baton_config::Plan::parse("p.toml".as_ref(), text).unwrap().build().unwrap().start(&Default::default()).unwrap();
+    /// let warnings = run.warnings();
+    /// run.handle.join().unwrap();
+    /// let said = warnings.read(Moment::Ended);
+    /// assert_eq!(said[0].stage, "filter");
+    /// assert!(said[0].message.contains("did you mean `value`?"), "{}", said[0]);
+    /// ```
+    pub fn warnings(&self) -> Warnings {
+        self.warnings.clone()
     }
 }
 

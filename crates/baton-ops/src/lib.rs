@@ -37,9 +37,11 @@ mod sinks;
 mod sources;
 #[cfg(test)]
 mod testing;
+mod warnings;
 
 pub use item::{Item, Payload, Tensor};
 pub use registry::{
     all, find, find_kind, nearest, BuiltOp, BuiltSource, BuiltStage, Modes, OpDef, OpError, OpKind,
     ParamDef, ParamType, Params, SinkFactory, STAGE_KEYS,
 };
+pub use warnings::{Moment, StageWarnings, Warning, Warnings};

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use baton_config::{Plan, RunOptions};
 use baton_engine::{PipelineError, RunReport};
+use baton_ops::{Moment, Warnings};
 
 use crate::live::{self, View};
 
@@ -113,21 +114,25 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         });
     }
-    live::watch(&handle, View::choose(args.quiet), total);
+    let warnings = started.warnings();
+    live::watch(&handle, View::choose(args.quiet), total, &warnings);
     let dead_letter_files = started.dead_letter_files();
     let name = started.plan.name.clone();
     let result = started.handle.join();
     match result {
         Ok(report) => {
             finish(&name, &report, &args, &dead_letter_files)?;
+            print_warnings(&warnings);
             Ok(ExitCode::SUCCESS)
         }
         Err(PipelineError::Aborted) => {
             eprintln!("aborted");
+            print_warnings(&warnings);
             Ok(ExitCode::from(130))
         }
         Err(error) => {
             eprintln!("error: the pipeline failed: {error}");
+            print_warnings(&warnings);
             Ok(ExitCode::from(1))
         }
     }
@@ -177,6 +182,13 @@ fn finish(
         eprintln!("stats written to {}", path.display());
     }
     Ok(())
+}
+
+/// The run's warnings as they stand at its end, after its summary.
+fn print_warnings(warnings: &Warnings) {
+    for warning in warnings.read(Moment::Ended) {
+        eprintln!("warning: {warning}");
+    }
 }
 
 fn describe_plan(plan: &Plan, threads: Option<usize>) -> String {

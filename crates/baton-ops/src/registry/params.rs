@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::warnings::StageWarnings;
+
 /// The type of a parameter's value.
 ///
 /// # Examples
@@ -218,6 +220,7 @@ impl OpError {
 pub struct Params {
     values: BTreeMap<String, toml::Value>,
     base_dir: PathBuf,
+    warnings: StageWarnings,
 }
 
 impl Params {
@@ -230,7 +233,34 @@ impl Params {
         Self {
             values,
             base_dir: base_dir.as_ref().to_path_buf(),
+            warnings: StageWarnings::default(),
         }
+    }
+
+    /// The same parameters, for a stage whose warnings go to `warnings`
+    /// (its run's collector: see [`Warnings`](crate::Warnings)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let run = baton_ops::Warnings::new();
+    /// let params = baton_ops::Params::default().with_warnings(run.stage("filter"));
+    /// params.warnings().warn("a word");
+    /// assert_eq!(run.read(baton_ops::Moment::Ended)[0].stage, "filter");
+    /// ```
+    pub fn with_warnings(mut self, warnings: StageWarnings) -> Self {
+        self.warnings = warnings;
+        self
+    }
+
+    /// Where the stage's warnings go (nowhere anyone reads, unless
+    /// [`Params::with_warnings`] said otherwise).
+    ///
+    /// # Examples
+    ///
+    /// See [`Params::with_warnings`].
+    pub fn warnings(&self) -> &StageWarnings {
+        &self.warnings
     }
 
     /// The raw value of a parameter.
