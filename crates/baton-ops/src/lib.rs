@@ -42,6 +42,6 @@ mod warnings;
 pub use item::{Item, Payload, Tensor};
 pub use registry::{
     all, find, find_kind, nearest, BuiltOp, BuiltSource, BuiltStage, Modes, OpDef, OpError, OpKind,
-    ParamDef, ParamType, Params, SinkFactory, STAGE_KEYS,
+    ParamDef, ParamRole, ParamType, Params, SinkFactory, STAGE_KEYS,
 };
 pub use warnings::{Moment, StageWarnings, Warning, Warnings};

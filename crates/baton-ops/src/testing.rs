@@ -154,3 +154,22 @@ fn no_parameter_is_a_stage_key() {
         }
     }
 }
+
+#[test]
+fn every_path_a_source_reads_or_a_sink_writes_says_so() {
+    use crate::registry::{OpKind, ParamRole};
+    for op in crate::registry::all() {
+        let Some(path) = op.param("path") else {
+            continue;
+        };
+        match op.kind {
+            OpKind::Source => assert_eq!(path.role, ParamRole::Input, "`{}`", op.name),
+            OpKind::Sink => assert!(
+                matches!(path.role, ParamRole::Output | ParamRole::OutputFolder),
+                "`{}`",
+                op.name
+            ),
+            OpKind::Transform => {}
+        }
+    }
+}

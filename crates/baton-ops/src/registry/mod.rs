@@ -15,4 +15,4 @@ mod params;
 pub use built::{BuiltOp, BuiltSource, BuiltStage, SinkFactory};
 pub use def::{Modes, OpDef, OpKind, STAGE_KEYS};
 pub use lookup::{all, find, find_kind, nearest};
-pub use params::{OpError, ParamDef, ParamType, Params};
+pub use params::{OpError, ParamDef, ParamRole, ParamType, Params};

@@ -76,14 +76,39 @@ impl ParamType {
     }
 }
 
+/// What a parameter's value is to the files around the run: most are
+/// plain values; a path a stage reads or writes says so, so that an output
+/// can be checked against the inputs before anything runs.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::{find_kind, OpKind, ParamRole};
+/// assert_eq!(find_kind("lines", OpKind::Source).unwrap().param("path").unwrap().role, ParamRole::Input);
+/// assert_eq!(find_kind("jsonl", OpKind::Sink).unwrap().param("path").unwrap().role, ParamRole::Output);
+/// assert_eq!(find_kind("files", OpKind::Sink).unwrap().param("path").unwrap().role, ParamRole::OutputFolder);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamRole {
+    /// A value that is no file of the run.
+    Value,
+    /// A file, or a glob of files, the stage reads (see [`Params::input_files`]).
+    Input,
+    /// A file the stage writes (replacing it).
+    Output,
+    /// A folder the stage writes files into.
+    OutputFolder,
+}
+
 /// One parameter of a built-in stage.
 ///
 /// # Examples
 ///
 /// ```
-/// use baton_ops::{ParamDef, ParamType};
+/// use baton_ops::{ParamDef, ParamRole, ParamType};
 /// const END: ParamDef = ParamDef::required("end", ParamType::Int, "one past the last number");
 /// assert!(END.required);
+/// assert_eq!(END.role, ParamRole::Value);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ParamDef {
@@ -97,6 +122,8 @@ pub struct ParamDef {
     pub default: Option<&'static str>,
     /// What it means.
     pub doc: &'static str,
+    /// Whether it names a file the stage reads or writes.
+    pub role: ParamRole,
 }
 
 impl ParamDef {
@@ -112,6 +139,7 @@ impl ParamDef {
             required: true,
             default: None,
             doc,
+            role: ParamRole::Value,
         }
     }
 
@@ -130,6 +158,7 @@ impl ParamDef {
             required: false,
             default: None,
             doc,
+            role: ParamRole::Value,
         }
     }
 
@@ -154,6 +183,55 @@ impl ParamDef {
             required: false,
             default: Some(default),
             doc,
+            role: ParamRole::Value,
+        }
+    }
+
+    /// The same parameter, naming a file or a glob of files the stage reads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_ops::{ParamDef, ParamRole, ParamType};
+    /// let path = ParamDef::required("path", ParamType::Str, "a glob of the files").input();
+    /// assert_eq!(path.role, ParamRole::Input);
+    /// ```
+    pub const fn input(self) -> Self {
+        Self {
+            role: ParamRole::Input,
+            ..self
+        }
+    }
+
+    /// The same parameter, naming a file the stage writes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_ops::{ParamDef, ParamRole, ParamType};
+    /// let path = ParamDef::required("path", ParamType::Str, "the file").output();
+    /// assert_eq!(path.role, ParamRole::Output);
+    /// ```
+    pub const fn output(self) -> Self {
+        Self {
+            role: ParamRole::Output,
+            ..self
+        }
+    }
+
+    /// The same parameter, naming a folder the stage writes files into.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_ops::{ParamDef, ParamRole, ParamType};
+    /// let path = ParamDef::required("path", ParamType::Str, "the folder").output_folder();
+    /// assert_eq!(path.role, ParamRole::OutputFolder);
+    /// ```
+    pub const fn output_folder(self) -> Self {
+        Self {
+            role: ParamRole::OutputFolder,
+            ..self
         }
     }
 }
@@ -425,6 +503,27 @@ impl Params {
     /// ```
     pub fn path(&self, name: &str) -> Result<Option<PathBuf>, OpError> {
         Ok(self.str(name)?.map(|p| self.base_dir.join(p)))
+    }
+
+    /// The files an input parameter names: its glob, relative to the
+    /// pipeline file's folder, expanded as the sources expand it (files
+    /// only, sorted).
+    ///
+    /// # Errors
+    ///
+    /// Naming `name`: it is missing or no string, an invalid glob, a folder
+    /// that cannot be read, or no file matching at all.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::write(dir.path().join("a.log"), "x").unwrap();
+    /// let params = baton_ops::Params::new(toml::from_str(r#"path = "*.log""#).unwrap(), dir.path());
+    /// assert_eq!(params.input_files("path").unwrap(), [dir.path().join("a.log")]);
+    /// ```
+    pub fn input_files(&self, name: &str) -> Result<Vec<PathBuf>, OpError> {
+        crate::sources::matching(self, name)
     }
 
     /// The folder relative paths start from.

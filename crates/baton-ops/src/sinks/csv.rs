@@ -32,7 +32,8 @@ pub(crate) const DEF: OpDef = OpDef {
     kind: OpKind::Sink,
     summary: "writes every item as a row of a CSV file with a header (made with its folders; replaced if it exists)",
     params: &[
-        ParamDef::required("path", ParamType::Str, "the file, relative to the pipeline file"),
+        ParamDef::required("path", ParamType::Str, "the file, relative to the pipeline file")
+            .output(),
         ParamDef::optional(
             "fields",
             ParamType::StrList,

@@ -38,7 +38,8 @@ pub(crate) const DEF: OpDef = OpDef {
             "path",
             ParamType::Str,
             "the folder, relative to the pipeline file (made if missing)",
-        ),
+        )
+        .output_folder(),
         ParamDef::required(
             "field",
             ParamType::Str,

@@ -31,7 +31,8 @@ pub(crate) const DEF: OpDef = OpDef {
     kind: OpKind::Sink,
     summary: "writes every item as a line of JSON to a file (made with its folders; replaced if it exists)",
     params: &[
-        ParamDef::required("path", ParamType::Str, "the file, relative to the pipeline file"),
+        ParamDef::required("path", ParamType::Str, "the file, relative to the pipeline file")
+            .output(),
         ParamDef::optional(
             "compress",
             ParamType::Str,
