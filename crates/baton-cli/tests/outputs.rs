@@ -94,3 +94,48 @@ fn outputs_apart_from_the_inputs_pass() {
     let (ok, log) = check(dir.path(), text);
     assert!(ok, "{log}");
 }
+
+#[test]
+fn a_failed_run_leaves_the_previous_output_and_says_where_the_partial_one_is() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "out.jsonl", "{\"previous\":true}\n");
+    // Item 5 fails the run.
+    let file = write(
+        dir.path(),
+        "p.toml",
+        "[[stage]]\nop = \"range\"\nend = 10\n\n[[stage]]\nop = \"filter\"\nexpr = \"value < 5 || value.no_such_method()\"\n\n[[stage]]\nop = \"jsonl\"\npath = \"out.jsonl\"\n",
+    );
+    let output = baton()
+        .args(["run", "--quiet"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let log = stderr(&output);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap(),
+        "{\"previous\":true}\n"
+    );
+    let partial = dir.path().join("out.jsonl.partial");
+    assert!(partial.exists(), "{log}");
+    assert!(log.contains(&partial.display().to_string()), "{log}");
+    // Run again without the failure: the output is replaced, the partial one gone.
+    let fixed = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace(" || value.no_such_method()", "");
+    std::fs::write(&file, fixed).unwrap();
+    let output = baton()
+        .args(["run", "--quiet"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        5
+    );
+    assert!(!partial.exists());
+}
