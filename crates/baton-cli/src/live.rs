@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use baton_engine::{PipelineHandle, StatsSnapshot};
+use baton_ops::{Moment, Warning, Warnings};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// How the run is shown.
@@ -136,25 +137,59 @@ fn describe(line: &StageLine, bottleneck: bool) -> String {
     )
 }
 
-/// Shows the run until it ends; `notices` are shown with it.
-pub(crate) fn watch(handle: &PipelineHandle, view: View, total: Option<u64>, notices: &Notices) {
+/// Shows the run until it ends, with `notices` (Ctrl-C's) and the warnings
+/// its stages give while it goes (each once; the summary gives them again
+/// as they stand at the end).
+pub(crate) fn watch(
+    handle: &PipelineHandle,
+    view: View,
+    total: Option<u64>,
+    notices: &Notices,
+    warnings: &Warnings,
+) {
+    let mut news = News {
+        warnings,
+        shown: Vec::new(),
+    };
     match view {
         View::Quiet => {
             while !handle.is_finished() {
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
-        View::Log => watch_log(handle),
-        View::Bars => watch_bars(handle, total, notices),
+        View::Log => watch_log(handle, &mut news),
+        View::Bars => watch_bars(handle, total, notices, &mut news),
     }
 }
 
-fn watch_log(handle: &PipelineHandle) {
+/// The warnings of a run not shown yet.
+struct News<'a> {
+    warnings: &'a Warnings,
+    shown: Vec<Warning>,
+}
+
+impl News<'_> {
+    fn fresh(&mut self) -> Vec<String> {
+        let mut fresh = Vec::new();
+        for warning in self.warnings.read(Moment::Running) {
+            if !self.shown.contains(&warning) {
+                fresh.push(format!("warning: {warning}"));
+                self.shown.push(warning);
+            }
+        }
+        fresh
+    }
+}
+
+fn watch_log(handle: &PipelineHandle, news: &mut News<'_>) {
     let every = Duration::from_secs(2);
     let mut before = handle.stats();
     let mut last = Instant::now();
     while !handle.is_finished() {
         std::thread::sleep(Duration::from_millis(50));
+        for line in news.fresh() {
+            eprintln!("{line}");
+        }
         if last.elapsed() < every {
             continue;
         }
@@ -178,7 +213,7 @@ fn watch_log(handle: &PipelineHandle) {
     }
 }
 
-fn watch_bars(handle: &PipelineHandle, total: Option<u64>, notices: &Notices) {
+fn watch_bars(handle: &PipelineHandle, total: Option<u64>, notices: &Notices, news: &mut News<'_>) {
     let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
     *notices.bars() = Some(multi.clone());
     let overall = multi.add(match total {
@@ -210,6 +245,9 @@ fn watch_bars(handle: &PipelineHandle, total: Option<u64>, notices: &Notices) {
         let now = handle.stats();
         // Done means through the whole pipeline: taken in by the sink.
         overall.set_position(now.stages.last().map_or(now.source.items, |s| s.items_in));
+        for line in news.fresh() {
+            let _ = multi.println(line);
+        }
         if last.elapsed() >= Duration::from_millis(500) {
             let (lines, bottleneck) = lines(&before, &now);
             for (i, (row, line)) in rows.iter().zip(&lines).enumerate() {

@@ -1,13 +1,14 @@
 //! Building a plan on the engine: every stage's op is built from its
 //! parameters (where missing files and bad patterns show up), then wired
-//! into an engine pipeline of [`Item`]s.
+//! into an engine pipeline of [`Item`]s: the source first, then each stage
+//! in the middle attaching itself to the builder this file sets up (name,
+//! mode, error policy, buffer), then the sink.
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use baton_engine::{BoxError, Config, DeadLetter, OnError, Pipeline, RunHandle, Stage};
-use baton_ops::{BuiltOp, Item, Payload};
+use baton_engine::{BoxError, Config, DeadLetter, OnError, Pipeline, RunHandle};
+use baton_ops::{BuiltOp, Item, Warnings};
 
 use crate::diagnostic::Diagnostics;
 use crate::plan::Plan;
@@ -29,6 +30,8 @@ pub struct Built {
     ops: Vec<BuiltOp>,
     /// The number of items the source will give, when known.
     pub source_len: Option<u64>,
+    /// Where the stages' warnings go.
+    warnings: Warnings,
 }
 
 /// How to run a built pipeline.
@@ -49,7 +52,8 @@ pub struct RunOptions {
 
 impl Plan {
     /// Builds every stage's op; problems (a missing file, a bad pattern)
-    /// come back pointing at the parameter in the file.
+    /// come back pointing at the parameter in the file. Every stage's
+    /// warnings go to one collector, the run's (see [`Started::warnings`]).
     ///
     /// # Errors
     ///
@@ -65,8 +69,13 @@ impl Plan {
     pub fn build(self) -> Result<Built, Diagnostics> {
         let mut problems = Vec::new();
         let mut ops = Vec::new();
+        let warnings = Warnings::new();
         for stage in &self.stages {
-            match (stage.op.build)(&stage.params) {
+            let params = stage
+                .params
+                .clone()
+                .with_warnings(warnings.stage(&stage.name));
+            match (stage.op.build)(&params) {
                 Ok(op) => ops.push(op),
                 Err(error) => problems.push(self.stage_diagnostic(
                     stage,
@@ -86,6 +95,7 @@ impl Plan {
             plan: self,
             ops,
             source_len,
+            warnings,
         })
     }
 }
@@ -107,7 +117,12 @@ impl Built {
     /// assert_eq!(report.stats.source.items, 100);
     /// ```
     pub fn start(self, options: &RunOptions) -> Result<Started, BoxError> {
-        let Built { plan, ops, .. } = self;
+        let Built {
+            plan,
+            ops,
+            warnings,
+            ..
+        } = self;
         let mut config = Config::default().trace(options.trace);
         if let Some(threads) = options.threads.or(plan.threads) {
             config = config.threads(threads);
@@ -140,35 +155,13 @@ impl Built {
                 builder = builder.buffer(items);
             }
             pipeline = match op {
-                BuiltOp::Source(_) => {
-                    return Err(format!("stage `{}` is a source in the middle", stage.name).into())
-                }
-                BuiltOp::Stage(factory) => {
-                    let factory = Arc::clone(&factory);
-                    builder.apply(move || factory())
-                }
-                BuiltOp::Batch { size, exact } => builder.apply(move || {
-                    Ok(BatchItems {
-                        size,
-                        exact,
-                        items: Vec::new(),
-                    })
-                }),
-                BuiltOp::Unbatch => builder.apply(|| Ok(UnbatchItems)),
-                BuiltOp::Shuffle { buffer, seed } => builder.shuffle(buffer, seed),
-                BuiltOp::Prefetch(n) => {
-                    drop(builder);
-                    return Err(format!(
-                        "`prefetch` ({n}) must be written as its own stage; internal error at `{}`",
-                        stage.name
-                    )
-                    .into());
-                }
-                BuiltOp::Take(n) => builder.take(n),
-                BuiltOp::Skip(n) => builder.skip(n),
+                BuiltOp::Stage(built) => built.attach(builder),
                 BuiltOp::Sink(make) => {
                     sink = Some((builder, make));
                     break;
+                }
+                BuiltOp::Source(_) => {
+                    return Err(format!("stage `{}` is a source in the middle", stage.name).into())
                 }
             };
         }
@@ -185,6 +178,7 @@ impl Built {
             handle,
             plan,
             dead_letters,
+            warnings,
         })
     }
 }
@@ -206,6 +200,7 @@ pub struct Started {
     /// Its plan.
     pub plan: Plan,
     dead_letters: Vec<(String, Option<PathBuf>)>,
+    warnings: Warnings,
 }
 
 impl Started {
@@ -257,6 +252,25 @@ impl Started {
     pub fn dead_letter_files(&self) -> Vec<(String, Option<PathBuf>)> {
         self.dead_letters.clone()
     }
+
+    /// The run's warnings (a filter testing a field no item has, an output
+    /// left partial): read them while it goes and once it has ended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_ops::Moment;
+    /// let text = "[[stage]]\nop = \"range\"\nend = 3\n\n[[stage]]\nop = \"filter\"\nexpr = \"valeu > 1\"\n\n[[stage]]\nop = \"discard\"\n";
+    /// let run = baton_config::Plan::parse("p.toml".as_ref(), text).unwrap().build().unwrap().start(&Default::default()).unwrap();
+    /// let warnings = run.warnings();
+    /// run.handle.join().unwrap();
+    /// let said = warnings.read(Moment::Ended);
+    /// assert_eq!(said[0].stage, "filter");
+    /// assert!(said[0].message.contains("did you mean `value`?"), "{}", said[0]);
+    /// ```
+    pub fn warnings(&self) -> Warnings {
+        self.warnings.clone()
+    }
 }
 
 /// Writes dead letters to the files their stages name.
@@ -303,56 +317,4 @@ pub fn write_dead_letters(
         written.push(file.clone());
     }
     Ok(written)
-}
-
-/// `batch`: items into one item whose payload is the batch.
-struct BatchItems {
-    size: usize,
-    exact: bool,
-    items: Vec<Item>,
-}
-
-impl BatchItems {
-    fn emit(&mut self, out: &mut Vec<Item>) {
-        let items = std::mem::take(&mut self.items);
-        let mut batch = Item::with_field("size", items.len());
-        batch.payload = Payload::Batch(items);
-        out.push(batch);
-    }
-}
-
-impl Stage<Item, Item> for BatchItems {
-    fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
-        self.items.push(item);
-        if self.items.len() == self.size {
-            self.emit(out);
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self, out: &mut Vec<Item>) -> Result<(), BoxError> {
-        if !self.items.is_empty() && !self.exact {
-            self.emit(out);
-        }
-        Ok(())
-    }
-}
-
-/// `unbatch`: a batch back into its items.
-struct UnbatchItems;
-
-impl Stage<Item, Item> for UnbatchItems {
-    fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
-        match item.payload {
-            Payload::Batch(items) => {
-                out.extend(items);
-                Ok(())
-            }
-            other => Err(format!(
-                "unbatch needs a batch, got an item with {} payload",
-                other.kind()
-            )
-            .into()),
-        }
-    }
 }

@@ -123,6 +123,7 @@ impl Plan {
             }
         }
         check_order(&mut reader, &plan.stages);
+        reader.problems.extend(crate::clash::check(&plan));
         if reader.problems.is_empty() {
             Ok(plan)
         } else {

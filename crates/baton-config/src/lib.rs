@@ -24,6 +24,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod build;
+mod clash;
 mod diagnostic;
 mod file;
 mod plan;

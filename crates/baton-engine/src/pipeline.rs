@@ -550,9 +550,7 @@ impl<T: Send + 'static> Pipeline<T> {
     /// ```
     pub fn prefetch(self, n: usize) -> Pipeline<T> {
         let replicas = self.config.threads;
-        let mut builder = self.stage("prefetch", Mode::parallel(replicas));
-        builder.buffer = Some(n.max(1));
-        builder.push_spec(n, Box::new(|| Ok(Box::new(Pass) as Box<dyn Replica>)))
+        self.stage("prefetch", Mode::parallel(replicas)).prefetch(n)
     }
 
     fn run(self, outlet: Option<crate::executor::Outlet>) -> Result<Arc<Run>, PipelineError> {
@@ -1105,6 +1103,29 @@ impl<T: Send + 'static> StageBuilder<T> {
             left: n,
             _types: PhantomData,
         })
+    }
+
+    /// Makes this stage a prefetch point: it passes items on untouched, and
+    /// lets up to `n` more items be made ahead of the stages after it (raises
+    /// the in-flight bound by `n`, with a queue of `n` in front of it unless
+    /// [`buffer`](StageBuilder::buffer) set another). The stage-builder form
+    /// of [`Pipeline::prefetch`], for a prefetch point with a name and mode
+    /// of its own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// let report = Pipeline::from_iter(0..5)
+    ///     .stage("ahead", Mode::parallel(2))
+    ///     .prefetch(8)
+    ///     .for_each(|_| {})
+    ///     .unwrap();
+    /// assert_eq!(report.stage("ahead").unwrap().items_in, 5);
+    /// ```
+    pub fn prefetch(mut self, n: usize) -> Pipeline<T> {
+        self.buffer = Some(self.buffer.unwrap_or(n).max(1));
+        self.push_spec(n, Box::new(|| Ok(Box::new(Pass) as Box<dyn Replica>)))
     }
 
     /// Adds a stage of the user's own (see [`Stage`]); `make` builds one

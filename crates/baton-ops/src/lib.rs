@@ -8,7 +8,10 @@
 //! Every stage is declared once, as an [`OpDef`] in the [registry](all):
 //! name, parameters (type, default, doc), allowed modes and a build
 //! function. The pipeline-file parser, `baton check`, `baton ops` and the
-//! error messages all read those definitions.
+//! error messages all read those definitions. What a build gives reaches
+//! the engine one way: a source's items, a sink's factory, or, for every
+//! stage in the middle, a [`BuiltStage`] that attaches itself to an engine
+//! stage.
 //!
 //! Items are [`Item`]s: a record of JSON-like fields plus an optional
 //! payload (bytes, an image, a tensor, a batch).
@@ -34,9 +37,11 @@ mod sinks;
 mod sources;
 #[cfg(test)]
 mod testing;
+mod warnings;
 
 pub use item::{Item, Payload, Tensor};
 pub use registry::{
-    all, find, find_kind, nearest, Bounds, BuiltOp, BuiltSource, Modes, OpDef, OpError, OpKind,
-    ParamDef, ParamInt, ParamType, Params, SinkFactory, StageFactory, STAGE_KEYS,
+    all, find, find_kind, nearest, Bounds, BuiltOp, BuiltSource, BuiltStage, Modes, OpDef, OpError,
+    OpKind, ParamDef, ParamInt, ParamRole, ParamType, Params, SinkFactory, STAGE_KEYS,
 };
+pub use warnings::{Moment, StageWarnings, Warning, Warnings};

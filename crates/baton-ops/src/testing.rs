@@ -54,11 +54,11 @@ pub(crate) fn run_stage(
     params: &Params,
     items: Vec<Item>,
 ) -> (Vec<Result<Vec<Item>, String>>, Vec<Item>) {
-    let factory = match build(op, params) {
-        BuiltOp::Stage(factory) => factory,
+    let built = match build(op, params) {
+        BuiltOp::Stage(built) => built,
         other => panic!("{} built {other:?}, not a stage", op.name),
     };
-    let mut stage = factory().expect("the stage is made");
+    let mut stage = built.replica().expect("the stage is made");
     let outputs = items
         .into_iter()
         .map(|item| {
@@ -151,6 +151,25 @@ fn no_parameter_is_a_stage_key() {
                 op.name,
                 param.name
             );
+        }
+    }
+}
+
+#[test]
+fn every_path_a_source_reads_or_a_sink_writes_says_so() {
+    use crate::registry::{OpKind, ParamRole};
+    for op in crate::registry::all() {
+        let Some(path) = op.param("path") else {
+            continue;
+        };
+        match op.kind {
+            OpKind::Source => assert_eq!(path.role, ParamRole::Input, "`{}`", op.name),
+            OpKind::Sink => assert!(
+                matches!(path.role, ParamRole::Output | ParamRole::OutputFolder),
+                "`{}`",
+                op.name
+            ),
+            OpKind::Transform => {}
         }
     }
 }

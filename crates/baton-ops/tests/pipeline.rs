@@ -1,6 +1,7 @@
 //! Built-in stages put together on the engine, as a pipeline file would:
 //! each built from its parameters through the registry, then added with
-//! the engine's own `apply` and `sink`.
+//! each attaching itself to a stage of an engine pipeline, as
+//! `baton-config` does it.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -9,7 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use baton_engine::{Mode, Pipeline, PipelineError};
-use baton_ops::{BuiltOp, BuiltSource, OpKind, Params, SinkFactory, StageFactory};
+use baton_ops::{BuiltOp, BuiltSource, BuiltStage, OpKind, Params, SinkFactory};
 
 /// Runs `body` on a thread of its own and fails the test if it takes longer than a minute.
 fn watchdog<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
@@ -42,9 +43,9 @@ fn source(name: &str, toml: &str, dir: &Path) -> BuiltSource {
     }
 }
 
-fn stage(name: &str, toml: &str, dir: &Path) -> StageFactory {
+fn stage(name: &str, toml: &str, dir: &Path) -> BuiltStage {
     match build(name, OpKind::Transform, toml, dir) {
-        BuiltOp::Stage(factory) => factory,
+        BuiltOp::Stage(stage) => stage,
         other => panic!("`{name}` built {other:?}"),
     }
 }
@@ -94,13 +95,11 @@ fn lines_of_a_gzip_file_parsed_filtered_selected_and_written() {
         let select = stage("select", r#"fields = ["msg", "status"]"#, dir);
         let write = sink("jsonl", r#"path = "out/errors.jsonl""#, dir);
 
-        let report = Pipeline::from_results(lines.items)
-            .stage("json_parse", Mode::parallel(2))
-            .apply(move || parse())
-            .stage("filter", Mode::parallel(2))
-            .apply(move || filter())
-            .stage("select", Mode::parallel(2))
-            .apply(move || select())
+        let pipeline = Pipeline::from_results(lines.items);
+        let pipeline = parse.attach(pipeline.stage("json_parse", Mode::parallel(2)));
+        let pipeline = filter.attach(pipeline.stage("filter", Mode::parallel(2)));
+        let pipeline = select.attach(pipeline.stage("select", Mode::parallel(2)));
+        let report = pipeline
             .stage("out", Mode::serial_in_order().blocking())
             .sink(write().unwrap())
             .unwrap();
@@ -126,9 +125,8 @@ fn a_bad_line_fails_the_run_naming_the_stage_the_item_and_the_field() {
         .unwrap();
         let lines = source("lines", r#"path = "a.log""#, dir.path());
         let parse = stage("json_parse", "", dir.path());
-        let result = Pipeline::from_results(lines.items)
-            .stage("json_parse", Mode::parallel(2))
-            .apply(move || parse())
+        let result = parse
+            .attach(Pipeline::from_results(lines.items).stage("json_parse", Mode::parallel(2)))
             .collect();
         match result {
             Err(PipelineError::Stage { stage, seq, .. }) => {
@@ -136,12 +134,9 @@ fn a_bad_line_fails_the_run_naming_the_stage_the_item_and_the_field() {
             }
             other => panic!("unexpected {other:?}"),
         }
-        let error = Pipeline::from_results(source("lines", r#"path = "a.log""#, dir.path()).items)
-            .stage("json_parse", Mode::parallel(2))
-            .apply({
-                let parse = stage("json_parse", "", dir.path());
-                move || parse()
-            })
+        let lines = source("lines", r#"path = "a.log""#, dir.path());
+        let error = stage("json_parse", "", dir.path())
+            .attach(Pipeline::from_results(lines.items).stage("json_parse", Mode::parallel(2)))
             .collect()
             .unwrap_err()
             .to_string();
@@ -177,13 +172,11 @@ pattern = '(?P<name>[0-9]+\.txt)$'"#,
 field = "name""#,
             dir.path(),
         );
-        Pipeline::from_results(files.items)
-            .stage("name", Mode::parallel(2))
-            .apply(move || name())
-            .stage("compress", Mode::parallel(2))
-            .apply(move || pack())
-            .stage("decompress", Mode::parallel(2))
-            .apply(move || unpack())
+        let pipeline = Pipeline::from_results(files.items);
+        let pipeline = name.attach(pipeline.stage("name", Mode::parallel(2)));
+        let pipeline = pack.attach(pipeline.stage("compress", Mode::parallel(2)));
+        let pipeline = unpack.attach(pipeline.stage("decompress", Mode::parallel(2)));
+        pipeline
             .stage("out", Mode::serial().blocking())
             .sink(write().unwrap())
             .unwrap();

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use baton_config::{Plan, RunOptions};
 use baton_engine::{PipelineError, PipelineHandle, RunReport};
+use baton_ops::{Moment, Warnings};
 
 use super::BadArgument;
 use crate::live::{self, Notices, View};
@@ -123,7 +124,14 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let interrupts = Arc::clone(&interrupts);
         let _ = ctrlc::set_handler(move || interrupts.interrupt());
     }
-    live::watch(&handle, View::choose(args.quiet), total, &notices);
+    let warnings = started.warnings();
+    live::watch(
+        &handle,
+        View::choose(args.quiet),
+        total,
+        &notices,
+        &warnings,
+    );
     let dead_letter_files = started.dead_letter_files();
     let name = started.plan.name.clone();
     let result = started.handle.join();
@@ -134,14 +142,17 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     match result {
         Ok(report) => {
             finish(&name, &report, &args, &dead_letter_files)?;
+            print_warnings(&warnings);
             Ok(ExitCode::SUCCESS)
         }
         Err(PipelineError::Aborted) => {
             eprintln!("aborted");
+            print_warnings(&warnings);
             Ok(ExitCode::from(super::ABORTED))
         }
         Err(error) => {
             eprintln!("error: the pipeline failed: {error}");
+            print_warnings(&warnings);
             Ok(ExitCode::from(super::FAILED))
         }
     }
@@ -273,6 +284,13 @@ fn finish(
         eprintln!("stats written to {}", path.display());
     }
     Ok(())
+}
+
+/// The run's warnings as they stand at its end, after its summary.
+fn print_warnings(warnings: &Warnings) {
+    for warning in warnings.read(Moment::Ended) {
+        eprintln!("warning: {warning}");
+    }
 }
 
 fn describe_plan(plan: &Plan, threads: Option<usize>) -> String {

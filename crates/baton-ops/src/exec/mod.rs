@@ -181,8 +181,8 @@
 //!
 //! let params = Params::new(toml::from_str(r#"command = ["cat"]"#).unwrap(), ".");
 //! let op = baton_ops::find("exec").unwrap();
-//! let BuiltOp::Stage(replica) = (op.build)(&params).unwrap() else { unreachable!() };
-//! let mut stage = replica().unwrap();
+//! let BuiltOp::Stage(built) = (op.build)(&params).unwrap() else { unreachable!() };
+//! let mut stage = built.replica().unwrap();
 //! let mut out = Vec::new();
 //! stage.process(Item::with_field("n", 7), &mut out).unwrap();
 //! assert_eq!(out, vec![Item::with_field("n", 7)]);
@@ -201,7 +201,9 @@ use std::time::Duration;
 use baton_engine::Stage;
 
 use crate::item::Item;
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::registry::{
+    BuiltOp, BuiltStage, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
+};
 use protocol::Protocol;
 use stage::ExecStage;
 
@@ -383,7 +385,7 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
         command_line: command.join(" "),
     });
     let replicas = Arc::new(AtomicUsize::new(0));
-    Ok(BuiltOp::Stage(Arc::new(move || {
+    Ok(BuiltOp::Stage(BuiltStage::replicas(move || {
         let replica = replicas.fetch_add(1, Ordering::Relaxed);
         Ok(Box::new(ExecStage::new(Arc::clone(&spec), replica)) as Box<dyn Stage<Item, Item>>)
     })))

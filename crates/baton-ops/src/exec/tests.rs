@@ -41,7 +41,7 @@ fn replica(dir: &Path, params: &str) -> Box<dyn Stage<Item, Item>> {
     let BuiltOp::Stage(factory) = testing::build(&DEF, &testing::params(&DEF, params, dir)) else {
         panic!("exec is a stage")
     };
-    factory().expect("the replica is made")
+    factory.replica().expect("the replica is made")
 }
 
 const PYTHON: &str = r#"command = ["python3", "worker.py"]"#;
@@ -386,7 +386,7 @@ fn each_replica_has_a_worker_of_its_own() {
         else {
             panic!("exec is a stage")
         };
-        let (mut a, mut b) = (factory().unwrap(), factory().unwrap());
+        let (mut a, mut b) = (factory.replica().unwrap(), factory.replica().unwrap());
         let pid_a = pid_of(&process(&mut *a, value(1)).unwrap());
         let pid_b = pid_of(&process(&mut *b, value(1)).unwrap());
         assert_ne!(pid_a, pid_b);

@@ -14,10 +14,10 @@
 //!
 //! let params = Params::new(toml::from_str("width = 2\nheight = 2").unwrap(), ".");
 //! let op = baton_ops::find("crop").unwrap();
-//! let BuiltOp::Stage(replica) = (op.build)(&params).unwrap() else { unreachable!() };
+//! let BuiltOp::Stage(built) = (op.build)(&params).unwrap() else { unreachable!() };
 //! let mut out = Vec::new();
 //! let item = Item { payload: Payload::Image(image::DynamicImage::new_rgb8(6, 4)), ..Item::default() };
-//! replica().unwrap().process(item, &mut out).unwrap();
+//! built.replica().unwrap().process(item, &mut out).unwrap();
 //! assert_eq!(out[0].get("width").unwrap(), 2);
 //! ```
 

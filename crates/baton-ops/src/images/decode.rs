@@ -13,10 +13,10 @@
 //! image::DynamicImage::new_rgb8(4, 3).write_to(&mut png, image::ImageFormat::Png).unwrap();
 //!
 //! let op = baton_ops::find("image_decode").unwrap();
-//! let BuiltOp::Stage(replica) = (op.build)(&Params::default()).unwrap() else { unreachable!() };
+//! let BuiltOp::Stage(built) = (op.build)(&Params::default()).unwrap() else { unreachable!() };
 //! let mut out = Vec::new();
 //! let item = Item { payload: Payload::Bytes(png.into_inner()), ..Item::default() };
-//! replica().unwrap().process(item, &mut out).unwrap();
+//! built.replica().unwrap().process(item, &mut out).unwrap();
 //! assert_eq!(out[0].get("width").unwrap(), 4);
 //! assert!(matches!(out[0].payload, Payload::Image(_)));
 //! ```

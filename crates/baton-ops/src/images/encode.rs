@@ -79,7 +79,7 @@ mod tests {
             payload: Payload::Image(image),
             ..Item::default()
         };
-        make()
+        make.replica()
             .unwrap()
             .process(item, &mut out)
             .map_err(|e| e.to_string())?;
@@ -127,7 +127,11 @@ mod tests {
             payload: Payload::Bytes(vec![1]),
             ..Item::default()
         };
-        let error = make().unwrap().process(item, &mut Vec::new()).unwrap_err();
+        let error = make
+            .replica()
+            .unwrap()
+            .process(item, &mut Vec::new())
+            .unwrap_err();
         assert!(error.to_string().contains("image_decode"), "{error}");
     }
 }

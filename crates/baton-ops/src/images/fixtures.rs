@@ -44,7 +44,7 @@ pub(super) fn run(def: &OpDef, toml_text: &str, input: Item) -> Result<Item, Box
     let BuiltOp::Stage(factory) = build(def, toml_text).expect("valid parameters") else {
         panic!("`{}` is not a stage", def.name)
     };
-    let mut stage = factory()?;
+    let mut stage = factory.replica()?;
     let mut out = Vec::new();
     stage.process(input, &mut out)?;
     assert_eq!(out.len(), 1, "an image stage gives one item per item");

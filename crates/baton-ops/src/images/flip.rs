@@ -11,11 +11,11 @@
 //!
 //! let params = Params::new(toml::from_str("horizontal = 1.0").unwrap(), ".");
 //! let op = baton_ops::find("flip").unwrap();
-//! let BuiltOp::Stage(replica) = (op.build)(&params).unwrap() else { unreachable!() };
+//! let BuiltOp::Stage(built) = (op.build)(&params).unwrap() else { unreachable!() };
 //! let image = image::RgbImage::from_fn(2, 1, |x, _| image::Rgb([x as u8, 0, 0]));
 //! let item = Item { payload: Payload::Image(image.into()), ..Item::default() };
 //! let mut out = Vec::new();
-//! replica().unwrap().process(item, &mut out).unwrap();
+//! built.replica().unwrap().process(item, &mut out).unwrap();
 //! let Payload::Image(flipped) = &out[0].payload else { unreachable!() };
 //! assert_eq!(flipped.to_rgb8().get_pixel(0, 0).0, [1, 0, 0]);
 //! ```

@@ -31,7 +31,7 @@ use baton_engine::{BoxError, Stage};
 use image::DynamicImage;
 
 use crate::item::{Item, Payload};
-use crate::registry::{BuiltOp, OpDef, OpError, Params};
+use crate::registry::{BuiltOp, BuiltStage, OpDef, OpError, Params};
 use error::ImageError;
 
 /// Every image stage.
@@ -65,9 +65,7 @@ where
     F: Fn(Item) -> Result<Item, ImageError> + Send + Sync + 'static,
 {
     let map = Arc::new(map);
-    BuiltOp::Stage(Arc::new(move || {
-        Ok(Box::new(MapStage(Arc::clone(&map))) as Box<dyn Stage<Item, Item>>)
-    }))
+    BuiltOp::Stage(BuiltStage::replicas(move || Ok(MapStage(Arc::clone(&map)))))
 }
 
 /// Takes an item's image out of it, leaving the record with no payload.

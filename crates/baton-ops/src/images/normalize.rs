@@ -16,11 +16,11 @@
 //!
 //! let params = Params::new(toml::from_str("mean = [0.5]\nstd = [0.5]").unwrap(), ".");
 //! let op = baton_ops::find("normalize").unwrap();
-//! let BuiltOp::Stage(replica) = (op.build)(&params).unwrap() else { unreachable!() };
+//! let BuiltOp::Stage(built) = (op.build)(&params).unwrap() else { unreachable!() };
 //! let white = image::GrayImage::from_pixel(2, 2, image::Luma([255]));
 //! let item = Item { payload: Payload::Image(white.into()), ..Item::default() };
 //! let mut out = Vec::new();
-//! replica().unwrap().process(item, &mut out).unwrap();
+//! built.replica().unwrap().process(item, &mut out).unwrap();
 //! let Payload::Tensor(tensor) = &out[0].payload else { unreachable!() };
 //! assert_eq!((tensor.shape.as_slice(), tensor.data[0]), (&[1, 2, 2][..], 1.0));
 //! ```

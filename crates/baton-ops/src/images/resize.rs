@@ -12,10 +12,10 @@
 //!
 //! let params = Params::new(toml::from_str("width = 4\nheight = 4\nkeep_aspect = true").unwrap(), ".");
 //! let op = baton_ops::find("resize").unwrap();
-//! let BuiltOp::Stage(replica) = (op.build)(&params).unwrap() else { unreachable!() };
+//! let BuiltOp::Stage(built) = (op.build)(&params).unwrap() else { unreachable!() };
 //! let mut out = Vec::new();
 //! let item = Item { payload: Payload::Image(image::DynamicImage::new_rgb8(8, 2)), ..Item::default() };
-//! replica().unwrap().process(item, &mut out).unwrap();
+//! built.replica().unwrap().process(item, &mut out).unwrap();
 //! assert_eq!((out[0].get("width").unwrap(), out[0].get("height").unwrap()), (&4.into(), &1.into()));
 //! ```
 

@@ -86,7 +86,7 @@ fn random_crops_do_not_depend_on_the_replica_or_the_order() {
         .map(|i| item(&format!("{i}.png"), Payload::Image(gradient(20, 10))))
         .collect();
     let crop_all = |items: Vec<Item>| -> Vec<Item> {
-        let mut stage = factory().unwrap();
+        let mut stage = factory.replica().unwrap();
         let mut out = Vec::new();
         for item in items {
             stage.process(item, &mut out).unwrap();

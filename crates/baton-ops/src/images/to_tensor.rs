@@ -14,10 +14,10 @@
 //!
 //! let params = Params::new(toml::from_str("channels = 1").unwrap(), ".");
 //! let op = baton_ops::find("to_tensor").unwrap();
-//! let BuiltOp::Stage(replica) = (op.build)(&params).unwrap() else { unreachable!() };
+//! let BuiltOp::Stage(built) = (op.build)(&params).unwrap() else { unreachable!() };
 //! let item = Item { payload: Payload::Image(image::DynamicImage::new_rgb8(3, 2)), ..Item::default() };
 //! let mut out = Vec::new();
-//! replica().unwrap().process(item, &mut out).unwrap();
+//! built.replica().unwrap().process(item, &mut out).unwrap();
 //! let Payload::Tensor(tensor) = &out[0].payload else { unreachable!() };
 //! assert_eq!(tensor.shape, vec![1, 2, 3]);
 //! ```

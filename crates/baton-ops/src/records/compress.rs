@@ -8,10 +8,10 @@
 //!
 //! let params = Params::new(toml::from_str(r#"codec = "gzip""#).unwrap(), ".");
 //! let op = baton_ops::find("compress").unwrap();
-//! let BuiltOp::Stage(replica) = (op.build)(&params).unwrap() else { unreachable!() };
+//! let BuiltOp::Stage(built) = (op.build)(&params).unwrap() else { unreachable!() };
 //! let mut out = Vec::new();
 //! let item = Item { payload: Payload::Bytes(b"aaaa".repeat(100)), ..Item::default() };
-//! replica().unwrap().process(item, &mut out).unwrap();
+//! built.replica().unwrap().process(item, &mut out).unwrap();
 //! let Payload::Bytes(packed) = &out[0].payload else { unreachable!() };
 //! assert_eq!(packed[..2], [0x1f, 0x8b]);
 //! ```

@@ -8,10 +8,10 @@
 //!
 //! let params = Params::new(toml::from_str(r#"codec = "zstd""#).unwrap(), ".");
 //! let op = baton_ops::find("decompress").unwrap();
-//! let BuiltOp::Stage(replica) = (op.build)(&params).unwrap() else { unreachable!() };
+//! let BuiltOp::Stage(built) = (op.build)(&params).unwrap() else { unreachable!() };
 //! let mut out = Vec::new();
 //! let item = Item { payload: Payload::Bytes(b"not zstd".to_vec()), ..Item::default() };
-//! let error = replica().unwrap().process(item, &mut out).unwrap_err();
+//! let error = built.replica().unwrap().process(item, &mut out).unwrap_err();
 //! assert!(error.to_string().starts_with("zstd decompression failed"));
 //! ```
 

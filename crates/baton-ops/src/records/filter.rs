@@ -7,6 +7,11 @@
 //! whose names are identifiers); JSON null is `()`, arrays and objects are
 //! Rhai arrays and maps.
 //!
+//! The variable `record` is the whole record, as a map: fields whose names
+//! are not identifiers are read through it, `record["user-agent"]`,
+//! `record["@timestamp"] > 1700000000`, and a field it does not have is
+//! `()` there too. (A field named `record` itself is `record["record"]`.)
+//!
 //! A field the item does not have is `()`, and an item whose evaluation
 //! touches one is kept only if the expression is still plainly true:
 //! comparing `()` with a value is false (`!=` is true), and an evaluation
@@ -14,26 +19,37 @@
 //! item instead of failing it. Any other failure, or a result that is not a
 //! boolean, is the item's error.
 //!
+//! A misspelt field would drop every item without a word, so the stage
+//! notes which fields the expression tested that were missing, and which
+//! ones items had: a field no item has had is a warning of the stage
+//! ([`Warnings`](crate::Warnings)) with the nearest field name items do
+//! have; at the end of the run, and while it goes once a thousand items
+//! have lacked it.
+//!
+//! An evaluation is bounded (steps, string, array and map sizes, nesting):
+//! a runaway expression fails its item with a clear error instead of
+//! hanging the run or eating its memory.
+//!
 //! # Examples
 //!
 //! ```
-//! use baton_engine::Stage;
 //! use baton_ops::{BuiltOp, Item, Params};
 //!
-//! let params = Params::new(toml::from_str(r#"expr = 'status >= 500 && path != "/health"'"#).unwrap(), ".");
+//! let params = Params::new(toml::from_str(r#"expr = 'status >= 500 && record["user-agent"] != "probe"'"#).unwrap(), ".");
 //! let op = baton_ops::find("filter").unwrap();
-//! let BuiltOp::Stage(replica) = (op.build)(&params).unwrap() else { unreachable!() };
-//! let mut stage = replica().unwrap();
+//! let BuiltOp::Stage(built) = (op.build)(&params).unwrap() else { unreachable!() };
+//! let mut stage = built.replica().unwrap();
 //! let mut out = Vec::new();
-//! stage.process(Item::record(serde_json::json!({"status": 503, "path": "/api"})), &mut out).unwrap();
-//! stage.process(Item::record(serde_json::json!({"status": 503, "path": "/health"})), &mut out).unwrap();
-//! stage.process(Item::record(serde_json::json!({"path": "/api"})), &mut out).unwrap();
+//! stage.process(Item::record(serde_json::json!({"status": 503, "user-agent": "curl"})), &mut out).unwrap();
+//! stage.process(Item::record(serde_json::json!({"status": 503, "user-agent": "probe"})), &mut out).unwrap();
+//! stage.process(Item::record(serde_json::json!({"user-agent": "curl"})), &mut out).unwrap();
 //! assert_eq!(out.len(), 1);
 //! ```
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rhai::{Dynamic, Engine, EvalAltResult, Scope, AST};
 use serde_json::Value;
@@ -41,7 +57,10 @@ use serde_json::Value;
 use super::error::RecordError;
 use super::replicas;
 use crate::item::Item;
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::registry::{
+    nearest, BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
+};
+use crate::warnings::Moment;
 use baton_engine::{BoxError, Stage};
 
 pub(crate) const DEF: OpDef = OpDef {
@@ -51,15 +70,36 @@ pub(crate) const DEF: OpDef = OpDef {
     params: &[ParamDef::required(
         "expr",
         ParamType::Str,
-        "a boolean expression over the fields, like `status >= 500 && path != \"/health\"`; a missing field is ()",
+        "a boolean expression over the fields, like `status >= 500 && path != \"/health\"`; a missing field is (); `record[\"user-agent\"]` reads any field",
     )],
     modes: Modes::ANY,
     build,
 };
 
+/// The variable holding the whole record.
+const RECORD: &str = "record";
+
 /// Steps one evaluation may take: far more than any filter needs, and a
 /// bound on a runaway one.
 const MAX_OPERATIONS: u64 = 1_000_000;
+/// The longest string an evaluation may make (a field may be longer: only
+/// what the expression builds is measured).
+const MAX_STRING: usize = 16 << 20;
+/// The most elements of an array or blob, fields' arrays included.
+const MAX_ARRAY: usize = 1_000_000;
+/// The most entries of a map, `record` and fields' objects included.
+const MAX_MAP: usize = 100_000;
+/// Nesting of an expression, and of a closure's body in it, and calls in
+/// calls: Rhai's own defaults for debug builds, safe on any thread's stack
+/// and far deeper than a filter needs.
+const MAX_EXPR_DEPTH: usize = 32;
+const MAX_CLOSURE_DEPTH: usize = 16;
+const MAX_CALL_LEVELS: usize = 8;
+
+/// Items that must lack a field before it is warned of while the run goes.
+const WARN_AFTER: u64 = 1000;
+/// Items per replica whose field names are noted, to suggest the nearest.
+const SAMPLED_ITEMS: usize = 16;
 
 /// The compiled expression, shared by every replica.
 struct Program {
@@ -68,12 +108,92 @@ struct Program {
     /// Every word of the expression's text: only fields named by one can be
     /// variables in it, so only those are handed to it.
     words: HashSet<String>,
+    /// Whether it names `record`, which then holds the whole record.
+    binds_record: bool,
+    /// What the replicas have seen, for the warning.
+    seen: Arc<Seen>,
+}
+
+/// What every replica of the stage has seen of the fields it tests.
+#[derive(Debug, Default)]
+struct Seen {
+    items: AtomicU64,
+    fields: Mutex<SeenFields>,
+}
+
+#[derive(Debug, Default)]
+struct SeenFields {
+    /// Fields the expression tested that an item lacked.
+    missing: BTreeSet<String>,
+    /// Fields of the expression's words that an item had.
+    present: HashSet<String>,
+    /// Field names of a sample of items, to suggest from.
+    names: BTreeSet<String>,
+}
+
+impl Seen {
+    fn fields(&self) -> std::sync::MutexGuard<'_, SeenFields> {
+        // Sets of names stay whole if a holder panicked.
+        self.fields.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The warning about the fields tested that no item has had, if any.
+    fn warning(&self, moment: Moment) -> Option<String> {
+        let items = self.items.load(Ordering::Relaxed);
+        if moment == Moment::Running && items < WARN_AFTER {
+            return None;
+        }
+        let fields = self.fields();
+        let never: Vec<&String> = fields
+            .missing
+            .iter()
+            .filter(|name| !fields.present.contains(*name))
+            .collect();
+        if never.is_empty() {
+            return None;
+        }
+        let named: Vec<String> = never.iter().map(|name| format!("`{name}`")).collect();
+        let (what, it) = if never.len() == 1 {
+            ("the field", "it")
+        } else {
+            ("the fields", "them")
+        };
+        let whom = match moment {
+            Moment::Running => "no item so far has had".to_string(),
+            Moment::Ended => format!("none of the {items} items had"),
+        };
+        let suggestions: Vec<String> = never
+            .iter()
+            .filter_map(|name| {
+                let near = nearest(name, fields.names.iter().map(String::as_str))?;
+                Some(format!("did you mean `{near}`?"))
+            })
+            .collect();
+        let mut message = format!(
+            "`expr` tests {what} {}, which {whom}: every test of {it} saw ()",
+            named.join(", ")
+        );
+        if !suggestions.is_empty() {
+            message.push_str(&format!(" ({})", suggestions.join(" ")));
+        }
+        Some(message)
+    }
+}
+
+/// What one replica has already passed on to [`Seen`], so that it locks
+/// only when it learns something new.
+#[derive(Clone, Debug, Default)]
+struct Noted {
+    missing: HashSet<String>,
+    present: HashSet<String>,
+    sampled: usize,
 }
 
 /// The stage.
 #[derive(Clone)]
 struct Filter {
     program: Arc<Program>,
+    noted: Noted,
 }
 
 impl fmt::Debug for Filter {
@@ -87,32 +207,68 @@ impl fmt::Debug for Filter {
 fn build(params: &Params) -> Result<BuiltOp, OpError> {
     let expr = Params::need("expr", params.str("expr")?)?;
     let mut engine = Engine::new();
-    engine.set_max_operations(MAX_OPERATIONS);
+    engine
+        .set_max_operations(MAX_OPERATIONS)
+        .set_max_string_size(MAX_STRING)
+        .set_max_array_size(MAX_ARRAY)
+        .set_max_map_size(MAX_MAP)
+        .set_max_expr_depths(MAX_EXPR_DEPTH, MAX_CLOSURE_DEPTH)
+        .set_max_call_levels(MAX_CALL_LEVELS);
     // stdout may be the pipeline's output: `print` and `debug` go to stderr.
     engine.on_print(|text| eprintln!("{text}"));
     engine.on_debug(|text, _, position| eprintln!("{position:?}: {text}"));
     let ast = engine
         .compile_expression(expr)
         .map_err(|e| OpError::param("expr", e.to_string()))?;
-    let words = expr
+    let words: HashSet<String> = expr
         .split(|c: char| !(c.is_alphanumeric() || c == '_'))
         .filter(|w| !w.is_empty())
         .map(str::to_string)
         .collect();
+    let seen = Arc::new(Seen::default());
+    let warn = Arc::clone(&seen);
+    params.warnings().check(move |moment| warn.warning(moment));
     Ok(replicas(Filter {
-        program: Arc::new(Program { engine, ast, words }),
+        program: Arc::new(Program {
+            engine,
+            ast,
+            binds_record: words.contains(RECORD),
+            words,
+            seen,
+        }),
+        noted: Noted::default(),
     }))
 }
 
 impl Filter {
     /// Whether the expression is true for the item.
-    fn test(&self, item: &Item) -> Result<bool, RecordError> {
+    fn test(&mut self, item: &Item) -> Result<bool, RecordError> {
         let program = &*self.program;
+        let noted = &mut self.noted;
+        program.seen.items.fetch_add(1, Ordering::Relaxed);
         let mut scope = Scope::new();
         for (name, value) in &item.fields {
             if program.words.contains(name) {
                 scope.push_dynamic(name.as_str(), to_dynamic(value));
+                if !noted.present.contains(name) {
+                    noted.present.insert(name.clone());
+                    program.seen.fields().present.insert(name.clone());
+                }
             }
+        }
+        if noted.sampled < SAMPLED_ITEMS {
+            noted.sampled += 1;
+            let mut fields = program.seen.fields();
+            fields.names.extend(item.fields.keys().cloned());
+        }
+        if program.binds_record {
+            // Pushed last, so `record` is the record even if a field has its name.
+            let record = item
+                .fields
+                .iter()
+                .map(|(k, v)| (k.as_str().into(), to_dynamic(v)))
+                .collect();
+            scope.push_dynamic(RECORD, Dynamic::from_map(record));
         }
         let mut missing = false;
         let result = loop {
@@ -122,6 +278,10 @@ impl Filter {
             {
                 Err(error) => match *error {
                     EvalAltResult::ErrorVariableNotFound(ref name, _) if !scope.contains(name) => {
+                        if !noted.missing.contains(name) {
+                            noted.missing.insert(name.clone());
+                            program.seen.fields().missing.insert(name.clone());
+                        }
                         // Evaluation has no side effects: run again with the field as ().
                         scope.push_dynamic(name.as_str(), Dynamic::UNIT);
                         missing = true;
@@ -180,6 +340,7 @@ fn to_dynamic(value: &Value) -> Dynamic {
 mod tests {
     use super::*;
     use crate::testing::{build_error, params, run_stage};
+    use crate::warnings::{Moment, Warnings};
     use serde_json::json;
 
     /// Which of `records` pass `expr`, by index; errors as messages.
@@ -282,5 +443,79 @@ mod tests {
         // Statements are not expressions.
         let error = build_error(&DEF, &params(&DEF, r#"expr = "let x = 1""#, ".".as_ref()));
         assert_eq!(error.param.as_deref(), Some("expr"));
+    }
+
+    /// Runs `records` through one replica of a filter on `expr` whose
+    /// warnings go to the returned collector.
+    fn warnings_of(expr: &str, records: &[Value]) -> Warnings {
+        let run = Warnings::new();
+        let toml = format!("expr = {}", toml::Value::String(expr.into()));
+        let params = params(&DEF, &toml, ".".as_ref()).with_warnings(run.stage("keep"));
+        let items = records.iter().cloned().map(Item::record).collect();
+        run_stage(&DEF, &params, items);
+        run
+    }
+
+    #[test]
+    fn a_field_no_item_has_is_warned_of_once_with_the_nearest_name() {
+        let records = [json!({"level": "error"}), json!({"level": "info"})];
+        let run = warnings_of(r#"levle == "error" || levle == "warn""#, &records);
+        assert!(
+            run.read(Moment::Running).is_empty(),
+            "two items are too few to say so while running"
+        );
+        let warnings = run.read(Moment::Ended);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings[0].stage, "keep");
+        let message = &warnings[0].message;
+        assert!(message.contains("`levle`"), "{message}");
+        assert!(message.contains("none of the 2 items"), "{message}");
+        assert!(message.contains("did you mean `level`?"), "{message}");
+        // A field some item has is no mistake, even if most lack it.
+        let records = [json!({"a": 1}), json!({"status": 500}), json!({"a": 2})];
+        assert!(warnings_of("status >= 500", &records)
+            .read(Moment::Ended)
+            .is_empty());
+    }
+
+    #[test]
+    fn after_many_items_the_warning_comes_while_the_run_goes() {
+        let records = vec![json!({"level": "info"}); 1000];
+        let run = warnings_of(r#"levle == "error""#, &records);
+        let running = run.read(Moment::Running);
+        assert_eq!(running.len(), 1, "{running:?}");
+        assert!(running[0].message.contains("no item so far"), "{running:?}");
+    }
+
+    #[test]
+    fn record_holds_every_field_even_those_that_are_not_identifiers() {
+        let records = [
+            json!({"user-agent": "curl/8", "@timestamp": 10}),
+            json!({"user-agent": "firefox", "@timestamp": 20}),
+            json!({"@timestamp": 30}),
+        ];
+        assert_eq!(
+            passing(r#"record["user-agent"] == "curl/8""#, &records),
+            vec![Ok(true), Ok(false), Ok(false)]
+        );
+        assert_eq!(
+            passing(r#"record["@timestamp"] >= 20"#, &records),
+            vec![Ok(false), Ok(true), Ok(true)]
+        );
+        assert_eq!(
+            passing(r#"record["user-agent"] == ()"#, &records),
+            vec![Ok(false), Ok(false), Ok(true)]
+        );
+    }
+
+    #[test]
+    fn a_runaway_expression_fails_the_item_instead_of_eating_memory() {
+        let records = [json!({"n": 1})];
+        let failed = passing(r#""x".pad(50000000, "y") == """#, &records);
+        let message = failed[0].as_ref().unwrap_err();
+        assert!(message.contains("too large"), "{message}");
+        let failed = passing("blob(500000000).len() > 0", &records);
+        let message = failed[0].as_ref().unwrap_err();
+        assert!(message.contains("too large"), "{message}");
     }
 }

@@ -8,9 +8,9 @@
 //!
 //! let params = Params::new(toml::from_str(r#"fields = ["url"]"#).unwrap(), ".");
 //! let op = baton_ops::find("hash").unwrap();
-//! let BuiltOp::Stage(replica) = (op.build)(&params).unwrap() else { unreachable!() };
+//! let BuiltOp::Stage(built) = (op.build)(&params).unwrap() else { unreachable!() };
 //! let mut out = Vec::new();
-//! replica().unwrap().process(Item::with_field("url", "hello world"), &mut out).unwrap();
+//! built.replica().unwrap().process(Item::with_field("url", "hello world"), &mut out).unwrap();
 //! // The same as `printf 'hello world' | sha256sum`.
 //! assert_eq!(
 //!     out[0].get("hash").unwrap(),

@@ -8,10 +8,10 @@
 //!
 //! let params = Params::new(toml::from_str(r#"field = "line""#).unwrap(), ".");
 //! let op = baton_ops::find("json_parse").unwrap();
-//! let BuiltOp::Stage(replica) = (op.build)(&params).unwrap() else { unreachable!() };
+//! let BuiltOp::Stage(built) = (op.build)(&params).unwrap() else { unreachable!() };
 //! let mut out = Vec::new();
 //! let item = Item::with_field("line", r#"{"level": "error", "code": 7}"#);
-//! replica().unwrap().process(item, &mut out).unwrap();
+//! built.replica().unwrap().process(item, &mut out).unwrap();
 //! assert_eq!(out[0].get("level").unwrap(), "error");
 //! assert!(out[0].get("line").is_none());
 //! ```

@@ -14,12 +14,10 @@ mod regex_extract;
 mod rename;
 mod select;
 
-use std::sync::Arc;
-
 use baton_engine::Stage;
 
 use crate::item::Item;
-use crate::registry::{BuiltOp, OpDef};
+use crate::registry::{BuiltOp, BuiltStage, OpDef};
 use error::RecordError;
 
 /// Every built-in record stage.
@@ -39,9 +37,7 @@ fn replicas<S>(stage: S) -> BuiltOp
 where
     S: Stage<Item, Item> + Clone + Sync,
 {
-    BuiltOp::Stage(Arc::new(move || {
-        Ok(Box::new(stage.clone()) as Box<dyn Stage<Item, Item>>)
-    }))
+    BuiltOp::Stage(BuiltStage::replicas(move || Ok(stage.clone())))
 }
 
 /// The text of the string field `field`.

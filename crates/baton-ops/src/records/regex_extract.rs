@@ -9,9 +9,9 @@
 //!
 //! let params = Params::new(toml::from_str(r#"pattern = '(?P<method>[A-Z]+) (?P<path>\S+)'"#).unwrap(), ".");
 //! let op = baton_ops::find("regex_extract").unwrap();
-//! let BuiltOp::Stage(replica) = (op.build)(&params).unwrap() else { unreachable!() };
+//! let BuiltOp::Stage(built) = (op.build)(&params).unwrap() else { unreachable!() };
 //! let mut out = Vec::new();
-//! replica().unwrap().process(Item::with_field("line", "GET /index.html"), &mut out).unwrap();
+//! built.replica().unwrap().process(Item::with_field("line", "GET /index.html"), &mut out).unwrap();
 //! assert_eq!(out[0].get("path").unwrap(), "/index.html");
 //! ```
 

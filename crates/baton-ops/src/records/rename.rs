@@ -8,9 +8,9 @@
 //!
 //! let params = Params::new(toml::from_str(r#"fields = { msg = "message" }"#).unwrap(), ".");
 //! let op = baton_ops::find("rename").unwrap();
-//! let BuiltOp::Stage(replica) = (op.build)(&params).unwrap() else { unreachable!() };
+//! let BuiltOp::Stage(built) = (op.build)(&params).unwrap() else { unreachable!() };
 //! let mut out = Vec::new();
-//! replica().unwrap().process(Item::with_field("msg", "hi"), &mut out).unwrap();
+//! built.replica().unwrap().process(Item::with_field("msg", "hi"), &mut out).unwrap();
 //! assert_eq!(out[0], Item::with_field("message", "hi"));
 //! ```
 

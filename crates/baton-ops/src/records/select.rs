@@ -8,10 +8,10 @@
 //!
 //! let params = Params::new(toml::from_str(r#"fields = ["a"]"#).unwrap(), ".");
 //! let op = baton_ops::find("select").unwrap();
-//! let BuiltOp::Stage(replica) = (op.build)(&params).unwrap() else { unreachable!() };
+//! let BuiltOp::Stage(built) = (op.build)(&params).unwrap() else { unreachable!() };
 //! let mut out = Vec::new();
 //! let item = Item::record(serde_json::json!({"a": 1, "b": 2}));
-//! replica().unwrap().process(item, &mut out).unwrap();
+//! built.replica().unwrap().process(item, &mut out).unwrap();
 //! assert_eq!(out[0], Item::with_field("a", 1));
 //! ```
 

@@ -1,13 +1,17 @@
 //! Stages that stand for work of a known cost: `delay` waits (like I/O or a
 //! machine station), `spin` burns CPU (the `spin` unit of the reference
-//! workloads). For teaching, examples and measuring the engine.
+//! workloads). For teaching, examples and measuring the engine. `delay`
+//! waits on its run's cancellation, so an aborted or failed run does not
+//! wait for a long delay to end.
 
 use std::time::Duration;
 
-use baton_engine::{BoxError, Stage};
+use baton_engine::{BoxError, Cancellation, ReplicaContext, Stage};
 
 use crate::item::Item;
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::registry::{
+    BuiltOp, BuiltStage, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
+};
 
 /// Every simulation stage.
 pub(crate) const DEFS: &[OpDef] = &[
@@ -42,16 +46,30 @@ fn build_delay(params: &Params) -> Result<BuiltOp, OpError> {
         ));
     }
     let wait = Duration::from_secs_f64(ms / 1000.0);
-    Ok(BuiltOp::Stage(std::sync::Arc::new(move || {
-        Ok(Box::new(Delay(wait)) as Box<dyn Stage<Item, Item>>)
+    Ok(BuiltOp::Stage(BuiltStage::replicas(move || {
+        Ok(Delay {
+            wait,
+            cancellation: Cancellation::new(),
+        })
     })))
 }
 
-struct Delay(Duration);
+struct Delay {
+    wait: Duration,
+    /// The run's, once opened: an aborted run does not wait for the delay.
+    cancellation: Cancellation,
+}
 
 impl Stage<Item, Item> for Delay {
+    fn open(&mut self, ctx: &ReplicaContext) -> Result<(), BoxError> {
+        self.cancellation = ctx.cancellation().clone();
+        Ok(())
+    }
+
     fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
-        std::thread::sleep(self.0);
+        if !self.cancellation.sleep(self.wait) {
+            return Err("the run ended during the delay".into());
+        }
         out.push(item);
         Ok(())
     }
@@ -60,11 +78,11 @@ impl Stage<Item, Item> for Delay {
 fn build_spin(params: &Params) -> Result<BuiltOp, OpError> {
     let iterations = Params::need("iterations", params.int_as::<u64>("iterations")?)?;
     let field = params.str("field")?.unwrap_or("value").to_string();
-    Ok(BuiltOp::Stage(std::sync::Arc::new(move || {
-        Ok(Box::new(Spin {
+    Ok(BuiltOp::Stage(BuiltStage::replicas(move || {
+        Ok(Spin {
             iterations,
             field: field.clone(),
-        }) as Box<dyn Stage<Item, Item>>)
+        })
     })))
 }
 
@@ -118,7 +136,10 @@ mod tests {
 
     #[test]
     fn delay_waits_and_passes_the_item_on() {
-        let mut stage = Delay(Duration::from_millis(5));
+        let mut stage = Delay {
+            wait: Duration::from_millis(5),
+            cancellation: Cancellation::new(),
+        };
         let mut out = Vec::new();
         let start = std::time::Instant::now();
         stage
@@ -126,6 +147,29 @@ mod tests {
             .unwrap();
         assert!(start.elapsed() >= Duration::from_millis(5));
         assert_eq!(out, vec![Item::with_field("value", 1)]);
+    }
+
+    #[test]
+    fn an_ended_run_cuts_a_delay_short() {
+        let params = crate::testing::params(&DEFS[0], "ms = 60000", ".".as_ref());
+        let BuiltOp::Stage(built) = crate::testing::build(&DEFS[0], &params) else {
+            panic!("delay is a stage")
+        };
+        let mut stage = built.replica().unwrap();
+        let ctx = ReplicaContext::detached("delay", 0);
+        stage.open(&ctx).unwrap();
+        let (done, wait) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let result = stage.process(Item::with_field("value", 1), &mut out);
+            let _ = done.send(result.map_err(|e| e.to_string()));
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        ctx.cancellation().cancel();
+        let result = wait
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the delay of a minute ended with the run, not a minute later");
+        assert_eq!(result, Err("the run ended during the delay".to_string()));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! `csv`: every item as a row of a CSV file.
+//! `csv`: every item as a row of a CSV file, written as `<path>.partial`
+//! and renamed to `path` when the run finishes (see `staged`).
 //!
 //! # Examples
 //!
@@ -22,17 +23,20 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use super::error::SinkError;
-use super::{create_file, sink};
+use super::sink;
+use super::staged::Staged;
 use crate::item::Item;
 use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::warnings::StageWarnings;
 use baton_engine::{BoxError, Sink};
 
 pub(crate) const DEF: OpDef = OpDef {
     name: "csv",
     kind: OpKind::Sink,
-    summary: "writes every item as a row of a CSV file with a header (made with its folders; replaced if it exists)",
+    summary: "writes every item as a row of a CSV file with a header (made with its folders; replaced when the run finishes, `<path>.partial` until then)",
     params: &[
-        ParamDef::required("path", ParamType::Str, "the file, relative to the pipeline file"),
+        ParamDef::required("path", ParamType::Str, "the file, relative to the pipeline file")
+            .output(),
         ParamDef::optional(
             "fields",
             ParamType::StrList,
@@ -56,14 +60,18 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
         return Err(OpError::param("fields", "name at least one field"));
     }
     let delimiter = crate::sources::delimiter(params, "delimiter")?;
-    Ok(sink(move || CsvFile::create(path, columns, delimiter)))
+    let warnings = params.warnings().clone();
+    Ok(sink(move || {
+        CsvFile::create(path, columns, delimiter, &warnings)
+    }))
 }
 
 /// The sink.
 #[derive(Debug)]
 struct CsvFile {
-    path: PathBuf,
-    out: ::csv::Writer<BufWriter<File>>,
+    file: Staged,
+    /// `None` once finished.
+    out: Option<::csv::Writer<BufWriter<File>>>,
     /// `None` until the first item when not given.
     columns: Option<Vec<String>>,
 }
@@ -73,13 +81,15 @@ impl CsvFile {
         path: PathBuf,
         columns: Option<Vec<String>>,
         delimiter: u8,
+        warnings: &StageWarnings,
     ) -> Result<Self, SinkError> {
+        let (file, out) = Staged::create(path, warnings)?;
         let out = ::csv::WriterBuilder::new()
             .delimiter(delimiter)
-            .from_writer(create_file(&path)?);
+            .from_writer(out);
         let mut sink = Self {
-            path,
-            out,
+            file,
+            out: Some(out),
             columns: None,
         };
         if let Some(columns) = columns {
@@ -89,15 +99,23 @@ impl CsvFile {
     }
 
     fn header(&mut self, columns: Vec<String>) -> Result<(), SinkError> {
-        self.out.write_record(&columns).map_err(|e| self.error(e))?;
+        self.row(&columns)?;
         self.columns = Some(columns);
         Ok(())
     }
 
-    fn error(&self, error: ::csv::Error) -> SinkError {
+    fn row(&mut self, cells: &[String]) -> Result<(), SinkError> {
+        let result = match self.out.as_mut() {
+            Some(out) => out.write_record(cells).map_err(std::io::Error::from),
+            None => Err(std::io::Error::other("written after it was finished")),
+        };
+        result.map_err(|error| self.error(error))
+    }
+
+    fn error(&self, error: std::io::Error) -> SinkError {
         SinkError::File {
-            path: self.path.display().to_string(),
-            error: error.into(),
+            path: self.file.written().display().to_string(),
+            error,
         }
     }
 }
@@ -119,15 +137,19 @@ impl Sink<Item> for CsvFile {
         }
         let columns = self.columns.as_deref().unwrap_or_default();
         let row: Vec<String> = columns.iter().map(|c| cell(item.get(c))).collect();
-        self.out.write_record(&row).map_err(|e| self.error(e))?;
+        self.row(&row)?;
         Ok(())
     }
 
     fn finish(&mut self) -> Result<(), BoxError> {
-        self.out.flush().map_err(|error| SinkError::File {
-            path: self.path.display().to_string(),
-            error,
-        })?;
+        if let Some(out) = self.out.take() {
+            // Closed before it is renamed: every byte is in the file.
+            out.into_inner()
+                .map_err(|e| e.into_error())
+                .and_then(|file| file.into_inner().map_err(|e| e.into_error()))
+                .map_err(|error| self.error(error))?;
+            self.file.commit()?;
+        }
         Ok(())
     }
 }

@@ -2,22 +2,39 @@
 //! in a folder, named by a field. (The parameter is `field`, as in the
 //! record stages: `name` is every stage's own name in a pipeline file.)
 //!
+//! Every file stays inside the folder: a name that is absolute or climbs
+//! out with `..` is refused, and so is one that goes through a symlinked
+//! subfolder leading out of it (a symlink within it is followed). Each file
+//! is written under a temporary name beside it and renamed when complete,
+//! so none is ever half written.
+//!
+//! Two items of one name in a run would silently leave only the last:
+//! `on_conflict` says what happens instead. `"error"` (the default) fails
+//! the second item (its stage's `on_error` decides what follows);
+//! `"overwrite"` lets the last one win; `"suffix"` writes the second as
+//! `a-2.png`, the third as `a-3.png`, and so on. Files left by an earlier
+//! run are replaced whatever it says.
+//!
 //! # Examples
 //!
 //! ```
 //! use baton_ops::{BuiltOp, Item, OpKind, Params, Payload};
 //!
 //! let dir = tempfile::tempdir().unwrap();
-//! let params = Params::new(toml::from_str("path = \"out\"\nfield = \"file\"").unwrap(), dir.path());
+//! let params = Params::new(toml::from_str("path = \"out\"\nfield = \"file\"\non_conflict = \"suffix\"").unwrap(), dir.path());
 //! let op = baton_ops::find_kind("files", OpKind::Sink).unwrap();
 //! let BuiltOp::Sink(make) = (op.build)(&params).unwrap() else { unreachable!() };
 //! let mut sink = make().unwrap();
 //! let item = Item { payload: Payload::Bytes(b"hi".to_vec()), ..Item::with_field("file", "a.txt") };
+//! sink.write(item.clone()).unwrap();
 //! sink.write(item).unwrap();
 //! assert!(sink.write(Item::with_field("file", "../b.txt")).is_err());
 //! assert_eq!(std::fs::read(dir.path().join("out/a.txt")).unwrap(), b"hi");
+//! assert_eq!(std::fs::read(dir.path().join("out/a-2.txt")).unwrap(), b"hi");
 //! ```
 
+use std::collections::HashSet;
+use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 use serde_json::Value;
@@ -38,45 +55,88 @@ pub(crate) const DEF: OpDef = OpDef {
             "path",
             ParamType::Str,
             "the folder, relative to the pipeline file (made if missing)",
-        ),
+        )
+        .output_folder(),
         ParamDef::required(
             "field",
             ParamType::Str,
-            "the field holding each file's name, relative to the folder (`a/b.png` makes `a/`; `..` is refused)",
+            "the field holding each file's name, relative to the folder (`a/b.png` makes `a/`; `..`, absolute names and symlinks out of the folder are refused)",
+        ),
+        ParamDef::with_default(
+            "on_conflict",
+            ParamType::Str,
+            "\"error\"",
+            "a second item of the same name in one run: \"error\" (the item fails), \"overwrite\" (the last wins) or \"suffix\" (`a-2.png`, `a-3.png`, ...)",
         ),
     ],
     modes: Modes::SERIAL_BLOCKING,
     build,
 };
 
+/// What a second item of the same name does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OnConflict {
+    Error,
+    Overwrite,
+    Suffix,
+}
+
 fn build(params: &Params) -> Result<BuiltOp, OpError> {
     let folder = Params::need("path", params.path("path")?)?;
     let field = Params::need("field", params.str("field")?)?.to_string();
+    let on_conflict = match params.str("on_conflict")?.unwrap_or("error") {
+        "error" => OnConflict::Error,
+        "overwrite" => OnConflict::Overwrite,
+        "suffix" => OnConflict::Suffix,
+        other => {
+            return Err(OpError::param(
+                "on_conflict",
+                format!("unknown \"{other}\": expected \"error\", \"overwrite\" or \"suffix\""),
+            ))
+        }
+    };
     Ok(sink(move || {
-        std::fs::create_dir_all(&folder).map_err(|error| SinkError::File {
+        let file_error = |error| SinkError::File {
             path: folder.display().to_string(),
             error,
-        })?;
-        Ok(Folder { folder, field })
+        };
+        std::fs::create_dir_all(&folder).map_err(file_error)?;
+        // As the file system sees it, so that where a symlink leads can be
+        // compared with it.
+        let folder = folder.canonicalize().map_err(file_error)?;
+        Ok(Folder {
+            folder,
+            field,
+            on_conflict,
+            written: HashSet::new(),
+        })
     }))
 }
 
 /// The sink.
 #[derive(Debug)]
 struct Folder {
+    /// The folder, symlinks resolved.
     folder: PathBuf,
     /// The field naming each file.
     field: String,
+    on_conflict: OnConflict,
+    /// The names written in this run, relative to the folder.
+    written: HashSet<PathBuf>,
 }
 
 impl Folder {
-    /// The file an item goes to: its name must stay inside the folder.
-    fn target(&self, item: &Item) -> Result<PathBuf, SinkError> {
-        let bad = |name: &Value, why| SinkError::BadName {
+    fn bad(&self, name: &Path, why: &'static str) -> SinkError {
+        SinkError::BadName {
             field: self.field.clone(),
-            name: name.to_string(),
+            name: Value::String(name.display().to_string()).to_string(),
             why,
-        };
+        }
+    }
+
+    /// The name an item's file gets, relative to the folder: it must stay
+    /// inside, and not be an earlier item's unless `on_conflict` allows.
+    fn name(&self, item: &Item) -> Result<PathBuf, SinkError> {
         let name = match item.get(&self.field) {
             None => {
                 return Err(SinkError::MissingField {
@@ -85,33 +145,86 @@ impl Folder {
             }
             Some(Value::String(name)) => name.clone(),
             Some(Value::Number(n)) => n.to_string(),
-            Some(other) => return Err(bad(other, "is not a file name")),
+            Some(other) => {
+                return Err(SinkError::BadName {
+                    field: self.field.clone(),
+                    name: other.to_string(),
+                    why: "is not a file name",
+                })
+            }
         };
-        let relative = Path::new(&name);
-        let mut parts = 0;
-        for part in relative.components() {
+        let mut relative = PathBuf::new();
+        for part in Path::new(&name).components() {
             match part {
-                Component::Normal(_) => parts += 1,
+                Component::Normal(part) => relative.push(part),
                 Component::CurDir => {}
                 Component::ParentDir | Component::RootDir | Component::Prefix(_) => {
-                    return Err(bad(&Value::String(name.clone()), "would leave the folder"))
+                    return Err(self.bad(Path::new(&name), "would leave the folder"))
                 }
             }
         }
-        if parts == 0 {
-            return Err(bad(&Value::String(name.clone()), "names no file"));
+        if relative.as_os_str().is_empty() {
+            return Err(self.bad(Path::new(&name), "names no file"));
         }
-        Ok(self.folder.join(relative))
+        if !self.written.contains(&relative) {
+            return Ok(relative);
+        }
+        match self.on_conflict {
+            OnConflict::Overwrite => Ok(relative),
+            OnConflict::Error => Err(self.bad(
+                &relative,
+                "is the name of an earlier item's file (on_conflict = \"error\")",
+            )),
+            OnConflict::Suffix => {
+                let stem = relative.file_stem().unwrap_or_default().to_string_lossy();
+                let extension = relative
+                    .extension()
+                    .map(|e| format!(".{}", e.to_string_lossy()))
+                    .unwrap_or_default();
+                Ok((2..)
+                    .map(|n| relative.with_file_name(format!("{stem}-{n}{extension}")))
+                    .find(|candidate| !self.written.contains(candidate))
+                    .unwrap_or(relative))
+            }
+        }
+    }
+
+    /// The folder `relative`'s file goes in, made if missing: each part of
+    /// the way must be a folder inside ours, or a symlink leading inside it.
+    fn folder_of(&self, relative: &Path) -> Result<PathBuf, SinkError> {
+        let mut at = self.folder.clone();
+        let Some(parent) = relative.parent() else {
+            return Ok(at);
+        };
+        for part in parent.components() {
+            at.push(part);
+            let file_error = |error| SinkError::File {
+                path: at.display().to_string(),
+                error,
+            };
+            match std::fs::symlink_metadata(&at) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    let real = at.canonicalize().map_err(file_error)?;
+                    if !real.starts_with(&self.folder) || !real.is_dir() {
+                        return Err(self.bad(relative, "goes through a symlink out of the folder"));
+                    }
+                    at = real;
+                }
+                Ok(meta) if meta.is_dir() => {}
+                Ok(_) => return Err(file_error(std::io::Error::other("is a file, not a folder"))),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                    std::fs::create_dir(&at).map_err(file_error)?;
+                }
+                Err(error) => return Err(file_error(error)),
+            }
+        }
+        Ok(at)
     }
 }
 
 impl Sink<Item> for Folder {
     fn write(&mut self, item: Item) -> Result<(), BoxError> {
-        let target = self.target(&item)?;
-        let file_error = |error| SinkError::File {
-            path: target.display().to_string(),
-            error,
-        };
+        let relative = self.name(&item)?;
         let bytes = match item.payload {
             Payload::Bytes(bytes) => bytes,
             Payload::None => {
@@ -126,10 +239,22 @@ impl Sink<Item> for Folder {
                 .into())
             }
         };
-        if let Some(parent) = target.parent().filter(|p| *p != self.folder) {
-            std::fs::create_dir_all(parent).map_err(file_error)?;
-        }
-        std::fs::write(&target, bytes).map_err(file_error)?;
+        let folder = self.folder_of(&relative)?;
+        let target = folder.join(relative.file_name().unwrap_or_default());
+        let file_error = |error| SinkError::File {
+            path: target.display().to_string(),
+            error,
+        };
+        // Complete before it has its name; a symlink of that name is
+        // replaced, not followed.
+        let mut file = tempfile::Builder::new()
+            .prefix(".")
+            .suffix(".partial")
+            .tempfile_in(&folder)
+            .map_err(file_error)?;
+        file.write_all(&bytes).map_err(file_error)?;
+        file.persist(&target).map_err(|e| file_error(e.error))?;
+        self.written.insert(relative);
         Ok(())
     }
 }
@@ -194,5 +319,101 @@ mod tests {
             std::fs::read_dir(dir.path().join("out")).unwrap().count(),
             0
         );
+    }
+
+    #[test]
+    fn a_subfolder_that_is_a_symlink_out_of_the_folder_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::create_dir_all(dir.path().join("out/inside")).unwrap();
+        std::os::unix::fs::symlink(&outside, dir.path().join("out/away")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("out/inside"), dir.path().join("out/here"))
+            .unwrap();
+        let items = vec![
+            Item::with_field("key", "away/x.txt"),
+            Item::with_field("key", "away/deeper/y.txt"),
+            Item::with_field("key", "here/z.txt"),
+        ];
+        let errors = run_sink(
+            &DEF,
+            &params(&DEF, "path = \"out\"\nfield = \"key\"", dir.path()),
+            items,
+        );
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors
+                .iter()
+                .all(|e| e.contains("a symlink out of the folder")),
+            "{errors:?}"
+        );
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        assert!(
+            dir.path().join("out/inside/z.txt").exists(),
+            "a symlink within is fine"
+        );
+    }
+
+    #[test]
+    fn two_items_of_one_name_are_an_error_unless_told_otherwise() {
+        let items = || {
+            ["a.txt", "b", "a.txt", "a.txt"]
+                .iter()
+                .enumerate()
+                .map(|(n, name)| Item::record(json!({"name": name, "n": n})))
+                .collect::<Vec<_>>()
+        };
+        let run = |on_conflict: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            let toml = format!("path = \"out\"\nfield = \"name\"{on_conflict}");
+            let errors = run_sink(&DEF, &params(&DEF, &toml, dir.path()), items());
+            let mut files: Vec<(String, String)> = std::fs::read_dir(dir.path().join("out"))
+                .unwrap()
+                .map(|e| e.unwrap())
+                .map(|e| {
+                    let text = std::fs::read_to_string(e.path()).unwrap();
+                    (e.file_name().to_string_lossy().into_owned(), text)
+                })
+                .collect();
+            files.sort();
+            (errors, files)
+        };
+        let n = |n: usize, name: &str| format!("{{\"n\":{n},\"name\":\"{name}\"}}\n");
+        let (errors, files) = run("");
+        assert_eq!(
+            errors,
+            vec![
+                "field `name`: \"a.txt\" is the name of an earlier item's file (on_conflict = \"error\")";
+                2
+            ]
+        );
+        assert_eq!(
+            files,
+            [("a.txt".into(), n(0, "a.txt")), ("b".into(), n(1, "b"))]
+        );
+        let (errors, files) = run("\non_conflict = \"overwrite\"");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            files,
+            [("a.txt".into(), n(3, "a.txt")), ("b".into(), n(1, "b"))]
+        );
+        let (errors, files) = run("\non_conflict = \"suffix\"");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            files,
+            [
+                ("a-2.txt".into(), n(2, "a.txt")),
+                ("a-3.txt".into(), n(3, "a.txt")),
+                ("a.txt".into(), n(0, "a.txt")),
+                ("b".into(), n(1, "b")),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unknown_on_conflict_is_refused() {
+        let toml = "path = \"out\"\nfield = \"name\"\non_conflict = \"merge\"";
+        let error = crate::testing::build_error(&DEF, &params(&DEF, toml, ".".as_ref()));
+        assert_eq!(error.param.as_deref(), Some("on_conflict"));
     }
 }

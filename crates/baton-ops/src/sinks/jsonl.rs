@@ -1,4 +1,6 @@
 //! `jsonl`: every item as a line of JSON in a file, optionally compressed.
+//! The file is written as `<path>.partial` and renamed to `path` when the
+//! run finishes (see `staged`).
 //!
 //! # Examples
 //!
@@ -17,21 +19,23 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
 
 use super::error::SinkError;
-use super::{create_file, sink};
+use super::sink;
+use super::staged::Staged;
 use crate::codec::{Codec, Encoder};
 use crate::item::Item;
 use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::warnings::StageWarnings;
 use baton_engine::{BoxError, Sink};
 
 pub(crate) const DEF: OpDef = OpDef {
     name: "jsonl",
     kind: OpKind::Sink,
-    summary: "writes every item as a line of JSON to a file (made with its folders; replaced if it exists)",
+    summary: "writes every item as a line of JSON to a file (made with its folders; replaced when the run finishes, `<path>.partial` until then)",
     params: &[
-        ParamDef::required("path", ParamType::Str, "the file, relative to the pipeline file"),
+        ParamDef::required("path", ParamType::Str, "the file, relative to the pipeline file")
+            .output(),
         ParamDef::optional(
             "compress",
             ParamType::Str,
@@ -45,35 +49,40 @@ pub(crate) const DEF: OpDef = OpDef {
 fn build(params: &Params) -> Result<BuiltOp, OpError> {
     let path = Params::need("path", params.path("path")?)?;
     let codec = Codec::from_param(params, "compress")?.or_else(|| Codec::from_extension(&path));
-    Ok(sink(move || JsonlFile::create(path, codec)))
+    let warnings = params.warnings().clone();
+    Ok(sink(move || JsonlFile::create(path, codec, &warnings)))
 }
 
 /// The sink.
 #[derive(Debug)]
 struct JsonlFile {
-    path: PathBuf,
+    file: Staged,
     /// `None` once finished.
     out: Option<Encoder<BufWriter<File>>>,
 }
 
 impl JsonlFile {
-    fn create(path: PathBuf, codec: Option<Codec>) -> Result<Self, SinkError> {
-        let file = create_file(&path)?;
+    fn create(
+        path: std::path::PathBuf,
+        codec: Option<Codec>,
+        warnings: &StageWarnings,
+    ) -> Result<Self, SinkError> {
+        let (file, out) = Staged::create(path, warnings)?;
         let out = match codec {
-            None => Encoder::Plain(file),
+            None => Encoder::Plain(out),
             Some(codec) => codec
-                .encoder(file, None)
-                .map_err(|e| Self::error(&path, e))?,
+                .encoder(out, None)
+                .map_err(|e| Self::error(&file, e))?,
         };
         Ok(Self {
-            path,
+            file,
             out: Some(out),
         })
     }
 
-    fn error(path: &std::path::Path, error: std::io::Error) -> SinkError {
+    fn error(file: &Staged, error: std::io::Error) -> SinkError {
         SinkError::File {
-            path: path.display().to_string(),
+            path: file.written().display().to_string(),
             error,
         }
     }
@@ -82,20 +91,23 @@ impl JsonlFile {
 impl Sink<Item> for JsonlFile {
     fn write(&mut self, item: Item) -> Result<(), BoxError> {
         let Some(out) = self.out.as_mut() else {
-            return Err(format!("{}: written after it was finished", self.path.display()).into());
+            let path = self.file.written().display();
+            return Err(format!("{path}: written after it was finished").into());
         };
         let mut line = serde_json::to_vec(&item.to_json())?;
         line.push(b'\n');
         out.write_all(&line)
-            .map_err(|e| Self::error(&self.path, e))?;
+            .map_err(|e| Self::error(&self.file, e))?;
         Ok(())
     }
 
     fn finish(&mut self) -> Result<(), BoxError> {
         if let Some(out) = self.out.take() {
+            // Closed before it is renamed: every byte is in the file.
             out.finish()
                 .and_then(|mut file| file.flush())
-                .map_err(|e| Self::error(&self.path, e))?;
+                .map_err(|e| Self::error(&self.file, e))?;
+            self.file.commit()?;
         }
         Ok(())
     }
@@ -163,6 +175,28 @@ mod tests {
             &params(&DEF, "path = \"x\"\ncompress = \"xz\"", ".".as_ref()),
         );
         assert_eq!(error.param.as_deref(), Some("compress"));
+    }
+
+    #[test]
+    fn a_sink_dropped_unfinished_leaves_the_previous_file_and_the_partial_one() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("x.jsonl"), "previous\n").unwrap();
+        let BuiltOp::Sink(make) =
+            (DEF.build)(&params(&DEF, "path = \"x.jsonl\"", dir.path())).unwrap()
+        else {
+            panic!("not a sink")
+        };
+        let mut sink = make().unwrap();
+        sink.write(Item::record(json!({"a": 1}))).unwrap();
+        drop(sink); // what the engine does when the run fails or is aborted
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("x.jsonl")).unwrap(),
+            "previous\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("x.jsonl.partial")).unwrap(),
+            "{\"a\":1}\n"
+        );
     }
 
     #[test]

@@ -2,6 +2,11 @@
 //! instance, made when the run starts, so building a pipeline to check it
 //! writes nothing); `finish` flushes what is buffered and closes encoders,
 //! so a file is complete when the run ends without error.
+//!
+//! A file sink writes `<name>.partial` and only `finish` renames it to its
+//! name (see `staged`): a run that fails or is aborted leaves the previous
+//! file as it was, and warns where the partial output is. The `files` sink
+//! writes each item's file the same way, under a temporary name.
 
 mod count;
 mod csv;
@@ -9,11 +14,8 @@ mod discard;
 mod error;
 mod files;
 mod jsonl;
+mod staged;
 mod stdout;
-
-use std::fs::File;
-use std::io::BufWriter;
-use std::path::Path;
 
 use baton_engine::Sink;
 
@@ -40,19 +42,4 @@ where
     BuiltOp::Sink(Box::new(move || {
         Ok(Box::new(make()?) as Box<dyn Sink<Item>>)
     }))
-}
-
-/// Creates (or truncates) a file to write, and the folders it goes in.
-fn create_file(path: &Path) -> Result<BufWriter<File>, SinkError> {
-    let file_error = |error| SinkError::File {
-        path: path.display().to_string(),
-        error,
-    };
-    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(folder).map_err(file_error)?;
-    }
-    Ok(BufWriter::with_capacity(
-        1 << 16,
-        File::create(path).map_err(file_error)?,
-    ))
 }

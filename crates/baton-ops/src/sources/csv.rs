@@ -38,7 +38,8 @@ pub(crate) const DEF: OpDef = OpDef {
             "path",
             ParamType::Str,
             "a glob of the files, relative to the pipeline file",
-        ),
+        )
+        .input(),
         ParamDef::with_default(
             "delimiter",
             ParamType::Str,

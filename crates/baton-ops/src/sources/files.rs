@@ -37,7 +37,8 @@ pub(crate) const DEF: OpDef = OpDef {
             "path",
             ParamType::Str,
             "a glob of the files, relative to the pipeline file (`images/**/*.png`)",
-        ),
+        )
+        .input(),
         ParamDef::with_default(
             "order",
             ParamType::Str,

@@ -33,7 +33,8 @@ pub(crate) const DEF: OpDef = OpDef {
         "path",
         ParamType::Str,
         "a glob of the files, relative to the pipeline file; .gz and .zst files are decompressed",
-    )],
+    )
+    .input()],
     modes: Modes::SERIAL_BLOCKING,
     build,
 };

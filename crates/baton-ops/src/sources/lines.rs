@@ -31,7 +31,8 @@ pub(crate) const DEF: OpDef = OpDef {
         "path",
         ParamType::Str,
         "a glob of the files, relative to the pipeline file (`logs/*.log.gz`)",
-    )],
+    )
+    .input()],
     modes: Modes::SERIAL_BLOCKING,
     build,
 };

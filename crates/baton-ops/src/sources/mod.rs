@@ -16,6 +16,7 @@ mod text;
 use crate::registry::OpDef;
 
 pub(crate) use self::csv::delimiter;
+pub(crate) use self::paths::matching;
 
 /// Every built-in source.
 pub(crate) const DEFS: &[OpDef] = &[

@@ -1,158 +1,12 @@
-//! The one definition of every built-in stage: its name, kind, parameters
-//! with their types, defaults and docs, the modes it may run in, and how it
-//! is built. The pipeline-file parser, `baton check`, the error messages and
-//! `baton ops` all read this table, so they cannot drift apart.
+//! An op's parameters: their definitions (name, type, default, doc), the
+//! validated values handed to its build function, and the error a build
+//! returns naming the parameter at fault.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use baton_engine::{BoxError, ModeKind, Sink, Stage};
-
-use crate::item::Item;
-
-/// Keys every stage of a pipeline file may have, whatever its op: no op's
-/// parameter may have one of these names.
-///
-/// # Examples
-///
-/// ```
-/// assert!(baton_ops::STAGE_KEYS.contains(&"replicas"));
-/// ```
-pub const STAGE_KEYS: &[&str] = &[
-    "name",
-    "op",
-    "mode",
-    "replicas",
-    "buffer",
-    "on_error",
-    "retries",
-    "backoff_ms",
-    "dead_letter",
-];
-
-/// Where a stage sits in a pipeline.
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(baton_ops::OpKind::Source.to_string(), "source");
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OpKind {
-    /// The first stage: makes items.
-    Source,
-    /// A stage in the middle: takes items, gives items.
-    Transform,
-    /// The last stage: takes items.
-    Sink,
-}
-
-impl fmt::Display for OpKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            OpKind::Source => "source",
-            OpKind::Transform => "stage",
-            OpKind::Sink => "sink",
-        })
-    }
-}
-
-/// The modes a stage may run in.
-///
-/// # Examples
-///
-/// ```
-/// use baton_engine::ModeKind;
-/// use baton_ops::Modes;
-/// assert!(Modes::ANY.allows(ModeKind::Parallel));
-/// assert!(!Modes::SERIAL.allows(ModeKind::Parallel));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Modes {
-    /// The mode when the file names none.
-    pub default: ModeKind,
-    /// Every mode it may run in.
-    pub allowed: &'static [ModeKind],
-    /// Whether it waits on I/O (runs on threads of its own).
-    pub blocking: bool,
-}
-
-impl Modes {
-    /// Any mode; parallel unless told otherwise.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use baton_engine::ModeKind;
-    /// use baton_ops::Modes;
-    /// assert_eq!(Modes::ANY.default, ModeKind::Parallel);
-    /// assert!(!Modes::ANY.blocking);
-    /// assert_eq!(baton_ops::find("rename").unwrap().modes, Modes::ANY);
-    /// ```
-    pub const ANY: Modes = Modes {
-        default: ModeKind::Parallel,
-        allowed: &ModeKind::ALL,
-        blocking: false,
-    };
-    /// Any mode, blocking on I/O; parallel unless told otherwise.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use baton_engine::ModeKind;
-    /// use baton_ops::Modes;
-    /// assert!(Modes::ANY_BLOCKING.blocking && Modes::ANY_BLOCKING.allows(ModeKind::Parallel));
-    /// assert_eq!(baton_ops::find("exec").unwrap().modes, Modes::ANY_BLOCKING);
-    /// ```
-    pub const ANY_BLOCKING: Modes = Modes {
-        default: ModeKind::Parallel,
-        allowed: &ModeKind::ALL,
-        blocking: true,
-    };
-    /// Serial only (state across items); in order unless told otherwise.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use baton_engine::ModeKind;
-    /// use baton_ops::Modes;
-    /// assert_eq!(Modes::SERIAL.default, ModeKind::SerialInOrder);
-    /// assert!(Modes::SERIAL.allows(ModeKind::Serial));
-    /// assert_eq!(baton_ops::find("range").unwrap().modes, Modes::SERIAL);
-    /// ```
-    pub const SERIAL: Modes = Modes {
-        default: ModeKind::SerialInOrder,
-        allowed: &[ModeKind::SerialInOrder, ModeKind::Serial],
-        blocking: false,
-    };
-    /// Serial only and blocking (a source, a file sink); in order unless told otherwise.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use baton_engine::ModeKind;
-    /// use baton_ops::{find_kind, Modes, OpKind};
-    /// assert!(Modes::SERIAL_BLOCKING.blocking);
-    /// assert!(!Modes::SERIAL_BLOCKING.allows(ModeKind::Parallel));
-    /// assert_eq!(find_kind("jsonl", OpKind::Sink).unwrap().modes, Modes::SERIAL_BLOCKING);
-    /// ```
-    pub const SERIAL_BLOCKING: Modes = Modes {
-        default: ModeKind::SerialInOrder,
-        allowed: &[ModeKind::SerialInOrder, ModeKind::Serial],
-        blocking: true,
-    };
-
-    /// Whether `mode` is allowed.
-    ///
-    /// # Examples
-    ///
-    /// See [`Modes`].
-    pub fn allows(&self, mode: ModeKind) -> bool {
-        self.allowed.contains(&mode)
-    }
-}
+use crate::warnings::StageWarnings;
 
 /// The type of a parameter's value.
 ///
@@ -294,14 +148,39 @@ impl fmt::Display for Bounds {
     }
 }
 
+/// What a parameter's value is to the files around the run: most are
+/// plain values; a path a stage reads or writes says so, so that an output
+/// can be checked against the inputs before anything runs.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::{find_kind, OpKind, ParamRole};
+/// assert_eq!(find_kind("lines", OpKind::Source).unwrap().param("path").unwrap().role, ParamRole::Input);
+/// assert_eq!(find_kind("jsonl", OpKind::Sink).unwrap().param("path").unwrap().role, ParamRole::Output);
+/// assert_eq!(find_kind("files", OpKind::Sink).unwrap().param("path").unwrap().role, ParamRole::OutputFolder);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamRole {
+    /// A value that is no file of the run.
+    Value,
+    /// A file, or a glob of files, the stage reads (see [`Params::input_files`]).
+    Input,
+    /// A file the stage writes (replacing it).
+    Output,
+    /// A folder the stage writes files into.
+    OutputFolder,
+}
+
 /// One parameter of a built-in stage.
 ///
 /// # Examples
 ///
 /// ```
-/// use baton_ops::{ParamDef, ParamType};
+/// use baton_ops::{ParamDef, ParamRole, ParamType};
 /// const END: ParamDef = ParamDef::required("end", ParamType::Int, "one past the last number");
 /// assert!(END.required);
+/// assert_eq!(END.role, ParamRole::Value);
 /// const SIZE: ParamDef = ParamDef::required("size", ParamType::Int, "items per batch").at_least(1);
 /// assert_eq!(SIZE.type_text(), "integer, at least 1");
 /// ```
@@ -319,6 +198,8 @@ pub struct ParamDef {
     pub bounds: Option<Bounds>,
     /// What it means.
     pub doc: &'static str,
+    /// Whether it names a file the stage reads or writes.
+    pub role: ParamRole,
 }
 
 impl ParamDef {
@@ -335,6 +216,7 @@ impl ParamDef {
             default: None,
             bounds: None,
             doc,
+            role: ParamRole::Value,
         }
     }
 
@@ -354,6 +236,7 @@ impl ParamDef {
             default: None,
             bounds: None,
             doc,
+            role: ParamRole::Value,
         }
     }
 
@@ -379,6 +262,55 @@ impl ParamDef {
             default: Some(default),
             bounds: None,
             doc,
+            role: ParamRole::Value,
+        }
+    }
+
+    /// The same parameter, naming a file or a glob of files the stage reads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_ops::{ParamDef, ParamRole, ParamType};
+    /// let path = ParamDef::required("path", ParamType::Str, "a glob of the files").input();
+    /// assert_eq!(path.role, ParamRole::Input);
+    /// ```
+    pub const fn input(self) -> Self {
+        Self {
+            role: ParamRole::Input,
+            ..self
+        }
+    }
+
+    /// The same parameter, naming a file the stage writes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_ops::{ParamDef, ParamRole, ParamType};
+    /// let path = ParamDef::required("path", ParamType::Str, "the file").output();
+    /// assert_eq!(path.role, ParamRole::Output);
+    /// ```
+    pub const fn output(self) -> Self {
+        Self {
+            role: ParamRole::Output,
+            ..self
+        }
+    }
+
+    /// The same parameter, naming a folder the stage writes files into.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_ops::{ParamDef, ParamRole, ParamType};
+    /// let path = ParamDef::required("path", ParamType::Str, "the folder").output_folder();
+    /// assert_eq!(path.role, ParamRole::OutputFolder);
+    /// ```
+    pub const fn output_folder(self) -> Self {
+        Self {
+            role: ParamRole::OutputFolder,
+            ..self
         }
     }
 
@@ -521,6 +453,7 @@ param_int!(u8, u16, u32, u64, usize, i8, i16, i32, i64);
 pub struct Params {
     values: BTreeMap<String, toml::Value>,
     base_dir: PathBuf,
+    warnings: StageWarnings,
 }
 
 impl Params {
@@ -533,7 +466,34 @@ impl Params {
         Self {
             values,
             base_dir: base_dir.as_ref().to_path_buf(),
+            warnings: StageWarnings::default(),
         }
+    }
+
+    /// The same parameters, for a stage whose warnings go to `warnings`
+    /// (its run's collector: see [`Warnings`](crate::Warnings)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let run = baton_ops::Warnings::new();
+    /// let params = baton_ops::Params::default().with_warnings(run.stage("filter"));
+    /// params.warnings().warn("a word");
+    /// assert_eq!(run.read(baton_ops::Moment::Ended)[0].stage, "filter");
+    /// ```
+    pub fn with_warnings(mut self, warnings: StageWarnings) -> Self {
+        self.warnings = warnings;
+        self
+    }
+
+    /// Where the stage's warnings go (nowhere anyone reads, unless
+    /// [`Params::with_warnings`] said otherwise).
+    ///
+    /// # Examples
+    ///
+    /// See [`Params::with_warnings`].
+    pub fn warnings(&self) -> &StageWarnings {
+        &self.warnings
     }
 
     /// The raw value of a parameter.
@@ -756,6 +716,27 @@ impl Params {
         Ok(self.str(name)?.map(|p| self.base_dir.join(p)))
     }
 
+    /// The files an input parameter names: its glob, relative to the
+    /// pipeline file's folder, expanded as the sources expand it (files
+    /// only, sorted).
+    ///
+    /// # Errors
+    ///
+    /// Naming `name`: it is missing or no string, an invalid glob, a folder
+    /// that cannot be read, or no file matching at all.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::write(dir.path().join("a.log"), "x").unwrap();
+    /// let params = baton_ops::Params::new(toml::from_str(r#"path = "*.log""#).unwrap(), dir.path());
+    /// assert_eq!(params.input_files("path").unwrap(), [dir.path().join("a.log")]);
+    /// ```
+    pub fn input_files(&self, name: &str) -> Result<Vec<PathBuf>, OpError> {
+        crate::sources::matching(self, name)
+    }
+
     /// The folder relative paths start from.
     ///
     /// # Examples
@@ -783,249 +764,4 @@ impl Params {
     pub fn need<T>(name: &str, value: Option<T>) -> Result<T, OpError> {
         value.ok_or_else(|| OpError::param(name, "is required"))
     }
-}
-
-/// Makes a stage's replica (called once per replica).
-///
-/// # Examples
-///
-/// ```
-/// use baton_engine::Stage;
-/// use baton_ops::{BuiltOp, Item, Params, StageFactory};
-///
-/// let params = Params::new(toml::from_str(r#"fields = { a = "b" }"#).unwrap(), ".");
-/// let BuiltOp::Stage(factory) = (baton_ops::find("rename").unwrap().build)(&params).unwrap() else { unreachable!() };
-/// let factory: StageFactory = factory;
-/// let (mut one, mut two) = (factory().unwrap(), factory().unwrap()); // two replicas
-/// let mut out = Vec::new();
-/// one.process(Item::with_field("a", 1), &mut out).unwrap();
-/// two.process(Item::with_field("a", 2), &mut out).unwrap();
-/// assert_eq!(out, [Item::with_field("b", 1), Item::with_field("b", 2)]);
-/// ```
-pub type StageFactory = Arc<dyn Fn() -> Result<Box<dyn Stage<Item, Item>>, BoxError> + Send + Sync>;
-
-/// Makes the sink (called once).
-///
-/// # Examples
-///
-/// ```
-/// use baton_ops::{BuiltOp, Item, OpKind, Params, SinkFactory};
-///
-/// let dir = tempfile::tempdir().unwrap();
-/// let params = Params::new(toml::from_str(r#"path = "out.jsonl""#).unwrap(), dir.path());
-/// let op = baton_ops::find_kind("jsonl", OpKind::Sink).unwrap();
-/// let BuiltOp::Sink(make) = (op.build)(&params).unwrap() else { unreachable!() };
-/// let make: SinkFactory = make;
-/// let mut sink = make().unwrap(); // the file is created here, not at build time
-/// sink.write(Item::with_field("n", 1)).unwrap();
-/// sink.finish().unwrap();
-/// assert_eq!(std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap(), "{\"n\":1}\n");
-/// ```
-pub type SinkFactory = Box<dyn FnOnce() -> Result<Box<dyn Sink<Item>>, BoxError> + Send>;
-
-/// The items of a source, and how many there will be when known.
-///
-/// # Examples
-///
-/// ```
-/// use baton_ops::{BuiltOp, Params};
-///
-/// let params = Params::new(toml::from_str("end = 3").unwrap(), ".");
-/// let BuiltOp::Source(source) = (baton_ops::find("range").unwrap().build)(&params).unwrap() else { unreachable!() };
-/// assert_eq!(source.len, Some(3));
-/// let values: Vec<_> = source.items.map(|item| item.unwrap().get("value").unwrap().clone()).collect();
-/// assert_eq!(values, [0, 1, 2]);
-/// ```
-pub struct BuiltSource {
-    /// The items; an `Err` is a bad item (with its position in the message).
-    pub items: Box<dyn Iterator<Item = Result<Item, BoxError>> + Send>,
-    /// The number of items, when known ahead (for progress and ETA).
-    pub len: Option<u64>,
-}
-
-impl fmt::Debug for BuiltSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BuiltSource")
-            .field("len", &self.len)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A built stage, ready to be put in a pipeline.
-///
-/// # Examples
-///
-/// ```
-/// use baton_ops::{BuiltOp, Params};
-///
-/// let params = Params::new(toml::from_str("count = 5").unwrap(), ".");
-/// let op = (baton_ops::find("take").unwrap().build)(&params).unwrap();
-/// assert!(matches!(op, BuiltOp::Take(5)));
-/// ```
-pub enum BuiltOp {
-    /// A source.
-    Source(BuiltSource),
-    /// A stage with a replica per factory call.
-    Stage(StageFactory),
-    /// The engine's `batch` (`exact`: drop a short last batch); the batch is
-    /// an item with a `Payload::Batch`.
-    Batch {
-        /// Items per batch.
-        size: usize,
-        /// Drop a short last batch.
-        exact: bool,
-    },
-    /// Undoes `batch`.
-    Unbatch,
-    /// The engine's `shuffle`.
-    Shuffle {
-        /// Items held.
-        buffer: usize,
-        /// Random seed.
-        seed: u64,
-    },
-    /// The engine's `prefetch`.
-    Prefetch(usize),
-    /// The engine's `take`.
-    Take(usize),
-    /// The engine's `skip`.
-    Skip(usize),
-    /// A sink.
-    Sink(SinkFactory),
-}
-
-impl fmt::Debug for BuiltOp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BuiltOp::Source(s) => s.fmt(f),
-            BuiltOp::Stage(_) => f.write_str("Stage"),
-            BuiltOp::Batch { size, exact } => write!(f, "Batch({size}, exact={exact})"),
-            BuiltOp::Unbatch => f.write_str("Unbatch"),
-            BuiltOp::Shuffle { buffer, seed } => write!(f, "Shuffle({buffer}, seed={seed})"),
-            BuiltOp::Prefetch(n) => write!(f, "Prefetch({n})"),
-            BuiltOp::Take(n) => write!(f, "Take({n})"),
-            BuiltOp::Skip(n) => write!(f, "Skip({n})"),
-            BuiltOp::Sink(_) => f.write_str("Sink"),
-        }
-    }
-}
-
-/// The definition of a built-in stage.
-///
-/// # Examples
-///
-/// ```
-/// let range = baton_ops::find("range").unwrap();
-/// assert_eq!(range.kind, baton_ops::OpKind::Source);
-/// assert!(range.params.iter().any(|p| p.name == "end"));
-/// ```
-#[derive(Clone, Copy)]
-pub struct OpDef {
-    /// Its name (`op = "..."`).
-    pub name: &'static str,
-    /// Source, stage or sink.
-    pub kind: OpKind,
-    /// One line on what it does.
-    pub summary: &'static str,
-    /// Its parameters.
-    pub params: &'static [ParamDef],
-    /// The modes it may run in.
-    pub modes: Modes,
-    /// Builds it from validated parameters.
-    pub build: fn(&Params) -> Result<BuiltOp, OpError>,
-}
-
-impl fmt::Debug for OpDef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OpDef")
-            .field("name", &self.name)
-            .field("kind", &self.kind)
-            .finish_non_exhaustive()
-    }
-}
-
-impl OpDef {
-    /// The definition of one parameter.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert!(baton_ops::find("range").unwrap().param("start").is_some());
-    /// ```
-    pub fn param(&self, name: &str) -> Option<&'static ParamDef> {
-        self.params.iter().find(|p| p.name == name)
-    }
-}
-
-/// Every built-in stage, sources first, then stages, then sinks.
-///
-/// # Examples
-///
-/// ```
-/// let names: Vec<_> = baton_ops::all().iter().map(|op| op.name).collect();
-/// assert!(names.contains(&"range"));
-/// ```
-pub fn all() -> Vec<&'static OpDef> {
-    let mut ops: Vec<&'static OpDef> = crate::sources::DEFS
-        .iter()
-        .chain(crate::records::DEFS)
-        .chain(crate::data::DEFS)
-        .chain(crate::images::DEFS)
-        .chain(crate::exec::DEFS)
-        .chain(crate::simulate::DEFS)
-        .chain(crate::sinks::DEFS)
-        .collect();
-    ops.sort_by_key(|op| match op.kind {
-        OpKind::Source => 0,
-        OpKind::Transform => 1,
-        OpKind::Sink => 2,
-    });
-    ops
-}
-
-/// The built-in stage named `name` (the source, when a source and a sink
-/// share it: see [`find_kind`]).
-///
-/// # Examples
-///
-/// ```
-/// assert!(baton_ops::find("no_such_op").is_none());
-/// ```
-pub fn find(name: &str) -> Option<&'static OpDef> {
-    all().into_iter().find(|op| op.name == name)
-}
-
-/// The built-in stage named `name` of the kind `kind`. A source and a sink
-/// may share a name (`files`, `csv`, `jsonl`): where a stage sits in a
-/// pipeline says which is meant, and [`find`] gives the source.
-///
-/// # Examples
-///
-/// ```
-/// use baton_ops::{find_kind, OpKind};
-/// assert_eq!(find_kind("jsonl", OpKind::Sink).unwrap().kind, OpKind::Sink);
-/// assert_eq!(find_kind("jsonl", OpKind::Source).unwrap().kind, OpKind::Source);
-/// assert!(find_kind("range", OpKind::Sink).is_none());
-/// ```
-pub fn find_kind(name: &str, kind: OpKind) -> Option<&'static OpDef> {
-    all()
-        .into_iter()
-        .find(|op| op.name == name && op.kind == kind)
-}
-
-/// The nearest of `candidates` to `name`, if one is near enough to be a typo.
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(baton_ops::nearest("rnage", ["range", "lines"]), Some("range"));
-/// assert_eq!(baton_ops::nearest("zzzzzz", ["range", "lines"]), None);
-/// ```
-pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(name, c), c))
-        .filter(|(d, c)| *d <= (c.len().max(name.len()) / 3).max(1) + 1)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
 }

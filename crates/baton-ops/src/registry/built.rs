@@ -1,0 +1,241 @@
+//! What building an op gives: a source's items, a stage that attaches
+//! itself to an engine pipeline, or a sink's factory.
+//!
+//! A stage in the middle reaches the engine one way only: its
+//! [`BuiltStage`] attaches itself to a [`StageBuilder`] whose name, mode,
+//! error policy and buffer the pipeline file has set. Whether it is made of
+//! replicas of a [`Stage`] (most ops) or is one of the engine's own
+//! operators (`shuffle`, `take`, `prefetch`, ...) is the op's business: the
+//! caller never looks.
+
+use std::fmt;
+use std::sync::Arc;
+
+use baton_engine::{BoxError, Pipeline, Sink, Stage, StageBuilder};
+
+use crate::item::Item;
+
+/// Makes the sink (called once).
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::{BuiltOp, Item, OpKind, Params, SinkFactory};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let params = Params::new(toml::from_str(r#"path = "out.jsonl""#).unwrap(), dir.path());
+/// let op = baton_ops::find_kind("jsonl", OpKind::Sink).unwrap();
+/// let BuiltOp::Sink(make) = (op.build)(&params).unwrap() else { unreachable!() };
+/// let make: SinkFactory = make;
+/// let mut sink = make().unwrap(); // the file is created here, not at build time
+/// sink.write(Item::with_field("n", 1)).unwrap();
+/// sink.finish().unwrap();
+/// assert_eq!(std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap(), "{\"n\":1}\n");
+/// ```
+pub type SinkFactory = Box<dyn FnOnce() -> Result<Box<dyn Sink<Item>>, BoxError> + Send>;
+
+/// The items of a source, and how many there will be when known.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::{BuiltOp, Params};
+///
+/// let params = Params::new(toml::from_str("end = 3").unwrap(), ".");
+/// let BuiltOp::Source(source) = (baton_ops::find("range").unwrap().build)(&params).unwrap() else { unreachable!() };
+/// assert_eq!(source.len, Some(3));
+/// let values: Vec<_> = source.items.map(|item| item.unwrap().get("value").unwrap().clone()).collect();
+/// assert_eq!(values, [0, 1, 2]);
+/// ```
+pub struct BuiltSource {
+    /// The items; an `Err` is a bad item (with its position in the message).
+    pub items: Box<dyn Iterator<Item = Result<Item, BoxError>> + Send>,
+    /// The number of items, when known ahead (for progress and ETA).
+    pub len: Option<u64>,
+}
+
+impl fmt::Debug for BuiltSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BuiltSource")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Makes one replica of a stage.
+type ReplicaFactory = Arc<dyn Fn() -> Result<Box<dyn Stage<Item, Item>>, BoxError> + Send + Sync>;
+
+/// How a stage attaches itself.
+type Attach = Box<dyn FnOnce(StageBuilder<Item>) -> Pipeline<Item> + Send + Sync>;
+
+/// A stage in the middle of a pipeline, built from its parameters and ready
+/// to attach itself to an engine pipeline.
+///
+/// # Examples
+///
+/// Attached, as a pipeline file's stage is:
+///
+/// ```
+/// use baton_engine::{Mode, Pipeline};
+/// use baton_ops::{BuiltOp, Item, Params};
+///
+/// let params = Params::new(toml::from_str("count = 2").unwrap(), ".");
+/// let BuiltOp::Stage(take) = (baton_ops::find("take").unwrap().build)(&params).unwrap() else { unreachable!() };
+/// let items = (0..5).map(|n| Item::with_field("n", n));
+/// let builder = Pipeline::from_iter(items).stage("first two", Mode::serial_in_order());
+/// let out = take.attach(builder).collect().unwrap();
+/// assert_eq!(out, [Item::with_field("n", 0), Item::with_field("n", 1)]);
+/// ```
+///
+/// A replica made by hand, outside any pipeline:
+///
+/// ```
+/// use baton_ops::{BuiltOp, Item, Params};
+///
+/// let params = Params::new(toml::from_str(r#"fields = { a = "b" }"#).unwrap(), ".");
+/// let BuiltOp::Stage(rename) = (baton_ops::find("rename").unwrap().build)(&params).unwrap() else { unreachable!() };
+/// let (mut one, mut two) = (rename.replica().unwrap(), rename.replica().unwrap());
+/// let mut out = Vec::new();
+/// one.process(Item::with_field("a", 1), &mut out).unwrap();
+/// two.process(Item::with_field("a", 2), &mut out).unwrap();
+/// assert_eq!(out, [Item::with_field("b", 1), Item::with_field("b", 2)]);
+/// ```
+pub struct BuiltStage {
+    attach: Attach,
+    /// What `attach` makes its replicas with, when it is made of replicas.
+    replicas: Option<ReplicaFactory>,
+}
+
+impl BuiltStage {
+    /// A stage made of replicas of a [`Stage`]: `make` is called once per
+    /// replica (once for a serial stage), and a replica it cannot make fails
+    /// the items it was made for, under the stage's error policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{BoxError, Stage};
+    /// use baton_ops::{BuiltStage, Item};
+    ///
+    /// struct Tag;
+    /// impl Stage<Item, Item> for Tag {
+    ///     fn process(&mut self, mut item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+    ///         item.set("tagged", true);
+    ///         out.push(item);
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let stage = BuiltStage::replicas(|| Ok(Tag));
+    /// let mut out = Vec::new();
+    /// stage.replica().unwrap().process(Item::default(), &mut out).unwrap();
+    /// assert_eq!(out, [Item::with_field("tagged", true)]);
+    /// ```
+    pub fn replicas<S>(make: impl Fn() -> Result<S, BoxError> + Send + Sync + 'static) -> Self
+    where
+        S: Stage<Item, Item>,
+    {
+        let replicas: ReplicaFactory =
+            Arc::new(move || make().map(|stage| Box::new(stage) as Box<dyn Stage<Item, Item>>));
+        let for_engine = Arc::clone(&replicas);
+        Self {
+            attach: Box::new(move |builder| builder.apply(move || for_engine())),
+            replicas: Some(replicas),
+        }
+    }
+
+    /// A stage that attaches itself with `attach`: one of the engine's own
+    /// operators, or any other use of the [`StageBuilder`] it is given (its
+    /// name, mode, error policy and buffer are already set).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// use baton_ops::{BuiltStage, Item};
+    ///
+    /// let skip_one = BuiltStage::attach_with(|builder| builder.skip(1));
+    /// assert!(skip_one.replica().is_err(), "an engine operator has no replica of its own");
+    /// let items = (0..3).map(|n| Item::with_field("n", n));
+    /// let out = skip_one
+    ///     .attach(Pipeline::from_iter(items).stage("skip", Mode::serial_in_order()))
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(out.len(), 2);
+    /// ```
+    pub fn attach_with(
+        attach: impl FnOnce(StageBuilder<Item>) -> Pipeline<Item> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            attach: Box::new(attach),
+            replicas: None,
+        }
+    }
+
+    /// Adds the stage to a pipeline: `builder` carries the stage's name,
+    /// mode, error policy and buffer.
+    ///
+    /// # Examples
+    ///
+    /// See [`BuiltStage`].
+    pub fn attach(self, builder: StageBuilder<Item>) -> Pipeline<Item> {
+        (self.attach)(builder)
+    }
+
+    /// Makes one replica by hand, to use the stage outside a pipeline
+    /// (tests, examples).
+    ///
+    /// # Errors
+    ///
+    /// The replica's own failure to be made; or, for a stage that is one of
+    /// the engine's operators (`take`, `shuffle`, ...), that it has no
+    /// replica outside a pipeline.
+    ///
+    /// # Examples
+    ///
+    /// See [`BuiltStage`].
+    pub fn replica(&self) -> Result<Box<dyn Stage<Item, Item>>, BoxError> {
+        match &self.replicas {
+            Some(make) => make(),
+            None => Err("this stage is one of the engine's operators: it runs only in a pipeline (attach it)".into()),
+        }
+    }
+}
+
+impl fmt::Debug for BuiltStage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BuiltStage")
+            .field("replicas", &self.replicas.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A built op, ready to be put in a pipeline: a source, a stage in the
+/// middle, or a sink.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::{BuiltOp, Params};
+///
+/// let params = Params::new(toml::from_str("count = 5").unwrap(), ".");
+/// let op = (baton_ops::find("take").unwrap().build)(&params).unwrap();
+/// assert!(matches!(op, BuiltOp::Stage(_)));
+/// ```
+pub enum BuiltOp {
+    /// A source.
+    Source(BuiltSource),
+    /// A stage in the middle, which attaches itself to the engine.
+    Stage(BuiltStage),
+    /// A sink.
+    Sink(SinkFactory),
+}
+
+impl fmt::Debug for BuiltOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuiltOp::Source(source) => source.fmt(f),
+            BuiltOp::Stage(stage) => stage.fmt(f),
+            BuiltOp::Sink(_) => f.write_str("Sink"),
+        }
+    }
+}
