@@ -231,8 +231,10 @@ for line in sys.stdin:
     );
     let terminal = Terminal::start(dir.path());
     let out = dir.path().join("out.jsonl");
+    // The sink writes `out.jsonl.partial` until the run has finished.
+    let partial = dir.path().join("out.jsonl.partial");
     terminal.wait_for("output", 60, || {
-        std::fs::metadata(&out).is_ok_and(|m| m.len() > 0)
+        std::fs::metadata(&partial).is_ok_and(|m| m.len() > 0)
     });
     terminal.ctrl_c();
     let code = terminal.exit_code(60);
@@ -294,12 +296,13 @@ while True:
 #[test]
 fn a_second_ctrl_c_ends_the_run_within_a_second_whatever_a_stage_does() {
     let dir = tempfile::tempdir().unwrap();
-    // `delay` sleeps through an abort: its first item holds the run a minute.
+    // `spin` computes through an abort (it never looks at the run's
+    // cancellation): its first item holds the run for many minutes.
     write(
         dir.path(),
         "p.toml",
         "[[stage]]\nop = \"range\"\nend = 1000000000000\n\n\
-         [[stage]]\nname = \"slow\"\nop = \"delay\"\nms = 60000\nmode = \"serial_in_order\"\n\n\
+         [[stage]]\nname = \"slow\"\nop = \"spin\"\niterations = 1000000000000\nmode = \"serial_in_order\"\n\n\
          [[stage]]\nop = \"count\"\n",
     );
     let terminal = Terminal::start(dir.path());
