@@ -139,6 +139,18 @@ impl ExecStage {
     }
 }
 
+impl Drop for ExecStage {
+    fn drop(&mut self) {
+        // After an abort nobody waits for the worker's answer or its tidy
+        // exit: end its group at once, so that a forced exit of baton a
+        // moment later leaves no worker behind. Otherwise the worker gets
+        // its grace to see the end of its input and exit (`Worker`'s drop).
+        if self.cancel.is_cancelled() {
+            self.kill_worker();
+        }
+    }
+}
+
 impl Stage<Item, Item> for ExecStage {
     fn open(&mut self, ctx: &ReplicaContext) -> Result<(), BoxError> {
         self.cancel = ctx.cancellation().clone();

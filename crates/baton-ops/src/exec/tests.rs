@@ -768,3 +768,37 @@ fn bad_environment_options_name_the_parameter() {
         assert_eq!(faulty_param(params).as_deref(), Some(name), "{params}");
     }
 }
+
+#[test]
+fn after_an_abort_a_dropped_replica_ends_its_worker_without_waiting_for_it() {
+    within(20, || {
+        // A worker that outlives the end of its input, ignoring SIGTERM and
+        // SIGINT: only the kill of its group ends it.
+        let dir = worker(
+            r#"
+import json, os, signal, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+for line in sys.stdin:
+    print(json.dumps({"pid": os.getpid()}), flush=True)
+while True:
+    time.sleep(1)
+"#,
+        );
+        let ctx = ReplicaContext::detached("work", 0);
+        let mut stage = replica(dir.path(), PYTHON);
+        stage.open(&ctx).unwrap();
+        let pid = pid_of(&process(&mut *stage, value(1)).unwrap());
+        ctx.cancellation().cancel();
+        let dropped = Instant::now();
+        drop(stage);
+        // Without the abort the worker would get its grace (half a second)
+        // to see the end of its input; after one, nothing waits for it.
+        assert!(
+            dropped.elapsed() < super::worker::EXIT_GRACE,
+            "the drop waited {:?} for the worker",
+            dropped.elapsed()
+        );
+        assert!(!alive(pid), "the worker was ended with its group");
+    });
+}
