@@ -326,3 +326,34 @@ fn a_second_ctrl_c_ends_the_run_within_a_second_whatever_a_stage_does() {
         "{screen}"
     );
 }
+
+#[test]
+fn lines_typed_at_the_keyboard_go_through_at_once_and_ctrl_c_ends_the_waiting_read() {
+    let dir = tempfile::tempdir().unwrap();
+    // The source reads the terminal: a person typing, one line at a time.
+    write(
+        dir.path(),
+        "p.toml",
+        "[[stage]]\nop = \"stdin\"\n\n[[stage]]\nname = \"shout\"\nop = \"rename\"\nfields = { line = \"typed\" }\n\n[[stage]]\nop = \"stdout\"\n",
+    );
+    let terminal = Terminal::start(dir.path());
+    terminal.wait_for("the live view", 60, || terminal.screen().contains("shout"));
+    for word in ["hello", "world"] {
+        let status = terminal
+            .tmux()
+            .args(["send-keys", "-t", SESSION, word, "Enter"])
+            .status()
+            .expect("tmux runs");
+        assert!(status.success());
+        // Without a linger the line would wait for a chunk to fill (or for
+        // the end of input, which a keyboard never sends by itself).
+        let shown = format!("{{\"typed\":\"{word}\"}}");
+        terminal.wait_for("the typed line on stdout", 20, || {
+            terminal.screen().contains(&shown)
+        });
+    }
+    // The source now waits in a read that nothing will end: Ctrl-C must.
+    terminal.ctrl_c();
+    let code = terminal.exit_code(20);
+    assert_eq!(code, 0, "the terminal shows:\n{}", terminal.screen());
+}

@@ -139,7 +139,12 @@ impl Built {
         let (Some(BuiltOp::Source(source)), Some(first)) = (ops.next(), stages.next()) else {
             return Err("the first stage is not a source".into());
         };
-        let mut pipeline = Pipeline::from_results(source.items)
+        let pipeline = if source.streaming {
+            Pipeline::from_stream_results(source.items)
+        } else {
+            Pipeline::from_results(source.items)
+        };
+        let mut pipeline = pipeline
             .config(config)
             .name_source(&first.name)
             .source_on_error(if first.on_error == OnError::Skip {

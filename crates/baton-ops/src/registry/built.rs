@@ -52,12 +52,18 @@ pub struct BuiltSource {
     pub items: Box<dyn Iterator<Item = Result<Item, BoxError>> + Send>,
     /// The number of items, when known ahead (for progress and ETA).
     pub len: Option<u64>,
+    /// Whether its input arrives at its own pace (standard input): it is
+    /// then read on a thread of its own, each item goes on within the
+    /// pipeline's linger, and a stop ends the run even while a read waits
+    /// (see `baton_engine::Pipeline::from_stream`).
+    pub streaming: bool,
 }
 
 impl fmt::Debug for BuiltSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BuiltSource")
             .field("len", &self.len)
+            .field("streaming", &self.streaming)
             .finish_non_exhaustive()
     }
 }

@@ -141,6 +141,14 @@ impl Sink<Item> for CsvFile {
         Ok(())
     }
 
+    /// What is buffered goes to the file after every chunk, so that what
+    /// has been written survives a crash.
+    fn flush(&mut self) -> Result<(), BoxError> {
+        let flushed = self.out.as_mut().map_or(Ok(()), |out| out.flush());
+        flushed.map_err(|error| self.error(error))?;
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<(), BoxError> {
         if let Some(out) = self.out.take() {
             // Closed before it is renamed: every byte is in the file.

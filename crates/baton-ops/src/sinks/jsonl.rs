@@ -101,6 +101,16 @@ impl Sink<Item> for JsonlFile {
         Ok(())
     }
 
+    /// A plain file gets what is buffered after every chunk, so that what
+    /// has been written survives a crash; a compressed one is left whole
+    /// (a flush per chunk would cost it its compression).
+    fn flush(&mut self) -> Result<(), BoxError> {
+        if let Some(Encoder::Plain(out)) = self.out.as_mut() {
+            out.flush().map_err(|e| Self::error(&self.file, e))?;
+        }
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<(), BoxError> {
         if let Some(out) = self.out.take() {
             // Closed before it is renamed: every byte is in the file.

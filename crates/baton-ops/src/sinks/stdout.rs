@@ -38,7 +38,9 @@ fn build(_: &Params) -> Result<BuiltOp, OpError> {
     }))
 }
 
-/// Items as JSON lines to a writer, flushed at the end.
+/// Items as JSON lines to a writer, flushed after every chunk (so lines
+/// that trickle in show at once, and a fast run writes large blocks) and at
+/// the end.
 #[derive(Debug)]
 pub(crate) struct JsonLines<W: Write> {
     pub(crate) out: W,
@@ -61,6 +63,11 @@ impl<W: Write + Send + 'static> Sink<Item> for JsonLines<W> {
             .map_err(std::io::Error::from)
             .and_then(|()| self.out.write_all(b"\n"))
             .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), BoxError> {
+        self.out.flush().map_err(|e| self.error(e))?;
         Ok(())
     }
 

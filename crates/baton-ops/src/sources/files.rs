@@ -125,6 +125,7 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
     Ok(BuiltOp::Source(BuiltSource {
         items: Box::new(items),
         len: Some(len),
+        streaming: false,
     }))
 }
 

@@ -1,5 +1,11 @@
 //! `stdin`: the lines of standard input, as text or as JSON records.
 //!
+//! Standard input arrives at its own pace (a pipe from `tail -f`, a socket,
+//! a person typing), so it is read on a thread of its own: a line goes on
+//! as soon as its chunk fills or, at the latest, after the pipeline's
+//! linger (`[pipeline] linger_ms`, 100 ms by default), and Ctrl-C ends the
+//! run even while a read waits, with every line already read.
+//!
 //! # Examples
 //!
 //! ```
@@ -10,6 +16,7 @@
 //! // Nothing is read until the run asks for the first item.
 //! let BuiltOp::Source(source) = (op.build)(&params).unwrap() else { unreachable!() };
 //! assert_eq!(source.len, None);
+//! assert!(source.streaming);
 //! ```
 
 use std::io::{BufRead, BufReader};
@@ -25,7 +32,7 @@ use crate::registry::{
 pub(crate) const DEF: OpDef = OpDef {
     name: "stdin",
     kind: OpKind::Source,
-    summary: "the lines of standard input, each as {line} (or as a JSON record with format = \"jsonl\")",
+    summary: "the lines of standard input, each as {line} (or as a JSON record with format = \"jsonl\"); a line goes on within the pipeline's linger_ms",
     params: &[ParamDef::with_default(
         "format",
         ParamType::Str,
@@ -58,6 +65,7 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
     Ok(BuiltOp::Source(BuiltSource {
         items: Box::new(items),
         len: None,
+        streaming: true,
     }))
 }
 
