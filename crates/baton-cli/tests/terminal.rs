@@ -357,3 +357,42 @@ fn lines_typed_at_the_keyboard_go_through_at_once_and_ctrl_c_ends_the_waiting_re
     let code = terminal.exit_code(20);
     assert_eq!(code, 0, "the terminal shows:\n{}", terminal.screen());
 }
+
+#[test]
+fn dead_letters_are_on_disk_after_a_second_ctrl_c_forces_baton_out() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every other number fails `parse` and is skipped; `stuck` then computes
+    // through the abort, so the second Ctrl-C ends baton by force.
+    write(
+        dir.path(),
+        "p.toml",
+        "[[stage]]\nop = \"range\"\nend = 1000000000000\n\n\
+         [[stage]]\nname = \"parse\"\nop = \"filter\"\nexpr = \"value / (value % 2) >= 0\"\non_error = \"skip\"\ndead_letter = \"bad.jsonl\"\n\n\
+         [[stage]]\nname = \"stuck\"\nop = \"spin\"\niterations = 1000000000000\nmode = \"serial_in_order\"\n\n\
+         [[stage]]\nop = \"count\"\n",
+    );
+    let terminal = Terminal::start(dir.path());
+    let bad = dir.path().join("bad.jsonl");
+    terminal.wait_for("dead letters", 60, || {
+        std::fs::read_to_string(&bad).is_ok_and(|text| text.lines().count() >= 10)
+    });
+    terminal.ctrl_c();
+    terminal.wait_for("the first Ctrl-C's message", 20, || {
+        terminal.screen().contains("stopping")
+    });
+    terminal.ctrl_c();
+    assert_eq!(terminal.exit_code(20), 130);
+    let screen = terminal.screen();
+    assert!(screen.contains("items skipped, written to"), "{screen}");
+    let text = std::fs::read_to_string(&bad).unwrap();
+    let seqs: Vec<u64> = text
+        .lines()
+        .map(|line| {
+            let letter: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("a torn dead letter `{line}`: {e}"));
+            letter["seq"].as_u64().unwrap()
+        })
+        .collect();
+    assert!(seqs.len() >= 10);
+    assert!(seqs.iter().all(|seq| seq % 2 == 0), "{seqs:?}");
+}

@@ -4,12 +4,10 @@
 //! in the middle attaching itself to the builder this file sets up (name,
 //! mode, error policy, buffer), then the sink.
 
-use std::io::Write;
-use std::path::PathBuf;
+use baton_engine::{BoxError, Config, OnError, Pipeline, RunHandle};
+use baton_ops::{BuiltOp, Warnings};
 
-use baton_engine::{BoxError, Config, DeadLetter, OnError, Pipeline, RunHandle};
-use baton_ops::{BuiltOp, Item, Warnings};
-
+use crate::dead_letters::DeadLetterFiles;
 use crate::diagnostic::Diagnostics;
 use crate::plan::Plan;
 
@@ -144,7 +142,10 @@ impl Built {
         } else {
             Pipeline::from_results(source.items)
         };
+        let dead_letters = DeadLetterFiles::new(&plan);
+        let letters = dead_letters.clone();
         let mut pipeline = pipeline
+            .on_dead_letter(move |letter| letters.take(letter))
             .config(config)
             .name_source(&first.name)
             .source_on_error(if first.on_error == OnError::Skip {
@@ -174,11 +175,6 @@ impl Built {
             return Err("the last stage is not a sink".into());
         };
         let handle = builder.spawn_sink(make()?)?;
-        let dead_letters = plan
-            .stages
-            .iter()
-            .map(|s| (s.name.clone(), s.dead_letter.clone()))
-            .collect::<Vec<(String, Option<PathBuf>)>>();
         Ok(Started {
             handle,
             plan,
@@ -204,57 +200,19 @@ pub struct Started {
     pub handle: RunHandle,
     /// Its plan.
     pub plan: Plan,
-    dead_letters: Vec<(String, Option<PathBuf>)>,
+    dead_letters: DeadLetterFiles,
     warnings: Warnings,
 }
 
 impl Started {
-    /// Writes the skipped items of every stage that has a `dead_letter` file
-    /// (one JSON line each: stage, seq, error, item); returns the files written.
-    ///
-    /// # Errors
-    ///
-    /// When a file cannot be written.
+    /// The run's dead letters: each stage's count, and where they went.
+    /// They are written as items are skipped, so they are complete however
+    /// the run ends.
     ///
     /// # Examples
     ///
-    /// ```
-    /// let text = "[[stage]]\nop = \"range\"\nend = 3\n\n[[stage]]\nop = \"discard\"\n";
-    /// let run = baton_config::Plan::parse("p.toml".as_ref(), text).unwrap().build().unwrap().start(&Default::default()).unwrap();
-    /// let written = run.write_dead_letters(&[]).unwrap();
-    /// assert!(written.is_empty());
-    /// ```
-    pub fn write_dead_letters(&self, letters: &[DeadLetter]) -> std::io::Result<Vec<PathBuf>> {
-        write_dead_letters(&self.dead_letters, letters)
-    }
-
-    /// Where each stage's dead letters go.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::path::PathBuf;
-    /// let text = r#"
-    /// [[stage]]
-    /// op = "range"
-    /// end = 3
-    ///
-    /// [[stage]]
-    /// op = "rename"
-    /// fields = { value = "n" }
-    /// on_error = "skip"
-    /// dead_letter = "dead.jsonl"
-    ///
-    /// [[stage]]
-    /// op = "discard"
-    /// "#;
-    /// let run = baton_config::Plan::parse("p.toml".as_ref(), text).unwrap().build().unwrap().start(&Default::default()).unwrap();
-    /// let files = run.dead_letter_files();
-    /// assert_eq!(files[0], ("range".to_string(), None));
-    /// assert_eq!(files[1], ("rename".to_string(), Some(PathBuf::from("dead.jsonl"))));
-    /// run.handle.join().unwrap();
-    /// ```
-    pub fn dead_letter_files(&self) -> Vec<(String, Option<PathBuf>)> {
+    /// See [`DeadLetterFiles`].
+    pub fn dead_letters(&self) -> DeadLetterFiles {
         self.dead_letters.clone()
     }
 
@@ -276,50 +234,4 @@ impl Started {
     pub fn warnings(&self) -> Warnings {
         self.warnings.clone()
     }
-}
-
-/// Writes dead letters to the files their stages name.
-///
-/// # Errors
-///
-/// When a file cannot be written.
-///
-/// # Examples
-///
-/// ```
-/// let written = baton_config::write_dead_letters(&[], &[]).unwrap();
-/// assert!(written.is_empty());
-/// ```
-pub fn write_dead_letters(
-    files: &[(String, Option<PathBuf>)],
-    letters: &[DeadLetter],
-) -> std::io::Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
-    for (stage, file) in files {
-        let Some(file) = file else { continue };
-        let mine: Vec<&DeadLetter> = letters.iter().filter(|l| &l.stage == stage).collect();
-        if mine.is_empty() {
-            continue;
-        }
-        if let Some(parent) = file.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let mut out = std::io::BufWriter::new(std::fs::File::create(file)?);
-        for letter in mine {
-            let item = letter
-                .item::<Item>()
-                .map(Item::to_json)
-                .unwrap_or(serde_json::Value::Null);
-            let line = serde_json::json!({
-                "stage": letter.stage,
-                "seq": letter.seq,
-                "error": letter.failure.to_string(),
-                "item": item,
-            });
-            writeln!(out, "{line}")?;
-        }
-        out.flush()?;
-        written.push(file.clone());
-    }
-    Ok(written)
 }

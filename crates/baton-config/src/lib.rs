@@ -25,6 +25,7 @@
 
 mod build;
 mod clash;
+mod dead_letters;
 mod diagnostic;
 mod file;
 mod plan;
@@ -33,7 +34,8 @@ mod stage;
 mod value;
 
 pub use baton_ops::STAGE_KEYS;
-pub use build::{write_dead_letters, Built, RunOptions, Started};
+pub use build::{Built, RunOptions, Started};
+pub use dead_letters::{DeadLetterFiles, StageLetters};
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use file::PIPELINE_KEYS;
 pub use plan::{Plan, PlannedStage};

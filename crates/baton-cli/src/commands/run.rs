@@ -8,7 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use baton_config::{Plan, RunOptions};
+use baton_config::{DeadLetterFiles, Plan, RunOptions};
 use baton_engine::{PipelineError, PipelineHandle, RunReport};
 use baton_ops::{Moment, Warnings};
 
@@ -114,12 +114,21 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         trace: args.trace.is_some() || args.report.is_some(),
         threads: args.threads,
     };
-    let started = built
-        .start(&options)
-        .map_err(|e| anyhow::anyhow!("cannot start the pipeline: {e}"))?;
+    let started = built.start(&options).map_err(|e| {
+        // The engine's own error already says it could not start.
+        match e.downcast::<PipelineError>() {
+            Ok(engine) => anyhow::Error::new(*engine),
+            Err(other) => anyhow::anyhow!("cannot start the pipeline: {other}"),
+        }
+    })?;
     let handle = started.handle.handle();
     let notices = Notices::default();
-    let interrupts = Arc::new(Interrupts::new(handle.clone(), notices.clone()));
+    let dead_letters = started.dead_letters();
+    let interrupts = Arc::new(Interrupts::new(
+        handle.clone(),
+        notices.clone(),
+        dead_letters.clone(),
+    ));
     {
         let interrupts = Arc::clone(&interrupts);
         let _ = ctrlc::set_handler(move || interrupts.interrupt());
@@ -132,7 +141,6 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         &notices,
         &warnings,
     );
-    let dead_letter_files = started.dead_letter_files();
     let name = started.plan.name.clone();
     let result = started.handle.join();
     // The last handles go: the pipeline is dropped with its stages'
@@ -141,17 +149,23 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     drop(handle);
     match result {
         Ok(report) => {
-            finish(&name, &report, &args, &dead_letter_files)?;
+            if !args.quiet {
+                eprint!("{report}");
+            }
+            print_dead_letters(&dead_letters);
             print_warnings(&warnings);
+            write_reports(&name, &report, &args)?;
             Ok(ExitCode::SUCCESS)
         }
         Err(PipelineError::Aborted) => {
             eprintln!("aborted");
+            print_dead_letters(&dead_letters);
             print_warnings(&warnings);
             Ok(ExitCode::from(super::ABORTED))
         }
         Err(error) => {
             eprintln!("error: the pipeline failed: {error}");
+            print_dead_letters(&dead_letters);
             print_warnings(&warnings);
             Ok(ExitCode::from(super::FAILED))
         }
@@ -174,14 +188,17 @@ struct Interrupts {
     count: AtomicUsize,
     /// Where the messages go (above the live view's bars, if it draws them).
     notices: Notices,
+    /// Said on a forced exit: where the skipped items went.
+    dead_letters: DeadLetterFiles,
 }
 
 impl Interrupts {
-    fn new(handle: PipelineHandle, notices: Notices) -> Self {
+    fn new(handle: PipelineHandle, notices: Notices, dead_letters: DeadLetterFiles) -> Self {
         Self {
             handle: Mutex::new(Some(handle)),
             count: AtomicUsize::new(0),
             notices,
+            dead_letters,
         }
     }
 
@@ -236,35 +253,14 @@ impl Interrupts {
             "aborted: the run did not end within {} s of the second Ctrl-C, so baton exits without waiting for it ({reached} items had reached `{stage}`)",
             ABORT_GRACE.as_secs()
         ));
+        // Every letter is already on disk (they are written as they come).
+        print_dead_letters(&self.dead_letters);
         std::process::exit(130);
     }
 }
 
-fn finish(
-    name: &str,
-    report: &RunReport,
-    args: &RunArgs,
-    dead_letter_files: &[(String, Option<PathBuf>)],
-) -> anyhow::Result<()> {
-    if !args.quiet {
-        eprint!("{report}");
-    }
-    let written = baton_config::write_dead_letters(dead_letter_files, &report.dead_letters)
-        .context("cannot write the dead letters")?;
-    for file in written {
-        eprintln!("dead letters written to {}", file.display());
-    }
-    let skipped_unwritten = report.dead_letters.iter().filter(|l| {
-        !dead_letter_files
-            .iter()
-            .any(|(stage, file)| stage == &l.stage && file.is_some())
-    });
-    for letter in skipped_unwritten.take(5) {
-        eprintln!(
-            "skipped item {} in `{}`: {}",
-            letter.seq, letter.stage, letter.failure
-        );
-    }
+/// Writes the trace, report and stats files asked for.
+fn write_reports(name: &str, report: &RunReport, args: &RunArgs) -> anyhow::Result<()> {
     let trace = baton_report::TraceFile::from_report(name, report);
     if let Some(path) = &args.trace {
         trace
@@ -284,6 +280,13 @@ fn finish(
         eprintln!("stats written to {}", path.display());
     }
     Ok(())
+}
+
+/// How many items each stage skipped, and where they went.
+fn print_dead_letters(dead_letters: &DeadLetterFiles) {
+    for line in dead_letters.summary() {
+        eprintln!("{line}");
+    }
 }
 
 /// The run's warnings as they stand at its end, after its summary.
