@@ -28,6 +28,7 @@ use crate::workload::Workload;
 /// );
 /// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BenchError {
     /// The sink's checksum differs from the sequential reference: an item
     /// was lost, duplicated, reordered or computed wrongly.

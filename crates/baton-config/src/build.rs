@@ -169,6 +169,13 @@ impl Built {
                 BuiltOp::Source(_) => {
                     return Err(format!("stage `{}` is a source in the middle", stage.name).into())
                 }
+                _ => {
+                    return Err(format!(
+                        "stage `{}` is an op of a kind this build cannot run",
+                        stage.name
+                    )
+                    .into())
+                }
             };
         }
         let Some((builder, make)) = sink else {

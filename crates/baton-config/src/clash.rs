@@ -80,7 +80,6 @@ fn claims(plan: &Plan) -> Vec<Claim<'_>> {
         for param in stage.op.params {
             let by = Some((stage, param.name));
             match param.role {
-                ParamRole::Value => {}
                 ParamRole::Input => {
                     // A glob that matches nothing is the build's to report.
                     let files = stage.params.input_files(param.name).unwrap_or_default();
@@ -103,6 +102,8 @@ fn claims(plan: &Plan) -> Vec<Claim<'_>> {
                         });
                     }
                 }
+                // A plain value names no file of the run.
+                _ => {}
             }
         }
         if let Some(path) = &stage.dead_letter {

@@ -33,6 +33,7 @@ pub struct Item {
 /// assert_eq!(Payload::Bytes(vec![1, 2]).kind(), "bytes");
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub enum Payload {
     /// Nothing: the item is a plain record.
     #[default]

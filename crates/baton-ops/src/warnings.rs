@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 ///
 /// See [`StageWarnings::check`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Moment {
     /// While the run goes: a check says only what more items cannot undo.
     Running,

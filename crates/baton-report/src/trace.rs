@@ -143,6 +143,7 @@ pub struct TraceEvent {
 /// assert_eq!(serde_json::to_string(&baton_report::Phase::Metadata).unwrap(), r#""M""#);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Phase {
     /// `"X"`: something that ran from `ts` for `dur`.
     #[serde(rename = "X")]
@@ -163,6 +164,7 @@ pub enum Phase {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum EventArgs {
     /// A span's chunk.
     Span {

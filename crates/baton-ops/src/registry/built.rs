@@ -227,6 +227,7 @@ impl fmt::Debug for BuiltStage {
 /// let op = (baton_ops::find("take").unwrap().build)(&params).unwrap();
 /// assert!(matches!(op, BuiltOp::Stage(_)));
 /// ```
+#[non_exhaustive]
 pub enum BuiltOp {
     /// A source.
     Source(BuiltSource),

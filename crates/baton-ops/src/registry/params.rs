@@ -19,6 +19,7 @@ use crate::warnings::StageWarnings;
 /// assert!(ParamType::Float.accepts(&toml::Value::Integer(3)));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParamType {
     /// A string.
     Str,
@@ -161,6 +162,7 @@ impl fmt::Display for Bounds {
 /// assert_eq!(find_kind("files", OpKind::Sink).unwrap().param("path").unwrap().role, ParamRole::OutputFolder);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParamRole {
     /// A value that is no file of the run.
     Value,
