@@ -778,7 +778,11 @@ impl Run {
             let Some(mut permit) = self.budget.acquire(size) else {
                 return SourceTurn::Nothing;
             };
-            self.source_deadline_ns.store(0, Ordering::Relaxed);
+            // Read before it is written: the field shares a cache line with
+            // what every thread reads, and is rarely set.
+            if self.source_deadline_ns.load(Ordering::Relaxed) != 0 {
+                self.source_deadline_ns.store(0, Ordering::Relaxed);
+            }
             let start = Instant::now();
             let mut next_seq = inner.next_seq;
             let first_seq = next_seq;
