@@ -48,21 +48,13 @@ pub(crate) fn check(plan: &Plan) -> Vec<Diagnostic> {
             continue;
         };
         if let Some(earlier) = claims[..later].iter().find(|e| clash(e, claim)) {
-            let span = stage.spans.key(key);
-            let message = format!(
-                "stage `{}` ({}): {}",
-                stage.name,
-                stage.op.name,
-                explain(plan, earlier, claim)
-            );
-            problems.push(
-                Diagnostic::new(&plan.file, &plan.text, span, message)
-                    .with_key(key)
-                    .with_help(match claim.used {
-                        Use::WritesInto => "write into a folder of its own",
-                        _ => "give every output a file of its own, apart from the inputs",
-                    }),
-            );
+            let message = explain(plan, earlier, claim);
+            problems.push(plan.stage_diagnostic(stage, Some(key), message).with_help(
+                match claim.used {
+                    Use::WritesInto => "write into a folder of its own",
+                    _ => "give every output a file of its own, apart from the inputs",
+                },
+            ));
         }
     }
     problems
