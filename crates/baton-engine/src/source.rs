@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crossbeam_channel::{bounded, Receiver, Select};
@@ -295,19 +296,28 @@ where
             let iter = source.into_iter();
             let lane = if self.options.parallel {
                 let (tx, rx) = bounded(self.options.block.max(2) * 2);
+                // The reader takes the source from here; should no thread
+                // start (the system is out of them), it is read here instead.
+                let slot = Arc::new(Mutex::new(Some(iter)));
+                let theirs = Arc::clone(&slot);
                 let spawned = std::thread::Builder::new()
                     .name("baton-interleave".into())
                     .spawn(move || {
-                        for item in iter {
+                        let taken = theirs.lock().unwrap_or_else(|e| e.into_inner()).take();
+                        for item in taken.into_iter().flatten() {
                             if tx.send(item).is_err() {
                                 return;
                             }
                         }
                     });
-                if let Err(error) = spawned {
-                    panic!("baton could not start an interleave reader: {error}");
+                let unread = match spawned {
+                    Ok(_) => None,
+                    Err(_) => slot.lock().unwrap_or_else(|e| e.into_inner()).take(),
+                };
+                match unread {
+                    Some(iter) => Lane::Local(iter),
+                    None => Lane::Thread(rx),
                 }
-                Lane::Thread(rx)
             } else {
                 Lane::Local(iter)
             };
@@ -346,13 +356,26 @@ where
             if self.open.is_empty() {
                 return None;
             }
+            // A source that got no thread of its own is read here, first.
+            if let Some(index) = self.open.iter().position(|l| matches!(l, Lane::Local(_))) {
+                let Lane::Local(iter) = &mut self.open[index] else {
+                    unreachable!("just found")
+                };
+                match iter.next() {
+                    Some(item) => return Some(item),
+                    None => {
+                        self.open.remove(index);
+                        continue;
+                    }
+                }
+            }
             let (index, received) = {
                 let receivers: Vec<&Receiver<_>> = self
                     .open
                     .iter()
-                    .map(|lane| match lane {
-                        Lane::Thread(rx) => rx,
-                        Lane::Local(_) => unreachable!("as_ready lanes are threads"),
+                    .filter_map(|lane| match lane {
+                        Lane::Thread(rx) => Some(rx),
+                        Lane::Local(_) => None,
                     })
                     .collect();
                 let mut select = Select::new();
@@ -388,5 +411,21 @@ where
         } else {
             self.next_as_ready()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_that_got_no_thread_is_read_in_turn_by_an_as_ready_interleave() {
+        // As after a failed thread start: one lane local, one on a thread.
+        let sources = vec![vec![10, 11, 12]];
+        let mut iter = InterleaveIter::new(sources.into_iter(), Interleave::new(2).as_ready());
+        iter.open.push_back(Lane::Local(vec![1, 2].into_iter()));
+        let mut items: Vec<i32> = iter.collect();
+        items.sort();
+        assert_eq!(items, vec![1, 2, 10, 11, 12]);
     }
 }
