@@ -253,13 +253,15 @@ const DEF: OpDef = OpDef {
             "timeout_ms",
             ParamType::Int,
             "how long the worker may take over one item before it is killed and restarted",
-        ),
+        )
+        .at_least(1),
         ParamDef::with_default(
             "max_answer_bytes",
             ParamType::Int,
             "67108864",
             "the longest answer (a line, or a frame's bytes) a worker may write, 64 MiB by default; a longer one fails the item and the worker is restarted",
-        ),
+        )
+        .at_least(1),
         ParamDef::with_default(
             "require_ids",
             ParamType::Bool,
@@ -324,25 +326,20 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
         Some(cwd) => cwd,
         None => params.base_dir().to_path_buf(),
     };
-    let timeout = match params.int("timeout_ms")? {
-        None => None,
-        Some(ms) if ms > 0 => Some(Duration::from_millis(ms as u64)),
-        Some(ms) => {
-            return Err(OpError::param(
-                "timeout_ms",
-                format!("must be a positive number of milliseconds, not {ms}"),
-            ))
-        }
+    // `baton check` refuses a value under 1 at its place in the file; a
+    // stage built by hand from parameters is checked here.
+    let timeout = match params.int_as::<u64>("timeout_ms")? {
+        Some(0) => return Err(OpError::param("timeout_ms", "must be at least 1, not 0")),
+        ms => ms.map(Duration::from_millis),
     };
-    let max_answer = match params.int("max_answer_bytes")? {
-        None => DEFAULT_MAX_ANSWER,
-        Some(bytes) if bytes > 0 => usize::try_from(bytes).unwrap_or(usize::MAX),
-        Some(bytes) => {
+    let max_answer = match params.int_as::<usize>("max_answer_bytes")? {
+        Some(0) => {
             return Err(OpError::param(
                 "max_answer_bytes",
-                format!("must be a positive number of bytes, not {bytes}"),
+                "must be at least 1, not 0",
             ))
         }
+        bytes => bytes.unwrap_or(DEFAULT_MAX_ANSWER),
     };
     let require_ids = params.bool("require_ids")?.unwrap_or(false);
     if require_ids && protocol == Protocol::Bytes {
