@@ -23,7 +23,8 @@
 //! "bytes[1234]"`). A record that already has a field `_request` fails
 //! (rename it before the stage). The answer is one line:
 //!
-//! - a JSON object: the output item's fields (any payload is dropped);
+//! - a JSON object: the output item's fields; the item's payload, which
+//!   the worker never sees, stays with it (on every output of an array);
 //! - `null`: no output (the item is filtered out);
 //! - an array of objects: one output item per object (a flat map; `[]` is
 //!   no output);

@@ -199,11 +199,14 @@ impl Protocol {
                         line: quote(&answer),
                     });
                 }
-                out.extend(
-                    records
-                        .into_iter()
-                        .map(|fields| Item::record(Value::Object(fields))),
-                );
+                // The worker sees the record only: the payload stays with the
+                // item, on every output made of it (a `files` sink after the
+                // stage still writes the image, not the JSON).
+                let payload = item.payload;
+                out.extend(records.into_iter().map(|fields| Item {
+                    payload: payload.clone(),
+                    ..Item::record(Value::Object(fields))
+                }));
                 Ok(())
             }
         }
@@ -328,6 +331,25 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_jsonl_answer_keeps_the_items_payload_on_every_output() {
+        let mut item = Item::with_field("name", "a.png");
+        item.payload = Payload::Bytes(vec![1, 2, 3]);
+        let answer = Answer {
+            id: None,
+            bytes: br#"[{"name": "a.png", "w": 2}, {"name": "a-copy.png"}]"#.to_vec(),
+        };
+        let mut out = Vec::new();
+        Protocol::Jsonl
+            .outputs(item, answer, 1, false, &mut out)
+            .unwrap();
+        assert_eq!(out.len(), 2);
+        assert!(out
+            .iter()
+            .all(|o| o.payload == Payload::Bytes(vec![1, 2, 3])));
+        assert_eq!(out[1].get("name").unwrap(), "a-copy.png");
     }
 
     #[test]
