@@ -81,3 +81,47 @@ for line in sys.stdin:
     assert_eq!(allowed["secret"], serde_json::Value::Null, "{allowed}");
     assert_eq!(allowed["mode"], "fast");
 }
+
+#[test]
+fn a_jsonl_worker_never_loses_the_items_payload() {
+    let dir = tempfile::tempdir().unwrap();
+    // Binary files, not JSON: what must reach the `files` sink intact.
+    for n in 0..3u8 {
+        let bytes: Vec<u8> = (0..=255u8).map(|b| b.wrapping_mul(n + 1)).collect();
+        std::fs::create_dir_all(dir.path().join("in")).unwrap();
+        std::fs::write(dir.path().join(format!("in/{n}.bin")), bytes).unwrap();
+    }
+    // The worker sees the record only, and names the output file.
+    write(
+        dir.path(),
+        "worker.py",
+        r#"
+import json, os, sys
+for line in sys.stdin:
+    item = json.loads(line)
+    item["name"] = os.path.basename(item["path"])
+    print(json.dumps(item), flush=True)
+"#,
+    );
+    let file = write(
+        dir.path(),
+        "p.toml",
+        "[[stage]]\nop = \"files\"\npath = \"in/*.bin\"\n\n\
+         [[stage]]\nname = \"rename\"\nop = \"exec\"\ncommand = [\"python3\", \"worker.py\"]\n\n\
+         [[stage]]\nop = \"files\"\npath = \"out\"\nfield = \"name\"\n",
+    );
+    let output = baton()
+        .args(["run", "--quiet"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    for n in 0..3 {
+        let name = format!("{n}.bin");
+        assert_eq!(
+            std::fs::read(dir.path().join("out").join(&name)).unwrap(),
+            std::fs::read(dir.path().join("in").join(&name)).unwrap(),
+            "{name} came out other than it went in"
+        );
+    }
+}
