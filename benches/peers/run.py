@@ -124,7 +124,7 @@ def baton_version(baton: Path) -> str:
                                 capture_output=True, text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "crates"],
                                capture_output=True, text=True).stdout.strip()
-        text += f" (commit {commit}{', crates/ modified' if dirty else ''})"
+        text += f" (checkout at {commit}{', crates/ modified' if dirty else ''})"
     except (OSError, subprocess.CalledProcessError):
         pass
     return text
