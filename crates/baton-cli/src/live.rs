@@ -61,6 +61,15 @@ impl Notices {
         eprintln!("{line}");
     }
 
+    /// Runs `write` (to standard output) with the bars cleared while it
+    /// writes, so that the next redraw does not overwrite what it wrote.
+    pub(crate) fn around(&self, write: &mut dyn FnMut()) {
+        match &*self.bars() {
+            Some(multi) => multi.suspend(write),
+            None => write(),
+        }
+    }
+
     fn bars(&self) -> std::sync::MutexGuard<'_, Option<MultiProgress>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }

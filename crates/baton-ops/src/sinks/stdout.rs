@@ -12,6 +12,7 @@
 //! ```
 
 use std::io::{BufWriter, Write};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use super::error::SinkError;
 use super::sink;
@@ -32,10 +33,68 @@ pub(crate) const DEF: OpDef = OpDef {
 fn build(_: &Params) -> Result<BuiltOp, OpError> {
     Ok(sink(|| {
         Ok(JsonLines {
-            out: BufWriter::with_capacity(1 << 16, std::io::stdout()),
+            out: BufWriter::with_capacity(1 << 16, Stdout),
             name: "stdout",
         })
     }))
+}
+
+/// What every write to standard output goes through.
+type Around = Arc<dyn Fn(&mut dyn FnMut()) + Send + Sync>;
+
+static AROUND: RwLock<Option<Around>> = RwLock::new(None);
+
+/// Runs every write of the `stdout` sink inside `around`: a program that
+/// draws on the same terminal (a live view's progress bars) clears what
+/// it drew, lets the write happen, and draws again, so that neither
+/// overwrites the other. One call per buffer of lines, not per line.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+///
+/// let writes = Arc::new(AtomicUsize::new(0));
+/// let counted = Arc::clone(&writes);
+/// baton_ops::around_stdout_writes(move |write| {
+///     counted.fetch_add(1, Ordering::Relaxed);
+///     write();
+/// });
+/// ```
+pub fn around_stdout_writes(around: impl Fn(&mut dyn FnMut()) + Send + Sync + 'static) {
+    *AROUND.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(around));
+}
+
+/// Standard output, written through [`around_stdout_writes`]' hook.
+#[derive(Debug)]
+struct Stdout;
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buf).map(|()| buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        let around = AROUND
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let mut result = Ok(());
+        let mut write = || {
+            let mut out = std::io::stdout().lock();
+            result = out.write_all(buf).and_then(|()| out.flush());
+        };
+        match around {
+            Some(around) => around(&mut write),
+            None => write(),
+        }
+        result
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Items as JSON lines to a writer, flushed after every chunk (so lines
@@ -59,6 +118,10 @@ impl<W: Write> JsonLines<W> {
 
 impl<W: Write + Send + 'static> Sink<Item> for JsonLines<W> {
     fn write(&mut self, item: Item) -> Result<(), BoxError> {
+        if let crate::item::Payload::Records(batch) = &item.payload {
+            super::write_json_rows(batch, &mut self.out).map_err(|e| self.error(e))?;
+            return Ok(());
+        }
         serde_json::to_writer(&mut self.out, &item.to_json())
             .map_err(std::io::Error::from)
             .and_then(|()| self.out.write_all(b"\n"))
