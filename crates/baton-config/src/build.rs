@@ -9,7 +9,8 @@ use baton_ops::{BuiltOp, Warnings};
 
 use crate::dead_letters::DeadLetterFiles;
 use crate::diagnostic::Diagnostics;
-use crate::plan::Plan;
+use crate::plan::{Plan, PlannedStage};
+use baton_engine::ModeKind;
 
 /// A plan whose stages are all built, ready to run.
 ///
@@ -85,12 +86,14 @@ impl Plan {
         if !problems.is_empty() {
             return Err(Diagnostics(problems));
         }
+        let mut plan = self;
+        plan.place_parse_stage(&mut ops);
         let source_len = match ops.first() {
             Some(BuiltOp::Source(source)) => source.len,
             _ => None,
         };
         Ok(Built {
-            plan: self,
+            plan,
             ops,
             source_len,
             warnings,
@@ -188,6 +191,44 @@ impl Built {
             dead_letters,
             warnings,
         })
+    }
+}
+
+impl Plan {
+    /// A source that parses in parallel (`csv`) hands its parse stage over:
+    /// it goes right after the source, in the plan (named `SOURCE.parse`,
+    /// so that the live view, the summary and the report show it) and on
+    /// the engine, parallel with a replica per CPU thread unless
+    /// `--replicas SOURCE.parse=N` says otherwise, and with the source's
+    /// error policy and dead-letter file.
+    fn place_parse_stage(&mut self, ops: &mut Vec<BuiltOp>) {
+        let Some(BuiltOp::Source(source)) = ops.first_mut() else {
+            return;
+        };
+        let Some(parse) = source.parse.take() else {
+            return;
+        };
+        let Some(first) = self.stages.first() else {
+            return;
+        };
+        let mut name = format!("{}.parse", first.name);
+        while self.stages.iter().any(|stage| stage.name == name) {
+            name.push('_');
+        }
+        let stage = PlannedStage {
+            name,
+            op: first.op,
+            mode: ModeKind::Parallel,
+            replicas: None,
+            blocking: false,
+            buffer: None,
+            on_error: first.on_error,
+            dead_letter: first.dead_letter.clone(),
+            params: first.params.clone(),
+            spans: first.spans.clone(),
+        };
+        self.stages.insert(1, stage);
+        ops.insert(1, BuiltOp::Stage(parse));
     }
 }
 

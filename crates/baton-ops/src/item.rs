@@ -1,5 +1,6 @@
 //! What flows through a pipeline made from a file: records and blobs.
 
+use baton_records::RecordBatch;
 use serde_json::{Map, Value};
 
 /// One item: a record of named fields (JSON-like values) and, optionally, a
@@ -46,6 +47,11 @@ pub enum Payload {
     Tensor(Tensor),
     /// A batch of items (made by `batch`, undone by `unbatch`).
     Batch(Vec<Item>),
+    /// A chunk of records in columns (an Arrow record batch): what the
+    /// `csv` and `jsonl` sources give. Record stages work on it column by
+    /// column; a stage that takes a record at a time gets its rows one by
+    /// one, and sinks write every row.
+    Records(RecordBatch),
 }
 
 impl Payload {
@@ -63,6 +69,7 @@ impl Payload {
             Payload::Image(_) => "image",
             Payload::Tensor(_) => "tensor",
             Payload::Batch(_) => "batch",
+            Payload::Records(_) => "records",
         }
     }
 }
@@ -128,6 +135,41 @@ impl Item {
                     payload: Payload::None,
                 }
             }
+        }
+    }
+
+    /// An item carrying a chunk of records in columns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let batch = baton_records::RecordBatch::try_from_iter([
+    ///     ("n", Arc::new(arrow_array::Int64Array::from(vec![1, 2])) as _),
+    /// ]).unwrap();
+    /// let item = baton_ops::Item::records(batch);
+    /// assert_eq!(item.rows().len(), 2);
+    /// ```
+    pub fn records(batch: RecordBatch) -> Self {
+        Self {
+            fields: Map::new(),
+            payload: Payload::Records(batch),
+        }
+    }
+
+    /// The records an item stands for: the rows of its chunk of records,
+    /// or else the item itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let item = baton_ops::Item::with_field("n", 1);
+    /// assert_eq!(item.rows(), vec![item.clone()]);
+    /// ```
+    pub fn rows(&self) -> Vec<Item> {
+        match &self.payload {
+            Payload::Records(batch) => rows_of(batch).collect(),
+            _ => vec![self.clone()],
         }
     }
 
@@ -201,7 +243,27 @@ impl Item {
                     Value::Array(items.iter().map(Item::to_json).collect()),
                 );
             }
+            Payload::Records(batch) => {
+                fields.insert(
+                    "records".into(),
+                    Value::Array(
+                        rows_of(batch)
+                            .map(|row| Value::Object(row.fields))
+                            .collect(),
+                    ),
+                );
+            }
         }
         Value::Object(fields)
     }
+}
+
+/// The rows of a chunk of records, each an item of fields.
+pub(crate) fn rows_of(batch: &RecordBatch) -> impl Iterator<Item = Item> {
+    baton_records::rows::to_rows(batch)
+        .into_iter()
+        .map(|fields| Item {
+            fields,
+            payload: Payload::None,
+        })
 }

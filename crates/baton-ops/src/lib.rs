@@ -44,4 +44,5 @@ pub use registry::{
     all, find, find_kind, nearest, Bounds, BuiltOp, BuiltSource, BuiltStage, Modes, OpDef, OpError,
     OpKind, ParamDef, ParamInt, ParamRole, ParamType, Params, SinkFactory, STAGE_KEYS,
 };
+pub use sinks::around_stdout_writes;
 pub use warnings::{Moment, StageWarnings, Warning, Warnings};

@@ -40,7 +40,22 @@ pub(crate) fn default_value(default: &str) -> toml::Value {
 /// Builds `op` and reads its source to the end; errors as their messages.
 pub(crate) fn read_source(op: &OpDef, params: &Params) -> Vec<Result<Item, String>> {
     match (op.build)(params) {
-        Ok(BuiltOp::Source(source)) => source.items.map(|r| r.map_err(|e| e.to_string())).collect(),
+        Ok(BuiltOp::Source(source)) => {
+            let Some(parse) = source.parse else {
+                return source.items.map(|r| r.map_err(|e| e.to_string())).collect();
+            };
+            // Through the source's parse stage, as in a pipeline, row by row.
+            let mut parse = parse.replica().expect("the parse stage is made");
+            let mut rows = Vec::new();
+            for block in source.items {
+                let mut out = Vec::new();
+                match block.and_then(|block| parse.process(block, &mut out)) {
+                    Ok(()) => rows.extend(out.iter().flat_map(Item::rows).map(Ok)),
+                    Err(error) => rows.push(Err(error.to_string())),
+                }
+            }
+            rows
+        }
         Ok(other) => panic!("{} built {other:?}, not a source", op.name),
         Err(error) => panic!("{} did not build: {error}", op.name),
     }

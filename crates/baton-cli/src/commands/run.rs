@@ -97,18 +97,20 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(super::BAD_FILE));
         }
     };
-    apply_overrides(&mut plan, &args)?;
     if args.dry_run {
+        apply_overrides(&mut plan, &args)?;
         print!("{}", describe_plan(&plan, args.threads));
         return Ok(ExitCode::SUCCESS);
     }
-    let built = match plan.build() {
+    let mut built = match plan.build() {
         Ok(built) => built,
         Err(problems) => {
             eprint!("{problems}");
             return Ok(ExitCode::from(super::BAD_FILE));
         }
     };
+    // After the build, which may add stages (a source's `.parse`).
+    apply_overrides(&mut built.plan, &args)?;
     let total = built.source_len;
     let options = RunOptions {
         trace: args.trace.is_some() || args.report.is_some(),
@@ -123,6 +125,11 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     })?;
     let handle = started.handle.handle();
     let notices = Notices::default();
+    {
+        // Records printed by a `stdout` sink land between redraws of the bars.
+        let notices = notices.clone();
+        baton_ops::around_stdout_writes(move |write| notices.around(write));
+    }
     let dead_letters = started.dead_letters();
     let interrupts = Arc::new(Interrupts::new(
         handle.clone(),

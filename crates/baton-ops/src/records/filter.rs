@@ -51,12 +51,14 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use arrow_array::BooleanArray;
+use baton_records::{Predicate, RecordBatch};
 use rhai::{Dynamic, Engine, EvalAltResult, Scope, AST};
 use serde_json::Value;
 
 use super::error::RecordError;
-use super::replicas;
-use crate::item::Item;
+use super::record_replicas;
+use crate::item::{Item, Payload};
 use crate::registry::{
     nearest, BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
 };
@@ -105,11 +107,16 @@ const SAMPLED_ITEMS: usize = 16;
 struct Program {
     engine: Engine,
     ast: AST,
+    /// The expression compiled into column-wise evaluation, for chunks of
+    /// records, when it is in the part of Rhai that compiles.
+    compiled: Option<Predicate>,
     /// Every word of the expression's text: only fields named by one can be
     /// variables in it, so only those are handed to it.
     words: HashSet<String>,
     /// Whether it names `record`, which then holds the whole record.
     binds_record: bool,
+    /// The fields it reads as `record["name"]`.
+    record_keys: Vec<String>,
     /// What the replicas have seen, for the warning.
     seen: Arc<Seen>,
 }
@@ -228,16 +235,28 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
     let seen = Arc::new(Seen::default());
     let warn = Arc::clone(&seen);
     params.warnings().check(move |moment| warn.warning(moment));
-    Ok(replicas(Filter {
+    Ok(record_replicas(Filter {
         program: Arc::new(Program {
             engine,
+            compiled: Predicate::compile(expr).ok(),
             ast,
             binds_record: words.contains(RECORD),
+            record_keys: record_keys(expr),
             words,
             seen,
         }),
         noted: Noted::default(),
     }))
+}
+
+/// The names in `record["name"]` (or `record['name']`) of an expression.
+fn record_keys(expr: &str) -> Vec<String> {
+    let pattern = regex::Regex::new(r#"\brecord\s*\[\s*(?:"([^"\\]*)"|'([^'\\]*)')\s*\]"#)
+        .expect("a valid pattern");
+    pattern
+        .captures_iter(expr)
+        .filter_map(|c| c.get(1).or(c.get(2)).map(|m| m.as_str().to_string()))
+        .collect()
 }
 
 impl Filter {
@@ -291,6 +310,14 @@ impl Filter {
                 Ok(value) => break Ok(value),
             }
         };
+        // A field read through `record["..."]` that the item lacks is as
+        // missing as a variable that is not there.
+        if !missing && !matches!(&result, Ok(value) if value.is_bool()) {
+            missing = program
+                .record_keys
+                .iter()
+                .any(|key| !item.fields.contains_key(key));
+        }
         match result {
             Ok(value) => match value.as_bool() {
                 Ok(keep) => Ok(keep),
@@ -307,8 +334,73 @@ impl Filter {
     }
 }
 
+impl Filter {
+    /// The rows of a chunk of records that the expression keeps: compiled
+    /// column-wise when it can be, else one row at a time. A null value is
+    /// a missing field, as in a record that lacks it.
+    fn keep_rows(&mut self, batch: &RecordBatch) -> Result<RecordBatch, BoxError> {
+        let program = Arc::clone(&self.program);
+        if let Some(compiled) = &program.compiled {
+            if let Ok(kept) = compiled.evaluate(batch) {
+                self.note_columns(batch, compiled);
+                return Ok(arrow_select::filter::filter_record_batch(batch, &kept)?);
+            }
+        }
+        let mut kept = Vec::with_capacity(batch.num_rows());
+        for mut row in crate::item::rows_of(batch) {
+            row.fields.retain(|_, value| !value.is_null());
+            kept.push(self.test(&row)?);
+        }
+        Ok(arrow_select::filter::filter_record_batch(
+            batch,
+            &BooleanArray::from(kept),
+        )?)
+    }
+
+    /// Notes, for the warning of a misspelt field, which fields the
+    /// compiled expression tested that the chunk has and lacks.
+    fn note_columns(&mut self, batch: &RecordBatch, compiled: &Predicate) {
+        let program = &*self.program;
+        let noted = &mut self.noted;
+        program
+            .seen
+            .items
+            .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+        let schema = batch.schema();
+        for field in compiled.fields() {
+            let (set, present) = if schema.column_with_name(field).is_some() {
+                (&mut noted.present, true)
+            } else {
+                (&mut noted.missing, false)
+            };
+            if !set.contains(field) {
+                set.insert(field.to_string());
+                let mut seen = program.seen.fields();
+                if present {
+                    seen.present.insert(field.to_string());
+                } else {
+                    seen.missing.insert(field.to_string());
+                }
+            }
+        }
+        if noted.sampled < SAMPLED_ITEMS {
+            noted.sampled += 1;
+            let mut seen = program.seen.fields();
+            seen.names
+                .extend(schema.fields().iter().map(|f| f.name().clone()));
+        }
+    }
+}
+
 impl Stage<Item, Item> for Filter {
     fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        if let Payload::Records(batch) = &item.payload {
+            let kept = self.keep_rows(batch)?;
+            if kept.num_rows() > 0 {
+                out.push(Item::records(kept));
+            }
+            return Ok(());
+        }
         if self.test(&item)? {
             out.push(item);
         }

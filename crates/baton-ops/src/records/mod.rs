@@ -32,12 +32,21 @@ pub(crate) const DEFS: &[OpDef] = &[
     decompress::DEF,
 ];
 
-/// A stage whose replicas are clones of `stage`.
+/// A stage whose replicas are clones of `stage`, taking a record at a time.
 fn replicas<S>(stage: S) -> BuiltOp
 where
     S: Stage<Item, Item> + Clone + Sync,
 {
     BuiltOp::Stage(BuiltStage::replicas(move || Ok(stage.clone())))
+}
+
+/// A stage whose replicas are clones of `stage`, taking chunks of records
+/// in columns as they are.
+fn record_replicas<S>(stage: S) -> BuiltOp
+where
+    S: Stage<Item, Item> + Clone + Sync,
+{
+    BuiltOp::Stage(BuiltStage::record_replicas(move || Ok(stage.clone())))
 }
 
 /// The text of the string field `field`.

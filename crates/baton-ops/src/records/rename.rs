@@ -16,10 +16,11 @@
 
 use std::collections::BTreeMap;
 
-use super::replicas;
-use crate::item::Item;
+use super::record_replicas;
+use crate::item::{Item, Payload};
 use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
 use baton_engine::{BoxError, Stage};
+use baton_records::RecordBatch;
 
 pub(crate) const DEF: OpDef = OpDef {
     name: "rename",
@@ -52,11 +53,48 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
             ));
         }
     }
-    Ok(replicas(Rename { moves }))
+    Ok(record_replicas(Rename { moves }))
+}
+
+impl Rename {
+    /// A chunk of records with its columns renamed: no value is copied. A
+    /// column renamed onto another's name replaces it, as in a record.
+    fn rename_columns(&self, batch: &RecordBatch) -> Result<RecordBatch, BoxError> {
+        let schema = batch.schema();
+        let new_name = |name: &str| {
+            self.moves
+                .iter()
+                .find(|(old, _)| old == name)
+                .map(|(_, new)| new)
+        };
+        let replaced: Vec<&String> = schema
+            .fields()
+            .iter()
+            .filter_map(|field| new_name(field.name()))
+            .collect();
+        let mut fields = Vec::new();
+        let mut columns = Vec::new();
+        for (field, column) in schema.fields().iter().zip(batch.columns()) {
+            match new_name(field.name()) {
+                Some(new) => fields.push(field.as_ref().clone().with_name(new)),
+                None if replaced.contains(&field.name()) => continue,
+                None => fields.push(field.as_ref().clone()),
+            }
+            columns.push(std::sync::Arc::clone(column));
+        }
+        Ok(RecordBatch::try_new(
+            std::sync::Arc::new(arrow_schema::Schema::new(fields)),
+            columns,
+        )?)
+    }
 }
 
 impl Stage<Item, Item> for Rename {
     fn process(&mut self, mut item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        if let Payload::Records(batch) = &item.payload {
+            out.push(Item::records(self.rename_columns(batch)?));
+            return Ok(());
+        }
         let moved: Vec<(&String, serde_json::Value)> = self
             .moves
             .iter()

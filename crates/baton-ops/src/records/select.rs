@@ -18,10 +18,11 @@
 use serde_json::Map;
 
 use super::error::RecordError;
-use super::replicas;
-use crate::item::Item;
+use super::record_replicas;
+use crate::item::{Item, Payload};
 use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
 use baton_engine::{BoxError, Stage};
+use baton_records::RecordBatch;
 
 pub(crate) const DEF: OpDef = OpDef {
     name: "select",
@@ -51,14 +52,40 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
     let mut fields = Params::need("fields", params.str_list("fields")?)?;
     let mut seen = std::collections::HashSet::new();
     fields.retain(|f| seen.insert(f.clone()));
-    Ok(replicas(Select {
+    Ok(record_replicas(Select {
         fields,
         strict: params.bool("strict")?.unwrap_or(false),
     }))
 }
 
+impl Select {
+    /// The kept columns of a chunk of records, in the order named: no value
+    /// is copied.
+    fn project(&self, batch: &RecordBatch) -> Result<RecordBatch, BoxError> {
+        let schema = batch.schema();
+        let mut indices = Vec::with_capacity(self.fields.len());
+        for name in &self.fields {
+            match schema.index_of(name) {
+                Ok(index) => indices.push(index),
+                Err(_) if self.strict => {
+                    return Err(RecordError::MissingField {
+                        field: name.clone(),
+                    }
+                    .into())
+                }
+                Err(_) => {}
+            }
+        }
+        Ok(batch.project(&indices)?)
+    }
+}
+
 impl Stage<Item, Item> for Select {
     fn process(&mut self, mut item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        if let Payload::Records(batch) = &item.payload {
+            out.push(Item::records(self.project(batch)?));
+            return Ok(());
+        }
         let mut kept = Map::new();
         for name in &self.fields {
             match item.fields.remove(name) {

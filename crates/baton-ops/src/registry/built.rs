@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use baton_engine::{BoxError, Pipeline, Sink, Stage, StageBuilder};
 
-use crate::item::Item;
+use crate::item::{Item, Payload};
 
 /// Makes the sink (called once).
 ///
@@ -57,6 +57,13 @@ pub struct BuiltSource {
     /// pipeline's linger, and a stop ends the run even while a read waits
     /// (see `baton_engine::Pipeline::from_stream`).
     pub streaming: bool,
+    /// The stage that turns what the source reads into records, when
+    /// that is worth doing in parallel: the source then only reads (and
+    /// decompresses) and cuts blocks on record boundaries, and this stage,
+    /// placed right after it with a replica per CPU thread, parses them
+    /// (`csv`, `jsonl`, `lines` of many files). It appears in the plan as
+    /// the source's name followed by `.parse`.
+    pub parse: Option<BuiltStage>,
 }
 
 impl fmt::Debug for BuiltSource {
@@ -64,6 +71,7 @@ impl fmt::Debug for BuiltSource {
         f.debug_struct("BuiltSource")
             .field("len", &self.len)
             .field("streaming", &self.streaming)
+            .field("parse", &self.parse.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -140,6 +148,36 @@ impl BuiltStage {
     where
         S: Stage<Item, Item>,
     {
+        Self::record_replicas(move || make().map(RowByRow))
+    }
+
+    /// Replicas of a stage that takes chunks of records
+    /// ([`Payload::Records`](crate::Payload::Records)) as they are, column
+    /// by column; [`BuiltStage::replicas`] is for a stage that takes a
+    /// record at a time (it then gets a chunk's rows one by one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{BoxError, Stage};
+    /// use baton_ops::{BuiltStage, Item};
+    ///
+    /// struct Same;
+    /// impl Stage<Item, Item> for Same {
+    ///     fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+    ///         out.push(item);
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let built = BuiltStage::record_replicas(|| Ok(Same));
+    /// assert!(built.replica().is_ok());
+    /// ```
+    pub fn record_replicas<S>(
+        make: impl Fn() -> Result<S, BoxError> + Send + Sync + 'static,
+    ) -> Self
+    where
+        S: Stage<Item, Item>,
+    {
         let replicas: ReplicaFactory =
             Arc::new(move || make().map(|stage| Box::new(stage) as Box<dyn Stage<Item, Item>>));
         let for_engine = Arc::clone(&replicas);
@@ -204,6 +242,36 @@ impl BuiltStage {
             Some(make) => make(),
             None => Err("this stage is one of the engine's operators: it runs only in a pipeline (attach it)".into()),
         }
+    }
+}
+
+/// A stage that takes a record at a time, handed a chunk of records
+/// ([`Payload::Records`]) row by row.
+struct RowByRow<S>(S);
+
+impl<S: Stage<Item, Item>> Stage<Item, Item> for RowByRow<S> {
+    fn open(&mut self, ctx: &baton_engine::ReplicaContext) -> Result<(), BoxError> {
+        self.0.open(ctx)
+    }
+
+    fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        match item.payload {
+            Payload::Records(batch) => {
+                for row in crate::item::rows_of(&batch) {
+                    self.0.process(row, out)?;
+                }
+                Ok(())
+            }
+            _ => self.0.process(item, out),
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), BoxError> {
+        self.0.flush()
+    }
+
+    fn finish(&mut self, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        self.0.finish(out)
     }
 }
 

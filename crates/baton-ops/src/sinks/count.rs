@@ -46,8 +46,11 @@ struct Count<W> {
 }
 
 impl<W: Write + Send + 'static> Sink<Item> for Count<W> {
-    fn write(&mut self, _: Item) -> Result<(), BoxError> {
-        self.count += 1;
+    fn write(&mut self, item: Item) -> Result<(), BoxError> {
+        self.count += match &item.payload {
+            crate::item::Payload::Records(batch) => batch.num_rows() as u64,
+            _ => 1,
+        };
         Ok(())
     }
 

@@ -25,10 +25,13 @@ use serde_json::Value;
 use super::error::SinkError;
 use super::sink;
 use super::staged::Staged;
-use crate::item::Item;
+use crate::item::{Item, Payload};
 use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
 use crate::warnings::StageWarnings;
+use arrow_array::{new_null_array, ArrayRef, RecordBatch, RecordBatchOptions, StringArray};
+use arrow_schema::{DataType, Field, Schema};
 use baton_engine::{BoxError, Sink};
+use std::sync::Arc;
 
 pub(crate) const DEF: OpDef = OpDef {
     name: "csv",
@@ -74,6 +77,7 @@ struct CsvFile {
     out: Option<::csv::Writer<BufWriter<File>>>,
     /// `None` until the first item when not given.
     columns: Option<Vec<String>>,
+    delimiter: u8,
 }
 
 impl CsvFile {
@@ -91,6 +95,7 @@ impl CsvFile {
             file,
             out: Some(out),
             columns: None,
+            delimiter,
         };
         if let Some(columns) = columns {
             sink.header(columns)?;
@@ -130,8 +135,80 @@ fn cell(value: Option<&Value>) -> String {
     }
 }
 
+impl CsvFile {
+    /// Writes a chunk of records from its columns: the header's columns
+    /// (the chunk's own when it is the first and none were given), a
+    /// column the chunk lacks empty.
+    fn write_records(&mut self, batch: &RecordBatch) -> Result<(), BoxError> {
+        if self.columns.is_none() {
+            let schema = batch.schema();
+            self.header(schema.fields().iter().map(|f| f.name().clone()).collect())?;
+        }
+        let columns = self.columns.as_deref().unwrap_or_default();
+        let schema = batch.schema();
+        let mut fields = Vec::with_capacity(columns.len());
+        let mut arrays = Vec::with_capacity(columns.len());
+        for name in columns {
+            match schema.index_of(name) {
+                Ok(index) => {
+                    let column = batch.column(index);
+                    // Nested values as JSON text, like a record's.
+                    if column.data_type().is_nested() {
+                        let rows = crate::item::rows_of(&batch.project(&[index])?);
+                        let text: Vec<Option<String>> = rows
+                            .map(|row| {
+                                row.fields.get(name).and_then(|v| match v {
+                                    Value::Null => None,
+                                    other => Some(other.to_string()),
+                                })
+                            })
+                            .collect();
+                        fields.push(Field::new(name, DataType::Utf8, true));
+                        arrays.push(Arc::new(StringArray::from(text)) as ArrayRef);
+                    } else {
+                        fields.push(schema.field(index).clone().with_name(name));
+                        arrays.push(Arc::clone(column));
+                    }
+                }
+                Err(_) => {
+                    fields.push(Field::new(name, DataType::Utf8, true));
+                    arrays.push(new_null_array(&DataType::Utf8, batch.num_rows()));
+                }
+            }
+        }
+        let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+        let columns =
+            RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), arrays, &options)?;
+        let delimiter = self.delimiter;
+        let Some(out) = self.out.take() else {
+            return Err(self
+                .error(std::io::Error::other("written after it was finished"))
+                .into());
+        };
+        // The `csv` crate's writer hands its file over (flushed), Arrow's
+        // writes the chunk into it, and the file goes back into a new one.
+        let mut file = out.into_inner().map_err(|e| self.error(e.into_error()))?;
+        let written = arrow_csv::WriterBuilder::new()
+            .with_header(false)
+            .with_delimiter(delimiter)
+            .build(&mut file)
+            .write(&columns)
+            .map_err(|e| std::io::Error::other(e.to_string()));
+        self.out = Some(
+            ::csv::WriterBuilder::new()
+                .delimiter(delimiter)
+                .from_writer(file),
+        );
+        written.map_err(|error| self.error(error))?;
+        Ok(())
+    }
+}
+
 impl Sink<Item> for CsvFile {
     fn write(&mut self, item: Item) -> Result<(), BoxError> {
+        if let Payload::Records(batch) = &item.payload {
+            return self.write_records(batch);
+        }
         if self.columns.is_none() {
             self.header(item.fields.keys().cloned().collect())?;
         }

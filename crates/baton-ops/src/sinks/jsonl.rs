@@ -94,6 +94,10 @@ impl Sink<Item> for JsonlFile {
             let path = self.file.written().display();
             return Err(format!("{path}: written after it was finished").into());
         };
+        if let crate::item::Payload::Records(batch) = &item.payload {
+            super::write_json_rows(batch, out).map_err(|e| Self::error(&self.file, e))?;
+            return Ok(());
+        }
         let mut line = serde_json::to_vec(&item.to_json())?;
         line.push(b'\n');
         out.write_all(&line)

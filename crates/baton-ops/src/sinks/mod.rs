@@ -16,6 +16,7 @@ mod files;
 mod jsonl;
 mod staged;
 mod stdout;
+pub use stdout::around_stdout_writes;
 
 use baton_engine::Sink;
 
@@ -34,6 +35,21 @@ pub(crate) const DEFS: &[OpDef] = &[
 ];
 
 /// A sink made by `make` when the run starts.
+/// Writes the rows of a chunk of records as JSON lines, fields in column
+/// order, nulls written as null.
+fn write_json_rows(
+    batch: &baton_records::RecordBatch,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    let mut writer = arrow_json::WriterBuilder::new()
+        .with_explicit_nulls(true)
+        .build::<_, arrow_json::writer::LineDelimited>(out);
+    writer
+        .write(batch)
+        .and_then(|()| writer.finish())
+        .map_err(|e| std::io::Error::other(e.to_string()))
+}
+
 fn sink<K, F>(make: F) -> BuiltOp
 where
     K: Sink<Item>,

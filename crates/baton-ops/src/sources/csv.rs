@@ -1,9 +1,20 @@
-//! `csv`: the rows of CSV files as records; gzip and zstd read
-//! transparently, values typed unless told not to.
+//! `csv`: the rows of CSV files as chunks of records in columns; gzip and
+//! zstd read transparently, columns typed unless told not to.
+//!
+//! The source itself only reads and decompresses, and cuts the bytes into
+//! blocks of whole records (about 1 MiB; a quoted newline is not the end of
+//! a record); the stage `NAME.parse` placed after it parses blocks in
+//! parallel into Arrow record batches. The header and the columns' types
+//! are read once per file, from its first block: a column is int, float,
+//! bool or string, the narrowest that all the sampled values fit (a number
+//! with a leading zero stays text); `types` gives some columns' types
+//! instead. A value further on that does not fit its column is an error
+//! naming the file, line and column.
 //!
 //! # Examples
 //!
 //! ```
+//! use baton_engine::Stage;
 //! use baton_ops::{BuiltOp, OpKind, Params};
 //!
 //! let dir = tempfile::tempdir().unwrap();
@@ -11,28 +22,35 @@
 //! let params = Params::new(toml::from_str(r#"path = "a.csv""#).unwrap(), dir.path());
 //! let op = baton_ops::find_kind("csv", OpKind::Source).unwrap();
 //! let BuiltOp::Source(source) = (op.build)(&params).unwrap() else { unreachable!() };
-//! let item = source.items.map(Result::unwrap).next().unwrap();
-//! assert_eq!(item.get("name").unwrap(), "Smith, J");
-//! assert_eq!(item.get("age").unwrap(), 42);
+//! let mut parse = source.parse.unwrap().replica().unwrap();
+//! let mut records = Vec::new();
+//! for block in source.items {
+//!     parse.process(block.unwrap(), &mut records).unwrap();
+//! }
+//! let rows: Vec<_> = records.iter().flat_map(|chunk| chunk.rows()).collect();
+//! assert_eq!(rows[0].get("name").unwrap(), "Smith, J");
+//! assert_eq!(rows[0].get("age").unwrap(), 42);
 //! ```
 
+use std::io::Read;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use serde_json::Value;
+use baton_engine::{BoxError, Stage};
+use baton_records::{Block, Blocks, Boundary, ColumnType, CsvFormat, SchemaRef};
 
 use super::error::SourceError;
 use super::paths;
 use super::text::open;
-use crate::item::Item;
+use crate::item::{Item, Payload};
 use crate::registry::{
-    BuiltOp, BuiltSource, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
+    BuiltOp, BuiltSource, BuiltStage, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
 };
 
 pub(crate) const DEF: OpDef = OpDef {
     name: "csv",
     kind: OpKind::Source,
-    summary: "the rows of CSV files, each as a record named by the header; .gz and .zst files are decompressed",
+    summary: "the rows of CSV files as chunks of typed columns, named by the header; .gz and .zst files are decompressed; parsed in parallel by the stage NAME.parse",
     params: &[
         ParamDef::required(
             "path",
@@ -56,37 +74,85 @@ pub(crate) const DEF: OpDef = OpDef {
             "infer_types",
             ParamType::Bool,
             "true",
-            "read integers, decimals, true and false as such (a number with a leading zero stays text)",
+            "give each column the narrowest type of int, float, bool, string that its first rows fit (false: all are string)",
         ),
+        ParamDef::with_default(
+            "null_values",
+            ParamType::StrList,
+            "[\"\"]",
+            "values that mean \"no value\" (null, `()` in a filter), like [\"\", \"NA\"]",
+        ),
+        ParamDef::optional(
+            "types",
+            ParamType::StrTable,
+            "some columns' types instead of inferring them: { zip = \"string\", delay = \"float\" } (int, float, bool, string)",
+        ),
+        ParamDef::with_default(
+            "block_bytes",
+            ParamType::Int,
+            "1048576",
+            "about how many bytes of records each parsed chunk holds",
+        )
+        .between(1, 1 << 30),
     ],
     modes: Modes::SERIAL_BLOCKING,
     build,
 };
 
-/// How every file is read.
-#[derive(Clone, Copy, Debug)]
-struct Format {
-    delimiter: u8,
-    header: bool,
-    infer_types: bool,
-}
+/// Rows sampled to infer a file's column types.
+const SAMPLE_ROWS: usize = 10_000;
 
 fn build(params: &Params) -> Result<BuiltOp, OpError> {
     let files = paths::matching(params, "path")?;
-    let format = Format {
-        delimiter: delimiter(params, "delimiter")?,
-        header: params.bool("header")?.unwrap_or(true),
-        infer_types: params.bool("infer_types")?.unwrap_or(true),
+    let format = format(params)?;
+    let block_bytes = params.int_as::<usize>("block_bytes")?.unwrap_or(1 << 20);
+    let files_read = Arc::new(FilesRead::default());
+    let parse = {
+        let format = format.clone();
+        let files = Arc::clone(&files_read);
+        BuiltStage::record_replicas(move || {
+            Ok(ParseBlocks {
+                format: format.clone(),
+                files: Arc::clone(&files),
+            })
+        })
     };
-    let items = files
-        .into_iter()
-        .flat_map(move |path| rows(path, format))
-        .map(|row| row.map_err(Into::into));
+    let items = files.into_iter().flat_map(move |path| {
+        file_blocks(path, format.clone(), block_bytes, Arc::clone(&files_read))
+    });
     Ok(BuiltOp::Source(BuiltSource {
         items: Box::new(items),
         len: None,
         streaming: false,
+        parse: Some(parse),
     }))
+}
+
+/// How the files are read, from the parameters.
+fn format(params: &Params) -> Result<CsvFormat, OpError> {
+    let mut format = CsvFormat {
+        delimiter: delimiter(params, "delimiter")?,
+        header: params.bool("header")?.unwrap_or(true),
+        infer_types: params.bool("infer_types")?.unwrap_or(true),
+        sample_rows: SAMPLE_ROWS,
+        ..CsvFormat::default()
+    };
+    if let Some(nulls) = params.str_list("null_values")? {
+        format.null_values = nulls;
+    }
+    for (column, name) in params.str_table("types")?.unwrap_or_default() {
+        let kind = ColumnType::parse(&name).ok_or_else(|| {
+            OpError::param(
+                "types",
+                format!(
+                    "`{column}`: the type `{name}` is not one of {}",
+                    ColumnType::NAMES.join(", ")
+                ),
+            )
+        })?;
+        format.types.insert(column, kind);
+    }
+    Ok(format)
 }
 
 /// The one-byte delimiter in the string parameter `param` (`,` when not given).
@@ -100,107 +166,131 @@ pub(crate) fn delimiter(params: &Params, param: &str) -> Result<u8, OpError> {
     }
 }
 
-/// The rows of one file, opened when the first is asked for.
-fn rows(
-    path: PathBuf,
-    format: Format,
-) -> Box<dyn Iterator<Item = Result<Item, SourceError>> + Send> {
-    let name: Arc<str> = path.display().to_string().into();
-    let reader = match open(&path) {
-        Ok(reader) => reader,
-        Err(error) => return Box::new(std::iter::once(Err(error))),
-    };
-    let mut reader = ::csv::ReaderBuilder::new()
-        .delimiter(format.delimiter)
-        .has_headers(format.header)
-        .from_reader(reader);
-    let names: Vec<String> = if format.header {
-        match reader.headers() {
-            Ok(header) => header
-                .iter()
-                .enumerate()
-                .map(|(i, n)| {
-                    if n.is_empty() {
-                        format!("c{i}")
-                    } else {
-                        n.to_string()
-                    }
-                })
-                .collect(),
-            Err(error) => return Box::new(std::iter::once(Err(row_error(&name, error, 0)))),
-        }
-    } else {
-        Vec::new()
-    };
-    let mut failed = false;
-    let mut last_line = 0;
-    Box::new(reader.into_records().map_while(move |row| {
-        if failed {
-            return None;
-        }
-        Some(match row {
-            Ok(row) => {
-                last_line = row.position().map_or(last_line + 1, |p| p.line());
-                let mut item = Item::default();
-                for (i, text) in row.iter().enumerate() {
-                    let value = if format.infer_types {
-                        crate::json::infer(text)
-                    } else {
-                        Value::String(text.to_string())
-                    };
-                    match names.get(i) {
-                        Some(name) => item.set(name, value),
-                        None => item.set(&format!("c{i}"), value),
-                    }
-                }
-                Ok(item)
-            }
-            Err(error) => {
-                // An I/O error leaves the stream unusable; a bad row does not.
-                failed = matches!(error.kind(), ::csv::ErrorKind::Io(_));
-                Err(row_error(&name, error, last_line))
-            }
-        })
-    }))
+/// The files the source has opened, each with its schema: a block names
+/// its file by its place here.
+#[derive(Debug, Default)]
+struct FilesRead(Mutex<Vec<(Arc<str>, SchemaRef)>>);
+
+impl FilesRead {
+    fn add(&self, name: Arc<str>, schema: SchemaRef) -> usize {
+        let mut files = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        files.push((name, schema));
+        files.len() - 1
+    }
+
+    fn get(&self, file: usize) -> Option<(Arc<str>, SchemaRef)> {
+        let files = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        files.get(file).cloned()
+    }
 }
 
-/// A row's error, at its line (or, when the reader knows none, the line
-/// after `last_line`, the last one read).
-fn row_error(path: &str, error: ::csv::Error, last_line: u64) -> SourceError {
-    use ::csv::ErrorKind;
-    let path = path.to_string();
-    let line = error.position().map_or(last_line + 1, |p| p.line());
-    let message = match error.kind() {
-        ErrorKind::Io(error) => {
-            return SourceError::Read {
-                path,
-                line,
-                error: std::io::Error::new(error.kind(), error.to_string()),
-            }
-        }
-        ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => {
-            let values = |n: u64| {
-                if n == 1 {
-                    "1 value".to_string()
-                } else {
-                    format!("{n} values")
-                }
-            };
-            format!(
-                "a row of {} where the rows before have {}",
-                values(*len),
-                values(*expected_len)
-            )
-        }
-        ErrorKind::Utf8 { err, .. } => format!("not UTF-8 text (value {})", err.field() + 1),
-        _ => error.to_string(),
+/// The fields of a block's item: which file, and the line it starts on.
+const FILE: &str = "file";
+const LINE: &str = "line";
+
+/// The blocks of one file, as items for the parse stage, opened when the
+/// first is asked for. The header and the types come from the first block.
+fn file_blocks(
+    path: PathBuf,
+    format: CsvFormat,
+    block_bytes: usize,
+    files: Arc<FilesRead>,
+) -> Box<dyn Iterator<Item = Result<Item, BoxError>> + Send> {
+    let name: Arc<str> = path.display().to_string().into();
+    let reader: Box<dyn Read + Send> = match open(&path) {
+        Ok(reader) => Box::new(reader),
+        Err(error) => return Box::new(std::iter::once(Err(error.into()))),
     };
-    SourceError::Parse {
-        path,
-        line,
-        message,
+    let mut blocks = Blocks::new(reader, Boundary::CsvRecords, block_bytes);
+    let read_error = {
+        let name = Arc::clone(&name);
+        move |line: u64, error: std::io::Error| -> BoxError {
+            SourceError::Read {
+                path: name.to_string(),
+                line,
+                error,
+            }
+            .into()
+        }
+    };
+    let mut first = match blocks.next() {
+        None => return Box::new(std::iter::empty()),
+        Some(Err(error)) => return Box::new(std::iter::once(Err(read_error(1, error)))),
+        Some(Ok(block)) => block,
+    };
+    let schema = format
+        .split_header(&first.bytes, &name)
+        .and_then(|(names, rows_at)| {
+            let schema = format.infer_schema(&names, &first.bytes[rows_at..], &name)?;
+            let header_lines = memchr_count(&first.bytes[..rows_at]);
+            first.bytes.drain(..rows_at);
+            first.first_line += header_lines;
+            first.lines -= header_lines;
+            Ok(schema)
+        });
+    let schema = match schema {
+        Ok(schema) => schema,
+        Err(error) => return Box::new(std::iter::once(Err(error.into()))),
+    };
+    let file = files.add(Arc::clone(&name), schema);
+    let mut last_line = first.first_line;
+    let rest = blocks.map(move |block| {
+        block
+            .map_err(|error| read_error(last_line, error))
+            .inspect(|block| {
+                last_line = block.first_line + block.lines;
+            })
+    });
+    Box::new(
+        std::iter::once(Ok(first))
+            .chain(rest)
+            .filter(|block| block.as_ref().map_or(true, |b| !b.bytes.is_empty()))
+            .map(move |block| block.map(|block| block_item(file, block))),
+    )
+}
+
+fn memchr_count(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|b| **b == b'\n').count() as u64
+}
+
+/// A block as the item that carries it to the parse stage.
+fn block_item(file: usize, block: Block) -> Item {
+    let mut item = Item::with_field(FILE, file);
+    item.set(LINE, block.first_line);
+    item.payload = Payload::Bytes(block.bytes);
+    item
+}
+
+/// The parse stage: a block of CSV bytes into a chunk of records.
+#[derive(Debug)]
+struct ParseBlocks {
+    format: CsvFormat,
+    files: Arc<FilesRead>,
+}
+
+impl Stage<Item, Item> for ParseBlocks {
+    fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        let (Some(file), Some(line), Payload::Bytes(bytes)) = (
+            item.get(FILE).and_then(serde_json::Value::as_u64),
+            item.get(LINE).and_then(serde_json::Value::as_u64),
+            item.payload,
+        ) else {
+            return Err("the parse stage of `csv` takes the blocks its source reads".into());
+        };
+        let (name, schema) = self
+            .files
+            .get(file as usize)
+            .ok_or("a block of a file the source has not read")?;
+        let block = Block {
+            first_line: line,
+            bytes,
+            ..Block::default()
+        };
+        let batch = self.format.parse(&block, &schema, &name)?;
+        if batch.num_rows() > 0 {
+            out.push(Item::records(batch));
+        }
+        Ok(())
     }
 }
 
@@ -223,8 +313,9 @@ mod tests {
         let items: Vec<Item> = items.into_iter().map(Result::unwrap).collect();
         assert_eq!(
             serde_json::Value::Object(items[0].fields.clone()),
-            json!({"name": "Smith, J", "age": 42, "score": 3.5, "ok": true, "note": "said \"hi\""})
+            json!({"name": "Smith, J", "age": "42", "score": 3.5, "ok": "true", "note": "said \"hi\""})
         );
+        // Types are per column: `007` keeps `age` text, `no` keeps `ok` text.
         assert_eq!(
             serde_json::Value::Object(items[1].fields.clone()),
             json!({"name": "Lee", "age": "007", "score": -1000.0, "ok": "no", "note": "two\nlines"})
@@ -250,21 +341,91 @@ mod tests {
     }
 
     #[test]
-    fn a_malformed_row_names_file_and_line_and_reading_goes_on() {
+    fn a_malformed_row_names_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
         let zst = Codec::Zstd.compress(b"a,b\n1,2\n3\n4,5\n", None).unwrap();
         std::fs::write(dir.path().join("rows.csv.zst"), zst).unwrap();
         let items = read_source(&DEF, &params(&DEF, "path = \"*.csv.zst\"", dir.path()));
-        assert_eq!(items.len(), 3);
-        assert_eq!(items[0].as_ref().unwrap().get("b").unwrap(), 2);
-        let message = items[1].as_ref().unwrap_err();
+        let message = items[0].as_ref().unwrap_err();
         let at = format!("{}:3: ", dir.path().join("rows.csv.zst").display());
         assert!(message.starts_with(&at), "{message}");
         assert!(
-            message.contains("a row of 1 value where the rows before have 2"),
+            message.contains("a row of 1 value where the header has 2 values"),
             "{message}"
         );
-        assert_eq!(items[2].as_ref().unwrap().get("a").unwrap(), 4);
+    }
+
+    #[test]
+    fn a_value_that_does_not_fit_its_column_is_named_with_file_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::from("id,delay\n");
+        for i in 0..12_000 {
+            text.push_str(&format!("{i},{}\n", i % 7));
+        }
+        text.push_str("12000,late\n");
+        std::fs::write(dir.path().join("f.csv"), &text).unwrap();
+        let items = read_source(
+            &DEF,
+            &params(&DEF, "path = \"f.csv\"\nblock_bytes = 4096", dir.path()),
+        );
+        let error = items
+            .iter()
+            .find_map(|r| r.as_ref().err())
+            .expect("an error");
+        let at = format!(
+            "{}:12002: column `delay`: \"late\" is not an integer",
+            dir.path().join("f.csv").display()
+        );
+        assert!(error.starts_with(&at), "{error}");
+        // Every block before the bad one was read.
+        assert_eq!(items.iter().filter(|r| r.is_ok()).count() as u64 / 1000, 11);
+
+        let given = read_source(
+            &DEF,
+            &params(
+                &DEF,
+                "path = \"f.csv\"\ntypes = { delay = \"string\" }",
+                dir.path(),
+            ),
+        );
+        assert_eq!(given.len(), 12_001);
+        assert_eq!(
+            given[12_000].as_ref().unwrap().get("delay").unwrap(),
+            "late"
+        );
+    }
+
+    #[test]
+    fn null_values_are_null_and_rows_keep_their_order_across_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::from("n,d\n");
+        for i in 0..5000 {
+            let d = if i % 3 == 0 {
+                "NA".to_string()
+            } else {
+                format!("{}", i)
+            };
+            text.push_str(&format!("{i},{d}\n"));
+        }
+        std::fs::write(dir.path().join("f.csv"), &text).unwrap();
+        let rows = read_source(
+            &DEF,
+            &params(
+                &DEF,
+                "path = \"f.csv\"\nnull_values = [\"NA\"]\nblock_bytes = 1000",
+                dir.path(),
+            ),
+        );
+        assert_eq!(rows.len(), 5000);
+        for (i, row) in rows.iter().enumerate() {
+            let row = row.as_ref().unwrap();
+            assert_eq!(row.get("n").unwrap(), i);
+            if i % 3 == 0 {
+                assert_eq!(row.get("d").unwrap(), &serde_json::Value::Null);
+            } else {
+                assert_eq!(row.get("d").unwrap(), i);
+            }
+        }
     }
 
     #[test]

@@ -126,6 +126,7 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
         items: Box::new(items),
         len: Some(len),
         streaming: false,
+        parse: None,
     }))
 }
 

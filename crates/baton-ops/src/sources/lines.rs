@@ -44,6 +44,7 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
         items: Box::new(items),
         len: None,
         streaming: false,
+        parse: None,
     }))
 }
 

