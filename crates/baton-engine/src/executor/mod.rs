@@ -821,6 +821,14 @@ impl Run {
                 let index = inner.next_index;
                 inner.next_index += 1;
                 drop(inner);
+                if !exhausted && runner == Runner::Cpu {
+                    // This thread now carries the chunk through the stages
+                    // after the source; a parked one reads the next, so
+                    // that reading overlaps with parsing (a source that
+                    // costs as much as its parse would otherwise run on
+                    // one thread at a time).
+                    self.cpu.notify_sleeper();
+                }
                 self.record_span(0, 0, index, first_seq, items, start, elapsed);
                 let chunk = Chunk {
                     index,

@@ -1,0 +1,67 @@
+//! A costly source and a costly parallel stage after it overlap: while one
+//! thread carries a chunk through the stage, another reads the next chunk.
+//! Without that, a source that costs as much as its parse (a CSV reader and
+//! its parser) runs on one thread at a time and the second core idles.
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use baton_engine::{Config, Mode, Pipeline};
+use common::{watchdog, LIMIT};
+
+/// Keeps this thread busy for `time` (on the CPU, not asleep: a sleeping
+/// stage would hand its core to the other thread and hide the problem).
+fn busy(time: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < time {
+        std::hint::spin_loop();
+    }
+}
+
+#[test]
+fn the_next_chunk_is_read_while_a_worker_carries_the_last_one() {
+    watchdog(LIMIT, || {
+        const ITEMS: u64 = 120;
+        let produced = Arc::new(AtomicU64::new(0));
+        let overlapped = Arc::new(AtomicU64::new(0));
+        let source = {
+            let produced = Arc::clone(&produced);
+            (0..ITEMS).map(move |x| {
+                busy(Duration::from_millis(1));
+                produced.fetch_add(1, Ordering::SeqCst);
+                x
+            })
+        };
+        let out = {
+            let produced = Arc::clone(&produced);
+            let overlapped = Arc::clone(&overlapped);
+            Pipeline::from_iter(source)
+                .config(Config::default().threads(2).max_chunk(1))
+                .map(Mode::parallel(2), move |x| {
+                    let before = produced.load(Ordering::SeqCst);
+                    // Long enough for a woken thread to be scheduled and
+                    // read an item even on a loaded machine; far shorter
+                    // than the parked thread's backstop (50 ms), so only a
+                    // wake-up makes the source run meanwhile.
+                    busy(Duration::from_millis(4));
+                    if produced.load(Ordering::SeqCst) > before {
+                        overlapped.fetch_add(1, Ordering::SeqCst);
+                    }
+                    x
+                })
+                .collect()
+                .unwrap()
+        };
+        assert_eq!(out, (0..ITEMS).collect::<Vec<_>>());
+        let overlapped = overlapped.load(Ordering::SeqCst);
+        // The last item has no next one to read, and a shared machine may
+        // deschedule a thread now and then: most, not all.
+        assert!(
+            overlapped * 2 > ITEMS,
+            "the source ran beside the stage for only {overlapped} of {ITEMS} items"
+        );
+    });
+}
