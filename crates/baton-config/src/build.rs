@@ -5,7 +5,7 @@
 //! mode, error policy, buffer), then the sink.
 
 use baton_engine::{BoxError, Config, OnError, Pipeline, RunHandle};
-use baton_ops::{BuiltOp, Warnings};
+use baton_ops::{BuiltOp, BuiltSource, Warnings};
 
 use crate::dead_letters::DeadLetterFiles;
 use crate::diagnostic::Diagnostics;
@@ -88,6 +88,7 @@ impl Plan {
         }
         let mut plan = self;
         plan.place_parse_stage(&mut ops);
+        let ops = rows_before_row_stages(ops);
         let source_len = match ops.first() {
             Some(BuiltOp::Source(source)) => source.len,
             _ => None,
@@ -201,7 +202,25 @@ impl Plan {
     /// the engine, parallel with a replica per CPU thread unless
     /// `--replicas SOURCE.parse=N` says otherwise, and with the source's
     /// error policy and dead-letter file.
+    ///
+    /// Unless the stage after the source takes a record at a time: the
+    /// source then parses as it reads and gives rows, one item each.
     fn place_parse_stage(&mut self, ops: &mut Vec<BuiltOp>) {
+        if !matches!(ops.first(), Some(BuiltOp::Source(source)) if source.parse.is_some()) {
+            return;
+        }
+        if matches!(ops.get(1), Some(BuiltOp::Stage(next)) if !next.takes_records()) {
+            // The next stage takes a record at a time: rows from the
+            // source itself, each with its own place in the stream.
+            let BuiltOp::Source(source) = ops.remove(0) else {
+                unreachable!("matched above")
+            };
+            match source.into_rows() {
+                Ok(source) => ops.insert(0, BuiltOp::Source(source)),
+                Err(error) => ops.insert(0, BuiltOp::Source(failing_source(error))),
+            }
+            return;
+        }
         let Some(BuiltOp::Source(source)) = ops.first_mut() else {
             return;
         };
@@ -230,6 +249,36 @@ impl Plan {
         self.stages.insert(1, stage);
         ops.insert(1, BuiltOp::Stage(parse));
     }
+}
+
+/// A source whose only item is `error`.
+fn failing_source(error: BoxError) -> BuiltSource {
+    BuiltSource {
+        items: Box::new(std::iter::once(Err(error))),
+        len: None,
+        streaming: false,
+        parse: None,
+    }
+}
+
+/// The ops, each stage that makes records and is followed by a stage that
+/// takes a record at a time made to hand on rows instead: every row is
+/// then an item of its own for that stage (its own error, retry, dead
+/// letter, and an exact count for `take`).
+fn rows_before_row_stages(ops: Vec<BuiltOp>) -> Vec<BuiltOp> {
+    let wants_rows: Vec<bool> = ops
+        .iter()
+        .map(|op| matches!(op, BuiltOp::Stage(stage) if !stage.takes_records()))
+        .collect();
+    ops.into_iter()
+        .enumerate()
+        .map(|(i, op)| match op {
+            BuiltOp::Stage(stage) if wants_rows.get(i + 1) == Some(&true) => {
+                BuiltOp::Stage(stage.into_rows())
+            }
+            other => other,
+        })
+        .collect()
 }
 
 /// A pipeline running on the engine.

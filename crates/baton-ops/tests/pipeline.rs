@@ -85,7 +85,9 @@ fn lines_of_a_gzip_file_parsed_filtered_selected_and_written() {
         let dir = temp.path();
         write_log(dir, 1000);
 
-        let lines = source("lines", r#"path = "*.log.gz""#, dir);
+        let lines = source("lines", r#"path = "*.log.gz""#, dir)
+            .into_rows()
+            .unwrap();
         let parse = stage("json_parse", "", dir);
         let filter = stage(
             "filter",
@@ -123,7 +125,9 @@ fn a_bad_line_fails_the_run_naming_the_stage_the_item_and_the_field() {
             "{\"a\": 1}\n{\"a\": 2\n{\"a\": 3}\n",
         )
         .unwrap();
-        let lines = source("lines", r#"path = "a.log""#, dir.path());
+        let lines = source("lines", r#"path = "a.log""#, dir.path())
+            .into_rows()
+            .unwrap();
         let parse = stage("json_parse", "", dir.path());
         let result = parse
             .attach(Pipeline::from_results(lines.items).stage("json_parse", Mode::parallel(2)))
@@ -134,7 +138,9 @@ fn a_bad_line_fails_the_run_naming_the_stage_the_item_and_the_field() {
             }
             other => panic!("unexpected {other:?}"),
         }
-        let lines = source("lines", r#"path = "a.log""#, dir.path());
+        let lines = source("lines", r#"path = "a.log""#, dir.path())
+            .into_rows()
+            .unwrap();
         let error = stage("json_parse", "", dir.path())
             .attach(Pipeline::from_results(lines.items).stage("json_parse", Mode::parallel(2)))
             .collect()

@@ -9,7 +9,8 @@
 //! * [`CsvFormat`] reads a header and infers column types once per file,
 //!   then parses each block into a [`RecordBatch`](arrow_array::RecordBatch);
 //!   [`JsonLinesFormat`] parses JSON lines, each block with the schema its
-//!   lines have;
+//!   lines have; [`TextLines`] makes text lines into rows of `line`,
+//!   `path`, `line_no`;
 //! * [`rows`] turns batches into rows of JSON-like fields and back, for the
 //!   stages that work a record at a time;
 //! * [`Predicate`] compiles a filter written in [Rhai](https://rhai.rs)'s
@@ -37,12 +38,14 @@ mod expr;
 mod jsonl;
 pub mod rows;
 mod split;
+mod text;
 
 pub use crate::csv::{ColumnType, CsvFormat};
 pub use crate::error::RecordsError;
 pub use crate::expr::Predicate;
 pub use crate::jsonl::JsonLinesFormat;
 pub use crate::split::{Block, Blocks, Boundary};
+pub use crate::text::TextLines;
 
 /// Arrow's record batch, the records' chunk, re-exported for users of this crate.
 pub use arrow_array::RecordBatch;

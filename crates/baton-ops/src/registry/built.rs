@@ -66,6 +66,53 @@ pub struct BuiltSource {
     pub parse: Option<BuiltStage>,
 }
 
+impl BuiltSource {
+    /// The same source giving rows, an item each, parsed as it reads
+    /// (serially): for a source whose stage after it takes a record at a
+    /// time, so that each row has its own place in the stream (its own
+    /// error, retry and dead letter). A source without a parse stage is
+    /// returned as it is.
+    ///
+    /// # Errors
+    ///
+    /// The parse stage's replica could not be made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_ops::{BuiltOp, OpKind, Params};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::write(dir.path().join("a.log"), "one\ntwo\n").unwrap();
+    /// let params = Params::new(toml::from_str(r#"path = "a.log""#).unwrap(), dir.path());
+    /// let BuiltOp::Source(source) = (baton_ops::find_kind("lines", OpKind::Source).unwrap().build)(&params).unwrap() else { unreachable!() };
+    /// let rows: Vec<_> = source.into_rows().unwrap().items.map(Result::unwrap).collect();
+    /// assert_eq!(rows[1].get("line").unwrap(), "two");
+    /// ```
+    pub fn into_rows(mut self) -> Result<Self, BoxError> {
+        let Some(parse) = self.parse.take() else {
+            return Ok(self);
+        };
+        let mut replica = parse.replica()?;
+        let items = self
+            .items
+            .flat_map(move |block| -> Vec<Result<Item, BoxError>> {
+                let mut out = Vec::new();
+                match block.and_then(|block| replica.process(block, &mut out)) {
+                    Ok(()) => {
+                        explode(&mut out, 0);
+                        out.into_iter().map(Ok).collect()
+                    }
+                    Err(error) => vec![Err(error)],
+                }
+            });
+        Ok(Self {
+            items: Box::new(items),
+            ..self
+        })
+    }
+}
+
 impl fmt::Debug for BuiltSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BuiltSource")
@@ -118,6 +165,8 @@ pub struct BuiltStage {
     attach: Attach,
     /// What `attach` makes its replicas with, when it is made of replicas.
     replicas: Option<ReplicaFactory>,
+    /// Whether it takes chunks of records as they are (else a record at a time).
+    takes_records: bool,
 }
 
 impl BuiltStage {
@@ -148,7 +197,10 @@ impl BuiltStage {
     where
         S: Stage<Item, Item>,
     {
-        Self::record_replicas(move || make().map(RowByRow))
+        Self {
+            takes_records: false,
+            ..Self::record_replicas(move || make().map(RowByRow))
+        }
     }
 
     /// Replicas of a stage that takes chunks of records
@@ -184,6 +236,64 @@ impl BuiltStage {
         Self {
             attach: Box::new(move |builder| builder.apply(move || for_engine())),
             replicas: Some(replicas),
+            takes_records: true,
+        }
+    }
+
+    /// Whether the stage takes chunks of records as they are, column by
+    /// column ([`BuiltStage::record_replicas`]); a stage that does not
+    /// takes a record at a time, and does best when the stage before it
+    /// hands it rows ([`BuiltStage::into_rows`]): each row is then an item
+    /// of its own, with its own error, retry and dead letter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_ops::{BuiltOp, Params};
+    ///
+    /// let built = |op: &str, params: &str| {
+    ///     let params = Params::new(toml::from_str(params).unwrap(), ".");
+    ///     match (baton_ops::find(op).unwrap().build)(&params).unwrap() {
+    ///         BuiltOp::Stage(stage) => stage,
+    ///         _ => unreachable!(),
+    ///     }
+    /// };
+    /// assert!(built("select", r#"fields = ["a"]"#).takes_records());
+    /// assert!(!built("json_parse", "").takes_records());
+    /// assert!(!built("take", "count = 3").takes_records());
+    /// ```
+    pub fn takes_records(&self) -> bool {
+        self.takes_records
+    }
+
+    /// The same stage, with every chunk of records it makes handed on as
+    /// rows, an item each: for a stage followed by one that takes a
+    /// record at a time. An engine operator (which makes no records) is
+    /// returned as it is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_ops::{BuiltOp, Item, Params};
+    ///
+    /// let params = Params::new(toml::from_str(r#"fields = ["a"]"#).unwrap(), ".");
+    /// let BuiltOp::Stage(select) = (baton_ops::find("select").unwrap().build)(&params).unwrap() else { unreachable!() };
+    /// let rows = vec![
+    ///     serde_json::json!({"a": 1, "b": 2}).as_object().unwrap().clone(),
+    ///     serde_json::json!({"a": 3, "b": 4}).as_object().unwrap().clone(),
+    /// ];
+    /// let chunk = Item::records(baton_records::rows::from_rows(&rows).unwrap());
+    /// let mut out = Vec::new();
+    /// select.into_rows().replica().unwrap().process(chunk, &mut out).unwrap();
+    /// assert_eq!(out, [Item::with_field("a", 1), Item::with_field("a", 3)]);
+    /// ```
+    pub fn into_rows(self) -> Self {
+        let Some(make) = self.replicas else {
+            return self;
+        };
+        Self {
+            takes_records: self.takes_records,
+            ..Self::record_replicas(move || make().map(RowsOut))
         }
     }
 
@@ -212,6 +322,7 @@ impl BuiltStage {
         Self {
             attach: Box::new(attach),
             replicas: None,
+            takes_records: false,
         }
     }
 
@@ -275,10 +386,55 @@ impl<S: Stage<Item, Item>> Stage<Item, Item> for RowByRow<S> {
     }
 }
 
+/// A stage whose chunks of records go on as rows, an item each.
+struct RowsOut<S>(S);
+
+impl<S: Stage<Item, Item>> Stage<Item, Item> for RowsOut<S> {
+    fn open(&mut self, ctx: &baton_engine::ReplicaContext) -> Result<(), BoxError> {
+        self.0.open(ctx)
+    }
+
+    fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        let start = out.len();
+        self.0.process(item, out)?;
+        explode(out, start);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), BoxError> {
+        self.0.flush()
+    }
+
+    fn finish(&mut self, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        let start = out.len();
+        self.0.finish(out)?;
+        explode(out, start);
+        Ok(())
+    }
+}
+
+/// Replaces every chunk of records in `out[start..]` by its rows.
+fn explode(out: &mut Vec<Item>, start: usize) {
+    if !out[start..]
+        .iter()
+        .any(|item| matches!(item.payload, Payload::Records(_)))
+    {
+        return;
+    }
+    let made: Vec<Item> = out.drain(start..).collect();
+    for item in made {
+        match item.payload {
+            Payload::Records(batch) => out.extend(crate::item::rows_of(&batch)),
+            _ => out.push(item),
+        }
+    }
+}
+
 impl fmt::Debug for BuiltStage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BuiltStage")
             .field("replicas", &self.replicas.is_some())
+            .field("takes_records", &self.takes_records)
             .finish_non_exhaustive()
     }
 }

@@ -32,17 +32,15 @@
 //! assert_eq!(rows[0].get("age").unwrap(), 42);
 //! ```
 
-use std::io::Read;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use baton_engine::{BoxError, Stage};
-use baton_records::{Block, Blocks, Boundary, ColumnType, CsvFormat, SchemaRef};
+use baton_records::{Boundary, ColumnType, CsvFormat, SchemaRef};
 
-use super::error::SourceError;
+use super::blocks::{block_item, item_block, read_blocks, FilesRead};
 use super::paths;
-use super::text::open;
-use crate::item::{Item, Payload};
+use crate::item::Item;
 use crate::registry::{
     BuiltOp, BuiltSource, BuiltStage, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
 };
@@ -166,63 +164,28 @@ pub(crate) fn delimiter(params: &Params, param: &str) -> Result<u8, OpError> {
     }
 }
 
-/// The files the source has opened, each with its schema: a block names
-/// its file by its place here.
-#[derive(Debug, Default)]
-struct FilesRead(Mutex<Vec<(Arc<str>, SchemaRef)>>);
-
-impl FilesRead {
-    fn add(&self, name: Arc<str>, schema: SchemaRef) -> usize {
-        let mut files = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        files.push((name, schema));
-        files.len() - 1
-    }
-
-    fn get(&self, file: usize) -> Option<(Arc<str>, SchemaRef)> {
-        let files = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        files.get(file).cloned()
-    }
-}
-
-/// The fields of a block's item: which file, and the line it starts on.
-const FILE: &str = "file";
-const LINE: &str = "line";
-
 /// The blocks of one file, as items for the parse stage, opened when the
 /// first is asked for. The header and the types come from the first block.
 fn file_blocks(
     path: PathBuf,
     format: CsvFormat,
     block_bytes: usize,
-    files: Arc<FilesRead>,
+    files: Arc<FilesRead<SchemaRef>>,
 ) -> Box<dyn Iterator<Item = Result<Item, BoxError>> + Send> {
-    let name: Arc<str> = path.display().to_string().into();
-    let reader: Box<dyn Read + Send> = match open(&path) {
-        Ok(reader) => Box::new(reader),
-        Err(error) => return Box::new(std::iter::once(Err(error.into()))),
-    };
-    let mut blocks = Blocks::new(reader, Boundary::CsvRecords, block_bytes);
-    let read_error = {
-        let name = Arc::clone(&name);
-        move |line: u64, error: std::io::Error| -> BoxError {
-            SourceError::Read {
-                path: name.to_string(),
-                line,
-                error,
-            }
-            .into()
-        }
+    let (name, mut blocks) = match read_blocks(&path, Boundary::CsvRecords, block_bytes) {
+        Ok(opened) => opened,
+        Err(error) => return Box::new(std::iter::once(Err(error))),
     };
     let mut first = match blocks.next() {
         None => return Box::new(std::iter::empty()),
-        Some(Err(error)) => return Box::new(std::iter::once(Err(read_error(1, error)))),
+        Some(Err(error)) => return Box::new(std::iter::once(Err(error))),
         Some(Ok(block)) => block,
     };
     let schema = format
         .split_header(&first.bytes, &name)
         .and_then(|(names, rows_at)| {
             let schema = format.infer_schema(&names, &first.bytes[rows_at..], &name)?;
-            let header_lines = memchr_count(&first.bytes[..rows_at]);
+            let header_lines = memchr::memchr_iter(b'\n', &first.bytes[..rows_at]).count() as u64;
             first.bytes.drain(..rows_at);
             first.first_line += header_lines;
             first.lines -= header_lines;
@@ -232,60 +195,29 @@ fn file_blocks(
         Ok(schema) => schema,
         Err(error) => return Box::new(std::iter::once(Err(error.into()))),
     };
-    let file = files.add(Arc::clone(&name), schema);
-    let mut last_line = first.first_line;
-    let rest = blocks.map(move |block| {
-        block
-            .map_err(|error| read_error(last_line, error))
-            .inspect(|block| {
-                last_line = block.first_line + block.lines;
-            })
-    });
+    let file = files.add(name, schema);
     Box::new(
         std::iter::once(Ok(first))
-            .chain(rest)
+            .chain(blocks)
             .filter(|block| block.as_ref().map_or(true, |b| !b.bytes.is_empty()))
             .map(move |block| block.map(|block| block_item(file, block))),
     )
-}
-
-fn memchr_count(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|b| **b == b'\n').count() as u64
-}
-
-/// A block as the item that carries it to the parse stage.
-fn block_item(file: usize, block: Block) -> Item {
-    let mut item = Item::with_field(FILE, file);
-    item.set(LINE, block.first_line);
-    item.payload = Payload::Bytes(block.bytes);
-    item
 }
 
 /// The parse stage: a block of CSV bytes into a chunk of records.
 #[derive(Debug)]
 struct ParseBlocks {
     format: CsvFormat,
-    files: Arc<FilesRead>,
+    files: Arc<FilesRead<SchemaRef>>,
 }
 
 impl Stage<Item, Item> for ParseBlocks {
     fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
-        let (Some(file), Some(line), Payload::Bytes(bytes)) = (
-            item.get(FILE).and_then(serde_json::Value::as_u64),
-            item.get(LINE).and_then(serde_json::Value::as_u64),
-            item.payload,
-        ) else {
-            return Err("the parse stage of `csv` takes the blocks its source reads".into());
-        };
+        let (file, block) = item_block(item, "csv")?;
         let (name, schema) = self
             .files
-            .get(file as usize)
+            .get(file)
             .ok_or("a block of a file the source has not read")?;
-        let block = Block {
-            first_line: line,
-            bytes,
-            ..Block::default()
-        };
         let batch = self.format.parse(&block, &schema, &name)?;
         if batch.num_rows() > 0 {
             out.push(Item::records(batch));

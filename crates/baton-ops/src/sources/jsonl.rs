@@ -1,9 +1,20 @@
-//! `jsonl`: files of one JSON value per line, gzip and zstd read
-//! transparently.
+//! `jsonl`: files of one JSON value per line as chunks of records in
+//! columns; gzip and zstd read transparently.
+//!
+//! The source only reads, decompresses and cuts the files into blocks of
+//! whole lines (about 1 MiB); the stage `NAME.parse` after it parses the
+//! blocks in parallel. Each block's columns and types come from its own
+//! lines, so records whose fields vary keep every field: a field a line
+//! lacks is null there (as a missing field is to `filter`), a field whose
+//! values have several types is text, nested objects and arrays stay
+//! nested. A line that is not an object is the record `{"value": v}`.
+//! Blank lines are skipped. A line that is not JSON fails its block,
+//! named by file and line.
 //!
 //! # Examples
 //!
 //! ```
+//! use baton_engine::Stage;
 //! use baton_ops::{BuiltOp, OpKind, Params};
 //!
 //! let dir = tempfile::tempdir().unwrap();
@@ -11,57 +22,124 @@
 //! let params = Params::new(toml::from_str(r#"path = "a.jsonl""#).unwrap(), dir.path());
 //! let op = baton_ops::find_kind("jsonl", OpKind::Source).unwrap();
 //! let BuiltOp::Source(source) = (op.build)(&params).unwrap() else { unreachable!() };
-//! let items: Vec<_> = source.items.collect();
-//! assert_eq!(items[0].as_ref().unwrap().get("n").unwrap(), 1);
-//! let error = items[1].as_ref().unwrap_err().to_string();
-//! assert!(error.ends_with("a.jsonl:2: expected value (column 7)"));
+//! let mut parse = source.parse.unwrap().replica().unwrap();
+//! let block = source.items.into_iter().next().unwrap().unwrap();
+//! let error = parse.process(block, &mut Vec::new()).unwrap_err().to_string();
+//! assert!(error.ends_with("a.jsonl:2: expected value (column 7)"), "{error}");
 //! ```
 
+use std::sync::Arc;
+
+use baton_engine::{BoxError, Stage};
+use baton_records::{Block, Boundary, JsonLinesFormat};
+
+use super::blocks::{item_block, plain_file_blocks, FilesRead};
 use super::error::SourceError;
 use super::paths;
-use super::text::{file_lines, Line};
+use super::text::Line;
 use crate::item::Item;
 use crate::registry::{
-    BuiltOp, BuiltSource, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
+    BuiltOp, BuiltSource, BuiltStage, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
 };
 
 pub(crate) const DEF: OpDef = OpDef {
     name: "jsonl",
     kind: OpKind::Source,
-    summary: "the lines of JSON-lines files, each as a record (a non-object as {\"value\": v}); blank lines are skipped",
-    params: &[ParamDef::required(
-        "path",
-        ParamType::Str,
-        "a glob of the files, relative to the pipeline file; .gz and .zst files are decompressed",
-    )
-    .input()],
+    summary: "the lines of JSON-lines files as chunks of records in columns (a non-object line as {\"value\": v}); blank lines are skipped; parsed in parallel by the stage NAME.parse",
+    params: &[
+        ParamDef::required(
+            "path",
+            ParamType::Str,
+            "a glob of the files, relative to the pipeline file; .gz and .zst files are decompressed",
+        )
+        .input(),
+        ParamDef::with_default(
+            "block_bytes",
+            ParamType::Int,
+            "1048576",
+            "about how many bytes of lines each parsed chunk holds",
+        )
+        .between(1, 1 << 30),
+    ],
     modes: Modes::SERIAL_BLOCKING,
     build,
 };
 
 fn build(params: &Params) -> Result<BuiltOp, OpError> {
     let files = paths::matching(params, "path")?;
-    let items = file_lines(files)
-        .filter_map(|line| line.and_then(json_item).transpose())
-        .map(|item| item.map_err(Into::into));
+    let block_bytes = params.int_as::<usize>("block_bytes")?.unwrap_or(1 << 20);
+    let files_read = Arc::new(FilesRead::default());
+    let parse = {
+        let files = Arc::clone(&files_read);
+        BuiltStage::record_replicas(move || {
+            Ok(ParseJsonLines {
+                files: Arc::clone(&files),
+            })
+        })
+    };
+    let items = plain_file_blocks(files, Boundary::Lines, block_bytes, files_read);
     Ok(BuiltOp::Source(BuiltSource {
         items: Box::new(items),
         len: None,
         streaming: false,
-        parse: None,
+        parse: Some(parse),
     }))
 }
 
-/// The record on a line; `None` for a blank line.
+/// The parse stage: a block of JSON lines into a chunk of records.
+#[derive(Debug)]
+struct ParseJsonLines {
+    files: Arc<FilesRead<()>>,
+}
+
+impl Stage<Item, Item> for ParseJsonLines {
+    fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        let (file, block) = item_block(item, "jsonl")?;
+        let (name, ()) = self
+            .files
+            .get(file)
+            .ok_or("a block of a file the source has not read")?;
+        let batch = match JsonLinesFormat::default().parse(&block, &name) {
+            Ok(batch) => batch,
+            // Lines that are not objects, or not JSON: line by line, to
+            // keep the first or name the second.
+            Err(_) => baton_records::rows::from_rows(&line_records(&block, &name)?)?,
+        };
+        if batch.num_rows() > 0 {
+            out.push(Item::records(batch));
+        }
+        Ok(())
+    }
+}
+
+/// The records of a block's lines, one at a time (a non-object as
+/// `{"value": v}`); the first line that is not JSON is the error.
+fn line_records(block: &Block, name: &str) -> Result<Vec<baton_records::rows::Row>, SourceError> {
+    let mut records = Vec::new();
+    for (n, line) in block.bytes.split(|b| *b == b'\n').enumerate() {
+        if let Some(item) = json_record(line, name, block.first_line + n as u64)? {
+            records.push(item.fields);
+        }
+    }
+    Ok(records)
+}
+
+/// The record on a line read on its own (standard input); `None` for a
+/// blank line.
 pub(crate) fn json_item(line: Line) -> Result<Option<Item>, SourceError> {
-    if line.text.trim().is_empty() {
+    json_record(line.text.as_bytes(), &line.source, line.no)
+}
+
+/// The record in `text`, line `line` of `path`; `None` if it is blank.
+fn json_record(text: &[u8], path: &str, line: u64) -> Result<Option<Item>, SourceError> {
+    if text.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_str(&line.text)
+    serde_json::from_slice(text)
         .map(|value| Some(Item::record(value)))
         .map_err(|error| SourceError::Parse {
-            path: line.source.to_string(),
-            line: line.no,
+            path: path.to_string(),
+            line,
             message: crate::json::error_message(&error),
         })
 }
@@ -82,7 +160,11 @@ mod tests {
             Codec::Gzip.compress(text.as_bytes(), None).unwrap(),
         )
         .unwrap();
-        let items = read_source(&DEF, &params(&DEF, "path = \"x.jsonl.gz\"", dir.path()));
+        // A block per line: the bad line fails its own block only.
+        let items = read_source(
+            &DEF,
+            &params(&DEF, "path = \"x.jsonl.gz\"\nblock_bytes = 1", dir.path()),
+        );
         assert_eq!(items.len(), 4);
         assert_eq!(items[0].as_ref().unwrap().get("a").unwrap(), 1);
         assert_eq!(
@@ -95,6 +177,34 @@ mod tests {
             &format!("{file}:4: expected value (column 7)")
         );
         assert_eq!(items[3].as_ref().unwrap().get("a").unwrap(), 3);
+
+        // One block: the bad line fails it, named all the same.
+        let items = read_source(&DEF, &params(&DEF, "path = \"x.jsonl.gz\"", dir.path()));
+        assert_eq!(
+            items,
+            vec![Err(format!("{file}:4: expected value (column 7)"))]
+        );
+    }
+
+    #[test]
+    fn fields_that_vary_are_all_kept_and_nested_values_stay_nested() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "\u{feff}{\"a\": 1, \"tags\": [\"x\"]}\n{\"a\": 2.5, \"b\": {\"c\": true}}\n\n{\"b\": {\"c\": false}, \"d\": \"t\"}\n[1]\n";
+        std::fs::write(dir.path().join("v.jsonl"), text).unwrap();
+        let rows: Vec<serde_json::Value> =
+            read_source(&DEF, &params(&DEF, "path = \"v.jsonl\"", dir.path()))
+                .into_iter()
+                .map(|item| serde_json::Value::Object(item.unwrap().fields))
+                .collect();
+        assert_eq!(
+            rows,
+            vec![
+                json!({"a": 1.0, "tags": ["x"], "b": null, "d": null, "value": null}),
+                json!({"a": 2.5, "tags": null, "b": {"c": true}, "d": null, "value": null}),
+                json!({"a": null, "tags": null, "b": {"c": false}, "d": "t", "value": null}),
+                json!({"a": null, "tags": null, "b": null, "d": null, "value": [1]}),
+            ]
+        );
     }
 
     #[test]

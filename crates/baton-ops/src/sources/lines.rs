@@ -1,8 +1,16 @@
-//! `lines`: the lines of text files, gzip and zstd read transparently.
+//! `lines`: the lines of text files as chunks of records in columns
+//! (`line`, `path`, `line_no`); gzip and zstd read transparently.
+//!
+//! The source only reads, decompresses and cuts the files into blocks of
+//! whole lines; the stage `NAME.parse` after it makes the blocks into
+//! records in parallel. `\n` and `\r\n` ends are removed, and a
+//! byte-order mark at the start of a file. A line that is not UTF-8 fails
+//! its block, named by file and line.
 //!
 //! # Examples
 //!
 //! ```
+//! use baton_engine::Stage;
 //! use baton_ops::{BuiltOp, OpKind, Params};
 //!
 //! let dir = tempfile::tempdir().unwrap();
@@ -10,49 +18,91 @@
 //! let params = Params::new(toml::from_str(r#"path = "*.log""#).unwrap(), dir.path());
 //! let op = baton_ops::find_kind("lines", OpKind::Source).unwrap();
 //! let BuiltOp::Source(source) = (op.build)(&params).unwrap() else { unreachable!() };
-//! let items: Vec<_> = source.items.map(Result::unwrap).collect();
-//! assert_eq!(items[1].get("line").unwrap(), "second");
-//! assert_eq!(items[1].get("line_no").unwrap(), 2);
+//! let mut parse = source.parse.unwrap().replica().unwrap();
+//! let mut records = Vec::new();
+//! for block in source.items {
+//!     parse.process(block.unwrap(), &mut records).unwrap();
+//! }
+//! let rows: Vec<_> = records.iter().flat_map(|chunk| chunk.rows()).collect();
+//! assert_eq!(rows[1].get("line").unwrap(), "second");
+//! assert_eq!(rows[1].get("line_no").unwrap(), 2);
 //! ```
 
+use std::sync::Arc;
+
+use baton_engine::{BoxError, Stage};
+use baton_records::{Boundary, TextLines};
+
+use super::blocks::{item_block, plain_file_blocks, FilesRead};
 use super::paths;
-use super::text::{file_lines, Line};
 use crate::item::Item;
 use crate::registry::{
-    BuiltOp, BuiltSource, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
+    BuiltOp, BuiltSource, BuiltStage, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
 };
 
 pub(crate) const DEF: OpDef = OpDef {
     name: "lines",
     kind: OpKind::Source,
-    summary:
-        "the lines of text files as {line, path, line_no}; .gz and .zst files are decompressed",
-    params: &[ParamDef::required(
-        "path",
-        ParamType::Str,
-        "a glob of the files, relative to the pipeline file (`logs/*.log.gz`)",
-    )
-    .input()],
+    summary: "the lines of text files as records {line, path, line_no} in columns; .gz and .zst files are decompressed; made into records in parallel by the stage NAME.parse",
+    params: &[
+        ParamDef::required(
+            "path",
+            ParamType::Str,
+            "a glob of the files, relative to the pipeline file (`logs/*.log.gz`)",
+        )
+        .input(),
+        ParamDef::with_default(
+            "block_bytes",
+            ParamType::Int,
+            "1048576",
+            "about how many bytes of lines each chunk holds (a file's lines never share a chunk with another file's)",
+        )
+        .between(1, 1 << 30),
+    ],
     modes: Modes::SERIAL_BLOCKING,
     build,
 };
 
 fn build(params: &Params) -> Result<BuiltOp, OpError> {
     let files = paths::matching(params, "path")?;
-    let items = file_lines(files).map(|line| line.map(line_item).map_err(Into::into));
+    let block_bytes = params.int_as::<usize>("block_bytes")?.unwrap_or(1 << 20);
+    let files_read = Arc::new(FilesRead::default());
+    let parse = {
+        let files = Arc::clone(&files_read);
+        BuiltStage::record_replicas(move || {
+            Ok(ParseLines {
+                files: Arc::clone(&files),
+            })
+        })
+    };
+    let items = plain_file_blocks(files, Boundary::Lines, block_bytes, files_read);
     Ok(BuiltOp::Source(BuiltSource {
         items: Box::new(items),
         len: None,
         streaming: false,
-        parse: None,
+        parse: Some(parse),
     }))
 }
 
-fn line_item(line: Line) -> Item {
-    let mut item = Item::with_field("line", line.text);
-    item.set("path", line.source.to_string());
-    item.set("line_no", line.no);
-    item
+/// The parse stage: a block of text into a chunk of line records.
+#[derive(Debug)]
+struct ParseLines {
+    files: Arc<FilesRead<()>>,
+}
+
+impl Stage<Item, Item> for ParseLines {
+    fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        let (file, block) = item_block(item, "lines")?;
+        let (name, ()) = self
+            .files
+            .get(file)
+            .ok_or("a block of a file the source has not read")?;
+        let batch = TextLines::default().parse(&block, &name)?;
+        if batch.num_rows() > 0 {
+            out.push(Item::records(batch));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -108,7 +158,10 @@ mod tests {
         gz.truncate(gz.len() / 2);
         std::fs::write(dir.path().join("cut.gz"), gz).unwrap();
 
-        let items = read_source(&DEF, &params(&DEF, "path = \"cut.gz\"", dir.path()));
+        let items = read_source(
+            &DEF,
+            &params(&DEF, "path = \"cut.gz\"\nblock_bytes = 64", dir.path()),
+        );
         let good = items.iter().take_while(|i| i.is_ok()).count();
         assert!(good > 0 && good < 2000, "{good} lines read");
         assert_eq!(items.len(), good + 1, "reading stops at the error");

@@ -3,6 +3,7 @@
 //! the stage is built; files are opened one at a time as the run reaches
 //! them, and a bad file or line is one `Err` item naming it.
 
+mod blocks;
 mod csv;
 mod error;
 mod files;

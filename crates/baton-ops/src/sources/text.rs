@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use super::error::SourceError;
@@ -34,22 +34,6 @@ pub(crate) fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, SourceError> 
             codec.reader(file).map_err(file_error)?,
         )),
     })
-}
-
-/// The lines of the files, one file after the other, each opened when its
-/// turn comes. A file that cannot be opened is one `Err`; reading stops in
-/// a file at its first read error (its stream cannot be trusted past it).
-pub(crate) fn file_lines(
-    paths: Vec<PathBuf>,
-) -> impl Iterator<Item = Result<Line, SourceError>> + Send {
-    paths.into_iter().flat_map(
-        |path| -> Box<dyn Iterator<Item = Result<Line, SourceError>> + Send> {
-            match open(&path) {
-                Ok(reader) => Box::new(Lines::new(reader, path.display().to_string())),
-                Err(error) => Box::new(std::iter::once(Err(error))),
-            }
-        },
-    )
 }
 
 /// The byte-order mark some editors put at the start of UTF-8 text.
@@ -164,18 +148,5 @@ mod tests {
             Err("in:2: not UTF-8 text (byte 2 of the line)".into())
         );
         assert_eq!(lines[2], Ok((3, "ok again".into())));
-    }
-
-    #[test]
-    fn a_missing_file_is_one_error_naming_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let missing = dir.path().join("gone.txt");
-        let lines: Vec<_> = file_lines(vec![missing.clone()]).collect();
-        assert_eq!(lines.len(), 1);
-        let message = lines[0].as_ref().unwrap_err().to_string();
-        assert!(
-            message.starts_with(&format!("{}: ", missing.display())),
-            "{message}"
-        );
     }
 }
