@@ -29,10 +29,9 @@ fn the_next_chunk_is_read_while_a_worker_carries_the_last_one() {
         let overlapped = Arc::new(AtomicU64::new(0));
         let source = {
             let produced = Arc::clone(&produced);
-            (0..ITEMS).map(move |x| {
+            (0..ITEMS).inspect(move |_| {
                 busy(Duration::from_millis(1));
                 produced.fetch_add(1, Ordering::SeqCst);
-                x
             })
         };
         let out = {
