@@ -211,6 +211,18 @@ use stage::ExecStage;
 /// The longest answer by default: 64 MiB.
 const DEFAULT_MAX_ANSWER: usize = 64 << 20;
 
+/// Requests a replica has on their way to its worker at most, by default.
+const DEFAULT_IN_FLIGHT: usize = 64;
+
+/// Rows of items that are not chunks of records in one `arrow` request,
+/// at most, by default.
+const DEFAULT_BATCH_ROWS: usize = 4096;
+
+/// The fewest items the engine puts in a chunk for an `exec` stage, per
+/// request in flight: a chunk's last answers are waited for before the
+/// next chunk, so a chunk must hold many times the window.
+const CHUNK_PER_IN_FLIGHT: usize = 16;
+
 /// Every exec stage.
 pub(crate) const DEFS: &[OpDef] = &[DEF];
 
@@ -228,8 +240,22 @@ const DEF: OpDef = OpDef {
             "protocol",
             ParamType::Str,
             "\"jsonl\"",
-            "\"jsonl\": records as JSON lines; \"bytes\": payloads in frames (an 8-byte header: the request's id, the length)",
+            "\"jsonl\": records as JSON lines; \"bytes\": payloads in frames (an 8-byte header: the request's id, the length); \"arrow\": chunks of records as Arrow IPC streams in frames",
         ),
+        ParamDef::with_default(
+            "in_flight",
+            ParamType::Int,
+            "64",
+            "requests a replica sends its worker before it reads their answers (answers are matched to requests by id)",
+        )
+        .at_least(1),
+        ParamDef::with_default(
+            "batch_rows",
+            ParamType::Int,
+            "4096",
+            "arrow: the most rows of items that are not chunks of records sent as one record batch",
+        )
+        .at_least(1),
         ParamDef::optional(
             "env",
             ParamType::StrTable,
@@ -293,6 +319,10 @@ struct WorkerSpec {
     max_answer: usize,
     /// Whether a `jsonl` answer must carry its request's id.
     require_ids: bool,
+    /// Requests on their way to the worker at most.
+    in_flight: usize,
+    /// Rows in one `arrow` request of items that are not chunks of records.
+    batch_rows: usize,
     /// The program's file name, for stderr prefixes.
     label: String,
     /// The command as written, for messages.
@@ -314,7 +344,9 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
     let protocol = Protocol::parse(protocol_name).ok_or_else(|| {
         OpError::param(
             "protocol",
-            format!("unknown protocol \"{protocol_name}\"; expected \"jsonl\" or \"bytes\""),
+            format!(
+                "unknown protocol \"{protocol_name}\"; expected \"jsonl\", \"bytes\" or \"arrow\""
+            ),
         )
     })?;
     let cwd = match params.path("cwd")? {
@@ -343,12 +375,20 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
         bytes => bytes.unwrap_or(DEFAULT_MAX_ANSWER),
     };
     let require_ids = params.bool("require_ids")?.unwrap_or(false);
-    if require_ids && protocol == Protocol::Bytes {
+    if require_ids && protocol != Protocol::Jsonl {
         return Err(OpError::param(
             "require_ids",
-            "is for the `jsonl` protocol: a `bytes` frame always carries its request's id",
+            "is for the `jsonl` protocol: a frame always carries its request's id",
         ));
     }
+    let in_flight = match params.int_as::<usize>("in_flight")? {
+        Some(0) => return Err(OpError::param("in_flight", "must be at least 1, not 0")),
+        n => n.unwrap_or(DEFAULT_IN_FLIGHT),
+    };
+    let batch_rows = match params.int_as::<usize>("batch_rows")? {
+        Some(0) => return Err(OpError::param("batch_rows", "must be at least 1, not 0")),
+        n => n.unwrap_or(DEFAULT_BATCH_ROWS),
+    };
     let env = params.str_table("env")?.unwrap_or_default();
     for (name, _) in &env {
         check_variable_name("env", name)?;
@@ -376,17 +416,26 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
         timeout,
         max_answer,
         require_ids,
+        in_flight,
+        batch_rows,
         label: Path::new(program).file_name().map_or_else(
             || program.clone(),
             |name| name.to_string_lossy().into_owned(),
         ),
         command_line: command.join(" "),
     });
+    let min_chunk = match protocol {
+        Protocol::Arrow => batch_rows.saturating_mul(4),
+        Protocol::Jsonl | Protocol::Bytes => in_flight.saturating_mul(CHUNK_PER_IN_FLIGHT),
+    };
     let replicas = Arc::new(AtomicUsize::new(0));
-    Ok(BuiltOp::Stage(BuiltStage::replicas(move || {
+    // Chunks of records come whole: `jsonl` and `bytes` send their rows
+    // one by one, `arrow` the whole batch.
+    let stage = BuiltStage::record_replicas(move || {
         let replica = replicas.fetch_add(1, Ordering::Relaxed);
         Ok(Box::new(ExecStage::new(Arc::clone(&spec), replica)) as Box<dyn Stage<Item, Item>>)
-    })))
+    });
+    Ok(BuiltOp::Stage(stage.min_chunk(min_chunk)))
 }
 
 /// A variable's name must be one the environment can hold.
