@@ -467,3 +467,7 @@ fn resolve(program: &str, cwd: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+use tests as tests_support;
+#[cfg(test)]
+mod flight_tests;
