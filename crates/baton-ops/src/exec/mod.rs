@@ -10,10 +10,26 @@
 //! folder; a program given as a relative path with a `/`, like
 //! `./worker.py`, is found from there too), with the environment described
 //! under [Environment](#environment). Then, for each item, one request and
-//! one answer, strictly in turn. Each request has an id, a number that
-//! starts at 1 and grows by one with each request of the replica (32 bits:
-//! it wraps after 4294967295); the answer carries it back, so that an
-//! answer is never taken for another request's.
+//! one answer. Each request has an id, a number that starts at 1 and grows
+//! by one with each request of the replica (32 bits: it wraps after
+//! 4294967295); the answer carries it back, so that an answer is never
+//! taken for another request's.
+//!
+//! ## Many requests in flight
+//!
+//! A replica writes up to `in_flight` requests (64 by default) before it
+//! reads their answers, on a thread of its own, while another reads the
+//! answers: a worker may read ahead, answer in batches, or answer only
+//! after reading many requests, and neither pipe blocks for good. Answers
+//! are tied to their requests by id: a frame's header always carries it; a
+//! `jsonl` answer that carries none is taken as the answer to the oldest
+//! request waiting (workers answer in order). A worker may answer out of
+//! order only if every answer carries its id. Whatever the order of the
+//! answers, the outputs keep the order of the items.
+//!
+//! The stage takes whole chunks from the engine, and asks for chunks of at
+//! least 16 × `in_flight` items (`arrow`: 4 × `batch_rows`), since a
+//! chunk's last answers are waited for before its outputs go on.
 //!
 //! ## `protocol = "jsonl"` (the default)
 //!
@@ -58,19 +74,44 @@
 //! the answer's bytes as its payload. An answer with another id is out of
 //! step, as above.
 //!
+//! ## `protocol = "arrow"`
+//!
+//! The stage takes chunks of records (Arrow record batches, as the `csv`
+//! and `jsonl` sources make them) whole: a chunk is one request. Other
+//! items are gathered, up to `batch_rows` (4096) at a time, into one
+//! record batch: their fields become columns (types inferred as for JSON
+//! lines), and their bytes payloads, if any has one, the binary column
+//! `_payload` (null for the others; another kind of payload fails the
+//! item). The request is a frame as for `bytes` (an 8-byte header: the id,
+//! the length, each 4 bytes big-endian) holding an Arrow IPC stream: the
+//! schema, one record batch, the end of the stream.
+//!
+//! The answer is a frame with the request's id, holding an IPC stream of
+//! any number of record batches, of any schema and any number of rows (a
+//! filter, a flat map, new columns): each batch with rows is one output
+//! (a chunk of records, made of the first item of the request); a stream
+//! with no batch is no output. The answer replaces the request: a column
+//! the worker does not return, `_payload` included, is gone (as it is from
+//! a `select`), never kept in secret. An answer that is not an IPC stream
+//! fails the request's items (`not an Arrow IPC stream`), and the worker,
+//! whose frames are still in step, goes on. A failed request fails all
+//! its items; with `on_error` retries, each is sent again alone.
+//!
+//! A Python worker with `pyarrow` works on a whole batch at once;
+//! `examples/exec/baton_exec.py` holds the loop:
+//!
+//! ```python
+//! import pyarrow.compute as pc
+//! from baton_exec import serve_arrow
+//!
+//! def work(batch):                       # a pyarrow.RecordBatch
+//!     even = batch.filter(pc.equal(pc.bit_wise_and(batch["value"], 1), 0))
+//!     return even.append_column("doubled", pc.multiply(even["value"], 2))
+//!
+//! serve_arrow(work)
+//! ```
+//!
 //! ## Limits
-//!
-//! - An answer longer than `max_answer_bytes` (64 MiB by default: a line,
-//!   its newline not counted, or a frame's bytes as its header announces
-//!   them) fails the item, naming the limit; the worker, whose stdout is
-//!   then out of step, is killed and restarted for the next item. baton
-//!   never holds more than the limit and a byte of an answer: a worker that
-//!   writes without end cannot run it out of memory.
-//! - With `timeout_ms`, a worker that has not answered an item in time is
-//!   killed and the item fails; the next item gets a fresh worker. The time
-//!   runs from the moment the request is sent, so a fresh worker's first
-//!   item also counts its start-up: allow for it.
-//!
 //! ## stderr and the end of input
 //!
 //! Every line the worker writes on stderr is copied to baton's stderr,
@@ -113,10 +154,17 @@
 //!
 //! # Failures
 //!
-//! - A worker that dies (exits, crashes, closes its stdout) while an item
-//!   is in progress fails that item, with its exit status and its last line
-//!   on stderr in the message; the next item gets a fresh worker. A worker
-//!   found dead between items is replaced without failing any item.
+//! - A worker that dies (exits, crashes, closes its stdout) while it has
+//!   items fails the oldest one waiting, with its exit status and its last
+//!   line on stderr in the message; the next items get a fresh worker. A
+//!   worker found dead between chunks is replaced without failing any item.
+//! - The other items in flight when a worker dies, times out, writes an
+//!   answer too long or falls out of step have no answer: each fails too,
+//!   with "was ended while it had this item in flight" and the cause, and
+//!   `on_error` decides for each. None is sent again behind the stage's
+//!   back, so none is done twice; with `retry`, each is sent again, alone,
+//!   to a fresh worker (the innocent pass, the item that kills the worker
+//!   fails again), and `skip` names each in the dead letters.
 //! - A worker that dies three times in a row without answering an item (a
 //!   crash on start-up, a missing module) makes the replica give up: that
 //!   item and every later one fail with "the worker keeps dying".
@@ -140,6 +188,9 @@
 //!     item["words"] = len(item["line"].split())
 //!     print(json.dumps(item), flush=True)  # one line per item, `_request` echoed; flush!
 //! ```
+//!
+//! A worker may read many lines before it answers, and may answer them in
+//! any order as long as each answer echoes its `_request`.
 //!
 //! A worker that builds new records echoes the id itself (required with
 //! `require_ids = true`), and ties "no output" to the request with an
