@@ -17,5 +17,8 @@ if ((${#need_apt[@]})); then
   apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# The `arrow` protocol's exec tests run a worker with pyarrow.
+python3 -c "import pyarrow" 2>/dev/null || python3 -m pip install -q pyarrow
+
 # Every crate runs, so one failure does not hide another.
 cargo test --workspace --no-fail-fast "$@"

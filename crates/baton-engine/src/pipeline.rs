@@ -328,6 +328,7 @@ impl<T: Send + 'static> Pipeline<T> {
             policy: OnError::Fail,
             keep: None,
             buffer: None,
+            min_chunk: 1,
         }
     }
 
@@ -795,6 +796,7 @@ pub struct StageBuilder<T> {
     policy: OnError,
     keep: Option<fn(&T) -> T>,
     buffer: Option<usize>,
+    min_chunk: usize,
 }
 
 impl<T> std::fmt::Debug for StageBuilder<T> {
@@ -844,6 +846,31 @@ impl<T: Send + 'static> StageBuilder<T> {
         self
     }
 
+    /// Asks that the source's chunks carry at least `items` items when the
+    /// source has them, for a stage that pays a fixed cost per chunk (a
+    /// round trip to a worker process): the engine otherwise sizes chunks
+    /// by their cost, and would keep such a stage's chunks small. The
+    /// largest wish of the pipeline's stages counts, within
+    /// [`Config::max_chunk`](crate::Config::max_chunk); a source whose
+    /// input trickles still sends what it has after its linger.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// let out = Pipeline::from_iter(0..10u32)
+    ///     .stage("remote", Mode::parallel(2))
+    ///     .min_chunk(4)
+    ///     .map(|x| x + 1)
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(out, (1..11).collect::<Vec<_>>());
+    /// ```
+    pub fn min_chunk(mut self, items: usize) -> Self {
+        self.min_chunk = items.max(1);
+        self
+    }
+
     fn push_spec<U>(self, extra_in_flight: usize, factory: ReplicaFactory) -> Pipeline<U> {
         let StageBuilder {
             mut pipeline,
@@ -851,6 +878,7 @@ impl<T: Send + 'static> StageBuilder<T> {
             mode,
             policy,
             buffer,
+            min_chunk,
             ..
         } = self;
         pipeline.stages.push(StageSpec {
@@ -858,6 +886,7 @@ impl<T: Send + 'static> StageBuilder<T> {
             mode,
             policy,
             buffer,
+            min_chunk,
             extra_in_flight,
             factory,
         });

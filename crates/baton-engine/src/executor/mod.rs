@@ -241,6 +241,7 @@ impl Run {
             .map(|s| s.mode.replicas())
             .sum();
         let extra: usize = stages.iter().map(|s| s.extra_in_flight).sum();
+        let min_chunk = stages.iter().map(|s| s.min_chunk).max().unwrap_or(1);
         let max_chunks = config
             .max_chunks_in_flight
             .unwrap_or(8 * config.threads + 2 * blocking_replicas + 8);
@@ -276,7 +277,11 @@ impl Run {
         ));
         let stage_count = slots.len();
         let run = Arc::new(Run {
-            sizer: ChunkSizer::new(config.chunk_target.as_nanos() as f64, config.max_chunk),
+            sizer: ChunkSizer::new(
+                config.chunk_target.as_nanos() as f64,
+                min_chunk,
+                config.max_chunk,
+            ),
             source: SourceSlot::new(context(source_name, source_policy), source),
             monitor: Monitor::new(stage_count),
             trace: config

@@ -9,14 +9,17 @@ pub(super) struct ChunkSizer {
     /// Cost of one source item through the whole pipeline, in ns, as f64 bits (0: unknown).
     per_item_ns: AtomicU64,
     target_ns: f64,
+    /// The fewest items a stage asked for (`StageBuilder::min_chunk`).
+    min_chunk: usize,
     max_chunk: usize,
 }
 
 impl ChunkSizer {
-    pub(super) fn new(target_ns: f64, max_chunk: usize) -> Self {
+    pub(super) fn new(target_ns: f64, min_chunk: usize, max_chunk: usize) -> Self {
         Self {
             per_item_ns: AtomicU64::new(0),
             target_ns,
+            min_chunk: min_chunk.clamp(1, max_chunk.max(1)),
             max_chunk,
         }
     }
@@ -24,9 +27,9 @@ impl ChunkSizer {
     pub(super) fn next_size(&self) -> usize {
         let per_item = f64::from_bits(self.per_item_ns.load(Ordering::Relaxed));
         if per_item <= 0.0 {
-            return 1;
+            return self.min_chunk;
         }
-        ((self.target_ns / per_item) as usize).clamp(1, self.max_chunk)
+        ((self.target_ns / per_item) as usize).clamp(self.min_chunk, self.max_chunk)
     }
 
     /// Learns from a chunk that left the pipeline.
@@ -51,15 +54,24 @@ mod tests {
 
     #[test]
     fn starts_at_one_and_grows_for_cheap_items() {
-        let sizer = ChunkSizer::new(100_000.0, 4096);
+        let sizer = ChunkSizer::new(100_000.0, 1, 4096);
         assert_eq!(sizer.next_size(), 1);
         sizer.observe(10, 100);
         assert_eq!(sizer.next_size(), 4096);
     }
 
     #[test]
+    fn a_stages_wish_is_a_floor_within_the_bound() {
+        let sizer = ChunkSizer::new(100_000.0, 64, 4096);
+        assert_eq!(sizer.next_size(), 64);
+        sizer.observe(1, 1_000_000);
+        assert_eq!(sizer.next_size(), 64);
+        assert_eq!(ChunkSizer::new(100_000.0, 10_000, 4096).next_size(), 4096);
+    }
+
+    #[test]
     fn expensive_items_travel_alone() {
-        let sizer = ChunkSizer::new(100_000.0, 4096);
+        let sizer = ChunkSizer::new(100_000.0, 1, 4096);
         sizer.observe(1, 1_000_000);
         assert_eq!(sizer.next_size(), 1);
         sizer.observe(2, 20_000);

@@ -2,12 +2,14 @@
 //! the same mechanism as every built-in operator.
 
 use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use super::chunked::{ChunkOutputs, Report};
 use crate::chunk::{Seqs, SeqsBuilder};
 use crate::context::ReplicaContext;
 use crate::error::{BoxError, ItemFailure, StageFailure};
-use crate::stage::drive::each_owned;
-use crate::stage::policy::caught;
+use crate::stage::drive::{each_owned, guard_chunk};
+use crate::stage::policy::{apply, caught};
 use crate::stage::{Operator, Output, StageContext};
 
 /// A stage with state of its own: it takes items one at a time and emits any
@@ -64,6 +66,75 @@ pub trait Stage<In, Out>: Send + 'static {
     ///
     /// Any error: the stage's [`OnError`](crate::OnError) policy decides what follows.
     fn process(&mut self, item: In, out: &mut Vec<Out>) -> Result<(), BoxError>;
+
+    /// Whether the engine hands this stage whole chunks of items, with
+    /// [`process_chunk`](Stage::process_chunk), instead of one item at a
+    /// time (default: no). A stage that pays a fixed cost per call (a
+    /// round trip to a process, a GPU call) and can keep many items in
+    /// flight says yes.
+    fn takes_chunks(&self) -> bool {
+        false
+    }
+
+    /// Takes the items of a chunk at once (only when
+    /// [`takes_chunks`](Stage::takes_chunks) says so) and reports on each,
+    /// in order, in `out`: its outputs, or its failure (see
+    /// [`ChunkOutputs`]). The engine applies the stage's
+    /// [`OnError`](crate::OnError) policy to each failed item; a retry goes
+    /// through [`process`](Stage::process), the item alone. An item left
+    /// unreported (or a panic) fails at that item. The default takes the
+    /// items one by one with `process`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{BoxError, ChunkOutputs, Mode, OnError, Pipeline, Stage};
+    ///
+    /// /// Doubles a whole chunk in one go, as a remote call would; fails on 0.
+    /// struct Doubler;
+    /// impl Stage<u32, u32> for Doubler {
+    ///     fn process(&mut self, item: u32, out: &mut Vec<u32>) -> Result<(), BoxError> {
+    ///         if item == 0 { return Err("zero".into()) }
+    ///         out.push(item * 2);
+    ///         Ok(())
+    ///     }
+    ///     fn takes_chunks(&self) -> bool { true }
+    ///     fn process_chunk(&mut self, items: Vec<u32>, out: &mut ChunkOutputs<u32, u32>) {
+    ///         for item in items {
+    ///             if item == 0 {
+    ///                 out.failed("zero", Some(item));
+    ///             } else {
+    ///                 out.push(item * 2);
+    ///                 out.done();
+    ///             }
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let mut iter = Pipeline::from_iter([1, 0, 3u32])
+    ///     .stage("double", Mode::parallel(2))
+    ///     .on_error(OnError::Skip)
+    ///     .apply(|| Ok(Doubler))
+    ///     .into_iter();
+    /// let out: Vec<u32> = iter.by_ref().map(Result::unwrap).collect();
+    /// assert_eq!(out, [2, 6]);
+    /// assert_eq!(iter.dead_letters()[0].item::<u32>(), Some(&0));
+    /// ```
+    fn process_chunk(&mut self, items: Vec<In>, out: &mut ChunkOutputs<In, Out>) {
+        let mut made = Vec::new();
+        for item in items {
+            match self.process(item, &mut made) {
+                Ok(()) => {
+                    made.drain(..).for_each(|output| out.push(output));
+                    out.done();
+                }
+                Err(error) => {
+                    made.clear();
+                    out.failed(error, None);
+                }
+            }
+        }
+    }
 
     /// Called after every chunk of items the replica took (a run of items
     /// that moved together): a stage that buffers what it writes (a file,
@@ -158,6 +229,14 @@ impl<In: 'static, Out: 'static> Stage<In, Out> for Box<dyn Stage<In, Out>> {
         (**self).process(item, out)
     }
 
+    fn takes_chunks(&self) -> bool {
+        (**self).takes_chunks()
+    }
+
+    fn process_chunk(&mut self, items: Vec<In>, out: &mut ChunkOutputs<In, Out>) {
+        (**self).process_chunk(items, out)
+    }
+
     fn flush(&mut self) -> Result<(), BoxError> {
         (**self).flush()
     }
@@ -221,9 +300,13 @@ where
             return Ok(Output::empty());
         }
         let stage = &mut self.stage;
-        let out = each_owned(ctx, self.keep, items, seqs, |item, out| {
-            stage.process(item, out)
-        })?;
+        let out = if stage.takes_chunks() {
+            by_chunk(stage, ctx, self.keep, items, seqs)?
+        } else {
+            each_owned(ctx, self.keep, items, seqs, |item, out| {
+                stage.process(item, out)
+            })?
+        };
         caught(|| stage.flush()).map_err(|failure| ctx.fail(self.last_seq, failure))?;
         Ok(out)
     }
@@ -236,6 +319,77 @@ where
         out.iter().for_each(|_| seqs.push(self.last_seq));
         Ok(Output::new(out, seqs.finish()))
     }
+}
+
+/// Hands a chunk to a stage that takes chunks, then applies the stage's
+/// error policy to each item it reports failed: a retry hands the item
+/// alone to `process`; with no item given back, it can only be skipped
+/// (a dead letter without its item) or fail the run.
+fn by_chunk<S, In, Out>(
+    stage: &mut S,
+    ctx: &StageContext,
+    keep: Option<fn(&In) -> In>,
+    items: Vec<In>,
+    seqs: Seqs,
+) -> Result<Output<Out>, ItemFailure>
+where
+    S: Stage<In, Out>,
+    In: Send + 'static,
+{
+    let count = items.len();
+    let mut chunk = ChunkOutputs::default();
+    guard_chunk(ctx, &seqs, |progress| {
+        let outcome = catch_unwind(AssertUnwindSafe(|| stage.process_chunk(items, &mut chunk)));
+        *progress = chunk.reported();
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+        match chunk.reported() {
+            reported if reported < count => {
+                Err(format!("the stage reported on {reported} of the chunk's {count} items").into())
+            }
+            _ => Ok(()),
+        }
+    })?;
+    let (outputs, reports) = chunk.into_parts();
+    let mut outputs = outputs.into_iter();
+    let mut out = Vec::with_capacity(outputs.len());
+    let mut out_seqs = SeqsBuilder::with_capacity(outputs.len());
+    for (report, seq) in reports.into_iter().zip(seqs.iter()) {
+        match report {
+            Report::Done(made) => {
+                out.extend(outputs.by_ref().take(made));
+                (0..made).for_each(|_| out_seqs.push(seq));
+            }
+            Report::Failed(error, item) => {
+                let keep = keep.filter(|_| !ctx.policy.fails_fast());
+                let (Some(item), Some(keep)) = (item, keep) else {
+                    let failure = StageFailure::Error(error);
+                    let (_, _, skip) = ctx.policy.plan();
+                    if !skip {
+                        return Err(ctx.fail(seq, failure));
+                    }
+                    ctx.skip(seq, failure, None)?;
+                    continue;
+                };
+                // The first try is the one the chunk made.
+                let mut first = Some(error);
+                let before = out.len();
+                let done = apply(ctx, seq, item, |item| match first.take() {
+                    Some(error) => Err(StageFailure::Error(error)),
+                    None => {
+                        out.truncate(before);
+                        caught(|| stage.process(keep(item), &mut out))
+                    }
+                })?;
+                match done {
+                    Some(_) => (before..out.len()).for_each(|_| out_seqs.push(seq)),
+                    None => out.truncate(before),
+                }
+            }
+        }
+    }
+    Ok(Output::new(out, out_seqs.finish()))
 }
 
 /// A [`Sink`] as a [`Stage`] with no output.

@@ -2,6 +2,7 @@
 //! the one stage mechanism; none is special-cased in the executor.
 
 pub(crate) mod batch;
+pub(crate) mod chunked;
 pub(crate) mod custom;
 pub(crate) mod filter;
 pub(crate) mod fold;

@@ -61,6 +61,28 @@ pub(crate) enum ExecError {
     /// The record already has the field that carries the request's id.
     #[error("the record has a field `_request`, the name `exec` gives the request's id: rename the field before this stage")]
     IdFieldTaken,
+    /// The worker was ended, for another item's sake, while it had this one.
+    #[error("the worker `{command}` (pid {pid}) was ended while it had this item in flight, after another item failed: {cause}")]
+    Abandoned {
+        command: String,
+        pid: u32,
+        cause: String,
+    },
+    /// The `arrow` request this row was sent in failed.
+    #[error("the batch this row was sent in failed: {cause}")]
+    InBatch { cause: String },
+    /// The `arrow` protocol sends fields and bytes payloads only.
+    #[error("the `arrow` protocol sends fields and bytes payloads (as the binary column `_payload`), but the payload is `{found}`")]
+    NotColumnar { found: &'static str },
+    /// A row item has a field named as the payload column.
+    #[error("the record has a field `_payload`, the column `exec` puts the payload in: rename the field before this stage")]
+    PayloadFieldTaken,
+    /// The request could not be written as Arrow.
+    #[error("the items could not be made into an Arrow record batch: {reason}")]
+    ArrowRequest { reason: String },
+    /// The answer is not an Arrow IPC stream.
+    #[error("the worker's answer is not an Arrow IPC stream of record batches ({reason}); it begins with `{start}`")]
+    NotArrow { reason: String, start: String },
     /// An answer with `_items` has other fields.
     #[error("an answer with `_items` may have only `_request` beside it, not `{key}`: `{line}`")]
     BadEnvelope { key: String, line: String },

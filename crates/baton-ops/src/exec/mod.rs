@@ -10,10 +10,26 @@
 //! folder; a program given as a relative path with a `/`, like
 //! `./worker.py`, is found from there too), with the environment described
 //! under [Environment](#environment). Then, for each item, one request and
-//! one answer, strictly in turn. Each request has an id, a number that
-//! starts at 1 and grows by one with each request of the replica (32 bits:
-//! it wraps after 4294967295); the answer carries it back, so that an
-//! answer is never taken for another request's.
+//! one answer. Each request has an id, a number that starts at 1 and grows
+//! by one with each request of the replica (32 bits: it wraps after
+//! 4294967295); the answer carries it back, so that an answer is never
+//! taken for another request's.
+//!
+//! ## Many requests in flight
+//!
+//! A replica writes up to `in_flight` requests (64 by default) before it
+//! reads their answers, on a thread of its own, while another reads the
+//! answers: a worker may read ahead, answer in batches, or answer only
+//! after reading many requests, and neither pipe blocks for good. Answers
+//! are tied to their requests by id: a frame's header always carries it; a
+//! `jsonl` answer that carries none is taken as the answer to the oldest
+//! request waiting (workers answer in order). A worker may answer out of
+//! order only if every answer carries its id. Whatever the order of the
+//! answers, the outputs keep the order of the items.
+//!
+//! The stage takes whole chunks from the engine, and asks for chunks of at
+//! least 16 × `in_flight` items (`arrow`: 4 × `batch_rows`), since a
+//! chunk's last answers are waited for before its outputs go on.
 //!
 //! ## `protocol = "jsonl"` (the default)
 //!
@@ -58,19 +74,44 @@
 //! the answer's bytes as its payload. An answer with another id is out of
 //! step, as above.
 //!
+//! ## `protocol = "arrow"`
+//!
+//! The stage takes chunks of records (Arrow record batches, as the `csv`
+//! and `jsonl` sources make them) whole: a chunk is one request. Other
+//! items are gathered, up to `batch_rows` (4096) at a time, into one
+//! record batch: their fields become columns (types inferred as for JSON
+//! lines), and their bytes payloads, if any has one, the binary column
+//! `_payload` (null for the others; another kind of payload fails the
+//! item). The request is a frame as for `bytes` (an 8-byte header: the id,
+//! the length, each 4 bytes big-endian) holding an Arrow IPC stream: the
+//! schema, one record batch, the end of the stream.
+//!
+//! The answer is a frame with the request's id, holding an IPC stream of
+//! any number of record batches, of any schema and any number of rows (a
+//! filter, a flat map, new columns): each batch with rows is one output
+//! (a chunk of records, made of the first item of the request); a stream
+//! with no batch is no output. The answer replaces the request: a column
+//! the worker does not return, `_payload` included, is gone (as it is from
+//! a `select`), never kept in secret. An answer that is not an IPC stream
+//! fails the request's items (`not an Arrow IPC stream`), and the worker,
+//! whose frames are still in step, goes on. A failed request fails all
+//! its items; with `on_error` retries, each is sent again alone.
+//!
+//! A Python worker with `pyarrow` works on a whole batch at once;
+//! `examples/exec/baton_exec.py` holds the loop:
+//!
+//! ```python
+//! import pyarrow.compute as pc
+//! from baton_exec import serve_arrow
+//!
+//! def work(batch):                       # a pyarrow.RecordBatch
+//!     even = batch.filter(pc.equal(pc.bit_wise_and(batch["value"], 1), 0))
+//!     return even.append_column("doubled", pc.multiply(even["value"], 2))
+//!
+//! serve_arrow(work)
+//! ```
+//!
 //! ## Limits
-//!
-//! - An answer longer than `max_answer_bytes` (64 MiB by default: a line,
-//!   its newline not counted, or a frame's bytes as its header announces
-//!   them) fails the item, naming the limit; the worker, whose stdout is
-//!   then out of step, is killed and restarted for the next item. baton
-//!   never holds more than the limit and a byte of an answer: a worker that
-//!   writes without end cannot run it out of memory.
-//! - With `timeout_ms`, a worker that has not answered an item in time is
-//!   killed and the item fails; the next item gets a fresh worker. The time
-//!   runs from the moment the request is sent, so a fresh worker's first
-//!   item also counts its start-up: allow for it.
-//!
 //! ## stderr and the end of input
 //!
 //! Every line the worker writes on stderr is copied to baton's stderr,
@@ -113,10 +154,17 @@
 //!
 //! # Failures
 //!
-//! - A worker that dies (exits, crashes, closes its stdout) while an item
-//!   is in progress fails that item, with its exit status and its last line
-//!   on stderr in the message; the next item gets a fresh worker. A worker
-//!   found dead between items is replaced without failing any item.
+//! - A worker that dies (exits, crashes, closes its stdout) while it has
+//!   items fails the oldest one waiting, with its exit status and its last
+//!   line on stderr in the message; the next items get a fresh worker. A
+//!   worker found dead between chunks is replaced without failing any item.
+//! - The other items in flight when a worker dies, times out, writes an
+//!   answer too long or falls out of step have no answer: each fails too,
+//!   with "was ended while it had this item in flight" and the cause, and
+//!   `on_error` decides for each. None is sent again behind the stage's
+//!   back, so none is done twice; with `retry`, each is sent again, alone,
+//!   to a fresh worker (the innocent pass, the item that kills the worker
+//!   fails again), and `skip` names each in the dead letters.
 //! - A worker that dies three times in a row without answering an item (a
 //!   crash on start-up, a missing module) makes the replica give up: that
 //!   item and every later one fail with "the worker keeps dying".
@@ -140,6 +188,9 @@
 //!     item["words"] = len(item["line"].split())
 //!     print(json.dumps(item), flush=True)  # one line per item, `_request` echoed; flush!
 //! ```
+//!
+//! A worker may read many lines before it answers, and may answer them in
+//! any order as long as each answer echoes its `_request`.
 //!
 //! A worker that builds new records echoes the id itself (required with
 //! `require_ids = true`), and ties "no output" to the request with an
@@ -211,6 +262,18 @@ use stage::ExecStage;
 /// The longest answer by default: 64 MiB.
 const DEFAULT_MAX_ANSWER: usize = 64 << 20;
 
+/// Requests a replica has on their way to its worker at most, by default.
+const DEFAULT_IN_FLIGHT: usize = 64;
+
+/// Rows of items that are not chunks of records in one `arrow` request,
+/// at most, by default.
+const DEFAULT_BATCH_ROWS: usize = 4096;
+
+/// The fewest items the engine puts in a chunk for an `exec` stage, per
+/// request in flight: a chunk's last answers are waited for before the
+/// next chunk, so a chunk must hold many times the window.
+const CHUNK_PER_IN_FLIGHT: usize = 16;
+
 /// Every exec stage.
 pub(crate) const DEFS: &[OpDef] = &[DEF];
 
@@ -228,8 +291,22 @@ const DEF: OpDef = OpDef {
             "protocol",
             ParamType::Str,
             "\"jsonl\"",
-            "\"jsonl\": records as JSON lines; \"bytes\": payloads in frames (an 8-byte header: the request's id, the length)",
+            "\"jsonl\": records as JSON lines; \"bytes\": payloads in frames (an 8-byte header: the request's id, the length); \"arrow\": chunks of records as Arrow IPC streams in frames",
         ),
+        ParamDef::with_default(
+            "in_flight",
+            ParamType::Int,
+            "64",
+            "requests a replica sends its worker before it reads their answers (answers are matched to requests by id)",
+        )
+        .at_least(1),
+        ParamDef::with_default(
+            "batch_rows",
+            ParamType::Int,
+            "4096",
+            "arrow: the most rows of items that are not chunks of records sent as one record batch",
+        )
+        .at_least(1),
         ParamDef::optional(
             "env",
             ParamType::StrTable,
@@ -293,6 +370,10 @@ struct WorkerSpec {
     max_answer: usize,
     /// Whether a `jsonl` answer must carry its request's id.
     require_ids: bool,
+    /// Requests on their way to the worker at most.
+    in_flight: usize,
+    /// Rows in one `arrow` request of items that are not chunks of records.
+    batch_rows: usize,
     /// The program's file name, for stderr prefixes.
     label: String,
     /// The command as written, for messages.
@@ -314,7 +395,9 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
     let protocol = Protocol::parse(protocol_name).ok_or_else(|| {
         OpError::param(
             "protocol",
-            format!("unknown protocol \"{protocol_name}\"; expected \"jsonl\" or \"bytes\""),
+            format!(
+                "unknown protocol \"{protocol_name}\"; expected \"jsonl\", \"bytes\" or \"arrow\""
+            ),
         )
     })?;
     let cwd = match params.path("cwd")? {
@@ -343,12 +426,20 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
         bytes => bytes.unwrap_or(DEFAULT_MAX_ANSWER),
     };
     let require_ids = params.bool("require_ids")?.unwrap_or(false);
-    if require_ids && protocol == Protocol::Bytes {
+    if require_ids && protocol != Protocol::Jsonl {
         return Err(OpError::param(
             "require_ids",
-            "is for the `jsonl` protocol: a `bytes` frame always carries its request's id",
+            "is for the `jsonl` protocol: a frame always carries its request's id",
         ));
     }
+    let in_flight = match params.int_as::<usize>("in_flight")? {
+        Some(0) => return Err(OpError::param("in_flight", "must be at least 1, not 0")),
+        n => n.unwrap_or(DEFAULT_IN_FLIGHT),
+    };
+    let batch_rows = match params.int_as::<usize>("batch_rows")? {
+        Some(0) => return Err(OpError::param("batch_rows", "must be at least 1, not 0")),
+        n => n.unwrap_or(DEFAULT_BATCH_ROWS),
+    };
     let env = params.str_table("env")?.unwrap_or_default();
     for (name, _) in &env {
         check_variable_name("env", name)?;
@@ -376,17 +467,26 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
         timeout,
         max_answer,
         require_ids,
+        in_flight,
+        batch_rows,
         label: Path::new(program).file_name().map_or_else(
             || program.clone(),
             |name| name.to_string_lossy().into_owned(),
         ),
         command_line: command.join(" "),
     });
+    let min_chunk = match protocol {
+        Protocol::Arrow => batch_rows.saturating_mul(4),
+        Protocol::Jsonl | Protocol::Bytes => in_flight.saturating_mul(CHUNK_PER_IN_FLIGHT),
+    };
     let replicas = Arc::new(AtomicUsize::new(0));
-    Ok(BuiltOp::Stage(BuiltStage::replicas(move || {
+    // Chunks of records come whole: `jsonl` and `bytes` send their rows
+    // one by one, `arrow` the whole batch.
+    let stage = BuiltStage::record_replicas(move || {
         let replica = replicas.fetch_add(1, Ordering::Relaxed);
         Ok(Box::new(ExecStage::new(Arc::clone(&spec), replica)) as Box<dyn Stage<Item, Item>>)
-    })))
+    });
+    Ok(BuiltOp::Stage(stage.min_chunk(min_chunk)))
 }
 
 /// A variable's name must be one the environment can hold.
@@ -418,3 +518,7 @@ fn resolve(program: &str, cwd: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+use tests as tests_support;
+#[cfg(test)]
+mod flight_tests;

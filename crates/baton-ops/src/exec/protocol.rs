@@ -1,13 +1,21 @@
-//! The two ways items cross the pipe: JSON lines, or framed bytes; both
-//! tie each answer to its request by an id. See the `exec` module's
-//! documentation for the contract.
+//! The three ways items cross the pipe: JSON lines, framed bytes, or
+//! framed Arrow IPC streams; all tie each answer to its request by an id.
+//! See the `exec` module's documentation for the contract.
 
 use std::io::{self, BufRead, Read};
+use std::sync::Arc;
 
+use arrow_array::{ArrayRef, BinaryArray, RecordBatch};
+use arrow_ipc::reader::StreamReader;
+use arrow_ipc::writer::StreamWriter;
+use arrow_schema::{DataType, Field, Schema};
 use serde_json::{Map, Value};
 
 use super::error::ExecError;
 use crate::item::{Item, Payload};
+
+/// The column of an `arrow` request that holds the payloads of row items.
+pub(super) const PAYLOAD_COLUMN: &str = "_payload";
 
 /// The longest piece of an answer quoted in an error.
 const QUOTE_CHARS: usize = 200;
@@ -31,15 +39,39 @@ pub(super) enum Protocol {
     Jsonl,
     /// A header (a 4-byte id, a 4-byte length, both big-endian), then the bytes.
     Bytes,
+    /// A header as for `Bytes`, then an Arrow IPC stream of record batches.
+    Arrow,
 }
 
-/// One answer as read from the worker's stdout.
+/// One answer as read from the worker's stdout, before it is decoded.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct Answer {
     /// The id in a frame's header (`bytes`); a JSON line's is in its text.
     pub(super) id: Option<RequestId>,
     /// The line (with its newline, if it had one) or the frame's bytes.
     pub(super) bytes: Vec<u8>,
+}
+
+/// An answer decoded (on the thread that reads the worker's stdout), with
+/// the id it claims, if any.
+#[derive(Debug)]
+pub(super) struct Decoded {
+    /// The id in a frame's header, or the `_request` a JSON answer carries
+    /// (its envelope's, its object's, or its array's first).
+    pub(super) id: Option<RequestId>,
+    /// What it says, or why it cannot be read.
+    pub(super) body: Result<Body, ExecError>,
+}
+
+/// What an answer says.
+#[derive(Debug)]
+pub(super) enum Body {
+    /// A JSON value, with its line for messages.
+    Json(Value, Vec<u8>),
+    /// A frame's bytes.
+    Bytes(Vec<u8>),
+    /// The record batches of an Arrow IPC stream.
+    Batches(Vec<RecordBatch>),
 }
 
 /// Why no answer could be read.
@@ -63,6 +95,7 @@ impl Protocol {
         match name {
             "jsonl" => Some(Protocol::Jsonl),
             "bytes" => Some(Protocol::Bytes),
+            "arrow" => Some(Protocol::Arrow),
             _ => None,
         }
     }
@@ -89,14 +122,14 @@ impl Protocol {
                         found: item.payload.kind(),
                     });
                 };
-                let len = u32::try_from(bytes.len())
-                    .map_err(|_| ExecError::TooLong { len: bytes.len() })?;
                 let mut frame = Vec::with_capacity(8 + bytes.len());
-                frame.extend_from_slice(&id.to_be_bytes());
-                frame.extend_from_slice(&len.to_be_bytes());
-                frame.extend_from_slice(bytes);
+                frame_into(&mut frame, id, bytes)?;
                 Ok(frame)
             }
+            Protocol::Arrow => match &item.payload {
+                Payload::Records(batch) => batch_request(batch, id),
+                _ => batch_request(&rows_batch(std::slice::from_ref(item))?, id),
+            },
         }
     }
 
@@ -125,7 +158,7 @@ impl Protocol {
                     bytes: line,
                 }))
             }
-            Protocol::Bytes => {
+            Protocol::Bytes | Protocol::Arrow => {
                 let mut head = [0u8; 8];
                 let mut got = 0;
                 while got < head.len() {
@@ -158,40 +191,80 @@ impl Protocol {
         }
     }
 
-    /// The output items of `item`, made of the worker's `answer` to request
-    /// `id`. An answer that carries another request's id is out of step;
-    /// with `require_ids`, one that carries no id at all is refused too.
+    /// Decodes an answer: what it says, and the id it claims.
+    pub(super) fn decode(self, answer: Answer) -> Decoded {
+        match self {
+            Protocol::Bytes => Decoded {
+                id: answer.id,
+                body: Ok(Body::Bytes(answer.bytes)),
+            },
+            Protocol::Arrow => Decoded {
+                id: answer.id,
+                body: read_batches(&answer.bytes).map(Body::Batches),
+            },
+            Protocol::Jsonl => match serde_json::from_slice::<Value>(&answer.bytes) {
+                Ok(value) => Decoded {
+                    id: claimed_id(&value),
+                    body: Ok(Body::Json(value, answer.bytes)),
+                },
+                Err(e) => Decoded {
+                    id: None,
+                    body: Err(ExecError::NotJson {
+                        reason: e.to_string(),
+                        line: quote(&answer.bytes),
+                    }),
+                },
+            },
+        }
+    }
+
+    /// Whether `buffered` (what has been read of the worker's stdout) holds
+    /// a whole answer.
+    pub(super) fn has_whole_answer(self, buffered: &[u8]) -> bool {
+        match self {
+            Protocol::Jsonl => buffered.contains(&b'\n'),
+            Protocol::Bytes | Protocol::Arrow => match buffered.get(4..8) {
+                Some(&[a, b, c, d]) => {
+                    let len = u32::from_be_bytes([a, b, c, d]) as usize;
+                    buffered.len() >= 8usize.saturating_add(len)
+                }
+                _ => false,
+            },
+        }
+    }
+
+    /// The output items of `item`, made of the worker's answer `body` to
+    /// request `id`, which claims the id `claimed`. An answer that carries
+    /// another request's id is out of step; with `require_ids`, one that
+    /// carries no id at all is refused too.
     pub(super) fn outputs(
         self,
-        item: Item,
-        answer: Answer,
+        item: &Item,
+        claimed: Option<RequestId>,
+        body: Body,
         id: RequestId,
         require_ids: bool,
         out: &mut Vec<Item>,
     ) -> Result<(), ExecError> {
-        match self {
-            Protocol::Bytes => {
-                if answer.id != Some(id) {
-                    return Err(ExecError::OutOfStep {
-                        expected: id,
-                        got: answer
-                            .id
-                            .map_or_else(|| "none".into(), |got| got.to_string()),
-                    });
-                }
+        if self != Protocol::Jsonl && claimed != Some(id) {
+            return Err(ExecError::OutOfStep {
+                expected: id,
+                got: claimed.map_or_else(|| "none".into(), |got| got.to_string()),
+            });
+        }
+        match body {
+            Body::Bytes(bytes) => {
                 out.push(Item {
-                    fields: item.fields,
-                    payload: Payload::Bytes(answer.bytes),
+                    fields: item.fields.clone(),
+                    payload: Payload::Bytes(bytes),
                 });
                 Ok(())
             }
-            Protocol::Jsonl => {
-                let answer = answer.bytes;
-                let value: Value =
-                    serde_json::from_slice(&answer).map_err(|e| ExecError::NotJson {
-                        reason: e.to_string(),
-                        line: quote(&answer),
-                    })?;
+            Body::Batches(batches) => {
+                out.extend(batches.into_iter().map(Item::records));
+                Ok(())
+            }
+            Body::Json(value, answer) => {
                 let (records, tied) = tied_records(value, id, &answer)?;
                 if require_ids && !tied {
                     return Err(ExecError::NoId {
@@ -202,14 +275,108 @@ impl Protocol {
                 // The worker sees the record only: the payload stays with the
                 // item, on every output made of it (a `files` sink after the
                 // stage still writes the image, not the JSON).
-                let payload = item.payload;
                 out.extend(records.into_iter().map(|fields| Item {
-                    payload: payload.clone(),
+                    payload: item.payload.clone(),
                     ..Item::record(Value::Object(fields))
                 }));
                 Ok(())
             }
         }
+    }
+}
+
+/// Writes a frame (the id, the length, the bytes) at the end of `out`.
+pub(super) fn frame_into(out: &mut Vec<u8>, id: RequestId, bytes: &[u8]) -> Result<(), ExecError> {
+    let len = u32::try_from(bytes.len()).map_err(|_| ExecError::TooLong { len: bytes.len() })?;
+    out.extend_from_slice(&id.to_be_bytes());
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(bytes);
+    Ok(())
+}
+
+/// The `arrow` request of a record batch: a frame holding an IPC stream
+/// (the schema, the batch, the end of the stream).
+pub(super) fn batch_request(batch: &RecordBatch, id: RequestId) -> Result<Vec<u8>, ExecError> {
+    let arrow = |e: arrow_schema::ArrowError| ExecError::ArrowRequest {
+        reason: e.to_string(),
+    };
+    let mut stream = Vec::with_capacity(batch.get_array_memory_size() + 1024);
+    let mut writer = StreamWriter::try_new(&mut stream, &batch.schema()).map_err(arrow)?;
+    writer.write(batch).map_err(arrow)?;
+    writer.finish().map_err(arrow)?;
+    drop(writer);
+    let mut frame = Vec::with_capacity(8 + stream.len());
+    frame_into(&mut frame, id, &stream)?;
+    Ok(frame)
+}
+
+/// Items that are not chunks of records, as one record batch: their fields
+/// as columns (types inferred as for JSON), and their bytes payloads, if
+/// any has one, in the binary column `_payload` (null for the others).
+pub(super) fn rows_batch(items: &[Item]) -> Result<RecordBatch, ExecError> {
+    let mut payloads = Vec::with_capacity(items.len());
+    for item in items {
+        match &item.payload {
+            Payload::None => payloads.push(None),
+            Payload::Bytes(bytes) => payloads.push(Some(bytes.as_slice())),
+            other => {
+                return Err(ExecError::NotColumnar {
+                    found: other.kind(),
+                })
+            }
+        }
+        if item.fields.contains_key(PAYLOAD_COLUMN) {
+            return Err(ExecError::PayloadFieldTaken);
+        }
+    }
+    let rows: Vec<Map<String, Value>> = items.iter().map(|item| item.fields.clone()).collect();
+    let batch = baton_records::rows::from_rows(&rows).map_err(|e| ExecError::ArrowRequest {
+        reason: e.to_string(),
+    })?;
+    if payloads.iter().all(Option::is_none) {
+        return Ok(batch);
+    }
+    let mut fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new(PAYLOAD_COLUMN, DataType::Binary, true));
+    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+    columns.push(Arc::new(BinaryArray::from(payloads)));
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| {
+        ExecError::ArrowRequest {
+            reason: e.to_string(),
+        }
+    })
+}
+
+/// The record batches of an answer's IPC stream.
+fn read_batches(bytes: &[u8]) -> Result<Vec<RecordBatch>, ExecError> {
+    let not_arrow = |e: arrow_schema::ArrowError| ExecError::NotArrow {
+        reason: e.to_string(),
+        start: quote(&bytes[..bytes.len().min(40)]),
+    };
+    let reader = StreamReader::try_new(bytes, None).map_err(not_arrow)?;
+    let batches = reader.collect::<Result<Vec<_>, _>>().map_err(not_arrow)?;
+    Ok(batches.into_iter().filter(|b| b.num_rows() > 0).collect())
+}
+
+/// The id a JSON answer claims: its envelope's, its object's, or that of
+/// the first object of its array that has one. One that is not a 32-bit
+/// number claims none (and is refused as out of step when checked).
+fn claimed_id(value: &Value) -> Option<RequestId> {
+    let of = |fields: &Map<String, Value>| {
+        fields
+            .get(ID_FIELD)
+            .and_then(Value::as_u64)
+            .and_then(|id| RequestId::try_from(id).ok())
+    };
+    match value {
+        Value::Object(fields) => of(fields),
+        Value::Array(values) => values.iter().find_map(|v| v.as_object().and_then(of)),
+        _ => None,
     }
 }
 
@@ -300,10 +467,29 @@ mod tests {
             id: None,
             bytes: answer.as_bytes().to_vec(),
         };
-        Protocol::Jsonl
-            .outputs(Item::default(), answer, 7, require_ids, &mut out)
-            .map(|()| out)
-            .map_err(|e| e.to_string())
+        outputs_from(
+            Protocol::Jsonl,
+            &Item::default(),
+            answer,
+            7,
+            require_ids,
+            &mut out,
+        )
+        .map(|()| out)
+        .map_err(|e| e.to_string())
+    }
+
+    /// Decodes `answer` and makes the outputs of request `id` of it.
+    fn outputs_from(
+        protocol: Protocol,
+        item: &Item,
+        answer: Answer,
+        id: RequestId,
+        require_ids: bool,
+        out: &mut Vec<Item>,
+    ) -> Result<(), ExecError> {
+        let decoded = protocol.decode(answer);
+        protocol.outputs(item, decoded.id, decoded.body?, id, require_ids, out)
     }
 
     fn outputs(answer: &str) -> Result<Vec<Item>, String> {
@@ -342,9 +528,7 @@ mod tests {
             bytes: br#"[{"name": "a.png", "w": 2}, {"name": "a-copy.png"}]"#.to_vec(),
         };
         let mut out = Vec::new();
-        Protocol::Jsonl
-            .outputs(item, answer, 1, false, &mut out)
-            .unwrap();
+        outputs_from(Protocol::Jsonl, &item, answer, 1, false, &mut out).unwrap();
         assert_eq!(out.len(), 2);
         assert!(out
             .iter()
@@ -497,18 +681,14 @@ mod tests {
             .unwrap()
             .is_none());
         let mut out = Vec::new();
-        Protocol::Bytes
-            .outputs(item.clone(), answer, 7, false, &mut out)
-            .unwrap();
+        outputs_from(Protocol::Bytes, &item, answer, 7, false, &mut out).unwrap();
         assert_eq!(out, vec![item.clone()]);
 
         let answer = Answer {
             id: Some(6),
             bytes: vec![],
         };
-        let error = Protocol::Bytes
-            .outputs(item, answer, 7, false, &mut out)
-            .unwrap_err();
+        let error = outputs_from(Protocol::Bytes, &item, answer, 7, false, &mut out).unwrap_err();
         assert!(error.to_string().contains("out of step"), "{error}");
     }
 

@@ -16,7 +16,10 @@ use crate::testing;
 
 /// Runs `test` on a thread of its own and fails if it takes longer than
 /// `seconds`: a broken pipe protocol hangs rather than fails.
-fn within<T: Send + 'static>(seconds: u64, test: impl FnOnce() -> T + Send + 'static) -> T {
+pub(super) fn within<T: Send + 'static>(
+    seconds: u64,
+    test: impl FnOnce() -> T + Send + 'static,
+) -> T {
     let (done, result) = mpsc::channel();
     let runner = thread::spawn(move || done.send(test()).expect("the watchdog waits"));
     match result.recv_timeout(Duration::from_secs(seconds)) {
@@ -30,7 +33,7 @@ fn within<T: Send + 'static>(seconds: u64, test: impl FnOnce() -> T + Send + 'st
 }
 
 /// A folder with the Python script `worker.py` in it.
-fn worker(script: &str) -> TempDir {
+pub(super) fn worker(script: &str) -> TempDir {
     let dir = tempfile::tempdir().expect("a temporary folder");
     std::fs::write(dir.path().join("worker.py"), script).expect("the script is written");
     dir
@@ -72,7 +75,7 @@ fn pid_of(items: &[Item]) -> u64 {
 }
 
 /// Answers every item with itself, plus `doubled` and the worker's `pid`.
-const DOUBLER: &str = r#"
+pub(super) const DOUBLER: &str = r#"
 import json, os, sys
 for line in sys.stdin:
     item = json.loads(line)

@@ -1,7 +1,10 @@
 //! One worker process and the three threads that keep its pipes moving:
-//! one writes requests to its stdin, one reads answers from its stdout, one
-//! copies its stderr to ours. Requests go through a thread so that a worker
-//! that stops reading cannot block the replica past its timeout.
+//! one writes requests to its stdin, one reads (and decodes) answers from
+//! its stdout, one copies its stderr to ours. Requests go through a thread
+//! so that a worker that stops reading cannot block the replica past its
+//! timeout, and answers are read while requests are still being written:
+//! a worker that writes much before it reads, or reads everything before it
+//! answers, fills neither pipe for good.
 //!
 //! A worker leads a process group of its own: Ctrl-C on baton's terminal
 //! reaches baton alone (which drains, asking the workers to finish their
@@ -19,7 +22,7 @@ use baton_engine::Cancellation;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
-use super::protocol::{Answer, Protocol, ReadFailure};
+use super::protocol::{Decoded, Protocol, ReadFailure};
 use super::WorkerSpec;
 
 /// How long a worker whose stdin was closed may take to exit before it is
@@ -35,8 +38,8 @@ const CANCEL_POLL: Duration = Duration::from_millis(20);
 
 /// What the pipe threads report.
 enum Event {
-    /// One whole answer.
-    Answer(Answer),
+    /// Whole answers, as many as had arrived together.
+    Answers(Vec<Decoded>),
     /// An answer longer than the limit: the reader has stopped.
     TooLong,
     /// The worker closed its stdout.
@@ -189,7 +192,7 @@ impl Worker {
     /// Whether a worker between items is still fit to take one.
     pub(super) fn idle(&mut self) -> Idle {
         match self.events.try_recv() {
-            Ok(Event::Answer(_) | Event::TooLong) => Idle::Chatty,
+            Ok(Event::Answers(_) | Event::TooLong) => Idle::Chatty,
             Ok(_) | Err(TryRecvError::Disconnected) => Idle::Dead,
             Err(TryRecvError::Empty) => match self.child.try_wait() {
                 Ok(None) => Idle::Ready,
@@ -202,22 +205,21 @@ impl Worker {
         }
     }
 
-    /// Sends one request and waits for its answer: up to `timeout` if
-    /// there is one, and never past the end of the run (`cancel`).
-    pub(super) fn ask(
-        &mut self,
-        request: Vec<u8>,
-        timeout: Option<Duration>,
-        cancel: &Cancellation,
-    ) -> Result<Answer, Failure> {
-        let sent = self
-            .requests
+    /// Sends requests (any number of them, written back to back) to the
+    /// worker; false when its stdin is gone.
+    pub(super) fn send(&mut self, requests: Vec<u8>) -> bool {
+        self.requests
             .as_ref()
-            .is_some_and(|requests| requests.send(request).is_ok());
-        if !sent {
-            return Err(Failure::Died(Some("its stdin is closed".into())));
-        }
-        let deadline = timeout.map(|timeout| Instant::now() + timeout);
+            .is_some_and(|sender| sender.send(requests).is_ok())
+    }
+
+    /// Waits for answers: until `deadline` if there is one, and never past
+    /// the end of the run (`cancel`).
+    pub(super) fn answers(
+        &mut self,
+        deadline: Option<Instant>,
+        cancel: &Cancellation,
+    ) -> Result<Vec<Decoded>, Failure> {
         let event = loop {
             let wait = deadline.map_or(CANCEL_POLL, |deadline| {
                 deadline
@@ -239,7 +241,7 @@ impl Worker {
             }
         };
         match event {
-            Some(Event::Answer(answer)) => Ok(answer),
+            Some(Event::Answers(answers)) => Ok(answers),
             Some(Event::TooLong) => Err(Failure::TooLong),
             Some(Event::Closed) | None => Err(Failure::Died(None)),
             Some(Event::ReadFailed(e)) => Err(Failure::Died(Some(format!(
@@ -331,16 +333,31 @@ fn write_requests(mut stdin: ChildStdin, requests: &Receiver<Vec<u8>>, events: &
 }
 
 fn read_answers(protocol: Protocol, stdout: ChildStdout, limit: usize, events: &Sender<Event>) {
-    let mut stdout = BufReader::new(stdout);
+    let mut stdout = BufReader::with_capacity(1 << 16, stdout);
+    let mut answers = Vec::new();
     loop {
-        let event = match protocol.read_answer(&mut stdout, limit) {
-            Ok(Some(answer)) => Event::Answer(answer),
-            Ok(None) => Event::Closed,
-            Err(ReadFailure::TooLong) => Event::TooLong,
-            Err(ReadFailure::Io(e)) => Event::ReadFailed(e),
+        let end = match protocol.read_answer(&mut stdout, limit) {
+            Ok(Some(answer)) => {
+                answers.push(protocol.decode(answer));
+                None
+            }
+            Ok(None) => Some(Event::Closed),
+            Err(ReadFailure::TooLong) => Some(Event::TooLong),
+            Err(ReadFailure::Io(e)) => Some(Event::ReadFailed(e)),
         };
-        let last = !matches!(event, Event::Answer(_));
-        if events.send(event).is_err() || last {
+        // Answers that arrived together go together (one wake-up of the
+        // replica), but none waits behind one not whole yet.
+        let more = end.is_none() && protocol.has_whole_answer(stdout.buffer());
+        if !more
+            && !answers.is_empty()
+            && events
+                .send(Event::Answers(std::mem::take(&mut answers)))
+                .is_err()
+        {
+            return;
+        }
+        if let Some(event) = end {
+            let _ = events.send(event);
             return;
         }
     }

@@ -326,6 +326,31 @@ impl BuiltStage {
         }
     }
 
+    /// Asks the engine for chunks of at least `items` items (see
+    /// [`StageBuilder::min_chunk`]), for a stage that pays a fixed cost
+    /// per chunk.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// use baton_ops::{BuiltOp, Item, Params};
+    ///
+    /// let params = Params::new(toml::from_str("count = 2").unwrap(), ".");
+    /// let BuiltOp::Stage(take) = (baton_ops::find("take").unwrap().build)(&params).unwrap() else { unreachable!() };
+    /// let items = (0..5).map(|n| Item::with_field("n", n));
+    /// let builder = Pipeline::from_iter(items).stage("first two", Mode::serial_in_order());
+    /// let out = take.min_chunk(64).attach(builder).collect().unwrap();
+    /// assert_eq!(out.len(), 2);
+    /// ```
+    pub fn min_chunk(self, items: usize) -> Self {
+        let attach = self.attach;
+        Self {
+            attach: Box::new(move |builder| attach(builder.min_chunk(items))),
+            replicas: self.replicas,
+        }
+    }
+
     /// Adds the stage to a pipeline: `builder` carries the stage's name,
     /// mode, error policy and buffer.
     ///
