@@ -486,7 +486,12 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
         let replica = replicas.fetch_add(1, Ordering::Relaxed);
         Ok(Box::new(ExecStage::new(Arc::clone(&spec), replica)) as Box<dyn Stage<Item, Item>>)
     });
-    Ok(BuiltOp::Stage(stage.min_chunk(min_chunk)))
+    let stage = stage.min_chunk(min_chunk);
+    Ok(BuiltOp::Stage(match protocol {
+        // Each item is a request of its own, with its own outcome.
+        Protocol::Jsonl | Protocol::Bytes => stage.preferring_rows(),
+        Protocol::Arrow => stage,
+    }))
 }
 
 /// A variable's name must be one the environment can hold.

@@ -167,6 +167,8 @@ pub struct BuiltStage {
     replicas: Option<ReplicaFactory>,
     /// Whether it takes chunks of records as they are (else a record at a time).
     takes_records: bool,
+    /// The fewest items it wants in a chunk (see [`BuiltStage::min_chunk`]).
+    min_chunk: Option<usize>,
 }
 
 impl BuiltStage {
@@ -237,6 +239,7 @@ impl BuiltStage {
             attach: Box::new(move |builder| builder.apply(move || for_engine())),
             replicas: Some(replicas),
             takes_records: true,
+            min_chunk: None,
         }
     }
 
@@ -293,6 +296,7 @@ impl BuiltStage {
         };
         Self {
             takes_records: self.takes_records,
+            min_chunk: self.min_chunk,
             ..Self::record_replicas(move || make().map(RowsOut))
         }
     }
@@ -323,6 +327,7 @@ impl BuiltStage {
             attach: Box::new(attach),
             replicas: None,
             takes_records: false,
+            min_chunk: None,
         }
     }
 
@@ -344,10 +349,19 @@ impl BuiltStage {
     /// assert_eq!(out.len(), 2);
     /// ```
     pub fn min_chunk(self, items: usize) -> Self {
-        let attach = self.attach;
         Self {
-            attach: Box::new(move |builder| attach(builder.min_chunk(items))),
-            replicas: self.replicas,
+            min_chunk: Some(items),
+            ..self
+        }
+    }
+
+    /// The same stage, taking a record at a time although its replicas
+    /// accept chunks of records: the stage before it then hands it rows,
+    /// an item each, so that each has its own outcome.
+    pub(crate) fn preferring_rows(self) -> Self {
+        Self {
+            takes_records: false,
+            ..self
         }
     }
 
@@ -358,7 +372,10 @@ impl BuiltStage {
     ///
     /// See [`BuiltStage`].
     pub fn attach(self, builder: StageBuilder<Item>) -> Pipeline<Item> {
-        (self.attach)(builder)
+        match self.min_chunk {
+            Some(items) => (self.attach)(builder.min_chunk(items)),
+            None => (self.attach)(builder),
+        }
     }
 
     /// Makes one replica by hand, to use the stage outside a pipeline
