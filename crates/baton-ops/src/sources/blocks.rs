@@ -108,20 +108,20 @@ pub(crate) fn read_blocks(
 }
 
 /// The blocks of every file in `paths`, one file after the other, as
-/// items, each file noted in `files` (with nothing more) when it opens.
+/// items, each file noted in `files` (with `T`'s default) when it opens.
 /// For sources whose files need no header read first.
-pub(crate) fn plain_file_blocks(
+pub(crate) fn plain_file_blocks<T: Clone + Default + Send + 'static>(
     paths: Vec<std::path::PathBuf>,
     boundary: Boundary,
     block_bytes: usize,
-    files: Arc<FilesRead<()>>,
+    files: Arc<FilesRead<T>>,
 ) -> impl Iterator<Item = Result<Item, BoxError>> + Send {
     paths.into_iter().flat_map(
         move |path| -> Box<dyn Iterator<Item = Result<Item, BoxError>> + Send> {
             match read_blocks(&path, boundary, block_bytes) {
                 Err(error) => Box::new(std::iter::once(Err(error))),
                 Ok((name, blocks)) => {
-                    let file = files.add(name, ());
+                    let file = files.add(name, T::default());
                     Box::new(
                         blocks
                             .map(|block| block.map(without_bom))

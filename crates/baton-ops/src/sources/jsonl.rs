@@ -28,10 +28,10 @@
 //! assert!(error.ends_with("a.jsonl:2: expected value (column 7)"), "{error}");
 //! ```
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use baton_engine::{BoxError, Stage};
-use baton_records::{Block, Boundary, JsonLinesFormat};
+use baton_records::{Block, Boundary, JsonLinesFormat, SchemaRef};
 
 use super::blocks::{item_block, plain_file_blocks, FilesRead};
 use super::error::SourceError;
@@ -86,25 +86,41 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
     }))
 }
 
+/// A file's schema so far, shared by the parse replicas: it grows as
+/// blocks with new fields come.
+type FileSchema = Arc<Mutex<Option<SchemaRef>>>;
+
 /// The parse stage: a block of JSON lines into a chunk of records.
 #[derive(Debug)]
 struct ParseJsonLines {
-    files: Arc<FilesRead<()>>,
+    files: Arc<FilesRead<FileSchema>>,
 }
 
 impl Stage<Item, Item> for ParseJsonLines {
     fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
         let (file, block) = item_block(item, "jsonl")?;
-        let (name, ()) = self
+        let (name, schema) = self
             .files
             .get(file)
             .ok_or("a block of a file the source has not read")?;
-        let batch = match JsonLinesFormat::default().parse(&block, &name) {
+        let known = schema
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let mut grown = known.clone();
+        let batch = match JsonLinesFormat::default().parse_growing(&block, &name, &mut grown) {
             Ok(batch) => batch,
             // Lines that are not objects, or not JSON: line by line, to
             // keep the first or name the second.
             Err(_) => baton_records::rows::from_rows(&line_records(&block, &name)?)?,
         };
+        if grown != known {
+            let mut schema = schema.lock().unwrap_or_else(PoisonError::into_inner);
+            let wider = |s: &Option<SchemaRef>| s.as_ref().map_or(0, |s| s.fields().len());
+            if wider(&grown) >= wider(&schema) {
+                *schema = grown;
+            }
+        }
         if batch.num_rows() > 0 {
             out.push(Item::records(batch));
         }
