@@ -122,9 +122,14 @@ impl<R: Read> Blocks<R> {
         if start >= want || self.ended {
             return Ok(());
         }
-        self.pending.resize(want.max(start + (1 << 12)), 0);
         let mut filled = start;
         while filled < want {
+            if filled == self.pending.len() {
+                // Grown a step at a time: a small file never pays for
+                // zeroing a whole block's room.
+                let step = (filled.max(1 << 14)).min(want - filled).max(1 << 12);
+                self.pending.resize(filled + step, 0);
+            }
             match self.reader.read(&mut self.pending[filled..]) {
                 Ok(0) => {
                     self.ended = true;
