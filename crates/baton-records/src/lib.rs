@@ -40,7 +40,7 @@ mod split;
 
 pub use crate::csv::{ColumnType, CsvFormat};
 pub use crate::error::RecordsError;
-pub use crate::expr::Predicate;
+pub use crate::expr::{Bound, ColumnRange, Predicate};
 pub use crate::jsonl::JsonLinesFormat;
 pub use crate::split::{Block, Blocks, Boundary};
 

@@ -8,6 +8,7 @@ mod error;
 mod files;
 mod jsonl;
 mod lines;
+mod parquet;
 mod paths;
 mod range;
 mod stdin;
@@ -25,5 +26,6 @@ pub(crate) const DEFS: &[OpDef] = &[
     lines::DEF,
     csv::DEF,
     jsonl::DEF,
+    parquet::DEF,
     stdin::DEF,
 ];
