@@ -3,6 +3,7 @@
 //! the stage is built; files are opened one at a time as the run reaches
 //! them, and a bad file or line is one `Err` item naming it.
 
+mod arrow;
 mod csv;
 mod error;
 mod files;
@@ -27,5 +28,6 @@ pub(crate) const DEFS: &[OpDef] = &[
     csv::DEF,
     jsonl::DEF,
     parquet::DEF,
+    arrow::DEF,
     stdin::DEF,
 ];
