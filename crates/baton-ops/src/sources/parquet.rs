@@ -2,10 +2,13 @@
 //! row groups decoded in parallel.
 //!
 //! The source only opens each file and reads its footer (the schema and
-//! every row group's statistics), and gives one small item per row group;
-//! the stage `NAME.parse` placed after it decodes row groups in parallel
-//! into Arrow record batches of at most `batch_rows` rows, in the files'
-//! order. `columns` decodes only the columns named (in that order); `where`
+//! every row group's statistics), and gives one small item per row group
+//! (per slice of `batch_rows` rows of it when the file has an offset index,
+//! as baton's and parquet-rs' files do: a slice's reader then skips the
+//! pages before it unread; without one, as `pyarrow` writes by default, a
+//! row group is one item); the stage `NAME.parse` placed after it decodes
+//! them in parallel into Arrow record batches of at most `batch_rows` rows,
+//! in the files' order. `columns` decodes only the columns named (in that order); `where`
 //! skips the row groups whose statistics prove that no row can make the
 //! expression true (a `filter` still does the exact filtering: the rows of
 //! the other row groups all come out). A pipeline file's `select` and
@@ -58,9 +61,11 @@ use baton_engine::{BoxError, Stage};
 use baton_records::{Bound, ColumnRange, Predicate, RecordBatch};
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+    RowSelector,
 };
 use parquet::arrow::ProjectionMask;
+use parquet::file::metadata::PageIndexPolicy;
 
 use super::error::SourceError;
 use super::paths;
@@ -132,19 +137,19 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
             })
         })
         .transpose()?;
+    let batch_rows = params.int_as::<usize>("batch_rows")?.unwrap_or(1 << 16);
     let reading = Arc::new(Reading {
+        batch_rows,
         columns,
         columns_optional: params.bool("columns_optional")?.unwrap_or(false),
         predicate,
         files: Mutex::default(),
     });
-    let batch_rows = params.int_as::<usize>("batch_rows")?.unwrap_or(1 << 16);
     let parse = {
         let reading = Arc::clone(&reading);
         BuiltStage::record_replicas(move || {
             Ok(DecodeRowGroups {
                 reading: Arc::clone(&reading),
-                batch_rows,
             })
         })
     };
@@ -163,6 +168,7 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
 /// item names its file by its place here.
 #[derive(Debug)]
 struct Reading {
+    batch_rows: usize,
     columns: Option<Vec<String>>,
     columns_optional: bool,
     predicate: Option<Predicate>,
@@ -181,9 +187,20 @@ struct OpenFile {
     order: Option<Vec<usize>>,
 }
 
-/// The fields of a row group's item.
+/// The fields of a row group's item, and of a slice of one: its first
+/// row and how many.
 const FILE: &str = "file";
 const ROW_GROUP: &str = "row_group";
+const FIRST_ROW: &str = "first_row";
+const ROWS: &str = "rows";
+
+/// What one item of the source stands for: a row group, or a slice of
+/// one (the rows `first..first + rows`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Part {
+    group: usize,
+    slice: Option<(usize, usize)>,
+}
 
 /// The items of a file's row groups that `where` does not rule out: the
 /// file is opened and its footer read when the first is asked for.
@@ -192,9 +209,13 @@ fn row_groups(
     reading: &Arc<Reading>,
 ) -> Box<dyn Iterator<Item = Result<Item, BoxError>> + Send> {
     match open(path, reading) {
-        Ok((file, groups)) => Box::new(groups.into_iter().map(move |group| {
+        Ok((file, parts)) => Box::new(parts.into_iter().map(move |part| {
             let mut item = Item::with_field(FILE, file);
-            item.set(ROW_GROUP, group);
+            item.set(ROW_GROUP, part.group);
+            if let Some((first, rows)) = part.slice {
+                item.set(FIRST_ROW, first);
+                item.set(ROWS, rows);
+            }
             Ok(item)
         })),
         Err(error) => Box::new(std::iter::once(Err(error.into()))),
@@ -202,18 +223,19 @@ fn row_groups(
 }
 
 /// Reads a file's footer, checks the columns asked for, and gives its place
-/// among the files and the row groups to read.
-fn open(path: PathBuf, reading: &Reading) -> Result<(usize, Vec<usize>), SourceError> {
+/// among the files and the parts to read: each row group, cut into slices
+/// of `batch_rows` rows when the file has an offset index (which lets a
+/// slice's reader skip the pages before it without decoding them).
+fn open(path: PathBuf, reading: &Reading) -> Result<(usize, Vec<Part>), SourceError> {
     let name = path.display().to_string();
     let file = File::open(&path).map_err(|error| SourceError::File {
         path: name.clone(),
         error,
     })?;
-    let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| {
-        SourceError::Format {
-            path: name.clone(),
-            message: format!("not a Parquet file, or a damaged one: {e}"),
-        }
+    let options = ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional);
+    let metadata = ArrowReaderMetadata::load(&file, options).map_err(|e| SourceError::Format {
+        path: name.clone(),
+        message: format!("not a Parquet file, or a damaged one: {e}"),
     })?;
     let (projection, order) = projection(&name, &metadata, reading)?;
     let groups = match &reading.predicate {
@@ -225,6 +247,31 @@ fn open(path: PathBuf, reading: &Reading) -> Result<(usize, Vec<usize>), SourceE
         }
         None => (0..metadata.metadata().num_row_groups()).collect(),
     };
+    let meta = metadata.metadata();
+    let indexed = |group: usize| {
+        let pages = meta.page_index_for_row_group(group);
+        (0..meta.row_group(group).num_columns()).all(|c| pages.offset_index(c).is_some())
+    };
+    let parts = groups
+        .into_iter()
+        .flat_map(|group| {
+            let rows =
+                usize::try_from(metadata.metadata().row_group(group).num_rows()).unwrap_or(0);
+            let step = reading.batch_rows;
+            let slices: Vec<Part> = if rows > step && indexed(group) {
+                (0..rows)
+                    .step_by(step)
+                    .map(|first| Part {
+                        group,
+                        slice: Some((first, step.min(rows - first))),
+                    })
+                    .collect()
+            } else {
+                vec![Part { group, slice: None }]
+            };
+            slices
+        })
+        .collect();
     let mut files = reading.files.lock().unwrap_or_else(PoisonError::into_inner);
     files.push(Arc::new(OpenFile {
         name,
@@ -233,7 +280,7 @@ fn open(path: PathBuf, reading: &Reading) -> Result<(usize, Vec<usize>), SourceE
         projection,
         order,
     }));
-    Ok((files.len() - 1, groups))
+    Ok((files.len() - 1, parts))
 }
 
 /// The columns to decode, and their order for `columns`' order.
@@ -365,16 +412,11 @@ fn bounds(values: &ArrayRef) -> Vec<Option<Bound>> {
 #[derive(Debug)]
 struct DecodeRowGroups {
     reading: Arc<Reading>,
-    batch_rows: usize,
 }
 
 impl DecodeRowGroups {
-    fn decode(
-        &self,
-        file: &OpenFile,
-        group: usize,
-        out: &mut Vec<Item>,
-    ) -> Result<(), SourceError> {
+    fn decode(&self, file: &OpenFile, part: Part, out: &mut Vec<Item>) -> Result<(), SourceError> {
+        let group = part.group;
         let error = |message: String| SourceError::Format {
             path: file.name.clone(),
             message: format!("row group {group}: {message}"),
@@ -383,13 +425,16 @@ impl DecodeRowGroups {
             path: file.name.clone(),
             error,
         })?;
-        let batches =
+        let mut builder =
             ParquetRecordBatchReaderBuilder::new_with_metadata(reader, file.metadata.clone())
                 .with_row_groups(vec![group])
                 .with_projection(file.projection.clone())
-                .with_batch_size(self.batch_rows)
-                .build()
-                .map_err(|e| error(e.to_string()))?;
+                .with_batch_size(self.reading.batch_rows);
+        if let Some((first, rows)) = part.slice {
+            let selectors = vec![RowSelector::skip(first), RowSelector::select(rows)];
+            builder = builder.with_row_selection(RowSelection::from(selectors));
+        }
+        let batches = builder.build().map_err(|e| error(e.to_string()))?;
         for batch in batches {
             let batch = batch.map_err(|e| error(e.to_string()))?;
             let batch: RecordBatch = match &file.order {
@@ -426,7 +471,18 @@ impl Stage<Item, Item> for DecodeRowGroups {
                 .cloned()
                 .ok_or("a row group of a file the source has not read")?
         };
-        self.decode(&file, group as usize, out)?;
+        let slice = match (item.get(FIRST_ROW), item.get(ROWS)) {
+            (Some(first), Some(rows)) => first
+                .as_u64()
+                .zip(rows.as_u64())
+                .map(|(first, rows)| (first as usize, rows as usize)),
+            _ => None,
+        };
+        let part = Part {
+            group: group as usize,
+            slice,
+        };
+        self.decode(&file, part, out)?;
         Ok(())
     }
 }

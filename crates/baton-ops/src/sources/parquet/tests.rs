@@ -253,3 +253,41 @@ fn a_file_that_is_not_parquet_or_is_cut_short_is_named() {
     );
     assert!(message.starts_with(&at), "{message}");
 }
+
+#[test]
+fn a_big_row_group_is_cut_into_slices_when_the_file_has_an_offset_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.parquet");
+    write_numbers(&path, 0, 10_000, 10_000);
+    let toml = "path = \"big.parquet\"\nbatch_rows = 1500";
+    let items: Vec<Item> = source(toml, dir.path()).items.map(Result::unwrap).collect();
+    assert_eq!(items.len(), 7, "slices of 1500 rows");
+    assert_eq!(items[6].get(FIRST_ROW).unwrap(), 9000);
+    assert_eq!(items[6].get(ROWS).unwrap(), 1000);
+    let rows = rows_through_engine(toml, dir.path(), 3);
+    assert_eq!(rows.len(), 10_000);
+    assert!(rows
+        .iter()
+        .enumerate()
+        .all(|(i, row)| row.get("n").unwrap() == i));
+
+    // Without an offset index, the row group is read whole.
+    let bare = dir.path().join("bare.parquet");
+    let batch = RecordBatch::try_from_iter([(
+        "n",
+        Arc::new(Int64Array::from_iter_values(0..10_000)) as ArrayRef,
+    )])
+    .unwrap();
+    let props = WriterProperties::builder()
+        .set_offset_index_disabled(true)
+        .set_statistics_enabled(parquet::file::properties::EnabledStatistics::Chunk)
+        .build();
+    let mut writer =
+        ArrowWriter::try_new(File::create(&bare).unwrap(), batch.schema(), Some(props)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let items = source("path = \"bare.parquet\"\nbatch_rows = 1500", dir.path())
+        .items
+        .count();
+    assert_eq!(items, 1);
+}
