@@ -228,7 +228,11 @@ fn batches(
                 Ok(reader) => reader,
                 Err(error) => return Box::new(std::iter::once(Err(error.into()))),
             };
-            Box::new(reader.map(move |batch| {
+            // A stream cannot be read past a bad batch: it ends there.
+            let readable = reader.scan(false, |failed, batch| {
+                (!std::mem::replace(failed, batch.is_err())).then_some(batch)
+            });
+            Box::new(readable.map(move |batch| {
                 let batch = batch.map_err(|e| format_error(e.to_string()))?;
                 let batch = match &projection {
                     Some(columns) => batch

@@ -172,3 +172,21 @@ fn a_file_that_is_not_arrow_or_is_cut_short_is_named() {
         assert!(message.starts_with(&at), "{message}");
     }
 }
+
+#[test]
+fn a_stream_cut_short_ends_at_its_bad_batch_with_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("whole.arrows"),
+        true,
+        6,
+        IpcWriteOptions::default(),
+    );
+    let bytes = std::fs::read(dir.path().join("whole.arrows")).unwrap();
+    std::fs::write(dir.path().join("cut.arrows"), &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let rows = read_source(&DEF, &params(&DEF, "path = \"cut.arrows\"", dir.path()));
+    let errors: Vec<&String> = rows.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with(&dir.path().join("cut.arrows").display().to_string()));
+    assert!(rows.len() >= 150 && rows.len() < 300, "{}", rows.len());
+}
