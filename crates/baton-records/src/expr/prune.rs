@@ -262,4 +262,71 @@ mod tests {
         assert!(!may("x == \"EWR\"", strings.clone()));
         assert!(may("x == \"KOA\"", strings));
     }
+
+    /// The exact range of a column of ints and floats with nulls.
+    fn range_of(values: &[Option<f64>], float: bool) -> ColumnRange {
+        let present: Vec<f64> = values.iter().flatten().copied().collect();
+        let bound = |v: f64| {
+            if float {
+                Bound::Float(v)
+            } else {
+                Bound::Int(v as i64)
+            }
+        };
+        let min = present.iter().copied().reduce(f64::min);
+        let max = present.iter().copied().reduce(f64::max);
+        ColumnRange {
+            min: min.map(bound),
+            max: max.map(bound),
+            nulls: Some((values.len() - present.len()) as u64),
+            nans: Some(0),
+            rows: values.len() as u64,
+        }
+    }
+
+    fn comparison() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let op = prop::sample::select(vec!["==", "!=", "<", "<=", ">", ">="]);
+        let field = prop::sample::select(vec!["x", "y"]);
+        let literal = prop_oneof![
+            (-6i64..6).prop_map(|n| n.to_string()),
+            (-12i64..12).prop_map(|n| format!("{:.1}", n as f64 / 2.0)),
+            Just("()".to_string()),
+        ];
+        (field, op, literal, any::<bool>()).prop_map(|(f, op, lit, flip)| {
+            if flip {
+                format!("{lit} {op} {f}")
+            } else {
+                format!("{f} {op} {lit}")
+            }
+        })
+    }
+
+    proptest::proptest! {
+        /// Soundness: whenever the ranges say no row can match, no row of
+        /// the batch does.
+        #[test]
+        fn no_row_matches_where_the_ranges_say_none_can(
+            x in proptest::collection::vec(proptest::option::of(-5i64..5), 1..12),
+            y in proptest::collection::vec(proptest::option::of(-10i64..10), 12),
+            parts in proptest::collection::vec(comparison(), 1..4),
+            any_of in proptest::bool::ANY,
+        ) {
+            use std::sync::Arc;
+            use arrow_array::{Float64Array, Int64Array, RecordBatch};
+            let rows = x.len();
+            let y: Vec<Option<f64>> = y[..rows].iter().map(|v| v.map(|v| v as f64 / 4.0)).collect();
+            let batch = RecordBatch::try_from_iter([
+                ("x", Arc::new(Int64Array::from(x.clone())) as _),
+                ("y", Arc::new(Float64Array::from(y.clone())) as _),
+            ]).unwrap();
+            let x: Vec<Option<f64>> = x.iter().map(|v| v.map(|v| v as f64)).collect();
+            let ranges = [("x", range_of(&x, false)), ("y", range_of(&y, true))];
+            let text = parts.join(if any_of { " || " } else { " && " });
+            let predicate = Predicate::compile(&text).unwrap();
+            let Ok(kept) = predicate.evaluate(&batch) else { return Ok(()) };
+            let may = predicate.may_match(|f| ranges.iter().find(|(n, _)| *n == f).map(|(_, r)| r.clone()));
+            proptest::prop_assert!(may || kept.true_count() == 0, "{text}: {kept:?}");
+        }
+    }
 }
