@@ -109,7 +109,7 @@ pub(crate) fn push_down(plan: &mut Plan) {
             .map(|(_, name)| format!("`{name}`"))
             .collect();
         source.notes.push(format!(
-            "`where` pushed down from {}: row groups it cannot hold in are skipped",
+            "`where` pushed down from {}: row groups in which no row can match are skipped",
             from.join(", ")
         ));
     }
