@@ -255,8 +255,7 @@ fn open(path: PathBuf, reading: &Reading) -> Result<(usize, Vec<Part>), SourceEr
     let parts = groups
         .into_iter()
         .flat_map(|group| {
-            let rows =
-                usize::try_from(metadata.metadata().row_group(group).num_rows()).unwrap_or(0);
+            let rows = usize::try_from(meta.row_group(group).num_rows()).unwrap_or(0);
             let step = reading.batch_rows;
             let slices: Vec<Part> = if rows > step && indexed(group) {
                 (0..rows)
