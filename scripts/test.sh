@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of baton on a fresh machine: installs what the tests need
 # (Debian's Chromium for the report's browser test, Python for the exec
-# workers, tmux for the tests that type Ctrl-C into a terminal), then runs
+# workers, tmux for the tests that type Ctrl-C into a terminal, pyarrow for
+# the Parquet and Arrow interop tests), then runs
 # the workspace's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,7 @@ need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 if ((${#need_apt[@]})); then
   echo "installing ${need_apt[*]} (Debian packages)"
   export DEBIAN_FRONTEND=noninteractive
@@ -17,8 +19,14 @@ if ((${#need_apt[@]})); then
   apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-# The `arrow` protocol's exec tests run a worker with pyarrow.
-python3 -c "import pyarrow" 2>/dev/null || python3 -m pip install -q pyarrow
+# pyarrow: the `arrow` protocol's exec tests run a worker with it, and
+# baton's Parquet and Arrow files are checked against it, an independent
+# implementation of the formats.
+if ! python3 -c "import pyarrow" >/dev/null 2>&1; then
+  echo "installing pyarrow (PyPI)"
+  python3 -m pip install -q pyarrow 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages pyarrow
+fi
 
 # Every crate runs, so one failure does not hide another.
 cargo test --workspace --no-fail-fast "$@"

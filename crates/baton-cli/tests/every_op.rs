@@ -59,6 +59,31 @@ fn contains(haystack: &str, needle: &str) -> Result<(), String> {
     }
 }
 
+/// The file `path` starts with `magic`.
+fn starts_with(path: &Path, magic: &[u8]) -> Result<(), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    bytes
+        .starts_with(magic)
+        .then_some(())
+        .ok_or_else(|| format!("{} does not start with {magic:?}", path.display()))
+}
+
+/// `in.csv` made `in.NAME` by baton itself, for the columnar sources.
+fn convert(dir: &Path, name: &str) -> Result<(), String> {
+    let text = format!("[[stage]]\nop = \"csv\"\npath = \"in.csv\"\n\n[[stage]]\nop = \"{name}\"\npath = \"in.{name}\"\n");
+    let file = write(dir, "convert.toml", &text);
+    let output = baton()
+        .args(["run", "--quiet"])
+        .arg(&file)
+        .output()
+        .map_err(|e| e.to_string())?;
+    output
+        .status
+        .success()
+        .then_some(())
+        .ok_or_else(|| stderr(&output))
+}
+
 fn cases() -> Vec<Case> {
     use OpKind::{Sink, Source, Transform};
     let case = |op, kind, before, params, after, check| Case {
@@ -77,6 +102,8 @@ fn cases() -> Vec<Case> {
         case("csv", Source, "", "path = \"in.csv\"", OUT, |d, _| out(d, 2, "\"name\":\"y\"")),
         case("jsonl", Source, "", "path = \"in.jsonl\"", OUT, |d, _| out(d, 2, "{\"n\":2}")),
         case("stdin", Source, "", "", OUT, |d, _| out(d, 2, "\"line\":\"from stdin\"")),
+        case("parquet", Source, "", "path = \"in.parquet\"", OUT, |d, _| out(d, 2, "{\"name\":\"y\",\"n\":2}")),
+        case("arrow", Source, "", "path = \"in.arrow\"", OUT, |d, _| out(d, 2, "{\"name\":\"y\",\"n\":2}")),
         // Record stages.
         case("json_parse", Transform, "[[stage]]\nop = \"lines\"\npath = \"in.jsonl\"\n", "", OUT, |d, _| out(d, 2, "{\"n\":1}")),
         case("select", Transform, RANGE, "fields = [\"value\"]", OUT, |d, _| out(d, 6, "{\"value\":5}")),
@@ -112,6 +139,8 @@ fn cases() -> Vec<Case> {
             let text = std::fs::read_to_string(d.join("out.csv")).map_err(|e| e.to_string())?;
             contains(&text, "value\n0\n1\n2\n3\n4\n5\n")
         }),
+        case("parquet", Sink, RANGE, "path = \"out.parquet\"", "", |d, _| starts_with(&d.join("out.parquet"), b"PAR1")),
+        case("arrow", Sink, RANGE, "path = \"out.arrow\"", "", |d, _| starts_with(&d.join("out.arrow"), b"ARROW1")),
         case("files", Sink, RANGE, "path = \"out\"\nfield = \"value\"", "", |d, _| {
             let text = std::fs::read_to_string(d.join("out/5")).map_err(|e| e.to_string())?;
             contains(&text, "{\"value\":5}")
@@ -130,6 +159,9 @@ fn run(case: &Case) -> Result<(), String> {
     write(dir.path(), "in.csv", "name,n\nx,1\ny,2\n");
     write(dir.path(), "in.jsonl", "{\"n\":1}\n{\"n\":2}\n");
     std::fs::write(dir.path().join("img.png"), PNG).map_err(|e| e.to_string())?;
+    if case.kind == OpKind::Source && ["parquet", "arrow"].contains(&case.op) {
+        convert(dir.path(), case.op)?;
+    }
     let mut text = String::from(case.before);
     text.push_str(&format!(
         "\n[[stage]]\nop = \"{}\"\n{}\n",

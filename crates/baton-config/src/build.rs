@@ -244,6 +244,7 @@ impl Plan {
             on_error: first.on_error,
             dead_letter: first.dead_letter.clone(),
             params: first.params.clone(),
+            notes: Vec::new(),
             spans: first.spans.clone(),
         };
         self.stages.insert(1, stage);

@@ -125,6 +125,7 @@ impl Plan {
         check_order(&mut reader, &plan.stages);
         reader.problems.extend(crate::clash::check(&plan));
         if reader.problems.is_empty() {
+            crate::pushdown::push_down(&mut plan);
             Ok(plan)
         } else {
             Err(Diagnostics(reader.problems))

@@ -29,6 +29,7 @@ mod dead_letters;
 mod diagnostic;
 mod file;
 mod plan;
+mod pushdown;
 mod reader;
 mod stage;
 mod value;

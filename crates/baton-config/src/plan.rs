@@ -70,6 +70,9 @@ pub struct PlannedStage {
     pub dead_letter: Option<PathBuf>,
     /// The op's parameters.
     pub params: Params,
+    /// What the plan changed in the stage (work of later stages pushed
+    /// down into a source), to show in `baton run --dry-run`.
+    pub notes: Vec<String>,
     /// Where things are in the file, for errors found later.
     pub(crate) spans: StageSpans,
 }

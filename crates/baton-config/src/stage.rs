@@ -120,6 +120,7 @@ pub(crate) fn read_stage(
         on_error,
         dead_letter,
         params: Params::new(params, base_dir(reader.file)),
+        notes: Vec::new(),
         spans,
     })
 }

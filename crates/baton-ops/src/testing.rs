@@ -188,3 +188,30 @@ fn every_path_a_source_reads_or_a_sink_writes_says_so() {
         }
     }
 }
+
+/// Builds the source `op` and reads it through its parse stage: the chunks
+/// of records it gives, in order (panics on an error).
+pub(crate) fn read_chunks(op: &OpDef, params: &Params) -> Vec<baton_records::RecordBatch> {
+    let BuiltOp::Source(source) = build(op, params) else {
+        panic!("{} is not a source", op.name)
+    };
+    let mut parse = source
+        .parse
+        .map(|p| p.replica().expect("the parse stage is made"));
+    let mut chunks = Vec::new();
+    for item in source.items {
+        let item = item.unwrap_or_else(|e| panic!("{}: {e}", op.name));
+        let mut out = Vec::new();
+        match &mut parse {
+            Some(parse) => parse.process(item, &mut out).expect("parsed"),
+            None => out.push(item),
+        }
+        for item in out {
+            match item.payload {
+                crate::item::Payload::Records(batch) => chunks.push(batch),
+                other => panic!("{} gave a {} payload", op.name, other.kind()),
+            }
+        }
+    }
+    chunks
+}

@@ -37,6 +37,10 @@ use rhai::{Expr, Stmt};
 
 use crate::error::RecordsError;
 
+mod prune;
+
+pub use self::prune::{Bound, ColumnRange};
+
 /// The variable holding the whole record, in baton's filters.
 const RECORD: &str = "record";
 

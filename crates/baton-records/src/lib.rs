@@ -42,7 +42,7 @@ mod text;
 
 pub use crate::csv::{ColumnType, CsvFormat};
 pub use crate::error::RecordsError;
-pub use crate::expr::Predicate;
+pub use crate::expr::{Bound, ColumnRange, Predicate};
 pub use crate::jsonl::JsonLinesFormat;
 pub use crate::split::{Block, Blocks, Boundary};
 pub use crate::text::TextLines;

@@ -342,6 +342,9 @@ fn describe_plan(plan: &Plan, threads: Option<usize>) -> String {
                 text.push_str(&format!("      {} = {}\n", param.name, value));
             }
         }
+        for note in &stage.notes {
+            text.push_str(&format!("      # {note}\n"));
+        }
     }
     text
 }

@@ -498,6 +498,20 @@ impl Params {
         &self.warnings
     }
 
+    /// Sets a parameter: what a plan does when it moves a later stage's
+    /// work into this one (a `select` into a `parquet` source's `columns`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut params = baton_ops::Params::default();
+    /// params.set("columns", toml::Value::Array(vec!["a".into()]));
+    /// assert_eq!(params.str_list("columns").unwrap(), Some(vec!["a".to_string()]));
+    /// ```
+    pub fn set(&mut self, name: &str, value: toml::Value) {
+        self.values.insert(name.to_string(), value);
+    }
+
     /// The raw value of a parameter.
     ///
     /// # Examples

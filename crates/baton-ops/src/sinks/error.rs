@@ -35,4 +35,21 @@ pub(crate) enum SinkError {
         /// The payload's kind.
         found: &'static str,
     },
+    /// A chunk of records that does not fit the file's schema (the first
+    /// chunk's), and cannot be cast to it without loss.
+    #[error("{path}: a chunk of records unlike the first: {why}")]
+    Schema {
+        /// The file.
+        path: String,
+        /// How it differs.
+        why: String,
+    },
+    /// A writer of the file's format failed.
+    #[error("{path}: {message}")]
+    Format {
+        /// The file.
+        path: String,
+        /// The writer's words.
+        message: String,
+    },
 }

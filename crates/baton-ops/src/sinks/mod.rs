@@ -8,12 +8,15 @@
 //! file as it was, and warns where the partial output is. The `files` sink
 //! writes each item's file the same way, under a temporary name.
 
+mod arrow;
+mod chunks;
 mod count;
 mod csv;
 mod discard;
 mod error;
 mod files;
 mod jsonl;
+mod parquet;
 mod staged;
 mod stdout;
 pub use stdout::around_stdout_writes;
@@ -29,6 +32,8 @@ pub(crate) const DEFS: &[OpDef] = &[
     stdout::DEF,
     jsonl::DEF,
     csv::DEF,
+    parquet::DEF,
+    arrow::DEF,
     files::DEF,
     discard::DEF,
     count::DEF,

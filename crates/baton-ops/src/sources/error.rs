@@ -35,4 +35,23 @@ pub(crate) enum SourceError {
         /// What is wrong with it.
         message: String,
     },
+    /// A file that is not in the source's format, or is damaged (a
+    /// Parquet or Arrow file cut short).
+    #[error("{path}: {message}")]
+    Format {
+        /// The file.
+        path: String,
+        /// What is wrong, in the format reader's words.
+        message: String,
+    },
+    /// A column asked for that the file does not have.
+    #[error("{path}: no column `{column}` (its columns: {columns})")]
+    UnknownColumn {
+        /// The file.
+        path: String,
+        /// The column asked for.
+        column: String,
+        /// The file's columns, comma-separated.
+        columns: String,
+    },
 }

@@ -3,12 +3,14 @@
 //! the stage is built; files are opened one at a time as the run reaches
 //! them, and a bad file or line is one `Err` item naming it.
 
+mod arrow;
 mod blocks;
 mod csv;
 mod error;
 mod files;
 mod jsonl;
 mod lines;
+mod parquet;
 mod paths;
 mod range;
 mod stdin;
@@ -26,5 +28,7 @@ pub(crate) const DEFS: &[OpDef] = &[
     lines::DEF,
     csv::DEF,
     jsonl::DEF,
+    parquet::DEF,
+    arrow::DEF,
     stdin::DEF,
 ];
