@@ -15,6 +15,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc: record stages allocate and free buffers of a megabyte or more
+/// per chunk, which the system allocator maps and unmaps each time (a page
+/// fault per 4 KiB: on the flights query, as much system time as work).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// baton: pipelines of serial and parallel stages, overlapped, bounded, observable.
 #[derive(Debug, Parser)]
 #[command(name = "baton", version, about, long_about = None)]
