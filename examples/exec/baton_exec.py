@@ -11,10 +11,18 @@ one record batch. The answer is a frame of the same shape, carrying the
 request's id, with an IPC stream of the batches to output.
 """
 
+import os
 import struct
 import sys
 
-import pyarrow as pa
+# baton runs one worker per replica and sets the replicas: thread pools of
+# numerical libraries (OpenBLAS, which numpy loads with pyarrow) would only
+# compete with the other replicas for the same cores, and their idle
+# threads spin. One thread each unless the user says otherwise.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import pyarrow as pa  # noqa: E402
 
 _HEADER = struct.Struct(">II")
 

@@ -135,12 +135,15 @@ fn column_values(column: &dyn Array) -> Vec<Value> {
 ///     serde_json::json!({"n": 1}).as_object().unwrap().clone(),
 ///     serde_json::json!({"n": 2, "s": "x"}).as_object().unwrap().clone(),
 /// ];
-/// let batch = baton_records::rows::from_rows(&rows).unwrap();
+/// let batch = baton_records::rows::from_rows(rows).unwrap();
 /// assert_eq!((batch.num_rows(), batch.num_columns()), (2, 2));
 /// ```
-pub fn from_rows(rows: &[Row]) -> Result<RecordBatch, RecordsError> {
+pub fn from_rows(rows: Vec<Row>) -> Result<RecordBatch, RecordsError> {
+    if let Some(batch) = scalar_columns(&rows) {
+        return Ok(batch);
+    }
     let error = |e: arrow_schema::ArrowError| RecordsError::Evaluation(e.to_string());
-    let values: Vec<Value> = rows.iter().cloned().map(Value::Object).collect();
+    let values: Vec<Value> = rows.into_iter().map(Value::Object).collect();
     let schema = arrow_json::reader::infer_json_schema_from_iterator(values.iter().map(Ok))
         .map_err(error)?;
     let schema = Arc::new(schema);
@@ -153,6 +156,79 @@ pub fn from_rows(rows: &[Row]) -> Result<RecordBatch, RecordsError> {
         .flush()
         .map_err(error)?
         .unwrap_or_else(|| RecordBatch::new_empty(schema)))
+}
+
+/// The kind of one column's values, on the fast path of [`from_rows`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scalar {
+    Nothing,
+    Int,
+    Float,
+    Bool,
+    Text,
+}
+
+/// The batch of rows that all have the same fields, each field holding
+/// integers, decimals, booleans or text (and nulls), built column by column
+/// without going through JSON; `None` for any other rows, which
+/// [`from_rows`] reads the general way (with the same result for these).
+fn scalar_columns(rows: &[Row]) -> Option<RecordBatch> {
+    use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
+    let first = rows.first()?;
+    if rows
+        .iter()
+        .any(|row| row.len() != first.len() || !row.keys().eq(first.keys()))
+    {
+        return None;
+    }
+    let mut kinds = vec![Scalar::Nothing; first.len()];
+    let mut by_column: Vec<Vec<&Value>> = vec![Vec::with_capacity(rows.len()); first.len()];
+    for row in rows {
+        for ((kind, column), value) in kinds.iter_mut().zip(&mut by_column).zip(row.values()) {
+            column.push(value);
+            let this = match value {
+                Value::Null => continue,
+                Value::Bool(_) => Scalar::Bool,
+                Value::String(_) => Scalar::Text,
+                Value::Number(n) if n.is_i64() => Scalar::Int,
+                Value::Number(n) if n.is_f64() => Scalar::Float,
+                _ => return None,
+            };
+            *kind = match (*kind, this) {
+                (Scalar::Nothing, this) => this,
+                (a, b) if a == b => a,
+                (Scalar::Int, Scalar::Float) | (Scalar::Float, Scalar::Int) => Scalar::Float,
+                _ => return None,
+            };
+        }
+    }
+    let mut fields = Vec::with_capacity(kinds.len());
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(kinds.len());
+    for ((name, kind), column) in first.keys().zip(&kinds).zip(&by_column) {
+        let values = column.iter().copied();
+        let (data_type, column): (DataType, ArrayRef) = match kind {
+            Scalar::Nothing => return None,
+            Scalar::Int => (
+                DataType::Int64,
+                Arc::new(values.map(Value::as_i64).collect::<Int64Array>()),
+            ),
+            Scalar::Float => (
+                DataType::Float64,
+                Arc::new(values.map(Value::as_f64).collect::<Float64Array>()),
+            ),
+            Scalar::Bool => (
+                DataType::Boolean,
+                Arc::new(values.map(Value::as_bool).collect::<BooleanArray>()),
+            ),
+            Scalar::Text => (
+                DataType::Utf8,
+                Arc::new(values.map(Value::as_str).collect::<StringArray>()),
+            ),
+        };
+        fields.push(arrow_schema::Field::new(name, data_type, true));
+        columns.push(column);
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).ok()
 }
 
 #[cfg(test)]
@@ -168,11 +244,62 @@ mod tests {
         .iter()
         .map(|v| v.as_object().unwrap().clone())
         .collect();
-        let batch = from_rows(&rows).unwrap();
+        let batch = from_rows(rows.clone()).unwrap();
         let back = to_rows(&batch);
         assert_eq!(back[0]["a"], 1);
         assert_eq!(back[1]["e"], serde_json::json!([1, 2]));
         assert_eq!(back[0]["e"], Value::Null);
         assert_eq!(back[1]["d"], 2.0);
+    }
+
+    /// The general way, for comparison with the fast path.
+    fn through_json(rows: Vec<Row>) -> RecordBatch {
+        let values: Vec<Value> = rows.into_iter().map(Value::Object).collect();
+        let schema = Arc::new(
+            arrow_json::reader::infer_json_schema_from_iterator(values.iter().map(Ok)).unwrap(),
+        );
+        let mut decoder = arrow_json::ReaderBuilder::new(Arc::clone(&schema))
+            .with_coerce_primitive(true)
+            .build_decoder()
+            .unwrap();
+        decoder.serialize(&values).unwrap();
+        decoder
+            .flush()
+            .unwrap()
+            .unwrap_or_else(|| RecordBatch::new_empty(schema))
+    }
+
+    use proptest::prelude::*;
+
+    proptest::proptest! {
+        /// Rows of scalars give the batch the JSON reader gives them.
+        #[test]
+        fn the_fast_path_gives_what_the_json_reader_gives(
+            rows in proptest::collection::vec(
+                (
+                    proptest::option::of(-5i64..5),
+                    proptest::option::of(proptest::prop_oneof![
+                        (-5i64..5).prop_map(|n| serde_json::json!(n)),
+                        (-5.0f64..5.0).prop_map(|x| serde_json::json!(x)),
+                    ]),
+                    proptest::option::of(proptest::bool::ANY),
+                    proptest::option::of("[a-zé]{0,4}"),
+                ),
+                1..30,
+            )
+        ) {
+            let rows: Vec<Row> = rows
+                .into_iter()
+                .map(|(a, b, c, d)| {
+                    serde_json::json!({"a": a, "b": b, "c": c, "d": d})
+                        .as_object()
+                        .unwrap()
+                        .clone()
+                })
+                .collect();
+            let general = through_json(rows.clone());
+            let fast = from_rows(rows).unwrap();
+            prop_assert_eq!(fast, general);
+        }
     }
 }

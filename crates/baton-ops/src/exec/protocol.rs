@@ -330,7 +330,7 @@ pub(super) fn rows_batch(items: &[Item]) -> Result<RecordBatch, ExecError> {
         }
     }
     let rows: Vec<Map<String, Value>> = items.iter().map(|item| item.fields.clone()).collect();
-    let batch = baton_records::rows::from_rows(&rows).map_err(|e| ExecError::ArrowRequest {
+    let batch = baton_records::rows::from_rows(rows).map_err(|e| ExecError::ArrowRequest {
         reason: e.to_string(),
     })?;
     if payloads.iter().all(Option::is_none) {

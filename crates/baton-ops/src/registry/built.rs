@@ -285,7 +285,7 @@ impl BuiltStage {
     ///     serde_json::json!({"a": 1, "b": 2}).as_object().unwrap().clone(),
     ///     serde_json::json!({"a": 3, "b": 4}).as_object().unwrap().clone(),
     /// ];
-    /// let chunk = Item::records(baton_records::rows::from_rows(&rows).unwrap());
+    /// let chunk = Item::records(baton_records::rows::from_rows(rows).unwrap());
     /// let mut out = Vec::new();
     /// select.into_rows().replica().unwrap().process(chunk, &mut out).unwrap();
     /// assert_eq!(out, [Item::with_field("a", 1), Item::with_field("a", 3)]);

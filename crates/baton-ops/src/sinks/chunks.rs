@@ -79,7 +79,7 @@ impl Chunks {
             return Ok(None);
         }
         let rows = std::mem::take(&mut self.rows);
-        let batch = baton_records::rows::from_rows(&rows).map_err(|e| SinkError::Schema {
+        let batch = baton_records::rows::from_rows(rows).map_err(|e| SinkError::Schema {
             path: self.path.clone(),
             why: e.to_string(),
         })?;

@@ -112,7 +112,7 @@ impl Stage<Item, Item> for ParseJsonLines {
             Ok(batch) => batch,
             // Lines that are not objects, or not JSON: line by line, to
             // keep the first or name the second.
-            Err(_) => baton_records::rows::from_rows(&line_records(&block, &name)?)?,
+            Err(_) => baton_records::rows::from_rows(line_records(&block, &name)?)?,
         };
         if grown != known {
             let mut schema = schema.lock().unwrap_or_else(PoisonError::into_inner);
