@@ -109,6 +109,7 @@ fn cases() -> Vec<Case> {
         case("select", Transform, RANGE, "fields = [\"value\"]", OUT, |d, _| out(d, 6, "{\"value\":5}")),
         case("rename", Transform, RANGE, "fields = { value = \"n\" }", OUT, |d, _| out(d, 6, "{\"n\":5}")),
         case("filter", Transform, RANGE, "expr = \"value >= 3\"", OUT, |d, _| out(d, 3, "{\"value\":3}")),
+        case("remap", Transform, RANGE, "fields = { twice = \"value * 2\" }", OUT, |d, _| out(d, 6, "{\"twice\":10,\"value\":5}")),
         case("regex_extract", Transform, "[[stage]]\nop = \"lines\"\npath = \"in.txt\"\n", "pattern = '(?P<letter>\\w)'", OUT, |d, _| out(d, 3, "\"letter\":\"b\"")),
         case("hash", Transform, RANGE, "fields = [\"value\"]\nalgorithm = \"xxh3\"", OUT, |d, _| out(d, 6, "\"hash\":\"")),
         case("compress", Transform, TEXT_FILE, "codec = \"gzip\"", OUT, |d, _| out(d, 1, "bytes[")),

@@ -175,6 +175,46 @@ impl Predicate {
         }
     }
 
+    /// The expression's value on every row, as a column: a number, text or
+    /// boolean; null where it reads a missing (null) value, as `()` is in
+    /// Rhai. For `remap`, which sets fields to computed values.
+    ///
+    /// # Errors
+    ///
+    /// As [`Predicate::evaluate`]: compute those rows one by one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow_array::{cast::AsArray, types::Int64Type, Int64Array, RecordBatch};
+    ///
+    /// let batch = RecordBatch::try_from_iter([
+    ///     ("price", Arc::new(Int64Array::from(vec![Some(3), None])) as _),
+    /// ]).unwrap();
+    /// let total = baton_records::Predicate::compile("price * 2 + 1").unwrap();
+    /// let values = total.values(&batch).unwrap();
+    /// let values = values.as_primitive::<Int64Type>();
+    /// assert_eq!((values.value(0), values.is_null(1)), (7, true));
+    /// ```
+    pub fn values(&self, batch: &RecordBatch) -> Result<ArrayRef, RecordsError> {
+        let rows = batch.num_rows();
+        let (array, poison) = match eval(&self.root, batch)? {
+            Value::Bool(truth) => (
+                Arc::new(BooleanArray::new(truth.value, None)) as ArrayRef,
+                Some(truth.poison),
+            ),
+            Value::Data(data) => (data.array(rows), data.poison),
+        };
+        match poison {
+            Some(poison) if poison.count_set_bits() > 0 => {
+                arrow_select::nullif::nullif(array.as_ref(), &BooleanArray::new(poison, None))
+                    .map_err(|error| RecordsError::Evaluation(error.to_string()))
+            }
+            _ => Ok(array),
+        }
+    }
+
     /// The fields the expression reads, each once.
     ///
     /// # Examples

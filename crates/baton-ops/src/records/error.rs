@@ -51,4 +51,12 @@ pub(crate) enum RecordError {
         /// Why, with the position in the expression.
         message: String,
     },
+    /// A `remap` expression failed on this item.
+    #[error("field `{field}`: its expression failed: {message}")]
+    Remap {
+        /// The field it computes.
+        field: String,
+        /// Why, with the position in the expression.
+        message: String,
+    },
 }

@@ -79,7 +79,7 @@ pub(crate) const DEF: OpDef = OpDef {
 };
 
 /// The variable holding the whole record.
-const RECORD: &str = "record";
+pub(super) const RECORD: &str = "record";
 
 /// Steps one evaluation may take: far more than any filter needs, and a
 /// bound on a runaway one.
@@ -213,25 +213,11 @@ impl fmt::Debug for Filter {
 
 fn build(params: &Params) -> Result<BuiltOp, OpError> {
     let expr = Params::need("expr", params.str("expr")?)?;
-    let mut engine = Engine::new();
-    engine
-        .set_max_operations(MAX_OPERATIONS)
-        .set_max_string_size(MAX_STRING)
-        .set_max_array_size(MAX_ARRAY)
-        .set_max_map_size(MAX_MAP)
-        .set_max_expr_depths(MAX_EXPR_DEPTH, MAX_CLOSURE_DEPTH)
-        .set_max_call_levels(MAX_CALL_LEVELS);
-    // stdout may be the pipeline's output: `print` and `debug` go to stderr.
-    engine.on_print(|text| eprintln!("{text}"));
-    engine.on_debug(|text, _, position| eprintln!("{position:?}: {text}"));
+    let engine = bounded_engine();
     let ast = engine
         .compile_expression(expr)
         .map_err(|e| OpError::param("expr", e.to_string()))?;
-    let words: HashSet<String> = expr
-        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .collect();
+    let words = words_of(expr);
     let seen = Arc::new(Seen::default());
     let warn = Arc::clone(&seen);
     params.warnings().check(move |moment| warn.warning(moment));
@@ -247,6 +233,32 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
         }),
         noted: Noted::default(),
     }))
+}
+
+/// A Rhai engine whose every evaluation is bounded (steps, sizes,
+/// nesting), printing to stderr: shared with `remap`.
+pub(super) fn bounded_engine() -> Engine {
+    let mut engine = Engine::new();
+    engine
+        .set_max_operations(MAX_OPERATIONS)
+        .set_max_string_size(MAX_STRING)
+        .set_max_array_size(MAX_ARRAY)
+        .set_max_map_size(MAX_MAP)
+        .set_max_expr_depths(MAX_EXPR_DEPTH, MAX_CLOSURE_DEPTH)
+        .set_max_call_levels(MAX_CALL_LEVELS);
+    // stdout may be the pipeline's output: `print` and `debug` go to stderr.
+    engine.on_print(|text| eprintln!("{text}"));
+    engine.on_debug(|text, _, position| eprintln!("{position:?}: {text}"));
+    engine
+}
+
+/// Every word of an expression's text: only fields named by one can be
+/// variables in it.
+pub(super) fn words_of(expr: &str) -> HashSet<String> {
+    expr.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// The names in `record["name"]` (or `record['name']`) of an expression.
@@ -409,7 +421,7 @@ impl Stage<Item, Item> for Filter {
 }
 
 /// A JSON value as a Rhai value.
-fn to_dynamic(value: &Value) -> Dynamic {
+pub(super) fn to_dynamic(value: &Value) -> Dynamic {
     match value {
         Value::Null => Dynamic::UNIT,
         Value::Bool(b) => Dynamic::from(*b),

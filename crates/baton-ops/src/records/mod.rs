@@ -11,6 +11,7 @@ mod filter;
 mod hash;
 mod json_parse;
 mod regex_extract;
+mod remap;
 mod rename;
 mod select;
 
@@ -26,6 +27,7 @@ pub(crate) const DEFS: &[OpDef] = &[
     select::DEF,
     rename::DEF,
     filter::DEF,
+    remap::DEF,
     regex_extract::DEF,
     hash::DEF,
     compress::DEF,
