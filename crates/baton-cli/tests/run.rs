@@ -42,6 +42,28 @@ fn dry_run_prints_the_plan_without_running() {
 }
 
 #[test]
+fn dry_run_shows_the_parse_stage_a_source_places_and_takes_its_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "in.csv", "a,b\n1,2\n");
+    let file = write(
+        dir.path(),
+        "p.toml",
+        "[[stage]]\nname = \"read\"\nop = \"csv\"\npath = \"in.csv\"\n\n[[stage]]\nop = \"select\"\nfields = [\"a\"]\n\n[[stage]]\nop = \"stdout\"\n",
+    );
+    let output = baton()
+        .args(["run", "--dry-run", "--replicas", "read.parse=5"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let plan = stdout(&output);
+    assert!(plan.contains(" 2. read.parse"), "{plan}");
+    assert!(plan.contains("parallel x5"), "{plan}");
+    assert!(plan.contains("placed by the `csv` source `read`"), "{plan}");
+    assert!(!plan.contains("\"a\":"), "dry run must not run: {plan}");
+}
+
+#[test]
 fn overrides_set_replicas_and_buffers_and_name_unknown_stages() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "p.toml", RANGE_TO_STDOUT);

@@ -243,8 +243,12 @@ impl Plan {
             buffer: None,
             on_error: first.on_error,
             dead_letter: first.dead_letter.clone(),
-            params: first.params.clone(),
-            notes: Vec::new(),
+            // Built by the source, from the source's parameters.
+            params: baton_ops::Params::new(Default::default(), "."),
+            notes: vec![format!(
+                "placed by the `{}` source `{}`: parses the blocks it reads, on every CPU thread",
+                first.op.name, first.name
+            )],
             spans: first.spans.clone(),
         };
         self.stages.insert(1, stage);

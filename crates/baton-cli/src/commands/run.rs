@@ -90,18 +90,13 @@ fn apply_overrides(plan: &mut Plan, args: &RunArgs) -> Result<(), BadArgument> {
 }
 
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let mut plan = match Plan::read(&args.file) {
+    let plan = match Plan::read(&args.file) {
         Ok(plan) => plan,
         Err(problems) => {
             eprint!("{problems}");
             return Ok(ExitCode::from(super::BAD_FILE));
         }
     };
-    if args.dry_run {
-        apply_overrides(&mut plan, &args)?;
-        print!("{}", describe_plan(&plan, args.threads));
-        return Ok(ExitCode::SUCCESS);
-    }
     let mut built = match plan.build() {
         Ok(built) => built,
         Err(problems) => {
@@ -111,6 +106,11 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     // After the build, which may add stages (a source's `.parse`).
     apply_overrides(&mut built.plan, &args)?;
+    if args.dry_run {
+        // The plan as it would run, with the stages the build placed.
+        print!("{}", describe_plan(&built.plan, args.threads));
+        return Ok(ExitCode::SUCCESS);
+    }
     let total = built.source_len;
     let options = RunOptions {
         trace: args.trace.is_some() || args.report.is_some(),
