@@ -15,10 +15,15 @@
 //! assert_eq!(out[0].get("path").unwrap(), "/index.html");
 //! ```
 
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
 use regex::Regex;
 
-use super::{replicas, string_field};
-use crate::item::Item;
+use super::{record_replicas, string_field};
+use crate::item::{Item, Payload};
 use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
 use baton_engine::{BoxError, Stage};
 
@@ -69,7 +74,7 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
         .flatten()
         .map(str::to_string)
         .collect();
-    Ok(replicas(RegexExtract {
+    Ok(record_replicas(RegexExtract {
         field: params.str("field")?.unwrap_or("line").to_string(),
         regex,
         names,
@@ -78,8 +83,85 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
     }))
 }
 
+impl RegexExtract {
+    /// A chunk of records with the groups as columns, matched over the
+    /// field's column without making a row of any record; `None` when the
+    /// chunk is not one it can do so (the field is not a text column with
+    /// a value in every row, a group would replace a column, or types are
+    /// to be inferred): its rows are then taken one by one.
+    fn extract_columns(&self, batch: &RecordBatch) -> Option<RecordBatch> {
+        if self.infer_types {
+            return None;
+        }
+        let schema = batch.schema();
+        let texts = batch.column_by_name(&self.field)?;
+        if texts.data_type() != &DataType::Utf8 || texts.null_count() > 0 {
+            return None;
+        }
+        if self
+            .names
+            .iter()
+            .any(|name| schema.column_with_name(name).is_some())
+        {
+            return None;
+        }
+        let texts = texts.as_string::<i32>();
+        let mut groups: Vec<Vec<Option<&str>>> =
+            vec![Vec::with_capacity(texts.len()); self.names.len()];
+        let mut matched = Vec::with_capacity(texts.len());
+        let mut locations = self.regex.capture_locations();
+        let indices: Vec<usize> = self
+            .names
+            .iter()
+            .map(|name| {
+                self.regex
+                    .capture_names()
+                    .position(|n| n == Some(name.as_str()))
+                    .expect("a name of the pattern")
+            })
+            .collect();
+        for text in texts.iter().map(|t| t.unwrap_or_default()) {
+            let hit = self.regex.captures_read(&mut locations, text).is_some();
+            matched.push(hit);
+            for (column, &group) in groups.iter_mut().zip(&indices) {
+                column.push(if hit {
+                    locations.get(group).map(|(start, end)| &text[start..end])
+                } else {
+                    None
+                });
+            }
+        }
+        let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        let mut columns = batch.columns().to_vec();
+        for (name, values) in self.names.iter().zip(groups) {
+            fields.push(Field::new(name, DataType::Utf8, true));
+            columns.push(Arc::new(StringArray::from(values)) as ArrayRef);
+        }
+        let out = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).ok()?;
+        if self.keep_unmatched || matched.iter().all(|m| *m) {
+            return Some(out);
+        }
+        arrow_select::filter::filter_record_batch(&out, &BooleanArray::from(matched)).ok()
+    }
+}
+
 impl Stage<Item, Item> for RegexExtract {
     fn process(&mut self, mut item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        if let Payload::Records(batch) = &item.payload {
+            match self.extract_columns(batch) {
+                Some(extracted) => {
+                    if extracted.num_rows() > 0 {
+                        out.push(Item::records(extracted));
+                    }
+                }
+                None => {
+                    for row in crate::item::rows_of(batch) {
+                        self.process(row, out)?;
+                    }
+                }
+            }
+            return Ok(());
+        }
         let text = string_field(&item, &self.field)?;
         let Some(captures) = self.regex.captures(text) else {
             if self.keep_unmatched {
@@ -174,5 +256,59 @@ mod tests {
         );
         assert_eq!(error.param.as_deref(), Some("pattern"));
         assert!(error.message.contains("unclosed group"), "{error}");
+    }
+
+    /// Lines as one chunk of records and as rows, through the stage: the
+    /// chunk's column-wise matching gives the rows' fields (a group that
+    /// took no part is null in the columns, absent in a row).
+    #[test]
+    fn a_chunk_of_records_gives_what_its_rows_give() {
+        use proptest::prelude::*;
+        let line = prop_oneof![
+            (
+                0u8..255,
+                "[A-Z]{1,6}",
+                "/[a-z]{0,5}",
+                100u16..600,
+                proptest::option::of(0u32..5000)
+            )
+                .prop_map(|(ip, method, path, status, ms)| match ms {
+                    Some(ms) => format!("10.0.0.{ip} \"{method} {path}\" {status} {ms}ms"),
+                    None => format!("10.0.0.{ip} \"{method} {path}\" {status}"),
+                }),
+            "[a-z ]{0,12}",
+        ];
+        let mut runner = proptest::test_runner::TestRunner::default();
+        for keep in ["false", "true"] {
+            let toml = format!("{ACCESS}\nkeep_unmatched = {keep}");
+            runner
+                .run(&proptest::collection::vec(line.clone(), 1..30), |lines| {
+                    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+                    let by_rows: Vec<Value> = extract(&toml, &refs)
+                        .into_iter()
+                        .flat_map(Result::unwrap)
+                        .collect();
+                    let rows: Vec<serde_json::Map<String, Value>> = lines
+                        .iter()
+                        .map(|l| json!({"line": l}).as_object().unwrap().clone())
+                        .collect();
+                    let chunk = Item::records(baton_records::rows::from_rows(rows).unwrap());
+                    let (outputs, _) =
+                        run_stage(&DEF, &params(&DEF, &toml, ".".as_ref()), vec![chunk]);
+                    let by_columns: Vec<Value> = outputs[0]
+                        .as_ref()
+                        .unwrap()
+                        .iter()
+                        .flat_map(Item::rows)
+                        .map(|mut row| {
+                            row.fields.retain(|_, v| !v.is_null());
+                            Value::Object(row.fields)
+                        })
+                        .collect();
+                    prop_assert_eq!(by_columns, by_rows);
+                    Ok(())
+                })
+                .unwrap();
+        }
     }
 }
