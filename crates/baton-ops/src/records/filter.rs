@@ -252,6 +252,33 @@ pub(super) fn bounded_engine() -> Engine {
     engine
 }
 
+/// Evaluates `ast` in `scope`; a variable the scope lacks (a missing
+/// field) is set to `()` and the evaluation run again (it has no side
+/// effects), after `on_missing` is told its name. Also returns whether a
+/// field was missing. Shared with `remap`.
+pub(super) fn eval_filling_missing(
+    engine: &Engine,
+    ast: &AST,
+    scope: &mut Scope<'_>,
+    mut on_missing: impl FnMut(&str),
+) -> (Result<Dynamic, Box<EvalAltResult>>, bool) {
+    let mut missing = false;
+    let result = loop {
+        match engine.eval_ast_with_scope::<Dynamic>(scope, ast) {
+            Err(error) => match *error {
+                EvalAltResult::ErrorVariableNotFound(ref name, _) if !scope.contains(name) => {
+                    on_missing(name);
+                    scope.push_dynamic(name.as_str(), Dynamic::UNIT);
+                    missing = true;
+                }
+                _ => break Err(error),
+            },
+            Ok(value) => break Ok(value),
+        }
+    };
+    (result, missing)
+}
+
 /// Every word of an expression's text: only fields named by one can be
 /// variables in it.
 pub(super) fn words_of(expr: &str) -> HashSet<String> {
@@ -301,27 +328,13 @@ impl Filter {
                 .collect();
             scope.push_dynamic(RECORD, Dynamic::from_map(record));
         }
-        let mut missing = false;
-        let result = loop {
-            match program
-                .engine
-                .eval_ast_with_scope::<Dynamic>(&mut scope, &program.ast)
-            {
-                Err(error) => match *error {
-                    EvalAltResult::ErrorVariableNotFound(ref name, _) if !scope.contains(name) => {
-                        if !noted.missing.contains(name) {
-                            noted.missing.insert(name.clone());
-                            program.seen.fields().missing.insert(name.clone());
-                        }
-                        // Evaluation has no side effects: run again with the field as ().
-                        scope.push_dynamic(name.as_str(), Dynamic::UNIT);
-                        missing = true;
-                    }
-                    _ => break Err(error),
-                },
-                Ok(value) => break Ok(value),
-            }
-        };
+        let (result, mut missing) =
+            eval_filling_missing(&program.engine, &program.ast, &mut scope, |name| {
+                if !noted.missing.contains(name) {
+                    noted.missing.insert(name.to_string());
+                    program.seen.fields().missing.insert(name.to_string());
+                }
+            });
         // A field read through `record["..."]` that the item lacks is as
         // missing as a variable that is not there.
         if !missing && !matches!(&result, Ok(value) if value.is_bool()) {

@@ -37,11 +37,11 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{Field, Schema};
 use baton_engine::{BoxError, Stage};
 use baton_records::Predicate;
-use rhai::{Dynamic, Engine, EvalAltResult, Scope, AST};
+use rhai::{Dynamic, Engine, Scope, AST};
 use serde_json::{Map, Value};
 
 use super::error::RecordError;
-use super::filter::{bounded_engine, to_dynamic, words_of, RECORD};
+use super::filter::{bounded_engine, eval_filling_missing, to_dynamic, words_of, RECORD};
 use super::record_replicas;
 use crate::item::{Item, Payload};
 use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
@@ -127,23 +127,8 @@ impl Remap {
                 .collect();
             scope.push_dynamic(RECORD, Dynamic::from_map(record));
         }
-        let mut missing = false;
-        let result = loop {
-            match self
-                .engine
-                .eval_ast_with_scope::<Dynamic>(&mut scope, &assignment.ast)
-            {
-                Err(error) => match *error {
-                    EvalAltResult::ErrorVariableNotFound(ref name, _) if !scope.contains(name) => {
-                        // No side effects: run again with the field as ().
-                        scope.push_dynamic(name.as_str(), Dynamic::UNIT);
-                        missing = true;
-                    }
-                    _ => break Err(error),
-                },
-                Ok(value) => break Ok(value),
-            }
-        };
+        let (result, missing) =
+            eval_filling_missing(&self.engine, &assignment.ast, &mut scope, |_| {});
         let failed = |message: String| RecordError::Remap {
             field: assignment.field.clone(),
             message,
