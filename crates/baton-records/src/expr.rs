@@ -187,7 +187,7 @@ impl Predicate {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use arrow_array::{cast::AsArray, types::Int64Type, Int64Array, RecordBatch};
+    /// use arrow_array::{cast::AsArray, types::Int64Type, Array, Int64Array, RecordBatch};
     ///
     /// let batch = RecordBatch::try_from_iter([
     ///     ("price", Arc::new(Int64Array::from(vec![Some(3), None])) as _),
