@@ -100,8 +100,10 @@ pub(crate) fn lines(
         .max(1e-6);
     let mut lines = vec![StageLine {
         name: now.source.name.clone(),
-        done: now.source.items,
-        rate: (now.source.items - before.source.items.min(now.source.items)) as f64 / dt,
+        // What the source made (blocks, when a parse stage makes the
+        // run's records from them), like the stages' counts below.
+        done: now.source.made,
+        rate: (now.source.made - before.source.made.min(now.source.made)) as f64 / dt,
         replicas: 1,
         busy: (now.source.busy.saturating_sub(before.source.busy)).as_secs_f64() / dt,
         queued: 0,

@@ -60,7 +60,14 @@ op = "csv"
 path = "out.csv"
 "#,
     );
-    let output = baton().arg("run").arg(&pipeline).output().unwrap();
+    let stats = dir.path().join("stats.json");
+    let output = baton()
+        .arg("run")
+        .arg(&pipeline)
+        .arg("--stats")
+        .arg(&stats)
+        .output()
+        .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     let log = stderr(&output);
     assert!(
@@ -83,6 +90,27 @@ path = "out.csv"
     let got = std::fs::read_to_string(dir.path().join("out.csv")).unwrap();
     assert!(got.lines().count() > 1000, "{got}");
     assert_eq!(got, want);
+
+    // The run is counted in records, not in the blocks the source read or
+    // the chunks of records that moved: the summary's headline, and every
+    // stage's in and out.
+    let stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    let kept = csv::Reader::from_reader(got.as_bytes()).records().count() as u64;
+    let in_out = |i: usize| {
+        let stage = &stats["stages"][i];
+        (
+            stage["items_in"].as_u64().unwrap(),
+            stage["items_out"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(stats["items"], 50_000, "{stats}");
+    let blocks = stats["source"]["made"].as_u64().unwrap();
+    assert!((2..1000).contains(&blocks), "{stats}");
+    assert_eq!(in_out(0), (blocks, 50_000), "read.parse: {stats}");
+    assert_eq!(in_out(1), (50_000, kept), "filter: {stats}");
+    assert_eq!(in_out(2), (kept, kept), "select: {stats}");
+    assert_eq!(in_out(3).0, kept, "sink: {stats}");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! mode, error policy, buffer), then the sink.
 
 use baton_engine::{BoxError, Config, OnError, Pipeline, RunHandle};
-use baton_ops::{BuiltOp, BuiltSource, Warnings};
+use baton_ops::{BuiltOp, BuiltSource, Item, Warnings};
 
 use crate::dead_letters::DeadLetterFiles;
 use crate::diagnostic::Diagnostics;
@@ -31,6 +31,9 @@ pub struct Built {
     pub source_len: Option<u64>,
     /// Where the stages' warnings go.
     warnings: Warnings,
+    /// Whether the source's parse stage follows it: the run's items are
+    /// then the records it parses, not the blocks the source reads.
+    parses_after_source: bool,
 }
 
 /// How to run a built pipeline.
@@ -87,7 +90,7 @@ impl Plan {
             return Err(Diagnostics(problems));
         }
         let mut plan = self;
-        plan.place_parse_stage(&mut ops);
+        let parses_after_source = plan.place_parse_stage(&mut ops);
         let ops = rows_before_row_stages(ops);
         let source_len = match ops.first() {
             Some(BuiltOp::Source(source)) => source.len,
@@ -98,6 +101,7 @@ impl Plan {
             ops,
             source_len,
             warnings,
+            parses_after_source,
         })
     }
 }
@@ -123,6 +127,7 @@ impl Built {
             plan,
             ops,
             warnings,
+            parses_after_source,
             ..
         } = self;
         let mut config = Config::default().trace(options.trace);
@@ -149,6 +154,8 @@ impl Built {
         let dead_letters = DeadLetterFiles::new(&plan);
         let letters = dead_letters.clone();
         let mut pipeline = pipeline
+            // Every stage counts records, not chunks of them.
+            .count_by(Item::record_count)
             .on_dead_letter(move |letter| letters.take(letter))
             .config(config)
             .name_source(&first.name)
@@ -158,14 +165,21 @@ impl Built {
                 OnError::Fail
             });
         let mut sink = None;
-        for (stage, op) in stages.zip(ops) {
+        for (index, (stage, op)) in stages.zip(ops).enumerate() {
             let mode = stage.engine_mode(threads);
             let mut builder = pipeline.stage(&stage.name, mode).on_error(stage.on_error);
             if let Some(items) = stage.buffer {
                 builder = builder.buffer(items);
             }
             pipeline = match op {
-                BuiltOp::Stage(built) => built.attach(builder),
+                BuiltOp::Stage(built) => {
+                    let pipeline = built.attach(builder);
+                    if index == 0 && parses_after_source {
+                        pipeline.count_run_here()
+                    } else {
+                        pipeline
+                    }
+                }
                 BuiltOp::Sink(make) => {
                     sink = Some((builder, make));
                     break;
@@ -205,9 +219,11 @@ impl Plan {
     ///
     /// Unless the stage after the source takes a record at a time: the
     /// source then parses as it reads and gives rows, one item each.
-    fn place_parse_stage(&mut self, ops: &mut Vec<BuiltOp>) {
+    ///
+    /// Returns whether it placed a parse stage.
+    fn place_parse_stage(&mut self, ops: &mut Vec<BuiltOp>) -> bool {
         if !matches!(ops.first(), Some(BuiltOp::Source(source)) if source.parse.is_some()) {
-            return;
+            return false;
         }
         if matches!(ops.get(1), Some(BuiltOp::Stage(next)) if !next.takes_records()) {
             // The next stage takes a record at a time: rows from the
@@ -219,16 +235,16 @@ impl Plan {
                 Ok(source) => ops.insert(0, BuiltOp::Source(source)),
                 Err(error) => ops.insert(0, BuiltOp::Source(failing_source(error))),
             }
-            return;
+            return false;
         }
         let Some(BuiltOp::Source(source)) = ops.first_mut() else {
-            return;
+            return false;
         };
         let Some(parse) = source.parse.take() else {
-            return;
+            return false;
         };
         let Some(first) = self.stages.first() else {
-            return;
+            return false;
         };
         let mut name = format!("{}.parse", first.name);
         while self.stages.iter().any(|stage| stage.name == name) {
@@ -253,6 +269,7 @@ impl Plan {
         };
         self.stages.insert(1, stage);
         ops.insert(1, BuiltOp::Stage(parse));
+        true
     }
 }
 

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
+use crate::chunk::ChunkData;
 use crate::config::Config;
 use crate::dead_letters::DeadLetterHandler;
 use crate::error::DeadLetter;
@@ -20,7 +21,7 @@ use crate::ops::map::{FlatMapOp, MapOp};
 use crate::ops::pass::Pass;
 use crate::ops::shuffle::ShuffleOp;
 use crate::source::{InterleaveIter, IterSource, ResultSource, Source};
-use crate::stage::{Replica, ReplicaFactory, StageSpec};
+use crate::stage::{Replica, ReplicaFactory, StageSpec, Weigher};
 use crate::stats::RunReport;
 use crate::stream::StreamSource;
 use crate::Interleave;
@@ -57,6 +58,10 @@ pub struct Pipeline<T> {
     config: Config,
     problem: Option<String>,
     dead_letter_handler: Option<DeadLetterHandler>,
+    source_weigh: Option<Weigher>,
+    /// The stage whose output items are the run's items (the source's if
+    /// `None`).
+    run_counted_after: Option<usize>,
     _items: PhantomData<fn() -> T>,
 }
 
@@ -82,6 +87,8 @@ impl<T: Send + 'static> Pipeline<T> {
             config: Config::default(),
             problem: None,
             dead_letter_handler: None,
+            source_weigh: None,
+            run_counted_after: None,
             _items: PhantomData,
         }
     }
@@ -289,6 +296,65 @@ impl<T: Send + 'static> Pipeline<T> {
     /// See [`Pipeline::from_results`].
     pub fn source_on_error(mut self, policy: OnError) -> Self {
         self.source_policy = policy;
+        self
+    }
+
+    /// Counts each item leaving this point of the pipeline (the last stage
+    /// added, or the source) as `weight(item)` items in the stats: a batch
+    /// of records as its rows, a file as its bytes. The stages after it
+    /// count their items the same way while they give items of this type
+    /// (a sink that hands them on, a filter), until another `count_by`;
+    /// items of another type count one each. A stage's `items_in` is its
+    /// producer's count.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// // Batches of 10 numbers, counted as the numbers they hold.
+    /// let report = Pipeline::from_iter((0..5u64).map(|b| vec![b; 10]))
+    ///     .count_by(|batch: &Vec<u64>| batch.len() as u64)
+    ///     .map(Mode::parallel(2), |batch| batch.into_iter().sum::<u64>())
+    ///     .for_each(|_| {})
+    ///     .unwrap();
+    /// assert_eq!(report.stats.source.items, 50);
+    /// assert_eq!((report.stats.stages[0].items_in, report.stats.stages[0].items_out), (50, 5));
+    /// ```
+    pub fn count_by(mut self, weight: impl Fn(&T) -> u64 + Send + Sync + 'static) -> Self {
+        let weigh: Weigher = Arc::new(move |data: &ChunkData| match &data.items {
+            None => Some(0),
+            Some(items) => items
+                .downcast_ref::<Vec<T>>()
+                .map(|items| items.iter().map(&weight).sum()),
+        });
+        match self.stages.last_mut() {
+            Some(stage) => stage.weigh = Some(weigh),
+            None => self.source_weigh = Some(weigh),
+        }
+        self
+    }
+
+    /// Makes the items leaving this point (the last stage added) the run's
+    /// items, in place of the source's: the headline count, the throughput
+    /// and every stage's bound are then in these items. For a source whose
+    /// items are blocks that the next stage parses into records: the run is
+    /// then counted in records, not blocks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// let report = Pipeline::from_iter(vec!["1 2 3", "4 5"])
+    ///     .flat_map(Mode::parallel(2), |block: &str| {
+    ///         block.split(' ').map(|n| n.parse::<u64>().unwrap()).collect::<Vec<_>>()
+    ///     })
+    ///     .count_run_here()
+    ///     .for_each(|_| {})
+    ///     .unwrap();
+    /// assert_eq!(report.stats.source.items, 5);
+    /// ```
+    pub fn count_run_here(mut self) -> Self {
+        self.run_counted_after = self.stages.len().checked_sub(1);
         self
     }
 
@@ -565,6 +631,8 @@ impl<T: Send + 'static> Pipeline<T> {
             source: self.source,
             stages: self.stages,
             dead_letter_handler: self.dead_letter_handler,
+            source_weigh: self.source_weigh,
+            run_counted_after: self.run_counted_after,
         };
         Run::start(plan, outlet)
     }
@@ -889,6 +957,7 @@ impl<T: Send + 'static> StageBuilder<T> {
             min_chunk,
             extra_in_flight,
             factory,
+            weigh: None,
         });
         Pipeline {
             source: pipeline.source,
@@ -899,6 +968,8 @@ impl<T: Send + 'static> StageBuilder<T> {
             config: pipeline.config,
             problem: pipeline.problem,
             dead_letter_handler: pipeline.dead_letter_handler,
+            source_weigh: pipeline.source_weigh,
+            run_counted_after: pipeline.run_counted_after,
             _items: PhantomData,
         }
     }

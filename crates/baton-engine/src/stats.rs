@@ -73,8 +73,14 @@ pub struct StageStats {
 pub struct SourceStats {
     /// The source's name.
     pub name: String,
-    /// Items made.
+    /// The run's items: those the source made, or, after
+    /// [`Pipeline::count_run_here`](crate::Pipeline::count_run_here), those
+    /// leaving that stage (records parsed from the blocks the source read).
     pub items: u64,
+    /// The items the source itself made, as
+    /// [`Pipeline::count_by`](crate::Pipeline::count_by) counts them: equal
+    /// to `items` unless the run is counted at a later stage.
+    pub made: u64,
     /// Time spent making them.
     pub busy: Duration,
     /// Time it was held back by the in-flight bound (backpressure, sampled).
@@ -478,7 +484,7 @@ impl fmt::Display for RunReport {
             s.source.name,
             "source",
             "-",
-            s.source.items,
+            s.source.made,
             bounds[0].utilisation * 100.0,
             "-",
             human(bounds[0].items_per_s),

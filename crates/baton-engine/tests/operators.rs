@@ -1598,3 +1598,74 @@ fn stage_names_are_made_unique_and_counted() {
         assert_eq!(report.stage("sink").unwrap().items_in, 50);
     });
 }
+
+// ---------------------------------------------------------------- counting
+
+#[test]
+fn weighed_items_are_counted_through_every_stage_in_every_mode_and_setting() {
+    watchdog(LIMIT, || {
+        // Batches of 0 to 9 numbers, counted as the numbers they hold;
+        // a stage flattens them (the run is counted there), one keeps the
+        // even numbers, one batches them again and is counted by batch size.
+        let batches: Vec<Vec<u64>> = (0..400u64).map(|b| (0..b % 10).collect()).collect();
+        let numbers: u64 = batches.iter().map(|b| b.len() as u64).sum();
+        let evens = batches.iter().flatten().filter(|x| *x % 2 == 0).count() as u64;
+        for (name, config) in configs() {
+            for mode in modes() {
+                let (seen, sink) = recorder();
+                let report = Pipeline::from_iter(batches.clone())
+                    .config(config.clone())
+                    .count_by(|batch: &Vec<u64>| batch.len() as u64)
+                    .flat_map(mode, |batch: Vec<u64>| batch)
+                    .count_run_here()
+                    .filter(mode, |x| x % 2 == 0)
+                    .map(mode, |x| vec![x; 3])
+                    .count_by(|triple: &Vec<u64>| triple.len() as u64)
+                    .for_each(sink)
+                    .unwrap();
+                let stats = &report.stats;
+                let counts: Vec<(u64, u64)> = stats
+                    .stages
+                    .iter()
+                    .map(|s| (s.items_in, s.items_out))
+                    .collect();
+                assert_eq!(
+                    counts,
+                    vec![
+                        (numbers, numbers),
+                        (numbers, evens),
+                        (evens, 3 * evens),
+                        // The sink's output is one `()` per item.
+                        (3 * evens, evens)
+                    ],
+                    "{name}, mode {mode}"
+                );
+                assert_eq!(stats.source.made, numbers, "{name}, mode {mode}");
+                assert_eq!(stats.source.items, numbers, "{name}, mode {mode}");
+                assert_eq!(taken(&seen).len() as u64, evens, "{name}, mode {mode}");
+            }
+        }
+    });
+}
+
+#[test]
+fn the_run_is_counted_by_the_source_unless_a_stage_is_named() {
+    watchdog(LIMIT, || {
+        let report = Pipeline::from_iter((0..50u64).map(|b| vec![b; 4]))
+            .count_by(|_: &Vec<u64>| 1)
+            .flat_map(Mode::parallel(2), |batch: Vec<u64>| batch)
+            .for_each(|_| {})
+            .unwrap();
+        assert_eq!(
+            (report.stats.source.items, report.stats.source.made),
+            (50, 50)
+        );
+        assert_eq!(
+            (
+                report.stats.stages[0].items_in,
+                report.stats.stages[0].items_out
+            ),
+            (50, 200)
+        );
+    });
+}

@@ -157,6 +157,21 @@ impl Item {
         }
     }
 
+    /// How many records an item stands for: the rows of its chunk of
+    /// records, or else 1. The stats count items by it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(baton_ops::Item::with_field("n", 1).record_count(), 1);
+    /// ```
+    pub fn record_count(&self) -> u64 {
+        match &self.payload {
+            Payload::Records(batch) => batch.num_rows() as u64,
+            _ => 1,
+        }
+    }
+
     /// The records an item stands for: the rows of its chunk of records,
     /// or else the item itself.
     ///

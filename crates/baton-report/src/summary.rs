@@ -93,8 +93,12 @@ fn every_chunk() -> u64 {
 pub struct SourceSummary {
     /// Its name.
     pub name: String,
-    /// Items made.
+    /// The run's items (see `baton_engine::SourceStats::items`).
     pub items: u64,
+    /// The items the source itself made, when the run's items are counted
+    /// at a later stage (`None`: they are the source's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made: Option<u64>,
     /// Seconds spent making them.
     pub busy_s: f64,
     /// Seconds it was held back by the in-flight bound (backpressure, sampled).
@@ -246,6 +250,7 @@ impl RunSummary {
         let source = SourceSummary {
             name: stats.source.name.clone(),
             items: stats.source.items,
+            made: (stats.source.made != stats.source.items).then_some(stats.source.made),
             busy_s: stats.source.busy.as_secs_f64(),
             blocked_s: stats.source.blocked.as_secs_f64(),
             bound_items_per_s: finite(source_bound.items_per_s),

@@ -51,7 +51,7 @@ use crate::dead_letters::{DeadLetterHandler, DeadLetters};
 use crate::error::{DeadLetter, ItemFailure, PipelineError};
 use crate::mode::ModeKind;
 use crate::source::{Produced, Source, SourceStart};
-use crate::stage::{Flow, StageSpec};
+use crate::stage::{Flow, StageSpec, Weigher};
 use crate::stats::Span;
 use budget::Budget;
 pub(crate) use budget::Permit;
@@ -92,6 +92,8 @@ pub(crate) struct Chunk {
     /// The end-of-stream marker (always the last index).
     end: bool,
     data: ChunkData,
+    /// What its items count for in the stats (see `Pipeline::count_by`).
+    weight: u64,
     /// Time spent on this chunk so far, in every stage.
     cost_ns: u64,
     permit: Permit,
@@ -159,6 +161,9 @@ const FEEDER_LOW_WATER_PER_THREAD: usize = 4;
 pub(crate) struct Run {
     config: Config,
     source: SourceSlot,
+    /// The stage whose output items are the run's items (the source's if
+    /// `None`).
+    run_counted_after: Option<usize>,
     stages: Vec<StageSlot>,
     cpu: Arc<Signal>,
     /// Wakes the monitor when the run ends.
@@ -204,6 +209,11 @@ pub(crate) struct Plan {
     pub(crate) stages: Vec<StageSpec>,
     /// Where skipped items go as they happen; kept for the report if none.
     pub(crate) dead_letter_handler: Option<DeadLetterHandler>,
+    /// How the source's items count in the stats (one each if unset).
+    pub(crate) source_weigh: Option<Weigher>,
+    /// The stage whose output items are the run's items (the source's if
+    /// `None`).
+    pub(crate) run_counted_after: Option<usize>,
 }
 
 impl Run {
@@ -221,6 +231,8 @@ impl Run {
             source,
             stages,
             dead_letter_handler,
+            source_weigh,
+            run_counted_after,
         } = plan;
         let cpu = Arc::new(Signal::default());
         let stopping = Arc::new(AtomicBool::new(false));
@@ -245,16 +257,21 @@ impl Run {
         let max_chunks = config
             .max_chunks_in_flight
             .unwrap_or(8 * config.threads + 2 * blocking_replicas + 8);
+        // A stage counts its items as the closest `count_by` before it
+        // does, while its items are of that type.
+        let mut weigh = source_weigh.clone();
         let slots: Vec<StageSlot> = stages
             .into_iter()
             .enumerate()
             .map(|(i, spec)| {
+                weigh = spec.weigh.or(weigh.take());
                 StageSlot::new(
                     i,
                     spec.mode,
                     spec.buffer,
                     context(spec.name, spec.policy),
                     spec.factory,
+                    weigh.clone(),
                 )
             })
             .collect();
@@ -282,7 +299,8 @@ impl Run {
                 min_chunk,
                 config.max_chunk,
             ),
-            source: SourceSlot::new(context(source_name, source_policy), source),
+            source: SourceSlot::new(context(source_name, source_policy), source, source_weigh),
+            run_counted_after,
             monitor: Monitor::new(stage_count),
             trace: config
                 .trace
@@ -820,7 +838,11 @@ impl Run {
             };
             inner.exhausted = exhausted;
             let items = data.len();
-            self.source.items.fetch_add(items as u64, Ordering::Relaxed);
+            let weight = self.source.weigh(&data);
+            self.source.made.fetch_add(weight, Ordering::Relaxed);
+            if self.run_counted_after.is_none() {
+                self.source.items.fetch_add(weight, Ordering::Relaxed);
+            }
             if items > 0 {
                 permit.shrink_to(items);
                 let index = inner.next_index;
@@ -839,6 +861,7 @@ impl Run {
                     index,
                     end: false,
                     data,
+                    weight,
                     cost_ns: elapsed.as_nanos() as u64,
                     permit,
                 };
@@ -857,6 +880,7 @@ impl Run {
             index,
             end: true,
             data: ChunkData::empty(),
+            weight: 0,
             cost_ns: 0,
             permit: Budget::free_permit(),
         };
@@ -1038,23 +1062,24 @@ impl Run {
     ) -> Result<Chunk, ItemFailure> {
         let start = Instant::now();
         let items_in = chunk.data.len();
+        let weight_in = chunk.weight;
         let first_seq = chunk.data.seqs.get(0);
         let data = std::mem::replace(&mut chunk.data, ChunkData::empty());
         let (mut data, flow) = replica.inner.process(data, &slot.ctx)?;
         if chunk.end && slot.is_serial() {
             data = replica.inner.finish(data, &slot.ctx)?;
         }
-        let items_out = data.len();
+        let weight_out = slot.weigh(&data);
         chunk.data = data;
+        chunk.weight = weight_out;
         let elapsed = start.elapsed();
         let counters = &slot.ctx.counters;
         counters.chunks.fetch_add(1, Ordering::Relaxed);
-        counters
-            .items_in
-            .fetch_add(items_in as u64, Ordering::Relaxed);
-        counters
-            .items_out
-            .fetch_add(items_out as u64, Ordering::Relaxed);
+        counters.items_in.fetch_add(weight_in, Ordering::Relaxed);
+        counters.items_out.fetch_add(weight_out, Ordering::Relaxed);
+        if self.run_counted_after == Some(slot.index) {
+            self.source.items.fetch_add(weight_out, Ordering::Relaxed);
+        }
         counters
             .busy_ns
             .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);

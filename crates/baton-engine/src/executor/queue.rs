@@ -155,6 +155,7 @@ mod tests {
             index,
             end,
             data: ChunkData::empty(),
+            weight: 0,
             cost_ns: 0,
             permit: Budget::free_permit(),
         }

@@ -12,7 +12,7 @@ use super::Chunk;
 use crate::chunk::ChunkData;
 use crate::error::StageFailure;
 use crate::mode::Mode;
-use crate::stage::{Replica, ReplicaFactory, StageContext};
+use crate::stage::{Replica, ReplicaFactory, StageContext, Weigher};
 
 /// A replica and the number it got when it was made (its trace track).
 pub(super) struct ReplicaBox {
@@ -58,6 +58,8 @@ pub(super) struct StageSlot {
     pub(super) queued_chunks: AtomicUsize,
     pub(super) queued_items: AtomicUsize,
     pub(super) active: AtomicUsize,
+    /// What its output items count for in the stats (one each if unset).
+    weigh: Option<Weigher>,
     inner: Mutex<SlotInner>,
 }
 
@@ -77,9 +79,11 @@ impl StageSlot {
         buffer: Option<usize>,
         ctx: StageContext,
         factory: ReplicaFactory,
+        weigh: Option<Weigher>,
     ) -> Self {
         Self {
             index,
+            weigh,
             mode,
             limit: AtomicUsize::new(mode.replicas()),
             buffer,
@@ -101,6 +105,15 @@ impl StageSlot {
 
     fn lock(&self) -> MutexGuard<'_, SlotInner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What the items of `data`, output by this stage, count for in the
+    /// stats.
+    pub(super) fn weigh(&self, data: &ChunkData) -> u64 {
+        self.weigh
+            .as_ref()
+            .and_then(|weigh| weigh(data))
+            .unwrap_or(data.len() as u64)
     }
 
     pub(super) fn is_serial(&self) -> bool {
@@ -266,6 +279,7 @@ impl Chunk {
     /// The same chunk with its items dropped: it keeps its place in the order.
     pub(super) fn emptied(mut self) -> Chunk {
         self.data = ChunkData::empty();
+        self.weight = 0;
         self
     }
 }

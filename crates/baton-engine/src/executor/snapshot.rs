@@ -47,6 +47,7 @@ impl Run {
         let source = SourceStats {
             name: self.source.ctx.name.to_string(),
             items: self.source.items.load(Ordering::Relaxed),
+            made: self.source.made.load(Ordering::Relaxed),
             busy: Duration::from_nanos(self.source.busy_ns.load(Ordering::Relaxed)),
             blocked: Duration::from_nanos(monitor.source_blocked_ns as u64),
             done: self.source.is_done(),

@@ -4,8 +4,9 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use crate::chunk::ChunkData;
 use crate::source::{Source, SourceStart};
-use crate::stage::StageContext;
+use crate::stage::{StageContext, Weigher};
 
 pub(super) struct SourceInner {
     pub(super) source: Box<dyn Source>,
@@ -21,7 +22,11 @@ pub(super) struct SourceSlot {
     pub(super) stop: AtomicBool,
     /// The end marker has been sent: the source is done.
     pub(super) ended: AtomicBool,
+    /// The run's items so far (see `Pipeline::count_run_here`).
     pub(super) items: AtomicU64,
+    /// The items the source made, as they count (see `Pipeline::count_by`).
+    pub(super) made: AtomicU64,
+    weigh: Option<Weigher>,
     pub(super) busy_ns: AtomicU64,
 }
 
@@ -34,7 +39,7 @@ impl std::fmt::Debug for SourceSlot {
 }
 
 impl SourceSlot {
-    pub(super) fn new(ctx: StageContext, source: Box<dyn Source>) -> Self {
+    pub(super) fn new(ctx: StageContext, source: Box<dyn Source>, weigh: Option<Weigher>) -> Self {
         Self {
             ctx,
             inner: Mutex::new(SourceInner {
@@ -46,6 +51,8 @@ impl SourceSlot {
             stop: AtomicBool::new(false),
             ended: AtomicBool::new(false),
             items: AtomicU64::new(0),
+            made: AtomicU64::new(0),
+            weigh,
             busy_ns: AtomicU64::new(0),
         }
     }
@@ -54,6 +61,14 @@ impl SourceSlot {
     pub(super) fn start(&self, start: SourceStart) -> std::io::Result<()> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.source.start(start)
+    }
+
+    /// What the items of `data` count for in the stats.
+    pub(super) fn weigh(&self, data: &ChunkData) -> u64 {
+        self.weigh
+            .as_ref()
+            .and_then(|weigh| weigh(data))
+            .unwrap_or(data.len() as u64)
     }
 
     pub(super) fn is_done(&self) -> bool {

@@ -147,7 +147,16 @@ pub(crate) struct StageSpec {
     /// Extra in-flight budget this stage brings (`prefetch`).
     pub(crate) extra_in_flight: usize,
     pub(crate) factory: ReplicaFactory,
+    /// How many items each output item counts for in the stats (one each
+    /// if unset).
+    pub(crate) weigh: Option<Weigher>,
 }
+
+/// Counts the items of a chunk of one type, each as the items it stands
+/// for (the rows of a batch of records): set by
+/// [`Pipeline::count_by`](crate::Pipeline::count_by). `None` for a chunk
+/// of another type.
+pub(crate) type Weigher = Arc<dyn Fn(&crate::chunk::ChunkData) -> Option<u64> + Send + Sync>;
 
 impl std::fmt::Debug for StageSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

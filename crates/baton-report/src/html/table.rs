@@ -26,7 +26,7 @@ pub(crate) fn render(out: &mut String, summary: &RunSummary) {
         row_class(bottleneck == Some(source.name.as_str())),
         escape(&source.name),
         badge(bottleneck == Some(source.name.as_str())),
-        units::count(source.items),
+        units::count(source.made.unwrap_or(source.items)),
         busy_cell(source.utilisation),
         units::percent(share(source.blocked_s, elapsed)),
         units::rate(source.bound_items_per_s),
