@@ -136,3 +136,74 @@ fn a_value_that_does_not_fit_its_column_stops_the_run_at_its_file_line_and_colum
         "{log}"
     );
 }
+
+#[test]
+fn under_skip_a_bad_record_goes_to_the_dead_letters_and_the_rest_of_its_block_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    // Three bad rows among 30,000 good ones, all in one block: two values
+    // that do not fit their column and a row of the wrong width.
+    let body = |rows: usize| {
+        let text = flights(rows);
+        text[text.find('\n').unwrap() + 1..].to_string()
+    };
+    let mut text = flights(10_000);
+    let mut at = Vec::new();
+    for (bad, rows) in [
+        ("2013,JFK,soon,x\n", 10_000),
+        ("2013,LGA,later,y\n", 5_000),
+        ("2013,EWR\n", 5_000),
+    ] {
+        at.push(text.matches('\n').count() + 1);
+        text.push_str(bad);
+        text.push_str(&body(rows));
+    }
+    write(dir.path(), "f.csv", &text);
+    for next in ["count_rows", "row_stage"] {
+        // A records stage after the source (blocks parsed in parallel), or
+        // a stage that takes a record at a time (rows from the source).
+        let middle = match next {
+            "count_rows" => "[[stage]]\nop = \"select\"\nfields = [\"origin\", \"dep_delay\"]\n",
+            _ => "[[stage]]\nop = \"take\"\ncount = 1000000\n",
+        };
+        let pipeline = write(
+            dir.path(),
+            "p.toml",
+            &format!(
+                "[[stage]]\nname = \"read\"\nop = \"csv\"\npath = \"f.csv\"\nnull_values = [\"NA\"]\n\
+                 on_error = \"skip\"\ndead_letter = \"bad.jsonl\"\n\n{middle}\n\
+                 [[stage]]\nop = \"jsonl\"\npath = \"out.jsonl\"\n"
+            ),
+        );
+        let _ = std::fs::remove_file(dir.path().join("bad.jsonl"));
+        let output = baton().arg("run").arg(&pipeline).output().unwrap();
+        assert!(output.status.success(), "{next}: {}", stderr(&output));
+        let out = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap();
+        assert_eq!(
+            out.lines().count(),
+            30_000,
+            "{next}: every good row is kept"
+        );
+        let letters = std::fs::read_to_string(dir.path().join("bad.jsonl")).unwrap();
+        let letters: Vec<serde_json::Value> = letters
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(letters.len(), 3, "{next}: {letters:?}");
+        let file = dir.path().join("f.csv").display().to_string();
+        for (letter, line) in letters.iter().zip(at.iter().copied()) {
+            let error = letter["error"].as_str().unwrap();
+            assert!(
+                error.starts_with(&format!("{file}:{line}: ")),
+                "{next}: {error} (line {line})"
+            );
+        }
+        if next == "count_rows" {
+            // Parsed as a block: the dead letter holds the record itself.
+            assert_eq!(letters[0]["item"]["text"], "2013,JFK,soon,x");
+            assert_eq!(letters[2]["item"]["line"], at[2]);
+            assert_eq!(letters[2]["item"]["file"], file.as_str());
+        }
+        let log = stderr(&output);
+        assert!(log.contains("3 items skipped"), "{next}: {log}");
+    }
+}

@@ -75,7 +75,7 @@ pub use context::{Cancellation, ReplicaContext};
 pub use error::{BoxError, DeadLetter, OnError, PipelineError, StageFailure};
 pub use handle::{PipelineHandle, PipelineIter, RunHandle};
 pub use mode::{Mode, ModeKind};
-pub use ops::chunked::ChunkOutputs;
+pub use ops::chunked::{ChunkOutputs, FailedPart, ItemReport};
 pub use ops::custom::{Sink, Stage};
 pub use pipeline::{Pipeline, StageBuilder};
 pub use source::Interleave;

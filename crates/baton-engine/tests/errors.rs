@@ -1044,3 +1044,110 @@ fn a_dead_letter_that_cannot_be_kept_fails_the_run_at_its_item() {
     assert!(text.contains("item 7"), "{text}");
     assert!(text.contains("the disk is full"), "{text}");
 }
+
+// ---------------------------------------------------------------- failed parts
+
+/// Splits each item (a run of numbers) into its numbers, keeping the good
+/// ones; a multiple of 7 is a failed part.
+struct Parts;
+
+impl baton_engine::Stage<Vec<u64>, u64> for Parts {
+    fn process(&mut self, item: Vec<u64>, out: &mut Vec<u64>) -> Result<(), BoxError> {
+        match item.iter().find(|n| *n % 7 == 0) {
+            Some(n) => Err(format!("{n} is a multiple of 7").into()),
+            None => {
+                out.extend(item);
+                Ok(())
+            }
+        }
+    }
+    fn takes_chunks(&self) -> bool {
+        true
+    }
+    fn process_chunk(
+        &mut self,
+        items: Vec<Vec<u64>>,
+        out: &mut baton_engine::ChunkOutputs<Vec<u64>, u64>,
+    ) {
+        for item in items {
+            for n in item {
+                if n % 7 == 0 {
+                    out.part_failed(format!("{n} is a multiple of 7"), n);
+                } else {
+                    out.push(n);
+                }
+            }
+            out.done();
+        }
+    }
+}
+
+#[test]
+fn failed_parts_go_to_the_dead_letters_under_skip_and_the_rest_of_their_items_go_on() {
+    run(|| {
+        let items: Vec<Vec<u64>> = (0..300u64).map(|i| (i * 5..i * 5 + 5).collect()).collect();
+        for mode in modes() {
+            for config in configs() {
+                for policy in [
+                    OnError::Skip,
+                    OnError::RetryThenSkip {
+                        attempts: 2,
+                        backoff: Duration::ZERO,
+                    },
+                ] {
+                    let mut iter = Pipeline::from_iter(items.clone())
+                        .config(config.clone())
+                        .stage("parts", mode)
+                        .on_error(policy)
+                        .apply(|| Ok(Parts))
+                        .into_iter();
+                    let got: Vec<u64> = iter.by_ref().map(Result::unwrap).collect();
+                    let want: Vec<u64> = (0..1500).filter(|n| n % 7 != 0).collect();
+                    // The iterator keeps source order.
+                    assert_eq!(got, want, "{mode} {config:?} {policy}");
+                    let mut letters: Vec<(u64, u64, String)> = iter
+                        .dead_letters()
+                        .iter()
+                        .map(|l| (l.seq, *l.item::<u64>().unwrap(), l.failure.to_string()))
+                        .collect();
+                    letters.sort();
+                    let want: Vec<(u64, u64, String)> = (0..1500)
+                        .filter(|n| n % 7 == 0)
+                        .map(|n| (n / 5, n, format!("{n} is a multiple of 7")))
+                        .collect();
+                    assert_eq!(letters, want, "{mode} {config:?} {policy}");
+                    let report = iter.report().unwrap();
+                    assert_eq!(report.stats.stages[0].skipped, want.len() as u64);
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn a_failed_part_fails_the_run_at_its_item_under_fail_and_retry() {
+    run(|| {
+        for mode in modes() {
+            for policy in [
+                OnError::Fail,
+                OnError::Retry {
+                    attempts: 2,
+                    backoff: Duration::ZERO,
+                },
+            ] {
+                let items: Vec<Vec<u64>> = vec![vec![1, 2], vec![3, 14, 5], vec![6]];
+                let result = Pipeline::from_iter(items)
+                    .stage("parts", mode)
+                    .on_error(policy)
+                    .apply(|| Ok(Parts))
+                    .collect();
+                let (stage, seq, failure) = stage_failure(result);
+                assert_eq!(
+                    (stage.as_str(), seq, failure.to_string().as_str()),
+                    ("parts", 1, "14 is a multiple of 7"),
+                    "{mode} {policy}"
+                );
+            }
+        }
+    });
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
-use crate::error::RecordsError;
+use crate::error::{RecordsError, Rejected};
 use crate::split::Block;
 
 /// The type of a column.
@@ -381,6 +381,57 @@ impl CsvFormat {
             .expect("escaped alternatives are a valid pattern")
     }
 
+    /// The records of one block, as [`CsvFormat::parse`] reads them,
+    /// leaving out each record that cannot be read (a value that does not
+    /// fit its column, a row of the wrong width): those come back as
+    /// [`Rejected`], each with its located error and its text, and the
+    /// block's other records are kept.
+    ///
+    /// # Errors
+    ///
+    /// When Arrow refuses the block and no record can be blamed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow_schema::{DataType, Field, Schema};
+    /// use baton_records::{Blocks, Boundary, CsvFormat};
+    ///
+    /// let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, true)]));
+    /// let block = Blocks::new(&b"1\nlate\n3\n"[..], Boundary::CsvRecords, 1 << 20).next().unwrap().unwrap();
+    /// let (batch, rejected) = CsvFormat::default().parse_rejecting(&block, &schema, "a.csv").unwrap();
+    /// assert_eq!(batch.num_rows(), 2);
+    /// assert_eq!((rejected[0].line, rejected[0].text.as_str()), (2, "late"));
+    /// assert!(rejected[0].error.to_string().starts_with("a.csv:2: column `n`"));
+    /// ```
+    pub fn parse_rejecting(
+        &self,
+        block: &Block,
+        schema: &SchemaRef,
+        file: &str,
+    ) -> Result<(RecordBatch, Vec<Rejected>), RecordsError> {
+        let refused = match self.parse(block, schema, file) {
+            Ok(batch) => return Ok((batch, Vec::new())),
+            Err(error) => error,
+        };
+        let bad = self.problems(block, schema, file, usize::MAX);
+        if bad.is_empty() {
+            return Err(refused);
+        }
+        let pieces = crate::split::between(block, bad.iter().map(|(range, _)| range.clone()));
+        let mut batches = Vec::with_capacity(pieces.len());
+        for piece in &pieces {
+            batches.push(self.parse(piece, schema, file)?);
+        }
+        let batch = arrow_select::concat::concat_batches(schema, &batches)
+            .map_err(|error| RecordsError::at(file, block.first_line, error.to_string()))?;
+        Ok((
+            batch,
+            bad.into_iter().map(|(_, rejected)| rejected).collect(),
+        ))
+    }
+
     /// The first problem in a block that Arrow refused, at its line and
     /// column (Arrow's own message when none is found).
     fn locate(
@@ -390,58 +441,87 @@ impl CsvFormat {
         file: &str,
         arrow_message: &str,
     ) -> RecordsError {
+        match self.problems(block, schema, file, 1).pop() {
+            Some((_, rejected)) => rejected.error,
+            None => RecordsError::at(file, block.first_line, arrow_message.to_string()),
+        }
+    }
+
+    /// Up to `most` records of `block` that cannot be read, with their
+    /// byte ranges in it.
+    fn problems(
+        &self,
+        block: &Block,
+        schema: &SchemaRef,
+        file: &str,
+        most: usize,
+    ) -> Vec<(std::ops::Range<usize>, Rejected)> {
+        let mut found = Vec::new();
         let mut reader = self.reader(&block.bytes);
         let mut record = csv::StringRecord::new();
-        loop {
+        while found.len() < most {
+            let start = reader.position().byte() as usize;
             let line = block.first_line + reader.position().line() - 1;
-            match reader.read_record(&mut record) {
-                Ok(true) => {}
+            let problem = match reader.read_record(&mut record) {
                 Ok(false) => break,
-                Err(error) => return RecordsError::at(file, line, error.to_string()),
-            }
-            if record.len() != schema.fields().len() {
-                return RecordsError::at(
-                    file,
-                    line,
-                    format!(
-                        "a row of {} where the header has {}",
-                        values(record.len()),
-                        values(schema.fields().len())
-                    ),
-                );
-            }
-            for (field, text) in schema.fields().iter().zip(record.iter()) {
-                if self.is_null(text) {
-                    continue;
-                }
-                let kind = match field.data_type() {
-                    DataType::Int64 => ColumnType::Int,
-                    DataType::Float64 => ColumnType::Float,
-                    DataType::Boolean => ColumnType::Bool,
-                    _ => ColumnType::String,
-                };
-                if !kind.fits(text) && !arrow_parses(kind, text) {
-                    return RecordsError::at(
-                        file,
+                Ok(true) => self.problem(&record, schema),
+                Err(error) => Some(error.to_string()),
+            };
+            let end = (reader.position().byte() as usize).min(block.bytes.len());
+            if let Some(message) = problem {
+                let text = String::from_utf8_lossy(&block.bytes[start..end]);
+                found.push((
+                    start..end,
+                    Rejected {
+                        error: RecordsError::at(file, line, message),
                         line,
-                        format!(
-                            "column `{}`: {:?} is not {} (the column's type is {}{}); give the column's type with `types = {{ {} = \"string\" }}`, or a value for missing ones with `null_values`",
-                            field.name(),
-                            text,
-                            kind.described(),
-                            kind.name(),
-                            if self.types.contains_key(field.name()) {
-                                ", as given"
-                            } else {
-                                ", inferred from the first rows"
-                            },
-                            field.name()
-                        ),
-                    );
-                }
+                        text: text.trim_end_matches(['\n', '\r']).to_string(),
+                    },
+                ));
+            }
+            if end <= start {
+                break;
             }
         }
-        RecordsError::at(file, block.first_line, arrow_message.to_string())
+        found
+    }
+
+    /// What is wrong with `record` in the columns of `schema`, if anything.
+    fn problem(&self, record: &csv::StringRecord, schema: &SchemaRef) -> Option<String> {
+        if record.len() != schema.fields().len() {
+            return Some(format!(
+                "a row of {} where the header has {}",
+                values(record.len()),
+                values(schema.fields().len())
+            ));
+        }
+        for (field, text) in schema.fields().iter().zip(record.iter()) {
+            if self.is_null(text) {
+                continue;
+            }
+            let kind = match field.data_type() {
+                DataType::Int64 => ColumnType::Int,
+                DataType::Float64 => ColumnType::Float,
+                DataType::Boolean => ColumnType::Bool,
+                _ => ColumnType::String,
+            };
+            if !kind.fits(text) && !arrow_parses(kind, text) {
+                return Some(format!(
+                    "column `{}`: {:?} is not {} (the column's type is {}{}); give the column's type with `types = {{ {} = \"string\" }}`, or a value for missing ones with `null_values`",
+                    field.name(),
+                    text,
+                    kind.described(),
+                    kind.name(),
+                    if self.types.contains_key(field.name()) {
+                        ", as given"
+                    } else {
+                        ", inferred from the first rows"
+                    },
+                    field.name()
+                ));
+            }
+        }
+        None
     }
 }
 
@@ -593,6 +673,56 @@ mod tests {
             }
             let want: Vec<(String, i64)> = rows.iter().map(|(s, n)| (s.clone(), *n)).collect();
             prop_assert_eq!(got, want);
+        }
+    }
+
+    proptest! {
+        /// Rows whose `n` is not a number, or whose width is wrong, are
+        /// rejected at their line with their text; every other row is kept,
+        /// in order, whatever the block size.
+        #[test]
+        fn bad_rows_are_rejected_and_the_rest_of_their_block_is_kept(
+            rows in proptest::collection::vec((0u8..10, "[a-z]{1,3}", 0u8..3), 1..60),
+            target in 1usize..200,
+        ) {
+            let schema = Arc::new(Schema::new(vec![
+                Field::new("n", DataType::Int64, true),
+                Field::new("s", DataType::Utf8, true),
+            ]));
+            let format = CsvFormat::default();
+            let mut text = String::new();
+            let mut good = Vec::new();
+            let mut bad = Vec::new();
+            for (i, (kind, word, n)) in rows.iter().enumerate() {
+                let line = i as u64 + 1;
+                let row = match kind {
+                    0 => format!("{word},{word}"),
+                    1 => format!("{n}"),
+                    2 => format!("{n},\"{word}\n{word}\""),
+                    _ => format!("{n},{word}"),
+                };
+                match kind {
+                    0 | 1 => bad.push((line + text.matches('\n').count() as u64 - i as u64, row.clone())),
+                    2 => good.push((*n as i64, format!("{word}\n{word}"))),
+                    _ => good.push((*n as i64, word.clone())),
+                }
+                text.push_str(&row);
+                text.push('\n');
+            }
+            let mut got = Vec::new();
+            let mut rejected = Vec::new();
+            for block in Blocks::new(text.as_bytes(), Boundary::CsvRecords, target) {
+                let (batch, out) = format.parse_rejecting(&block.unwrap(), &schema, "t.csv").unwrap();
+                let n = batch.column(0).as_primitive::<Int64Type>();
+                let s = batch.column(1).as_string::<i32>();
+                got.extend((0..batch.num_rows()).map(|i| (n.value(i), s.value(i).to_string())));
+                rejected.extend(out.into_iter().map(|r| {
+                    assert!(r.error.to_string().starts_with(&format!("t.csv:{}: ", r.line)), "{}", r.error);
+                    (r.line, r.text)
+                }));
+            }
+            prop_assert_eq!(got, good);
+            prop_assert_eq!(rejected, bad);
         }
     }
 }

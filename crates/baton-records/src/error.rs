@@ -43,3 +43,38 @@ impl RecordsError {
         }
     }
 }
+
+/// A record a parse left out, while the other records of its block were
+/// read: where it is, why, and its text (for the dead letters).
+///
+/// # Examples
+///
+/// See [`CsvFormat::parse_rejecting`](crate::CsvFormat::parse_rejecting).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rejected {
+    /// Why, located at its file and line.
+    pub error: RecordsError,
+    /// The line (from 1) it starts on.
+    pub line: u64,
+    /// Its text, without its line end (invalid UTF-8 replaced).
+    pub text: String,
+}
+
+impl Rejected {
+    /// The record at `line` of `file`, left out because of `message`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rejected = baton_records::Rejected::at("a.jsonl", 4, "not JSON", "{oops");
+    /// assert_eq!(rejected.error.to_string(), "a.jsonl:4: not JSON");
+    /// ```
+    pub fn at(file: &str, line: u64, message: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            error: RecordsError::at(file, line, message),
+            line,
+            text: text.into(),
+        }
+    }
+}

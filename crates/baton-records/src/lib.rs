@@ -41,7 +41,7 @@ mod split;
 mod text;
 
 pub use crate::csv::{ColumnType, CsvFormat};
-pub use crate::error::RecordsError;
+pub use crate::error::{RecordsError, Rejected};
 pub use crate::expr::{Bound, ColumnRange, Predicate};
 pub use crate::jsonl::JsonLinesFormat;
 pub use crate::split::{Block, Blocks, Boundary};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
-use crate::error::RecordsError;
+use crate::error::{RecordsError, Rejected};
 use crate::split::Block;
 
 /// The byte-order mark some editors put at the start of UTF-8 text.
@@ -99,6 +99,84 @@ impl TextLines {
     }
 }
 
+impl TextLines {
+    /// The lines of one block as [`TextLines::parse`] reads them, leaving
+    /// out each line that is not UTF-8: those come back as [`Rejected`]
+    /// (their text with the bad bytes replaced), and the block's other
+    /// lines are kept.
+    ///
+    /// # Errors
+    ///
+    /// None in practice: every line is either read or rejected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_records::{Blocks, Boundary, TextLines};
+    ///
+    /// let block = Blocks::new(&b"ok\nb\xffd\nfine\n"[..], Boundary::Lines, 1 << 20).next().unwrap().unwrap();
+    /// let (batch, rejected) = TextLines::default().parse_rejecting(&block, "a.log").unwrap();
+    /// assert_eq!(batch.num_rows(), 2);
+    /// assert_eq!((rejected[0].line, rejected[0].text.as_str()), (2, "b\u{fffd}d"));
+    /// ```
+    pub fn parse_rejecting(
+        &self,
+        block: &Block,
+        file: &str,
+    ) -> Result<(RecordBatch, Vec<Rejected>), RecordsError> {
+        let refused = match self.parse(block, file) {
+            Ok(batch) => return Ok((batch, Vec::new())),
+            Err(error) => error,
+        };
+        let mut bad = Vec::new();
+        let mut start = 0;
+        let mut line = block.first_line;
+        while start < block.bytes.len() {
+            let end = memchr::memchr(b'\n', &block.bytes[start..])
+                .map_or(block.bytes.len(), |at| start + at + 1);
+            let mut text = &block.bytes[start..end];
+            if line == 1 {
+                text = text.strip_prefix(UTF8_BOM).unwrap_or(text);
+            }
+            if let Err(error) = std::str::from_utf8(text) {
+                bad.push((
+                    start..end,
+                    Rejected {
+                        error: RecordsError::at(
+                            file,
+                            line,
+                            format!(
+                                "not UTF-8 text (byte {} of the line)",
+                                error.valid_up_to() + 1
+                            ),
+                        ),
+                        line,
+                        text: String::from_utf8_lossy(text)
+                            .trim_end_matches(['\n', '\r'])
+                            .to_string(),
+                    },
+                ));
+            }
+            start = end;
+            line += 1;
+        }
+        if bad.is_empty() {
+            return Err(refused);
+        }
+        let pieces = crate::split::between(block, bad.iter().map(|(range, _)| range.clone()));
+        let mut batches = Vec::with_capacity(pieces.len());
+        for piece in &pieces {
+            batches.push(self.parse(piece, file)?);
+        }
+        let batch = arrow_select::concat::concat_batches(&Self::schema(), &batches)
+            .map_err(|error| RecordsError::at(file, block.first_line, error.to_string()))?;
+        Ok((
+            batch,
+            bad.into_iter().map(|(_, rejected)| rejected).collect(),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +249,41 @@ mod tests {
                     .collect()
             };
             prop_assert_eq!(lines_of(text.as_bytes(), target), expected);
+        }
+
+        /// Lines that are not UTF-8 are rejected at their number; the
+        /// others are kept in order, whatever the block size.
+        #[test]
+        fn lines_that_are_not_utf8_are_rejected_and_the_rest_kept(
+            lines in proptest::collection::vec(("[a-zé]{0,5}", proptest::bool::weighted(0.3)), 1..40),
+            target in 1usize..50,
+        ) {
+            let mut text = Vec::new();
+            let mut good = Vec::new();
+            let mut bad = Vec::new();
+            for (i, (line, broken)) in lines.iter().enumerate() {
+                let no = i as i64 + 1;
+                if *broken {
+                    text.extend_from_slice(line.as_bytes());
+                    text.push(0xff);
+                    bad.push(no as u64);
+                } else {
+                    text.extend_from_slice(line.as_bytes());
+                    good.push((line.clone(), no));
+                }
+                text.push(b'\n');
+            }
+            let mut got = Vec::new();
+            let mut rejected = Vec::new();
+            for block in Blocks::new(text.as_slice(), Boundary::Lines, target) {
+                let (batch, out) = TextLines::default().parse_rejecting(&block.unwrap(), "f").unwrap();
+                let texts = batch.column(0).as_string::<i32>();
+                let numbers = batch.column(2).as_primitive::<arrow_array::types::Int64Type>();
+                got.extend((0..batch.num_rows()).map(|i| (texts.value(i).to_string(), numbers.value(i))));
+                rejected.extend(out.into_iter().map(|r| r.line));
+            }
+            prop_assert_eq!(got, good);
+            prop_assert_eq!(rejected, bad);
         }
     }
 }

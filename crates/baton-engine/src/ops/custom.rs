@@ -351,11 +351,24 @@ where
             _ => Ok(()),
         }
     })?;
-    let (outputs, reports) = chunk.into_parts();
+    let (outputs, reports, parts) = chunk.into_parts();
     let mut outputs = outputs.into_iter();
+    let mut parts = parts.into_iter().peekable();
     let mut out = Vec::with_capacity(outputs.len());
     let mut out_seqs = SeqsBuilder::with_capacity(outputs.len());
-    for (report, seq) in reports.into_iter().zip(seqs.iter()) {
+    for (index, (report, seq)) in reports.into_iter().zip(seqs.iter()).enumerate() {
+        while let Some((_, part)) = parts.next_if(|(at, _)| *at == index) {
+            if matches!(report, Report::Failed(..)) {
+                // The item fails as a whole: its parts go with it.
+                continue;
+            }
+            let failure = StageFailure::Error(part.error);
+            let (_, _, skip) = ctx.policy.plan();
+            if !skip {
+                return Err(ctx.fail(seq, failure));
+            }
+            ctx.skip(seq, failure, Some(part.part))?;
+        }
         match report {
             Report::Done(made) => {
                 out.extend(outputs.by_ref().take(made));

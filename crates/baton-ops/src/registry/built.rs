@@ -11,7 +11,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use baton_engine::{BoxError, Pipeline, Sink, Stage, StageBuilder};
+use baton_engine::{BoxError, ChunkOutputs, Pipeline, Sink, Stage, StageBuilder};
 
 use crate::item::{Item, Payload};
 
@@ -97,14 +97,26 @@ impl BuiltSource {
         let items = self
             .items
             .flat_map(move |block| -> Vec<Result<Item, BoxError>> {
-                let mut out = Vec::new();
-                match block.and_then(|block| replica.process(block, &mut out)) {
-                    Ok(()) => {
-                        explode(&mut out, 0);
-                        out.into_iter().map(Ok).collect()
+                let block = match block {
+                    Ok(block) => block,
+                    Err(error) => return vec![Err(error)],
+                };
+                // As a chunk of one: a record that cannot be read is an
+                // error of its own, after the block's good rows.
+                let mut chunk = ChunkOutputs::default();
+                replica.process_chunk(vec![block], &mut chunk);
+                let mut rows = Vec::new();
+                for report in chunk.into_reports() {
+                    match report.outcome {
+                        Ok(mut out) => {
+                            explode(&mut out, 0);
+                            rows.extend(out.into_iter().map(Ok));
+                        }
+                        Err((error, _)) => rows.push(Err(error)),
                     }
-                    Err(error) => vec![Err(error)],
+                    rows.extend(report.failed_parts.into_iter().map(|part| Err(part.error)));
                 }
+                rows
             });
         Ok(Self {
             items: Box::new(items),

@@ -8,8 +8,8 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use baton_engine::BoxError;
-use baton_records::{Block, Blocks, Boundary};
+use baton_engine::{BoxError, ChunkOutputs, Stage};
+use baton_records::{Block, Blocks, Boundary, RecordBatch, Rejected};
 
 use super::error::SourceError;
 use super::text::open;
@@ -164,4 +164,66 @@ mod tests {
             "the parse stage of `jsonl` takes the blocks its source reads"
         );
     }
+}
+
+/// Parses the blocks a source cut into records: one per file format.
+pub(crate) trait ParseBlock: Send + 'static {
+    /// The records of a block item, and the records of it that could not
+    /// be read.
+    fn parse_block(&mut self, item: Item) -> Result<(RecordBatch, Vec<Rejected>), BoxError>;
+}
+
+/// The parse stage of a source: each block into a chunk of records. A
+/// record that cannot be read fails its block's item when the block is
+/// taken alone (a retry, rows read serially); in a chunk, it fails only
+/// itself (a failed part: under `on_error = "skip"` it goes to the dead
+/// letters, as `{file, line, text}`, and the block's other records go on).
+#[derive(Debug)]
+pub(crate) struct Parse<P>(pub(crate) P);
+
+impl<P: ParseBlock> Stage<Item, Item> for Parse<P> {
+    fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        let (batch, rejected) = self.0.parse_block(item)?;
+        if let Some(first) = rejected.into_iter().next() {
+            return Err(first.error.into());
+        }
+        if batch.num_rows() > 0 {
+            out.push(Item::records(batch));
+        }
+        Ok(())
+    }
+
+    fn takes_chunks(&self) -> bool {
+        true
+    }
+
+    fn process_chunk(&mut self, items: Vec<Item>, out: &mut ChunkOutputs<Item, Item>) {
+        for item in items {
+            match self.0.parse_block(item) {
+                Ok((batch, rejected)) => {
+                    for record in rejected {
+                        let item = rejected_item(&record);
+                        out.part_failed(record.error, item);
+                    }
+                    if batch.num_rows() > 0 {
+                        out.push(Item::records(batch));
+                    }
+                    out.done();
+                }
+                Err(error) => out.failed(error, None),
+            }
+        }
+    }
+}
+
+/// A record that could not be read, as its dead letter shows it.
+fn rejected_item(record: &Rejected) -> Item {
+    let mut item = Item::default();
+    if let baton_records::RecordsError::Input { file, .. } = &record.error {
+        item.fields.insert("file".into(), file.as_str().into());
+    }
+    item.fields.insert("line".into(), record.line.into());
+    item.fields
+        .insert("text".into(), record.text.as_str().into());
+    item
 }

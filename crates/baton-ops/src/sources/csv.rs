@@ -35,10 +35,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use baton_engine::{BoxError, Stage};
-use baton_records::{Boundary, ColumnType, CsvFormat, SchemaRef};
+use baton_engine::BoxError;
+use baton_records::{Boundary, ColumnType, CsvFormat, RecordBatch, Rejected, SchemaRef};
 
-use super::blocks::{block_item, item_block, read_blocks, FilesRead};
+use super::blocks::{block_item, item_block, read_blocks, FilesRead, Parse, ParseBlock};
 use super::paths;
 use crate::item::Item;
 use crate::registry::{
@@ -109,10 +109,10 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
         let format = format.clone();
         let files = Arc::clone(&files_read);
         BuiltStage::record_replicas(move || {
-            Ok(ParseBlocks {
+            Ok(Parse(ParseBlocks {
                 format: format.clone(),
                 files: Arc::clone(&files),
-            })
+            }))
         })
     };
     let items = files.into_iter().flat_map(move |path| {
@@ -211,18 +211,14 @@ struct ParseBlocks {
     files: Arc<FilesRead<SchemaRef>>,
 }
 
-impl Stage<Item, Item> for ParseBlocks {
-    fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+impl ParseBlock for ParseBlocks {
+    fn parse_block(&mut self, item: Item) -> Result<(RecordBatch, Vec<Rejected>), BoxError> {
         let (file, block) = item_block(item, "csv")?;
         let (name, schema) = self
             .files
             .get(file)
             .ok_or("a block of a file the source has not read")?;
-        let batch = self.format.parse(&block, &schema, &name)?;
-        if batch.num_rows() > 0 {
-            out.push(Item::records(batch));
-        }
-        Ok(())
+        Ok(self.format.parse_rejecting(&block, &schema, &name)?)
     }
 }
 

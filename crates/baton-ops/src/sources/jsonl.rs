@@ -30,10 +30,10 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use baton_engine::{BoxError, Stage};
-use baton_records::{Block, Boundary, JsonLinesFormat, SchemaRef};
+use baton_engine::BoxError;
+use baton_records::{Block, Boundary, JsonLinesFormat, RecordBatch, Rejected, SchemaRef};
 
-use super::blocks::{item_block, plain_file_blocks, FilesRead};
+use super::blocks::{item_block, plain_file_blocks, FilesRead, Parse, ParseBlock};
 use super::error::SourceError;
 use super::paths;
 use super::text::Line;
@@ -72,9 +72,9 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
     let parse = {
         let files = Arc::clone(&files_read);
         BuiltStage::record_replicas(move || {
-            Ok(ParseJsonLines {
+            Ok(Parse(ParseJsonLines {
                 files: Arc::clone(&files),
-            })
+            }))
         })
     };
     let items = plain_file_blocks(files, Boundary::Lines, block_bytes, files_read);
@@ -96,8 +96,8 @@ struct ParseJsonLines {
     files: Arc<FilesRead<FileSchema>>,
 }
 
-impl Stage<Item, Item> for ParseJsonLines {
-    fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+impl ParseBlock for ParseJsonLines {
+    fn parse_block(&mut self, item: Item) -> Result<(RecordBatch, Vec<Rejected>), BoxError> {
         let (file, block) = item_block(item, "jsonl")?;
         let (name, schema) = self
             .files
@@ -108,12 +108,16 @@ impl Stage<Item, Item> for ParseJsonLines {
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         let mut grown = known.clone();
-        let batch = match JsonLinesFormat::default().parse_growing(&block, &name, &mut grown) {
-            Ok(batch) => batch,
-            // Lines that are not objects, or not JSON: line by line, to
-            // keep the first or name the second.
-            Err(_) => baton_records::rows::from_rows(line_records(&block, &name)?)?,
-        };
+        let (batch, rejected) =
+            match JsonLinesFormat::default().parse_growing(&block, &name, &mut grown) {
+                Ok(batch) => (batch, Vec::new()),
+                // Lines that are not objects, or not JSON: line by line, to
+                // keep the first (as `{"value": v}`) and reject the second.
+                Err(_) => {
+                    let (records, rejected) = line_records(&block, &name);
+                    (baton_records::rows::from_rows(records)?, rejected)
+                }
+            };
         if grown != known {
             let mut schema = schema.lock().unwrap_or_else(PoisonError::into_inner);
             let wider = |s: &Option<SchemaRef>| s.as_ref().map_or(0, |s| s.fields().len());
@@ -121,23 +125,35 @@ impl Stage<Item, Item> for ParseJsonLines {
                 *schema = grown;
             }
         }
-        if batch.num_rows() > 0 {
-            out.push(Item::records(batch));
-        }
-        Ok(())
+        Ok((batch, rejected))
     }
 }
 
 /// The records of a block's lines, one at a time (a non-object as
-/// `{"value": v}`); the first line that is not JSON is the error.
-fn line_records(block: &Block, name: &str) -> Result<Vec<baton_records::rows::Row>, SourceError> {
+/// `{"value": v}`), and the lines that are not JSON.
+fn line_records(block: &Block, name: &str) -> (Vec<baton_records::rows::Row>, Vec<Rejected>) {
     let mut records = Vec::new();
+    let mut rejected = Vec::new();
     for (n, line) in block.bytes.split(|b| *b == b'\n').enumerate() {
-        if let Some(item) = json_record(line, name, block.first_line + n as u64)? {
-            records.push(item.fields);
+        let line_no = block.first_line + n as u64;
+        match json_record(line, name, line_no) {
+            Ok(Some(item)) => records.push(item.fields),
+            Ok(None) => {}
+            Err(SourceError::Parse { message, .. }) => rejected.push(Rejected::at(
+                name,
+                line_no,
+                message,
+                String::from_utf8_lossy(line).trim_end_matches('\r'),
+            )),
+            Err(other) => rejected.push(Rejected::at(
+                name,
+                line_no,
+                other.to_string(),
+                String::from_utf8_lossy(line).trim_end_matches('\r'),
+            )),
         }
     }
-    Ok(records)
+    (records, rejected)
 }
 
 /// The record on a line read on its own (standard input); `None` for a

@@ -30,10 +30,10 @@
 
 use std::sync::Arc;
 
-use baton_engine::{BoxError, Stage};
-use baton_records::{Boundary, TextLines};
+use baton_engine::BoxError;
+use baton_records::{Boundary, RecordBatch, Rejected, TextLines};
 
-use super::blocks::{item_block, plain_file_blocks, FilesRead};
+use super::blocks::{item_block, plain_file_blocks, FilesRead, Parse, ParseBlock};
 use super::paths;
 use crate::item::Item;
 use crate::registry::{
@@ -70,9 +70,9 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
     let parse = {
         let files = Arc::clone(&files_read);
         BuiltStage::record_replicas(move || {
-            Ok(ParseLines {
+            Ok(Parse(ParseLines {
                 files: Arc::clone(&files),
-            })
+            }))
         })
     };
     let items = plain_file_blocks(files, Boundary::Lines, block_bytes, files_read);
@@ -90,18 +90,14 @@ struct ParseLines {
     files: Arc<FilesRead<()>>,
 }
 
-impl Stage<Item, Item> for ParseLines {
-    fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+impl ParseBlock for ParseLines {
+    fn parse_block(&mut self, item: Item) -> Result<(RecordBatch, Vec<Rejected>), BoxError> {
         let (file, block) = item_block(item, "lines")?;
         let (name, ()) = self
             .files
             .get(file)
             .ok_or("a block of a file the source has not read")?;
-        let batch = TextLines::default().parse(&block, &name)?;
-        if batch.num_rows() > 0 {
-            out.push(Item::records(batch));
-        }
-        Ok(())
+        Ok(TextLines::default().parse_rejecting(&block, &name)?)
     }
 }
 
