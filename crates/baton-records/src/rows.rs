@@ -45,8 +45,16 @@ pub fn to_rows(batch: &RecordBatch) -> Vec<Row> {
     rows
 }
 
-/// The values of one column as JSON values.
-fn column_values(column: &dyn Array) -> Vec<Value> {
+/// The values of one column as JSON values, as [`to_rows`] gives them.
+///
+/// # Examples
+///
+/// ```
+/// use arrow_array::Int64Array;
+/// let values = baton_records::rows::column_values(&Int64Array::from(vec![Some(1), None]));
+/// assert_eq!(values, [serde_json::json!(1), serde_json::Value::Null]);
+/// ```
+pub fn column_values(column: &dyn Array) -> Vec<Value> {
     macro_rules! primitive {
         ($t:ty) => {{
             let array = column.as_primitive::<$t>();

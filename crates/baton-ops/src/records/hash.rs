@@ -19,12 +19,17 @@
 //! ```
 
 use std::fmt::Write as _;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::{ArrayRef, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::error::RecordError;
-use super::replicas;
+use super::record_replicas;
 use crate::item::{Item, Payload};
 use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
 use baton_engine::{BoxError, Stage};
@@ -125,7 +130,7 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
             ))
         }
     };
-    Ok(replicas(Hash {
+    Ok(record_replicas(Hash {
         input,
         algorithm,
         into: params.str("into")?.unwrap_or("hash").to_string(),
@@ -192,8 +197,92 @@ impl Hash {
     }
 }
 
+impl Hash {
+    /// The digests of a chunk of records, a column at a time, as a column
+    /// `into` (replacing one of that name, else added): `None` when the
+    /// rows must go one by one (the payload, a missing field: their
+    /// errors are per row).
+    fn digest_columns(&self, batch: &RecordBatch) -> Option<RecordBatch> {
+        let schema = batch.schema();
+        let names: Vec<&str> = match &self.input {
+            Input::Payload => return None,
+            Input::Fields(names) => names.iter().map(String::as_str).collect(),
+            Input::AllFields => {
+                let mut names: Vec<&str> = schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .filter(|name| *name != self.into)
+                    .collect();
+                names.sort_unstable();
+                names.dedup();
+                names
+            }
+        };
+        let columns: Vec<&ArrayRef> = names
+            .iter()
+            .map(|name| batch.column_by_name(name))
+            .collect::<Option<_>>()?;
+        let digests: Vec<String> = match columns.as_slice() {
+            // One text column without nulls: its text, as it is.
+            [column] if column.data_type() == &DataType::Utf8 && column.null_count() == 0 => column
+                .as_string::<i32>()
+                .iter()
+                .map(|text| self.algorithm.hex(text.unwrap_or_default().as_bytes()))
+                .collect(),
+            _ => {
+                let values: Vec<Vec<Value>> = columns
+                    .iter()
+                    .map(|column| baton_records::rows::column_values(column.as_ref()))
+                    .collect();
+                (0..batch.num_rows())
+                    .map(|row| match values.as_slice() {
+                        [column] if column[row].is_string() => {
+                            let text = column[row].as_str().unwrap_or_default();
+                            self.algorithm.hex(text.as_bytes())
+                        }
+                        _ => {
+                            let fields = names
+                                .iter()
+                                .zip(&values)
+                                .map(|(name, column)| (*name, &column[row]));
+                            self.algorithm.hex(json_object(fields).as_bytes())
+                        }
+                    })
+                    .collect()
+            }
+        };
+        let digests: ArrayRef = Arc::new(StringArray::from(digests));
+        let field = Field::new(&self.into, DataType::Utf8, false);
+        let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        let mut columns = batch.columns().to_vec();
+        match schema.index_of(&self.into) {
+            Ok(at) => {
+                fields[at] = field;
+                columns[at] = digests;
+            }
+            Err(_) => {
+                fields.push(field);
+                columns.push(digests);
+            }
+        }
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).ok()
+    }
+}
+
 impl Stage<Item, Item> for Hash {
     fn process(&mut self, mut item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        if let Payload::Records(batch) = &item.payload {
+            match self.digest_columns(batch) {
+                Some(hashed) => out.push(Item::records(hashed)),
+                None => {
+                    for row in crate::item::rows_of(batch) {
+                        self.process(row, out)?;
+                    }
+                }
+            }
+            return Ok(());
+        }
         let hex = self.digest(&item)?;
         item.set(&self.into, hex);
         out.push(item);
@@ -309,5 +398,93 @@ mod tests {
             let error = build_error(&DEF, &params(&DEF, toml, ".".as_ref()));
             assert_eq!(error.param.as_deref(), Some(param), "{toml}");
         }
+    }
+
+    #[test]
+    fn a_chunk_of_records_is_hashed_a_column_at_a_time_like_its_rows_one_by_one() {
+        use proptest::prelude::*;
+        let row = (
+            proptest::option::of(-5i64..5),
+            proptest::option::of("[a-z\"é]{0,4}"),
+            proptest::option::of(-2.0f64..2.0),
+        );
+        let mut runner = proptest::test_runner::TestRunner::default();
+        for toml in [
+            "fields = [\"s\"]",
+            "fields = [\"s\", \"n\"]",
+            "fields = [\"x\"]\nalgorithm = \"xxh3\"",
+            "",
+            "into = \"n\"",
+            "fields = [\"missing\"]",
+        ] {
+            runner
+                .run(&proptest::collection::vec(row.clone(), 1..20), |rows| {
+                    let rows: Vec<serde_json::Map<String, Value>> = rows
+                        .iter()
+                        .map(|(n, s, x)| {
+                            json!({"n": n, "s": s, "x": x}).as_object().unwrap().clone()
+                        })
+                        .collect();
+                    let batch = baton_records::rows::from_rows(rows).unwrap();
+                    let one_by_one: Vec<Result<Vec<Value>, String>> = crate::item::rows_of(&batch)
+                        .map(|row| {
+                            let (out, _) =
+                                run_stage(&DEF, &params(&DEF, toml, ".".as_ref()), vec![row]);
+                            out.into_iter().next().unwrap().map(|items| {
+                                items.into_iter().map(|i| Value::Object(i.fields)).collect()
+                            })
+                        })
+                        .collect();
+                    let (out, _) = run_stage(
+                        &DEF,
+                        &params(&DEF, toml, ".".as_ref()),
+                        vec![Item::records(batch)],
+                    );
+                    match one_by_one.iter().find(|r| r.is_err()) {
+                        // A row that fails fails the chunk with its error.
+                        Some(Err(error)) => prop_assert_eq!(out[0].as_ref().unwrap_err(), error),
+                        _ => {
+                            let by_columns: Vec<Value> = out[0]
+                                .as_ref()
+                                .unwrap()
+                                .iter()
+                                .flat_map(Item::rows)
+                                .map(|row| Value::Object(row.fields))
+                                .collect();
+                            let by_rows: Vec<Value> =
+                                one_by_one.into_iter().flat_map(Result::unwrap).collect();
+                            prop_assert_eq!(by_columns, by_rows);
+                        }
+                    }
+                    Ok(())
+                })
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn fields_of_a_chunk_are_hashed_by_column_and_the_payload_by_row() {
+        let batch = baton_records::rows::from_rows(vec![
+            json!({"n": 1, "s": "a"}).as_object().unwrap().clone(),
+            json!({"n": null, "s": null}).as_object().unwrap().clone(),
+        ])
+        .unwrap();
+        let hash = |input| Hash {
+            input,
+            algorithm: Algorithm::Sha256,
+            into: "hash".into(),
+        };
+        for input in [
+            Input::AllFields,
+            Input::Fields(vec!["s".into()]),
+            Input::Fields(vec!["n".into(), "s".into()]),
+        ] {
+            let hashed = hash(input.clone()).digest_columns(&batch);
+            assert_eq!(hashed.map(|b| b.num_columns()), Some(3), "{input:?}");
+        }
+        assert!(hash(Input::Payload).digest_columns(&batch).is_none());
+        assert!(hash(Input::Fields(vec!["zz".into()]))
+            .digest_columns(&batch)
+            .is_none());
     }
 }
