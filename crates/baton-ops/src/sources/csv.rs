@@ -38,7 +38,10 @@ use std::sync::Arc;
 use baton_engine::BoxError;
 use baton_records::{Boundary, ColumnType, CsvFormat, RecordBatch, Rejected, SchemaRef};
 
-use super::blocks::{block_item, item_block, read_blocks, FilesRead, Parse, ParseBlock};
+use super::blocks::{
+    block_item, files_at_once, item_block, read_ahead, read_blocks, FilesRead, Parse, ParseBlock,
+    FILES_AT_ONCE,
+};
 use super::paths;
 use crate::item::Item;
 use crate::registry::{
@@ -92,6 +95,7 @@ pub(crate) const DEF: OpDef = OpDef {
             "about how many bytes of records each parsed chunk holds",
         )
         .between(1, 1 << 30),
+        FILES_AT_ONCE,
     ],
     modes: Modes::SERIAL_BLOCKING,
     build,
@@ -115,9 +119,10 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
             }))
         })
     };
-    let items = files.into_iter().flat_map(move |path| {
+    let open = move |path: PathBuf| {
         file_blocks(path, format.clone(), block_bytes, Arc::clone(&files_read))
-    });
+    };
+    let items = read_ahead(files, files_at_once(params)?, Arc::new(open));
     Ok(BuiltOp::Source(BuiltSource {
         items: Box::new(items),
         len: None,

@@ -33,7 +33,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use baton_engine::BoxError;
 use baton_records::{Block, Boundary, JsonLinesFormat, RecordBatch, Rejected, SchemaRef};
 
-use super::blocks::{item_block, plain_file_blocks, FilesRead, Parse, ParseBlock};
+use super::blocks::{
+    files_at_once, item_block, plain_file_blocks, FilesRead, Parse, ParseBlock, FILES_AT_ONCE,
+};
 use super::error::SourceError;
 use super::paths;
 use super::text::Line;
@@ -60,6 +62,7 @@ pub(crate) const DEF: OpDef = OpDef {
             "about how many bytes of lines each parsed chunk holds",
         )
         .between(1, 1 << 30),
+        FILES_AT_ONCE,
     ],
     modes: Modes::SERIAL_BLOCKING,
     build,
@@ -77,7 +80,8 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
             }))
         })
     };
-    let items = plain_file_blocks(files, Boundary::Lines, block_bytes, files_read);
+    let at_once = files_at_once(params)?;
+    let items = plain_file_blocks(files, Boundary::Lines, block_bytes, at_once, files_read);
     Ok(BuiltOp::Source(BuiltSource {
         items: Box::new(items),
         len: None,

@@ -33,7 +33,9 @@ use std::sync::Arc;
 use baton_engine::BoxError;
 use baton_records::{Boundary, RecordBatch, Rejected, TextLines};
 
-use super::blocks::{item_block, plain_file_blocks, FilesRead, Parse, ParseBlock};
+use super::blocks::{
+    files_at_once, item_block, plain_file_blocks, FilesRead, Parse, ParseBlock, FILES_AT_ONCE,
+};
 use super::paths;
 use crate::item::Item;
 use crate::registry::{
@@ -58,6 +60,7 @@ pub(crate) const DEF: OpDef = OpDef {
             "about how many bytes of lines each chunk holds (a file's lines never share a chunk with another file's)",
         )
         .between(1, 1 << 30),
+        FILES_AT_ONCE,
     ],
     modes: Modes::SERIAL_BLOCKING,
     build,
@@ -75,7 +78,8 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
             }))
         })
     };
-    let items = plain_file_blocks(files, Boundary::Lines, block_bytes, files_read);
+    let at_once = files_at_once(params)?;
+    let items = plain_file_blocks(files, Boundary::Lines, block_bytes, at_once, files_read);
     Ok(BuiltOp::Source(BuiltSource {
         items: Box::new(items),
         len: None,
