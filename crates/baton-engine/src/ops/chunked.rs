@@ -74,6 +74,10 @@ pub struct ItemReport<In, Out> {
     pub failed_parts: Vec<FailedPart>,
 }
 
+/// The outputs, the reports and the failed parts (each with its item's
+/// index) of a chunk.
+pub(crate) type ChunkParts<In, Out> = (Vec<Out>, Vec<Report<In>>, Vec<(usize, FailedPart)>);
+
 /// What became of one item.
 pub(crate) enum Report<In> {
     /// It made this many outputs.
@@ -194,7 +198,7 @@ impl<In, Out> ChunkOutputs<In, Out> {
 
     /// The outputs, the reports and the failed parts (with their items'
     /// indices), for the engine.
-    pub(crate) fn into_parts(mut self) -> (Vec<Out>, Vec<Report<In>>, Vec<(usize, FailedPart)>) {
+    pub(crate) fn into_parts(mut self) -> ChunkParts<In, Out> {
         // Outputs pushed after the last report belong to no item.
         let keep = self.outputs.len() - self.unreported;
         self.outputs.truncate(keep);
