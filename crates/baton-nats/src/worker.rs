@@ -278,6 +278,8 @@ pub async fn serve(
         counters: Arc::clone(&counters),
     });
     let outcome = fetch_loop(&consumer, &shared, spec.replicas, &mut shutdown).await;
+    // Its sender of jobs goes, so the replicas' threads see the end.
+    drop(shared);
     replicas.stop().await;
     stats.stop().await;
     outcome.map(|()| counters.report())
@@ -348,7 +350,7 @@ async fn fetch_loop(
                             tasks.spawn(handle(message, Arc::clone(shared)));
                         }
                     }
-                    Some(Err(_)) => {
+                    Some(Err(e)) => {
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         break;
                     }

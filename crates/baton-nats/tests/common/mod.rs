@@ -41,10 +41,9 @@ pub(crate) fn watchdog<T: Send + 'static>(
             let _ = worker.join();
             std::panic::resume_unwind(panic)
         }
-        Err(RecvTimeoutError::Timeout) => panic!(
-            "hang? test `{test}` exceeded {} s",
-            limit.as_secs()
-        ),
+        Err(RecvTimeoutError::Timeout) => {
+            panic!("hang? test `{test}` exceeded {} s", limit.as_secs())
+        }
         Err(RecvTimeoutError::Disconnected) => {
             panic!("the watched body of `{test}` vanished without a result")
         }
