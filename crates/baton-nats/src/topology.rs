@@ -499,7 +499,6 @@ impl Topology {
                 stream
                     .get_consumer::<pull::Config>(boundary.consumer())
                     .await
-                    .map_err(crate::error::ClientError::from)
             };
             match attempt.await {
                 Ok(consumer) => return Ok(consumer),

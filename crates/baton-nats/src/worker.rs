@@ -350,7 +350,7 @@ async fn fetch_loop(
                             tasks.spawn(handle(message, Arc::clone(shared)));
                         }
                     }
-                    Some(Err(e)) => {
+                    Some(Err(_)) => {
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         break;
                     }
