@@ -240,8 +240,10 @@ impl Counters {
 /// use baton_nats::{serve, ConnectOptions, Topology};
 /// let client = ConnectOptions::new("nats://127.0.0.1:4222").connect().await?;
 /// let run = Topology::new("nightly", Default::default())?;
+/// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+/// // ... `stop.send(())` (on Ctrl-C, say) stops it gracefully.
 /// let report = serve(&client, &run, spec, async {
-///     let _ = tokio::signal::ctrl_c().await;
+///     let _ = stopped.await;
 /// })
 /// .await?;
 /// println!("{} items", report.items);

@@ -599,3 +599,152 @@ fn a_cluster_node_killed_and_restarted_mid_run_loses_and_repeats_nothing() {
         let _nodes = chaos.await.unwrap();
     });
 }
+
+/// Serves the `double` stage in this process until `stop` says so.
+fn spawn_worker(
+    client: &async_nats::Client,
+    run: &Topology,
+    stage: Doubler,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<Result<baton_nats::WorkerReport, Error>> {
+    let spec = WorkerSpec::new("double", Boundary::Sink, 2, doubler(stage));
+    let (client, run) = (client.clone(), run.clone());
+    tokio::spawn(async move {
+        serve(&client, &run, spec, async move {
+            let _ = stop.wait_for(|&s| s).await;
+        })
+        .await
+    })
+}
+
+#[test]
+fn a_worker_joins_mid_run_and_another_stops_gracefully() {
+    run_async(LIMIT, || async {
+        let server = Server::start();
+        let client = connect(&server.url()).await;
+        let js = baton_nats::jetstream(&client);
+        // A long ack wait: the stopped worker's items must come back by
+        // its nak, not by the ack wait running out.
+        let run = Topology::new(
+            "join-and-leave",
+            Settings {
+                ack_wait: Duration::from_secs(30),
+                ..memory()
+            },
+        )
+        .unwrap();
+        let boundaries = [Boundary::stage("double"), Boundary::Sink];
+        run.prepare(&js, &boundaries, Leftover::Fail).await.unwrap();
+        let slow = Doubler {
+            sleep: Duration::from_micros(1500),
+            ..Doubler::default()
+        };
+        let (stop_first, first_stops) = tokio::sync::watch::channel(false);
+        let (stop_second, second_stops) = tokio::sync::watch::channel(false);
+        let first = spawn_worker(&client, &run, slow.clone(), first_stops);
+        let (signal, mut signals) = tokio::sync::mpsc::unbounded_channel::<usize>();
+        let control = tokio::spawn({
+            let (client, run) = (client.clone(), run.clone());
+            async move {
+                let mut second = None;
+                while let Some(n) = signals.recv().await {
+                    if n == 200 {
+                        second = Some(spawn_worker(
+                            &client,
+                            &run,
+                            slow.clone(),
+                            second_stops.clone(),
+                        ));
+                    }
+                    if n == 700 {
+                        stop_first.send(true).unwrap();
+                    }
+                }
+                second.expect("the second worker started")
+            }
+        });
+        let started = Instant::now();
+        let options = HopOptions {
+            chunk_items: 10,
+            ..HopOptions::default()
+        };
+        let (entries, total) = drive(&client, &run, "double", values(2000), options, |n| {
+            let _ = signal.send(n);
+        })
+        .await;
+        drop(signal);
+        assert_exactly_once(&entries, total);
+        assert_doubled(&entries);
+        assert!(
+            started.elapsed() < Duration::from_secs(25),
+            "the stopped worker's items came back at once, not after the ack wait"
+        );
+        let first = first.await.unwrap().expect("the first worker stops well");
+        let second = control.await.unwrap();
+        stop_second.send(true).unwrap();
+        let second = second.await.unwrap().expect("the second worker stops well");
+        assert!(first.items > 0 && second.items > 0, "{first:?} {second:?}");
+        assert!(
+            first.items < 2000,
+            "the first stopped before the end: {first:?}"
+        );
+        assert_eq!(
+            first.messages + second.messages,
+            200,
+            "every message acked once"
+        );
+        run.remove(&js, &boundaries, false).await.unwrap();
+    });
+}
+
+#[test]
+fn a_file_storage_server_restarted_mid_run_loses_and_repeats_nothing() {
+    run_async(LIMIT, || async {
+        let mut server = Server::start();
+        let url = server.url();
+        let client = connect(&url).await;
+        let worker_client = connect(&url).await;
+        let js = baton_nats::jetstream(&client);
+        let run = Topology::new(
+            "restart",
+            Settings {
+                ack_wait: Duration::from_secs(2),
+                ..Settings::default()
+            },
+        )
+        .unwrap();
+        let boundaries = [Boundary::stage("double"), Boundary::Sink];
+        run.prepare(&js, &boundaries, Leftover::Fail).await.unwrap();
+        let (stop, stops) = tokio::sync::watch::channel(false);
+        let stage = Doubler {
+            sleep: Duration::from_micros(500),
+            ..Doubler::default()
+        };
+        let worker = spawn_worker(&worker_client, &run, stage, stops);
+        let (kill, mut killed) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let chaos = tokio::spawn(async move {
+            let _ = killed.recv().await;
+            server.kill();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            server.restart();
+            server
+        });
+        let options = HopOptions {
+            chunk_items: 20,
+            ..HopOptions::default()
+        };
+        let mut killed_mid_run = false;
+        let (entries, total) = drive(&client, &run, "double", values(3000), options, |n| {
+            if n == 500 {
+                killed_mid_run = kill.send(()).is_ok();
+            }
+        })
+        .await;
+        assert!(killed_mid_run, "the server was killed mid-run");
+        assert_exactly_once(&entries, total);
+        assert_doubled(&entries);
+        stop.send(true).unwrap();
+        worker.await.unwrap().expect("the worker ends well");
+        let _server = chaos.await.unwrap();
+    });
+}
