@@ -748,3 +748,60 @@ fn a_file_storage_server_restarted_mid_run_loses_and_repeats_nothing() {
         let _server = chaos.await.unwrap();
     });
 }
+
+#[test]
+fn a_full_stream_makes_publishers_wait_and_drops_nothing() {
+    run_async(LIMIT, || async {
+        let server = Server::start();
+        let client = connect(&server.url()).await;
+        let js = baton_nats::jetstream(&client);
+        // Three messages fill a boundary: the feeder and the worker wait
+        // on "maximum messages exceeded" all along the run.
+        let run = Topology::new(
+            "tight",
+            Settings {
+                max_messages: 3,
+                ..memory()
+            },
+        )
+        .unwrap();
+        let boundaries = [Boundary::stage("double"), Boundary::Sink];
+        run.prepare(&js, &boundaries, Leftover::Fail).await.unwrap();
+
+        // What the publisher waits on: the server's refusal of a message
+        // to a full stream (discard new) is an error, not a silent drop.
+        for n in 0..3 {
+            js.publish(run.subject(&Boundary::Sink), format!("filler {n}").into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+        let refused = js
+            .publish(run.subject(&Boundary::Sink), "one too many".into())
+            .await
+            .unwrap()
+            .await
+            .expect_err("a full stream refuses");
+        assert!(refused.to_string().contains("maximum messages"), "{refused}");
+        js.get_stream(run.stream(&Boundary::Sink))
+            .await
+            .unwrap()
+            .purge()
+            .await
+            .unwrap();
+
+        let (stop, stops) = tokio::sync::watch::channel(false);
+        let worker = spawn_worker(&client, &run, Doubler::default(), stops);
+        let options = HopOptions {
+            chunk_items: 5,
+            window: 100_000,
+            ..HopOptions::default()
+        };
+        let (entries, total) = drive(&client, &run, "double", values(1500), options, |_| {}).await;
+        assert_exactly_once(&entries, total);
+        assert_doubled(&entries);
+        stop.send(true).unwrap();
+        worker.await.unwrap().expect("the worker ends well");
+    });
+}
