@@ -378,8 +378,12 @@ impl Collector {
                     }
                 },
                 changed = self.total.changed(), if !self.feeder_gone => {
-                    // A feeder dropped unfinished never tells the count.
+                    // A feeder dropped unfinished never tells the count:
+                    // the hop cannot end, say so rather than wait forever.
                     self.feeder_gone = changed.is_err();
+                    if self.feeder_gone && self.total.borrow().is_none() {
+                        return Some(Err(Error::FeederGone));
+                    }
                 }
             }
         }
@@ -429,6 +433,125 @@ impl Collector {
     }
 }
 
+/// A hop driven from synchronous code (the engine's threads): a thread of
+/// its own feeds it the items of an iterator, and the hop is an iterator
+/// of the entries that come out, in the collector's order.
+///
+/// Its `next` blocks on the runtime given: call it from a plain thread,
+/// not from inside an async task. If feeding fails, the iteration ends
+/// with that error.
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn run(runtime: &tokio::runtime::Runtime, js: async_nats::jetstream::Context, topology: baton_nats::Topology) -> Result<(), baton_nats::Error> {
+/// use baton_nats::{hop, BlockingHop, Boundary, HopOptions};
+/// use baton_ops::Item;
+///
+/// let (feeder, collector) = runtime.block_on(hop(
+///     &js, &topology, Boundary::stage("resize"), Boundary::Sink, HopOptions::default(),
+/// ))?;
+/// let items = (0..100).map(|n| Item::with_field("n", n));
+/// for entry in BlockingHop::start(runtime.handle().clone(), feeder, collector, items) {
+///     println!("{:?}", entry?);
+/// }
+/// # Ok(()) }
+/// ```
+pub struct BlockingHop {
+    runtime: tokio::runtime::Handle,
+    collector: Collector,
+    feeding: Option<std::thread::JoinHandle<Result<u64, Error>>>,
+    over: bool,
+}
+
+impl std::fmt::Debug for BlockingHop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockingHop")
+            .field("collector", &self.collector)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BlockingHop {
+    /// Starts feeding `items` on a thread of its own.
+    ///
+    /// # Panics
+    ///
+    /// If the thread cannot be started.
+    ///
+    /// # Examples
+    ///
+    /// See [`BlockingHop`].
+    pub fn start<I>(
+        runtime: tokio::runtime::Handle,
+        mut feeder: Feeder,
+        collector: Collector,
+        items: I,
+    ) -> Self
+    where
+        I: IntoIterator<Item = Item>,
+        I::IntoIter: Send + 'static,
+    {
+        let items = items.into_iter();
+        let handle = runtime.clone();
+        let feeding = std::thread::Builder::new()
+            .name("baton-nats feeder".into())
+            .spawn(move || {
+                for item in items {
+                    handle.block_on(feeder.feed(item))?;
+                }
+                handle.block_on(feeder.finish())
+            })
+            .expect("the feeder's thread starts");
+        Self {
+            runtime,
+            collector,
+            feeding: Some(feeding),
+            over: false,
+        }
+    }
+
+    /// How many entries arrived again and were dropped.
+    ///
+    /// # Examples
+    ///
+    /// See [`Collector::duplicates`].
+    pub fn duplicates(&self) -> u64 {
+        self.collector.duplicates()
+    }
+
+    /// The feeder's outcome, once it is over.
+    fn feeding_error(&mut self) -> Option<Error> {
+        let feeding = self.feeding.take()?;
+        match feeding.join() {
+            Ok(Ok(_)) => None,
+            Ok(Err(error)) => Some(error),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+impl Iterator for BlockingHop {
+    type Item = Result<Entry, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.over {
+            return None;
+        }
+        match self.runtime.block_on(self.collector.next()) {
+            Some(Err(Error::FeederGone)) => {
+                self.over = true;
+                Some(Err(self.feeding_error().unwrap_or(Error::FeederGone)))
+            }
+            None => {
+                self.over = true;
+                self.feeding_error().map(Err)
+            }
+            some => some,
+        }
+    }
+}
+
 /// Reads the run's dead letters (every item that failed on every delivery).
 ///
 /// # Errors
@@ -469,8 +592,9 @@ pub async fn dead_letters(js: &Context, topology: &Topology) -> Result<Vec<DeadL
     Ok(letters)
 }
 
-/// A JetStream context for a client (re-exported for callers that only
-/// hold a client).
+/// A JetStream context for a client (for callers that only hold a
+/// client). Call it within a tokio runtime (a task, or after
+/// `Runtime::enter`): the context starts a task of its own.
 ///
 /// # Examples
 ///

@@ -174,6 +174,10 @@ pub enum Error {
     /// The run was stopped before it ended.
     #[error("the run was stopped")]
     Stopped,
+    /// The feeder of a hop went away before it finished: the collector
+    /// cannot know how many items to wait for.
+    #[error("the feeder stopped before it finished: the hop cannot tell when it is over")]
+    FeederGone,
 }
 
 impl Error {

@@ -100,7 +100,7 @@ pub mod wire;
 mod worker;
 
 pub use connect::{Auth, ConnectOptions, Secret, Tls};
-pub use driver::{dead_letters, hop, jetstream, Collector, Feeder, HopOptions, Order};
+pub use driver::{dead_letters, hop, jetstream, BlockingHop, Collector, Feeder, HopOptions, Order};
 pub use error::{ClientError, ConnectError, Error, WireError};
 pub use stats::{worker_stats, WorkerStats};
 pub use topology::{Boundary, Leftover, Settings, Storage, Topology};

@@ -783,7 +783,10 @@ fn a_full_stream_makes_publishers_wait_and_drops_nothing() {
             .unwrap()
             .await
             .expect_err("a full stream refuses");
-        assert!(refused.to_string().contains("maximum messages"), "{refused}");
+        assert!(
+            refused.to_string().contains("maximum messages"),
+            "{refused}"
+        );
         js.get_stream(run.stream(&Boundary::Sink))
             .await
             .unwrap()
@@ -803,5 +806,76 @@ fn a_full_stream_makes_publishers_wait_and_drops_nothing() {
         assert_doubled(&entries);
         stop.send(true).unwrap();
         worker.await.unwrap().expect("the worker ends well");
+    });
+}
+
+#[test]
+fn a_hop_driven_from_engine_threads_sits_between_two_local_pipelines() {
+    use baton_nats::BlockingHop;
+    common::watchdog(LIMIT, || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let server = Server::start();
+        let client = runtime.block_on(connect(&server.url()));
+        let _context = runtime.enter();
+        let js = baton_nats::jetstream(&client);
+        let run = Topology::new("between", memory()).unwrap();
+        let boundaries = [Boundary::stage("double"), Boundary::Sink];
+        runtime
+            .block_on(run.prepare(&js, &boundaries, Leftover::Fail))
+            .unwrap();
+        let (stop, stops) = tokio::sync::watch::channel(false);
+        let worker = runtime.block_on(async {
+            spawn_worker(
+                &client,
+                &run,
+                Doubler {
+                    drop_odd: true,
+                    ..Doubler::default()
+                },
+                stops,
+            )
+        });
+
+        // Local before: keep the multiples of 3; remote: double, dropping
+        // odd values; local after: add one to `doubled`.
+        let before = built_filter("value % 3 == 0")
+            .attach(Pipeline::from_iter(values(1000)).stage("filter", Mode::parallel(2)))
+            .into_iter()
+            .map(|item| item.expect("a local item"));
+        let (feeder, collector) = runtime
+            .block_on(hop(
+                &js,
+                &run,
+                Boundary::stage("double"),
+                Boundary::Sink,
+                HopOptions::default(),
+            ))
+            .unwrap();
+        let remote =
+            BlockingHop::start(runtime.handle().clone(), feeder, collector, before).map(|entry| {
+                match entry.expect("an entry").outcome {
+                    Outcome::Items(items) => items,
+                    Outcome::Failed(failure) => panic!("{failure:?}"),
+                }
+            });
+        let after: Vec<i64> = Pipeline::from_stream(remote)
+            .map(Mode::parallel(2), |items: Vec<Item>| {
+                items
+                    .iter()
+                    .map(|item| item.get("doubled").unwrap().as_i64().unwrap() + 1)
+                    .collect::<Vec<i64>>()
+            })
+            .collect()
+            .unwrap()
+            .into_iter()
+            .flatten()
+            .collect();
+        let expected: Vec<i64> = (0..1000)
+            .filter(|v| v % 3 == 0 && v % 2 == 0)
+            .map(|v| v * 2 + 1)
+            .collect();
+        assert_eq!(after, expected);
+        stop.send(true).unwrap();
+        runtime.block_on(worker).unwrap().unwrap();
     });
 }
