@@ -1,5 +1,6 @@
 //! Workers' stats, where a driver can read them: one key per worker in the
-//! run's key-value bucket, rewritten every second and when it stops.
+//! run's key-value bucket, rewritten every quarter of a second and when it
+//! stops (so what a driver reads is at most that old).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -149,7 +150,7 @@ impl StatsReporter {
                 ..base.clone()
             };
             let key = base.key();
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
             loop {
                 tokio::select! {
                     _ = tick.tick() => {

@@ -226,7 +226,7 @@ impl Counters {
 /// Serves replicas of a stage of a run until `shutdown` completes, then
 /// finishes what it started, puts back what it did not, and returns what
 /// it did. It reports its stats (host, pid, items, busy time) to the run's
-/// stats bucket every second (see [`crate::worker_stats`]).
+/// stats bucket four times a second (see [`crate::worker_stats`]).
 ///
 /// # Errors
 ///

@@ -660,7 +660,7 @@ fn a_worker_joins_mid_run_and_another_stops_gracefully() {
                         stop_first.send(true).unwrap();
                     }
                 }
-                second.expect("the second worker started")
+                second
             }
         });
         let started = Instant::now();
@@ -680,7 +680,7 @@ fn a_worker_joins_mid_run_and_another_stops_gracefully() {
             "the stopped worker's items came back at once, not after the ack wait"
         );
         let first = first.await.unwrap().expect("the first worker stops well");
-        let second = control.await.unwrap();
+        let second = control.await.unwrap().expect("the second worker started");
         stop_second.send(true).unwrap();
         let second = second.await.unwrap().expect("the second worker stops well");
         assert!(first.items > 0 && second.items > 0, "{first:?} {second:?}");
@@ -824,17 +824,15 @@ fn a_hop_driven_from_engine_threads_sits_between_two_local_pipelines() {
             .block_on(run.prepare(&js, &boundaries, Leftover::Fail))
             .unwrap();
         let (stop, stops) = tokio::sync::watch::channel(false);
-        let worker = runtime.block_on(async {
-            spawn_worker(
-                &client,
-                &run,
-                Doubler {
-                    drop_odd: true,
-                    ..Doubler::default()
-                },
-                stops,
-            )
-        });
+        let worker = spawn_worker(
+            &client,
+            &run,
+            Doubler {
+                drop_odd: true,
+                ..Doubler::default()
+            },
+            stops,
+        );
 
         // Local before: keep the multiples of 3; remote: double, dropping
         // odd values; local after: add one to `doubled`.
