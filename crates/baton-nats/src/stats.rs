@@ -122,7 +122,7 @@ pub async fn worker_stats(js: &Context, topology: &Topology) -> Result<Vec<Worke
     Ok(all)
 }
 
-/// Writes a worker's stats every second until stopped, then once more.
+/// Writes a worker's stats four times a second until stopped, then once more.
 pub(crate) struct StatsReporter {
     stop: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,

@@ -73,6 +73,10 @@ pub enum Leftover {
 
 /// The limits and timings of a run's streams and consumers.
 ///
+/// The driver's settings make the streams and consumers; a worker takes
+/// the ack wait and the poison threshold from the consumer it binds to,
+/// so workers need not be told them.
+///
 /// The defaults suit a few workers on a LAN: a lost worker's messages go
 /// elsewhere after `ack_wait` (4 s; workers send "in progress" for slow
 /// items, so a slow item is not redelivered); an item failing on 5
@@ -366,7 +370,7 @@ impl Topology {
             // the server's own limit stays above it, so a worker that dies
             // while dead-lettering leaves the message to another instead
             // of stranding it in the work queue.
-            max_deliver: i64::from(self.settings.max_deliver) + 3,
+            max_deliver: i64::from(self.settings.max_deliver.max(1)) + DELIVERY_MARGIN,
             max_ack_pending: self.settings.max_ack_pending,
             num_replicas: 0,
             ..Default::default()
@@ -554,6 +558,17 @@ impl Topology {
         }
         Ok(())
     }
+}
+
+/// How many deliveries the server's limit keeps above the workers' poison
+/// threshold (see `consumer_config`).
+const DELIVERY_MARGIN: i64 = 3;
+
+/// The workers' poison threshold, read back from a consumer's `max_deliver`.
+pub(crate) fn poison_threshold(max_deliver: i64) -> u32 {
+    u32::try_from(max_deliver - DELIVERY_MARGIN)
+        .unwrap_or(u32::MAX)
+        .max(1)
 }
 
 fn stream_missing(error: &async_nats::jetstream::context::GetStreamError) -> bool {

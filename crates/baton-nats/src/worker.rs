@@ -24,7 +24,13 @@
 //! in their place (so the collector accounts for them), the rest goes on,
 //! and the message is acknowledged. A message delivered more often still
 //! (its replicas crashed, or overran the ack wait, on every delivery) goes
-//! to the dead-letter stream whole, without running it again.
+//! to the dead-letter stream whole, without running it again. A
+//! redelivered message runs alone in its worker process, so a message that
+//! crashes the process takes no other message's deliveries with it: only
+//! the culprit reaches the dead-letter stream.
+//!
+//! The ack wait and the poison threshold are the consumer's (the driver
+//! set them), read when the worker binds to it.
 //!
 //! **Stopping.** When `shutdown` completes, the worker fetches no more,
 //! finishes the messages it has started, and puts back (`nak`) any that
@@ -263,6 +269,9 @@ pub async fn serve(
         consumer = topology.consumer(&js, &boundary, spec.patience) => consumer?,
         () = &mut shutdown => return Ok(WorkerReport::default()),
     };
+    // The driver made the consumer: its timings rule, whatever this
+    // worker's own settings say.
+    let config = consumer.cached_info().config.clone();
     let counters = Arc::new(Counters::default());
     let stats = StatsReporter::start(
         js.clone(),
@@ -278,6 +287,9 @@ pub async fn serve(
         next: spec.next.clone(),
         jobs: replicas.jobs.clone(),
         counters: Arc::clone(&counters),
+        alone: tokio::sync::RwLock::new(()),
+        ack_wait: config.ack_wait,
+        max_deliver: crate::topology::poison_threshold(config.max_deliver),
     });
     let outcome = fetch_loop(&consumer, &shared, spec.replicas, &mut shutdown).await;
     // Its sender of jobs goes, so the replicas' threads see the end.
@@ -295,6 +307,11 @@ struct Shared {
     next: Boundary,
     jobs: crossbeam_channel::Sender<Job>,
     counters: Arc<Counters>,
+    /// Held shared by a first delivery, alone by a redelivery (see `work`).
+    alone: tokio::sync::RwLock<()>,
+    /// The consumer's, as the driver set them (not this worker's settings).
+    ack_wait: Duration,
+    max_deliver: u32,
 }
 
 async fn fetch_loop(
@@ -381,7 +398,7 @@ fn flatten(done: Result<Result<(), Error>, tokio::task::JoinError>) -> Result<()
 /// Works one message: its chunk through a replica, its outputs published,
 /// then its ack; "in progress" sent all along.
 async fn handle(message: jetstream::Message, shared: Arc<Shared>) -> Result<(), Error> {
-    let ack_wait = shared.topology.settings().ack_wait;
+    let ack_wait = shared.ack_wait;
     let mut progress = tokio::time::interval(ack_wait / 3);
     progress.tick().await;
     let work = work(&message, &shared);
@@ -397,7 +414,7 @@ async fn handle(message: jetstream::Message, shared: Arc<Shared>) -> Result<(), 
 }
 
 async fn work(message: &jetstream::Message, shared: &Shared) -> Result<(), Error> {
-    let max_deliver = shared.topology.settings().max_deliver.max(1);
+    let max_deliver = shared.max_deliver;
     let deliveries = message
         .info()
         .map(|info| u32::try_from(info.delivered).unwrap_or(u32::MAX))
@@ -407,6 +424,17 @@ async fn work(message: &jetstream::Message, shared: &Shared) -> Result<(), Error
         std::cmp::Ordering::Equal => Attempt::Last,
         std::cmp::Ordering::Greater => Attempt::GiveUp,
     };
+    // A redelivered message runs alone in this process: if it crashes the
+    // process again, no other message shares the blame (a delivery more
+    // towards the dead-letter stream), so a crashing item cannot drag
+    // innocent ones there with it. The lock is fair: first deliveries
+    // queue behind a waiting redelivery.
+    let (_shared, _alone);
+    if deliveries > 1 {
+        _alone = shared.alone.write().await;
+    } else {
+        _shared = shared.alone.read().await;
+    }
     let (reply, worked) = oneshot::channel();
     let job = Job {
         body: message.payload.clone(),

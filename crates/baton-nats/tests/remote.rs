@@ -167,17 +167,17 @@ fn child_worker() {
         return;
     };
     let parts: Vec<&str> = setup.split(' ').collect();
-    let (url, run, ack_wait_ms, sleep_us) = (parts[0], parts[1], parts[2], parts[3]);
-    let settings = Settings {
-        ack_wait: Duration::from_millis(ack_wait_ms.parse().unwrap()),
-        ..memory()
-    };
+    // The ack wait (parts[2]) is the consumer's: the worker reads it there.
+    let (url, run, sleep_us) = (parts[0], parts[1], parts[3]);
+    let abort_on: Vec<i64> = parts[4..].iter().map(|v| v.parse().unwrap()).collect();
+    let settings = memory();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let client = connect(url).await;
         let run = Topology::new(run, settings).unwrap();
         let stage = Doubler {
             sleep: Duration::from_micros(sleep_us.parse().unwrap()),
+            abort_on,
             ..Doubler::default()
         };
         let spec = WorkerSpec::new("double", Boundary::Sink, 2, doubler(stage));
@@ -188,12 +188,24 @@ fn child_worker() {
 }
 
 fn start_child_worker(url: &str, run: &str, ack_wait_ms: u64, sleep_us: u64) -> ChildGuard {
+    start_child_worker_aborting(url, run, ack_wait_ms, sleep_us, &[])
+}
+
+fn start_child_worker_aborting(
+    url: &str,
+    run: &str,
+    ack_wait_ms: u64,
+    sleep_us: u64,
+    abort_on: &[i64],
+) -> ChildGuard {
+    let mut setup = format!("{url} {run} {ack_wait_ms} {sleep_us}");
+    for value in abort_on {
+        setup.push_str(&format!(" {value}"));
+    }
     let child = Command::new(std::env::current_exe().unwrap())
         .args(["child_worker", "--exact", "--nocapture", "--test-threads=1"])
-        .env(
-            "BATON_NATS_CHILD_WORKER",
-            format!("{url} {run} {ack_wait_ms} {sleep_us}"),
-        )
+        .env("BATON_NATS_CHILD_WORKER", setup)
+        .stderr(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("the worker process starts");
@@ -875,5 +887,77 @@ fn a_hop_driven_from_engine_threads_sits_between_two_local_pipelines() {
         assert_eq!(after, expected);
         stop.send(true).unwrap();
         runtime.block_on(worker).unwrap().unwrap();
+    });
+}
+
+#[test]
+fn an_item_that_crashes_its_worker_on_every_delivery_is_dead_lettered_alone() {
+    run_async(LIMIT, || async {
+        let server = Server::start();
+        let client = connect(&server.url()).await;
+        let js = baton_nats::jetstream(&client);
+        let run = Topology::new(
+            "crash-poison",
+            Settings {
+                ack_wait: Duration::from_millis(800),
+                max_deliver: 2,
+                ..memory()
+            },
+        )
+        .unwrap();
+        let boundaries = [Boundary::stage("double"), Boundary::Sink];
+        run.prepare(&js, &boundaries, Leftover::Fail).await.unwrap();
+        // Two worker processes, each restarted whenever it dies, as a
+        // supervisor (systemd, Kubernetes) would.
+        let (url, name) = (server.url(), run.run().to_string());
+        let (done, mut finished) = tokio::sync::watch::channel(false);
+        let supervisor = tokio::task::spawn_blocking(move || {
+            let start = || start_child_worker_aborting(&url, &name, 800, 200, &[42]);
+            let mut workers = [start(), start()];
+            let mut restarts = 0;
+            while !*finished.borrow_and_update() {
+                for worker in &mut workers {
+                    if worker.0.try_wait().unwrap().is_some() {
+                        *worker = start();
+                        restarts += 1;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            restarts
+        });
+        let options = HopOptions {
+            chunk_items: 4,
+            ..HopOptions::default()
+        };
+        let (entries, total) = drive(&client, &run, "double", values(400), options, |_| {}).await;
+        done.send(true).unwrap();
+        let restarts = supervisor.await.unwrap();
+        assert_exactly_once(&entries, total);
+        // The message of 40..=43 crashed its worker on every delivery:
+        // it goes to the dead-letter stream whole, and nothing else does.
+        let failed: Vec<u64> = entries
+            .iter()
+            .filter(|e| e.outcome.is_failed())
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(failed, [40, 41, 42, 43]);
+        let fine: Vec<Entry> = entries
+            .into_iter()
+            .filter(|e| !e.outcome.is_failed())
+            .collect();
+        assert_doubled(&fine);
+        assert!(
+            restarts >= 2,
+            "the poison crashed a worker on each of its deliveries: {restarts}"
+        );
+        let letters = dead_letters(&js, &run).await.unwrap();
+        assert_eq!(
+            letters.iter().map(|l| l.seq).collect::<Vec<_>>(),
+            [40, 41, 42, 43]
+        );
+        assert!(letters[2].error.contains("crashed"), "{}", letters[2].error);
+        assert_eq!(letters[2].items, [Item::with_field("value", 42)]);
+        run.remove(&js, &boundaries, false).await.unwrap();
     });
 }

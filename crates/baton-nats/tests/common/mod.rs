@@ -226,12 +226,14 @@ impl Drop for ChildGuard {
 
 /// A test stage: doubles the field `value` into `doubled`, taking
 /// `sleep` per item; fails on the values in `fail_on`, panics on those in
-/// `panic_on`, and drops odd values when `drop_odd`.
+/// `panic_on`, aborts the process on those in `abort_on`, and drops odd
+/// values when `drop_odd`.
 #[derive(Clone, Default)]
 pub(crate) struct Doubler {
     pub(crate) sleep: Duration,
     pub(crate) fail_on: Vec<i64>,
     pub(crate) panic_on: Vec<i64>,
+    pub(crate) abort_on: Vec<i64>,
     pub(crate) drop_odd: bool,
 }
 
@@ -243,6 +245,10 @@ impl Stage<Item, Item> for Doubler {
         }
         if self.fail_on.contains(&value) {
             return Err(format!("{value} is poison").into());
+        }
+        if self.abort_on.contains(&value) {
+            // A crash no replica survives: the whole process goes.
+            std::process::abort();
         }
         if self.panic_on.contains(&value) {
             panic!("{value} makes the replica panic (intended panic)");
