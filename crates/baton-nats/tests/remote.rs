@@ -86,11 +86,15 @@ fn values(n: i64) -> Vec<Item> {
 }
 
 fn built_filter(expr: &str) -> baton_ops::BuiltStage {
-    let mut values = std::collections::BTreeMap::new();
-    values.insert("expr".to_string(), toml::Value::String(expr.into()));
-    match (baton_ops::find("filter").expect("the filter op").build)(&Params::new(values, ".")) {
+    built("filter", &format!("expr = {expr:?}"))
+}
+
+/// A built-in stage, built from its parameters in TOML.
+fn built(op: &str, params: &str) -> baton_ops::BuiltStage {
+    let values = toml::from_str(params).expect("parameters in TOML");
+    match (baton_ops::find(op).expect("a built-in op").build)(&Params::new(values, ".")) {
         Ok(BuiltOp::Stage(stage)) => stage,
-        _ => panic!("filter builds a stage"),
+        _ => panic!("{op} builds a stage"),
     }
 }
 
@@ -959,5 +963,153 @@ fn an_item_that_crashes_its_worker_on_every_delivery_is_dead_lettered_alone() {
         assert!(letters[2].error.contains("crashed"), "{}", letters[2].error);
         assert_eq!(letters[2].items, [Item::with_field("value", 42)]);
         run.remove(&js, &boundaries, false).await.unwrap();
+    });
+}
+
+#[test]
+fn a_token_or_an_nkey_is_accepted_and_a_wrong_one_refused() {
+    run_async(LIMIT, || async {
+        let server = Server::start_with(ServerSetup {
+            token: Some("right-token".into()),
+            ..ServerSetup::default()
+        });
+        let token = |t: &str| ConnectOptions::new(&server.url()).auth(Auth::Token(Secret::new(t)));
+        token("right-token")
+            .connect()
+            .await
+            .expect("the right token works");
+        let error = token("wrong-token").connect().await.expect_err("refused");
+        assert!(matches!(error, ConnectError::Refused { .. }), "{error:?}");
+        assert!(!format!("{error} {error:?}").contains("wrong-token"));
+
+        let user = nkeys::KeyPair::new_user();
+        let server = Server::start_with(ServerSetup {
+            nkey: Some(user.public_key()),
+            ..ServerSetup::default()
+        });
+        let nkey =
+            |seed: String| ConnectOptions::new(&server.url()).auth(Auth::NKey(Secret::new(seed)));
+        let client = nkey(user.seed().unwrap())
+            .connect()
+            .await
+            .expect("the right key works");
+        // Signed in: JetStream answers.
+        let run = Topology::new("nkey", memory()).unwrap();
+        run.prepare(
+            &baton_nats::jetstream(&client),
+            &[Boundary::Sink],
+            Leftover::Fail,
+        )
+        .await
+        .unwrap();
+        let stranger = nkeys::KeyPair::new_user();
+        let started = Instant::now();
+        let error = nkey(stranger.seed().unwrap())
+            .connect()
+            .await
+            .expect_err("refused");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(matches!(error, ConnectError::Refused { .. }), "{error:?}");
+    });
+}
+
+#[test]
+fn random_remote_stages_give_what_local_runs_give() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    common::watchdog(Duration::from_secs(240), || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let server = Server::start();
+        let client = runtime.block_on(connect(&server.url()));
+        let _context = runtime.enter();
+        let js = baton_nats::jetstream(&client);
+        let op = prop_oneof![
+            (2i64..5, 0i64..3)
+                .prop_map(|(k, r)| ("filter", format!("expr = \"value % {k} != {r}\""))),
+            Just(("rename", "fields = { value = \"v\" }".to_string())),
+            Just(("select", "fields = [\"value\"]".to_string())),
+        ];
+        let case = (
+            op,
+            0i64..300,
+            1usize..3,
+            1usize..4,
+            1usize..60,
+            any::<bool>(),
+        );
+        let mut runner = TestRunner::new(Config {
+            cases: 12,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let number = std::sync::atomic::AtomicUsize::new(0);
+        runner
+            .run(
+                &case,
+                |((op, params), n, workers, replicas, chunk_items, in_order)| {
+                    let number = number.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let items = || {
+                        (0..n).map(|v| {
+                            let mut item = Item::with_field("value", v);
+                            item.set("other", format!("#{v}"));
+                            item
+                        })
+                    };
+                    let local: Vec<Item> = built(op, &params)
+                        .attach(Pipeline::from_iter(items()).stage(op, Mode::parallel(2)))
+                        .collect()
+                        .unwrap();
+                    let run = Topology::new(&format!("random-{number}"), memory()).unwrap();
+                    let boundaries = [Boundary::stage(op), Boundary::Sink];
+                    let remote = runtime.block_on(async {
+                        run.prepare(&js, &boundaries, Leftover::Fail).await.unwrap();
+                        let stage = Arc::new(built(op, &params));
+                        let make: MakeReplica = Arc::new(move || stage.replica());
+                        let (stop, stops) = tokio::sync::watch::channel(false);
+                        let serving: Vec<_> = (0..workers)
+                            .map(|_| {
+                                let spec =
+                                    WorkerSpec::new(op, Boundary::Sink, replicas, make.clone());
+                                let (client, run, mut stops) =
+                                    (client.clone(), run.clone(), stops.clone());
+                                tokio::spawn(async move {
+                                    serve(&client, &run, spec, async move {
+                                        let _ = stops.wait_for(|&s| s).await;
+                                    })
+                                    .await
+                                })
+                            })
+                            .collect();
+                        let options = HopOptions {
+                            chunk_items,
+                            order: if in_order {
+                                Order::Source
+                            } else {
+                                Order::Arrival
+                            },
+                            ..HopOptions::default()
+                        };
+                        let (mut entries, total) =
+                            drive(&client, &run, op, items().collect(), options, |_| {}).await;
+                        assert_exactly_once(&entries, total);
+                        stop.send(true).unwrap();
+                        for worker in serving {
+                            worker.await.unwrap().unwrap();
+                        }
+                        run.remove(&js, &boundaries, false).await.unwrap();
+                        entries.sort_by_key(|e| e.seq);
+                        entries
+                            .into_iter()
+                            .flat_map(|entry| match entry.outcome {
+                                Outcome::Items(items) => items,
+                                Outcome::Failed(failure) => panic!("{failure:?}"),
+                            })
+                            .collect::<Vec<Item>>()
+                    });
+                    prop_assert_eq!(remote, local);
+                    Ok(())
+                },
+            )
+            .unwrap();
     });
 }

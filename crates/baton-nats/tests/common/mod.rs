@@ -108,6 +108,10 @@ pub(crate) struct Server {
 pub(crate) struct ServerSetup {
     /// `(user, password)` required of clients.
     pub(crate) user: Option<(String, String)>,
+    /// A token required of clients.
+    pub(crate) token: Option<String>,
+    /// An NKey (its public key) required of clients.
+    pub(crate) nkey: Option<String>,
     /// `(name, cluster port, routes' cluster ports)` for a cluster node.
     pub(crate) cluster: Option<(String, u16, Vec<u16>)>,
 }
@@ -132,6 +136,14 @@ impl Server {
         if let Some((user, password)) = &setup.user {
             config.push_str(&format!(
                 "authorization {{ user: {user:?}, password: {password:?} }}\n"
+            ));
+        }
+        if let Some(token) = &setup.token {
+            config.push_str(&format!("authorization {{ token: {token:?} }}\n"));
+        }
+        if let Some(nkey) = &setup.nkey {
+            config.push_str(&format!(
+                "authorization {{ users: [ {{ nkey: {nkey:?} }} ] }}\n"
             ));
         }
         if let Some((name, cluster_port, routes)) = &setup.cluster {
