@@ -30,7 +30,15 @@
 //! after its outputs are stored downstream), exactly once at the
 //! collector: every chunk is published with a de-duplication id made of
 //! the run, the boundary and its sequence numbers, and the collector drops
-//! a sequence number it has already accounted for. Items too big for one
+//! a sequence number it has already accounted for. An item is never
+//! re-injected by publishing it again under a new or reused id: a message
+//! not acknowledged is redelivered by JetStream itself, and a retried
+//! publish carries the same id, which the server drops if it stored the
+//! first. Memory stays bounded everywhere: the feeder runs at most a window
+//! of sequence numbers ahead of the collector, streams are bounded and
+//! make publishers wait when full, a worker fetches only as many messages
+//! as it has idle replicas, and `max_ack_pending` bounds what all workers
+//! of a stage hold at once. Items too big for one
 //! message (the server's `max_payload`, 1 MiB by default, up to 64 MiB) are
 //! refused with a clear error rather than cut: an item's outputs always
 //! travel in one message, which is what lets the collector account for it.

@@ -432,6 +432,10 @@ impl Topology {
                 }
             }
         }
+        if leftover == Leftover::Replace {
+            // The earlier run's workers are no stats of this one.
+            let _ = js.delete_key_value(self.stats_bucket()).await;
+        }
         for boundary in boundaries {
             let config = self.boundary_stream(boundary);
             let name = config.name.clone();
@@ -521,7 +525,11 @@ impl Topology {
     }
 
     /// Deletes the run's streams and stats bucket (the driver does this at
-    /// the end of a run; the dead letters go with them unless `keep_dead_letters`).
+    /// the end of a run; the dead letters go with them unless
+    /// `keep_dead_letters`). Dead letters kept belong to this run: the next
+    /// run of the same name finds them and must replace them (or take
+    /// another name), since a new dead letter of the same item within the
+    /// duplicate window would be dropped as theirs.
     ///
     /// # Errors
     ///

@@ -399,7 +399,7 @@ fn flatten(done: Result<Result<(), Error>, tokio::task::JoinError>) -> Result<()
 /// then its ack; "in progress" sent all along.
 async fn handle(message: jetstream::Message, shared: Arc<Shared>) -> Result<(), Error> {
     let ack_wait = shared.ack_wait;
-    let mut progress = tokio::time::interval(ack_wait / 3);
+    let mut progress = tokio::time::interval((ack_wait / 3).max(Duration::from_millis(10)));
     progress.tick().await;
     let work = work(&message, &shared);
     tokio::pin!(work);
