@@ -241,6 +241,40 @@ impl<R: Read> Iterator for Blocks<R> {
     }
 }
 
+/// The pieces of `block` between the byte ranges `cut` (in order, not
+/// overlapping), each a block of its own starting on its own line; empty
+/// pieces are left out.
+pub(crate) fn between(
+    block: &Block,
+    cut: impl IntoIterator<Item = std::ops::Range<usize>>,
+) -> Vec<Block> {
+    let newlines =
+        |from: usize, to: usize| memchr::memchr_iter(b'\n', &block.bytes[from..to]).count() as u64;
+    let mut pieces = Vec::new();
+    // Where the next piece starts, and its line.
+    let (mut at, mut line) = (0, block.first_line);
+    let ends = cut
+        .into_iter()
+        .chain(std::iter::once(block.bytes.len()..block.bytes.len()));
+    for range in ends {
+        let end = range.start.max(at);
+        if end > at {
+            let bytes = block.bytes[at..end].to_vec();
+            let lines = newlines(at, end);
+            pieces.push(Block {
+                index: block.index,
+                first_line: line,
+                lines,
+                bytes,
+            });
+        }
+        let next = range.end.max(end);
+        line += newlines(at, next);
+        at = next;
+    }
+    pieces
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,38 +335,4 @@ mod tests {
             }
         }
     }
-}
-
-/// The pieces of `block` between the byte ranges `cut` (in order, not
-/// overlapping), each a block of its own starting on its own line; empty
-/// pieces are left out.
-pub(crate) fn between(
-    block: &Block,
-    cut: impl IntoIterator<Item = std::ops::Range<usize>>,
-) -> Vec<Block> {
-    let newlines =
-        |from: usize, to: usize| memchr::memchr_iter(b'\n', &block.bytes[from..to]).count() as u64;
-    let mut pieces = Vec::new();
-    // Where the next piece starts, and its line.
-    let (mut at, mut line) = (0, block.first_line);
-    let ends = cut
-        .into_iter()
-        .chain(std::iter::once(block.bytes.len()..block.bytes.len()));
-    for range in ends {
-        let end = range.start.max(at);
-        if end > at {
-            let bytes = block.bytes[at..end].to_vec();
-            let lines = newlines(at, end);
-            pieces.push(Block {
-                index: block.index,
-                first_line: line,
-                lines,
-                bytes,
-            });
-        }
-        let next = range.end.max(end);
-        line += newlines(at, next);
-        at = next;
-    }
-    pieces
 }
