@@ -361,9 +361,12 @@ impl CsvFormat {
             format = format.with_null_regex(self.null_regex());
         }
         let bytes = rewritten.as_deref().unwrap_or(&block.bytes);
+        // Arrow zeroes room for a whole batch of rows up front (offsets
+        // for every value): as many rows as the block can hold, not more.
+        let rows = memchr::memchr_iter(b'\n', bytes).count() + 1;
         let mut reader = arrow_csv::ReaderBuilder::new(Arc::clone(schema))
             .with_format(format)
-            .with_batch_size(1 << 16)
+            .with_batch_size(rows.min(1 << 16))
             .build_buffered(bytes)
             .map_err(|error| RecordsError::at(file, block.first_line, error.to_string()))?;
         let mut batches = Vec::new();
@@ -384,42 +387,62 @@ impl CsvFormat {
     /// `bytes` with every value that is one of the null values made
     /// empty, so that Arrow's test for an empty value finds the nulls
     /// without a regex: `None` when that would change what is null (a
-    /// quoted value, or an empty one that is not null).
-    fn nulls_as_empty(&self, bytes: &[u8]) -> Option<Vec<u8>> {
+    /// quoted value, or an empty one that is not null). Only the null
+    /// values are looked for (a few fast substring searches); the bytes are
+    /// copied only if some are found.
+    fn nulls_as_empty<'a>(&self, bytes: &'a [u8]) -> Option<std::borrow::Cow<'a, [u8]>> {
+        use memchr::memmem;
         if self.null_values.is_empty() || memchr::memchr(b'"', bytes).is_some() {
             return None;
         }
+        let d = self.delimiter;
         let empty_is_null = self.null_values.iter().any(String::is_empty);
-        let is_null = |value: &[u8]| self.null_values.iter().any(|null| null.as_bytes() == value);
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut start = 0;
-        let ends =
-            memchr::memchr2_iter(self.delimiter, b'\n', bytes).chain(std::iter::once(bytes.len()));
-        for end in ends {
-            if start == bytes.len() {
-                break;
-            }
-            let mut value = &bytes[start..end];
-            let line_end = bytes.get(end) == Some(&b'\n');
-            let cr = line_end && value.last() == Some(&b'\r');
-            if cr {
-                value = &value[..value.len() - 1];
-            }
-            if value.is_empty() && !empty_is_null {
+        if !empty_is_null {
+            // An empty value (or a blank line) somewhere: too close to call.
+            let starts_empty =
+                matches!(bytes.first(), Some(&b) if b == d || b == b'\n' || b == b'\r');
+            let pairs = [
+                [d, d],
+                [d, b'\n'],
+                [d, b'\r'],
+                [b'\n', d],
+                [b'\n', b'\n'],
+                [b'\n', b'\r'],
+            ];
+            if starts_empty || pairs.iter().any(|pair| memmem::find(bytes, pair).is_some()) {
                 return None;
             }
-            if !is_null(value) {
-                out.extend_from_slice(value);
-            }
-            if cr {
-                out.push(b'\r');
-            }
-            if let Some(&separator) = bytes.get(end) {
-                out.push(separator);
-            }
-            start = end + 1;
         }
-        Some(out)
+        let mut cuts: Vec<std::ops::Range<usize>> = Vec::new();
+        for null in self.null_values.iter().filter(|null| !null.is_empty()) {
+            for at in memmem::find_iter(bytes, null.as_bytes()) {
+                let end = at + null.len();
+                let starts = at == 0 || bytes[at - 1] == d || bytes[at - 1] == b'\n';
+                let ends = match bytes.get(end) {
+                    None => true,
+                    Some(&b) if b == d || b == b'\n' => true,
+                    Some(&b'\r') => bytes.get(end + 1) == Some(&b'\n'),
+                    Some(_) => false,
+                };
+                if starts && ends {
+                    cuts.push(at..end);
+                }
+            }
+        }
+        if cuts.is_empty() {
+            return Some(std::borrow::Cow::Borrowed(bytes));
+        }
+        cuts.sort_unstable_by_key(|cut| cut.start);
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut at = 0;
+        for cut in cuts {
+            if cut.start >= at {
+                out.extend_from_slice(&bytes[at..cut.start]);
+                at = cut.end;
+            }
+        }
+        out.extend_from_slice(&bytes[at..]);
+        Some(std::borrow::Cow::Owned(out))
     }
 
     fn null_regex(&self) -> regex::Regex {
