@@ -489,17 +489,9 @@ impl CsvFormat {
         if bad.is_empty() {
             return Err(refused);
         }
-        let pieces = crate::split::between(block, bad.iter().map(|(range, _)| range.clone()));
-        let mut batches = Vec::with_capacity(pieces.len());
-        for piece in &pieces {
-            batches.push(self.parse(piece, schema, file)?);
-        }
-        let batch = arrow_select::concat::concat_batches(schema, &batches)
-            .map_err(|error| RecordsError::at(file, block.first_line, error.to_string()))?;
-        Ok((
-            batch,
-            bad.into_iter().map(|(_, rejected)| rejected).collect(),
-        ))
+        crate::split::parse_around(block, bad, schema, file, |piece| {
+            self.parse(piece, schema, file)
+        })
     }
 
     /// The first problem in a block that Arrow refused, at its line and

@@ -275,6 +275,30 @@ pub(crate) fn between(
     pieces
 }
 
+/// The records of `block` without the `rejected` ones (each with its byte
+/// range in the block): the pieces between them parsed by `parse` and put
+/// together in `schema`.
+pub(crate) fn parse_around(
+    block: &Block,
+    rejected: Vec<(std::ops::Range<usize>, crate::error::Rejected)>,
+    schema: &arrow_schema::SchemaRef,
+    file: &str,
+    mut parse: impl FnMut(&Block) -> Result<arrow_array::RecordBatch, crate::error::RecordsError>,
+) -> Result<(arrow_array::RecordBatch, Vec<crate::error::Rejected>), crate::error::RecordsError> {
+    let pieces = between(block, rejected.iter().map(|(range, _)| range.clone()));
+    let batches = pieces
+        .iter()
+        .map(&mut parse)
+        .collect::<Result<Vec<_>, _>>()?;
+    let batch = arrow_select::concat::concat_batches(schema, &batches).map_err(|error| {
+        crate::error::RecordsError::at(file, block.first_line, error.to_string())
+    })?;
+    Ok((
+        batch,
+        rejected.into_iter().map(|(_, rejected)| rejected).collect(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -163,17 +163,9 @@ impl TextLines {
         if bad.is_empty() {
             return Err(refused);
         }
-        let pieces = crate::split::between(block, bad.iter().map(|(range, _)| range.clone()));
-        let mut batches = Vec::with_capacity(pieces.len());
-        for piece in &pieces {
-            batches.push(self.parse(piece, file)?);
-        }
-        let batch = arrow_select::concat::concat_batches(&Self::schema(), &batches)
-            .map_err(|error| RecordsError::at(file, block.first_line, error.to_string()))?;
-        Ok((
-            batch,
-            bad.into_iter().map(|(_, rejected)| rejected).collect(),
-        ))
+        crate::split::parse_around(block, bad, &Self::schema(), file, |piece| {
+            self.parse(piece, file)
+        })
     }
 }
 

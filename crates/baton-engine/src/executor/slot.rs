@@ -110,10 +110,7 @@ impl StageSlot {
     /// What the items of `data`, output by this stage, count for in the
     /// stats.
     pub(super) fn weigh(&self, data: &ChunkData) -> u64 {
-        self.weigh
-            .as_ref()
-            .and_then(|weigh| weigh(data))
-            .unwrap_or(data.len() as u64)
+        crate::stage::weigh(self.weigh.as_ref(), data)
     }
 
     pub(super) fn is_serial(&self) -> bool {

@@ -65,10 +65,7 @@ impl SourceSlot {
 
     /// What the items of `data` count for in the stats.
     pub(super) fn weigh(&self, data: &ChunkData) -> u64 {
-        self.weigh
-            .as_ref()
-            .and_then(|weigh| weigh(data))
-            .unwrap_or(data.len() as u64)
+        crate::stage::weigh(self.weigh.as_ref(), data)
     }
 
     pub(super) fn is_done(&self) -> bool {

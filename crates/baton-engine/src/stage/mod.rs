@@ -158,6 +158,14 @@ pub(crate) struct StageSpec {
 /// of another type.
 pub(crate) type Weigher = Arc<dyn Fn(&crate::chunk::ChunkData) -> Option<u64> + Send + Sync>;
 
+/// What the items of `data` count for in the stats: as `weigher` weighs
+/// them, or one each (no weigher, or items of another type).
+pub(crate) fn weigh(weigher: Option<&Weigher>, data: &crate::chunk::ChunkData) -> u64 {
+    weigher
+        .and_then(|weigh| weigh(data))
+        .unwrap_or(data.len() as u64)
+}
+
 impl std::fmt::Debug for StageSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StageSpec")
