@@ -51,6 +51,9 @@ enum Command {
         #[arg(short, long, default_value = "report.html")]
         output: PathBuf,
     },
+    /// Serves replicas of a pipeline's remote stages for distributed runs
+    /// (`baton run --nats`), until Ctrl-C.
+    Worker(commands::distributed::WorkerArgs),
     /// Lists the built-in stages and their parameters.
     Ops {
         /// Show only this op.
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Check { file, format } => commands::check::check(&file, format),
         Command::Report { trace, output } => commands::report::report(&trace, &output),
+        Command::Worker(args) => commands::distributed::worker(args),
         Command::Ops { name } => commands::ops::ops(name.as_deref()),
     };
     match result {

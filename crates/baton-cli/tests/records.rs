@@ -60,6 +60,19 @@ op = "csv"
 path = "out.csv"
 "#,
     );
+    // Only the columns the query uses are decoded: the plan shows them
+    // pushed into the source.
+    let output = baton()
+        .args(["run", "--dry-run"])
+        .arg(&pipeline)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let plan = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        plan.contains(r#"columns = ["note", "dep_delay", "origin"]"#),
+        "{plan}"
+    );
     let stats = dir.path().join("stats.json");
     let output = baton()
         .arg("run")

@@ -26,7 +26,7 @@ use baton_engine::ModeKind;
 pub struct Built {
     /// The plan.
     pub plan: Plan,
-    ops: Vec<BuiltOp>,
+    pub(crate) ops: Vec<BuiltOp>,
     /// The number of items the source will give, when known.
     pub source_len: Option<u64>,
     /// Where the stages' warnings go.
@@ -261,6 +261,7 @@ impl Plan {
             dead_letter: first.dead_letter.clone(),
             // Built by the source, from the source's parameters.
             params: baton_ops::Params::new(Default::default(), "."),
+            placement: crate::Placement::Local,
             notes: vec![format!(
                 "placed by the `{}` source `{}`: parses the blocks it reads, on every CPU thread",
                 first.op.name, first.name

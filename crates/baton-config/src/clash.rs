@@ -63,6 +63,12 @@ pub(crate) fn check(plan: &Plan) -> Vec<Diagnostic> {
 /// The paths of every stage's keys, in the file's order, after the
 /// pipeline file itself.
 fn claims(plan: &Plan) -> Vec<Claim<'_>> {
+    // Inputs clash only with outputs: with none, there is nothing to
+    // resolve (a glob of thousands of files costs a path walk each).
+    if !writes_anything(plan) {
+        return Vec::new();
+    }
+    let mut folders = Folders::default();
     let mut claims = vec![Claim {
         by: None,
         used: Use::Reads,
@@ -78,7 +84,7 @@ fn claims(plan: &Plan) -> Vec<Claim<'_>> {
                     claims.extend(files.iter().map(|file| Claim {
                         by,
                         used: Use::Reads,
-                        path: canonical(file),
+                        path: folders.canonical_file(file),
                     }));
                 }
                 ParamRole::Output | ParamRole::OutputFolder => {
@@ -172,6 +178,39 @@ fn explain(plan: &Plan, a: &Claim<'_>, b: &Claim<'_>) -> String {
     }
 }
 
+/// Whether any stage writes a file or into a folder (dead letters too).
+fn writes_anything(plan: &Plan) -> bool {
+    plan.stages.iter().any(|stage| {
+        stage.dead_letter.is_some()
+            || stage.op.params.iter().any(|param| {
+                matches!(param.role, ParamRole::Output | ParamRole::OutputFolder)
+                    && matches!(stage.params.path(param.name), Ok(Some(_)))
+            })
+    })
+}
+
+/// The folders of the files a glob matched, each resolved once.
+#[derive(Default)]
+struct Folders(std::collections::HashMap<PathBuf, PathBuf>);
+
+impl Folders {
+    /// `file` as the file system sees it: its folder resolved (once for
+    /// all the files in it), the file itself resolved only if it is a
+    /// symbolic link.
+    fn canonical_file(&mut self, file: &Path) -> PathBuf {
+        let is_link = file
+            .symlink_metadata()
+            .is_ok_and(|meta| meta.file_type().is_symlink());
+        let (Some(folder), Some(name), false) = (file.parent(), file.file_name(), is_link) else {
+            return canonical(file);
+        };
+        self.0
+            .entry(folder.to_path_buf())
+            .or_insert_with(|| canonical(folder))
+            .join(name)
+    }
+}
+
 /// `path` as the file system sees it: absolute, the longest part that
 /// exists resolved (symlinks, `..`), the rest (not made yet) as written
 /// with `.` and `..` taken lexically.
@@ -220,6 +259,26 @@ mod tests {
         assert_eq!(
             canonical(&real.join("a")).as_os_str(),
             real.join("a").as_os_str()
+        );
+    }
+
+    #[test]
+    fn a_file_is_resolved_through_its_folder_and_its_own_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().canonicalize().unwrap();
+        std::fs::create_dir(real.join("a")).unwrap();
+        std::fs::write(real.join("a/x.txt"), "x").unwrap();
+        std::os::unix::fs::symlink(real.join("a"), real.join("folder-link")).unwrap();
+        std::os::unix::fs::symlink(real.join("a/x.txt"), real.join("a/y.txt")).unwrap();
+        let mut folders = Folders::default();
+        assert_eq!(
+            folders.canonical_file(&real.join("folder-link/x.txt")),
+            real.join("a/x.txt")
+        );
+        assert_eq!(
+            folders.canonical_file(&real.join("folder-link/y.txt")),
+            real.join("a/x.txt"),
+            "a link is followed to its file"
         );
     }
 

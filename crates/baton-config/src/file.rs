@@ -70,6 +70,7 @@ impl Plan {
             max_in_flight: None,
             linger: None,
             stages: Vec::new(),
+            nats: Default::default(),
         };
         let mut stage_tables = Vec::new();
         for (key, value) in root.get_ref().iter() {
@@ -80,6 +81,15 @@ impl Plan {
                     None => {
                         let message = "`pipeline` must be a table: write `[pipeline]`";
                         reader.key_error("pipeline", Some(entry.span()), message);
+                    }
+                },
+                "nats" => match value.get_ref().as_table() {
+                    Some(table) => {
+                        crate::distributed::read_nats_table(&mut reader, &mut plan, table)
+                    }
+                    None => {
+                        let message = "`nats` must be a table: write `[nats]`";
+                        reader.key_error("nats", Some(entry.span()), message);
                     }
                 },
                 "stage" => match value.get_ref().as_array() {
@@ -101,8 +111,8 @@ impl Plan {
                     }
                 },
                 other => {
-                    let message = format!("unknown top-level key `{other}`: a pipeline file has `[pipeline]` and `[[stage]]` tables");
-                    let help = did_you_mean(other, ["stage", "pipeline"]);
+                    let message = format!("unknown top-level key `{other}`: a pipeline file has `[pipeline]`, `[nats]` and `[[stage]]` tables");
+                    let help = did_you_mean(other, ["stage", "pipeline", "nats"]);
                     reader
                         .key_error(other, Some(entry.key_span()), message)
                         .set_maybe_help(help);

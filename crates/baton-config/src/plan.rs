@@ -34,6 +34,8 @@ pub struct Plan {
     pub linger: Option<std::time::Duration>,
     /// The stages, source first, sink last.
     pub stages: Vec<PlannedStage>,
+    /// The `[nats]` table, for a distributed run (all unset without one).
+    pub nats: crate::NatsTable,
 }
 
 /// One stage of a plan.
@@ -70,6 +72,8 @@ pub struct PlannedStage {
     pub dead_letter: Option<PathBuf>,
     /// The op's parameters.
     pub params: Params,
+    /// Where it runs in a distributed run.
+    pub placement: crate::Placement,
     /// What the plan changed in the stage (work of later stages pushed
     /// down into a source), to show in `baton run --dry-run`.
     pub notes: Vec<String>,

@@ -97,6 +97,8 @@ pub(crate) fn read_stage(
     let on_error = read_error_policy(reader, table);
     let dead_letter = read_dead_letter(reader, table, on_error);
     let params = read_params(reader, table, op);
+    let placement =
+        crate::distributed::read_placement(reader, table.get("placement"), op.kind, mode);
     reader.name_stage(before, Some(&name));
     if reader.problems.len() > before {
         return None;
@@ -120,6 +122,7 @@ pub(crate) fn read_stage(
         on_error,
         dead_letter,
         params: Params::new(params, base_dir(reader.file)),
+        placement,
         notes: Vec::new(),
         spans,
     })

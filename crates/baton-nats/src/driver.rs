@@ -235,7 +235,7 @@ impl Feeder {
 
     /// Publishes what is pending now (a source that trickles calls it when
     /// it waits), without waiting for the acks.
-    async fn send_pending(&mut self) -> Result<(), Error> {
+    pub(crate) async fn send_pending(&mut self) -> Result<(), Error> {
         if self.pending.is_empty() {
             return Ok(());
         }

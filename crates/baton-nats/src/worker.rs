@@ -143,6 +143,20 @@ impl WorkerSpec {
         Self { patience, ..self }
     }
 
+    /// The stage it serves.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # let make: baton_nats::MakeReplica = Arc::new(|| Err("unused".into()));
+    /// let spec = baton_nats::WorkerSpec::new("resize", baton_nats::Boundary::Sink, 1, make);
+    /// assert_eq!(spec.stage(), "resize");
+    /// ```
+    pub fn stage(&self) -> &str {
+        &self.stage
+    }
+
     /// How many replicas it runs.
     ///
     /// # Examples

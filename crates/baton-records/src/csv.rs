@@ -347,6 +347,42 @@ impl CsvFormat {
         schema: &SchemaRef,
         file: &str,
     ) -> Result<RecordBatch, RecordsError> {
+        self.parse_columns(block, schema, None, file)
+    }
+
+    /// The rows of one block as a record batch of only the columns
+    /// `columns` (indices into `schema`, the file's, in the order given):
+    /// the others are not converted (nor checked), only split off. With
+    /// `None`, as [`CsvFormat::parse`].
+    ///
+    /// # Errors
+    ///
+    /// As [`CsvFormat::parse`], for the columns decoded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow_schema::{DataType, Field, Schema};
+    /// use baton_records::{Blocks, Boundary, CsvFormat};
+    ///
+    /// let schema = Arc::new(Schema::new(vec![
+    ///     Field::new("n", DataType::Int64, true),
+    ///     Field::new("word", DataType::Utf8, true),
+    /// ]));
+    /// let block = Blocks::new(&b"1,a\n2,b\n"[..], Boundary::CsvRecords, 1 << 20).next().unwrap().unwrap();
+    /// let batch = CsvFormat::default().parse_columns(&block, &schema, Some(&[1]), "a.csv").unwrap();
+    /// assert_eq!(batch.num_columns(), 1);
+    /// assert_eq!(batch.schema().field(0).name(), "word");
+    /// ```
+    pub fn parse_columns(
+        &self,
+        block: &Block,
+        schema: &SchemaRef,
+        columns: Option<&[usize]>,
+        file: &str,
+    ) -> Result<RecordBatch, RecordsError> {
+        let out_schema = projected(schema, columns, file, block.first_line)?;
         let mut format = arrow_csv::reader::Format::default()
             .with_delimiter(self.delimiter)
             .with_header(false);
@@ -364,22 +400,28 @@ impl CsvFormat {
         // Arrow zeroes room for a whole batch of rows up front (offsets
         // for every value): as many rows as the block can hold, not more.
         let rows = memchr::memchr_iter(b'\n', bytes).count() + 1;
-        let mut reader = arrow_csv::ReaderBuilder::new(Arc::clone(schema))
+        let mut builder = arrow_csv::ReaderBuilder::new(Arc::clone(schema))
             .with_format(format)
-            .with_batch_size(rows.min(1 << 16))
+            .with_batch_size(rows.min(1 << 16));
+        if let Some(columns) = columns {
+            builder = builder.with_projection(columns.to_vec());
+        }
+        let mut reader = builder
             .build_buffered(bytes)
             .map_err(|error| RecordsError::at(file, block.first_line, error.to_string()))?;
         let mut batches = Vec::new();
         for batch in &mut reader {
             match batch {
                 Ok(batch) => batches.push(batch),
-                Err(error) => return Err(self.locate(block, schema, file, &error.to_string())),
+                Err(error) => {
+                    return Err(self.locate(block, schema, columns, file, &error.to_string()))
+                }
             }
         }
         match batches.len() {
-            0 => Ok(RecordBatch::new_empty(Arc::clone(schema))),
+            0 => Ok(RecordBatch::new_empty(out_schema)),
             1 => Ok(batches.pop().expect("one batch")),
-            _ => arrow_select::concat::concat_batches(schema, &batches)
+            _ => arrow_select::concat::concat_batches(&out_schema, &batches)
                 .map_err(|error| RecordsError::at(file, block.first_line, error.to_string())),
         }
     }
@@ -481,16 +523,54 @@ impl CsvFormat {
         schema: &SchemaRef,
         file: &str,
     ) -> Result<(RecordBatch, Vec<Rejected>), RecordsError> {
-        let refused = match self.parse(block, schema, file) {
+        self.parse_columns_rejecting(block, schema, None, file)
+    }
+
+    /// [`CsvFormat::parse_rejecting`] of only the columns `columns` (see
+    /// [`CsvFormat::parse_columns`]): a record is rejected for a value of
+    /// a column decoded, or its width.
+    ///
+    /// # Errors
+    ///
+    /// When Arrow refuses the block and no record can be blamed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow_schema::{DataType, Field, Schema};
+    /// use baton_records::{Blocks, Boundary, CsvFormat};
+    ///
+    /// let schema = Arc::new(Schema::new(vec![
+    ///     Field::new("n", DataType::Int64, true),
+    ///     Field::new("m", DataType::Int64, true),
+    /// ]));
+    /// let block = Blocks::new(&b"1,x\ny,2\n3,4\n"[..], Boundary::CsvRecords, 1 << 20).next().unwrap().unwrap();
+    /// let format = CsvFormat::default();
+    /// // `m` is not decoded: its bad value in line 1 costs nothing.
+    /// let (batch, rejected) = format.parse_columns_rejecting(&block, &schema, Some(&[0]), "a.csv").unwrap();
+    /// assert_eq!(batch.num_rows(), 2);
+    /// assert_eq!(rejected.len(), 1);
+    /// assert_eq!(rejected[0].line, 2);
+    /// ```
+    pub fn parse_columns_rejecting(
+        &self,
+        block: &Block,
+        schema: &SchemaRef,
+        columns: Option<&[usize]>,
+        file: &str,
+    ) -> Result<(RecordBatch, Vec<Rejected>), RecordsError> {
+        let refused = match self.parse_columns(block, schema, columns, file) {
             Ok(batch) => return Ok((batch, Vec::new())),
             Err(error) => error,
         };
-        let bad = self.problems(block, schema, file, usize::MAX);
+        let bad = self.problems(block, schema, columns, file, usize::MAX);
         if bad.is_empty() {
             return Err(refused);
         }
-        crate::split::parse_around(block, bad, schema, file, |piece| {
-            self.parse(piece, schema, file)
+        let out_schema = projected(schema, columns, file, block.first_line)?;
+        crate::split::parse_around(block, bad, &out_schema, file, |piece| {
+            self.parse_columns(piece, schema, columns, file)
         })
     }
 
@@ -500,10 +580,11 @@ impl CsvFormat {
         &self,
         block: &Block,
         schema: &SchemaRef,
+        columns: Option<&[usize]>,
         file: &str,
         arrow_message: &str,
     ) -> RecordsError {
-        match self.problems(block, schema, file, 1).pop() {
+        match self.problems(block, schema, columns, file, 1).pop() {
             Some((_, rejected)) => rejected.error,
             None => RecordsError::at(file, block.first_line, arrow_message.to_string()),
         }
@@ -515,6 +596,7 @@ impl CsvFormat {
         &self,
         block: &Block,
         schema: &SchemaRef,
+        columns: Option<&[usize]>,
         file: &str,
         most: usize,
     ) -> Vec<(std::ops::Range<usize>, Rejected)> {
@@ -526,7 +608,7 @@ impl CsvFormat {
             let line = block.first_line + reader.position().line() - 1;
             let problem = match reader.read_record(&mut record) {
                 Ok(false) => break,
-                Ok(true) => self.problem(&record, schema),
+                Ok(true) => self.problem(&record, schema, columns),
                 Err(error) => Some(error.to_string()),
             };
             let end = (reader.position().byte() as usize).min(block.bytes.len());
@@ -549,7 +631,12 @@ impl CsvFormat {
     }
 
     /// What is wrong with `record` in the columns of `schema`, if anything.
-    fn problem(&self, record: &csv::StringRecord, schema: &SchemaRef) -> Option<String> {
+    fn problem(
+        &self,
+        record: &csv::StringRecord,
+        schema: &SchemaRef,
+        columns: Option<&[usize]>,
+    ) -> Option<String> {
         if record.len() != schema.fields().len() {
             return Some(format!(
                 "a row of {} where the header has {}",
@@ -557,7 +644,10 @@ impl CsvFormat {
                 values(schema.fields().len())
             ));
         }
-        for (field, text) in schema.fields().iter().zip(record.iter()) {
+        for (index, (field, text)) in schema.fields().iter().zip(record.iter()).enumerate() {
+            if columns.is_some_and(|columns| !columns.contains(&index)) {
+                continue;
+            }
             if self.is_null(text) {
                 continue;
             }
@@ -584,6 +674,22 @@ impl CsvFormat {
             }
         }
         None
+    }
+}
+
+/// `schema` cut to `columns` (all of it with `None`).
+fn projected(
+    schema: &SchemaRef,
+    columns: Option<&[usize]>,
+    file: &str,
+    line: u64,
+) -> Result<SchemaRef, RecordsError> {
+    match columns {
+        None => Ok(Arc::clone(schema)),
+        Some(columns) => schema
+            .project(columns)
+            .map(Arc::new)
+            .map_err(|error| RecordsError::at(file, line, error.to_string())),
     }
 }
 

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod check;
+pub(crate) mod distributed;
 pub(crate) mod ops;
 pub(crate) mod report;
 pub(crate) mod run;

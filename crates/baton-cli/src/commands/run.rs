@@ -44,6 +44,8 @@ pub(crate) struct RunArgs {
     /// Shows nothing while running.
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    distributed: super::distributed::DriverArgs,
 }
 
 /// Reads `STAGE=N`.
@@ -111,6 +113,37 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         print!("{}", describe_plan(&built.plan, args.threads));
         return Ok(ExitCode::SUCCESS);
     }
+    let driver = match &args.distributed.nats {
+        None => None,
+        Some(_) => {
+            if let Err(problems) = built.check_remote() {
+                eprint!("{problems}");
+                return Ok(ExitCode::from(super::BAD_FILE));
+            }
+            Some(super::distributed::Driver::start(
+                &mut built,
+                &args.distributed,
+            )?)
+        }
+    };
+    if let Some(driver) = &driver {
+        if !args.quiet {
+            let workers = driver.workers();
+            for (stage, remote) in &driver.segments {
+                let serving = workers.iter().filter(|w| remote.contains(&w.stage)).count();
+                eprintln!(
+                    "run `{}`: stage `{stage}` runs on the workers of {} ({serving} serving now{})",
+                    driver.run(),
+                    remote.join(", "),
+                    if serving == 0 {
+                        "; start them with `baton worker --nats URL FILE --stage NAME`"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+    }
     let total = built.source_len;
     let options = RunOptions {
         trace: args.trace.is_some() || args.report.is_some(),
@@ -154,6 +187,9 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // replicas, so `exec` workers are ended now, not left to outlive baton.
     interrupts.release();
     drop(handle);
+    if let Some(driver) = driver {
+        driver.finish()?;
+    }
     match result {
         Ok(report) => {
             if !args.quiet {
@@ -320,12 +356,17 @@ fn describe_plan(plan: &Plan, threads: Option<usize>) -> String {
             _ => String::new(),
         };
         text.push_str(&format!(
-            "{:>2}. {:<14} op={:<14} {}{}{}{}{}\n",
+            "{:>2}. {:<14} op={:<14} {}{}{}{}{}{}\n",
             i + 1,
             stage.name,
             stage.op.name,
             stage.mode.as_str(),
             replicas,
+            if stage.placement == baton_config::Placement::Remote {
+                " remote (on workers with --nats)"
+            } else {
+                ""
+            },
             if stage.blocking { " blocking" } else { "" },
             stage
                 .buffer

@@ -26,6 +26,7 @@ pub const STAGE_KEYS: &[&str] = &[
     "retries",
     "backoff_ms",
     "dead_letter",
+    "placement",
 ];
 
 /// Where a stage sits in a pipeline.

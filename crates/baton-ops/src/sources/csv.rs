@@ -88,6 +88,17 @@ pub(crate) const DEF: OpDef = OpDef {
             ParamType::StrTable,
             "some columns' types instead of inferring them: { zip = \"string\", delay = \"float\" } (int, float, bool, string)",
         ),
+        ParamDef::optional(
+            "columns",
+            ParamType::StrList,
+            "decode only these columns, in this order (the others are split off but not converted nor checked; a column a file lacks is an error naming the file)",
+        ),
+        ParamDef::with_default(
+            "columns_optional",
+            ParamType::Bool,
+            "false",
+            "a column of `columns` that a file lacks is left out instead (what a `select` pushed down into the source sets)",
+        ),
         ParamDef::with_default(
             "block_bytes",
             ParamType::Int,
@@ -108,6 +119,7 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
     let files = paths::matching(params, "path")?;
     let format = format(params)?;
     let block_bytes = params.int_as::<usize>("block_bytes")?.unwrap_or(1 << 20);
+    let columns = Columns::from_params(params)?;
     let files_read = Arc::new(FilesRead::default());
     let parse = {
         let format = format.clone();
@@ -120,7 +132,13 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
         })
     };
     let open = move |path: PathBuf| {
-        file_blocks(path, format.clone(), block_bytes, Arc::clone(&files_read))
+        file_blocks(
+            path,
+            format.clone(),
+            columns.clone(),
+            block_bytes,
+            Arc::clone(&files_read),
+        )
     };
     let items = read_ahead(files, files_at_once(params)?, Arc::new(open));
     Ok(BuiltOp::Source(BuiltSource {
@@ -130,6 +148,68 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
         parse: Some(parse),
     }))
 }
+
+/// The columns to decode (`columns`), if not all.
+#[derive(Clone, Debug)]
+struct Columns {
+    names: Option<Vec<String>>,
+    optional: bool,
+}
+
+impl Columns {
+    fn from_params(params: &Params) -> Result<Self, OpError> {
+        let names = match params.str_list("columns")? {
+            Some(names) if names.is_empty() => {
+                return Err(OpError::param("columns", "name at least one column"))
+            }
+            Some(mut names) => {
+                let mut seen = std::collections::HashSet::new();
+                names.retain(|c| seen.insert(c.clone()));
+                Some(names)
+            }
+            None => None,
+        };
+        Ok(Self {
+            names,
+            optional: params.bool("columns_optional")?.unwrap_or(false),
+        })
+    }
+
+    /// The indices in `schema` (a file's) of the columns to decode.
+    fn in_file(
+        &self,
+        schema: &SchemaRef,
+        file: &str,
+    ) -> Result<Option<Arc<[usize]>>, baton_records::RecordsError> {
+        let Some(names) = &self.names else {
+            return Ok(None);
+        };
+        let mut indices = Vec::with_capacity(names.len());
+        for name in names {
+            match schema.index_of(name) {
+                Ok(index) => indices.push(index),
+                Err(_) if self.optional => {}
+                Err(_) => {
+                    let have: Vec<&str> =
+                        schema.fields().iter().map(|f| f.name().as_str()).collect();
+                    return Err(baton_records::RecordsError::at(
+                        file,
+                        1,
+                        format!(
+                            "`columns` names `{name}`, which the file does not have (its columns: {})",
+                            have.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(Some(indices.into()))
+    }
+}
+
+/// What is noted about each file read: its schema, and the columns of it
+/// to decode.
+type FileSchema = (SchemaRef, Option<Arc<[usize]>>);
 
 /// How the files are read, from the parameters.
 fn format(params: &Params) -> Result<CsvFormat, OpError> {
@@ -174,8 +254,9 @@ pub(crate) fn delimiter(params: &Params, param: &str) -> Result<u8, OpError> {
 fn file_blocks(
     path: PathBuf,
     format: CsvFormat,
+    columns: Columns,
     block_bytes: usize,
-    files: Arc<FilesRead<SchemaRef>>,
+    files: Arc<FilesRead<FileSchema>>,
 ) -> Box<dyn Iterator<Item = Result<Item, BoxError>> + Send> {
     let (name, mut blocks) = match read_blocks(&path, Boundary::CsvRecords, block_bytes) {
         Ok(opened) => opened,
@@ -194,13 +275,14 @@ fn file_blocks(
             first.bytes.drain(..rows_at);
             first.first_line += header_lines;
             first.lines -= header_lines;
-            Ok(schema)
+            let decoded = columns.in_file(&schema, &name)?;
+            Ok((schema, decoded))
         });
-    let schema = match schema {
-        Ok(schema) => schema,
+    let noted = match schema {
+        Ok(noted) => noted,
         Err(error) => return Box::new(std::iter::once(Err(error.into()))),
     };
-    let file = files.add(name, schema);
+    let file = files.add(name, noted);
     Box::new(
         std::iter::once(Ok(first))
             .chain(blocks)
@@ -213,17 +295,19 @@ fn file_blocks(
 #[derive(Debug)]
 struct ParseBlocks {
     format: CsvFormat,
-    files: Arc<FilesRead<SchemaRef>>,
+    files: Arc<FilesRead<FileSchema>>,
 }
 
 impl ParseBlock for ParseBlocks {
     fn parse_block(&mut self, item: Item) -> Result<(RecordBatch, Vec<Rejected>), BoxError> {
         let (file, block) = item_block(item, "csv")?;
-        let (name, schema) = self
+        let (name, (schema, columns)) = self
             .files
             .get(file)
             .ok_or("a block of a file the source has not read")?;
-        Ok(self.format.parse_rejecting(&block, &schema, &name)?)
+        Ok(self
+            .format
+            .parse_columns_rejecting(&block, &schema, columns.as_deref(), &name)?)
     }
 }
 
@@ -271,6 +355,81 @@ mod tests {
             serde_json::Value::Object(items[1].as_ref().unwrap().fields.clone()),
             json!({"c0": "2", "c1": "false"})
         );
+    }
+
+    #[test]
+    fn columns_decodes_only_the_named_ones_and_a_missing_one_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // `bad` is not a number on line 3: only decoding it would fail.
+        std::fs::write(
+            dir.path().join("a.csv"),
+            "id,name,bad,score\n1,x,2,0.5\n2,\"y, z\",oops,1.5\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("b.csv"), "id,score\n3,2.5\n").unwrap();
+        let read = |extra: &str| {
+            let text = format!("path = \"a.csv\"\ntypes = {{ bad = \"int\" }}\n{extra}");
+            read_source(&DEF, &params(&DEF, &text, dir.path()))
+        };
+        let items = read("columns = [\"score\", \"id\"]");
+        let rows: Vec<serde_json::Value> = items
+            .into_iter()
+            .map(|r| serde_json::Value::Object(r.unwrap().fields))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                json!({"id": 1, "score": 0.5}),
+                json!({"id": 2, "score": 1.5})
+            ]
+        );
+        // Without `columns`, the bad value is found.
+        assert!(read("").iter().any(|r| r.is_err()));
+
+        let missing = read_source(
+            &DEF,
+            &params(
+                &DEF,
+                "path = \"*.csv\"\ncolumns = [\"id\", \"name\"]",
+                dir.path(),
+            ),
+        );
+        let error = missing
+            .iter()
+            .find_map(|r| r.as_ref().err())
+            .expect("an error");
+        let at = format!("{}:1: ", dir.path().join("b.csv").display());
+        assert!(error.starts_with(&at), "{error}");
+        assert!(error.contains("`columns` names `name`"), "{error}");
+        assert!(error.contains("its columns: id, score"), "{error}");
+        // Every row of the file before it was read.
+        assert_eq!(missing.iter().filter(|r| r.is_ok()).count(), 2);
+
+        let optional = read_source(
+            &DEF,
+            &params(
+                &DEF,
+                "path = \"*.csv\"\ncolumns = [\"id\", \"name\"]\ncolumns_optional = true",
+                dir.path(),
+            ),
+        );
+        let names: Vec<Option<String>> = optional
+            .iter()
+            .map(|r| {
+                r.as_ref()
+                    .unwrap()
+                    .get("name")
+                    .and_then(|v| v.as_str())
+                    .map(String::from)
+            })
+            .collect();
+        assert_eq!(names, [Some("x".into()), Some("y, z".into()), None]);
+        assert!(build_error(
+            &DEF,
+            &params(&DEF, "path = \"a.csv\"\ncolumns = []", dir.path())
+        )
+        .message
+        .contains("at least one"),);
     }
 
     #[test]

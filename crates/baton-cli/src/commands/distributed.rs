@@ -1,0 +1,392 @@
+//! Distributed runs on NATS JetStream: `baton run --nats` (the driver) and
+//! `baton worker` (replicas of remote stages).
+//!
+//! The driver runs the pipeline on its own engine as usual, with each run
+//! of remote stages replaced by one stage that publishes its items to the
+//! workers and collects what comes back (see `baton_nats::Remote`): the
+//! live view, summary, stats, trace and report work as for a local run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use baton_config::{Built, NatsTable, Plan, StreamStorage};
+use baton_nats::{
+    Auth, Boundary, ConnectOptions, HopOptions, Leftover, Remote, Settings, Storage, Tls, Topology,
+    WorkerSpec,
+};
+
+use super::BadArgument;
+
+/// Arguments of `baton worker`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct WorkerArgs {
+    /// The pipeline file (the same one the driver runs).
+    file: PathBuf,
+    /// The NATS server (else the file's `[nats] url`).
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
+    /// A remote stage to serve (repeatable).
+    #[arg(long = "stage", value_name = "NAME", required = true)]
+    stages: Vec<String>,
+    /// Replicas of each stage in this process (default: the stage's
+    /// `replicas`, else one per core).
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    replicas: Option<usize>,
+    /// The run to serve (default: the file's `[nats] run`, else the
+    /// pipeline's name).
+    #[arg(long, value_name = "NAME")]
+    run: Option<String>,
+    /// How long to wait for the driver to start the run.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    wait: u64,
+}
+
+/// The distributed part of `baton run`'s arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct DriverArgs {
+    /// Runs the remote stages on workers over NATS JetStream: the server's
+    /// URL, or none for the file's `[nats] url`.
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    pub(crate) nats: Option<String>,
+    /// The run's name on the server (default: the file's `[nats] run`,
+    /// else the pipeline's name); runs sharing a server need their own.
+    #[arg(long = "run-name", value_name = "NAME", requires = "nats")]
+    run_name: Option<String>,
+    /// Deletes what an earlier run of the same name left on the server
+    /// instead of refusing to start.
+    #[arg(long, requires = "nats")]
+    replace: bool,
+    /// Chunks each run of remote stages keeps in flight to the workers.
+    #[arg(long, value_name = "N", default_value_t = 16, requires = "nats",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    in_flight: usize,
+}
+
+/// How to reach the server: `--nats URL`, else the file's.
+fn connect_options(nats: &NatsTable, url: Option<&str>) -> Result<ConnectOptions, BadArgument> {
+    let url = url
+        .filter(|url| !url.trim().is_empty())
+        .or(nats.url.as_deref())
+        .ok_or_else(|| {
+            BadArgument(
+                "--nats needs the server's URL (`--nats nats://host:4222`), or `url` in the file's `[nats]` table".into(),
+            )
+        })?;
+    let mut options = ConnectOptions::new(url).name("baton");
+    if let Some(creds) = &nats.credentials {
+        options = options.auth(Auth::CredsFile(creds.clone()));
+    }
+    if let Some(ca) = &nats.tls_ca {
+        options = options.tls(Tls {
+            ca: Some(ca.clone()),
+            ..Default::default()
+        });
+    }
+    Ok(options)
+}
+
+/// The run's streams and consumers, from the file's `[nats]` table.
+fn topology(plan: &Plan, run: Option<&str>) -> Result<Topology, BadArgument> {
+    let nats = &plan.nats;
+    let defaults = Settings::default();
+    let settings = Settings {
+        storage: match nats.storage.unwrap_or_default() {
+            StreamStorage::File => Storage::File,
+            StreamStorage::Memory => Storage::Memory,
+        },
+        replicas: nats.stream_replicas.unwrap_or(defaults.replicas),
+        max_messages: nats.max_messages.unwrap_or(defaults.max_messages),
+        max_bytes: nats.max_bytes.unwrap_or(defaults.max_bytes),
+        ack_wait: nats.ack_wait.unwrap_or(defaults.ack_wait),
+        max_deliver: nats.max_deliver.unwrap_or(defaults.max_deliver),
+        max_ack_pending: nats.max_ack_pending.unwrap_or(defaults.max_ack_pending),
+        ..defaults
+    };
+    let name = run
+        .map(str::to_string)
+        .or_else(|| nats.run.clone())
+        .unwrap_or_else(|| run_name_of(&plan.name));
+    Topology::new(&name, settings).map_err(|e| BadArgument(e.to_string()))
+}
+
+/// A run name from a pipeline's name: what a subject may hold.
+fn run_name_of(pipeline: &str) -> String {
+    let name: String = pipeline
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.is_empty() {
+        "baton".into()
+    } else {
+        name
+    }
+}
+
+/// Where a stage's outputs go: the next stage's boundary, or the sink's.
+fn boundary_after(next: Option<&str>) -> Boundary {
+    next.map_or(Boundary::Sink, Boundary::stage)
+}
+
+/// A runtime for the NATS client: two threads are plenty for its I/O.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("baton-nats")
+        .enable_all()
+        .build()
+        .context("cannot start the NATS client's runtime")
+}
+
+/// The driver's side of a distributed run: connected, its streams made,
+/// each remote segment of the plan replaced by a stage that sends its
+/// items to the workers.
+pub(crate) struct Driver {
+    runtime: tokio::runtime::Runtime,
+    js: async_nats::jetstream::Context,
+    topology: Topology,
+    boundaries: Vec<Boundary>,
+    remotes: Vec<Remote>,
+    /// The remote stages and the segment stage that stands for them.
+    pub(crate) segments: Vec<(String, Vec<String>)>,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("run", &self.topology.run())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Driver {
+    /// Connects, makes the run's streams, and puts the remote segments of
+    /// `built` on them.
+    pub(crate) fn start(built: &mut Built, args: &DriverArgs) -> anyhow::Result<Self> {
+        let segments = built.remote_segments();
+        if segments.is_empty() {
+            return Err(BadArgument(format!(
+                "--nats: no stage of {} is remote: mark the stages to run on workers with `placement = \"remote\"`",
+                built.plan.file.display()
+            ))
+            .into());
+        }
+        let options = connect_options(&built.plan.nats, args.nats.as_deref())?;
+        let topology = topology(&built.plan, args.run_name.as_deref())?;
+        let runtime = runtime()?;
+        let client = runtime
+            .block_on(options.connect())
+            .context("cannot reach the NATS server")?;
+        let js = runtime.block_on(async { baton_nats::jetstream(&client) });
+        let mut boundaries = Vec::new();
+        for segment in &segments {
+            boundaries.extend(segment.stages.iter().map(|s| Boundary::stage(s.as_str())));
+            boundaries.push(boundary_after(segment.next.as_deref()));
+        }
+        boundaries.dedup();
+        let leftover = if args.replace {
+            Leftover::Replace
+        } else {
+            Leftover::Fail
+        };
+        runtime
+            .block_on(topology.prepare(&js, &boundaries, leftover))
+            .with_context(|| {
+                format!("cannot set up run `{}` on the NATS server", topology.run())
+            })?;
+        let window = built
+            .plan
+            .nats
+            .window
+            .unwrap_or(HopOptions::default().window);
+        let mut remotes = Vec::new();
+        let mut names = Vec::new();
+        for segment in &segments {
+            let into = Boundary::stage(segment.stages[0].as_str());
+            let out_of = boundary_after(segment.next.as_deref());
+            let hop = HopOptions {
+                window,
+                ..HopOptions::default()
+            };
+            let remote = runtime
+                .block_on(Remote::open(&js, &topology, into, out_of, hop))
+                .context("cannot open the hop to the remote stages")?;
+            built.replace_segment(segment, remote.stage(segment.rows_after), args.in_flight);
+            names.push((segment.name(), segment.stages.clone()));
+            remotes.push(remote);
+        }
+        Ok(Self {
+            runtime,
+            js,
+            topology,
+            boundaries,
+            remotes,
+            segments: names,
+        })
+    }
+
+    /// The run's name on the server.
+    pub(crate) fn run(&self) -> &str {
+        self.topology.run()
+    }
+
+    /// The workers that have reported for this run.
+    pub(crate) fn workers(&self) -> Vec<baton_nats::WorkerStats> {
+        self.runtime
+            .block_on(baton_nats::worker_stats(&self.js, &self.topology))
+            .unwrap_or_default()
+    }
+
+    /// Ends the run on the server: the hops stopped, the streams removed
+    /// (the dead letters kept when there are any, for a person to read).
+    pub(crate) fn finish(self) -> anyhow::Result<()> {
+        for remote in self.remotes {
+            remote.close();
+        }
+        let letters = self
+            .runtime
+            .block_on(baton_nats::dead_letters(&self.js, &self.topology))
+            .map(|letters| letters.len())
+            .unwrap_or(0);
+        self.runtime
+            .block_on(
+                self.topology
+                    .remove(&self.js, &self.boundaries, letters > 0),
+            )
+            .context("cannot remove the run's streams")?;
+        if letters > 0 {
+            eprintln!(
+                "{letters} items failed on every delivery to the workers: they are kept in stream {} on the NATS server",
+                self.topology.dead_letter_stream()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// `baton worker`: serves replicas of remote stages until Ctrl-C (the
+/// first finishes what it started and puts back the rest; a second exits
+/// at once, and the server hands what it held to other workers).
+pub(crate) fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    let plan = match Plan::read(&args.file) {
+        Ok(plan) => plan,
+        Err(problems) => {
+            eprint!("{problems}");
+            return Ok(ExitCode::from(super::BAD_FILE));
+        }
+    };
+    let mut specs = Vec::new();
+    for name in &args.stages {
+        let stage = match plan.build_stage(name) {
+            Ok(stage) => stage,
+            Err(problems) => {
+                eprint!("{problems}");
+                return Ok(ExitCode::from(super::BAD_FILE));
+            }
+        };
+        let planned = plan
+            .stages
+            .iter()
+            .find(|s| &s.name == name)
+            .expect("built, so planned");
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let replicas = args.replicas.or(planned.replicas).unwrap_or(threads).max(1);
+        let stage = Arc::new(stage);
+        let make: baton_nats::MakeReplica = Arc::new(move || stage.replica());
+        let next = boundary_after(plan.next_stage(name).as_deref());
+        specs.push(
+            WorkerSpec::new(name.as_str(), next, replicas, make)
+                .patience(Duration::from_secs(args.wait)),
+        );
+    }
+    let options = connect_options(&plan.nats, args.nats.as_deref())?;
+    let topology = topology(&plan, args.run.as_deref())?;
+    let runtime = runtime()?;
+    let client = runtime
+        .block_on(options.connect())
+        .context("cannot reach the NATS server")?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let presses = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    {
+        let presses = Arc::clone(&presses);
+        let _ = ctrlc::set_handler(move || {
+            if presses.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                eprintln!("stopping: finishing the items started (Ctrl-C again to exit now)");
+                let _ = stop.send(true);
+            } else {
+                eprintln!("exiting: the server gives what this worker held to other workers");
+                std::process::exit(i32::from(super::ABORTED));
+            }
+        });
+    }
+    for spec in &specs {
+        eprintln!(
+            "worker for stage `{}` of run `{}`: {} replicas, pid {}",
+            spec_stage(spec),
+            topology.run(),
+            spec.replicas(),
+            std::process::id()
+        );
+    }
+    let results = runtime.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for spec in specs {
+            let client = client.clone();
+            let topology = topology.clone();
+            let mut stopped = stopped.clone();
+            tasks.spawn(async move {
+                let name = spec_stage(&spec);
+                let shutdown = async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                };
+                (
+                    name,
+                    baton_nats::serve(&client, &topology, spec, shutdown).await,
+                )
+            });
+        }
+        let mut results = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok(result) => results.push(result),
+                Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+                Err(_) => {}
+            }
+        }
+        results
+    });
+    let mut failed = false;
+    for (stage, result) in results {
+        match result {
+            Ok(report) => eprintln!(
+                "stage `{stage}`: {} items in {} messages, {} retried, {} to the dead letters, busy {:.1} s",
+                report.items,
+                report.messages,
+                report.retries,
+                report.dead_letters,
+                report.busy.as_secs_f64()
+            ),
+            Err(error) => {
+                eprintln!("error: stage `{stage}`: {error}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(super::FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn spec_stage(spec: &WorkerSpec) -> String {
+    spec.stage().to_string()
+}

@@ -1,0 +1,610 @@
+//! `baton run --nats` and `baton worker` against a real nats-server: the
+//! same pipeline file run locally and across worker processes gives the
+//! same output; a worker killed mid-run loses nothing; a poison item is
+//! dead-lettered and the run goes on (or stops, under `on_error = "fail"`);
+//! records cross as Arrow batches; bad files and arguments are refused
+//! with located errors.
+
+mod common;
+#[path = "../../baton-nats/tests/common/mod.rs"]
+mod nats;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{baton, stderr, write};
+use nats::{watchdog, Server};
+
+/// A `baton worker` process, killed when dropped.
+struct Worker {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Worker {
+    fn start(dir: &Path, file: &Path, url: &str, stages: &[&str], replicas: usize) -> Self {
+        Self::start_with(dir, file, url, stages, replicas, &[])
+    }
+
+    fn start_with(
+        dir: &Path,
+        file: &Path,
+        url: &str,
+        stages: &[&str],
+        replicas: usize,
+        extra: &[&str],
+    ) -> Self {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let log = dir.join(format!("worker-{n}.log"));
+        let mut command = Command::new(assert_cmd::cargo::cargo_bin("baton"));
+        command
+            .arg("worker")
+            .arg(file)
+            .args(["--nats", url, "--replicas", &replicas.to_string()])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        for stage in stages {
+            command.args(["--stage", stage]);
+        }
+        Self {
+            child: command.spawn().expect("baton worker starts"),
+            log,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends Ctrl-C's signal and waits for the worker to exit.
+    fn interrupt(&mut self) -> std::process::ExitStatus {
+        nix_kill(self.child.id(), "INT");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the worker did not stop on Ctrl-C: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `kill -SIGNAL pid`.
+fn nix_kill(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// The lines of a file.
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+const LIMIT: Duration = Duration::from_secs(240);
+
+#[test]
+fn a_distributed_run_gives_what_the_local_run_gives() {
+    watchdog(LIMIT, || {
+        let server = Server::start();
+        let dir = tempfile::tempdir().unwrap();
+        let body = |out: &str| {
+            format!(
+                r#"
+[nats]
+storage = "memory"
+
+[[stage]]
+op = "range"
+end = 30000
+
+[[stage]]
+name = "double"
+op = "remap"
+fields = {{ doubled = "value * 2" }}
+placement = "remote"
+
+[[stage]]
+name = "odd_thirds"
+op = "filter"
+expr = "value % 3 == 1"
+placement = "remote"
+
+[[stage]]
+name = "tag"
+op = "remap"
+fields = {{ tag = "\"t\"" }}
+
+[[stage]]
+op = "jsonl"
+path = "{out}"
+"#
+            )
+        };
+        let file = write(dir.path(), "p.toml", &body("local.jsonl"));
+        baton()
+            .arg("run")
+            .arg(&file)
+            .arg("--quiet")
+            .assert()
+            .success();
+        let file = write(dir.path(), "p.toml", &body("remote.jsonl"));
+        // Two workers, each serving both remote stages.
+        let _a = Worker::start(
+            dir.path(),
+            &file,
+            &server.url(),
+            &["double", "odd_thirds"],
+            2,
+        );
+        let _b = Worker::start(
+            dir.path(),
+            &file,
+            &server.url(),
+            &["double", "odd_thirds"],
+            1,
+        );
+        let stats = dir.path().join("stats.json");
+        let output = baton()
+            .arg("run")
+            .arg(&file)
+            .args(["--nats", &server.url(), "--stats"])
+            .arg(&stats)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        let local = lines(&dir.path().join("local.jsonl"));
+        assert_eq!(local.len(), 10000);
+        assert_eq!(
+            lines(&dir.path().join("remote.jsonl")),
+            local,
+            "same rows, same order"
+        );
+        let text = stderr(&output);
+        assert!(text.contains("double+odd_thirds"), "{text}");
+        let stats = std::fs::read_to_string(&stats).unwrap();
+        assert!(stats.contains("double+odd_thirds"), "{stats}");
+    });
+}
+
+#[test]
+fn runs_that_share_a_server_do_not_mix() {
+    watchdog(LIMIT, || {
+        let server = Server::start();
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, end: u64, factor: u64| {
+            write(
+                dir.path(),
+                &format!("{name}.toml"),
+                &format!(
+                    r#"
+[nats]
+storage = "memory"
+run = "{name}"
+
+[[stage]]
+op = "range"
+end = {end}
+
+[[stage]]
+name = "scale"
+op = "remap"
+fields = {{ value = "value * {factor}" }}
+placement = "remote"
+
+[[stage]]
+op = "jsonl"
+path = "{name}.jsonl"
+"#
+                ),
+            )
+        };
+        let (one, two) = (file("one", 20000, 2), file("two", 15000, 3));
+        let _w1 = Worker::start(dir.path(), &one, &server.url(), &["scale"], 2);
+        let _w2 = Worker::start(dir.path(), &two, &server.url(), &["scale"], 2);
+        let run = |file: &Path| {
+            let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("baton"));
+            command
+                .arg("run")
+                .arg(file)
+                .args(["--nats", &server.url(), "--quiet"])
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (run(&one), run(&two));
+        for child in [a, b] {
+            let output = child.wait_with_output().unwrap();
+            assert!(output.status.success(), "{}", stderr(&output));
+        }
+        let values = |name: &str| -> Vec<u64> {
+            lines(&dir.path().join(format!("{name}.jsonl")))
+                .iter()
+                .map(|line| {
+                    serde_json::from_str::<serde_json::Value>(line).unwrap()["value"]
+                        .as_u64()
+                        .unwrap()
+                })
+                .collect()
+        };
+        assert_eq!(values("one"), (0..20000).map(|n| n * 2).collect::<Vec<_>>());
+        assert_eq!(values("two"), (0..15000).map(|n| n * 3).collect::<Vec<_>>());
+    });
+}
+
+#[test]
+fn a_worker_killed_mid_run_loses_nothing_and_repeats_nothing() {
+    watchdog(LIMIT, || {
+        let server = Server::start();
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            dir.path(),
+            "p.toml",
+            r#"
+[nats]
+storage = "file"
+ack_wait_ms = 1000
+
+[[stage]]
+op = "range"
+end = 4000
+
+[[stage]]
+name = "slow"
+op = "delay"
+ms = 1
+mode = "parallel"
+placement = "remote"
+
+[[stage]]
+op = "jsonl"
+path = "out.jsonl"
+"#,
+        );
+        let mut doomed = Worker::start(dir.path(), &file, &server.url(), &["slow"], 4);
+        let _survivor = Worker::start(dir.path(), &file, &server.url(), &["slow"], 4);
+        let driver = std::process::Command::new(assert_cmd::cargo::cargo_bin("baton"))
+            .arg("run")
+            .arg(&file)
+            .args(["--nats", &server.url(), "--quiet"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Let both workers take messages, then kill one as a lost machine
+        // would go: no goodbye, its messages unacknowledged.
+        std::thread::sleep(Duration::from_millis(800));
+        nix_kill(doomed.child.id(), "KILL");
+        let _ = doomed.child.wait();
+        let output = driver.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        let values: Vec<u64> = lines(&dir.path().join("out.jsonl"))
+            .iter()
+            .map(|line| {
+                serde_json::from_str::<serde_json::Value>(line).unwrap()["value"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            values,
+            (0..4000).collect::<Vec<_>>(),
+            "every item once, in order"
+        );
+    });
+}
+
+#[test]
+fn a_poison_item_goes_to_the_dead_letters_and_the_run_goes_on() {
+    watchdog(LIMIT, || {
+        let server = Server::start();
+        let dir = tempfile::tempdir().unwrap();
+        let mut rows = String::new();
+        for n in 0..500 {
+            if n == 123 {
+                rows.push_str("{\"n\": 123, \"doc\": \"{not json\"}\n");
+            } else {
+                rows.push_str(&format!(
+                    "{{\"n\": {n}, \"doc\": \"{{\\\"k\\\": {n}}}\"}}\n"
+                ));
+            }
+        }
+        write(dir.path(), "in.jsonl", &rows);
+        let body = |on_error: &str| {
+            format!(
+                r#"
+[nats]
+storage = "memory"
+max_deliver = 3
+
+[[stage]]
+op = "jsonl"
+path = "in.jsonl"
+
+[[stage]]
+name = "parse"
+op = "json_parse"
+field = "doc"
+mode = "parallel"
+placement = "remote"
+{on_error}
+
+[[stage]]
+op = "jsonl"
+path = "out.jsonl"
+"#
+            )
+        };
+        let file = write(
+            dir.path(),
+            "p.toml",
+            &body("on_error = \"skip\"\ndead_letter = \"dead.jsonl\""),
+        );
+        let worker = Worker::start(dir.path(), &file, &server.url(), &["parse"], 2);
+        let output = baton()
+            .arg("run")
+            .arg(&file)
+            .args(["--nats", &server.url()])
+            .output()
+            .unwrap();
+        let text = stderr(&output);
+        assert!(output.status.success(), "{text}\nworker: {}", worker.log());
+        assert_eq!(lines(&dir.path().join("out.jsonl")).len(), 499, "{text}");
+        let dead = std::fs::read_to_string(dir.path().join("dead.jsonl")).unwrap();
+        assert_eq!(dead.lines().count(), 1, "{dead}");
+        assert!(dead.contains("failed on every delivery"), "{dead}");
+        assert!(text.contains("dead.jsonl"), "{text}");
+        drop(worker);
+
+        let file = write(dir.path(), "p.toml", &body(""));
+        let _worker = Worker::start(dir.path(), &file, &server.url(), &["parse"], 2);
+        let output = baton()
+            .arg("run")
+            .arg(&file)
+            .args(["--nats", &server.url(), "--replace", "--quiet"])
+            .output()
+            .unwrap();
+        let text = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{text}");
+        assert!(text.contains("parse"), "{text}");
+    });
+}
+
+#[test]
+fn records_cross_to_the_workers_as_arrow_batches() {
+    watchdog(LIMIT, || {
+        let server = Server::start();
+        let dir = tempfile::tempdir().unwrap();
+        let mut csv = String::from("id,city,temp\n");
+        for n in 0..20000 {
+            csv.push_str(&format!(
+                "{n},{},{}.5\n",
+                ["Oslo", "Lima", "Pune"][n % 3],
+                n % 40
+            ));
+        }
+        write(dir.path(), "in.csv", &csv);
+        let body = |placement: &str, out: &str| {
+            format!(
+                r#"
+[nats]
+storage = "memory"
+
+[[stage]]
+op = "csv"
+path = "in.csv"
+
+[[stage]]
+name = "warm"
+op = "filter"
+expr = 'temp > 20.0 && city != "Lima"'
+placement = "{placement}"
+
+[[stage]]
+op = "csv"
+path = "{out}"
+"#
+            )
+        };
+        let local = write(dir.path(), "local.toml", &body("local", "local.csv"));
+        baton()
+            .arg("run")
+            .arg(&local)
+            .arg("--quiet")
+            .assert()
+            .success();
+        let file = write(dir.path(), "remote.toml", &body("remote", "remote.csv"));
+        let _worker = Worker::start(dir.path(), &file, &server.url(), &["warm"], 2);
+        let output = baton()
+            .arg("run")
+            .arg(&file)
+            .args(["--nats", &server.url(), "--quiet"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        let expected = lines(&dir.path().join("local.csv"));
+        assert!(expected.len() > 5000);
+        assert_eq!(lines(&dir.path().join("remote.csv")), expected);
+    });
+}
+
+#[test]
+fn a_worker_stops_cleanly_on_ctrl_c() {
+    watchdog(LIMIT, || {
+        let server = Server::start();
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            dir.path(),
+            "p.toml",
+            "[[stage]]\nop = \"range\"\nend = 10\n\n[[stage]]\nop = \"rename\"\nfields = { value = \"n\" }\nplacement = \"remote\"\n\n[[stage]]\nop = \"discard\"\n",
+        );
+        let mut worker = Worker::start(dir.path(), &file, &server.url(), &["rename"], 1);
+        std::thread::sleep(Duration::from_millis(500));
+        let status = worker.interrupt();
+        assert!(status.success(), "{}", worker.log());
+        assert!(worker.log().contains("stopping"), "{}", worker.log());
+    });
+}
+
+#[test]
+fn a_second_run_of_the_same_name_is_refused_unless_replaced() {
+    watchdog(LIMIT, || {
+        let server = Server::start();
+        let dir = tempfile::tempdir().unwrap();
+        // No worker: the first driver waits with its items in the streams.
+        let file = write(
+            dir.path(),
+            "p.toml",
+            "[nats]\nstorage = \"memory\"\n\n[[stage]]\nop = \"range\"\nend = 1000\n\n[[stage]]\nop = \"rename\"\nfields = { value = \"n\" }\nplacement = \"remote\"\n\n[[stage]]\nop = \"discard\"\n",
+        );
+        let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin("baton"))
+            .arg("run")
+            .arg(&file)
+            .args(["--nats", &server.url(), "--quiet"])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        let output = baton()
+            .arg("run")
+            .arg(&file)
+            .args(["--nats", &server.url(), "--quiet"])
+            .output()
+            .unwrap();
+        let _ = first.kill();
+        let _ = first.wait();
+        let text = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{text}");
+        assert!(text.contains("left from an earlier run"), "{text}");
+        let _worker = Worker::start(dir.path(), &file, &server.url(), &["rename"], 1);
+        let output = baton()
+            .arg("run")
+            .arg(&file)
+            .args(["--nats", &server.url(), "--replace", "--quiet"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+    });
+}
+
+#[test]
+fn bad_placements_and_nats_tables_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "p.toml",
+        "[nats]\nurll = \"nats://x:4222\"\nstorage = \"disk\"\n\n[[stage]]\nop = \"range\"\nend = 3\nplacement = \"remote\"\n\n[[stage]]\nop = \"take\"\ncount = 2\nplacement = \"remote\"\n\n[[stage]]\nop = \"rename\"\nfields = { value = \"n\" }\nplacement = \"elsewhere\"\n\n[[stage]]\nop = \"discard\"\n",
+    );
+    let output = baton().arg("check").arg(&file).output().unwrap();
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    for expected in [
+        "p.toml:2",
+        "did you mean `url`?",
+        "p.toml:3",
+        "unknown storage \"disk\"",
+        "p.toml:8",
+        "only the stages between the source and the sink can be remote",
+        "p.toml:13",
+        "must be parallel",
+        "p.toml:18",
+        "unknown placement \"elsewhere\"",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn bad_distributed_arguments_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let local_only = write(
+        dir.path(),
+        "local.toml",
+        "[[stage]]\nop = \"range\"\nend = 3\n\n[[stage]]\nop = \"discard\"\n",
+    );
+    let output = baton()
+        .arg("run")
+        .arg(&local_only)
+        .args(["--nats", "nats://127.0.0.1:1"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no stage of"),
+        "{}",
+        stderr(&output)
+    );
+
+    let remote = write(
+        dir.path(),
+        "remote.toml",
+        "[[stage]]\nop = \"range\"\nend = 3\n\n[[stage]]\nop = \"rename\"\nfields = { value = \"n\" }\nplacement = \"remote\"\n\n[[stage]]\nop = \"discard\"\n",
+    );
+    let output = baton()
+        .arg("run")
+        .arg(&remote)
+        .arg("--nats")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("needs the server's URL"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = baton()
+        .arg("worker")
+        .arg(&remote)
+        .args(["--nats", "nats://127.0.0.1:1", "--stage", "discard"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("not remote"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = baton()
+        .arg("worker")
+        .arg(&remote)
+        .args(["--nats", "nats://127.0.0.1:1", "--stage", "renmae"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("did you mean `rename`?"),
+        "{}",
+        stderr(&output)
+    );
+
+    // Without --nats the same file runs locally, remote stages and all.
+    baton()
+        .arg("run")
+        .arg(&remote)
+        .arg("--quiet")
+        .assert()
+        .success();
+}

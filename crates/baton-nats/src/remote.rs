@@ -1,0 +1,363 @@
+//! The driver's stand-in for remote stages inside its own engine pipeline:
+//! a parallel stage whose replicas publish each chunk of items into the
+//! first remote boundary and wait for what comes out of the last, so the
+//! engine's bounds, order, error policies, stats and report work across a
+//! distributed run as they do locally.
+//!
+//! One task feeds the hop (numbering items as they come, from every
+//! replica), one collects it and hands each entry to the replica waiting
+//! for its sequence number. If the hop breaks (a publish failing for good,
+//! a message nobody can read), every waiting replica and every later one
+//! gets the error: nothing waits for an answer that cannot come.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_nats::jetstream::Context;
+use baton_engine::{BoxError, ChunkOutputs, Stage};
+use baton_ops::{BuiltStage, Item, Payload};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::driver::{hop, Collector, Feeder, HopOptions, Order};
+use crate::error::Error;
+use crate::topology::{Boundary, Topology};
+use crate::wire::Outcome;
+
+/// What became of one item sent through the hop: its outputs, or why it
+/// failed.
+type Answer = Result<Vec<Item>, String>;
+
+/// A chunk of items from a replica, and where its answers go.
+struct Request {
+    items: Vec<Item>,
+    reply: oneshot::Sender<Vec<Answer>>,
+}
+
+/// A request whose answers are coming in.
+struct Waiting {
+    answers: Vec<Option<Answer>>,
+    left: usize,
+    reply: Option<oneshot::Sender<Vec<Answer>>>,
+}
+
+/// Which request each sequence number belongs to.
+#[derive(Default)]
+struct Routes {
+    waiting: HashMap<u64, Waiting>,
+    /// Sequence number → (request, index in it).
+    by_seq: HashMap<u64, (u64, usize)>,
+    /// Why the hop can no longer answer, once it cannot.
+    broken: Option<String>,
+}
+
+impl Routes {
+    fn answer(&mut self, seq: u64, answer: Answer) {
+        let Some((request, index)) = self.by_seq.remove(&seq) else {
+            return; // not ours (a duplicate the collector let through)
+        };
+        let Some(waiting) = self.waiting.get_mut(&request) else {
+            return;
+        };
+        if waiting.answers[index].is_none() {
+            waiting.answers[index] = Some(answer);
+            waiting.left -= 1;
+        }
+        if waiting.left == 0 {
+            let mut done = self.waiting.remove(&request).expect("just seen");
+            let answers = done
+                .answers
+                .drain(..)
+                .map(|answer| answer.unwrap_or_else(|| Err("no answer".into())))
+                .collect();
+            if let Some(reply) = done.reply.take() {
+                let _ = reply.send(answers);
+            }
+        }
+    }
+
+    /// Fails every waiting request (and every later one) with `why`.
+    fn break_with(&mut self, why: String) {
+        self.by_seq.clear();
+        for (_, mut waiting) in self.waiting.drain() {
+            let answers = waiting
+                .answers
+                .drain(..)
+                .map(|answer| answer.unwrap_or_else(|| Err(why.clone())))
+                .collect();
+            if let Some(reply) = waiting.reply.take() {
+                let _ = reply.send(answers);
+            }
+        }
+        self.broken.get_or_insert(why);
+    }
+}
+
+/// A hop through remote stages, driven from the engine's threads: make its
+/// stage with [`Remote::stage`] and put it in the pipeline where the remote
+/// stages were.
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn run(runtime: &tokio::runtime::Runtime, js: async_nats::jetstream::Context, topology: baton_nats::Topology) -> Result<(), Box<dyn std::error::Error>> {
+/// use baton_engine::{Mode, Pipeline};
+/// use baton_nats::{Boundary, HopOptions, Remote};
+/// use baton_ops::Item;
+///
+/// let remote = runtime.block_on(Remote::open(
+///     &js, &topology, Boundary::stage("resize"), Boundary::Sink, HopOptions::default(),
+/// ))?;
+/// let items = (0..100).map(|n| Item::with_field("n", n));
+/// let builder = Pipeline::from_iter(items).stage("resize", Mode::parallel(8).blocking());
+/// let out = remote.stage(false).attach(builder).collect()?;
+/// assert_eq!(out.len(), 100);
+/// remote.close();
+/// # Ok(()) }
+/// ```
+pub struct Remote {
+    requests: mpsc::Sender<Request>,
+    chunk_items: usize,
+    routes: Arc<Mutex<Routes>>,
+    feeding: JoinHandle<()>,
+    collecting: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote").finish_non_exhaustive()
+    }
+}
+
+impl Remote {
+    /// Opens the hop from boundary `into` to boundary `out_of` and starts
+    /// its feeding and collecting tasks on the current runtime. The run's
+    /// streams must be there ([`Topology::prepare`]). The options' order
+    /// is not used: the engine keeps order itself.
+    ///
+    /// # Errors
+    ///
+    /// The collector's consumer is not there.
+    ///
+    /// # Examples
+    ///
+    /// See [`Remote`].
+    pub async fn open(
+        js: &Context,
+        topology: &Topology,
+        into: Boundary,
+        out_of: Boundary,
+        options: HopOptions,
+    ) -> Result<Self, Error> {
+        let options = HopOptions {
+            order: Order::Arrival,
+            ..options
+        };
+        let (feeder, collector) = hop(js, topology, into, out_of, options).await?;
+        let routes = Arc::new(Mutex::new(Routes::default()));
+        let (requests, queue) = mpsc::channel(64);
+        let feeding = tokio::spawn(feed(feeder, queue, Arc::clone(&routes)));
+        let collecting = tokio::spawn(collect(collector, Arc::clone(&routes)));
+        Ok(Self {
+            requests,
+            chunk_items: options.chunk_items,
+            routes,
+            feeding,
+            collecting,
+        })
+    }
+
+    /// The stage that sends its items through the hop: parallel, each
+    /// replica keeping one chunk in flight (so give it `blocking` replicas,
+    /// as many as chunks should be in flight). With `rows`, chunks of
+    /// records that come back go on as rows, an item each (for a next stage
+    /// that takes a record at a time).
+    ///
+    /// # Examples
+    ///
+    /// See [`Remote`].
+    pub fn stage(&self, rows: bool) -> BuiltStage {
+        let requests = self.requests.clone();
+        let routes = Arc::clone(&self.routes);
+        BuiltStage::record_replicas(move || {
+            Ok(RemoteReplica {
+                requests: requests.clone(),
+                routes: Arc::clone(&routes),
+                rows,
+            })
+        })
+        // A round trip per chunk: chunks as full as a message.
+        .min_chunk(self.chunk_items)
+    }
+
+    /// Stops the hop's tasks (call it once the pipeline has ended).
+    ///
+    /// # Examples
+    ///
+    /// See [`Remote`].
+    pub fn close(self) {
+        self.feeding.abort();
+        self.collecting.abort();
+    }
+}
+
+/// Numbers the items of each request, publishes them, and routes their
+/// sequence numbers to the request.
+async fn feed(mut feeder: Feeder, mut queue: mpsc::Receiver<Request>, routes: Arc<Mutex<Routes>>) {
+    let mut next_seq = 0u64;
+    let mut next_request = 0u64;
+    while let Some(Request { items, reply }) = queue.recv().await {
+        if items.is_empty() {
+            let _ = reply.send(Vec::new());
+            continue;
+        }
+        let id = next_request;
+        next_request += 1;
+        {
+            let mut routes = routes.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(why) = routes.broken.clone() {
+                let _ = reply.send(items.iter().map(|_| Err(why.clone())).collect());
+                continue;
+            }
+            // Routed before publishing: an answer may come back at once.
+            for index in 0..items.len() {
+                routes.by_seq.insert(next_seq + index as u64, (id, index));
+            }
+            routes.waiting.insert(
+                id,
+                Waiting {
+                    answers: (0..items.len()).map(|_| None).collect(),
+                    left: items.len(),
+                    reply: Some(reply),
+                },
+            );
+        }
+        let mut failed = None;
+        for item in items {
+            match feeder.feed(item).await {
+                Ok(seq) => debug_assert_eq!(seq, next_seq),
+                Err(error) => {
+                    failed = Some(error);
+                    break;
+                }
+            }
+            next_seq += 1;
+        }
+        if failed.is_none() {
+            failed = feeder.send_pending().await.err();
+        }
+        if let Some(error) = failed {
+            let why = format!("cannot publish to the remote stages: {error}");
+            routes
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .break_with(why);
+        }
+    }
+    let _ = feeder.flush().await;
+}
+
+/// Hands each entry that comes out of the hop to the request it belongs to.
+async fn collect(mut collector: Collector, routes: Arc<Mutex<Routes>>) {
+    while let Some(entry) = collector.next().await {
+        let mut routes = routes.lock().unwrap_or_else(PoisonError::into_inner);
+        match entry {
+            Ok(entry) => {
+                let answer = match entry.outcome {
+                    Outcome::Items(items) => Ok(items),
+                    Outcome::Failed(failure) => Err(format!(
+                        "failed on every delivery to the workers of stage `{}`: {}",
+                        failure.stage, failure.error
+                    )),
+                };
+                routes.answer(entry.seq, answer);
+            }
+            // The feeder went: the run is over.
+            Err(Error::FeederGone) => return,
+            // A message nobody can read: its items cannot be accounted for.
+            Err(error) => {
+                routes.break_with(format!(
+                    "a message from the remote stages is unreadable: {error}"
+                ));
+                return;
+            }
+        }
+    }
+}
+
+/// A replica of the stand-in stage: publishes its chunk, waits for its
+/// answers.
+struct RemoteReplica {
+    requests: mpsc::Sender<Request>,
+    routes: Arc<Mutex<Routes>>,
+    rows: bool,
+}
+
+impl RemoteReplica {
+    fn send(&self, items: Vec<Item>) -> Vec<Answer> {
+        let count = items.len();
+        let (reply, answers) = oneshot::channel();
+        let gone = || {
+            let routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
+            routes
+                .broken
+                .clone()
+                .unwrap_or_else(|| "the hop to the remote stages has stopped".into())
+        };
+        if self
+            .requests
+            .blocking_send(Request { items, reply })
+            .is_err()
+        {
+            let why = gone();
+            return (0..count).map(|_| Err(why.clone())).collect();
+        }
+        match answers.blocking_recv() {
+            Ok(answers) => answers,
+            Err(_) => {
+                let why = gone();
+                (0..count).map(|_| Err(why.clone())).collect()
+            }
+        }
+    }
+
+    /// `items`, or their rows when the next stage takes a record at a time.
+    fn hand_on(&self, items: Vec<Item>, out: &mut impl FnMut(Item)) {
+        for item in items {
+            if self.rows && matches!(item.payload, Payload::Records(_)) {
+                item.rows().into_iter().for_each(&mut *out);
+            } else {
+                out(item);
+            }
+        }
+    }
+}
+
+impl Stage<Item, Item> for RemoteReplica {
+    fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        match self.send(vec![item]).pop() {
+            Some(Ok(items)) => {
+                self.hand_on(items, &mut |item| out.push(item));
+                Ok(())
+            }
+            Some(Err(why)) => Err(why.into()),
+            None => Err("the remote stages gave no answer".into()),
+        }
+    }
+
+    fn takes_chunks(&self) -> bool {
+        true
+    }
+
+    fn process_chunk(&mut self, items: Vec<Item>, out: &mut ChunkOutputs<Item, Item>) {
+        for answer in self.send(items) {
+            match answer {
+                Ok(items) => {
+                    self.hand_on(items, &mut |item| out.push(item));
+                    out.done();
+                }
+                Err(why) => out.failed(why, None),
+            }
+        }
+    }
+}
