@@ -148,15 +148,17 @@ fn describe(line: &StageLine, bottleneck: bool) -> String {
     )
 }
 
-/// Shows the run until it ends, with `notices` (Ctrl-C's) and the warnings
+/// Shows the run until it ends, with `notices` (Ctrl-C's), the warnings
 /// its stages give while it goes (each once; the summary gives them again
-/// as they stand at the end).
+/// as they stand at the end) and the `extra` lines under the stages' (a
+/// distributed run's workers: as many lines each time).
 pub(crate) fn watch(
     handle: &PipelineHandle,
     view: View,
     total: Option<u64>,
     notices: &Notices,
     warnings: &Warnings,
+    extra: &dyn Fn() -> Vec<String>,
 ) {
     let mut news = News {
         warnings,
@@ -168,8 +170,8 @@ pub(crate) fn watch(
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
-        View::Log => watch_log(handle, &mut news),
-        View::Bars => watch_bars(handle, total, notices, &mut news),
+        View::Log => watch_log(handle, &mut news, extra),
+        View::Bars => watch_bars(handle, total, notices, &mut news, extra),
     }
 }
 
@@ -192,7 +194,7 @@ impl News<'_> {
     }
 }
 
-fn watch_log(handle: &PipelineHandle, news: &mut News<'_>) {
+fn watch_log(handle: &PipelineHandle, news: &mut News<'_>, extra: &dyn Fn() -> Vec<String>) {
     let every = Duration::from_secs(2);
     let mut before = handle.stats();
     let mut last = Instant::now();
@@ -220,11 +222,20 @@ fn watch_log(handle: &PipelineHandle, news: &mut News<'_>) {
             parts.join(" | "),
             slowest
         );
+        for line in extra() {
+            eprintln!("           {line}");
+        }
         before = now;
     }
 }
 
-fn watch_bars(handle: &PipelineHandle, total: Option<u64>, notices: &Notices, news: &mut News<'_>) {
+fn watch_bars(
+    handle: &PipelineHandle,
+    total: Option<u64>,
+    notices: &Notices,
+    news: &mut News<'_>,
+    extra: &dyn Fn() -> Vec<String>,
+) {
     let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
     *notices.bars() = Some(multi.clone());
     let overall = multi.add(match total {
@@ -242,7 +253,7 @@ fn watch_bars(handle: &PipelineHandle, total: Option<u64>, notices: &Notices, ne
     }
     let first = handle.stats();
     let mut rows: Vec<ProgressBar> = Vec::new();
-    for _ in 0..=first.stages.len() {
+    for _ in 0..=first.stages.len() + extra().len() {
         let row = multi.add(ProgressBar::new_spinner());
         if let Ok(style) = ProgressStyle::with_template("  {msg}") {
             row.set_style(style);
@@ -263,6 +274,9 @@ fn watch_bars(handle: &PipelineHandle, total: Option<u64>, notices: &Notices, ne
             let (lines, bottleneck) = lines(&before, &now);
             for (i, (row, line)) in rows.iter().zip(&lines).enumerate() {
                 row.set_message(describe(line, bottleneck == Some(i)));
+            }
+            for (row, line) in rows[lines.len().min(rows.len())..].iter().zip(extra()) {
+                row.set_message(line);
             }
             before = now;
             last = Instant::now();

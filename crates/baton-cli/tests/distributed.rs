@@ -186,6 +186,25 @@ path = "{out}"
         assert!(text.contains("double+odd_thirds"), "{text}");
         let stats = std::fs::read_to_string(&stats).unwrap();
         assert!(stats.contains("double+odd_thirds"), "{stats}");
+        // The workers are in the summary and the stats: each process, with
+        // what it did.
+        assert!(text.contains("remote workers:"), "{text}");
+        let stats: serde_json::Value = serde_json::from_str(&stats).unwrap();
+        let workers = stats["workers"].as_array().expect("workers in the stats");
+        let pids: std::collections::HashSet<u64> =
+            workers.iter().map(|w| w["pid"].as_u64().unwrap()).collect();
+        assert_eq!(pids.len(), 2, "{workers:?}");
+        for stage in ["double", "odd_thirds"] {
+            let items: u64 = workers
+                .iter()
+                .filter(|w| w["stage"] == stage)
+                .map(|w| w["items"].as_u64().unwrap())
+                .sum();
+            assert_eq!(items, 30000, "{stage}: {workers:?}");
+            assert!(workers
+                .iter()
+                .any(|w| w["stage"] == stage && w["serves"] == "double+odd_thirds"));
+        }
     });
 }
 
@@ -607,4 +626,215 @@ fn bad_distributed_arguments_are_refused() {
         .arg("--quiet")
         .assert()
         .success();
+}
+
+/// A pipeline with one remote stage, writing `out`.
+fn doubling(dir: &Path, name: &str, nats: &str, out: &str) -> PathBuf {
+    write(
+        dir,
+        name,
+        &format!(
+            r#"
+[nats]
+storage = "memory"
+{nats}
+
+[[stage]]
+op = "range"
+end = 2000
+
+[[stage]]
+name = "double"
+op = "remap"
+fields = {{ doubled = "value * 2" }}
+placement = "remote"
+
+[[stage]]
+op = "jsonl"
+path = "{out}"
+"#
+        ),
+    )
+}
+
+#[test]
+fn a_password_from_the_command_line_or_the_environment_is_used_and_never_shown() {
+    watchdog(LIMIT, || {
+        let server = Server::start_with(nats::ServerSetup {
+            user: Some(("baton".into(), "s3cret-pw".into())),
+            ..Default::default()
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let file = doubling(dir.path(), "p.toml", "user = \"baton\"", "out.jsonl");
+
+        // A wrong password: a clear error within seconds, the secret unshown.
+        let started = Instant::now();
+        let output = baton()
+            .arg("run")
+            .arg(&file)
+            .args(["--nats", &server.url()])
+            .env("NATS_PASSWORD", "wrong-pw")
+            .output()
+            .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let text = stderr(&output);
+        assert!(text.contains("wrong user, password"), "{text}");
+        assert!(!text.contains("wrong-pw"), "a secret was shown: {text}");
+
+        // The worker's on the command line, the driver's in the environment
+        // (the user from the file).
+        let worker = Worker::start_with(
+            dir.path(),
+            &file,
+            &server.url(),
+            &["double"],
+            1,
+            &["--nats-user", "baton", "--nats-password", "s3cret-pw"],
+        );
+        let output = baton()
+            .arg("run")
+            .arg(&file)
+            .args(["--nats", &server.url()])
+            .env("NATS_PASSWORD", "s3cret-pw")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(lines(&dir.path().join("out.jsonl")).len(), 2000);
+        for shown in [
+            stderr(&output),
+            String::from_utf8_lossy(&output.stdout).into(),
+            worker.log(),
+        ] {
+            assert!(!shown.contains("s3cret-pw"), "a secret was shown: {shown}");
+        }
+
+        // Two kinds of credentials at once are refused.
+        let output = baton()
+            .arg("run")
+            .arg(&file)
+            .args(["--nats", &server.url(), "--nats-token", "t"])
+            .env("NATS_PASSWORD", "s3cret-pw")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        assert!(
+            stderr(&output)
+                .contains("one kind of NATS credentials, not a user and password and a token"),
+            "{}",
+            stderr(&output)
+        );
+    });
+}
+
+/// A CA, and a server and a client certificate it signed, as PEM files:
+/// `(ca, server cert, server key, client cert, client key)`.
+fn certificates(dir: &Path) -> [PathBuf; 5] {
+    use rcgen::{
+        BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+        KeyUsagePurpose,
+    };
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let leaf = |names: Vec<String>, usage: ExtendedKeyUsagePurpose| {
+        let mut params = CertificateParams::new(names).unwrap();
+        params.extended_key_usages = vec![usage];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    let server = leaf(
+        vec!["127.0.0.1".into(), "localhost".into()],
+        ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    let client = leaf(vec!["client".into()], ExtendedKeyUsagePurpose::ClientAuth);
+    let files = [
+        ("ca.pem", ca_cert.pem()),
+        ("server.pem", server.0),
+        ("server-key.pem", server.1),
+        ("client.pem", client.0),
+        ("client-key.pem", client.1),
+    ];
+    files.map(|(name, text)| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    })
+}
+
+#[test]
+fn tls_with_a_client_certificate_from_the_file_or_the_environment() {
+    watchdog(LIMIT, || {
+        let dir = tempfile::tempdir().unwrap();
+        let [ca, server_cert, server_key, client_cert, client_key] = certificates(dir.path());
+        let server = Server::start_with(nats::ServerSetup {
+            tls: Some((server_cert, server_key, Some(ca.clone()))),
+            ..Default::default()
+        });
+        // The driver's TLS from the file (paths relative to it).
+        let file = doubling(
+            dir.path(),
+            "p.toml",
+            "tls_ca = \"ca.pem\"\ntls_cert = \"client.pem\"\ntls_key = \"client-key.pem\"",
+            "out.jsonl",
+        );
+        // Without a client certificate the server refuses: an error, fast.
+        let plain = doubling(
+            dir.path(),
+            "plain.toml",
+            "tls_ca = \"ca.pem\"",
+            "plain.jsonl",
+        );
+        let started = Instant::now();
+        let output = baton()
+            .arg("run")
+            .arg(&plain)
+            .args(["--nats", &server.url()])
+            .output()
+            .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(15));
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("NATS server"),
+            "{}",
+            stderr(&output)
+        );
+
+        // The worker's from the environment.
+        let mut command = Command::new(assert_cmd::cargo::cargo_bin("baton"));
+        let log = dir.path().join("worker.log");
+        let mut worker = command
+            .arg("worker")
+            .arg(&plain)
+            .args(["--nats", &server.url(), "--stage", "double", "--run", "p"])
+            .env("NATS_CA", &ca)
+            .env("NATS_CERT", &client_cert)
+            .env("NATS_KEY", &client_key)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let output = baton()
+            .arg("run")
+            .arg(&file)
+            .args(["--nats", &server.url()])
+            .output()
+            .unwrap();
+        let _ = worker.kill();
+        let _ = worker.wait();
+        assert!(
+            output.status.success(),
+            "{}\nworker: {}",
+            stderr(&output),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        assert_eq!(lines(&dir.path().join("out.jsonl")).len(), 2000);
+    });
 }

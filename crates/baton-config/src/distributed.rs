@@ -65,8 +65,14 @@ pub const NATS_KEYS: &[&str] = &[
     "url",
     "run",
     "storage",
+    "user",
+    "password",
+    "token",
+    "nkey",
     "credentials",
     "tls_ca",
+    "tls_cert",
+    "tls_key",
     "stream_replicas",
     "max_messages",
     "max_bytes",
@@ -92,6 +98,44 @@ pub enum StreamStorage {
     Memory,
 }
 
+/// A password or token from a pipeline file: never shown by `Debug`.
+///
+/// # Examples
+///
+/// ```
+/// let secret = baton_config::SecretText::new("pw");
+/// assert_eq!(format!("{secret:?}"), "SecretText(***)");
+/// assert_eq!(secret.expose(), "pw");
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretText(String);
+
+impl SecretText {
+    /// Wraps a secret.
+    ///
+    /// # Examples
+    ///
+    /// See [`SecretText`].
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The secret itself, to hand to the client.
+    ///
+    /// # Examples
+    ///
+    /// See [`SecretText`].
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretText(***)")
+    }
+}
+
 /// The `[nats]` table: how a distributed run reaches NATS and sizes its
 /// streams. Every field is optional; the binary fills in the transport's
 /// defaults (and `--nats URL` overrides `url`).
@@ -115,10 +159,22 @@ pub struct NatsTable {
     pub run: Option<String>,
     /// File or memory storage for the streams.
     pub storage: Option<StreamStorage>,
+    /// A user name (with `password`).
+    pub user: Option<String>,
+    /// A password (better given in the environment, `NATS_PASSWORD`).
+    pub password: Option<SecretText>,
+    /// A token (better given in the environment, `NATS_TOKEN`).
+    pub token: Option<SecretText>,
+    /// A file holding an NKey seed, relative to the pipeline file.
+    pub nkey: Option<PathBuf>,
     /// A credentials file (`nsc` writes them), relative to the pipeline file.
     pub credentials: Option<PathBuf>,
     /// A CA certificate to trust for TLS, relative to the pipeline file.
     pub tls_ca: Option<PathBuf>,
+    /// A client certificate for TLS, relative to the pipeline file.
+    pub tls_cert: Option<PathBuf>,
+    /// The client certificate's key, relative to the pipeline file.
+    pub tls_key: Option<PathBuf>,
     /// Copies of each stream in a cluster (1 or 3).
     pub stream_replicas: Option<usize>,
     /// Most messages in a stream before publishers wait.
@@ -187,6 +243,35 @@ pub(crate) fn read_nats_table(reader: &mut Reader<'_>, plan: &mut Plan, table: &
                         None
                     }
                 }
+            }
+            "user" => nats.user = string(reader, "a user name"),
+            "password" | "token" => {
+                // The value is not quoted back, not even in an error.
+                let secret = match entry.as_str() {
+                    Some(text) if !text.is_empty() => Some(SecretText::new(text)),
+                    _ => {
+                        let message = format!("`{}` in `[nats]` must be a string", entry.name());
+                        reader.key_error(entry.name(), None, message);
+                        None
+                    }
+                };
+                if entry.name() == "password" {
+                    nats.password = secret;
+                } else {
+                    nats.token = secret;
+                }
+            }
+            "nkey" => {
+                nats.nkey = string(reader, "the path of a file holding an NKey seed")
+                    .map(|path| base.join(path))
+            }
+            "tls_cert" => {
+                nats.tls_cert = string(reader, "the path of a client certificate")
+                    .map(|path| base.join(path))
+            }
+            "tls_key" => {
+                nats.tls_key =
+                    string(reader, "the path of a client certificate's key").map(|path| base.join(path))
             }
             "credentials" => {
                 nats.credentials = string(reader, "the path of a credentials file")

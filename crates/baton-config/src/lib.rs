@@ -39,6 +39,6 @@ pub use baton_ops::STAGE_KEYS;
 pub use build::{Built, RunOptions, Started};
 pub use dead_letters::{DeadLetterFiles, StageLetters};
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
-pub use distributed::{NatsTable, Placement, RemoteSegment, StreamStorage, NATS_KEYS};
+pub use distributed::{NatsTable, Placement, RemoteSegment, SecretText, StreamStorage, NATS_KEYS};
 pub use file::PIPELINE_KEYS;
 pub use plan::{Plan, PlannedStage};

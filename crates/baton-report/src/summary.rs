@@ -71,6 +71,76 @@ pub struct RunSummary {
     pub span_thinning: u64,
     /// The monitor's samples, in time order.
     pub samples: Vec<SampleSummary>,
+    /// The worker processes that ran remote stages (a distributed run;
+    /// empty for a local one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workers: Vec<WorkerSummary>,
+}
+
+/// A worker process of a distributed run, as it reported itself at the
+/// run's end.
+///
+/// # Examples
+///
+/// ```
+/// let worker = baton_report::WorkerSummary {
+///     stage: "resize".into(),
+///     serves: "resize".into(),
+///     host: "node-2".into(),
+///     pid: 4242,
+///     replicas: 4,
+///     items: 1000,
+///     messages: 10,
+///     retries: 0,
+///     dead_letters: 0,
+///     busy_s: 2.0,
+///     stopped: false,
+/// };
+/// assert_eq!(worker.utilisation(4.0), 0.125);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSummary {
+    /// The remote stage it served.
+    pub stage: String,
+    /// The run's stage that stands for the remote ones (their names
+    /// joined with `+`).
+    pub serves: String,
+    /// The machine it ran on.
+    pub host: String,
+    /// Its process id there.
+    pub pid: u32,
+    /// Its replicas of the stage.
+    pub replicas: usize,
+    /// Items through its replicas.
+    pub items: u64,
+    /// Messages (chunks of items) it acknowledged.
+    pub messages: u64,
+    /// Messages it put back after a failure, for another try.
+    pub retries: u64,
+    /// Items it sent to the dead letters.
+    pub dead_letters: u64,
+    /// Seconds its replicas spent on items, added up.
+    pub busy_s: f64,
+    /// Whether it had stopped before the run ended.
+    pub stopped: bool,
+}
+
+impl WorkerSummary {
+    /// The share of its replicas' time over `elapsed_s` spent on items,
+    /// 0 to 1.
+    ///
+    /// # Examples
+    ///
+    /// See [`WorkerSummary`].
+    pub fn utilisation(&self, elapsed_s: f64) -> f64 {
+        let capacity = elapsed_s * self.replicas.max(1) as f64;
+        if capacity > 0.0 {
+            (self.busy_s / capacity).clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    }
 }
 
 /// Traces written before thinning existed kept every chunk.
@@ -297,6 +367,7 @@ impl RunSummary {
             dead_letters: stats.stages.iter().map(|s| s.skipped).sum::<u64>() as usize,
             spans: report.trace.len(),
             span_thinning: report.trace_thinning.max(1),
+            workers: Vec::new(),
             samples: report
                 .samples
                 .iter()

@@ -265,3 +265,56 @@ fn a_long_run_keeps_a_bounded_trace_and_the_page_says_it_was_thinned() {
         assert!(!render_html(&short).contains("id=\"thinned\""));
     });
 }
+
+#[test]
+fn a_distributed_run_lists_its_workers_and_keeps_them_in_the_saved_trace() {
+    let report = Pipeline::from_iter(0..1000u32)
+        .stage("resize", Mode::parallel(2))
+        .map(|x| x + 1)
+        .for_each(|_| {})
+        .unwrap();
+    let mut trace = TraceFile::from_report("remote", &report);
+    assert!(!render_html(&trace).contains("Remote workers"));
+    let worker =
+        |host: &str, pid: u32, items: u64, dead_letters: u64| baton_report::WorkerSummary {
+            stage: "resize".into(),
+            serves: "resize+tag".into(),
+            host: host.into(),
+            pid,
+            replicas: 2,
+            items,
+            messages: items / 100,
+            retries: 1,
+            dead_letters,
+            busy_s: 0.5,
+            stopped: false,
+        };
+    trace.baton.workers = vec![
+        worker("node-1", 4242, 600, 0),
+        worker("node-<2>", 77, 400, 3),
+    ];
+    let html = render_html(&trace);
+    let section = &html[html
+        .find("<section id=\"workers\">")
+        .expect("a workers section")..];
+    let section = &section[..section.find("</section>").unwrap()];
+    assert_eq!(
+        section.matches("<tr>").count(),
+        3,
+        "a header and two rows: {section}"
+    );
+    assert!(
+        section.contains("node-1") && section.contains("4242"),
+        "{section}"
+    );
+    assert!(section.contains("node-&lt;2&gt;"), "escaped: {section}");
+    assert!(section.contains("<code>resize+tag</code>"), "{section}");
+
+    // Saved and read back, the trace renders the same page.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trace.json");
+    trace.write(&path).unwrap();
+    let read = TraceFile::read(&path).unwrap();
+    assert_eq!(read.baton.workers, trace.baton.workers);
+    assert_eq!(render_html(&read), html);
+}

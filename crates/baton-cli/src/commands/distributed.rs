@@ -14,8 +14,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use baton_config::{Built, NatsTable, Plan, StreamStorage};
 use baton_nats::{
-    Auth, Boundary, ConnectOptions, HopOptions, Leftover, Remote, Settings, Storage, Tls, Topology,
-    WorkerSpec,
+    Auth, Boundary, ConnectOptions, HopOptions, Leftover, Remote, Secret, Settings, Storage, Tls,
+    Topology, WorkerSpec,
 };
 
 use super::BadArgument;
@@ -42,6 +42,159 @@ pub(crate) struct WorkerArgs {
     /// How long to wait for the driver to start the run.
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     wait: u64,
+    #[command(flatten)]
+    access: AccessArgs,
+}
+
+/// Credentials and TLS for the connection: from the command line, else
+/// the environment (the `nats` tool's variables), else the file's `[nats]`
+/// table. Secrets are never printed.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct AccessArgs {
+    /// The user to connect as (with a password).
+    #[arg(long = "nats-user", env = "NATS_USER", value_name = "USER")]
+    user: Option<String>,
+    /// The user's password (better set in NATS_PASSWORD than on the
+    /// command line, where other users of the machine can see it).
+    #[arg(
+        long = "nats-password",
+        env = "NATS_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
+    password: Option<String>,
+    /// A token to connect with.
+    #[arg(
+        long = "nats-token",
+        env = "NATS_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
+    /// A file holding an NKey seed to connect with.
+    #[arg(long = "nats-nkey", env = "NATS_NKEY", value_name = "FILE")]
+    nkey: Option<PathBuf>,
+    /// A credentials file (a user JWT and its seed, as `nsc` writes it).
+    #[arg(long = "nats-creds", env = "NATS_CREDS", value_name = "FILE")]
+    creds: Option<PathBuf>,
+    /// A CA certificate to trust: the connection then requires TLS.
+    #[arg(long = "tls-ca", env = "NATS_CA", value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// A client certificate, for servers that verify clients.
+    #[arg(
+        long = "tls-cert",
+        env = "NATS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The client certificate's key.
+    #[arg(
+        long = "tls-key",
+        env = "NATS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
+}
+
+impl AccessArgs {
+    /// The credentials: these arguments' (or the environment's), else the
+    /// file's; two kinds at once are refused.
+    fn auth(&self, nats: &NatsTable) -> Result<Auth, BadArgument> {
+        let mut given = Vec::new();
+        let user = self.user.clone().or_else(|| nats.user.clone());
+        let password = self
+            .password
+            .clone()
+            .or_else(|| nats.password.as_ref().map(|p| p.expose().to_string()));
+        match (user, password) {
+            (Some(user), Some(password)) => given.push((
+                "a user and password",
+                Auth::UserPassword {
+                    user,
+                    password: Secret::new(password),
+                },
+            )),
+            (Some(_), None) => {
+                return Err(BadArgument(
+                    "a NATS user needs a password: --nats-password, NATS_PASSWORD or `password` in `[nats]`".into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(BadArgument(
+                    "a NATS password needs a user: --nats-user, NATS_USER or `user` in `[nats]`"
+                        .into(),
+                ))
+            }
+            (None, None) => {}
+        }
+        let token = self
+            .token
+            .clone()
+            .or_else(|| nats.token.as_ref().map(|t| t.expose().to_string()));
+        if let Some(token) = token {
+            given.push(("a token", Auth::Token(Secret::new(token))));
+        }
+        if let Some(path) = self.nkey.as_ref().or(nats.nkey.as_ref()) {
+            let seed = std::fs::read_to_string(path).map_err(|e| {
+                BadArgument(format!("cannot read the NKey seed {}: {e}", path.display()))
+            })?;
+            let seed = seed
+                .lines()
+                .map(str::trim)
+                .find(|line| line.starts_with('S') && !line.contains(' '))
+                .ok_or_else(|| {
+                    BadArgument(format!(
+                        "{} holds no NKey seed (a line starting with `S`)",
+                        path.display()
+                    ))
+                })?;
+            given.push(("an NKey", Auth::NKey(Secret::new(seed))));
+        }
+        if let Some(path) = self.creds.as_ref().or(nats.credentials.as_ref()) {
+            given.push(("a credentials file", Auth::CredsFile(path.clone())));
+        }
+        match given.len() {
+            0 => Ok(Auth::None),
+            1 => Ok(given.remove(0).1),
+            _ => {
+                let kinds: Vec<&str> = given.iter().map(|(kind, _)| *kind).collect();
+                Err(BadArgument(format!(
+                    "give one kind of NATS credentials, not {}",
+                    kinds.join(" and ")
+                )))
+            }
+        }
+    }
+
+    /// TLS, if a certificate is given here or in the file.
+    fn tls(&self, nats: &NatsTable) -> Result<Option<Tls>, BadArgument> {
+        let ca = self.tls_ca.clone().or_else(|| nats.tls_ca.clone());
+        let cert = self.tls_cert.clone().or_else(|| nats.tls_cert.clone());
+        let key = self.tls_key.clone().or_else(|| nats.tls_key.clone());
+        let client_cert = match (cert, key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => {
+                return Err(BadArgument(
+                    "a TLS client certificate needs its key, and a key its certificate (`tls_cert` and `tls_key`)".into(),
+                ))
+            }
+        };
+        for path in ca
+            .iter()
+            .chain(client_cert.iter().flat_map(|(c, k)| [c, k]))
+        {
+            if !path.is_file() {
+                return Err(BadArgument(format!(
+                    "TLS: {} is not a file",
+                    path.display()
+                )));
+            }
+        }
+        Ok((ca.is_some() || client_cert.is_some()).then_some(Tls { ca, client_cert }))
+    }
 }
 
 /// The distributed part of `baton run`'s arguments.
@@ -63,10 +216,16 @@ pub(crate) struct DriverArgs {
     #[arg(long, value_name = "N", default_value_t = 16, requires = "nats",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     in_flight: usize,
+    #[command(flatten)]
+    access: AccessArgs,
 }
 
 /// How to reach the server: `--nats URL`, else the file's.
-fn connect_options(nats: &NatsTable, url: Option<&str>) -> Result<ConnectOptions, BadArgument> {
+fn connect_options(
+    nats: &NatsTable,
+    url: Option<&str>,
+    access: &AccessArgs,
+) -> Result<ConnectOptions, BadArgument> {
     let url = url
         .filter(|url| !url.trim().is_empty())
         .or(nats.url.as_deref())
@@ -75,15 +234,11 @@ fn connect_options(nats: &NatsTable, url: Option<&str>) -> Result<ConnectOptions
                 "--nats needs the server's URL (`--nats nats://host:4222`), or `url` in the file's `[nats]` table".into(),
             )
         })?;
-    let mut options = ConnectOptions::new(url).name("baton");
-    if let Some(creds) = &nats.credentials {
-        options = options.auth(Auth::CredsFile(creds.clone()));
-    }
-    if let Some(ca) = &nats.tls_ca {
-        options = options.tls(Tls {
-            ca: Some(ca.clone()),
-            ..Default::default()
-        });
+    let mut options = ConnectOptions::new(url)
+        .name("baton")
+        .auth(access.auth(nats)?);
+    if let Some(tls) = access.tls(nats)? {
+        options = options.tls(tls);
     }
     Ok(options)
 }
@@ -179,7 +334,7 @@ impl Driver {
             ))
             .into());
         }
-        let options = connect_options(&built.plan.nats, args.nats.as_deref())?;
+        let options = connect_options(&built.plan.nats, args.nats.as_deref(), &args.access)?;
         let topology = topology(&built.plan, args.run_name.as_deref())?;
         let runtime = runtime()?;
         let client = runtime
@@ -245,6 +400,68 @@ impl Driver {
             .unwrap_or_default()
     }
 
+    /// Reads the workers' stats every second, for the live view, until
+    /// the driver finishes.
+    pub(crate) fn watch(&self, file: &std::path::Path) -> WorkersBoard {
+        let board = WorkersBoard {
+            state: Arc::new(std::sync::Mutex::new(BoardState::default())),
+            segments: self.segments.clone(),
+            file: file.display().to_string(),
+        };
+        let js = self.js.clone();
+        let topology = self.topology.clone();
+        let state = Arc::clone(&board.state);
+        self.runtime.spawn(async move {
+            loop {
+                if let Ok(workers) = baton_nats::worker_stats(&js, &topology).await {
+                    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+                    let now = (std::time::Instant::now(), workers);
+                    state.before = std::mem::replace(&mut state.now, now);
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        board
+    }
+
+    /// The workers as they stand at the run's end, for the summary: read
+    /// after their last report (they report every quarter of a second).
+    pub(crate) fn final_workers(&self) -> Vec<baton_report::WorkerSummary> {
+        std::thread::sleep(Duration::from_millis(400));
+        let mut workers: Vec<baton_report::WorkerSummary> = self
+            .workers()
+            .into_iter()
+            .map(|w| baton_report::WorkerSummary {
+                serves: self
+                    .segments
+                    .iter()
+                    .find(|(_, stages)| stages.contains(&w.stage))
+                    .map_or_else(|| w.stage.clone(), |(name, _)| name.clone()),
+                stage: w.stage,
+                host: w.host,
+                pid: w.pid,
+                replicas: w.replicas,
+                items: w.items,
+                messages: w.messages,
+                retries: w.retries,
+                dead_letters: w.dead_letters,
+                busy_s: w.busy_ms as f64 / 1000.0,
+                stopped: w.stopped,
+            })
+            .collect();
+        // In the pipeline's order of stages, then by machine and process.
+        let order = |stage: &str| {
+            self.segments
+                .iter()
+                .flat_map(|(_, stages)| stages)
+                .position(|s| s == stage)
+        };
+        workers.sort_by(|a, b| {
+            (order(&a.stage), &a.host, a.pid).cmp(&(order(&b.stage), &b.host, b.pid))
+        });
+        workers
+    }
+
     /// Ends the run on the server: the hops stopped, the streams removed
     /// (the dead letters kept when there are any, for a person to read).
     pub(crate) fn finish(self) -> anyhow::Result<()> {
@@ -269,6 +486,93 @@ impl Driver {
             );
         }
         Ok(())
+    }
+}
+
+/// The workers of a distributed run as last read from the server, and
+/// as read the time before (for how busy they were in between).
+#[derive(Clone, Debug)]
+pub(crate) struct WorkersBoard {
+    state: Arc<std::sync::Mutex<BoardState>>,
+    segments: Vec<(String, Vec<String>)>,
+    file: String,
+}
+
+#[derive(Debug)]
+struct BoardState {
+    now: (std::time::Instant, Vec<baton_nats::WorkerStats>),
+    before: (std::time::Instant, Vec<baton_nats::WorkerStats>),
+}
+
+impl Default for BoardState {
+    fn default() -> Self {
+        let now = std::time::Instant::now();
+        Self {
+            now: (now, Vec::new()),
+            before: (now, Vec::new()),
+        }
+    }
+}
+
+impl WorkersBoard {
+    /// One line per run of remote stages: its workers, each with its items
+    /// and how busy its replicas were over the last second, or how to
+    /// start one when none serves.
+    pub(crate) fn lines(&self) -> Vec<String> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (at, now) = &state.now;
+        let (then, before) = &state.before;
+        let dt_ms = at.duration_since(*then).as_millis().max(1) as f64;
+        self.segments
+            .iter()
+            .map(|(name, stages)| {
+                let serving: Vec<&baton_nats::WorkerStats> = now
+                    .iter()
+                    .filter(|w| stages.contains(&w.stage) && !w.stopped)
+                    .collect();
+                if serving.is_empty() {
+                    let flags: Vec<String> =
+                        stages.iter().map(|s| format!("--stage {s}")).collect();
+                    return format!(
+                        "↳ {name}: no worker serving: start one with `baton worker {} --nats URL {}`",
+                        self.file,
+                        flags.join(" ")
+                    );
+                }
+                let parts: Vec<String> = serving
+                    .iter()
+                    .map(|w| {
+                        let busy_before = before
+                            .iter()
+                            .find(|b| b.stage == w.stage && b.host == w.host && b.pid == w.pid)
+                            .map_or(w.busy_ms, |b| b.busy_ms);
+                        let busy = (w.busy_ms.saturating_sub(busy_before)) as f64
+                            / (dt_ms * w.replicas.max(1) as f64);
+                        let stage = if stages.len() > 1 {
+                            format!("{} ", w.stage)
+                        } else {
+                            String::new()
+                        };
+                        format!(
+                            "{stage}{}:{} x{} {} items busy {:.0}%",
+                            w.host,
+                            w.pid,
+                            w.replicas,
+                            w.items,
+                            (busy * 100.0).min(100.0)
+                        )
+                    })
+                    .collect();
+                let processes: std::collections::HashSet<(&str, u32)> =
+                    serving.iter().map(|w| (w.host.as_str(), w.pid)).collect();
+                format!(
+                    "↳ {name} on {} worker{}: {}",
+                    processes.len(),
+                    if processes.len() == 1 { "" } else { "s" },
+                    parts.join(" | ")
+                )
+            })
+            .collect()
     }
 }
 
@@ -307,7 +611,7 @@ pub(crate) fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                 .patience(Duration::from_secs(args.wait)),
         );
     }
-    let options = connect_options(&plan.nats, args.nats.as_deref())?;
+    let options = connect_options(&plan.nats, args.nats.as_deref(), &args.access)?;
     let topology = topology(&plan, args.run.as_deref())?;
     let runtime = runtime()?;
     let client = runtime

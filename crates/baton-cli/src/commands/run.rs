@@ -174,12 +174,15 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let _ = ctrlc::set_handler(move || interrupts.interrupt());
     }
     let warnings = started.warnings();
+    let board = driver.as_ref().map(|d| d.watch(&args.file));
+    let worker_lines = || board.as_ref().map(|b| b.lines()).unwrap_or_default();
     live::watch(
         &handle,
         View::choose(args.quiet),
         total,
         &notices,
         &warnings,
+        &worker_lines,
     );
     let name = started.plan.name.clone();
     let result = started.handle.join();
@@ -187,17 +190,20 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // replicas, so `exec` workers are ended now, not left to outlive baton.
     interrupts.release();
     drop(handle);
+    let mut workers = Vec::new();
     if let Some(driver) = driver {
+        workers = driver.final_workers();
         driver.finish()?;
     }
     match result {
         Ok(report) => {
             if !args.quiet {
                 eprint!("{report}");
+                print_workers(&workers, report.stats.elapsed.as_secs_f64());
             }
             print_dead_letters(&dead_letters);
             print_warnings(&warnings);
-            write_reports(&name, &report, &args)?;
+            write_reports(&name, &report, workers, &args)?;
             Ok(ExitCode::SUCCESS)
         }
         Err(PipelineError::Aborted) => {
@@ -303,8 +309,14 @@ impl Interrupts {
 }
 
 /// Writes the trace, report and stats files asked for.
-fn write_reports(name: &str, report: &RunReport, args: &RunArgs) -> anyhow::Result<()> {
-    let trace = baton_report::TraceFile::from_report(name, report);
+fn write_reports(
+    name: &str,
+    report: &RunReport,
+    workers: Vec<baton_report::WorkerSummary>,
+    args: &RunArgs,
+) -> anyhow::Result<()> {
+    let mut trace = baton_report::TraceFile::from_report(name, report);
+    trace.baton.workers = workers;
     if let Some(path) = &args.trace {
         trace
             .write(path)
@@ -323,6 +335,37 @@ fn write_reports(name: &str, report: &RunReport, args: &RunArgs) -> anyhow::Resu
         eprintln!("stats written to {}", path.display());
     }
     Ok(())
+}
+
+/// The worker processes of a distributed run, after its summary.
+fn print_workers(workers: &[baton_report::WorkerSummary], elapsed_s: f64) {
+    if workers.is_empty() {
+        return;
+    }
+    let width = workers
+        .iter()
+        .map(|w| w.stage.len())
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    eprintln!(
+        "remote workers:\n  {:<width$}  {:<24} {:>8} {:>12} {:>9} {:>6} {:>7} {:>12}",
+        "stage", "host:pid", "replicas", "items", "messages", "busy", "retried", "dead letters"
+    );
+    for w in workers {
+        eprintln!(
+            "  {:<width$}  {:<24} {:>8} {:>12} {:>9} {:>5.0}% {:>7} {:>12}{}",
+            w.stage,
+            format!("{}:{}", w.host, w.pid),
+            w.replicas,
+            w.items,
+            w.messages,
+            w.utilisation(elapsed_s) * 100.0,
+            w.retries,
+            w.dead_letters,
+            if w.stopped { "  (stopped)" } else { "" }
+        );
+    }
 }
 
 /// How many items each stage skipped, and where they went.

@@ -114,6 +114,10 @@ pub(crate) struct ServerSetup {
     pub(crate) nkey: Option<String>,
     /// `(name, cluster port, routes' cluster ports)` for a cluster node.
     pub(crate) cluster: Option<(String, u16, Vec<u16>)>,
+    /// TLS required of clients: the server's certificate and key, and the
+    /// CA that must have signed clients' certificates (if it verifies them).
+    #[allow(dead_code)]
+    pub(crate) tls: Option<(PathBuf, PathBuf, Option<PathBuf>)>,
 }
 
 impl Server {
@@ -144,6 +148,16 @@ impl Server {
         if let Some(nkey) = &setup.nkey {
             config.push_str(&format!(
                 "authorization {{ users: [ {{ nkey: {nkey:?} }} ] }}\n"
+            ));
+        }
+        if let Some((cert, key, verify)) = &setup.tls {
+            let verify = verify.as_ref().map_or(String::new(), |ca| {
+                format!(", ca_file: {:?}, verify: true", ca.display().to_string())
+            });
+            config.push_str(&format!(
+                "tls {{ cert_file: {:?}, key_file: {:?}{verify} }}\n",
+                cert.display().to_string(),
+                key.display().to_string()
             ));
         }
         if let Some((name, cluster_port, routes)) = &setup.cluster {

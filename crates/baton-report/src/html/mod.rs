@@ -64,6 +64,7 @@ pub fn render_html(trace: &TraceFile) -> String {
     diagram::render(&mut out, trace);
     charts::render(&mut out, summary);
     table::render(&mut out, summary);
+    table::render_workers(&mut out, summary);
     out.push_str(
         "<footer>Made by baton-report from the run's trace file alone. That file is in Chrome's trace event format: \
          open it in Perfetto (ui.perfetto.dev) or chrome://tracing to zoom into every span.</footer>\n</main></body></html>\n",

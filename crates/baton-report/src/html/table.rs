@@ -65,6 +65,48 @@ pub(crate) fn render(out: &mut String, summary: &RunSummary) {
     );
 }
 
+/// Writes the "workers" section: the processes that ran remote stages.
+pub(crate) fn render_workers(out: &mut String, summary: &RunSummary) {
+    if summary.workers.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<section id=\"workers\"><h2>Remote workers</h2>\n<table class=\"stats\"><thead><tr>\
+         <th>stage</th><th>host</th><th class=\"num\">pid</th><th class=\"num\">replicas</th>\
+         <th class=\"num\">items</th><th class=\"num\">messages</th><th class=\"num\">busy</th>\
+         <th class=\"num\">retried</th><th class=\"num\">dead letters</th><th>state</th></tr></thead><tbody>\n",
+    );
+    for worker in &summary.workers {
+        let _ = writeln!(
+            out,
+            "<tr><td><code>{}</code>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td>{}<td class=\"num\">{}</td>\
+             <td class=\"num{}\">{}</td><td>{}</td></tr>",
+            escape(&worker.stage),
+            if worker.serves == worker.stage {
+                String::new()
+            } else {
+                format!(" <span class=\"note\">in <code>{}</code></span>", escape(&worker.serves))
+            },
+            escape(&worker.host),
+            worker.pid,
+            worker.replicas,
+            units::count(worker.items),
+            units::count(worker.messages),
+            busy_cell(worker.utilisation(summary.elapsed_s)),
+            units::count(worker.retries),
+            if worker.dead_letters > 0 { " bad" } else { "" },
+            units::count(worker.dead_letters),
+            if worker.stopped { "stopped" } else { "serving" },
+        );
+    }
+    out.push_str(
+        "</tbody></table>\n<p class=\"note\">Each worker process as it reported itself at the end of the run. \
+         <b>busy</b>: share of its replicas' time over the whole run spent on items (a worker that joined late \
+         or left early shows less). <b>retried</b>: chunks it put back after a failure, for another delivery.</p></section>\n",
+    );
+}
+
 /// `part` of `whole`, at most all of it: sampled times can overshoot the
 /// run by up to one sampling interval.
 fn share(part: f64, whole: f64) -> f64 {
