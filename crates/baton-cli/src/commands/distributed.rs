@@ -215,7 +215,7 @@ pub(crate) struct DriverArgs {
     /// Chunks each run of remote stages keeps in flight to the workers.
     #[arg(long, value_name = "N", default_value_t = 16, requires = "nats",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
-    in_flight: usize,
+    pub(crate) in_flight: usize,
     #[command(flatten)]
     access: AccessArgs,
 }

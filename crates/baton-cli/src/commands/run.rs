@@ -200,6 +200,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             if !args.quiet {
                 eprint!("{report}");
                 print_workers(&workers, report.stats.elapsed.as_secs_f64());
+                print_remote_advice(&report, &workers, args.distributed.in_flight);
             }
             print_dead_letters(&dead_letters);
             print_warnings(&warnings);
@@ -364,6 +365,48 @@ fn print_workers(workers: &[baton_report::WorkerSummary], elapsed_s: f64) {
             w.retries,
             w.dead_letters,
             if w.stopped { "  (stopped)" } else { "" }
+        );
+    }
+}
+
+/// When remote stages limit a distributed run, what to change: more
+/// workers if theirs are busy, more items in flight to them if not.
+fn print_remote_advice(
+    report: &RunReport,
+    workers: &[baton_report::WorkerSummary],
+    in_flight: usize,
+) {
+    let Some(bottleneck) = report.stats.bottleneck() else {
+        return;
+    };
+    let serving: Vec<&baton_report::WorkerSummary> = workers
+        .iter()
+        .filter(|w| w.serves == bottleneck.stage)
+        .collect();
+    if serving.is_empty() {
+        return;
+    }
+    let elapsed = report.stats.elapsed.as_secs_f64();
+    let busy = serving
+        .iter()
+        .map(|w| w.utilisation(elapsed))
+        .fold(0.0, f64::max);
+    let stages: Vec<&str> = {
+        let mut stages: Vec<&str> = serving.iter().map(|w| w.stage.as_str()).collect();
+        stages.dedup();
+        stages
+    };
+    if busy >= 0.7 {
+        let flags: Vec<String> = stages.iter().map(|s| format!("--stage {s}")).collect();
+        eprintln!(
+            "the remote stages are the bottleneck and their workers were busy (up to {:.0}%): start more workers (`baton worker FILE --nats URL {}`) or give them more replicas",
+            busy * 100.0,
+            flags.join(" ")
+        );
+    } else {
+        eprintln!(
+            "the remote stages are the bottleneck but their busiest worker was busy only {:.0}% of the run: more items in flight would keep them busier (`--in-flight`, now {in_flight} chunks; `window` in `[nats]`)",
+            busy * 100.0
         );
     }
 }
