@@ -10,7 +10,7 @@
 //! a message nobody can read), every waiting replica and every later one
 //! gets the error: nothing waits for an answer that cannot come.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_nats::jetstream::Context;
@@ -45,25 +45,31 @@ struct Waiting {
 #[derive(Default)]
 struct Routes {
     waiting: HashMap<u64, Waiting>,
-    /// Sequence number → (request, index in it).
-    by_seq: HashMap<u64, (u64, usize)>,
+    /// The first sequence number of each waiting request → the request
+    /// (its items have the numbers that follow, one per item).
+    by_first: BTreeMap<u64, u64>,
     /// Why the hop can no longer answer, once it cannot.
     broken: Option<String>,
 }
 
 impl Routes {
     fn answer(&mut self, seq: u64, answer: Answer) {
-        let Some((request, index)) = self.by_seq.remove(&seq) else {
+        let Some((&first, &request)) = self.by_first.range(..=seq).next_back() else {
             return; // not ours (a duplicate the collector let through)
         };
         let Some(waiting) = self.waiting.get_mut(&request) else {
             return;
         };
+        let index = (seq - first) as usize;
+        if index >= waiting.answers.len() {
+            return; // of a request already answered
+        }
         if waiting.answers[index].is_none() {
             waiting.answers[index] = Some(answer);
             waiting.left -= 1;
         }
         if waiting.left == 0 {
+            self.by_first.remove(&first);
             let mut done = self.waiting.remove(&request).expect("just seen");
             let answers = done
                 .answers
@@ -78,7 +84,7 @@ impl Routes {
 
     /// Fails every waiting request (and every later one) with `why`.
     fn break_with(&mut self, why: String) {
-        self.by_seq.clear();
+        self.by_first.clear();
         for (_, mut waiting) in self.waiting.drain() {
             let answers = waiting
                 .answers
@@ -220,9 +226,7 @@ async fn feed(mut feeder: Feeder, mut queue: mpsc::Receiver<Request>, routes: Ar
                 continue;
             }
             // Routed before publishing: an answer may come back at once.
-            for index in 0..items.len() {
-                routes.by_seq.insert(next_seq + index as u64, (id, index));
-            }
+            routes.by_first.insert(next_seq, id);
             routes.waiting.insert(
                 id,
                 Waiting {
