@@ -5,7 +5,10 @@
 //! as it has idle replicas (a message's ack wait starts at delivery, so
 //! fetching more than it can start would get them redelivered elsewhere),
 //! and runs each message's chunk through a replica on a thread of its own,
-//! never on the async reactor. Then, in this order:
+//! never on the async reactor. A replica is idle again as soon as it has
+//! worked its chunk: the publishing and acknowledging that follow overlap
+//! its next chunk (at most one such tail per replica, so memory stays
+//! bounded when the next stream is full). Then, in this order:
 //!
 //! 1. it publishes the outputs to the next boundary and awaits their
 //!    publish acks (each chunk with its de-duplication id);
@@ -335,6 +338,11 @@ async fn fetch_loop(
     shutdown: &mut std::pin::Pin<&mut (impl Future<Output = ()> + Send)>,
 ) -> Result<(), Error> {
     let mut tasks: JoinSet<Result<(), Error>> = JoinSet::new();
+    // A permit per idle replica, held by a message until its chunk is
+    // worked; and a message's task lives on while its outputs are
+    // published and its input acknowledged: at most two per replica.
+    let idle = Arc::new(tokio::sync::Semaphore::new(replicas));
+    let most_tasks = 2 * replicas;
     let mut stopping = false;
     let mut failure = None;
     while !stopping && failure.is_none() {
@@ -343,14 +351,19 @@ async fn fetch_loop(
                 failure = Some(error);
             }
         }
-        let free = replicas.saturating_sub(tasks.len());
+        let free = idle
+            .available_permits()
+            .min(most_tasks.saturating_sub(tasks.len()));
         if free == 0 {
+            let full = tasks.len() >= most_tasks;
             tokio::select! {
                 Some(done) = tasks.join_next() => {
                     if let Err(error) = flatten(done) {
                         failure = Some(error);
                     }
                 }
+                // A replica done with its chunk (its permit comes back).
+                _ = idle.acquire(), if !full => {}
                 () = shutdown.as_mut() => stopping = true,
             }
             continue;
@@ -380,7 +393,11 @@ async fn fetch_loop(
                         if stopping {
                             let _ = message.ack_with(AckKind::Nak(None)).await;
                         } else {
-                            tasks.spawn(handle(message, Arc::clone(shared)));
+                            let permit = Arc::clone(&idle)
+                                .acquire_owned()
+                                .await
+                                .expect("the semaphore is never closed");
+                            tasks.spawn(handle(message, Arc::clone(shared), permit));
                         }
                     }
                     Some(Err(_)) => {
@@ -411,11 +428,15 @@ fn flatten(done: Result<Result<(), Error>, tokio::task::JoinError>) -> Result<()
 
 /// Works one message: its chunk through a replica, its outputs published,
 /// then its ack; "in progress" sent all along.
-async fn handle(message: jetstream::Message, shared: Arc<Shared>) -> Result<(), Error> {
+async fn handle(
+    message: jetstream::Message,
+    shared: Arc<Shared>,
+    replica: tokio::sync::OwnedSemaphorePermit,
+) -> Result<(), Error> {
     let ack_wait = shared.ack_wait;
     let mut progress = tokio::time::interval((ack_wait / 3).max(Duration::from_millis(10)));
     progress.tick().await;
-    let work = work(&message, &shared);
+    let work = work(&message, &shared, replica);
     tokio::pin!(work);
     loop {
         tokio::select! {
@@ -427,7 +448,13 @@ async fn handle(message: jetstream::Message, shared: Arc<Shared>) -> Result<(), 
     }
 }
 
-async fn work(message: &jetstream::Message, shared: &Shared) -> Result<(), Error> {
+/// `replica` is this message's claim on an idle replica, given back once
+/// its chunk is worked.
+async fn work(
+    message: &jetstream::Message,
+    shared: &Shared,
+    replica: tokio::sync::OwnedSemaphorePermit,
+) -> Result<(), Error> {
     let max_deliver = shared.max_deliver;
     let deliveries = message
         .info()
@@ -464,6 +491,8 @@ async fn work(message: &jetstream::Message, shared: &Shared) -> Result<(), Error
         let _ = message.ack_with(AckKind::Nak(None)).await;
         return Ok(());
     };
+    // The replica is free for the next chunk while this one's outputs go.
+    drop(replica);
     match worked {
         Worked::Retry => {
             shared.counters.retries.fetch_add(1, Ordering::Relaxed);
