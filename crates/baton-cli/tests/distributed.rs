@@ -516,13 +516,17 @@ fn a_second_run_of_the_same_name_is_refused_unless_replaced() {
         let text = stderr(&output);
         assert_eq!(output.status.code(), Some(1), "{text}");
         assert!(text.contains("left from an earlier run"), "{text}");
-        let _worker = Worker::start(dir.path(), &file, &server.url(), &["rename"], 1);
-        let output = baton()
+        // The worker joins once the replacing driver has made the run anew.
+        let replacing = std::process::Command::new(assert_cmd::cargo::cargo_bin("baton"))
             .arg("run")
             .arg(&file)
             .args(["--nats", &server.url(), "--replace", "--quiet"])
-            .output()
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
+        std::thread::sleep(Duration::from_millis(1000));
+        let _worker = Worker::start(dir.path(), &file, &server.url(), &["rename"], 1);
+        let output = replacing.wait_with_output().unwrap();
         assert!(output.status.success(), "{}", stderr(&output));
     });
 }

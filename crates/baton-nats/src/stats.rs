@@ -137,8 +137,21 @@ impl StatsReporter {
     ) -> Self {
         let (stop, mut stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
-            let Ok(bucket) = js.get_key_value(topology.stats_bucket()).await else {
-                return;
+            // Found at once when the driver made the run; looked for again
+            // while it is not (a server coming back, say).
+            let bucket = loop {
+                tokio::select! {
+                    found = js.get_key_value(topology.stats_bucket()) => {
+                        if let Ok(bucket) = found {
+                            break bucket;
+                        }
+                    }
+                    _ = &mut stopped => return,
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(250)) => {}
+                    _ = &mut stopped => return,
+                }
             };
             let snapshot = |stopped: bool| WorkerStats {
                 messages: counters.messages.load(Ordering::Relaxed),

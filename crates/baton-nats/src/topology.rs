@@ -436,6 +436,20 @@ impl Topology {
             // The earlier run's workers are no stats of this one.
             let _ = js.delete_key_value(self.stats_bucket()).await;
         }
+        // Made before the boundaries' consumers, which workers wait for:
+        // a worker that finds its consumer finds these too.
+        js.create_or_update_stream(self.dead_letters())
+            .await
+            .map_err(|e| Error::jetstream("creating the dead-letter stream", e))?;
+        js.create_or_update_key_value(jetstream::kv::Config {
+            bucket: self.stats_bucket(),
+            history: 1,
+            storage: self.storage(),
+            num_replicas: self.settings.replicas,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| Error::jetstream("creating the workers' stats bucket", e))?;
         for boundary in boundaries {
             let config = self.boundary_stream(boundary);
             let name = config.name.clone();
@@ -456,18 +470,6 @@ impl Topology {
                 .await
                 .map_err(|e| Error::jetstream(format!("consumer of {name}"), e))?;
         }
-        js.create_or_update_stream(self.dead_letters())
-            .await
-            .map_err(|e| Error::jetstream("creating the dead-letter stream", e))?;
-        js.create_or_update_key_value(jetstream::kv::Config {
-            bucket: self.stats_bucket(),
-            history: 1,
-            storage: self.storage(),
-            num_replicas: self.settings.replicas,
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| Error::jetstream("creating the workers' stats bucket", e))?;
         Ok(())
     }
 
