@@ -158,17 +158,7 @@ struct Columns {
 
 impl Columns {
     fn from_params(params: &Params) -> Result<Self, OpError> {
-        let names = match params.str_list("columns")? {
-            Some(names) if names.is_empty() => {
-                return Err(OpError::param("columns", "name at least one column"))
-            }
-            Some(mut names) => {
-                let mut seen = std::collections::HashSet::new();
-                names.retain(|c| seen.insert(c.clone()));
-                Some(names)
-            }
-            None => None,
-        };
+        let names = super::column_names(params)?;
         Ok(Self {
             names,
             optional: params.bool("columns_optional")?.unwrap_or(false),

@@ -32,3 +32,19 @@ pub(crate) const DEFS: &[OpDef] = &[
     arrow::DEF,
     stdin::DEF,
 ];
+
+/// The `columns` parameter of a columnar source: the names to read, each
+/// once, in the order first given (`None`: every column).
+fn column_names(params: &crate::Params) -> Result<Option<Vec<String>>, crate::OpError> {
+    match params.str_list("columns")? {
+        Some(names) if names.is_empty() => {
+            Err(crate::OpError::param("columns", "name at least one column"))
+        }
+        Some(mut names) => {
+            let mut seen = std::collections::HashSet::new();
+            names.retain(|c| seen.insert(c.clone()));
+            Ok(Some(names))
+        }
+        None => Ok(None),
+    }
+}

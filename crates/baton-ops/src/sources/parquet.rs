@@ -115,17 +115,7 @@ pub(crate) const DEF: OpDef = OpDef {
 
 fn build(params: &Params) -> Result<BuiltOp, OpError> {
     let files = paths::matching(params, "path")?;
-    let columns = match params.str_list("columns")? {
-        Some(columns) if columns.is_empty() => {
-            return Err(OpError::param("columns", "name at least one column"))
-        }
-        Some(mut columns) => {
-            let mut seen = std::collections::HashSet::new();
-            columns.retain(|c| seen.insert(c.clone()));
-            Some(columns)
-        }
-        None => None,
-    };
+    let columns = super::column_names(params)?;
     let predicate = params
         .str("where")?
         .map(|text| {
