@@ -165,11 +165,7 @@ pub(crate) fn watch(
         shown: Vec::new(),
     };
     match view {
-        View::Quiet => {
-            while !handle.is_finished() {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
+        View::Quiet => while !handle.wait_timeout(Duration::from_secs(1)) {},
         View::Log => watch_log(handle, &mut news, extra),
         View::Bars => watch_bars(handle, total, notices, &mut news, extra),
     }
@@ -198,8 +194,8 @@ fn watch_log(handle: &PipelineHandle, news: &mut News<'_>, extra: &dyn Fn() -> V
     let every = Duration::from_secs(2);
     let mut before = handle.stats();
     let mut last = Instant::now();
-    while !handle.is_finished() {
-        std::thread::sleep(Duration::from_millis(50));
+    // Each wait ends as soon as the run does: the summary is not held back.
+    while !handle.wait_timeout(Duration::from_millis(50)) {
         for line in news.fresh() {
             eprintln!("{line}");
         }
@@ -262,8 +258,7 @@ fn watch_bars(
     }
     let mut before = first;
     let mut last = Instant::now();
-    while !handle.is_finished() {
-        std::thread::sleep(Duration::from_millis(100));
+    while !handle.wait_timeout(Duration::from_millis(100)) {
         let now = handle.stats();
         // Done means through the whole pipeline: taken in by the sink.
         overall.set_position(now.stages.last().map_or(now.source.items, |s| s.items_in));

@@ -220,3 +220,79 @@ fn under_skip_a_bad_record_goes_to_the_dead_letters_and_the_rest_of_its_block_go
         assert!(log.contains("3 items skipped"), "{next}: {log}");
     }
 }
+
+#[test]
+fn json_lines_with_given_types_keep_them_and_dead_letter_the_lines_that_do_not_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    // 20,000 lines in one block; two do not fit the types given, one is
+    // not an object; zip looks like a number but is text.
+    let mut text = String::new();
+    let mut bad = Vec::new();
+    for i in 0..20_000 {
+        let line = match i {
+            5_000 => "{\"zip\": 1, \"delay\": \"soon\"}".to_string(),
+            12_000 => "[1, 2]".to_string(),
+            17_000 => "{\"zip\": 2, \"delay\": true}".to_string(),
+            _ => format!("{{\"zip\": {}, \"delay\": {}}}", 10_000 + i, i % 90),
+        };
+        if [5_000, 12_000, 17_000].contains(&i) {
+            bad.push(i + 1);
+        }
+        text.push_str(&line);
+        text.push('\n');
+    }
+    write(dir.path(), "d.jsonl", &text);
+    let pipeline = write(
+        dir.path(),
+        "p.toml",
+        "[[stage]]\nname = \"read\"\nop = \"jsonl\"\npath = \"d.jsonl\"\n\
+         types = { zip = \"string\", delay = \"float\" }\n\
+         on_error = \"skip\"\ndead_letter = \"bad.jsonl\"\n\n\
+         [[stage]]\nop = \"filter\"\nexpr = 'delay >= 45.0 && zip != \"x\"'\n\n\
+         [[stage]]\nop = \"jsonl\"\npath = \"out.jsonl\"\n",
+    );
+    let output = baton().arg("run").arg(&pipeline).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out: Vec<serde_json::Value> = std::fs::read_to_string(dir.path().join("out.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kept = (0..20_000)
+        .filter(|i| ![5_000, 12_000, 17_000].contains(i) && i % 90 >= 45)
+        .count();
+    assert_eq!(out.len(), kept);
+    assert!(
+        out.iter()
+            .all(|r| r["zip"].is_string() && r["delay"].is_f64()),
+        "{:?}",
+        &out[..2]
+    );
+    let letters: Vec<serde_json::Value> = std::fs::read_to_string(dir.path().join("bad.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let file = dir.path().join("d.jsonl").display().to_string();
+    let errors: Vec<&str> = letters
+        .iter()
+        .map(|l| l["error"].as_str().unwrap())
+        .collect();
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(
+        errors[0].starts_with(&format!("{file}:{}: field `delay`", bad[0])),
+        "{errors:?}"
+    );
+    assert_eq!(
+        errors[1],
+        format!("{file}:{}: expected a JSON object, found an array", bad[1])
+    );
+    assert!(
+        errors[2].starts_with(&format!("{file}:{}: field `delay`", bad[2])),
+        "{errors:?}"
+    );
+    assert_eq!(
+        letters[0]["item"]["text"],
+        "{\"zip\": 1, \"delay\": \"soon\"}"
+    );
+}

@@ -69,6 +69,24 @@ impl PipelineHandle {
         self.shared.is_done()
     }
 
+    /// Waits until the run has ended (finished, failed or aborted) or
+    /// `timeout` has passed, and says whether it has ended: a watcher that
+    /// shows the run every so often wakes as soon as it ends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let run = baton_engine::Pipeline::from_iter(0..100).spawn_for_each(|_| {}).unwrap();
+    /// let handle = run.handle();
+    /// while !handle.wait_timeout(Duration::from_millis(50)) {}
+    /// assert!(handle.is_finished());
+    /// run.join().unwrap();
+    /// ```
+    pub fn wait_timeout(&self, timeout: std::time::Duration) -> bool {
+        self.shared.wait_done(timeout)
+    }
+
     /// The counters of every stage now.
     ///
     /// # Examples

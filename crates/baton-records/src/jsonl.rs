@@ -8,7 +8,8 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
-use crate::error::RecordsError;
+use crate::csv::ColumnType;
+use crate::error::{RecordsError, Rejected};
 use crate::split::Block;
 
 /// How JSON lines are read.
@@ -26,9 +27,68 @@ use crate::split::Block;
 /// ```
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
-pub struct JsonLinesFormat {}
+pub struct JsonLinesFormat {
+    /// Fields whose type is given rather than inferred, in the order given.
+    types: Vec<(String, ColumnType)>,
+}
 
 impl JsonLinesFormat {
+    /// The same format, with the type of some fields given instead of
+    /// inferred (a schema in the pipeline file): those fields always have
+    /// that type, in every block, a null where a line lacks them, and a
+    /// value that does not fit is an error naming its file, line and field
+    /// (a number fits `string`; a string fits a number type only if it
+    /// reads as one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_records::{Blocks, Boundary, ColumnType, JsonLinesFormat};
+    ///
+    /// let format = JsonLinesFormat::default().with_types([("zip".to_string(), ColumnType::String)]);
+    /// let text = "{\"zip\": 2134}\n";
+    /// let block = Blocks::new(text.as_bytes(), Boundary::Lines, 1 << 20).next().unwrap().unwrap();
+    /// let batch = format.parse_growing(&block, "a.jsonl", &mut None).unwrap();
+    /// assert_eq!(batch.schema().field(0).data_type(), &arrow_schema::DataType::Utf8);
+    ///
+    /// let text = "{\"n\": 1}\n{\"n\": \"many\"}\n";
+    /// let format = JsonLinesFormat::default().with_types([("n".to_string(), ColumnType::Int)]);
+    /// let block = Blocks::new(text.as_bytes(), Boundary::Lines, 1 << 20).next().unwrap().unwrap();
+    /// let error = format.parse_growing(&block, "a.jsonl", &mut None).unwrap_err().to_string();
+    /// assert!(error.starts_with("a.jsonl:2: field `n`"), "{error}");
+    /// ```
+    pub fn with_types(mut self, types: impl IntoIterator<Item = (String, ColumnType)>) -> Self {
+        for (name, kind) in types {
+            match self.types.iter_mut().find(|(have, _)| *have == name) {
+                Some(given) => given.1 = kind,
+                None => self.types.push((name, kind)),
+            }
+        }
+        self
+    }
+
+    /// `schema` with the given types in place of the inferred ones, and the
+    /// given fields it lacks added.
+    fn typed(&self, schema: &SchemaRef) -> SchemaRef {
+        if self.types.is_empty() {
+            return Arc::clone(schema);
+        }
+        let mut fields: Vec<arrow_schema::Field> =
+            schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        for (name, kind) in &self.types {
+            match fields.iter_mut().find(|f| f.name() == name) {
+                Some(field) => {
+                    *field = field
+                        .clone()
+                        .with_data_type(kind.data_type())
+                        .with_nullable(true);
+                }
+                None => fields.push(arrow_schema::Field::new(name, kind.data_type(), true)),
+            }
+        }
+        Arc::new(arrow_schema::Schema::new(fields))
+    }
+
     /// The lines of one block as a record batch (blank lines skipped); a
     /// field whose values have several types (a number here, text there)
     /// is a text column.
@@ -87,10 +147,10 @@ impl JsonLinesFormat {
             }
         }
         let batch = self.parse(block, file)?;
-        let grown = match schema.as_ref() {
+        let grown = self.typed(&match schema.as_ref() {
             None => batch.schema(),
             Some(known) => merge(known, &batch.schema()),
-        };
+        });
         if grown == batch.schema() {
             *schema = Some(grown);
             return Ok(batch);
@@ -100,9 +160,138 @@ impl JsonLinesFormat {
                 *schema = Some(grown);
                 Ok(batch)
             }
+            Err(_) if !self.types.is_empty() => {
+                let (_, rejected) = self.parse_rejecting(block, file, &grown);
+                match rejected.into_iter().next() {
+                    Some(first) => Err(first.error),
+                    None => Ok(batch),
+                }
+            }
             // Clashing nested values: this block keeps its own columns.
             Err(_) => Ok(batch),
         }
+    }
+
+    /// Whether some fields' types are given ([`JsonLinesFormat::with_types`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!baton_records::JsonLinesFormat::default().has_types());
+    /// ```
+    pub fn has_types(&self) -> bool {
+        !self.types.is_empty()
+    }
+
+    /// As [`JsonLinesFormat::parse_growing`], but a line that cannot be
+    /// read (not JSON, not an object, a value that does not fit its
+    /// field's given type) is left out and comes back as [`Rejected`]; the
+    /// block's other lines are kept and grow the schema.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_records::{Blocks, Boundary, ColumnType, JsonLinesFormat};
+    ///
+    /// let format = JsonLinesFormat::default().with_types([("n".to_string(), ColumnType::Int)]);
+    /// let text = "{\"n\": 1}\n{\"n\": \"many\"}\n[3]\n{\"n\": 4}\n";
+    /// let block = Blocks::new(text.as_bytes(), Boundary::Lines, 1 << 20).next().unwrap().unwrap();
+    /// let (batch, rejected) = format.parse_growing_rejecting(&block, "a.jsonl", &mut None);
+    /// assert_eq!(batch.num_rows(), 2);
+    /// assert_eq!(rejected.iter().map(|r| r.line).collect::<Vec<_>>(), [2, 3]);
+    /// ```
+    pub fn parse_growing_rejecting(
+        &self,
+        block: &Block,
+        file: &str,
+        schema: &mut Option<SchemaRef>,
+    ) -> (RecordBatch, Vec<Rejected>) {
+        if let Ok(batch) = self.parse_growing(block, file, schema) {
+            return (batch, Vec::new());
+        }
+        // The schema of the lines that are objects, grown from the known one.
+        let objects: Vec<u8> = block
+            .bytes
+            .split(|b| *b == b'\n')
+            .filter(|line| {
+                matches!(
+                    serde_json::from_slice::<serde_json::Value>(line),
+                    Ok(serde_json::Value::Object(_))
+                )
+            })
+            .flat_map(|line| line.iter().copied().chain([b'\n']))
+            .collect();
+        let inferred = arrow_json::reader::infer_json_schema(objects.as_slice(), None)
+            .map(|(schema, _)| Arc::new(schema));
+        let grown = match (schema.as_ref(), inferred) {
+            (Some(known), Ok(inferred)) => merge(known, &inferred),
+            (Some(known), Err(_)) => Arc::clone(known),
+            (None, Ok(inferred)) => inferred,
+            (None, Err(_)) => Arc::new(arrow_schema::Schema::empty()),
+        };
+        let grown = self.typed(&grown);
+        let (batch, rejected) = self.parse_rejecting(block, file, &grown);
+        *schema = Some(grown);
+        (batch, rejected)
+    }
+
+    /// The lines of one block read into the columns of `schema` one by
+    /// one: those that fit make the batch, each of the others (not JSON,
+    /// not an object, a value that does not fit its field's type) comes back
+    /// as [`Rejected`] with its located error and its text. Blank lines
+    /// are skipped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow_schema::{DataType, Field, Schema};
+    /// use baton_records::{Blocks, Boundary, JsonLinesFormat};
+    ///
+    /// let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, true)]));
+    /// let text = "{\"n\": 1}\n{\"n\": \"many\"}\n{\"n\": 3}\n";
+    /// let block = Blocks::new(text.as_bytes(), Boundary::Lines, 1 << 20).next().unwrap().unwrap();
+    /// let (batch, rejected) = JsonLinesFormat::default().parse_rejecting(&block, "a.jsonl", &schema);
+    /// assert_eq!(batch.num_rows(), 2);
+    /// assert_eq!((rejected[0].line, rejected[0].text.as_str()), (2, "{\"n\": \"many\"}"));
+    /// ```
+    pub fn parse_rejecting(
+        &self,
+        block: &Block,
+        file: &str,
+        schema: &SchemaRef,
+    ) -> (RecordBatch, Vec<Rejected>) {
+        let mut kept = Vec::with_capacity(block.bytes.len());
+        let mut rejected = Vec::new();
+        for (n, line) in block.bytes.split(|b| *b == b'\n').enumerate() {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let line_no = block.first_line + n as u64;
+            let text = || {
+                String::from_utf8_lossy(line)
+                    .trim_end_matches('\r')
+                    .to_string()
+            };
+            let message = match serde_json::from_slice::<serde_json::Value>(line) {
+                Err(error) => Some(format!("not JSON: {error}")),
+                Ok(serde_json::Value::Object(_)) => match decode(line, schema, false) {
+                    Ok(_) => None,
+                    Err(error) => Some(field_message(&error.to_string())),
+                },
+                Ok(other) => Some(format!("expected a JSON object, found {}", kind(&other))),
+            };
+            match message {
+                Some(message) => rejected.push(Rejected::at(file, line_no, message, text())),
+                None => {
+                    kept.extend_from_slice(line);
+                    kept.push(b'\n');
+                }
+            }
+        }
+        let batch = decode(&kept, schema, false)
+            .unwrap_or_else(|_| RecordBatch::new_empty(Arc::clone(schema)));
+        (batch, rejected)
     }
 
     /// The first line of the block that is not a JSON object, at its line.
@@ -177,6 +366,21 @@ fn merge(known: &SchemaRef, more: &SchemaRef) -> SchemaRef {
         }
     }
     Arc::new(arrow_schema::Schema::new(fields))
+}
+
+/// Arrow's message for a value that does not fit its column, said with
+/// the field first: "field `n`: ...".
+fn field_message(arrow_message: &str) -> String {
+    let message = arrow_message
+        .strip_prefix("Json error: ")
+        .unwrap_or(arrow_message);
+    match message
+        .strip_prefix("whilst decoding field '")
+        .and_then(|rest| rest.split_once("': "))
+    {
+        Some((field, why)) => format!("field `{field}`: {why}"),
+        None => message.to_string(),
+    }
 }
 
 fn kind(value: &serde_json::Value) -> &'static str {

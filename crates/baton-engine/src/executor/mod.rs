@@ -41,7 +41,7 @@ mod source;
 mod trace;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -182,6 +182,8 @@ pub(crate) struct Run {
     on_terminate: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
     started: Instant,
     ended_at: Mutex<Option<Instant>>,
+    /// Wakes whoever waits for the run to end ([`Run::wait_done`]).
+    ended: Condvar,
     trace: Option<SpanRecorder>,
     dead_letters: Arc<DeadLetters>,
     monitor: Monitor,
@@ -319,6 +321,7 @@ impl Run {
             on_terminate: Mutex::new(Vec::new()),
             started: Instant::now(),
             ended_at: Mutex::new(None),
+            ended: Condvar::new(),
             dead_letters,
             threads: Mutex::new(Vec::new()),
             blocking_threads: (0..stage_count).map(|_| Default::default()).collect(),
@@ -399,6 +402,17 @@ impl Run {
 
     pub(crate) fn is_done(&self) -> bool {
         self.state.load(Ordering::Acquire) != RUNNING
+    }
+
+    /// Waits until the run has ended or `timeout` has passed; whether it
+    /// has ended.
+    pub(crate) fn wait_done(&self, timeout: Duration) -> bool {
+        let ended_at = self.ended_at.lock().unwrap_or_else(|e| e.into_inner());
+        let (ended_at, _) = self
+            .ended
+            .wait_timeout_while(ended_at, timeout, |ended_at| ended_at.is_none())
+            .unwrap_or_else(|e| e.into_inner());
+        ended_at.is_some()
     }
 
     /// Whether the run ended because every chunk left the last stage.
@@ -537,6 +551,7 @@ impl Run {
             return;
         }
         *self.ended_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        self.ended.notify_all();
         self.stopping.store(true, Ordering::Release);
         if state != FINISHED {
             for slot in &self.stages {

@@ -31,7 +31,9 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use baton_engine::BoxError;
-use baton_records::{Block, Boundary, JsonLinesFormat, RecordBatch, Rejected, SchemaRef};
+use baton_records::{
+    Block, Boundary, ColumnType, JsonLinesFormat, RecordBatch, Rejected, SchemaRef,
+};
 
 use super::blocks::{
     files_at_once, item_block, plain_file_blocks, FilesRead, Parse, ParseBlock, FILES_AT_ONCE,
@@ -62,6 +64,11 @@ pub(crate) const DEF: OpDef = OpDef {
             "about how many bytes of lines each parsed chunk holds",
         )
         .between(1, 1 << 30),
+        ParamDef::optional(
+            "types",
+            ParamType::StrTable,
+            "some fields' types instead of inferring them: { zip = \"string\", delay = \"float\" } (int, float, bool, string); such a field is in every chunk, a value that does not fit is an error naming file, line and field, and every line must be an object",
+        ),
         FILES_AT_ONCE,
     ],
     modes: Modes::SERIAL_BLOCKING,
@@ -71,12 +78,14 @@ pub(crate) const DEF: OpDef = OpDef {
 fn build(params: &Params) -> Result<BuiltOp, OpError> {
     let files = paths::matching(params, "path")?;
     let block_bytes = params.int_as::<usize>("block_bytes")?.unwrap_or(1 << 20);
+    let format = format(params)?;
     let files_read = Arc::new(FilesRead::default());
     let parse = {
         let files = Arc::clone(&files_read);
         BuiltStage::record_replicas(move || {
             Ok(Parse(ParseJsonLines {
                 files: Arc::clone(&files),
+                format: format.clone(),
             }))
         })
     };
@@ -90,6 +99,24 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
     }))
 }
 
+/// How the files are read, from the parameters: the `types` given.
+fn format(params: &Params) -> Result<JsonLinesFormat, OpError> {
+    let mut types = Vec::new();
+    for (field, name) in params.str_table("types")?.unwrap_or_default() {
+        let kind = ColumnType::parse(&name).ok_or_else(|| {
+            OpError::param(
+                "types",
+                format!(
+                    "`{field}`: the type `{name}` is not one of {}",
+                    ColumnType::NAMES.join(", ")
+                ),
+            )
+        })?;
+        types.push((field, kind));
+    }
+    Ok(JsonLinesFormat::default().with_types(types))
+}
+
 /// A file's schema so far, shared by the parse replicas: it grows as
 /// blocks with new fields come.
 type FileSchema = Arc<Mutex<Option<SchemaRef>>>;
@@ -98,6 +125,7 @@ type FileSchema = Arc<Mutex<Option<SchemaRef>>>;
 #[derive(Debug)]
 struct ParseJsonLines {
     files: Arc<FilesRead<FileSchema>>,
+    format: JsonLinesFormat,
 }
 
 impl ParseBlock for ParseJsonLines {
@@ -112,16 +140,19 @@ impl ParseBlock for ParseJsonLines {
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         let mut grown = known.clone();
-        let (batch, rejected) =
-            match JsonLinesFormat::default().parse_growing(&block, &name, &mut grown) {
-                Ok(batch) => (batch, Vec::new()),
-                // Lines that are not objects, or not JSON: line by line, to
-                // keep the first (as `{"value": v}`) and reject the second.
-                Err(_) => {
-                    let (records, rejected) = line_records(&block, &name);
-                    (baton_records::rows::from_rows(records)?, rejected)
-                }
-            };
+        let (batch, rejected) = match self.format.parse_growing(&block, &name, &mut grown) {
+            Ok(batch) => (batch, Vec::new()),
+            // Given types: the lines that fit them, and the others rejected.
+            Err(_) if self.format.has_types() => self
+                .format
+                .parse_growing_rejecting(&block, &name, &mut grown),
+            // Lines that are not objects, or not JSON: line by line, to
+            // keep the first (as `{"value": v}`) and reject the second.
+            Err(_) => {
+                let (records, rejected) = line_records(&block, &name);
+                (baton_records::rows::from_rows(records)?, rejected)
+            }
+        };
         if grown != known {
             let mut schema = schema.lock().unwrap_or_else(PoisonError::into_inner);
             let wider = |s: &Option<SchemaRef>| s.as_ref().map_or(0, |s| s.fields().len());
@@ -256,5 +287,52 @@ mod tests {
             .map(|i| i.unwrap().get("n").unwrap().as_i64().unwrap())
             .collect();
         assert_eq!(ns, vec![1, 2]);
+    }
+
+    #[test]
+    fn given_types_hold_in_every_block_and_a_value_that_does_not_fit_is_located() {
+        let dir = tempfile::tempdir().unwrap();
+        // zip looks like a number, delay is missing from the first line.
+        let text = "{\"zip\": 2134, \"n\": 1}\n{\"zip\": \"0213a\", \"n\": 2, \"delay\": 5}\n{\"n\": \"many\"}\n{\"n\": 4}\n";
+        std::fs::write(dir.path().join("t.jsonl"), text).unwrap();
+        let toml =
+            "path = \"t.jsonl\"\ntypes = { zip = \"string\", delay = \"float\", n = \"int\" }";
+        let file = dir.path().join("t.jsonl").display().to_string();
+        let located = format!("{file}:3: field `n`: failed to parse \"many\" as Int64");
+        let rows = |block_bytes: usize| -> Vec<Result<serde_json::Value, String>> {
+            let toml = format!("{toml}\nblock_bytes = {block_bytes}");
+            read_source(&DEF, &params(&DEF, &toml, dir.path()))
+                .into_iter()
+                .map(|item| item.map(|item| serde_json::Value::Object(item.fields)))
+                .collect()
+        };
+        // A block per line: the given types hold in each, whatever it holds.
+        assert_eq!(
+            rows(1),
+            vec![
+                Ok(json!({"zip": "2134", "n": 1, "delay": null})),
+                Ok(json!({"zip": "0213a", "n": 2, "delay": 5.0})),
+                Err(located.clone()),
+                Ok(json!({"zip": null, "n": 4, "delay": null})),
+            ]
+        );
+        // One block: the line that does not fit fails it (the error policy
+        // of a pipeline rejects that line alone), named all the same.
+        assert_eq!(rows(1 << 20), vec![Err(located)]);
+    }
+
+    #[test]
+    fn an_unknown_type_names_the_field_and_the_types() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("t.jsonl"), "{}\n").unwrap();
+        let toml = "path = \"t.jsonl\"\ntypes = { n = \"number\" }";
+        let error = crate::testing::build_error(&DEF, &params(&DEF, toml, dir.path()));
+        assert_eq!(error.param.as_deref(), Some("types"));
+        assert!(
+            error
+                .to_string()
+                .contains("`n`: the type `number` is not one of int, float, bool, string"),
+            "{error}"
+        );
     }
 }
