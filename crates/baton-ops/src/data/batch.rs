@@ -2,6 +2,13 @@
 //! batch ([`Payload::Batch`], with the field `size`), and a batch back into
 //! its items.
 //!
+//! With `stack = true`, `batch` stacks instead, as a training loop wants
+//! its batches: the items' tensors, all of one shape, become one tensor
+//! with a first dimension of the batch's size, and each field becomes an
+//! array of the items' values in order (`label: [9, 2, ...]`; `null` where
+//! an item lacks it). An item whose payload is not a tensor, or whose shape
+//! differs from the batch's first item, fails alone, named by its shape.
+//!
 //! The engine's own `batch` gives a `Vec` of items, which is not an item; a
 //! batch here is an item, so any stage (a sink, `exec`) can take it.
 //!
@@ -41,15 +48,23 @@ pub(super) const BATCH: OpDef = OpDef {
             "false",
             "drop a short last batch",
         ),
+        ParamDef::with_default(
+            "stack",
+            ParamType::Bool,
+            "false",
+            "stack the items' tensors (all of one shape) into one tensor [size, ...] and each field into an array, as a training loop takes a batch",
+        ),
     ],
     modes: Modes::SERIAL,
     build: |p| {
         let size = positive(p, "size")?;
         let exact = p.bool("drop_remainder")?.unwrap_or(false);
+        let stack = p.bool("stack")?.unwrap_or(false);
         Ok(BuiltOp::Stage(BuiltStage::replicas(move || {
             Ok(Batch {
                 size,
                 exact,
+                stack,
                 items: Vec::new(),
             })
         })))
@@ -71,20 +86,90 @@ struct Batch {
     size: usize,
     /// Drop a short last batch.
     exact: bool,
+    /// Stack tensors and fields instead of keeping the items.
+    stack: bool,
     items: Vec<Item>,
 }
 
 impl Batch {
     fn emit(&mut self, out: &mut Vec<Item>) {
         let items = std::mem::take(&mut self.items);
-        let mut batch = Item::with_field("size", items.len());
-        batch.payload = Payload::Batch(items);
-        out.push(batch);
+        out.push(match self.stack {
+            true => stacked(items),
+            false => {
+                let mut batch = Item::with_field("size", items.len());
+                batch.payload = Payload::Batch(items);
+                batch
+            }
+        });
     }
+}
+
+/// Items with tensors of one shape as one item: the tensors stacked on a
+/// new first dimension, each field an array of the items' values.
+fn stacked(items: Vec<Item>) -> Item {
+    let mut names: Vec<String> = Vec::new();
+    for item in &items {
+        for name in item.fields.keys() {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+    }
+    let mut batch = Item::default();
+    for name in &names {
+        let values: Vec<serde_json::Value> = items
+            .iter()
+            .map(|item| item.get(name).cloned().unwrap_or(serde_json::Value::Null))
+            .collect();
+        batch.set(name, values);
+    }
+    batch.set("size", items.len());
+    let mut shape = Vec::new();
+    let mut data = Vec::new();
+    for item in items {
+        if let Payload::Tensor(tensor) = item.payload {
+            if shape.is_empty() {
+                shape = tensor.shape;
+                data.reserve(tensor.data.len() * batch_len(&batch));
+            }
+            data.extend_from_slice(&tensor.data);
+        }
+    }
+    let rows = batch_len(&batch);
+    shape.insert(0, rows);
+    batch.payload = Payload::Tensor(crate::item::Tensor { shape, data });
+    batch
+}
+
+/// The `size` field of a stacked batch.
+fn batch_len(batch: &Item) -> usize {
+    batch
+        .get("size")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0) as usize
 }
 
 impl Stage<Item, Item> for Batch {
     fn process(&mut self, item: Item, out: &mut Vec<Item>) -> Result<(), BoxError> {
+        if self.stack {
+            let Payload::Tensor(tensor) = &item.payload else {
+                return Err(format!(
+                    "batch with stack = true needs a tensor payload, got {} (to_tensor makes one of an image)",
+                    item.payload.kind()
+                )
+                .into());
+            };
+            if let Some(Payload::Tensor(first)) = self.items.first().map(|i| &i.payload) {
+                if first.shape != tensor.shape {
+                    return Err(format!(
+                        "a tensor of shape {:?} cannot be stacked with the batch's {:?}",
+                        tensor.shape, first.shape
+                    )
+                    .into());
+                }
+            }
+        }
         self.items.push(item);
         if self.items.len() == self.size {
             self.emit(out);
@@ -155,6 +240,65 @@ mod tests {
         assert_eq!(
             outputs[1],
             Err("unbatch needs a batch, got an item with none payload".to_string())
+        );
+    }
+
+    #[test]
+    fn stacked_batches_hold_one_tensor_and_an_array_per_field() {
+        let tensor = |n: usize| {
+            let mut item = Item::with_field("label", n);
+            if n == 1 {
+                item.set("note", "odd");
+            }
+            item.payload = Payload::Tensor(crate::item::Tensor {
+                shape: vec![1, 2],
+                data: vec![n as f32, n as f32 + 0.5],
+            });
+            item
+        };
+        let mut wrong = Item::with_field("label", 9);
+        wrong.payload = Payload::Tensor(crate::item::Tensor {
+            shape: vec![2, 1],
+            data: vec![0.0, 0.0],
+        });
+        let items = vec![
+            tensor(0),
+            wrong,
+            Item::with_field("label", 8),
+            tensor(1),
+            tensor(2),
+        ];
+        let params = params(&BATCH, "size = 2\nstack = true", ".".as_ref());
+        let (outputs, last) = run_stage(&BATCH, &params, items);
+        assert_eq!(
+            outputs[1],
+            Err("a tensor of shape [2, 1] cannot be stacked with the batch's [1, 2]".to_string())
+        );
+        assert!(outputs[2]
+            .as_ref()
+            .unwrap_err()
+            .contains("needs a tensor payload, got none"));
+        let first = &outputs[3].as_ref().unwrap()[0];
+        assert_eq!(first.get("label").unwrap(), &serde_json::json!([0, 1]));
+        assert_eq!(
+            first.get("note").unwrap(),
+            &serde_json::json!([null, "odd"])
+        );
+        assert_eq!(first.get("size").unwrap(), 2);
+        assert_eq!(
+            first.payload,
+            Payload::Tensor(crate::item::Tensor {
+                shape: vec![2, 1, 2],
+                data: vec![0.0, 0.5, 1.0, 1.5]
+            })
+        );
+        // The short last batch is stacked too.
+        let Payload::Tensor(t) = &last[0].payload else {
+            panic!()
+        };
+        assert_eq!(
+            (t.shape.as_slice(), t.data.as_slice()),
+            (&[1, 1, 2][..], &[2.0, 2.5][..])
         );
     }
 

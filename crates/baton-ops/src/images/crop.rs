@@ -3,8 +3,10 @@
 //! on `seed` and the item's record (see the `random` module: the same crop
 //! on every run, whichever replica runs the item).
 //!
-//! An image smaller than the window is an error for that item. Updates the
-//! fields `width` and `height`.
+//! With `padding`, the image first gets a border of that many black pixels
+//! on every side (torchvision's `RandomCrop(28, padding=4)`, the usual
+//! augmentation of small images). An image smaller than the window is an
+//! error for that item. Updates the fields `width` and `height`.
 //!
 //! # Examples
 //!
@@ -49,6 +51,13 @@ pub(super) const DEF: OpDef = OpDef {
             "0",
             "random seed (with the item's record, decides a random window)",
         ),
+        ParamDef::with_default(
+            "padding",
+            ParamType::Int,
+            "0",
+            "black pixels added on every side before cutting (28x28 with padding 4 and a random 28x28 window: shifts of up to 4 pixels)",
+        )
+        .between(0, PIXELS.1),
     ],
     modes: Modes::ANY,
     build,
@@ -68,8 +77,9 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
         }
     };
     let seed = seed(params)?;
+    let padding = params.int_as::<u32>("padding")?.unwrap_or(0);
     Ok(map_stage(move |mut item| {
-        let image = take_image(&mut item)?;
+        let image = padded(take_image(&mut item)?, padding);
         let (free_x, free_y) = match (
             image.width().checked_sub(width),
             image.height().checked_sub(height),
@@ -93,6 +103,20 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
         let window = image.crop_imm(x, y, width, height);
         Ok(put_image(item, window))
     }))
+}
+
+/// `image` with a black border `padding` pixels wide.
+fn padded(image: image::DynamicImage, padding: u32) -> image::DynamicImage {
+    if padding == 0 {
+        return image;
+    }
+    let mut canvas = image::DynamicImage::new(
+        image.width() + 2 * padding,
+        image.height() + 2 * padding,
+        image.color(),
+    );
+    image::imageops::replace(&mut canvas, &image, i64::from(padding), i64::from(padding));
+    canvas
 }
 
 #[cfg(test)]
@@ -141,6 +165,44 @@ mod tests {
         let by_seed: std::collections::HashSet<_> =
             (0..20).map(|seed| origin(&params(seed), "a.png")).collect();
         assert!(by_seed.len() > 5, "{by_seed:?}");
+    }
+
+    #[test]
+    fn padding_adds_a_black_border_that_a_random_window_may_take_in() {
+        let grey = |value: u8| {
+            Payload::Image(image::DynamicImage::ImageLuma8(
+                image::GrayImage::from_pixel(4, 4, image::Luma([value])),
+            ))
+        };
+        // The centre window of the padded image is the image itself.
+        let out = run(
+            &DEF,
+            "width = 4\nheight = 4\npadding = 2",
+            item("a", grey(200)),
+        )
+        .unwrap();
+        let Payload::Image(image) = &out.payload else {
+            panic!()
+        };
+        assert!(image.to_luma8().pixels().all(|p| p.0 == [200]));
+        // Random windows: shifted by up to 2 pixels each way, with black
+        // where they leave the image.
+        let mut shifts = std::collections::HashSet::new();
+        for i in 0..40 {
+            let params = "width = 4\nheight = 4\npadding = 2\nposition = \"random\"";
+            let out = run(&DEF, params, item(&format!("{i}"), grey(200))).unwrap();
+            let Payload::Image(image) = &out.payload else {
+                panic!()
+            };
+            let image = image.to_luma8();
+            assert_eq!(image.dimensions(), (4, 4));
+            let black = image.pixels().filter(|p| p.0 == [0]).count();
+            let grey = image.pixels().filter(|p| p.0 == [200]).count();
+            assert_eq!(black + grey, 16);
+            assert!(grey >= 4, "at least 2x2 of the image is in any window");
+            shifts.insert(black);
+        }
+        assert!(shifts.len() > 3, "{shifts:?}");
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod jsonl;
 mod parquet;
 mod staged;
 mod stdout;
+mod tensors;
 pub use stdout::around_stdout_writes;
 
 use baton_engine::Sink;
@@ -35,6 +36,8 @@ pub(crate) const DEFS: &[OpDef] = &[
     parquet::DEF,
     arrow::DEF,
     files::DEF,
+    tensors::NPY,
+    tensors::SAFETENSORS,
     discard::DEF,
     count::DEF,
 ];

@@ -44,6 +44,16 @@ pub(crate) enum SourceError {
         /// What is wrong, in the format reader's words.
         message: String,
     },
+    /// A binary file that goes wrong at a byte (of its decompressed data).
+    #[error("{path}: byte {offset}: {message}")]
+    At {
+        /// The file.
+        path: String,
+        /// The byte, from 0.
+        offset: u64,
+        /// What is wrong there.
+        message: String,
+    },
     /// A column asked for that the file does not have.
     #[error("{path}: no column `{column}` (its columns: {columns})")]
     UnknownColumn {

@@ -8,6 +8,7 @@ mod blocks;
 mod csv;
 mod error;
 mod files;
+mod idx;
 mod jsonl;
 mod lines;
 mod parquet;
@@ -31,6 +32,7 @@ pub(crate) const DEFS: &[OpDef] = &[
     parquet::DEF,
     arrow::DEF,
     stdin::DEF,
+    idx::DEF,
 ];
 
 /// The `columns` parameter of a columnar source: the names to read, each

@@ -1,0 +1,473 @@
+//! `npy` and `safetensors`: a prepared dataset as tensor files, where
+//! NumPy (`np.load`), PyTorch and the Rust ML crates (candle, burn) read it.
+//!
+//! Each item's tensor is one row: the file's array has the shape
+//! `[items, ...the tensor's shape]`, so every tensor must have the first
+//! one's shape (an item that does not fails alone, named by its shape).
+//! The fields listed in `fields` go beside it, one value per item: int64
+//! when every value is an integer, float64 otherwise. `npy` writes one
+//! array per file (`data.npy`, and `data.label.npy` for the field
+//! `label`); `safetensors` writes them all in one file, by name. Both
+//! formats give the array's shape before its values, so the sink keeps
+//! what it writes in memory until the run ends (4 bytes a value, 8 a field
+//! value), then writes `<path>.partial` and renames it, like the other file
+//! sinks; for datasets larger than memory, write `webdataset` shards.
+//!
+//! # Examples
+//!
+//! ```
+//! use baton_ops::{BuiltOp, Item, Params, Payload, Tensor};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let toml = "path = \"train.npy\"\nfields = [\"label\"]";
+//! let params = Params::new(toml::from_str(toml).unwrap(), dir.path());
+//! let op = baton_ops::find_kind("npy", baton_ops::OpKind::Sink).unwrap();
+//! let BuiltOp::Sink(make) = (op.build)(&params).unwrap() else { unreachable!() };
+//! let mut sink = make().unwrap();
+//! for n in 0..3 {
+//!     let mut item = Item::with_field("label", n);
+//!     item.payload = Payload::Tensor(Tensor { shape: vec![2], data: vec![n as f32, 0.5] });
+//!     sink.write(item).unwrap();
+//! }
+//! sink.finish().unwrap();
+//! let data = std::fs::read(dir.path().join("train.npy")).unwrap();
+//! let array = npyz::NpyFile::new(&data[..]).unwrap();
+//! assert_eq!(array.shape(), &[3, 2]);
+//! assert!(dir.path().join("train.label.npy").exists());
+//! ```
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use baton_engine::{BoxError, Sink};
+use npyz::WriterBuilder;
+use serde_json::Value;
+
+use super::error::SinkError;
+use super::sink;
+use super::staged::Staged;
+use crate::item::{Item, Payload};
+use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::warnings::StageWarnings;
+
+pub(crate) const NPY: OpDef = OpDef {
+    name: "npy",
+    kind: OpKind::Sink,
+    summary: "writes the items' tensors as one NumPy array [items, ...shape] to a .npy file, and each field of `fields` to <stem>.<field>.npy (kept in memory until the run ends; `<path>.partial` until then)",
+    params: &[
+        ParamDef::required("path", ParamType::Str, "the .npy file of the tensors, relative to the pipeline file").output(),
+        ParamDef::optional(
+            "fields",
+            ParamType::StrList,
+            "fields written beside it, one number per item (int64 if all are integers, else float64)",
+        ),
+    ],
+    modes: Modes::SERIAL_BLOCKING,
+    build: build_npy,
+};
+
+pub(crate) const SAFETENSORS: OpDef = OpDef {
+    name: "safetensors",
+    kind: OpKind::Sink,
+    summary: "writes the items' tensors as one tensor [items, ...shape] (named by `tensor`) and each field of `fields` into one .safetensors file (kept in memory until the run ends; `<path>.partial` until then)",
+    params: &[
+        ParamDef::required("path", ParamType::Str, "the .safetensors file, relative to the pipeline file").output(),
+        ParamDef::with_default("tensor", ParamType::Str, "\"data\"", "the name of the tensors' tensor in the file"),
+        ParamDef::optional(
+            "fields",
+            ParamType::StrList,
+            "fields written as tensors of their own, by their name, one number per item (I64 if all are integers, else F64)",
+        ),
+        ParamDef::optional(
+            "metadata",
+            ParamType::StrTable,
+            "text put in the file's __metadata__, like { dataset = \"fashion-mnist\", split = \"train\" }",
+        ),
+    ],
+    modes: Modes::SERIAL_BLOCKING,
+    build: build_safetensors,
+};
+
+/// Which file format.
+#[derive(Clone, Debug)]
+enum Format {
+    Npy,
+    Safetensors {
+        name: String,
+        metadata: HashMap<String, String>,
+    },
+}
+
+fn build_npy(params: &Params) -> Result<BuiltOp, OpError> {
+    build(params, Format::Npy)
+}
+
+fn build_safetensors(params: &Params) -> Result<BuiltOp, OpError> {
+    let name = params.str("tensor")?.unwrap_or("data").to_string();
+    let metadata = params
+        .str_table("metadata")?
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    build(params, Format::Safetensors { name, metadata })
+}
+
+fn build(params: &Params, format: Format) -> Result<BuiltOp, OpError> {
+    let path = Params::need("path", params.path("path")?)?;
+    let fields = params.str_list("fields")?.unwrap_or_default();
+    if let Format::Safetensors { name, .. } = &format {
+        if fields.contains(name) {
+            return Err(OpError::param(
+                "fields",
+                format!("`{name}` is the tensors' own name: set `tensor` to another"),
+            ));
+        }
+    }
+    let warnings = params.warnings().clone();
+    Ok(sink(move || {
+        Ok(TensorFile {
+            path,
+            format,
+            warnings,
+            shape: None,
+            data: Vec::new(),
+            fields: fields.into_iter().map(|f| (f, Vec::new())).collect(),
+        })
+    }))
+}
+
+/// A field's values: integers until a value is not one.
+#[derive(Debug)]
+enum Column {
+    Ints(Vec<i64>),
+    Floats(Vec<f64>),
+}
+
+/// The sink.
+#[derive(Debug)]
+struct TensorFile {
+    path: PathBuf,
+    format: Format,
+    warnings: StageWarnings,
+    /// Every tensor's shape: the first one's.
+    shape: Option<Vec<usize>>,
+    data: Vec<f32>,
+    fields: Vec<(String, Vec<Value>)>,
+}
+
+impl TensorFile {
+    fn rows(&self) -> usize {
+        match &self.shape {
+            Some(shape) => self.data.len() / shape.iter().product::<usize>().max(1),
+            None => 0,
+        }
+    }
+
+    /// The values of one field, by type.
+    fn column(name: &str, values: &[Value]) -> Result<Column, BoxError> {
+        if values.iter().all(|v| v.as_i64().is_some()) {
+            return Ok(Column::Ints(
+                values.iter().filter_map(Value::as_i64).collect(),
+            ));
+        }
+        values
+            .iter()
+            .enumerate()
+            .map(|(row, v)| {
+                v.as_f64().ok_or_else(|| {
+                    format!("field `{name}` of row {row} is {v}, not a number").into()
+                })
+            })
+            .collect::<Result<Vec<f64>, BoxError>>()
+            .map(Column::Floats)
+    }
+
+    fn write_npy(&self, shape: &[u64]) -> Result<(), BoxError> {
+        write_staged(&self.path, &self.warnings, |out| {
+            let mut writer = npyz::WriteOptions::<f32>::new()
+                .default_dtype()
+                .shape(shape)
+                .writer(out)
+                .begin_nd()?;
+            writer.extend(self.data.iter().copied())?;
+            writer.finish()
+        })?;
+        for (name, values) in &self.fields {
+            let path = field_path(&self.path, name);
+            let rows = [values.len() as u64];
+            write_staged(&path, &self.warnings, |out| {
+                match Self::column(name, values) {
+                    Ok(Column::Ints(v)) => {
+                        let mut w = npyz::WriteOptions::<i64>::new()
+                            .default_dtype()
+                            .shape(&rows)
+                            .writer(out)
+                            .begin_nd()?;
+                        w.extend(v)?;
+                        w.finish()
+                    }
+                    Ok(Column::Floats(v)) => {
+                        let mut w = npyz::WriteOptions::<f64>::new()
+                            .default_dtype()
+                            .shape(&rows)
+                            .writer(out)
+                            .begin_nd()?;
+                        w.extend(v)?;
+                        w.finish()
+                    }
+                    Err(error) => Err(std::io::Error::other(error.to_string())),
+                }
+            })?;
+        }
+        Ok(())
+    }
+
+    fn write_safetensors(
+        &self,
+        name: &str,
+        metadata: &HashMap<String, String>,
+        shape: Vec<usize>,
+    ) -> Result<(), BoxError> {
+        use safetensors::tensor::TensorView;
+        use safetensors::Dtype;
+        let mut buffers: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+        buffers.push((
+            name.to_string(),
+            Dtype::F32,
+            shape,
+            self.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ));
+        for (field, values) in &self.fields {
+            let rows = vec![values.len()];
+            buffers.push(match Self::column(field, values)? {
+                Column::Ints(v) => (
+                    field.clone(),
+                    Dtype::I64,
+                    rows,
+                    v.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                ),
+                Column::Floats(v) => (
+                    field.clone(),
+                    Dtype::F64,
+                    rows,
+                    v.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                ),
+            });
+        }
+        let views = buffers
+            .iter()
+            .map(|(name, dtype, shape, bytes)| {
+                TensorView::new(*dtype, shape.clone(), bytes).map(|view| (name.as_str(), view))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        let metadata = (!metadata.is_empty()).then(|| metadata.clone());
+        let bytes = safetensors::serialize(views, metadata)
+            .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        write_staged(&self.path, &self.warnings, |out| out.write_all(&bytes))
+    }
+}
+
+/// `<stem>.<field>.npy` beside the tensors' file.
+fn field_path(path: &Path, field: &str) -> PathBuf {
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    path.with_file_name(format!("{stem}.{field}.npy"))
+}
+
+/// Writes `path` through `write` as `<path>.partial`, then renames it.
+fn write_staged(
+    path: &Path,
+    warnings: &StageWarnings,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> Result<(), BoxError> {
+    let (file, mut out) = Staged::create(path.to_path_buf(), warnings)?;
+    let failed = |error| SinkError::File {
+        path: file.written().display().to_string(),
+        error,
+    };
+    write(&mut out).map_err(failed)?;
+    out.into_inner()
+        .map_err(|e| failed(e.into_error()))?
+        .sync_all()
+        .map_err(failed)?;
+    file.commit()?;
+    Ok(())
+}
+
+impl Sink<Item> for TensorFile {
+    fn write(&mut self, item: Item) -> Result<(), BoxError> {
+        let Payload::Tensor(tensor) = &item.payload else {
+            return Err(format!(
+                "{} writes tensors, got a {} payload (to_tensor makes one of an image)",
+                match self.format {
+                    Format::Npy => "npy",
+                    Format::Safetensors { .. } => "safetensors",
+                },
+                item.payload.kind()
+            )
+            .into());
+        };
+        match &self.shape {
+            None => self.shape = Some(tensor.shape.clone()),
+            Some(shape) if *shape != tensor.shape => {
+                return Err(format!(
+                "a tensor of shape {:?} in a file of rows of shape {shape:?} (the first item's)",
+                tensor.shape
+            )
+                .into())
+            }
+            Some(_) => {}
+        }
+        for (name, _) in &self.fields {
+            let value = item.get(name).ok_or_else(|| SinkError::MissingField {
+                field: name.clone(),
+            })?;
+            if !value.is_number() {
+                return Err(format!("field `{name}` is {value}, not a number").into());
+            }
+        }
+        for (name, values) in &mut self.fields {
+            values.push(item.get(name).cloned().unwrap_or(Value::Null));
+        }
+        self.data.extend_from_slice(&tensor.data);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), BoxError> {
+        let rows = self.rows();
+        let row_shape = self.shape.clone().unwrap_or_default();
+        let mut shape = vec![rows];
+        shape.extend(&row_shape);
+        match &self.format {
+            Format::Npy => {
+                let shape: Vec<u64> = shape.iter().map(|d| *d as u64).collect();
+                self.write_npy(&shape)
+            }
+            Format::Safetensors { name, metadata } => self.write_safetensors(name, metadata, shape),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::item::Tensor;
+
+    fn sink_of(op: &OpDef, toml: &str, dir: &Path) -> Box<dyn Sink<Item>> {
+        let params = crate::testing::params(op, toml, dir);
+        let BuiltOp::Sink(make) = (op.build)(&params).unwrap() else {
+            unreachable!()
+        };
+        make().unwrap()
+    }
+
+    fn tensor_item(label: i64, shape: Vec<usize>) -> Item {
+        let mut item = Item::with_field("label", label);
+        item.set("weight", 0.5 * label as f64);
+        let len = shape.iter().product::<usize>();
+        item.payload = Payload::Tensor(Tensor {
+            shape,
+            data: (0..len).map(|v| v as f32 + label as f32 * 100.0).collect(),
+        });
+        item
+    }
+
+    #[test]
+    fn npy_files_hold_the_rows_and_fields_and_refuse_other_shapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = sink_of(
+            &NPY,
+            "path = \"out/x.npy\"\nfields = [\"label\", \"weight\"]",
+            dir.path(),
+        );
+        sink.write(tensor_item(1, vec![2, 3])).unwrap();
+        let error = sink.write(tensor_item(2, vec![3, 2])).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "a tensor of shape [3, 2] in a file of rows of shape [2, 3] (the first item's)"
+        );
+        let error = sink.write(Item::with_field("label", 3)).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("npy writes tensors, got a none payload"),
+            "{error}"
+        );
+        let mut no_label = tensor_item(4, vec![2, 3]);
+        no_label.fields.remove("label");
+        assert_eq!(
+            sink.write(no_label).unwrap_err().to_string(),
+            "no field `label`"
+        );
+        sink.write(tensor_item(5, vec![2, 3])).unwrap();
+        assert!(
+            !dir.path().join("out/x.npy").exists(),
+            "written when the run finishes"
+        );
+        sink.finish().unwrap();
+        let bytes = std::fs::read(dir.path().join("out/x.npy")).unwrap();
+        let array = npyz::NpyFile::new(&bytes[..]).unwrap();
+        assert_eq!(array.shape(), &[2, 2, 3]);
+        let values: Vec<f32> = array.into_vec().unwrap();
+        assert_eq!(values[..3], [100.0, 101.0, 102.0]);
+        assert_eq!(values[6..9], [500.0, 501.0, 502.0]);
+        let labels = std::fs::read(dir.path().join("out/x.label.npy")).unwrap();
+        assert_eq!(
+            npyz::NpyFile::new(&labels[..])
+                .unwrap()
+                .into_vec::<i64>()
+                .unwrap(),
+            [1, 5]
+        );
+        let weights = std::fs::read(dir.path().join("out/x.weight.npy")).unwrap();
+        assert_eq!(
+            npyz::NpyFile::new(&weights[..])
+                .unwrap()
+                .into_vec::<f64>()
+                .unwrap(),
+            [0.5, 2.5]
+        );
+    }
+
+    #[test]
+    fn safetensors_files_hold_every_tensor_by_name_with_the_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = "path = \"x.safetensors\"\ntensor = \"images\"\nfields = [\"label\"]\nmetadata = { split = \"test\" }";
+        let mut sink = sink_of(&SAFETENSORS, toml, dir.path());
+        for label in 0..4 {
+            sink.write(tensor_item(label, vec![1, 2, 2])).unwrap();
+        }
+        sink.finish().unwrap();
+        let bytes = std::fs::read(dir.path().join("x.safetensors")).unwrap();
+        let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        assert_eq!(metadata.metadata().as_ref().unwrap()["split"], "test");
+        let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let images = file.tensor("images").unwrap();
+        assert_eq!(images.shape(), [4, 1, 2, 2]);
+        assert_eq!(images.dtype(), safetensors::Dtype::F32);
+        let last: Vec<f32> = images.data()[48..]
+            .chunks(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        assert_eq!(last, [300.0, 301.0, 302.0, 303.0]);
+        let labels = file.tensor("label").unwrap();
+        assert_eq!(
+            (labels.dtype(), labels.shape()),
+            (safetensors::Dtype::I64, &[4][..])
+        );
+    }
+
+    #[test]
+    fn a_field_named_like_the_tensors_is_refused() {
+        let error = crate::testing::build_error(
+            &SAFETENSORS,
+            &crate::testing::params(
+                &SAFETENSORS,
+                "path = \"x.safetensors\"\nfields = [\"data\"]",
+                ".".as_ref(),
+            ),
+        );
+        assert_eq!(error.param.as_deref(), Some("fields"));
+    }
+}
