@@ -24,8 +24,8 @@ fi
 # pyarrow: the `arrow` protocol's exec tests run a worker with it, and
 # baton's Parquet and Arrow files are checked against it, an independent
 # implementation of the formats. NumPy reads the tensor sinks' .npy files
-# and the IDX files on its own.
-for module in pyarrow numpy; do
+# and the IDX files on its own; Python's webdataset writes and reads shards.
+for module in pyarrow numpy webdataset; do
   if ! python3 -c "import $module" >/dev/null 2>&1; then
     echo "installing $module (PyPI)"
     python3 -m pip install -q "$module" 2>/dev/null \

@@ -120,3 +120,162 @@ fn the_prepare_example_checks() {
     let output = baton().arg("check").arg(&example).output().unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
 }
+
+#[test]
+fn shards_written_by_python_webdataset_are_read_and_ours_are_read_by_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // Python's webdataset writes three shards (its ShardWriter, PAX headers).
+    let wrote = numpy(&format!(
+        r#"
+import webdataset as wds, numpy as np
+with wds.ShardWriter("{dir}/py-%06d.tar", maxcount=3, verbose=0) as sink:
+    for i in range(7):
+        sink.write({{"__key__": "s%04d" % i, "cls": i % 10,
+                    "npy": np.full((2, 2), i, dtype=np.float32), "json": {{"w": i / 2}}}})
+print("ok")
+"#,
+        dir = dir.path().display()
+    ));
+    assert_eq!(wrote, "ok");
+    let pipeline = write(
+        dir.path(),
+        "read.toml",
+        "[[stage]]\nop = \"webdataset\"\npath = \"py-*.tar\"\nshards_at_once = 1\n\n\
+         [[stage]]\nop = \"jsonl\"\npath = \"read.jsonl\"\n",
+    );
+    run(&pipeline);
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(dir.path().join("read.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 7);
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row["key"], format!("s{i:04}"));
+        assert_eq!(row["cls"], i % 10);
+        assert_eq!(row["w"], i as f64 / 2.0);
+        assert_eq!(row["_payload"], "tensor[2, 2]");
+    }
+
+    // Ours, from the real test set: read back by Python's webdataset, and
+    // by baton down to the pixels.
+    let pipeline = write(
+        dir.path(),
+        "write.toml",
+        &format!(
+            "[[stage]]\nop = \"idx\"\nimages = \"{DATA}/t10k-images-idx3-ubyte.gz\"\n\
+             labels = \"{DATA}/t10k-labels-idx1-ubyte.gz\"\n\n\
+             [[stage]]\nop = \"take\"\ncount = 1000\n\n\
+             [[stage]]\nop = \"webdataset\"\npath = \"ours/test-%04d.tar\"\nmax_items = 300\n\
+             fields = {{ label = \"cls\" }}\njson = false\n"
+        ),
+    );
+    run(&pipeline);
+    let out = dir.path().join("ours");
+    let checked = numpy(&format!(
+        r#"
+import gzip, glob, numpy as np, webdataset as wds
+labels = np.frombuffer(gzip.open("{DATA}/t10k-labels-idx1-ubyte.gz").read()[8:], np.uint8)
+shards = sorted(glob.glob("{out}/test-*.tar"))
+assert len(shards) == 4, shards
+seen = [(s["__key__"], int(s["cls"]), s["png"][:4]) for s in wds.WebDataset(shards, shardshuffle=False)]
+assert [k for k, _, _ in seen] == ["%09d" % i for i in range(1000)], seen[:3]
+assert [c for _, c, _ in seen] == list(labels[:1000])
+assert all(p == b"\x89PNG" for _, _, p in seen)
+print("ok")
+"#,
+        out = out.display()
+    ));
+    assert_eq!(checked, "ok");
+    let pipeline = write(
+        dir.path(),
+        "back.toml",
+        "[[stage]]\nop = \"webdataset\"\npath = \"ours/test-*.tar\"\n\n\
+         [[stage]]\nop = \"image_decode\"\n\n\
+         [[stage]]\nop = \"to_tensor\"\nscale = 1.0\n\n\
+         [[stage]]\nop = \"npy\"\npath = \"back.npy\"\nfields = [\"cls\"]\n",
+    );
+    run(&pipeline);
+    // Four shards read at once, their samples in turn: 0, 300, 600, 900, 1, ...
+    let checked = numpy(&format!(
+        r#"
+import gzip, numpy as np
+raw = np.frombuffer(gzip.open("{DATA}/t10k-images-idx3-ubyte.gz").read()[16:], np.uint8).reshape(-1, 1, 28, 28)
+labels = np.frombuffer(gzip.open("{DATA}/t10k-labels-idx1-ubyte.gz").read()[8:], np.uint8)
+order = []
+shards = [list(range(s, min(s + 300, 1000))) for s in range(0, 1000, 300)]
+while any(shards):
+    for s in shards:
+        if s: order.append(s.pop(0))
+x = np.load("{dir}/back.npy")
+assert x.shape == (1000, 1, 28, 28), x.shape
+assert (x == raw[order]).all()
+assert (np.load("{dir}/back.cls.npy") == labels[order]).all()
+print("ok")
+"#,
+        dir = dir.path().display()
+    ));
+    assert_eq!(checked, "ok");
+}
+
+#[test]
+fn repeat_gives_each_epoch_a_new_order_and_new_crops_and_must_follow_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = write(
+        dir.path(),
+        "p.toml",
+        &format!(
+            "[[stage]]\nop = \"idx\"\nimages = \"{DATA}/t10k-images-idx3-ubyte.gz\"\n\
+             labels = \"{DATA}/t10k-labels-idx1-ubyte.gz\"\n\n\
+             [[stage]]\nname = \"epochs\"\nop = \"repeat\"\nepochs = 3\nshuffle = true\nseed = 4\n\n\
+             [[stage]]\nop = \"crop\"\nwidth = 28\nheight = 28\npadding = 4\nposition = \"random\"\nreplicas = 2\n\n\
+             [[stage]]\nop = \"to_tensor\"\nscale = 1.0\n\n\
+             [[stage]]\nop = \"npy\"\npath = \"e.npy\"\nfields = [\"epoch\", \"index\"]\n"
+        ),
+    );
+    let output = baton().args(["run"]).arg(&pipeline).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("30000 items"),
+        "{}",
+        stderr(&output)
+    );
+    let checked = numpy(&format!(
+        r#"
+import gzip, numpy as np
+raw = np.frombuffer(gzip.open("{DATA}/t10k-images-idx3-ubyte.gz").read()[16:], np.uint8).reshape(-1, 1, 28, 28)
+x, epoch, index = (np.load("{dir}/e.npy"), np.load("{dir}/e.epoch.npy"), np.load("{dir}/e.index.npy"))
+assert x.shape == (30000, 1, 28, 28)
+assert (epoch == np.repeat([0, 1, 2], 10000)).all()
+orders = [index[epoch == e] for e in range(3)]
+assert all((np.sort(o) == np.arange(10000)).all() for o in orders)
+assert not (orders[0] == orders[1]).all() and not (orders[1] == orders[2]).all()
+assert not (orders[0] == np.arange(10000)).all()
+# The same image cropped in epochs 0 and 1: mostly different windows.
+first = {{i: n for n, i in enumerate(orders[0])}}
+second = {{i: 10000 + n for n, i in enumerate(orders[1])}}
+differ = sum((x[first[i]] != x[second[i]]).any() for i in range(1000))
+assert differ > 800, differ
+# Every crop is a shifted piece of its image (its pixels among the image's).
+print("ok", differ)
+"#,
+        dir = dir.path().display()
+    ));
+    assert!(checked.starts_with("ok"), "{checked}");
+
+    // Anywhere else, a located error.
+    let misplaced = write(
+        dir.path(),
+        "bad.toml",
+        "[[stage]]\nop = \"range\"\nend = 3\n\n[[stage]]\nop = \"take\"\ncount = 2\n\n\
+         [[stage]]\nname = \"again\"\nop = \"repeat\"\nepochs = 2\n\n[[stage]]\nop = \"discard\"\n",
+    );
+    let output = baton().arg("check").arg(&misplaced).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let log = stderr(&output);
+    assert!(
+        log.contains("`repeat` must come right after the source"),
+        "{log}"
+    );
+    assert!(log.contains("bad.toml:11"), "{log}");
+}

@@ -110,6 +110,7 @@ fn cases() -> Vec<Case> {
         case("stdin", Source, "", "", OUT, |d, _| out(d, 2, "\"line\":\"from stdin\"")),
         case("parquet", Source, "", "path = \"in.parquet\"", OUT, |d, _| out(d, 2, "{\"name\":\"y\",\"n\":2}")),
         case("arrow", Source, "", "path = \"in.arrow\"", OUT, |d, _| out(d, 2, "{\"name\":\"y\",\"n\":2}")),
+        case("webdataset", Source, "", "path = \"in.tar\"", OUT, |d, _| out(d, 1, "\"txt\":\"a\\nb\\nc\\n\"")),
         case("idx", Source, "", "images = \"in.idx\"", OUT, |d, _| out(d, 2, "image[3x2]")),
         // Record stages.
         case("json_parse", Transform, "[[stage]]\nop = \"lines\"\npath = \"in.jsonl\"\n", "", OUT, |d, _| out(d, 2, "{\"n\":1}")),
@@ -126,6 +127,7 @@ fn cases() -> Vec<Case> {
         case("unbatch", Transform, "[[stage]]\nop = \"range\"\nend = 6\n\n[[stage]]\nop = \"batch\"\nsize = 4\n", "", OUT, |d, _| out(d, 6, "{\"value\":5}")),
         case("shuffle", Transform, RANGE, "buffer_size = 4\nseed = 3", OUT, |d, _| out(d, 6, "{\"value\":5}")),
         case("prefetch", Transform, RANGE, "size = 8", OUT, |d, _| out(d, 6, "{\"value\":5}")),
+        case("repeat", Transform, RANGE, "epochs = 2", OUT, |d, _| out(d, 12, "{\"epoch\":1,\"value\":5}")),
         case("take", Transform, RANGE, "count = 2", OUT, |d, _| out(d, 2, "{\"value\":1}")),
         case("skip", Transform, RANGE, "count = 2", OUT, |d, _| out(d, 4, "{\"value\":2}")),
         // Image stages.
@@ -158,6 +160,10 @@ fn cases() -> Vec<Case> {
             let bytes = std::fs::read(d.join("out.safetensors")).map_err(|e| e.to_string())?;
             contains(&String::from_utf8_lossy(&bytes), "\"data\":{\"dtype\":\"F32\",\"shape\":[1,3,4,4]")
         }),
+        case("webdataset", Sink, IMAGE, "path = \"out-%d.tar\"", "", |d, _| {
+            let bytes = std::fs::read(d.join("out-0.tar")).map_err(|e| e.to_string())?;
+            contains(&String::from_utf8_lossy(&bytes), "000000000.png")
+        }),
         case("discard", Sink, RANGE, "", "", |_, printed| {
             printed.is_empty().then_some(()).ok_or_else(|| format!("printed {printed}"))
         }),
@@ -173,6 +179,15 @@ fn run(case: &Case) -> Result<(), String> {
     write(dir.path(), "in.jsonl", "{\"n\":1}\n{\"n\":2}\n");
     std::fs::write(dir.path().join("img.png"), PNG).map_err(|e| e.to_string())?;
     std::fs::write(dir.path().join("in.idx"), IDX).map_err(|e| e.to_string())?;
+    // A WebDataset shard of one sample, `in`, with a `txt` member.
+    let tarred = std::process::Command::new("tar")
+        .args(["cf", "in.tar", "in.txt"])
+        .current_dir(dir.path())
+        .status()
+        .map_err(|e| e.to_string())?;
+    if !tarred.success() {
+        return Err("tar failed".into());
+    }
     if case.kind == OpKind::Source && ["parquet", "arrow"].contains(&case.op) {
         convert(dir.path(), case.op)?;
     }

@@ -90,6 +90,9 @@ impl Plan {
             return Err(Diagnostics(problems));
         }
         let mut plan = self;
+        if let Err(problem) = plan.repeat_source(&mut ops, &warnings) {
+            return Err(Diagnostics(vec![*problem]));
+        }
         let parses_after_source = plan.place_parse_stage(&mut ops);
         let ops = rows_before_row_stages(ops);
         let source_len = match ops.first() {
@@ -210,6 +213,76 @@ impl Built {
 }
 
 impl Plan {
+    /// A `repeat` stage wraps the source right before it: it leaves the
+    /// plan (a note on the source says so) and the source gives every
+    /// epoch, building itself anew for each epoch it reads again.
+    fn repeat_source(
+        &mut self,
+        ops: &mut Vec<BuiltOp>,
+        warnings: &Warnings,
+    ) -> Result<(), Box<crate::diagnostic::Diagnostic>> {
+        let repeats: Vec<usize> = ops
+            .iter()
+            .enumerate()
+            .filter(|(_, op)| matches!(op, BuiltOp::Repeat(_)))
+            .map(|(at, _)| at)
+            .collect();
+        let Some(&at) = repeats.first() else {
+            return Ok(());
+        };
+        let misplaced = repeats.iter().find(|&&at| at != 1).copied();
+        if let Some(at) =
+            misplaced.or((!matches!(ops.first(), Some(BuiltOp::Source(_)))).then_some(at))
+        {
+            return Err(Box::new(self.stage_diagnostic(
+                &self.stages[at],
+                None,
+                "`repeat` must come right after the source, once: it replays what the source reads"
+                    .into(),
+            )));
+        }
+        let (BuiltOp::Repeat(repeat), BuiltOp::Source(first)) = (ops.remove(1), ops.remove(0))
+        else {
+            unreachable!("checked above")
+        };
+        let repeat_stage = self.stages.remove(1);
+        let source = &self.stages[0];
+        let op = source.op;
+        let params = source
+            .params
+            .clone()
+            .with_warnings(warnings.stage(&source.name));
+        let make: baton_ops::MakeSource = Box::new(move || match (op.build)(&params) {
+            Ok(BuiltOp::Source(source)) => Ok(source),
+            Ok(_) => Err(format!("`{}` did not build a source", op.name).into()),
+            Err(error) => Err(error.to_string().into()),
+        });
+        let how = match (repeat.shuffle, repeat.cache) {
+            (true, _) => format!(
+                "each a new permutation (seed {}), kept in memory",
+                repeat.seed
+            ),
+            (false, true) => "the first read, the others replayed from memory".to_string(),
+            (false, false) => "each read anew".to_string(),
+        };
+        let note = format!(
+            "repeated by the stage `{}`: {} epochs, {how}; every item has the field `epoch`",
+            repeat_stage.name, repeat.epochs
+        );
+        match repeat.around(first, make) {
+            Ok(source) => ops.insert(0, BuiltOp::Source(source)),
+            Err(error) => {
+                return Err(Box::new(self.stage_diagnostic(
+                    &repeat_stage,
+                    None,
+                    error.to_string(),
+                )));
+            }
+        }
+        self.stages[0].notes.push(note);
+        Ok(())
+    }
+
     /// A source that parses in parallel (`csv`) hands its parse stage over:
     /// it goes right after the source, in the plan (named `SOURCE.parse`,
     /// so that the live view, the summary and the report show it) and on

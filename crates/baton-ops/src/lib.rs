@@ -39,6 +39,7 @@ mod sources;
 mod testing;
 mod warnings;
 
+pub use data::{MakeSource, Repeat};
 pub use item::{Item, Payload, Tensor};
 pub use registry::{
     all, find, find_kind, nearest, Bounds, BuiltOp, BuiltSource, BuiltStage, Modes, OpDef, OpError,

@@ -1,11 +1,15 @@
 //! Data-pipeline stages: `batch` and `unbatch` (items into one item whose
 //! payload is the batch, and back), and the engine's own operators
-//! `shuffle`, `prefetch`, `take` and `skip`, each attached as it is.
+//! `shuffle`, `prefetch`, `take` and `skip`, each attached as it is; and
+//! `repeat`, which wraps the source.
 
 mod batch;
 mod limit;
 mod prefetch;
+mod repeat;
 mod shuffle;
+
+pub use repeat::{MakeSource, Repeat};
 
 use crate::registry::{OpDef, OpError, Params};
 
@@ -17,6 +21,7 @@ pub(crate) const DEFS: &[OpDef] = &[
     prefetch::DEF,
     limit::TAKE,
     limit::SKIP,
+    repeat::DEF,
 ];
 
 /// A whole number parameter that is not negative.

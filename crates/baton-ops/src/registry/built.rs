@@ -513,6 +513,9 @@ pub enum BuiltOp {
     Stage(BuiltStage),
     /// A sink.
     Sink(SinkFactory),
+    /// `repeat`: wraps the source right before it (see
+    /// [`Repeat::around`](crate::Repeat::around)).
+    Repeat(crate::Repeat),
 }
 
 impl fmt::Debug for BuiltOp {
@@ -521,6 +524,7 @@ impl fmt::Debug for BuiltOp {
             BuiltOp::Source(source) => source.fmt(f),
             BuiltOp::Stage(stage) => stage.fmt(f),
             BuiltOp::Sink(_) => f.write_str("Sink"),
+            BuiltOp::Repeat(repeat) => repeat.fmt(f),
         }
     }
 }

@@ -20,6 +20,7 @@ mod parquet;
 mod staged;
 mod stdout;
 mod tensors;
+mod webdataset;
 pub use stdout::around_stdout_writes;
 
 use baton_engine::Sink;
@@ -38,6 +39,7 @@ pub(crate) const DEFS: &[OpDef] = &[
     files::DEF,
     tensors::NPY,
     tensors::SAFETENSORS,
+    webdataset::DEF,
     discard::DEF,
     count::DEF,
 ];

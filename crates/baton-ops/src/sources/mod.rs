@@ -16,6 +16,7 @@ mod paths;
 mod range;
 mod stdin;
 mod text;
+mod webdataset;
 
 use crate::registry::OpDef;
 
@@ -33,6 +34,7 @@ pub(crate) const DEFS: &[OpDef] = &[
     arrow::DEF,
     stdin::DEF,
     idx::DEF,
+    webdataset::DEF,
 ];
 
 /// The `columns` parameter of a columnar source: the names to read, each
