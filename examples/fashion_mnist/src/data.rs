@@ -117,11 +117,22 @@ impl std::fmt::Debug for Transform {
     }
 }
 
+/// The augmentation of training images.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Augment {
+    /// None.
+    None,
+    /// A random left-right flip.
+    Flip,
+    /// A random 28x28 window of the image padded by 4, and a random flip.
+    CropFlip,
+}
+
 /// How to make a replica of the transform.
 #[derive(Clone, Debug)]
 pub(crate) struct TransformSpec {
     /// Random crop and flip.
-    pub(crate) augment: bool,
+    pub(crate) augment: Augment,
     /// Their seed (with the image's key).
     pub(crate) seed: u64,
     /// Times the work is done per image.
@@ -131,7 +142,7 @@ pub(crate) struct TransformSpec {
 impl TransformSpec {
     pub(crate) fn make(&self) -> Result<Transform, BoxError> {
         let mut stages = vec![stage("image_decode", "")?];
-        if self.augment {
+        if self.augment == Augment::CropFlip {
             stages.push(stage(
                 "crop",
                 &format!(
@@ -139,6 +150,8 @@ impl TransformSpec {
                     self.seed
                 ),
             )?);
+        }
+        if self.augment != Augment::None {
             stages.push(stage(
                 "flip",
                 &format!("horizontal = 0.5\nseed = {}", self.seed),

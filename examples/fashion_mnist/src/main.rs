@@ -53,6 +53,15 @@ pub(crate) struct Args {
     /// transform: the extra results are thrown away).
     #[arg(long, default_value_t = 1)]
     pub(crate) transform_cost: usize,
+    /// Batches kept ready in front of the trainer (the Load's prefetch).
+    #[arg(long, default_value_t = 4)]
+    pub(crate) prefetch: usize,
+    /// The augmentation of the training images: none, a random flip, or a
+    /// random 28x28 window of the image padded by 4 and a flip (default:
+    /// none for the MLP, which has no translation invariance to gain from
+    /// shifts; crop-flip for the CNN).
+    #[arg(long, value_enum)]
+    pub(crate) augment: Option<data::Augment>,
     /// Prepare a batch, then train on it, one at a time: no overlap.
     #[arg(long)]
     pub(crate) sequential: bool,

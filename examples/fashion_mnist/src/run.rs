@@ -20,6 +20,11 @@ use crate::Args;
 struct Meter {
     /// Time spent computing (not waiting for a batch).
     busy: Duration,
+    /// When the first batch was done, and the computing since: the steady
+    /// state, once the pipeline has filled.
+    first_done: Option<Instant>,
+    last_done: Option<Instant>,
+    busy_after_first: Duration,
     loss_sum: f64,
     correct: usize,
     images: usize,
@@ -29,6 +34,12 @@ struct Meter {
 impl Meter {
     fn add(&mut self, step: Step, took: Duration) {
         self.busy += took;
+        let now = Instant::now();
+        match self.first_done {
+            None => self.first_done = Some(now),
+            Some(_) => self.busy_after_first += took,
+        }
+        self.last_done = Some(now);
         self.loss_sum += f64::from(step.loss) * step.images as f64;
         self.correct += step.correct;
         self.images += step.images;
@@ -37,6 +48,17 @@ impl Meter {
 
     fn loss(&self) -> f64 {
         self.loss_sum / self.images.max(1) as f64
+    }
+
+    /// The share of the time from the first batch done to the last that
+    /// the trainer computed.
+    fn steady_busy(&self) -> f64 {
+        match (self.first_done, self.last_done) {
+            (Some(first), Some(last)) if last > first => {
+                self.busy_after_first.as_secs_f64() / (last - first).as_secs_f64()
+            }
+            _ => 0.0,
+        }
     }
 
     fn accuracy(&self) -> f64 {
@@ -87,6 +109,7 @@ impl Epoch {
             "wall_s": self.wall.as_secs_f64(),
             "train_compute_s": self.train.busy.as_secs_f64(),
             "trainer_busy": self.busy_share(),
+            "trainer_busy_after_first_batch": self.train.steady_busy(),
             "transform_images_per_s": self.transform_rate,
             "bottleneck": self.bottleneck.as_ref().map(|(stage, bound)| json!({"stage": stage, "bound_items_per_s": bound})),
             "train_loss": self.train.loss(),
@@ -117,12 +140,13 @@ pub(crate) fn main(args: &Args) -> Result<()> {
         first = resume(args, &mut lock(&model))? + 1;
     }
     println!(
-        "{} on Fashion-MNIST, {}: {} transform thread(s), {} trainer thread(s), batch {}, transform cost x{}",
+        "{} on Fashion-MNIST, {}: {} transform thread(s), {} trainer thread(s), batch {}, augment {:?}, transform cost x{}",
         args.model.name(),
         if args.sequential { "sequential (prepare, then train)" } else { "pipelined by baton" },
         args.transform_threads,
         args.trainer_threads,
         args.batch_size,
+        augment(args),
         args.transform_cost,
     );
     let mut epochs = Vec::new();
@@ -143,10 +167,11 @@ pub(crate) fn main(args: &Args) -> Result<()> {
             test,
         };
         println!(
-            "epoch {number}/{}: {:.2} s, trainer busy {:.1}% (computing {:.2} s), transform {:.0} images/s{}, train loss {:.4}, test loss {:.4}, test accuracy {:.2}%",
+            "epoch {number}/{}: {:.2} s, trainer busy {:.1}% ({:.1}% after the first batch; computing {:.2} s), transform {:.0} images/s{}, train loss {:.4}, test loss {:.4}, test accuracy {:.2}%",
             args.epochs,
             wall.as_secs_f64(),
             100.0 * epoch.busy_share(),
+            100.0 * train.steady_busy(),
             train.busy.as_secs_f64(),
             rate,
             epoch
@@ -174,6 +199,7 @@ pub(crate) fn main(args: &Args) -> Result<()> {
             "trainer_threads": args.trainer_threads,
             "transform_cost": args.transform_cost,
             "batch_size": args.batch_size,
+            "augment": format!("{:?}", augment(args)),
             "limit": args.limit,
             "epochs": epochs.iter().map(Epoch::json).collect::<Vec<_>>(),
         });
@@ -191,6 +217,14 @@ impl Args {
             None => self.shards.join("all"),
         }
     }
+}
+
+/// The augmentation asked for, or the model's own.
+fn augment(args: &Args) -> data::Augment {
+    args.augment.unwrap_or(match args.model {
+        crate::model::Kind::Mlp => data::Augment::None,
+        crate::model::Kind::Cnn => data::Augment::CropFlip,
+    })
 }
 
 /// The seed of an epoch's shard order, shuffle and augmentation.
@@ -216,7 +250,7 @@ fn pipelined_epoch(
     let seed = epoch_seed(args, epoch);
     let extract = data::extract(train_dir, 4, seed)?;
     let spec = TransformSpec {
-        augment: true,
+        augment: augment(args),
         seed,
         cost: args.transform_cost,
     };
@@ -238,6 +272,7 @@ fn pipelined_epoch(
         .stage("load", Mode::serial_in_order())
         .try_map(data::load)
         .stage("train", Mode::serial_in_order().blocking())
+        .buffer(args.prefetch.max(1))
         .spawn_sink(Train {
             model: Arc::clone(model),
             meter: Arc::clone(&meter),
@@ -299,7 +334,7 @@ fn sequential_epoch(
     // One shard at a time, in the same shuffled order.
     let extract = data::extract(train_dir, 1, seed)?;
     let mut transform = TransformSpec {
-        augment: true,
+        augment: augment(args),
         seed,
         cost: args.transform_cost,
     }
@@ -358,7 +393,7 @@ fn sequential_epoch(
 fn validate(args: &Args, model: &Arc<Mutex<Model>>, test_dir: &Path) -> Result<Meter> {
     let extract = data::extract(test_dir, 4, 0)?;
     let spec = TransformSpec {
-        augment: false,
+        augment: data::Augment::None,
         seed: 0,
         cost: 1,
     };
