@@ -126,10 +126,24 @@ impl Server {
     }
 
     pub(crate) fn start_with(setup: ServerSetup) -> Self {
+        // A port found free may be taken before the server binds it (by a
+        // client's outgoing connection): then another port.
+        for _ in 0..4 {
+            if let Some(server) = Self::try_start_on(free_port(), setup.clone()) {
+                return server;
+            }
+        }
         Self::start_on(free_port(), setup)
     }
 
     pub(crate) fn start_on(port: u16, setup: ServerSetup) -> Self {
+        let mut server = Self::configured(port, setup);
+        server.spawn();
+        server
+    }
+
+    /// Its folder and config file, not started.
+    fn configured(port: u16, setup: ServerSetup) -> Self {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let store = dir.path().join("jetstream");
         let mut config = format!(
@@ -172,17 +186,28 @@ impl Server {
         }
         let path = dir.path().join("server.conf");
         std::fs::write(&path, config).expect("the server's config");
-        let mut server = Self {
+        Self {
             port,
             config: path,
             child: None,
             dir,
-        };
-        server.spawn();
-        server
+        }
+    }
+
+    /// A server on `port`, or `None` when it exits before it is ready.
+    fn try_start_on(port: u16, setup: ServerSetup) -> Option<Self> {
+        let mut server = Self::configured(port, setup);
+        server.try_spawn().then_some(server)
     }
 
     fn spawn(&mut self) {
+        assert!(self.try_spawn(), "nats-server did not start on {}: {}", self.port, self.log());
+    }
+
+    /// Starts the server and waits until it says it is ready; false when it
+    /// exits first (its port taken meanwhile, say). Being able to connect
+    /// is not enough: another process may hold the port.
+    fn try_spawn(&mut self) -> bool {
         let log = std::fs::File::create(self.dir.path().join("server.log")).expect("a log file");
         let child = Command::new(server_binary())
             .arg("-c")
@@ -193,7 +218,20 @@ impl Server {
             .expect("nats-server starts");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        loop {
+            let exited = self
+                .child
+                .as_mut()
+                .is_some_and(|child| !matches!(child.try_wait(), Ok(None)));
+            if exited {
+                self.child = None;
+                return false;
+            }
+            if self.log().contains("Server is ready")
+                && TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            {
+                return true;
+            }
             assert!(
                 Instant::now() < deadline,
                 "nats-server did not listen on {} within 10 s: {}",
