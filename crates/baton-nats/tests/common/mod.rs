@@ -201,7 +201,12 @@ impl Server {
     }
 
     fn spawn(&mut self) {
-        assert!(self.try_spawn(), "nats-server did not start on {}: {}", self.port, self.log());
+        assert!(
+            self.try_spawn(),
+            "nats-server did not start on {}: {}",
+            self.port,
+            self.log()
+        );
     }
 
     /// Starts the server and waits until it says it is ready; false when it
