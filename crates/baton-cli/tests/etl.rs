@@ -12,6 +12,11 @@ use common::{baton, examples, stderr, write};
 
 const DATA: &str = "/usr/share/datasets/fashion-mnist";
 
+/// The `idx` source stage of the real test set and its labels.
+const TEST_SET: &str = "[[stage]]\nop = \"idx\"\n\
+    images = \"/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\"\n\
+    labels = \"/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz\"\n";
+
 fn run(pipeline: &Path) {
     let output = baton()
         .args(["run", "--quiet"])
@@ -47,8 +52,7 @@ fn the_test_set_normalised_into_npy_matches_numpy_reading_the_idx_files() {
         dir.path(),
         "p.toml",
         &format!(
-            "[[stage]]\nop = \"idx\"\nimages = \"{DATA}/t10k-images-idx3-ubyte.gz\"\n\
-             labels = \"{DATA}/t10k-labels-idx1-ubyte.gz\"\n\n\
+            "{TEST_SET}\n\
              [[stage]]\nop = \"take\"\ncount = 2500\n\n\
              [[stage]]\nop = \"normalize\"\nmean = [0.2860]\nstd = [0.3530]\nreplicas = 2\n\n\
              [[stage]]\nop = \"npy\"\npath = \"out/test.npy\"\nfields = [\"label\", \"index\"]\n"
@@ -84,9 +88,8 @@ fn a_seeded_augmentation_writes_the_same_safetensors_twice_and_differs_by_seed()
             dir.path(),
             "p.toml",
             &format!(
-                "[[stage]]\nop = \"idx\"\nimages = \"{DATA}/t10k-images-idx3-ubyte.gz\"\n\
-                 labels = \"{DATA}/t10k-labels-idx1-ubyte.gz\"\n\n\
-                 [[stage]]\nop = \"take\"\ncount = 1500\n\n\
+                "{TEST_SET}\n\
+             [[stage]]\nop = \"take\"\ncount = 1500\n\n\
                  [[stage]]\nop = \"crop\"\nwidth = 28\nheight = 28\npadding = 4\nposition = \"random\"\nseed = {seed}\nreplicas = 2\n\n\
                  [[stage]]\nop = \"flip\"\nseed = {seed}\nreplicas = 2\n\n\
                  [[stage]]\nop = \"normalize\"\nmean = [0.2860]\nstd = [0.3530]\n\n\
@@ -163,8 +166,7 @@ print("ok")
         dir.path(),
         "write.toml",
         &format!(
-            "[[stage]]\nop = \"idx\"\nimages = \"{DATA}/t10k-images-idx3-ubyte.gz\"\n\
-             labels = \"{DATA}/t10k-labels-idx1-ubyte.gz\"\n\n\
+            "{TEST_SET}\n\
              [[stage]]\nop = \"take\"\ncount = 1000\n\n\
              [[stage]]\nop = \"webdataset\"\npath = \"ours/test-%04d.tar\"\nmax_items = 300\n\
              fields = {{ label = \"cls\" }}\njson = false\n"
@@ -225,8 +227,7 @@ fn repeat_gives_each_epoch_a_new_order_and_new_crops_and_must_follow_the_source(
         dir.path(),
         "p.toml",
         &format!(
-            "[[stage]]\nop = \"idx\"\nimages = \"{DATA}/t10k-images-idx3-ubyte.gz\"\n\
-             labels = \"{DATA}/t10k-labels-idx1-ubyte.gz\"\n\n\
+            "{TEST_SET}\n\
              [[stage]]\nname = \"epochs\"\nop = \"repeat\"\nepochs = 3\nshuffle = true\nseed = 4\n\n\
              [[stage]]\nop = \"crop\"\nwidth = 28\nheight = 28\npadding = 4\nposition = \"random\"\nreplicas = 2\n\n\
              [[stage]]\nop = \"to_tensor\"\nscale = 1.0\n\n\

@@ -185,37 +185,15 @@ impl TensorFile {
 
     fn write_npy(&self, shape: &[u64]) -> Result<(), BoxError> {
         write_staged(&self.path, &self.warnings, |out| {
-            let mut writer = npyz::WriteOptions::<f32>::new()
-                .default_dtype()
-                .shape(shape)
-                .writer(out)
-                .begin_nd()?;
-            writer.extend(self.data.iter().copied())?;
-            writer.finish()
+            write_array(out, shape, self.data.iter().copied())
         })?;
         for (name, values) in &self.fields {
             let path = field_path(&self.path, name);
             let rows = [values.len() as u64];
             write_staged(&path, &self.warnings, |out| {
                 match Self::column(name, values) {
-                    Ok(Column::Ints(v)) => {
-                        let mut w = npyz::WriteOptions::<i64>::new()
-                            .default_dtype()
-                            .shape(&rows)
-                            .writer(out)
-                            .begin_nd()?;
-                        w.extend(v)?;
-                        w.finish()
-                    }
-                    Ok(Column::Floats(v)) => {
-                        let mut w = npyz::WriteOptions::<f64>::new()
-                            .default_dtype()
-                            .shape(&rows)
-                            .writer(out)
-                            .begin_nd()?;
-                        w.extend(v)?;
-                        w.finish()
-                    }
+                    Ok(Column::Ints(v)) => write_array(out, &rows, v),
+                    Ok(Column::Floats(v)) => write_array(out, &rows, v),
                     Err(error) => Err(std::io::Error::other(error.to_string())),
                 }
             })?;
@@ -267,6 +245,21 @@ impl TensorFile {
             .map_err(|e| format!("{}: {e}", self.path.display()))?;
         write_staged(&self.path, &self.warnings, |out| out.write_all(&bytes))
     }
+}
+
+/// One array of `shape` into `out` in the npy format.
+fn write_array<T: npyz::AutoSerialize>(
+    out: &mut std::io::BufWriter<std::fs::File>,
+    shape: &[u64],
+    values: impl IntoIterator<Item = T>,
+) -> std::io::Result<()> {
+    let mut writer = npyz::WriteOptions::<T>::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(out)
+        .begin_nd()?;
+    writer.extend(values)?;
+    writer.finish()
 }
 
 /// `<stem>.<field>.npy` beside the tensors' file.

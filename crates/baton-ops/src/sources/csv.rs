@@ -213,19 +213,27 @@ fn format(params: &Params) -> Result<CsvFormat, OpError> {
     if let Some(nulls) = params.str_list("null_values")? {
         format.null_values = nulls;
     }
-    for (column, name) in params.str_table("types")?.unwrap_or_default() {
+    format.types.extend(column_types(params)?);
+    Ok(format)
+}
+
+/// The `types` parameter of the sources that infer types (`csv`,
+/// `jsonl`): each named field's type, in the order given.
+pub(crate) fn column_types(params: &Params) -> Result<Vec<(String, ColumnType)>, OpError> {
+    let mut types = Vec::new();
+    for (field, name) in params.str_table("types")?.unwrap_or_default() {
         let kind = ColumnType::parse(&name).ok_or_else(|| {
             OpError::param(
                 "types",
                 format!(
-                    "`{column}`: the type `{name}` is not one of {}",
+                    "`{field}`: the type `{name}` is not one of {}",
                     ColumnType::NAMES.join(", ")
                 ),
             )
         })?;
-        format.types.insert(column, kind);
+        types.push((field, kind));
     }
-    Ok(format)
+    Ok(types)
 }
 
 /// The one-byte delimiter in the string parameter `param` (`,` when not given).

@@ -86,8 +86,13 @@ impl Shard {
     }
 }
 
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let mut files = paths::matching(params, "path")?;
+/// `files` (sorted) cut to the shard `shard` names and put in the order
+/// `order` and `seed` say: what the sources that take a list of files
+/// (`files`, `webdataset`) share.
+pub(crate) fn shard_and_order(
+    mut files: Vec<PathBuf>,
+    params: &Params,
+) -> Result<Vec<PathBuf>, OpError> {
     let shuffled = match params.str("order")?.unwrap_or("sorted") {
         "sorted" => false,
         "shuffled" => true,
@@ -117,6 +122,11 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
     if shuffled {
         files.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
     }
+    Ok(files)
+}
+
+fn build(params: &Params) -> Result<BuiltOp, OpError> {
+    let files = shard_and_order(paths::matching(params, "path")?, params)?;
     let read = params.bool("read")?.unwrap_or(true);
     let len = files.len() as u64;
     let items = files

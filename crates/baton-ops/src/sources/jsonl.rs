@@ -31,9 +31,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use baton_engine::BoxError;
-use baton_records::{
-    Block, Boundary, ColumnType, JsonLinesFormat, RecordBatch, Rejected, SchemaRef,
-};
+use baton_records::{Block, Boundary, JsonLinesFormat, RecordBatch, Rejected, SchemaRef};
 
 use super::blocks::{
     files_at_once, item_block, plain_file_blocks, FilesRead, Parse, ParseBlock, FILES_AT_ONCE,
@@ -101,20 +99,7 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
 
 /// How the files are read, from the parameters: the `types` given.
 fn format(params: &Params) -> Result<JsonLinesFormat, OpError> {
-    let mut types = Vec::new();
-    for (field, name) in params.str_table("types")?.unwrap_or_default() {
-        let kind = ColumnType::parse(&name).ok_or_else(|| {
-            OpError::param(
-                "types",
-                format!(
-                    "`{field}`: the type `{name}` is not one of {}",
-                    ColumnType::NAMES.join(", ")
-                ),
-            )
-        })?;
-        types.push((field, kind));
-    }
-    Ok(JsonLinesFormat::default().with_types(types))
+    Ok(JsonLinesFormat::default().with_types(super::csv::column_types(params)?))
 }
 
 /// A file's schema so far, shared by the parse replicas: it grows as
