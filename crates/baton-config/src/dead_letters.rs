@@ -104,8 +104,8 @@ impl DeadLetterFiles {
             return Err(format!("no stage `{}` to take its dead letter", letter.stage).into());
         };
         let mut stage = stage.lock().unwrap_or_else(PoisonError::into_inner);
-        stage.skipped += 1;
         let Some(path) = stage.file.clone() else {
+            stage.skipped += 1;
             if stage.first.len() < SHOWN_PER_STAGE {
                 stage.first.push((letter.seq, letter.failure.to_string()));
             }
@@ -139,6 +139,9 @@ impl DeadLetterFiles {
         (&*file)
             .write_all(&line)
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        // Counted once it is in the file: a letter that could not be kept
+        // fails the run at its item and is not said to be written.
+        stage.skipped += 1;
         Ok(())
     }
 
