@@ -221,6 +221,80 @@ print("ok")
 }
 
 #[test]
+fn a_cache_file_replays_the_epochs_and_serves_the_next_run_without_reading_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "in.txt", "a\nb\nc\n");
+    let pipeline = write(
+        dir.path(),
+        "p.toml",
+        "[[stage]]\nop = \"lines\"\npath = \"in.txt\"\n\n\
+         [[stage]]\nop = \"repeat\"\nepochs = 2\ncache_file = \"cache/lines.bin\"\n\n\
+         [[stage]]\nop = \"jsonl\"\npath = \"out.jsonl\"\n",
+    );
+    let lines = || -> Vec<(String, u64)> {
+        std::fs::read_to_string(dir.path().join("out.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (
+                    v["line"].as_str().unwrap().to_string(),
+                    v["epoch"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let want: Vec<(String, u64)> = [("a", 0), ("b", 0), ("c", 0), ("a", 1), ("b", 1), ("c", 1)]
+        .map(|(l, e)| (l.to_string(), e))
+        .to_vec();
+    run(&pipeline);
+    assert_eq!(lines(), want);
+    let cache = dir.path().join("cache/lines.bin");
+    assert!(cache.exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("cache")).unwrap().count(),
+        1
+    );
+
+    // The source changes; the complete cache is what the next run reads,
+    // and the plan says so.
+    write(dir.path(), "in.txt", "x\n");
+    let plan = baton()
+        .args(["run", "--dry-run"])
+        .arg(&pipeline)
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&plan).contains("the source is not read")
+            || String::from_utf8_lossy(&plan.stdout).contains("the source is not read"),
+        "{}{}",
+        String::from_utf8_lossy(&plan.stdout),
+        stderr(&plan)
+    );
+    run(&pipeline);
+    assert_eq!(lines(), want);
+
+    // Deleted, it is filled again from the source.
+    std::fs::remove_file(&cache).unwrap();
+    run(&pipeline);
+    assert_eq!(lines(), [("x".to_string(), 0), ("x".to_string(), 1)]);
+
+    // Someone else's file under the name: a located error, nothing read.
+    std::fs::write(&cache, "not a cache file, though long enough for one").unwrap();
+    let output = baton()
+        .args(["run", "--quiet"])
+        .arg(&pipeline)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("lines.bin: no cache header"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn repeat_gives_each_epoch_a_new_order_and_new_crops_and_must_follow_the_source() {
     let dir = tempfile::tempdir().unwrap();
     let pipeline = write(

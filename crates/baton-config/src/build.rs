@@ -257,12 +257,17 @@ impl Plan {
             Ok(_) => Err(format!("`{}` did not build a source", op.name).into()),
             Err(error) => Err(error.to_string().into()),
         });
-        let how = match (repeat.shuffle, repeat.cache) {
-            (true, _) => format!(
-                "each a new permutation (seed {}), kept in memory",
-                repeat.seed
-            ),
-            (false, true) => "the first read, the others replayed from memory".to_string(),
+        let kept = match &repeat.cache_file {
+            Some(path) if path.exists() => {
+                format!("replayed from {} (the source is not read)", path.display())
+            }
+            Some(path) => format!("kept in {}", path.display()),
+            None => "kept in memory".to_string(),
+        };
+        let how = match (repeat.shuffle, repeat.cache || repeat.cache_file.is_some()) {
+            (true, _) => format!("each a new permutation (seed {}), {kept}", repeat.seed),
+            (false, true) if repeat.cache_file.as_ref().is_some_and(|p| p.exists()) => kept,
+            (false, true) => format!("the first read, the others {kept}"),
             (false, false) => "each read anew".to_string(),
         };
         let note = format!(

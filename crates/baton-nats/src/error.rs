@@ -29,25 +29,9 @@ pub enum WireError {
     /// The envelope could not be read.
     #[error("cannot decode a chunk: {0}")]
     Decode(#[source] postcard::Error),
-    /// A chunk of records Arrow could not write or read as IPC.
-    #[error("a chunk of records as Arrow IPC: {0}")]
-    Arrow(#[from] arrow_schema::ArrowError),
-    /// Arrow IPC bytes without a record batch.
-    #[error("Arrow IPC bytes without a record batch")]
-    NoRecordBatch,
-    /// An image's pixels do not match its size.
-    #[error("an image of {width}x{height} (colour {color}) whose pixels do not match its size")]
-    Image {
-        /// Its width.
-        width: u32,
-        /// Its height.
-        height: u32,
-        /// Its colour type, as the wire numbers it.
-        color: u8,
-    },
-    /// A payload the wire cannot carry.
-    #[error("a payload of kind `{0}` cannot travel to another machine")]
-    Unsupported(&'static str),
+    /// An item with no binary form, or bytes that are not an item.
+    #[error("{0}")]
+    Item(#[from] baton_ops::binary::BinaryError),
     /// One entry is larger than a message may be.
     #[error("the item of sequence number {seq} takes {bytes} bytes on the wire, more than a message may ({max_bytes}): raise the server's max_payload (up to 64 MiB)")]
     EntryTooLarge {

@@ -9,26 +9,18 @@
 //! together in one entry, so the collector can drop a sequence number it has
 //! already delivered and count every one.
 //!
-//! The envelope is [`postcard`] (serde, no field names, varint integers);
-//! the parts that are already binary go in raw: bytes as they are, tensors
-//! as little-endian `f32`s, images as their pixel buffer, and chunks of
-//! records as Arrow IPC stream bytes. A format version byte comes first.
+//! The envelope is [`postcard`] (serde, no field names, varint integers),
+//! the items in their binary form ([`baton_ops::binary`]: the parts that
+//! are already binary go in raw). A format version byte comes first.
 //!
 //! A chunk is encoded entry by entry ([`encode_entry`]) so that
 //! [`pack`] can cut a list of entries into messages that each fit the
 //! server's `max_payload`, between entries and never inside one.
 
-use std::io::Cursor;
-
-use arrow_ipc::reader::StreamReader;
-use arrow_ipc::writer::StreamWriter;
-use baton_ops::{Item, Payload, Tensor};
-use baton_records::RecordBatch;
+use baton_ops::binary::BinaryItem;
+use baton_ops::Item;
 use bytes::Bytes;
-use image::{DynamicImage, ImageBuffer};
 use serde::{Deserialize, Serialize};
-use serde_bytes::ByteBuf;
-use serde_json::{Map, Number, Value};
 
 use crate::error::WireError;
 
@@ -360,7 +352,7 @@ struct WireDeadLetter {
     stage: String,
     error: String,
     deliveries: u32,
-    items: Vec<WireItem>,
+    items: Vec<BinaryItem>,
 }
 
 impl DeadLetter {
@@ -423,247 +415,16 @@ struct WireEntry {
 
 #[derive(Serialize, Deserialize)]
 enum WireOutcome {
-    Items(Vec<WireItem>),
+    Items(Vec<BinaryItem>),
     Failed(Failure),
 }
 
-#[derive(Serialize, Deserialize)]
-struct WireItem {
-    fields: Vec<(String, WireValue)>,
-    payload: WirePayload,
+fn to_wire(item: &Item) -> Result<BinaryItem, WireError> {
+    Ok(BinaryItem::new(item)?)
 }
 
-/// A JSON value: postcard does not describe itself, so `serde_json::Value`
-/// (which needs a self-describing format to read) goes as this enum.
-#[derive(Serialize, Deserialize)]
-enum WireValue {
-    Null,
-    Bool(bool),
-    U64(u64),
-    I64(i64),
-    F64(f64),
-    String(String),
-    Array(Vec<WireValue>),
-    Object(Vec<(String, WireValue)>),
-}
-
-#[derive(Serialize, Deserialize)]
-enum WirePayload {
-    None,
-    Bytes(ByteBuf),
-    Image {
-        width: u32,
-        height: u32,
-        color: u8,
-        pixels: ByteBuf,
-    },
-    Tensor {
-        shape: Vec<u64>,
-        data: ByteBuf,
-    },
-    Batch(Vec<WireItem>),
-    Records(ByteBuf),
-}
-
-fn to_wire(item: &Item) -> Result<WireItem, WireError> {
-    Ok(WireItem {
-        fields: object_to_wire(&item.fields),
-        payload: match &item.payload {
-            Payload::None => WirePayload::None,
-            Payload::Bytes(bytes) => WirePayload::Bytes(ByteBuf::from(bytes.clone())),
-            Payload::Image(image) => image_to_wire(image)?,
-            Payload::Tensor(tensor) => WirePayload::Tensor {
-                shape: tensor.shape.iter().map(|&d| d as u64).collect(),
-                data: ByteBuf::from(
-                    tensor
-                        .data
-                        .iter()
-                        .flat_map(|v| v.to_le_bytes())
-                        .collect::<Vec<u8>>(),
-                ),
-            },
-            Payload::Batch(items) => {
-                WirePayload::Batch(items.iter().map(to_wire).collect::<Result<_, _>>()?)
-            }
-            Payload::Records(batch) => WirePayload::Records(ByteBuf::from(records_to_ipc(batch)?)),
-            other => return Err(WireError::Unsupported(other.kind())),
-        },
-    })
-}
-
-fn from_wire(item: WireItem) -> Result<Item, WireError> {
-    Ok(Item {
-        fields: object_from_wire(item.fields),
-        payload: match item.payload {
-            WirePayload::None => Payload::None,
-            WirePayload::Bytes(bytes) => Payload::Bytes(bytes.into_vec()),
-            WirePayload::Image {
-                width,
-                height,
-                color,
-                pixels,
-            } => Payload::Image(image_from_wire(width, height, color, pixels.into_vec())?),
-            WirePayload::Tensor { shape, data } => Payload::Tensor(Tensor {
-                shape: shape.into_iter().map(|d| d as usize).collect(),
-                data: data
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect(),
-            }),
-            WirePayload::Batch(items) => {
-                Payload::Batch(items.into_iter().map(from_wire).collect::<Result<_, _>>()?)
-            }
-            WirePayload::Records(bytes) => Payload::Records(records_from_ipc(&bytes)?),
-        },
-    })
-}
-
-fn object_to_wire(fields: &Map<String, Value>) -> Vec<(String, WireValue)> {
-    fields
-        .iter()
-        .map(|(name, value)| (name.clone(), value_to_wire(value)))
-        .collect()
-}
-
-fn object_from_wire(fields: Vec<(String, WireValue)>) -> Map<String, Value> {
-    fields
-        .into_iter()
-        .map(|(name, value)| (name, value_from_wire(value)))
-        .collect()
-}
-
-fn value_to_wire(value: &Value) -> WireValue {
-    match value {
-        Value::Null => WireValue::Null,
-        Value::Bool(b) => WireValue::Bool(*b),
-        Value::Number(n) => {
-            if let Some(u) = n.as_u64() {
-                WireValue::U64(u)
-            } else if let Some(i) = n.as_i64() {
-                WireValue::I64(i)
-            } else {
-                WireValue::F64(n.as_f64().unwrap_or(f64::NAN))
-            }
-        }
-        Value::String(s) => WireValue::String(s.clone()),
-        Value::Array(values) => WireValue::Array(values.iter().map(value_to_wire).collect()),
-        Value::Object(fields) => WireValue::Object(object_to_wire(fields)),
-    }
-}
-
-fn value_from_wire(value: WireValue) -> Value {
-    match value {
-        WireValue::Null => Value::Null,
-        WireValue::Bool(b) => Value::Bool(b),
-        WireValue::U64(u) => Value::Number(u.into()),
-        WireValue::I64(i) => Value::Number(i.into()),
-        WireValue::F64(f) => Number::from_f64(f).map_or(Value::Null, Value::Number),
-        WireValue::String(s) => Value::String(s),
-        WireValue::Array(values) => Value::Array(values.into_iter().map(value_from_wire).collect()),
-        WireValue::Object(fields) => Value::Object(object_from_wire(fields)),
-    }
-}
-
-fn records_to_ipc(batch: &RecordBatch) -> Result<Vec<u8>, WireError> {
-    let mut bytes = Vec::new();
-    let mut writer = StreamWriter::try_new(&mut bytes, &batch.schema())?;
-    writer.write(batch)?;
-    writer.finish()?;
-    drop(writer);
-    Ok(bytes)
-}
-
-fn records_from_ipc(bytes: &[u8]) -> Result<RecordBatch, WireError> {
-    let mut reader = StreamReader::try_new(Cursor::new(bytes), None)?;
-    let batch = reader.next().ok_or(WireError::NoRecordBatch)??;
-    Ok(batch)
-}
-
-/// Image colour types by number (the wire's, independent of `image`'s enum order).
-const L8: u8 = 1;
-const LA8: u8 = 2;
-const RGB8: u8 = 3;
-const RGBA8: u8 = 4;
-const L16: u8 = 5;
-const LA16: u8 = 6;
-const RGB16: u8 = 7;
-const RGBA16: u8 = 8;
-const RGB32F: u8 = 9;
-const RGBA32F: u8 = 10;
-
-fn image_to_wire(image: &DynamicImage) -> Result<WirePayload, WireError> {
-    let le16 = |data: &[u16]| {
-        data.iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect::<Vec<u8>>()
-    };
-    let le32 = |data: &[f32]| {
-        data.iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect::<Vec<u8>>()
-    };
-    let (color, pixels) = match image {
-        DynamicImage::ImageLuma8(b) => (L8, b.as_raw().clone()),
-        DynamicImage::ImageLumaA8(b) => (LA8, b.as_raw().clone()),
-        DynamicImage::ImageRgb8(b) => (RGB8, b.as_raw().clone()),
-        DynamicImage::ImageRgba8(b) => (RGBA8, b.as_raw().clone()),
-        DynamicImage::ImageLuma16(b) => (L16, le16(b.as_raw())),
-        DynamicImage::ImageLumaA16(b) => (LA16, le16(b.as_raw())),
-        DynamicImage::ImageRgb16(b) => (RGB16, le16(b.as_raw())),
-        DynamicImage::ImageRgba16(b) => (RGBA16, le16(b.as_raw())),
-        DynamicImage::ImageRgb32F(b) => (RGB32F, le32(b.as_raw())),
-        DynamicImage::ImageRgba32F(b) => (RGBA32F, le32(b.as_raw())),
-        _ => return Err(WireError::Unsupported("image of this colour type")),
-    };
-    Ok(WirePayload::Image {
-        width: image.width(),
-        height: image.height(),
-        color,
-        pixels: ByteBuf::from(pixels),
-    })
-}
-
-fn image_from_wire(
-    width: u32,
-    height: u32,
-    color: u8,
-    pixels: Vec<u8>,
-) -> Result<DynamicImage, WireError> {
-    let u16s = |p: &[u8]| {
-        p.chunks_exact(2)
-            .map(|b| u16::from_le_bytes([b[0], b[1]]))
-            .collect::<Vec<u16>>()
-    };
-    let f32s = |p: &[u8]| {
-        p.chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect::<Vec<f32>>()
-    };
-    let bad = WireError::Image {
-        width,
-        height,
-        color,
-    };
-    let image = match color {
-        L8 => ImageBuffer::from_raw(width, height, pixels).map(DynamicImage::ImageLuma8),
-        LA8 => ImageBuffer::from_raw(width, height, pixels).map(DynamicImage::ImageLumaA8),
-        RGB8 => ImageBuffer::from_raw(width, height, pixels).map(DynamicImage::ImageRgb8),
-        RGBA8 => ImageBuffer::from_raw(width, height, pixels).map(DynamicImage::ImageRgba8),
-        L16 => ImageBuffer::from_raw(width, height, u16s(&pixels)).map(DynamicImage::ImageLuma16),
-        LA16 => ImageBuffer::from_raw(width, height, u16s(&pixels)).map(DynamicImage::ImageLumaA16),
-        RGB16 => ImageBuffer::from_raw(width, height, u16s(&pixels)).map(DynamicImage::ImageRgb16),
-        RGBA16 => {
-            ImageBuffer::from_raw(width, height, u16s(&pixels)).map(DynamicImage::ImageRgba16)
-        }
-        RGB32F => {
-            ImageBuffer::from_raw(width, height, f32s(&pixels)).map(DynamicImage::ImageRgb32F)
-        }
-        RGBA32F => {
-            ImageBuffer::from_raw(width, height, f32s(&pixels)).map(DynamicImage::ImageRgba32F)
-        }
-        _ => None,
-    };
-    image.ok_or(bad)
+fn from_wire(item: BinaryItem) -> Result<Item, WireError> {
+    Ok(item.into_item()?)
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
+pub mod binary;
 mod codec;
 mod data;
 mod exec;

@@ -25,6 +25,11 @@ struct Meter {
     first_done: Option<Instant>,
     last_done: Option<Instant>,
     busy_after_first: Duration,
+    /// The waits for a batch after the first: in all, the longest, and how
+    /// many took over a millisecond.
+    waited: Duration,
+    longest_wait: Duration,
+    waits_over_1ms: usize,
     loss_sum: f64,
     correct: usize,
     images: usize,
@@ -32,6 +37,15 @@ struct Meter {
 }
 
 impl Meter {
+    /// Notes a wait of `waited` for the next batch.
+    fn wait(&mut self, waited: Duration) {
+        self.waited += waited;
+        self.longest_wait = self.longest_wait.max(waited);
+        if waited > Duration::from_millis(1) {
+            self.waits_over_1ms += 1;
+        }
+    }
+
     fn add(&mut self, step: Step, took: Duration) {
         self.busy += took;
         let now = Instant::now();
@@ -70,13 +84,21 @@ impl Meter {
 struct Train {
     model: Arc<Mutex<Model>>,
     meter: Arc<Mutex<Meter>>,
+    /// When the last batch was done.
+    last_done: Option<Instant>,
 }
 
 impl Sink<Batch> for Train {
     fn write(&mut self, batch: Batch) -> Result<(), BoxError> {
         let started = Instant::now();
         let step = lock(&self.model).train(&batch.images, &batch.labels)?;
-        lock(&self.meter).add(step, started.elapsed());
+        let done = Instant::now();
+        let mut meter = lock(&self.meter);
+        if let Some(last) = self.last_done {
+            meter.wait(started - last);
+        }
+        meter.add(step, done - started);
+        self.last_done = Some(done);
         Ok(())
     }
 }
@@ -110,6 +132,9 @@ impl Epoch {
             "train_compute_s": self.train.busy.as_secs_f64(),
             "trainer_busy": self.busy_share(),
             "trainer_busy_after_first_batch": self.train.steady_busy(),
+            "trainer_waited_s": self.train.waited.as_secs_f64(),
+            "trainer_longest_wait_ms": 1e3 * self.train.longest_wait.as_secs_f64(),
+            "trainer_waits_over_1ms": self.train.waits_over_1ms,
             "transform_images_per_s": self.transform_rate,
             "bottleneck": self.bottleneck.as_ref().map(|(stage, bound)| json!({"stage": stage, "bound_items_per_s": bound})),
             "train_loss": self.train.loss(),
@@ -167,12 +192,15 @@ pub(crate) fn main(args: &Args) -> Result<()> {
             test,
         };
         println!(
-            "epoch {number}/{}: {:.2} s, trainer busy {:.1}% ({:.1}% after the first batch; computing {:.2} s), transform {:.0} images/s{}, train loss {:.4}, test loss {:.4}, test accuracy {:.2}%",
+            "epoch {number}/{}: {:.2} s, trainer busy {:.1}% ({:.1}% after the first batch; computing {:.2} s; waited {:.2} s, longest {:.1} ms, {} waits over 1 ms), transform {:.0} images/s{}, train loss {:.4}, test loss {:.4}, test accuracy {:.2}%",
             args.epochs,
             wall.as_secs_f64(),
             100.0 * epoch.busy_share(),
             100.0 * train.steady_busy(),
             train.busy.as_secs_f64(),
+            train.waited.as_secs_f64(),
+            1e3 * train.longest_wait.as_secs_f64(),
+            train.waits_over_1ms,
             rate,
             epoch
                 .bottleneck
@@ -276,6 +304,7 @@ fn pipelined_epoch(
         .spawn_sink(Train {
             model: Arc::clone(model),
             meter: Arc::clone(&meter),
+            last_done: None,
         })
         .map_err(|e| anyhow!("{e}"))?;
     let handle = run.handle();

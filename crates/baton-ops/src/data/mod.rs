@@ -4,6 +4,7 @@
 //! `repeat`, which wraps the source.
 
 mod batch;
+mod cache_file;
 mod limit;
 mod prefetch;
 mod repeat;

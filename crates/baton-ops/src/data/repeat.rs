@@ -7,9 +7,13 @@
 //! each epoch reads the source anew, so files are re-read and a shuffled
 //! file order is shuffled again; with `cache = true` the first epoch's
 //! items are kept in memory and the later epochs replay them; with
-//! `shuffle = true` the items are kept too, and every epoch, the first
-//! included, is a new permutation of all of them, decided by `seed` and the
-//! epoch alone (the first epoch starts once the source has ended). Stages
+//! `cache_file = "PATH"` they are kept in that file instead (memory stays
+//! flat), and a complete file left by an earlier run is replayed without
+//! reading the source at all (delete it when the source changes); with
+//! `shuffle = true` the items are kept too (in memory, or in the file),
+//! and every epoch, the first included, is a new permutation of all of
+//! them, decided by `seed` and the epoch alone (the first epoch starts once
+//! the source has ended). Stages
 //! after it that draw at random per item (`crop`, `flip`) see the field
 //! `epoch` and draw anew each epoch. A source that parses in parallel gives
 //! rows here, parsed as it reads.
@@ -34,10 +38,13 @@
 //! assert_eq!(first, [0, 1, 2, 3]);
 //! ```
 
+use std::path::PathBuf;
+
 use baton_engine::BoxError;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
+use super::cache_file::{CacheReader, CacheWriter};
 use crate::item::Item;
 use crate::registry::{
     BuiltOp, BuiltSource, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
@@ -62,6 +69,11 @@ pub(super) const DEF: OpDef = OpDef {
             "false",
             "keep the first epoch's items in memory and replay them, instead of reading the source again",
         ),
+        ParamDef::optional(
+            "cache_file",
+            ParamType::Str,
+            "keep the first epoch's items in this file instead of memory and replay them from it; a complete file from an earlier run is replayed without reading the source (delete it when the source changes)",
+        ),
     ],
     modes: Modes::SERIAL,
     build,
@@ -77,6 +89,7 @@ fn build(params: &Params) -> Result<BuiltOp, OpError> {
         shuffle: params.bool("shuffle")?.unwrap_or(false),
         seed: params.seed("seed")?.unwrap_or(0),
         cache: params.bool("cache")?.unwrap_or(false),
+        cache_file: params.path("cache_file")?,
     }))
 }
 
@@ -95,6 +108,8 @@ pub struct Repeat {
     pub seed: u64,
     /// Replay the first epoch from memory.
     pub cache: bool,
+    /// Replay it from this file instead (and from an earlier run's).
+    pub cache_file: Option<PathBuf>,
 }
 
 /// Makes the source anew, for an epoch that reads it again.
@@ -117,22 +132,41 @@ impl Repeat {
         if first.streaming {
             return Err("repeat cannot replay a source that streams (standard input)".into());
         }
-        let first = first.into_rows()?;
-        let len = first.len.and_then(|n| n.checked_mul(self.epochs));
+        // A complete cache from an earlier run: the source is not read.
+        let complete = match &self.cache_file {
+            Some(path) if path.exists() => Some(CacheReader::open(path)?),
+            _ => None,
+        };
+        let (source, kept, len) = match complete {
+            Some(reader) => {
+                let len = reader.len() as u64;
+                (None, Kept::File(reader), Some(len))
+            }
+            None => {
+                let first = first.into_rows()?;
+                let kept = match &self.cache_file {
+                    Some(path) => Kept::Writing(CacheWriter::new(path)),
+                    None => Kept::Memory(Vec::new()),
+                };
+                let len = first.len;
+                (Some(first.items), kept, len)
+            }
+        };
+        let len = len.and_then(|n| n.checked_mul(self.epochs));
         let items: Box<dyn Iterator<Item = Result<Item, BoxError>> + Send> =
-            match (self.shuffle, self.cache) {
-                (true, _) => Box::new(Shuffled::new(self, first.items)),
+            match (self.shuffle, self.cache || self.cache_file.is_some()) {
+                (true, _) => Box::new(Shuffled::new(self, source, kept)),
                 (false, true) => Box::new(Cached {
                     repeat: self,
-                    source: Some(first.items),
-                    kept: Vec::new(),
+                    source,
+                    kept,
                     epoch: 0,
                     at: 0,
                 }),
                 (false, false) => Box::new(Reread {
                     epochs: self.epochs,
                     make,
-                    current: first.items,
+                    current: source.expect("no cache file without caching"),
                     epoch: 0,
                 }),
             };
@@ -142,6 +176,57 @@ impl Repeat {
             streaming: false,
             parse: None,
         })
+    }
+}
+
+type Items = Box<dyn Iterator<Item = Result<Item, BoxError>> + Send>;
+
+/// The items kept for the later epochs: in memory, or in a cache file
+/// (being written while the first epoch reads the source, then read).
+enum Kept {
+    Memory(Vec<Item>),
+    Writing(CacheWriter),
+    File(CacheReader),
+    /// A cache file that could not be completed (its error was given).
+    Failed,
+}
+
+impl Kept {
+    /// Keeps one item of the first epoch.
+    fn push(&mut self, item: &Item) -> Result<(), BoxError> {
+        match self {
+            Kept::Memory(items) => items.push(item.clone()),
+            Kept::Writing(writer) => writer.push(item)?,
+            Kept::File(_) | Kept::Failed => {}
+        }
+        Ok(())
+    }
+
+    /// The source has ended: what was written becomes the file to read.
+    fn finish(&mut self) -> Result<(), BoxError> {
+        if let Kept::Writing(_) = self {
+            let Kept::Writing(writer) = std::mem::replace(self, Kept::Failed) else {
+                unreachable!("matched above")
+            };
+            *self = Kept::File(writer.finish()?);
+        }
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Kept::Memory(items) => items.len(),
+            Kept::File(reader) => reader.len(),
+            Kept::Writing(_) | Kept::Failed => 0,
+        }
+    }
+
+    fn get(&mut self, index: usize) -> Result<Item, BoxError> {
+        match self {
+            Kept::Memory(items) => Ok(items[index].clone()),
+            Kept::File(reader) => reader.get(index),
+            Kept::Writing(_) | Kept::Failed => Err("no kept items to replay".into()),
+        }
     }
 }
 
@@ -181,11 +266,12 @@ impl Iterator for Reread {
     }
 }
 
-/// The first epoch from the source, kept; the others from memory.
+/// The first epoch from the source, kept; the others from memory or the
+/// cache file (all of them from the file, when it was complete already).
 struct Cached {
     repeat: Repeat,
-    source: Option<Box<dyn Iterator<Item = Result<Item, BoxError>> + Send>>,
-    kept: Vec<Item>,
+    source: Option<Items>,
+    kept: Kept,
     epoch: u64,
     at: usize,
 }
@@ -197,7 +283,9 @@ impl Iterator for Cached {
         if let Some(source) = self.source.as_mut() {
             match source.next() {
                 Some(Ok(item)) => {
-                    self.kept.push(item.clone());
+                    if let Err(error) = self.kept.push(&item) {
+                        return Some(Err(self.stop(error)));
+                    }
                     return Some(Ok(tagged(item, 0)));
                 }
                 // A bad item is reported once, in the first epoch.
@@ -205,6 +293,9 @@ impl Iterator for Cached {
                 None => {
                     self.source = None;
                     self.epoch = 1;
+                    if let Err(error) = self.kept.finish() {
+                        return Some(Err(self.stop(error)));
+                    }
                 }
             }
         }
@@ -212,38 +303,54 @@ impl Iterator for Cached {
             self.at = 0;
             self.epoch += 1;
         }
-        if self.epoch >= self.repeat.epochs || self.kept.is_empty() {
+        if self.epoch >= self.repeat.epochs || self.kept.len() == 0 {
             return None;
         }
-        let item = self.kept[self.at].clone();
+        let item = match self.kept.get(self.at) {
+            Ok(item) => item,
+            Err(error) => return Some(Err(self.stop(error))),
+        };
         self.at += 1;
         Some(Ok(tagged(item, self.epoch)))
+    }
+}
+
+impl Cached {
+    /// The cache failed: this error is the last item.
+    fn stop(&mut self, error: BoxError) -> BoxError {
+        self.source = None;
+        self.kept = Kept::Failed;
+        self.epoch = self.repeat.epochs;
+        error
     }
 }
 
 /// Every item kept, each epoch a permutation of them.
 struct Shuffled {
     repeat: Repeat,
-    source: Option<Box<dyn Iterator<Item = Result<Item, BoxError>> + Send>>,
-    kept: Vec<Item>,
+    source: Option<Items>,
+    kept: Kept,
     order: Vec<usize>,
     epoch: u64,
     at: usize,
+    failed: bool,
 }
 
 impl Shuffled {
-    fn new(
-        repeat: Repeat,
-        source: Box<dyn Iterator<Item = Result<Item, BoxError>> + Send>,
-    ) -> Self {
-        Self {
+    fn new(repeat: Repeat, source: Option<Items>, kept: Kept) -> Self {
+        let mut shuffled = Self {
             repeat,
-            source: Some(source),
-            kept: Vec::new(),
+            source,
+            kept,
             order: Vec::new(),
             epoch: 0,
             at: 0,
+            failed: false,
+        };
+        if shuffled.source.is_none() {
+            shuffled.permute();
         }
+        shuffled
     }
 
     /// The order of epoch `epoch`: decided by the seed and the epoch only.
@@ -257,31 +364,50 @@ impl Shuffled {
             .shuffle(&mut rand_chacha::ChaCha8Rng::from_seed(key));
         self.at = 0;
     }
+
+    fn stop(&mut self, error: BoxError) -> Option<Result<Item, BoxError>> {
+        self.failed = true;
+        self.source = None;
+        Some(Err(error))
+    }
 }
 
 impl Iterator for Shuffled {
     type Item = Result<Item, BoxError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
         if let Some(source) = self.source.as_mut() {
             loop {
                 match source.next() {
-                    Some(Ok(item)) => self.kept.push(item),
+                    Some(Ok(item)) => {
+                        if let Err(error) = self.kept.push(&item) {
+                            return self.stop(error);
+                        }
+                    }
                     Some(Err(error)) => return Some(Err(error)),
                     None => break,
                 }
             }
             self.source = None;
+            if let Err(error) = self.kept.finish() {
+                return self.stop(error);
+            }
             self.permute();
         }
         if self.at == self.order.len() {
             self.epoch += 1;
-            if self.epoch >= self.repeat.epochs || self.kept.is_empty() {
+            if self.epoch >= self.repeat.epochs || self.kept.len() == 0 {
                 return None;
             }
             self.permute();
         }
-        let item = self.kept[self.order[self.at]].clone();
+        let item = match self.kept.get(self.order[self.at]) {
+            Ok(item) => item,
+            Err(error) => return self.stop(error),
+        };
         self.at += 1;
         Some(Ok(tagged(item, self.epoch)))
     }
@@ -338,6 +464,7 @@ mod tests {
             shuffle,
             seed: 9,
             cache,
+            cache_file: None,
         }
     }
 
@@ -419,5 +546,62 @@ mod tests {
             .err()
             .unwrap();
         assert!(error.to_string().contains("standard input"));
+    }
+
+    #[test]
+    fn a_cache_file_replays_the_later_epochs_and_serves_a_later_run_without_the_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache/fmnist.bin");
+        for shuffle in [false, true] {
+            let _ = std::fs::remove_file(&path);
+            let in_memory = run(repeat(3, shuffle, true), 7, None);
+            let with_file = Repeat {
+                cache_file: Some(path.clone()),
+                ..repeat(3, shuffle, false)
+            };
+            let first = run(with_file.clone(), 7, None);
+            assert_eq!(first, in_memory, "shuffle {shuffle}: as from memory");
+            assert!(path.exists());
+            // The next run: every epoch from the file, the source unread.
+            let unread = BuiltSource {
+                items: Box::new(std::iter::from_fn(|| panic!("the source was read"))),
+                len: None,
+                streaming: false,
+                parse: None,
+            };
+            let source = with_file
+                .clone()
+                .around(unread, Box::new(|| panic!("the source was made")))
+                .unwrap();
+            assert_eq!(source.len, Some(21));
+            let again: Seen = source
+                .items
+                .map(|i| {
+                    let i = i.map_err(|e| e.to_string())?;
+                    Ok((
+                        i.get("epoch").unwrap().as_u64().unwrap(),
+                        i.get("n").unwrap().as_i64().unwrap(),
+                    ))
+                })
+                .collect();
+            assert_eq!(again, in_memory.0, "shuffle {shuffle}: from the file");
+        }
+    }
+
+    #[test]
+    fn a_cache_file_that_is_not_one_is_a_located_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.bin");
+        std::fs::write(&path, "someone else's file, long enough to check").unwrap();
+        let error = Repeat {
+            cache_file: Some(path),
+            ..repeat(2, false, false)
+        }
+        .around(numbers(2, None), Box::new(|| Ok(numbers(2, None))))
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(error.contains("cache.bin: no cache header"), "{error}");
+        assert!(error.contains("delete it"), "{error}");
     }
 }
