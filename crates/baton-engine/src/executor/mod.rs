@@ -1021,6 +1021,14 @@ impl Run {
                     chunk = emptied;
                     next += 1;
                 }
+                Offer::Passed(empty) => {
+                    // Its turn given away, the next chunk may be ready.
+                    if slot.queued_chunks.load(Ordering::Acquire) > 0 {
+                        self.wake(slot);
+                    }
+                    chunk = empty;
+                    next += 1;
+                }
                 Offer::Failed(failure, chunk) => {
                     self.fail(
                         &slot.ctx.name,

@@ -19,6 +19,10 @@ pub(super) trait ChunkQueue: Send {
     fn taken(&mut self);
     /// Adds a chunk that could not run at once.
     fn push(&mut self, chunk: Chunk);
+    /// Records that an empty chunk went past the stage without running
+    /// (it has nothing for the stage): the chunks after it need not wait
+    /// for it.
+    fn pass(&mut self, chunk: &Chunk);
     /// Removes and returns the next chunk whose turn has come.
     fn pop_ready(&mut self) -> Option<Chunk>;
     /// Removes every chunk, ready or not.
@@ -51,6 +55,8 @@ impl ChunkQueue for Fifo {
         self.chunks.push_back(chunk);
     }
 
+    fn pass(&mut self, _chunk: &Chunk) {}
+
     fn pop_ready(&mut self) -> Option<Chunk> {
         self.chunks.pop_front()
     }
@@ -67,9 +73,31 @@ impl ChunkQueue for Fifo {
 /// from empty to one, which is every other chunk when two replicas race).
 #[derive(Default)]
 struct InOrder {
-    /// Slot `k` holds chunk `next + k`, once it has come.
-    waiting: VecDeque<Option<Chunk>>,
+    /// Slot `k` is for chunk `next + k`.
+    waiting: VecDeque<Slot>,
     next: u64,
+}
+
+/// A place in the reorder buffer.
+#[derive(Default)]
+enum Slot {
+    /// Its chunk has not come.
+    #[default]
+    Open,
+    /// Its chunk waits for its turn.
+    Waiting(Chunk),
+    /// Its chunk was empty and went past: its turn is skipped.
+    Passed,
+}
+
+impl InOrder {
+    fn slot(&mut self, index: u64) -> &mut Slot {
+        let slot = index.saturating_sub(self.next) as usize;
+        if self.waiting.len() <= slot {
+            self.waiting.resize_with(slot + 1, Slot::default);
+        }
+        &mut self.waiting[slot]
+    }
 }
 
 impl ChunkQueue for InOrder {
@@ -78,26 +106,50 @@ impl ChunkQueue for InOrder {
     }
 
     fn taken(&mut self) {
-        // Chunk `next` was taken, from its slot or before it had one.
+        // Chunk `next` was taken, from its slot or before it had one; the
+        // empty ones right after it need no turn.
         self.waiting.pop_front();
         self.next += 1;
+        while matches!(self.waiting.front(), Some(Slot::Passed)) {
+            self.waiting.pop_front();
+            self.next += 1;
+        }
     }
 
     fn push(&mut self, chunk: Chunk) {
         debug_assert!(chunk.index >= self.next, "chunk {} came twice", chunk.index);
-        let slot = chunk.index.saturating_sub(self.next) as usize;
-        if self.waiting.len() <= slot {
-            self.waiting.resize_with(slot + 1, || None);
+        let index = chunk.index;
+        *self.slot(index) = Slot::Waiting(chunk);
+    }
+
+    fn pass(&mut self, chunk: &Chunk) {
+        debug_assert!(chunk.index >= self.next, "chunk {} came twice", chunk.index);
+        if chunk.index == self.next {
+            self.taken();
+        } else {
+            *self.slot(chunk.index) = Slot::Passed;
         }
-        self.waiting[slot] = Some(chunk);
     }
 
     fn pop_ready(&mut self) -> Option<Chunk> {
-        self.waiting.front_mut()?.take()
+        let front = self.waiting.front_mut()?;
+        match std::mem::take(front) {
+            Slot::Waiting(chunk) => Some(chunk),
+            other => {
+                *front = other;
+                None
+            }
+        }
     }
 
     fn drain(&mut self) -> Vec<Chunk> {
-        self.waiting.drain(..).flatten().collect()
+        self.waiting
+            .drain(..)
+            .filter_map(|slot| match slot {
+                Slot::Waiting(chunk) => Some(chunk),
+                Slot::Open | Slot::Passed => None,
+            })
+            .collect()
     }
 }
 
@@ -116,6 +168,10 @@ impl ChunkQueue for AnyOrder {
     }
 
     fn taken(&mut self) {
+        self.taken += 1;
+    }
+
+    fn pass(&mut self, _chunk: &Chunk) {
         self.taken += 1;
     }
 
@@ -204,5 +260,26 @@ mod tests {
         let mut drained: Vec<u64> = queue.drain().iter().map(|c| c.index).collect();
         drained.sort_unstable();
         assert_eq!(drained, vec![5, 7]);
+    }
+
+    #[test]
+    fn an_empty_chunk_passed_ahead_of_its_turn_gives_its_turn_away() {
+        let mut queue = for_mode(ModeKind::SerialInOrder);
+        // 0 runs; 1 and 2 (empty) go past while it does; 3 waits.
+        assert!(queue.is_turn(&chunk(0, false)));
+        queue.pass(&chunk(2, false));
+        queue.pass(&chunk(1, false));
+        queue.push(chunk(3, false));
+        assert!(queue.pop_ready().is_none(), "0 is still running");
+        queue.taken();
+        assert_eq!(queue.pop_ready().map(|c| c.index), Some(3));
+        queue.taken();
+        assert!(queue.is_turn(&chunk(4, true)));
+        let mut any = for_mode(ModeKind::Serial);
+        any.push(chunk(2, true));
+        any.pass(&chunk(1, false));
+        assert!(any.pop_ready().is_none(), "chunk 0 was not taken");
+        any.pass(&chunk(0, false));
+        assert_eq!(any.pop_ready().map(|c| c.index), Some(2));
     }
 }

@@ -34,6 +34,10 @@ pub(super) enum Offer {
     Queued,
     /// The stage takes no more input: the chunk, emptied, goes on downstream.
     Closed(Chunk),
+    /// An empty chunk of a serial stage went past without waiting for its
+    /// turn (a busy serial stage must not hold chunks that have nothing for
+    /// it, and their share of the budget, behind the one it runs).
+    Passed(Chunk),
     /// No replica could be made.
     Failed(StageFailure, Chunk),
 }
@@ -180,6 +184,10 @@ impl StageSlot {
         let mut inner = self.lock();
         if inner.closed {
             return Offer::Closed(chunk.emptied());
+        }
+        if !chunk.end && chunk.data.len() == 0 && self.is_serial() {
+            inner.queue.pass(&chunk);
+            return Offer::Passed(chunk);
         }
         if may_run && inner.queue.is_turn(&chunk) {
             match self.claim(&mut inner) {
