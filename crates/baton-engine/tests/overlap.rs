@@ -64,3 +64,56 @@ fn the_next_chunk_is_read_while_a_worker_carries_the_last_one() {
         );
     });
 }
+
+/// A serial sink busy with one item must not hold back the chunks that
+/// the stages before it emptied: they have nothing for it, and while they
+/// waited for their turn behind it they kept their share of the chunk
+/// budget, so the source stopped and the next batch was made only once
+/// the sink was free (a trainer behind `shuffle` and `batch` waited before
+/// every batch).
+#[test]
+fn emptied_chunks_go_past_a_busy_serial_sink_and_the_source_goes_on() {
+    watchdog(LIMIT, || {
+        const ITEMS: u64 = 400;
+        // Far more chunks of one item than the budget's 4.
+        const MUST_READ: u64 = 200;
+        let produced = Arc::new(AtomicU64::new(0));
+        let source = {
+            let produced = Arc::clone(&produced);
+            (0..ITEMS).inspect(move |_| {
+                produced.fetch_add(1, Ordering::SeqCst);
+            })
+        };
+        let seen = Arc::new(AtomicU64::new(u64::MAX));
+        let reached = Arc::clone(&seen);
+        let out = Pipeline::from_iter(source)
+            .config(
+                Config::default()
+                    .threads(2)
+                    .max_chunk(1)
+                    .max_chunks_in_flight(4),
+            )
+            // Like `batch`: most chunks come out of it empty.
+            .filter(Mode::serial_in_order(), |x| x % 100 == 0)
+            .map(Mode::serial_in_order().blocking(), move |x| {
+                if x == 0 {
+                    // Busy with the first item until the source has read
+                    // far past the budget (or a deadline, to fail).
+                    let deadline = Instant::now() + Duration::from_secs(10);
+                    while produced.load(Ordering::SeqCst) < MUST_READ && Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    reached.store(produced.load(Ordering::SeqCst), Ordering::SeqCst);
+                }
+                x
+            })
+            .collect()
+            .unwrap();
+        assert_eq!(out, [0, 100, 200, 300]);
+        let read = seen.load(Ordering::SeqCst);
+        assert!(
+            read >= MUST_READ,
+            "while the sink was busy the source read only {read} items"
+        );
+    });
+}
