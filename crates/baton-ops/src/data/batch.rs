@@ -8,6 +8,9 @@
 //! array of the items' values in order (`label: [9, 2, ...]`; `null` where
 //! an item lacks it). An item whose payload is not a tensor, or whose shape
 //! differs from the batch's first item, fails alone, named by its shape.
+//! `unbatch` undoes either: a stacked batch gives one item per row of its
+//! tensor, with the row's value of each field (a field set on the batch
+//! as a whole goes to every item).
 //!
 //! The engine's own `batch` gives a `Vec` of items, which is not an item; a
 //! batch here is an item, so any stage (a sink, `exec`) can take it.
@@ -74,7 +77,7 @@ pub(super) const BATCH: OpDef = OpDef {
 pub(super) const UNBATCH: OpDef = OpDef {
     name: "unbatch",
     kind: OpKind::Transform,
-    summary: "turns every batch back into its items",
+    summary: "turns every batch back into its items; a stacked batch (`stack = true`) into items of one tensor row and one value of each field",
     params: &[],
     modes: Modes::ANY,
     build: |_| Ok(BuiltOp::Stage(BuiltStage::replicas(|| Ok(Unbatch)))),
@@ -196,12 +199,56 @@ impl Stage<Item, Item> for Unbatch {
                 out.extend(items);
                 Ok(())
             }
+            Payload::Tensor(tensor)
+                if tensor.shape.first().copied() == item.get("size").and_then(serde_json::Value::as_u64).map(|n| n as usize) =>
+            {
+                unstack(item.fields, tensor, out);
+                Ok(())
+            }
             other => Err(format!(
-                "unbatch needs a batch, got an item with {} payload",
+                "unbatch needs a batch (or a stacked one: a tensor [size, ...] with its field `size`), got an item with {} payload",
                 other.kind()
             )
             .into()),
         }
+    }
+}
+
+/// A stacked batch back into its items: row `i` of the tensor, and of each
+/// field that is an array of one value per item its value `i` (a `null`,
+/// which stacking put where an item lacked the field, leaves it out); any
+/// other field, set on the batch as a whole, goes to every item.
+fn unstack(
+    mut fields: serde_json::Map<String, serde_json::Value>,
+    tensor: crate::item::Tensor,
+    out: &mut Vec<Item>,
+) {
+    let rows = tensor.shape[0];
+    fields.remove("size");
+    let shape = tensor.shape[1..].to_vec();
+    let per_row = shape.iter().product::<usize>();
+    for (row, values) in (0..rows).zip(
+        tensor
+            .data
+            .chunks(per_row.max(1))
+            .chain(std::iter::repeat(&[][..])),
+    ) {
+        let mut item = Item::default();
+        for (name, value) in &fields {
+            match value {
+                serde_json::Value::Array(values) if values.len() == rows => {
+                    if !values[row].is_null() {
+                        item.set(name, values[row].clone());
+                    }
+                }
+                other => item.set(name, other.clone()),
+            }
+        }
+        item.payload = Payload::Tensor(crate::item::Tensor {
+            shape: shape.clone(),
+            data: values.to_vec(),
+        });
+        out.push(item);
     }
 }
 
@@ -239,7 +286,7 @@ mod tests {
         assert_eq!(outputs[0], Ok(numbers(3)));
         assert_eq!(
             outputs[1],
-            Err("unbatch needs a batch, got an item with none payload".to_string())
+            Err("unbatch needs a batch (or a stacked one: a tensor [size, ...] with its field `size`), got an item with none payload".to_string())
         );
     }
 
@@ -306,5 +353,46 @@ mod tests {
     fn a_size_of_zero_is_refused() {
         let error = crate::testing::build_error(&BATCH, &params(&BATCH, "size = 0", ".".as_ref()));
         assert_eq!(error.param.as_deref(), Some("size"));
+    }
+
+    #[test]
+    fn unbatch_unstacks_a_stacked_batch_into_the_items_it_was_made_of() {
+        let items: Vec<Item> = (0..3)
+            .map(|n| {
+                let mut item = Item::with_field("label", n);
+                if n == 1 {
+                    item.set("note", "odd");
+                }
+                item.payload = Payload::Tensor(crate::item::Tensor {
+                    shape: vec![1, 2],
+                    data: vec![n as f32, n as f32 + 0.5],
+                });
+                item
+            })
+            .collect();
+        let stack = params(&BATCH, "size = 3\nstack = true", ".".as_ref());
+        let (outputs, _) = run_stage(&BATCH, &stack, items.clone());
+        let mut batch = outputs[2].as_ref().unwrap()[0].clone();
+        batch.set("epoch", 4);
+        let mut not_stacked = batch.clone();
+        not_stacked.set("size", 2);
+        let (outputs, _) = run_stage(
+            &UNBATCH,
+            &params(&UNBATCH, "", ".".as_ref()),
+            vec![batch, not_stacked],
+        );
+        let back = outputs[0].as_ref().unwrap();
+        let want: Vec<Item> = items
+            .into_iter()
+            .map(|mut item| {
+                item.set("epoch", 4);
+                item
+            })
+            .collect();
+        assert_eq!(back, &want, "rows, values and the batch's own field");
+        assert!(outputs[1]
+            .as_ref()
+            .unwrap_err()
+            .contains("a stacked one: a tensor [size, ...] with its field `size`"));
     }
 }
