@@ -257,8 +257,9 @@ impl Plan {
             Ok(_) => Err(format!("`{}` did not build a source", op.name).into()),
             Err(error) => Err(error.to_string().into()),
         });
+        let replayed = repeat.cache_file.as_ref().is_some_and(|path| path.exists());
         let kept = match &repeat.cache_file {
-            Some(path) if path.exists() => {
+            Some(path) if replayed => {
                 format!("replayed from {} (the source is not read)", path.display())
             }
             Some(path) => format!("kept in {}", path.display()),
@@ -266,7 +267,7 @@ impl Plan {
         };
         let how = match (repeat.shuffle, repeat.cache || repeat.cache_file.is_some()) {
             (true, _) => format!("each a new permutation (seed {}), {kept}", repeat.seed),
-            (false, true) if repeat.cache_file.as_ref().is_some_and(|p| p.exists()) => kept,
+            (false, true) if replayed => kept,
             (false, true) => format!("the first read, the others {kept}"),
             (false, false) => "each read anew".to_string(),
         };

@@ -227,12 +227,11 @@ fn unstack(
     fields.remove("size");
     let shape = tensor.shape[1..].to_vec();
     let per_row = shape.iter().product::<usize>();
-    for (row, values) in (0..rows).zip(
-        tensor
+    for row in 0..rows {
+        let values = tensor
             .data
-            .chunks(per_row.max(1))
-            .chain(std::iter::repeat(&[][..])),
-    ) {
+            .get(row * per_row..(row + 1) * per_row)
+            .unwrap_or_default();
         let mut item = Item::default();
         for (name, value) in &fields {
             match value {
@@ -256,6 +255,20 @@ fn unstack(
 mod tests {
     use super::*;
     use crate::testing::{params, run_stage};
+
+    /// Item `n` of a stacked batch: a `[1, 2]` tensor, its `label`, and a
+    /// `note` on item 1 only.
+    fn row(n: usize) -> Item {
+        let mut item = Item::with_field("label", n);
+        if n == 1 {
+            item.set("note", "odd");
+        }
+        item.payload = Payload::Tensor(crate::item::Tensor {
+            shape: vec![1, 2],
+            data: vec![n as f32, n as f32 + 0.5],
+        });
+        item
+    }
 
     fn numbers(n: i64) -> Vec<Item> {
         (0..n).map(|n| Item::with_field("n", n)).collect()
@@ -292,17 +305,7 @@ mod tests {
 
     #[test]
     fn stacked_batches_hold_one_tensor_and_an_array_per_field() {
-        let tensor = |n: usize| {
-            let mut item = Item::with_field("label", n);
-            if n == 1 {
-                item.set("note", "odd");
-            }
-            item.payload = Payload::Tensor(crate::item::Tensor {
-                shape: vec![1, 2],
-                data: vec![n as f32, n as f32 + 0.5],
-            });
-            item
-        };
+        let tensor = row;
         let mut wrong = Item::with_field("label", 9);
         wrong.payload = Payload::Tensor(crate::item::Tensor {
             shape: vec![2, 1],
@@ -357,19 +360,7 @@ mod tests {
 
     #[test]
     fn unbatch_unstacks_a_stacked_batch_into_the_items_it_was_made_of() {
-        let items: Vec<Item> = (0..3)
-            .map(|n| {
-                let mut item = Item::with_field("label", n);
-                if n == 1 {
-                    item.set("note", "odd");
-                }
-                item.payload = Payload::Tensor(crate::item::Tensor {
-                    shape: vec![1, 2],
-                    data: vec![n as f32, n as f32 + 0.5],
-                });
-                item
-            })
-            .collect();
+        let items: Vec<Item> = (0..3).map(row).collect();
         let stack = params(&BATCH, "size = 3\nstack = true", ".".as_ref());
         let (outputs, _) = run_stage(&BATCH, &stack, items.clone());
         let mut batch = outputs[2].as_ref().unwrap()[0].clone();
