@@ -3,12 +3,11 @@
 //! The binary only reads arguments and wires the libraries together:
 //! `baton-config` reads and checks the file and builds it on the engine,
 //! `baton-ops` holds the built-in stages, `baton-report` writes traces and
-//! reports; the live view is here, in `live.rs`.
+//! reports, `baton-live` shows a run while it goes.
 
 #![forbid(unsafe_code)]
 
 mod commands;
-mod live;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,5 +1,5 @@
 //! `baton`'s exit codes: 0 done, 1 failed, 2 a bad file or bad arguments,
-//! 130 aborted (the 130 case is in `run.rs`, with Ctrl-C).
+//! 130 stopped or aborted by Ctrl-C (those cases are in `run.rs` and `terminal.rs`).
 
 mod common;
 

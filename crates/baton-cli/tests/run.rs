@@ -283,6 +283,41 @@ fn on_a_terminal_the_live_view_shows_every_stage_and_the_bottleneck() {
             .any(|l| l.contains("slow") && l.contains("busy") && l.contains("◀ bottleneck")),
         "the stage line does not mark the bottleneck:\n{screen}"
     );
+    // Each line ends with a strip of the stage's busy share over the last
+    // seconds: the slow stage's is full, the source's next to idle.
+    let last_strip = |stage: &str| {
+        // The view redraws its lines in place (cursor moves, rows padded to
+        // the terminal's width, not newlines): the strip is what follows
+        // the last `queue N` after the stage's name.
+        let line = screen
+            .rsplit(&format!(" {stage} "))
+            .next()
+            .filter(|_| screen.contains(&format!(" {stage} ")))
+            .unwrap_or_else(|| panic!("no line for `{stage}`:\n{screen}"));
+        let after_queue = line
+            .split_once("queue")
+            .unwrap_or_else(|| panic!("no queue on the line of `{stage}`: {line}"))
+            .1
+            .trim_start()
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .trim_start();
+        let strip: String = after_queue
+            .chars()
+            .take_while(|c| "·▁▂▃▄▅▆▇█".contains(*c))
+            .collect();
+        assert!(!strip.is_empty(), "no busy strip on: {line}");
+        strip
+    };
+    let slow = last_strip("slow");
+    assert!(
+        slow.ends_with('█') || slow.ends_with('▇'),
+        "the slow stage sleeps all the time, so its strip is full: {slow}"
+    );
+    let source = last_strip("range");
+    assert!(
+        source.chars().all(|c| c == '·' || c == '▁'),
+        "the source is next to idle: {source}"
+    );
     assert!(
         screen.contains("count:") || screen.contains("30"),
         "{screen}"
@@ -333,12 +368,15 @@ fn ctrl_c_stops_the_source_and_drains_what_is_in_flight() {
     std::thread::sleep(std::time::Duration::from_millis(1500));
     interrupt(&child);
     let output = wait_with_limit(child);
+    // Drained, but stopped: 130, as the shell expects of a program that
+    // ends on SIGINT, so that a script does not go on.
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert!(stderr(&output).contains("stopping"), "{}", stderr(&output));
     assert!(
-        output.status.success(),
-        "a drained run succeeds: {}",
+        stderr(&output).contains("stopped by Ctrl-C: the source gave"),
+        "{}",
         stderr(&output)
     );
-    assert!(stderr(&output).contains("stopping"), "{}", stderr(&output));
     let values = jsonl_values(&dir.path().join("out.jsonl"));
     assert!(!values.is_empty(), "items went through before Ctrl-C");
     assert!(

@@ -240,8 +240,8 @@ for line in sys.stdin:
     let code = terminal.exit_code(60);
     assert_eq!(
         code,
-        0,
-        "a drained run succeeds; the terminal shows:\n{}",
+        130,
+        "a drained run says it was stopped; the terminal shows:\n{}",
         terminal.screen()
     );
     let values = jsonl_values(&out);
@@ -355,7 +355,12 @@ fn lines_typed_at_the_keyboard_go_through_at_once_and_ctrl_c_ends_the_waiting_re
     // The source now waits in a read that nothing will end: Ctrl-C must.
     terminal.ctrl_c();
     let code = terminal.exit_code(20);
-    assert_eq!(code, 0, "the terminal shows:\n{}", terminal.screen());
+    assert_eq!(code, 130, "the terminal shows:\n{}", terminal.screen());
+    assert!(
+        terminal.screen().contains("stopped by Ctrl-C"),
+        "{}",
+        terminal.screen()
+    );
 }
 
 #[test]

@@ -117,3 +117,28 @@ fn emptied_chunks_go_past_a_busy_serial_sink_and_the_source_goes_on() {
         );
     });
 }
+
+#[test]
+fn a_worker_feeds_a_serial_stage_from_the_source_a_million_times_without_its_stack_growing() {
+    watchdog(LIMIT, || {
+        // A million chunks of one item, each emptied by the serial stage
+        // (as `batch` empties most of its input): each frees its budget at
+        // once, so the worker that ran the stage always finds room to feed
+        // it again from the source. It must do so in a loop: a call per
+        // chunk overflowed the worker's stack (a Fashion-MNIST validation).
+        const ITEMS: u64 = 1_000_000;
+        let out = Pipeline::from_iter(0..ITEMS)
+            .config(Config::default().threads(1).max_chunk(1))
+            .filter(Mode::serial_in_order(), |x| x % 100_000 == 0)
+            .map(Mode::serial_in_order(), |x| x + 1)
+            .collect()
+            .unwrap();
+        assert_eq!(
+            out,
+            (0..ITEMS)
+                .filter(|x| x % 100_000 == 0)
+                .map(|x| x + 1)
+                .collect::<Vec<_>>()
+        );
+    });
+}

@@ -91,7 +91,7 @@ pub(crate) struct Args {
     /// Write every epoch's figures as JSON here.
     #[arg(long)]
     pub(crate) summary: Option<PathBuf>,
-    /// No progress lines while an epoch runs.
+    /// No live view while an epoch runs (only the epoch lines).
     #[arg(long, short)]
     pub(crate) quiet: bool,
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 use baton_engine::{BoxError, Config, Mode, Pipeline, RunReport, Sink, Stage};
+use baton_live::{Live, View};
 use serde_json::json;
 
 use crate::data::{self, Batch, TransformSpec};
@@ -277,6 +278,7 @@ fn pipelined_epoch(
 ) -> Result<Pipelined> {
     let seed = epoch_seed(args, epoch);
     let extract = data::extract(train_dir, 4, seed)?;
+    let images = extract.len;
     let spec = TransformSpec {
         augment: augment(args),
         seed,
@@ -307,28 +309,24 @@ fn pipelined_epoch(
             last_done: None,
         })
         .map_err(|e| anyhow!("{e}"))?;
-    let handle = run.handle();
-    while !handle.wait_timeout(Duration::from_secs(2)) {
-        if !args.quiet {
-            let stats = handle.stats();
-            let busy = lock(&meter).busy.as_secs_f64() / started.elapsed().as_secs_f64();
-            let transformed = stats
-                .stages
-                .iter()
-                .find(|s| s.name == "transform")
-                .map_or(0, |s| s.items_out);
-            eprintln!(
-                "  epoch {epoch}: {:.0} s, {transformed} images transformed, {} batches trained, trainer busy {:.0}%{}",
-                started.elapsed().as_secs_f64(),
-                lock(&meter).batches,
-                100.0 * busy,
-                stats
-                    .bottleneck()
-                    .map(|b| format!(", bottleneck `{}`", b.stage))
-                    .unwrap_or_default()
-            );
-        }
+    // The live view: a line per stage with a strip of its busy share over
+    // the last seconds (the overlap of preparing and training, as it
+    // happens), and the trainer's own figures under them.
+    let trainer = || {
+        let meter = *lock(&meter);
+        vec![format!(
+            "epoch {epoch}: {} batches trained, trainer busy {:.1}% (waited {:.2} s, longest {:.1} ms)",
+            meter.batches,
+            100.0 * meter.busy.as_secs_f64() / started.elapsed().as_secs_f64().max(1e-9),
+            meter.waited.as_secs_f64(),
+            1e3 * meter.longest_wait.as_secs_f64(),
+        )]
+    };
+    let mut live = Live::new(View::choose(args.quiet)).extra(&trainer);
+    if let Some(images) = images {
+        live = live.total(images.div_ceil(args.batch_size as u64));
     }
+    live.watch(&run.handle());
     let report = run.join().map_err(|e| anyhow!("epoch {epoch}: {e}"))?;
     let wall = started.elapsed();
     let transformed = report

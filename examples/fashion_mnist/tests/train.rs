@@ -103,3 +103,53 @@ fn resuming_without_a_checkpoint_says_so() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no checkpoint to resume from"), "{stderr}");
 }
+
+#[test]
+fn on_a_terminal_an_epoch_is_shown_live_with_every_stage_busy_strip_and_the_trainer() {
+    let dir = tempfile::tempdir().unwrap();
+    let binary = env!("CARGO_BIN_EXE_fashion-mnist");
+    let command = format!(
+        "{binary} --limit 3000 --epochs 1 --transform-cost 3 --shards {}",
+        dir.path().join("shards").display()
+    );
+    // `script` runs the example on a pseudo-terminal and copies what it draws.
+    let output = Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .env("COLUMNS", "140")
+        .env("LINES", "40")
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(output.status.success(), "{screen}");
+    for stage in ["extract", "transform", "shuffle", "batch", "load", "train"] {
+        assert!(
+            screen.contains(&format!(" {stage} ")),
+            "no live line for `{stage}`:\n{screen}"
+        );
+    }
+    // The line of `train` ends with its busy strip: the trainer computes
+    // while the transform prepares the next batches.
+    let train = screen
+        .split(" train ")
+        .skip(1)
+        .filter(|after| after.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .last()
+        .unwrap_or_else(|| panic!("no live line for `train`:\n{screen}"));
+    let strip: String = train
+        .split_once("queue")
+        .map(|(_, rest)| {
+            rest.trim_start()
+                .trim_start_matches(|c: char| c.is_ascii_digit())
+                .trim_start()
+                .chars()
+                .take_while(|c| "·▁▂▃▄▅▆▇█".contains(*c))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(!strip.is_empty(), "no busy strip for `train`:\n{screen}");
+    assert!(
+        screen.contains("batches trained, trainer busy"),
+        "no trainer line under the stages:\n{screen}"
+    );
+    assert!(screen.contains("epoch 1/1"), "{screen}");
+}

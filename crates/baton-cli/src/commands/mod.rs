@@ -7,7 +7,8 @@ pub(crate) mod report;
 pub(crate) mod run;
 
 // Exit codes (README.md, "Exit codes"): 0 done, 1 failed, 2 a bad file or
-// bad arguments, 130 aborted. clap exits 2 on its own usage errors.
+// bad arguments, 130 stopped or aborted by Ctrl-C. clap exits 2 on its own
+// usage errors.
 
 /// Exit code for a run that failed (a stage's error, an output that cannot
 /// be written).
@@ -22,6 +23,11 @@ pub(crate) const BAD_ARGUMENTS: u8 = 2;
 
 /// Exit code for a run aborted by a second Ctrl-C (128 + SIGINT).
 pub(crate) const ABORTED: u8 = 130;
+
+/// Exit code for a run a first Ctrl-C stopped, once it has drained: the
+/// same as an abort's, as the shell expects of a program that ends on
+/// SIGINT (a script does not go on as if the run had finished).
+pub(crate) const STOPPED: u8 = 130;
 
 /// An argument clap cannot judge alone (`--replicas STAGE=N` naming no
 /// stage, `baton ops NAME` naming no op): `main` exits with

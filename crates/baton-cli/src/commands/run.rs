@@ -13,7 +13,7 @@ use baton_engine::{PipelineError, PipelineHandle, RunReport};
 use baton_ops::{Moment, Warnings};
 
 use super::BadArgument;
-use crate::live::{self, Notices, View};
+use baton_live::{Live, Notices, View};
 
 /// Arguments of `baton run`.
 #[derive(Debug, clap::Args)]
@@ -176,14 +176,27 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let warnings = started.warnings();
     let board = driver.as_ref().map(|d| d.watch(&args.file));
     let worker_lines = || board.as_ref().map(|b| b.lines()).unwrap_or_default();
-    live::watch(
-        &handle,
-        View::choose(args.quiet),
-        total,
-        &notices,
-        &warnings,
-        &worker_lines,
-    );
+    // The warnings the stages give while the run goes, each once (the
+    // summary gives them again as they stand at the end).
+    let mut shown = Vec::new();
+    let mut news = || {
+        let mut fresh = Vec::new();
+        for warning in warnings.read(baton_ops::Moment::Running) {
+            if !shown.contains(&warning) {
+                fresh.push(format!("warning: {warning}"));
+                shown.push(warning);
+            }
+        }
+        fresh
+    };
+    let mut live = Live::new(View::choose(args.quiet))
+        .notices(notices.clone())
+        .news(&mut news)
+        .extra(&worker_lines);
+    if let Some(items) = total {
+        live = live.total(items);
+    }
+    live.watch(&handle);
     let name = started.plan.name.clone();
     let result = started.handle.join();
     // The last handles go: the pipeline is dropped with its stages'
@@ -205,6 +218,16 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             print_dead_letters(&dead_letters);
             print_warnings(&warnings);
             write_reports(&name, &report, workers, &args)?;
+            if interrupts.stopped() {
+                // The shell's convention for a program that ends on SIGINT:
+                // a script (`baton run prepare.toml && train`) stops here
+                // instead of going on with outputs that hold only a part.
+                eprintln!(
+                    "stopped by Ctrl-C: the source gave {} items before it stopped, and the run finished them (exit code 130)",
+                    report.stats.source.items
+                );
+                return Ok(ExitCode::from(super::STOPPED));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(PipelineError::Aborted) => {
@@ -257,6 +280,11 @@ impl Interrupts {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Whether Ctrl-C stopped the run (it drained what was in flight).
+    fn stopped(&self) -> bool {
+        self.count.load(Ordering::SeqCst) > 0
     }
 
     /// The run is over: Ctrl-C no longer acts on it.

@@ -963,9 +963,22 @@ impl Run {
                 // its output downstream and leave it idle, this thread hands
                 // the output to the others and feeds the stage from the
                 // source (which runs it again here, if its turn has come).
+                // In this loop, not by a call: a run whose chunks keep
+                // finding room would nest a call per chunk, and overflow the
+                // thread's stack over a long enough run.
                 self.forward(s + 1, out, Runner::Nobody);
-                self.run_source(Runner::Cpu);
-                return;
+                let SourceTurn::Made(made) = self.source_turn(Runner::Cpu) else {
+                    return;
+                };
+                match self.forward(0, made, runner) {
+                    Some((next_s, next_replica, next_chunk)) => {
+                        s = next_s;
+                        replica = next_replica;
+                        chunk = next_chunk;
+                        continue;
+                    }
+                    None => return,
+                }
             }
             match self.forward(s + 1, out, runner) {
                 Some((next_s, next_replica, next_chunk)) => {
