@@ -101,7 +101,7 @@ pub(crate) fn extract(dir: &Path, at_once: usize, seed: u64) -> Result<BuiltSour
 }
 
 /// The Transform as one stage: decode, then (when augmenting) a random
-/// 28x28 window of the image padded by 4 and a random flip, then
+/// 28x28 window of the image padded by 2 and a random flip, then
 /// normalise; done `cost` times per image (the extra times thrown away), to
 /// stand for a heavier transform.
 pub(crate) struct Transform {
@@ -124,7 +124,8 @@ pub(crate) enum Augment {
     None,
     /// A random left-right flip.
     Flip,
-    /// A random 28x28 window of the image padded by 4, and a random flip.
+    /// A random 28x28 window of the image padded by 2 (the items are
+    /// centred: a shift of up to 2 pixels), and a random flip.
     CropFlip,
 }
 
@@ -146,7 +147,7 @@ impl TransformSpec {
             stages.push(stage(
                 "crop",
                 &format!(
-                    "width = 28\nheight = 28\npadding = 4\nposition = \"random\"\nseed = {}",
+                    "width = 28\nheight = 28\npadding = 2\nposition = \"random\"\nseed = {}",
                     self.seed
                 ),
             )?);

@@ -252,7 +252,7 @@ impl Args {
 fn augment(args: &Args) -> data::Augment {
     args.augment.unwrap_or(match args.model {
         crate::model::Kind::Mlp => data::Augment::None,
-        crate::model::Kind::Cnn => data::Augment::CropFlip,
+        crate::model::Kind::Cnn => data::Augment::Flip,
     })
 }
 

@@ -8,10 +8,12 @@
 //! when every value is an integer, float64 otherwise. `npy` writes one
 //! array per file (`data.npy`, and `data.label.npy` for the field
 //! `label`); `safetensors` writes them all in one file, by name. Both
-//! formats give the array's shape before its values, so the sink keeps
-//! what it writes in memory until the run ends (4 bytes a value, 8 a field
-//! value), then writes `<path>.partial` and renames it, like the other file
-//! sinks; for datasets larger than memory, write `webdataset` shards.
+//! formats give the array's shape before its values, which is known only
+//! at the end: the rows go, as they come, to an unnamed temporary file in
+//! the output's folder (gone with the process, however it ends), so the
+//! sink's memory stays flat whatever the dataset's size (the fields are
+//! kept in memory: a number per item); when the run ends the file is
+//! written as `<path>.partial` and renamed, like the other file sinks.
 //!
 //! # Examples
 //!
@@ -54,7 +56,7 @@ use crate::warnings::StageWarnings;
 pub(crate) const NPY: OpDef = OpDef {
     name: "npy",
     kind: OpKind::Sink,
-    summary: "writes the items' tensors as one NumPy array [items, ...shape] to a .npy file, and each field of `fields` to <stem>.<field>.npy (kept in memory until the run ends; `<path>.partial` until then)",
+    summary: "writes the items' tensors as one NumPy array [items, ...shape] to a .npy file, and each field of `fields` to <stem>.<field>.npy (the rows wait in a temporary file until the run ends, then go to `<path>.partial`, renamed when complete)",
     params: &[
         ParamDef::required("path", ParamType::Str, "the .npy file of the tensors, relative to the pipeline file").output(),
         ParamDef::optional(
@@ -70,7 +72,7 @@ pub(crate) const NPY: OpDef = OpDef {
 pub(crate) const SAFETENSORS: OpDef = OpDef {
     name: "safetensors",
     kind: OpKind::Sink,
-    summary: "writes the items' tensors as one tensor [items, ...shape] (named by `tensor`) and each field of `fields` into one .safetensors file (kept in memory until the run ends; `<path>.partial` until then)",
+    summary: "writes the items' tensors as one tensor [items, ...shape] (named by `tensor`) and each field of `fields` into one .safetensors file (the rows wait in a temporary file until the run ends, then go to `<path>.partial`, renamed when complete)",
     params: &[
         ParamDef::required("path", ParamType::Str, "the .safetensors file, relative to the pipeline file").output(),
         ParamDef::with_default("tensor", ParamType::Str, "\"data\"", "the name of the tensors' tensor in the file"),
@@ -131,7 +133,7 @@ fn build(params: &Params, format: Format) -> Result<BuiltOp, OpError> {
             format,
             warnings,
             shape: None,
-            data: Vec::new(),
+            rows: Spill::default(),
             fields: fields.into_iter().map(|f| (f, Vec::new())).collect(),
         })
     }))
@@ -144,6 +146,60 @@ enum Column {
     Floats(Vec<f64>),
 }
 
+/// The rows written so far: their values as little-endian f32, one row
+/// after another, in an unnamed temporary file (made with the first row).
+#[derive(Debug, Default)]
+struct Spill {
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    rows: usize,
+    /// One row's bytes, reused.
+    scratch: Vec<u8>,
+    /// A write failed part way: the file no longer holds whole rows.
+    broken: bool,
+}
+
+impl Spill {
+    /// Adds a row, making the file (in the folder of `output`) for the first.
+    fn push(&mut self, values: &[f32], output: &Path) -> Result<(), SinkError> {
+        let failed = |error| SinkError::File {
+            path: format!("a temporary file in {}", folder(output).display()),
+            error,
+        };
+        if self.broken {
+            return Err(failed(std::io::Error::other(
+                "an earlier write to it failed, so it holds no whole rows",
+            )));
+        }
+        if self.file.is_none() {
+            std::fs::create_dir_all(folder(output)).map_err(failed)?;
+            let file = tempfile::tempfile_in(folder(output)).map_err(failed)?;
+            self.file = Some(std::io::BufWriter::with_capacity(1 << 16, file));
+        }
+        self.scratch.clear();
+        for value in values {
+            self.scratch.extend_from_slice(&value.to_le_bytes());
+        }
+        let file = self.file.as_mut().expect("made above");
+        if let Err(error) = file.write_all(&self.scratch) {
+            self.broken = true;
+            return Err(failed(error));
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// The file, from its start, with every row in it (none if no row came).
+    fn reopen(&mut self) -> std::io::Result<Option<std::fs::File>> {
+        use std::io::Seek;
+        let Some(writer) = self.file.take() else {
+            return Ok(None);
+        };
+        let mut file = writer.into_inner().map_err(|e| e.into_error())?;
+        file.rewind()?;
+        Ok(Some(file))
+    }
+}
+
 /// The sink.
 #[derive(Debug)]
 struct TensorFile {
@@ -152,16 +208,21 @@ struct TensorFile {
     warnings: StageWarnings,
     /// Every tensor's shape: the first one's.
     shape: Option<Vec<usize>>,
-    data: Vec<f32>,
+    rows: Spill,
     fields: Vec<(String, Vec<Value>)>,
 }
 
 impl TensorFile {
-    fn rows(&self) -> usize {
-        match &self.shape {
-            Some(shape) => self.data.len() / shape.iter().product::<usize>().max(1),
-            None => 0,
-        }
+    /// The rows' file, from its start, for writing the output.
+    fn spilled(&mut self) -> Result<Option<std::fs::File>, BoxError> {
+        let path = &self.path;
+        self.rows.reopen().map_err(|error| {
+            SinkError::File {
+                path: format!("a temporary file in {}", folder(path).display()),
+                error,
+            }
+            .into()
+        })
     }
 
     /// The values of one field, by type.
@@ -183,9 +244,30 @@ impl TensorFile {
             .map(Column::Floats)
     }
 
-    fn write_npy(&self, shape: &[u64]) -> Result<(), BoxError> {
+    fn write_npy(&mut self, shape: &[u64]) -> Result<(), BoxError> {
+        let spilled = self.spilled()?;
         write_staged(&self.path, &self.warnings, |out| {
-            write_array(out, shape, self.data.iter().copied())
+            let mut writer = npyz::WriteOptions::<f32>::new()
+                .default_dtype()
+                .shape(shape)
+                .writer(out)
+                .begin_nd()?;
+            if let Some(file) = spilled {
+                let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+                let mut left = shape.iter().product::<u64>() as usize * 4;
+                let mut block = vec![0u8; 1 << 16];
+                while left > 0 {
+                    let take = left.min(block.len());
+                    std::io::Read::read_exact(&mut reader, &mut block[..take])?;
+                    writer.extend(
+                        block[..take]
+                            .chunks_exact(4)
+                            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                    )?;
+                    left -= take;
+                }
+            }
+            writer.finish()
         })?;
         for (name, values) in &self.fields {
             let path = field_path(&self.path, name);
@@ -202,48 +284,71 @@ impl TensorFile {
     }
 
     fn write_safetensors(
-        &self,
+        &mut self,
         name: &str,
         metadata: &HashMap<String, String>,
         shape: Vec<usize>,
     ) -> Result<(), BoxError> {
-        use safetensors::tensor::TensorView;
+        use safetensors::tensor::{Metadata, TensorInfo};
         use safetensors::Dtype;
-        let mut buffers: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
-        buffers.push((
-            name.to_string(),
-            Dtype::F32,
-            shape,
-            self.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        ));
+        // The fields first: their 8-byte numbers stay aligned whatever the
+        // number of f32 values after them (safetensors' own order).
+        let mut columns: Vec<(String, Dtype, Vec<u8>)> = Vec::new();
         for (field, values) in &self.fields {
-            let rows = vec![values.len()];
-            buffers.push(match Self::column(field, values)? {
+            columns.push(match Self::column(field, values)? {
                 Column::Ints(v) => (
                     field.clone(),
                     Dtype::I64,
-                    rows,
                     v.iter().flat_map(|v| v.to_le_bytes()).collect(),
                 ),
                 Column::Floats(v) => (
                     field.clone(),
                     Dtype::F64,
-                    rows,
                     v.iter().flat_map(|v| v.to_le_bytes()).collect(),
                 ),
             });
         }
-        let views = buffers
-            .iter()
-            .map(|(name, dtype, shape, bytes)| {
-                TensorView::new(*dtype, shape.clone(), bytes).map(|view| (name.as_str(), view))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        let mut infos = Vec::new();
+        let mut offset = 0;
+        for (field, dtype, bytes) in &columns {
+            infos.push((
+                field.clone(),
+                TensorInfo {
+                    dtype: *dtype,
+                    shape: vec![self.rows.rows],
+                    data_offsets: (offset, offset + bytes.len()),
+                },
+            ));
+            offset += bytes.len();
+        }
+        let data = shape.iter().product::<usize>() * 4;
+        infos.push((
+            name.to_string(),
+            TensorInfo {
+                dtype: Dtype::F32,
+                shape,
+                data_offsets: (offset, offset + data),
+            },
+        ));
         let metadata = (!metadata.is_empty()).then(|| metadata.clone());
-        let bytes = safetensors::serialize(views, metadata)
-            .map_err(|e| format!("{}: {e}", self.path.display()))?;
-        write_staged(&self.path, &self.warnings, |out| out.write_all(&bytes))
+        let header =
+            Metadata::new(metadata, infos).map_err(|e| format!("{}: {e}", self.path.display()))?;
+        let mut header = serde_json::to_vec(&header)?;
+        // Padded with spaces to 8 bytes, as safetensors does: the values
+        // after it start aligned.
+        header.resize(header.len().next_multiple_of(8), b' ');
+        let spilled = self.spilled()?;
+        write_staged(&self.path, &self.warnings, |out| {
+            out.write_all(&(header.len() as u64).to_le_bytes())?;
+            out.write_all(&header)?;
+            for (_, _, bytes) in &columns {
+                out.write_all(bytes)?;
+            }
+            if let Some(mut file) = spilled {
+                std::io::copy(&mut file, out)?;
+            }
+            Ok(())
+        })
     }
 }
 
@@ -260,6 +365,14 @@ fn write_array<T: npyz::AutoSerialize>(
         .begin_nd()?;
     writer.extend(values)?;
     writer.finish()
+}
+
+/// The folder of `output`, where its rows wait.
+fn folder(output: &Path) -> &Path {
+    match output.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
 }
 
 /// `<stem>.<field>.npy` beside the tensors' file.
@@ -320,15 +433,15 @@ impl Sink<Item> for TensorFile {
                 return Err(format!("field `{name}` is {value}, not a number").into());
             }
         }
+        self.rows.push(&tensor.data, &self.path)?;
         for (name, values) in &mut self.fields {
             values.push(item.get(name).cloned().unwrap_or(Value::Null));
         }
-        self.data.extend_from_slice(&tensor.data);
         Ok(())
     }
 
     fn finish(&mut self) -> Result<(), BoxError> {
-        let rows = self.rows();
+        let rows = self.rows.rows;
         let row_shape = self.shape.clone().unwrap_or_default();
         let mut shape = vec![rows];
         shape.extend(&row_shape);
@@ -337,7 +450,10 @@ impl Sink<Item> for TensorFile {
                 let shape: Vec<u64> = shape.iter().map(|d| *d as u64).collect();
                 self.write_npy(&shape)
             }
-            Format::Safetensors { name, metadata } => self.write_safetensors(name, metadata, shape),
+            Format::Safetensors { name, metadata } => {
+                let (name, metadata) = (name.clone(), metadata.clone());
+                self.write_safetensors(&name, &metadata, shape)
+            }
         }
     }
 }
@@ -449,6 +565,66 @@ mod tests {
             (labels.dtype(), labels.shape()),
             (safetensors::Dtype::I64, &[4][..])
         );
+    }
+
+    #[test]
+    fn rows_wait_in_no_file_of_the_folder_and_fields_stay_aligned_after_odd_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = "path = \"out/x.safetensors\"\nfields = [\"label\", \"weight\"]";
+        let mut sink = sink_of(&SAFETENSORS, toml, dir.path());
+        // Three values a row, three rows: an odd number of f32s.
+        for label in 0..3 {
+            sink.write(tensor_item(label, vec![3])).unwrap();
+        }
+        let listed = || {
+            std::fs::read_dir(dir.path().join("out"))
+                .map(|entries| entries.count())
+                .unwrap_or(0)
+        };
+        assert_eq!(listed(), 0, "the rows wait in an unnamed file");
+        sink.finish().unwrap();
+        assert_eq!(listed(), 1, "only the output is left");
+        let bytes = std::fs::read(dir.path().join("out/x.safetensors")).unwrap();
+        let header = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        assert_eq!(header % 8, 0, "the values start aligned");
+        let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let start = |name: &str| {
+            let data = file.tensor(name).unwrap().data().as_ptr() as usize;
+            data - bytes.as_ptr() as usize
+        };
+        assert_eq!(start("label") % 8, 0, "an i64 column is 8-byte aligned");
+        assert_eq!(start("weight") % 8, 0, "an f64 column is 8-byte aligned");
+        let data = file.tensor("data").unwrap();
+        assert_eq!(data.shape(), [3, 3]);
+        let values: Vec<f32> = data
+            .data()
+            .chunks(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        assert_eq!(values, [0., 1., 2., 100., 101., 102., 200., 201., 202.]);
+        let weights: Vec<f64> = file
+            .tensor("weight")
+            .unwrap()
+            .data()
+            .chunks(8)
+            .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        assert_eq!(weights, [0.0, 0.5, 1.0]);
+    }
+
+    #[test]
+    fn no_rows_make_empty_arrays() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = sink_of(&NPY, "path = \"x.npy\"", dir.path());
+        sink.finish().unwrap();
+        let bytes = std::fs::read(dir.path().join("x.npy")).unwrap();
+        let array = npyz::NpyFile::new(&bytes[..]).unwrap();
+        assert_eq!(array.shape(), &[0]);
+        let mut sink = sink_of(&SAFETENSORS, "path = \"x.safetensors\"", dir.path());
+        sink.finish().unwrap();
+        let bytes = std::fs::read(dir.path().join("x.safetensors")).unwrap();
+        let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        assert_eq!(file.tensor("data").unwrap().shape(), [0]);
     }
 
     #[test]
