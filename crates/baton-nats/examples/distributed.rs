@@ -140,6 +140,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             });
             if let Some((hop, js)) = remote {
                 hop.close();
+                // The workers write their figures four times a second:
+                // read them after their last report.
+                std::thread::sleep(std::time::Duration::from_millis(400));
                 for worker in runtime.block_on(baton_nats::worker_stats(&js, &run))? {
                     eprintln!(
                         "  {} pid {}: {} items, busy {} ms",
