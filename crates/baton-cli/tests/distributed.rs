@@ -842,3 +842,99 @@ fn tls_with_a_client_certificate_from_the_file_or_the_environment() {
         assert_eq!(lines(&dir.path().join("out.jsonl")).len(), 2000);
     });
 }
+
+#[test]
+fn a_nats_server_killed_mid_run_is_waited_for_and_the_run_ends_with_every_item_once() {
+    watchdog(LIMIT, || {
+        let mut server = Server::start();
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            dir.path(),
+            "p.toml",
+            r#"
+[nats]
+storage = "file"
+ack_wait_ms = 1000
+
+[[stage]]
+op = "range"
+end = 6000
+
+[[stage]]
+name = "slow"
+op = "delay"
+ms = 2
+mode = "parallel"
+placement = "remote"
+
+[[stage]]
+op = "jsonl"
+path = "out.jsonl"
+"#,
+        );
+        let _worker = Worker::start(dir.path(), &file, &server.url(), &["slow"], 4);
+        // Without a terminal the view is a log: its lines go to this file.
+        let log = dir.path().join("driver.log");
+        let mut driver = Command::new(assert_cmd::cargo::cargo_bin("baton"))
+            .arg("run")
+            .arg(&file)
+            .args(["--nats", &server.url()])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let said = || std::fs::read_to_string(&log).unwrap_or_default();
+        let wait_for = |what: &str, ready: &dyn Fn() -> bool| {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !ready() {
+                assert!(
+                    Instant::now() < deadline,
+                    "{what}: not within 60 s:\n{}",
+                    said()
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        let partial = dir.path().join("out.jsonl.partial");
+        wait_for("the first items", &|| {
+            std::fs::read_to_string(&partial).is_ok_and(|text| text.lines().count() > 200)
+        });
+        // The server goes as a crashed machine's would, then comes back.
+        server.kill();
+        wait_for("the driver's word about the server", &|| {
+            said().contains("does not answer")
+        });
+        assert!(
+            driver.try_wait().unwrap().is_none(),
+            "the driver waits for the server: {}",
+            said()
+        );
+        server.restart();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let status = loop {
+            if let Some(status) = driver.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no end after the server came back:\n{}",
+                said()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "{}", said());
+        let values: Vec<u64> = lines(&dir.path().join("out.jsonl"))
+            .iter()
+            .map(|line| {
+                serde_json::from_str::<serde_json::Value>(line).unwrap()["value"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            values,
+            (0..6000).collect::<Vec<_>>(),
+            "every item once, in order"
+        );
+    });
+}

@@ -7,9 +7,11 @@
 //! fail, saying so.
 
 mod common;
+#[path = "../../baton-nats/tests/common/mod.rs"]
+mod nats;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{jsonl_values, write};
@@ -26,6 +28,11 @@ const SESSION: &str = "baton";
 
 impl Terminal {
     fn start(dir: &Path) -> Terminal {
+        Self::start_with(dir, "")
+    }
+
+    /// Runs `baton run p.toml ARGS` in the pane.
+    fn start_with(dir: &Path, args: &str) -> Terminal {
         match Command::new("tmux").arg("-V").output() {
             Ok(output) if output.status.success() => {}
             _ => panic!(
@@ -37,7 +44,7 @@ impl Terminal {
             dir,
             "run.sh",
             &format!(
-                "cd {dir:?}\n{baton:?} run p.toml\necho \"EXIT=$?\" > exit.tmp && mv exit.tmp exit.txt\nsleep 600\n",
+                "cd {dir:?}\n{baton:?} run p.toml {args}\necho \"EXIT=$?\" > exit.tmp && mv exit.tmp exit.txt\nsleep 600\n",
                 dir = dir,
                 baton = env!("CARGO_BIN_EXE_baton"),
             ),
@@ -400,4 +407,56 @@ fn dead_letters_are_on_disk_after_a_second_ctrl_c_forces_baton_out() {
         .collect();
     assert!(seqs.len() >= 10);
     assert!(seqs.iter().all(|seq| seq % 2 == 0), "{seqs:?}");
+}
+
+#[test]
+fn ctrl_c_on_the_terminal_of_a_distributed_run_drains_the_workers_items_to_a_clean_prefix() {
+    nats::watchdog(Duration::from_secs(240), || {
+        let server = nats::Server::start();
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "p.toml",
+            "[nats]\nstorage = \"memory\"\n\n\
+             [[stage]]\nop = \"range\"\nend = 1000000000000\n\n\
+             [[stage]]\nname = \"slow\"\nop = \"delay\"\nms = 2\nmode = \"parallel\"\nplacement = \"remote\"\n\n\
+             [[stage]]\nop = \"jsonl\"\npath = \"out.jsonl\"\n",
+        );
+        // The worker runs on another "machine": not in the terminal, so
+        // Ctrl-C reaches the driver only.
+        let worker = nats::ChildGuard(
+            Command::new(env!("CARGO_BIN_EXE_baton"))
+                .arg("worker")
+                .arg(dir.path().join("p.toml"))
+                .args([
+                    "--nats",
+                    &server.url(),
+                    "--stage",
+                    "slow",
+                    "--replicas",
+                    "4",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("baton worker starts"),
+        );
+        let terminal = Terminal::start_with(dir.path(), &format!("--nats {}", server.url()));
+        let partial = dir.path().join("out.jsonl.partial");
+        terminal.wait_for("output from the worker", 60, || {
+            std::fs::metadata(&partial).is_ok_and(|m| m.len() > 1000)
+        });
+        terminal.ctrl_c();
+        let code = terminal.exit_code(60);
+        let screen = terminal.screen();
+        assert_eq!(code, 130, "the terminal shows:\n{screen}");
+        assert!(screen.contains("stopped by Ctrl-C"), "{screen}");
+        let values = jsonl_values(&dir.path().join("out.jsonl"));
+        assert!(values.len() > 10, "items went through before Ctrl-C");
+        assert!(
+            values.iter().copied().eq(0..values.len() as u64),
+            "the sink got every item the source gave, once, in order"
+        );
+        drop(worker);
+    });
 }

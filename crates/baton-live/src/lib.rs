@@ -586,11 +586,19 @@ impl<'a> Live<'a> {
                     }
                     row.set_message(text);
                 }
-                for (row, line) in rows[lines.len().min(rows.len())..]
-                    .iter()
-                    .zip(self.extra_lines())
-                {
-                    row.set_message(line);
+                // The extra lines may come and go (a warning): a row for
+                // each, blank once it has gone.
+                let extra = self.extra_lines();
+                while rows.len() < lines.len() + extra.len() {
+                    let row = multi.add(ProgressBar::new_spinner());
+                    if let Ok(style) = ProgressStyle::with_template("  {msg}") {
+                        row.set_style(style);
+                    }
+                    rows.push(row);
+                }
+                let mut extra = extra.into_iter();
+                for row in &rows[lines.len().min(rows.len())..] {
+                    row.set_message(extra.next().unwrap_or_default());
                 }
                 before = now;
                 last = Some(Instant::now());

@@ -306,6 +306,10 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// items to the workers.
 pub(crate) struct Driver {
     runtime: tokio::runtime::Runtime,
+    /// The connection, watched for a server that stops answering.
+    client: async_nats::Client,
+    /// Where it connected, for messages.
+    url: String,
     js: async_nats::jetstream::Context,
     topology: Topology,
     boundaries: Vec<Boundary>,
@@ -380,6 +384,14 @@ impl Driver {
         }
         Ok(Self {
             runtime,
+            url: args
+                .nats
+                .as_deref()
+                .filter(|url| !url.trim().is_empty())
+                .or(built.plan.nats.url.as_deref())
+                .unwrap_or_default()
+                .to_string(),
+            client,
             js,
             topology,
             boundaries,
@@ -407,12 +419,26 @@ impl Driver {
             state: Arc::new(std::sync::Mutex::new(BoardState::default())),
             segments: self.segments.clone(),
             file: file.display().to_string(),
+            url: self.url.clone(),
         };
         let js = self.js.clone();
+        let client = self.client.clone();
         let topology = self.topology.clone();
         let state = Arc::clone(&board.state);
         self.runtime.spawn(async move {
             loop {
+                {
+                    // The client reconnects by itself; meanwhile the run
+                    // waits, and the view says why.
+                    let connected =
+                        client.connection_state() == async_nats::connection::State::Connected;
+                    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+                    match (connected, state.lost_since) {
+                        (false, None) => state.lost_since = Some(std::time::Instant::now()),
+                        (true, Some(_)) => state.lost_since = None,
+                        _ => {}
+                    }
+                }
                 if let Ok(workers) = baton_nats::worker_stats(&js, &topology).await {
                     let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
                     let now = (std::time::Instant::now(), workers);
@@ -496,12 +522,16 @@ pub(crate) struct WorkersBoard {
     state: Arc<std::sync::Mutex<BoardState>>,
     segments: Vec<(String, Vec<String>)>,
     file: String,
+    /// The NATS server's address.
+    url: String,
 }
 
 #[derive(Debug)]
 struct BoardState {
     now: (std::time::Instant, Vec<baton_nats::WorkerStats>),
     before: (std::time::Instant, Vec<baton_nats::WorkerStats>),
+    /// Since when the connection to the server is down, if it is.
+    lost_since: Option<std::time::Instant>,
 }
 
 impl Default for BoardState {
@@ -510,6 +540,7 @@ impl Default for BoardState {
         Self {
             now: (now, Vec::new()),
             before: (now, Vec::new()),
+            lost_since: None,
         }
     }
 }
@@ -523,7 +554,14 @@ impl WorkersBoard {
         let (at, now) = &state.now;
         let (then, before) = &state.before;
         let dt_ms = at.duration_since(*then).as_millis().max(1) as f64;
-        self.segments
+        let lost = state.lost_since.map(|since| {
+            format!(
+                "⚠ the NATS server at {} does not answer (for {} s): the run waits for it to come back, nothing is lost (Ctrl-C stops the run)",
+                self.url,
+                since.elapsed().as_secs()
+            )
+        });
+        lost.into_iter().chain(self.segments
             .iter()
             .map(|(name, stages)| {
                 let serving: Vec<&baton_nats::WorkerStats> = now
@@ -571,7 +609,7 @@ impl WorkersBoard {
                     if processes.len() == 1 { "" } else { "s" },
                     parts.join(" | ")
                 )
-            })
+            }))
             .collect()
     }
 }
