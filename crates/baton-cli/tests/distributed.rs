@@ -938,3 +938,113 @@ path = "out.jsonl"
         );
     });
 }
+
+/// A stage of a random pipeline: what it does to each item.
+#[derive(Clone, Debug)]
+enum RandomOp {
+    /// Sets a new field from `value`.
+    Remap(u64),
+    /// Drops the items whose `value` leaves `rest` divided by `by`.
+    Filter { by: u64, rest: u64 },
+    /// A digest of `value` into a field.
+    Hash,
+    /// Some CPU work on `value` (which it replaces with a large number).
+    Spin,
+}
+
+impl RandomOp {
+    fn toml(&self, name: &str, remote: bool) -> String {
+        let body = match self {
+            RandomOp::Remap(k) => {
+                format!("op = \"remap\"\nfields = {{ {name} = \"value % 1000 * {k} + 1\" }}")
+            }
+            RandomOp::Filter { by, rest } => {
+                format!("op = \"filter\"\nexpr = \"value % {by} != {rest}\"")
+            }
+            RandomOp::Hash => format!("op = \"hash\"\nfields = [\"value\"]\ninto = \"{name}\""),
+            RandomOp::Spin => "op = \"spin\"\niterations = 3".to_string(),
+        };
+        let placement = if remote { "remote" } else { "local" };
+        format!("[[stage]]\nname = \"{name}\"\n{body}\nplacement = \"{placement}\"\n")
+    }
+}
+
+fn random_op() -> impl proptest::strategy::Strategy<Value = RandomOp> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (1..5u64).prop_map(RandomOp::Remap),
+        (2..5u64, 0..2u64).prop_map(|(by, rest)| RandomOp::Filter { by, rest }),
+        Just(RandomOp::Hash),
+        Just(RandomOp::Spin),
+    ]
+}
+
+#[test]
+fn random_pipelines_give_the_same_output_locally_and_across_workers() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    watchdog(Duration::from_secs(600), || {
+        let server = Server::start();
+        let url = server.url();
+        let mut runner = TestRunner::new(Config {
+            cases: 24,
+            // A failing case is shown, not stored beside the tests.
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let case = (
+            0..3000u64,
+            proptest::collection::vec((random_op(), any::<bool>()), 1..5),
+        );
+        let runs = std::sync::atomic::AtomicUsize::new(0);
+        runner
+            .run(&case, |(items, stages)| {
+                let run = runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                // At least one stage is remote, or there is nothing to spread.
+                let mut stages = stages;
+                if !stages.iter().any(|(_, remote)| *remote) {
+                    stages[0].1 = true;
+                }
+                let dir = tempfile::tempdir().unwrap();
+                let names: Vec<String> = (0..stages.len()).map(|i| format!("s{i}")).collect();
+                let body = |out: &str| {
+                    let mut text = format!(
+                        "[nats]\nstorage = \"memory\"\nrun = \"case{run}\"\n\n[[stage]]\nop = \"range\"\nend = {items}\n\n"
+                    );
+                    for ((op, remote), name) in stages.iter().zip(&names) {
+                        text.push_str(&op.toml(name, *remote));
+                        text.push('\n');
+                    }
+                    text.push_str(&format!("[[stage]]\nop = \"jsonl\"\npath = \"{out}\"\n"));
+                    text
+                };
+                let file = write(dir.path(), "p.toml", &body("local.jsonl"));
+                let local = baton().arg("run").arg(&file).arg("--quiet").output().unwrap();
+                prop_assert!(local.status.success(), "{}", stderr(&local));
+                let file = write(dir.path(), "p.toml", &body("remote.jsonl"));
+                let remote: Vec<&str> = stages
+                    .iter()
+                    .zip(&names)
+                    .filter(|((_, remote), _)| *remote)
+                    .map(|(_, name)| name.as_str())
+                    .collect();
+                let _worker = Worker::start(dir.path(), &file, &url, &remote, 2);
+                let distributed = baton()
+                    .arg("run")
+                    .arg(&file)
+                    .args(["--nats", &url, "--quiet"])
+                    .output()
+                    .unwrap();
+                prop_assert!(distributed.status.success(), "{}", stderr(&distributed));
+                prop_assert_eq!(
+                    lines(&dir.path().join("remote.jsonl")),
+                    lines(&dir.path().join("local.jsonl")),
+                    "the same records in the same order: {}",
+                    body("out.jsonl")
+                );
+                Ok(())
+            })
+            .unwrap_or_else(|failure| panic!("{failure}"));
+        drop(server);
+    });
+}
