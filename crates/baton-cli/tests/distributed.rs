@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{baton, stderr, write};
+use common::{baton, jsonl_values, stderr, write};
 use nats::{watchdog, Server};
 
 /// A `baton worker` process, killed when dropped.
@@ -104,6 +104,21 @@ fn lines(path: &Path) -> Vec<String> {
 }
 
 const LIMIT: Duration = Duration::from_secs(240);
+
+/// `p.toml` in `dir`: `range` of `items` → a remote parallel `delay` of `ms`
+/// named `slow` → `out.jsonl`, on file storage with an ack wait of 1 s.
+fn slow_remote(dir: &Path, items: u64, ms: u64) -> PathBuf {
+    write(
+        dir,
+        "p.toml",
+        &format!(
+            "[nats]\nstorage = \"file\"\nack_wait_ms = 1000\n\n\
+             [[stage]]\nop = \"range\"\nend = {items}\n\n\
+             [[stage]]\nname = \"slow\"\nop = \"delay\"\nms = {ms}\nmode = \"parallel\"\nplacement = \"remote\"\n\n\
+             [[stage]]\nop = \"jsonl\"\npath = \"out.jsonl\"\n"
+        ),
+    )
+}
 
 #[test]
 fn a_distributed_run_gives_what_the_local_run_gives() {
@@ -258,16 +273,7 @@ path = "{name}.jsonl"
             let output = child.wait_with_output().unwrap();
             assert!(output.status.success(), "{}", stderr(&output));
         }
-        let values = |name: &str| -> Vec<u64> {
-            lines(&dir.path().join(format!("{name}.jsonl")))
-                .iter()
-                .map(|line| {
-                    serde_json::from_str::<serde_json::Value>(line).unwrap()["value"]
-                        .as_u64()
-                        .unwrap()
-                })
-                .collect()
-        };
+        let values = |name: &str| jsonl_values(&dir.path().join(format!("{name}.jsonl")));
         assert_eq!(values("one"), (0..20000).map(|n| n * 2).collect::<Vec<_>>());
         assert_eq!(values("two"), (0..15000).map(|n| n * 3).collect::<Vec<_>>());
     });
@@ -278,30 +284,7 @@ fn a_worker_killed_mid_run_loses_nothing_and_repeats_nothing() {
     watchdog(LIMIT, || {
         let server = Server::start();
         let dir = tempfile::tempdir().unwrap();
-        let file = write(
-            dir.path(),
-            "p.toml",
-            r#"
-[nats]
-storage = "file"
-ack_wait_ms = 1000
-
-[[stage]]
-op = "range"
-end = 4000
-
-[[stage]]
-name = "slow"
-op = "delay"
-ms = 1
-mode = "parallel"
-placement = "remote"
-
-[[stage]]
-op = "jsonl"
-path = "out.jsonl"
-"#,
-        );
+        let file = slow_remote(dir.path(), 4000, 1);
         let mut doomed = Worker::start(dir.path(), &file, &server.url(), &["slow"], 4);
         let _survivor = Worker::start(dir.path(), &file, &server.url(), &["slow"], 4);
         let driver = std::process::Command::new(assert_cmd::cargo::cargo_bin("baton"))
@@ -318,14 +301,7 @@ path = "out.jsonl"
         let _ = doomed.child.wait();
         let output = driver.wait_with_output().unwrap();
         assert!(output.status.success(), "{}", stderr(&output));
-        let values: Vec<u64> = lines(&dir.path().join("out.jsonl"))
-            .iter()
-            .map(|line| {
-                serde_json::from_str::<serde_json::Value>(line).unwrap()["value"]
-                    .as_u64()
-                    .unwrap()
-            })
-            .collect();
+        let values = jsonl_values(&dir.path().join("out.jsonl"));
         assert_eq!(
             values,
             (0..4000).collect::<Vec<_>>(),
@@ -848,30 +824,7 @@ fn a_nats_server_killed_mid_run_is_waited_for_and_the_run_ends_with_every_item_o
     watchdog(LIMIT, || {
         let mut server = Server::start();
         let dir = tempfile::tempdir().unwrap();
-        let file = write(
-            dir.path(),
-            "p.toml",
-            r#"
-[nats]
-storage = "file"
-ack_wait_ms = 1000
-
-[[stage]]
-op = "range"
-end = 6000
-
-[[stage]]
-name = "slow"
-op = "delay"
-ms = 2
-mode = "parallel"
-placement = "remote"
-
-[[stage]]
-op = "jsonl"
-path = "out.jsonl"
-"#,
-        );
+        let file = slow_remote(dir.path(), 6000, 2);
         let _worker = Worker::start(dir.path(), &file, &server.url(), &["slow"], 4);
         // Without a terminal the view is a log: its lines go to this file.
         let log = dir.path().join("driver.log");
@@ -923,14 +876,7 @@ path = "out.jsonl"
             std::thread::sleep(Duration::from_millis(50));
         };
         assert!(status.success(), "{}", said());
-        let values: Vec<u64> = lines(&dir.path().join("out.jsonl"))
-            .iter()
-            .map(|line| {
-                serde_json::from_str::<serde_json::Value>(line).unwrap()["value"]
-                    .as_u64()
-                    .unwrap()
-            })
-            .collect();
+        let values = jsonl_values(&dir.path().join("out.jsonl"));
         assert_eq!(
             values,
             (0..6000).collect::<Vec<_>>(),

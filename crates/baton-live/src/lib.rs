@@ -552,14 +552,16 @@ impl<'a> Live<'a> {
                         .min(STRIP_WIDTH)
                 });
         let mut strips = vec![BusyStrip::new(width); first.stages.len() + 1];
-        let mut rows: Vec<ProgressBar> = Vec::new();
-        for _ in 0..first.stages.len() + 1 + self.extra_lines().len() {
+        let add_row = || {
             let row = multi.add(ProgressBar::new_spinner());
             if let Ok(style) = ProgressStyle::with_template("  {msg}") {
                 row.set_style(style);
             }
-            rows.push(row);
-        }
+            row
+        };
+        let mut rows: Vec<ProgressBar> = (0..first.stages.len() + 1 + self.extra_lines().len())
+            .map(|_| add_row())
+            .collect();
         let mut before = first;
         // The lines are drawn at the first tick, then every half second.
         let mut last: Option<Instant> = None;
@@ -590,11 +592,7 @@ impl<'a> Live<'a> {
                 // each, blank once it has gone.
                 let extra = self.extra_lines();
                 while rows.len() < lines.len() + extra.len() {
-                    let row = multi.add(ProgressBar::new_spinner());
-                    if let Ok(style) = ProgressStyle::with_template("  {msg}") {
-                        row.set_style(style);
-                    }
-                    rows.push(row);
+                    rows.push(add_row());
                 }
                 let mut extra = extra.into_iter();
                 for row in &rows[lines.len().min(rows.len())..] {

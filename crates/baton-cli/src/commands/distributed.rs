@@ -221,15 +221,18 @@ pub(crate) struct DriverArgs {
 }
 
 /// How to reach the server: `--nats URL`, else the file's.
+/// The server's URL: `--nats URL`, else the file's `[nats] url`.
+fn server_url<'a>(nats: &'a NatsTable, url: Option<&'a str>) -> Option<&'a str> {
+    url.filter(|url| !url.trim().is_empty())
+        .or(nats.url.as_deref())
+}
+
 fn connect_options(
     nats: &NatsTable,
     url: Option<&str>,
     access: &AccessArgs,
 ) -> Result<ConnectOptions, BadArgument> {
-    let url = url
-        .filter(|url| !url.trim().is_empty())
-        .or(nats.url.as_deref())
-        .ok_or_else(|| {
+    let url = server_url(nats, url).ok_or_else(|| {
             BadArgument(
                 "--nats needs the server's URL (`--nats nats://host:4222`), or `url` in the file's `[nats]` table".into(),
             )
@@ -384,11 +387,7 @@ impl Driver {
         }
         Ok(Self {
             runtime,
-            url: args
-                .nats
-                .as_deref()
-                .filter(|url| !url.trim().is_empty())
-                .or(built.plan.nats.url.as_deref())
+            url: server_url(&built.plan.nats, args.nats.as_deref())
                 .unwrap_or_default()
                 .to_string(),
             client,

@@ -471,6 +471,14 @@ mod tests {
         make().unwrap()
     }
 
+    /// Little-endian f32 values.
+    fn f32s(bytes: &[u8]) -> Vec<f32> {
+        bytes
+            .chunks(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
+    }
+
     fn tensor_item(label: i64, shape: Vec<usize>) -> Item {
         let mut item = Item::with_field("label", label);
         item.set("weight", 0.5 * label as f64);
@@ -555,10 +563,7 @@ mod tests {
         let images = file.tensor("images").unwrap();
         assert_eq!(images.shape(), [4, 1, 2, 2]);
         assert_eq!(images.dtype(), safetensors::Dtype::F32);
-        let last: Vec<f32> = images.data()[48..]
-            .chunks(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        let last = f32s(&images.data()[48..]);
         assert_eq!(last, [300.0, 301.0, 302.0, 303.0]);
         let labels = file.tensor("label").unwrap();
         assert_eq!(
@@ -596,11 +601,7 @@ mod tests {
         assert_eq!(start("weight") % 8, 0, "an f64 column is 8-byte aligned");
         let data = file.tensor("data").unwrap();
         assert_eq!(data.shape(), [3, 3]);
-        let values: Vec<f32> = data
-            .data()
-            .chunks(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        let values = f32s(data.data());
         assert_eq!(values, [0., 1., 2., 100., 101., 102., 200., 201., 202.]);
         let weights: Vec<f64> = file
             .tensor("weight")
