@@ -508,6 +508,49 @@ fn a_second_run_of_the_same_name_is_refused_unless_replaced() {
 }
 
 #[test]
+fn a_run_replaced_while_a_worker_of_the_crashed_one_still_serves_ends_with_every_item_once() {
+    watchdog(LIMIT, || {
+        let server = Server::start();
+        let dir = tempfile::tempdir().unwrap();
+        let file = slow_remote(dir.path(), 3000, 2);
+        // One worker serves both runs: the crashed driver's, then the
+        // replacing one's, without a restart.
+        let worker = Worker::start(dir.path(), &file, &server.url(), &["slow"], 4);
+        let mut crashed = std::process::Command::new(assert_cmd::cargo::cargo_bin("baton"))
+            .arg("run")
+            .arg(&file)
+            .args(["--nats", &server.url(), "--quiet"])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1200));
+        nix_kill(crashed.id(), "KILL");
+        let _ = crashed.wait();
+        // The worker goes on with the crashed run's messages while the
+        // new driver deletes its streams and makes them anew.
+        let output = baton()
+            .arg("run")
+            .arg(&file)
+            .args(["--nats", &server.url(), "--replace", "--quiet"])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}\nworker: {}",
+            stderr(&output),
+            worker.log()
+        );
+        let values = jsonl_values(&dir.path().join("out.jsonl"));
+        assert_eq!(
+            values,
+            (0..3000).collect::<Vec<_>>(),
+            "every item once, in order"
+        );
+        assert!(!worker.log().contains("error"), "{}", worker.log());
+    });
+}
+
+#[test]
 fn bad_placements_and_nats_tables_are_located() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(

@@ -56,6 +56,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod chunk;
+mod chunk_floor;
 mod config;
 mod context;
 mod dead_letters;
@@ -70,6 +71,7 @@ mod stage;
 mod stats;
 mod stream;
 
+pub use chunk_floor::ChunkFloor;
 pub use config::Config;
 pub use context::{Cancellation, ReplicaContext};
 pub use error::{BoxError, DeadLetter, OnError, PipelineError, StageFailure};

@@ -24,7 +24,7 @@ use crate::source::{InterleaveIter, IterSource, ResultSource, Source};
 use crate::stage::{Replica, ReplicaFactory, StageSpec, Weigher};
 use crate::stats::RunReport;
 use crate::stream::StreamSource;
-use crate::Interleave;
+use crate::{ChunkFloor, Interleave};
 
 /// A pipeline whose items, at its current end, are of type `T`.
 ///
@@ -394,7 +394,7 @@ impl<T: Send + 'static> Pipeline<T> {
             policy: OnError::Fail,
             keep: None,
             buffer: None,
-            min_chunk: 1,
+            min_chunk: None,
         }
     }
 
@@ -864,7 +864,7 @@ pub struct StageBuilder<T> {
     policy: OnError,
     keep: Option<fn(&T) -> T>,
     buffer: Option<usize>,
-    min_chunk: usize,
+    min_chunk: Option<ChunkFloor>,
 }
 
 impl<T> std::fmt::Debug for StageBuilder<T> {
@@ -935,7 +935,33 @@ impl<T: Send + 'static> StageBuilder<T> {
     /// assert_eq!(out, (1..11).collect::<Vec<_>>());
     /// ```
     pub fn min_chunk(mut self, items: usize) -> Self {
-        self.min_chunk = items.max(1);
+        self.min_chunk = Some(ChunkFloor::new(items));
+        self
+    }
+
+    /// Like [`StageBuilder::min_chunk`], with a wish the stage may change
+    /// while the pipeline runs (a stage that learns what a round trip
+    /// costs): the source's next chunk follows the floor's value then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{ChunkFloor, Mode, Pipeline};
+    /// let floor = ChunkFloor::new(4);
+    /// let seen = floor.clone();
+    /// let out = Pipeline::from_iter(0..10u32)
+    ///     .stage("remote", Mode::parallel(2))
+    ///     .chunk_floor(floor)
+    ///     .map(move |x| {
+    ///         seen.set(8); // learnt: bigger chunks from now on
+    ///         x + 1
+    ///     })
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(out, (1..11).collect::<Vec<_>>());
+    /// ```
+    pub fn chunk_floor(mut self, floor: ChunkFloor) -> Self {
+        self.min_chunk = Some(floor);
         self
     }
 

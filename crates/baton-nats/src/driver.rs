@@ -33,7 +33,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::error::Error;
-use crate::publish::Publisher;
+use crate::publish::{Publisher, EPOCH_HEADER};
 use crate::topology::{Boundary, Topology};
 use crate::wire::{self, DeadLetter, EncodedEntry, Entry, Outcome};
 
@@ -59,16 +59,34 @@ pub enum Order {
 /// # Examples
 ///
 /// ```
+/// use std::time::Duration;
+///
 /// let options = baton_nats::HopOptions { window: 10_000, ..Default::default() };
 /// assert_eq!(options.chunk_items, 256);
+/// assert_eq!(options.message_work, Some(Duration::from_millis(20)));
+/// assert_eq!(options.most_message_items(), 1250);
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct HopOptions {
     /// Most sequence numbers in flight between feeder and collector.
     pub window: u64,
     /// Most items in one message from the feeder (fewer when they are big:
-    /// a message never exceeds the server's `max_payload`).
+    /// a message never exceeds the server's `max_payload`). With
+    /// `message_work`, the count a [`Remote`](crate::Remote) starts with
+    /// until the workers' costs are known.
     pub chunk_items: usize,
+    /// For a [`Remote`](crate::Remote): the work a message should carry
+    /// for one replica of the costliest remote stage. The count of items
+    /// per message then follows the cost per item the workers report
+    /// (read every half second), between 1 and
+    /// [`HopOptions::most_message_items`]: thousands of cheap items
+    /// travel together, slow ones a few at a time so that every replica
+    /// gets work. `None`: always `chunk_items`.
+    pub message_work: Option<Duration>,
+    /// Bytes of items after which the feeder starts a new message (an item
+    /// larger than that travels alone, up to the server's `max_payload`):
+    /// NATS is at its best with messages of a few MiB at most.
+    pub message_bytes: usize,
     /// Most messages whose publish acks the feeder awaits at once.
     pub publishes_in_flight: usize,
     /// In source order, or as they arrive.
@@ -80,9 +98,26 @@ impl Default for HopOptions {
         Self {
             window: 4096,
             chunk_items: 256,
+            message_work: Some(Duration::from_millis(20)),
+            message_bytes: 4 << 20,
             publishes_in_flight: 8,
             order: Order::Source,
         }
+    }
+}
+
+impl HopOptions {
+    /// The most items a message may carry when its size adapts: an
+    /// eighth of the window, so that at least eight messages are in
+    /// flight for the workers to share.
+    ///
+    /// # Examples
+    ///
+    /// See [`HopOptions`].
+    pub fn most_message_items(&self) -> usize {
+        usize::try_from(self.window / 8)
+            .unwrap_or(usize::MAX)
+            .max(1)
     }
 }
 
@@ -132,12 +167,15 @@ pub async fn hop(
     let consumer = topology
         .consumer(js, &out_of, Duration::from_secs(5))
         .await?;
+    let epoch = topology.epoch(js, &into).await?;
     let (watermark_tx, watermark_rx) = watch::channel(0u64);
     let (total_tx, total_rx) = watch::channel(None);
     let publisher = Publisher::new(js.clone(), topology.clone());
     let max_body = publisher.max_body();
+    let pull_bytes = publisher.pull_bytes();
     let feeder = Feeder {
         publisher,
+        epoch: epoch.clone(),
         into,
         options,
         max_body,
@@ -150,6 +188,8 @@ pub async fn hop(
     };
     let collector = Collector {
         consumer,
+        epoch,
+        pull_bytes,
         messages: None,
         order: options.order,
         watermark: 0,
@@ -158,6 +198,7 @@ pub async fn hop(
         above: BTreeMap::new(),
         ready: VecDeque::new(),
         duplicates: 0,
+        stale: 0,
         feeder_gone: false,
     };
     Ok((feeder, collector))
@@ -177,6 +218,8 @@ pub async fn hop(
 #[derive(Debug)]
 pub struct Feeder {
     publisher: Publisher,
+    /// The run's epoch (see [`Topology::epoch`]), on every message.
+    epoch: String,
     into: Boundary,
     options: HopOptions,
     max_body: usize,
@@ -221,7 +264,8 @@ impl Feeder {
             }
             .into());
         }
-        if self.pending_bytes + encoded.len() + 11 > self.max_body {
+        let message_bytes = self.options.message_bytes.min(self.max_body);
+        if self.pending_bytes + encoded.len() + 11 > message_bytes {
             self.send_pending().await?;
         }
         self.pending_bytes += encoded.len();
@@ -231,6 +275,11 @@ impl Feeder {
             self.send_pending().await?;
         }
         Ok(seq)
+    }
+
+    /// Packs up to `items` items in a message from now on (at least 1).
+    pub(crate) fn set_chunk_items(&mut self, items: usize) {
+        self.options.chunk_items = items.max(1);
     }
 
     /// Publishes what is pending now (a source that trickles calls it when
@@ -248,8 +297,9 @@ impl Feeder {
         }
         let publisher = self.publisher.clone();
         let into = self.into.clone();
+        let epoch = self.epoch.clone();
         self.in_flight.push_back(tokio::spawn(async move {
-            publisher.chunks(&into, chunks).await
+            publisher.chunks(&into, chunks, &epoch).await
         }));
         Ok(())
     }
@@ -306,6 +356,10 @@ fn joined(result: Result<Result<(), Error>, tokio::task::JoinError>) -> Result<(
 /// See [`hop`].
 pub struct Collector {
     consumer: PullConsumer,
+    /// The run's epoch: a message with another is a replaced run's.
+    epoch: String,
+    /// The most bytes a pull may bring (see `Publisher::pull_bytes`).
+    pull_bytes: usize,
     messages: Option<async_nats::jetstream::consumer::pull::Stream>,
     order: Order,
     /// The lowest sequence number not yet accounted for.
@@ -317,6 +371,8 @@ pub struct Collector {
     above: BTreeMap<u64, Option<Outcome>>,
     ready: VecDeque<Entry>,
     duplicates: u64,
+    /// Messages of another epoch, dropped.
+    stale: u64,
     feeder_gone: bool,
 }
 
@@ -351,7 +407,14 @@ impl Collector {
                 return None;
             }
             if self.messages.is_none() {
-                match self.consumer.messages().await {
+                let pull = self
+                    .consumer
+                    .stream()
+                    .max_messages_per_batch(64)
+                    .max_bytes_per_batch(self.pull_bytes)
+                    .heartbeat(Duration::from_secs(15))
+                    .messages();
+                match pull.await {
                     Ok(messages) => self.messages = Some(messages),
                     Err(_) => {
                         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -363,6 +426,17 @@ impl Collector {
             tokio::select! {
                 message = messages.next() => match message {
                     Some(Ok(message)) => {
+                        let epoch = message
+                            .headers
+                            .as_ref()
+                            .and_then(|headers| headers.get(EPOCH_HEADER))
+                            .map_or("", |value| value.as_str());
+                        if epoch != self.epoch {
+                            // Published late by a worker of a replaced run.
+                            let _ = message.ack().await;
+                            self.stale += 1;
+                            continue;
+                        }
                         let entries = wire::decode(&message.payload);
                         let _ = message.ack().await;
                         match entries {
@@ -396,6 +470,16 @@ impl Collector {
     /// See [`hop`].
     pub fn duplicates(&self) -> u64 {
         self.duplicates
+    }
+
+    /// How many messages of a replaced run (another epoch, see
+    /// [`Topology::epoch`]) arrived and were dropped.
+    ///
+    /// # Examples
+    ///
+    /// See [`hop`].
+    pub fn stale(&self) -> u64 {
+        self.stale
     }
 
     fn take(&mut self, entries: Vec<Entry>) {

@@ -103,6 +103,7 @@ mod driver;
 mod error;
 mod publish;
 mod remote;
+mod sizing;
 mod stats;
 mod topology;
 pub mod wire;

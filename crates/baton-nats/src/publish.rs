@@ -32,7 +32,10 @@ pub(crate) struct Publisher {
     topology: Topology,
 }
 
-/// The room a message's headers take (its id, the status line).
+/// The header that carries a run's epoch (see [`Topology::epoch`]).
+pub(crate) const EPOCH_HEADER: &str = "Baton-Epoch";
+
+/// The room a message's headers take (its id, its epoch, the status line).
 const HEADER_ROOM: usize = 1024;
 
 impl Publisher {
@@ -51,40 +54,56 @@ impl Publisher {
             .max(HEADER_ROOM)
     }
 
-    /// Publishes a chunk to a subject with an id, sending it and returning
-    /// the future of its ack.
+    /// The most bytes one pull of the driver's collector may bring: enough for a
+    /// message of the largest size, else 16 MiB. A pull bounded only by
+    /// its count of messages lets the server push more than the 64 MiB
+    /// it buffers for a client, and it then cuts the client off as a slow
+    /// consumer, losing what was on the way until the ack wait ends.
+    pub(crate) fn pull_bytes(&self) -> usize {
+        (self.max_body() + HEADER_ROOM).max(16 << 20)
+    }
+
+    /// Publishes a chunk to a subject with an id and the run's epoch,
+    /// sending it and returning the future of its ack.
     async fn send(
         &self,
         subject: &str,
         id: &str,
+        epoch: &str,
         body: Bytes,
     ) -> Result<PublishAckFuture, async_nats::jetstream::context::PublishError> {
-        self.js
-            .send_publish(
-                subject.to_string(),
-                PublishMessage::build().payload(body).message_id(id),
-            )
-            .await
+        let mut message = PublishMessage::build().payload(body).message_id(id);
+        if !epoch.is_empty() {
+            message = message.header(EPOCH_HEADER, epoch);
+        }
+        self.js.send_publish(subject.to_string(), message).await
     }
 
     /// Publishes chunks to a boundary, all sent before any ack is awaited,
     /// and returns once every one is stored.
+    /// Each message's id carries the run's `epoch`, so that what a worker
+    /// of a replaced run publishes late never takes the id of this run's
+    /// message (the server would drop the real one as its duplicate).
     pub(crate) async fn chunks(
         &self,
         boundary: &Boundary,
         chunks: Vec<EncodedChunk>,
+        epoch: &str,
     ) -> Result<(), Error> {
         let subject = self.topology.subject(boundary);
         let ids: Vec<String> = chunks
             .iter()
             .map(|c| {
-                self.topology
-                    .message_id(boundary, c.first_seq, c.last_seq, c.entries)
+                with_epoch(
+                    self.topology
+                        .message_id(boundary, c.first_seq, c.last_seq, c.entries),
+                    epoch,
+                )
             })
             .collect();
         let mut pending = Vec::with_capacity(chunks.len());
         for (chunk, id) in chunks.iter().zip(&ids) {
-            pending.push(self.send(&subject, id, chunk.body.clone()).await);
+            pending.push(self.send(&subject, id, epoch, chunk.body.clone()).await);
         }
         for ((chunk, id), sent) in chunks.into_iter().zip(&ids).zip(pending) {
             let first = match sent {
@@ -92,21 +111,29 @@ impl Publisher {
                 Err(error) => Err(error),
             };
             if let Err(error) = first {
-                self.retry(&subject, id, chunk.body, error).await?;
+                self.retry(&subject, id, epoch, chunk.body, error).await?;
             }
         }
         Ok(())
     }
 
-    /// Publishes one message with an id and waits until it is stored.
-    pub(crate) async fn one(&self, subject: &str, id: &str, body: Bytes) -> Result<(), Error> {
-        let first = match self.send(subject, id, body.clone()).await {
+    /// Publishes one message with an id (to which the run's `epoch` is
+    /// added) and waits until it is stored.
+    pub(crate) async fn one(
+        &self,
+        subject: &str,
+        id: &str,
+        epoch: &str,
+        body: Bytes,
+    ) -> Result<(), Error> {
+        let id = with_epoch(id.to_string(), epoch);
+        let first = match self.send(subject, &id, epoch, body.clone()).await {
             Ok(ack) => ack.await.map(drop),
             Err(error) => Err(error),
         };
         match first {
             Ok(()) => Ok(()),
-            Err(error) => self.retry(subject, id, body, error).await,
+            Err(error) => self.retry(subject, &id, epoch, body, error).await,
         }
     }
 
@@ -116,6 +143,7 @@ impl Publisher {
         &self,
         subject: &str,
         id: &str,
+        epoch: &str,
         body: Bytes,
         mut error: async_nats::jetstream::context::PublishError,
     ) -> Result<(), Error> {
@@ -138,7 +166,7 @@ impl Publisher {
             }
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(Duration::from_millis(250));
-            let attempt = match self.send(subject, id, body.clone()).await {
+            let attempt = match self.send(subject, id, epoch, body.clone()).await {
                 Ok(ack) => ack.await.map(drop),
                 Err(error) => Err(error),
             };
@@ -156,4 +184,13 @@ fn is_full(error: &async_nats::jetstream::context::PublishError) -> bool {
     text.contains("maximum messages")
         || text.contains("maximum bytes")
         || text.contains("resources exceeded")
+}
+
+/// A message id with the run's epoch, when it has one.
+fn with_epoch(id: String, epoch: &str) -> String {
+    if epoch.is_empty() {
+        id
+    } else {
+        format!("{id}@{epoch}")
+    }
 }

@@ -12,15 +12,18 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use async_nats::jetstream::Context;
-use baton_engine::{BoxError, ChunkOutputs, Stage};
+use baton_engine::{BoxError, ChunkFloor, ChunkOutputs, Stage};
 use baton_ops::{BuiltStage, Item, Payload};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::driver::{hop, Collector, Feeder, HopOptions, Order};
 use crate::error::Error;
+use crate::sizing::{items_for, CostMeter};
+use crate::stats::worker_stats;
 use crate::topology::{Boundary, Topology};
 use crate::wire::Outcome;
 
@@ -123,10 +126,12 @@ impl Routes {
 /// ```
 pub struct Remote {
     requests: mpsc::Sender<Request>,
-    chunk_items: usize,
+    /// Items per message, and the fewest per engine chunk.
+    floor: ChunkFloor,
     routes: Arc<Mutex<Routes>>,
     feeding: JoinHandle<()>,
     collecting: JoinHandle<()>,
+    sizing: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Remote {
@@ -162,14 +167,25 @@ impl Remote {
         let (feeder, collector) = hop(js, topology, into, out_of, options).await?;
         let routes = Arc::new(Mutex::new(Routes::default()));
         let (requests, queue) = mpsc::channel(64);
-        let feeding = tokio::spawn(feed(feeder, queue, Arc::clone(&routes)));
+        let floor = ChunkFloor::new(options.chunk_items);
+        let feeding = tokio::spawn(feed(feeder, queue, Arc::clone(&routes), floor.clone()));
         let collecting = tokio::spawn(collect(collector, Arc::clone(&routes)));
+        let sizing = options.message_work.map(|work| {
+            tokio::spawn(size_messages(
+                js.clone(),
+                topology.clone(),
+                floor.clone(),
+                work,
+                options.most_message_items(),
+            ))
+        });
         Ok(Self {
             requests,
-            chunk_items: options.chunk_items,
+            floor,
             routes,
             feeding,
             collecting,
+            sizing,
         })
     }
 
@@ -193,7 +209,18 @@ impl Remote {
             })
         })
         // A round trip per chunk: chunks as full as a message.
-        .min_chunk(self.chunk_items)
+        .chunk_floor(self.floor.clone())
+    }
+
+    /// How many items a message carries now (see
+    /// [`HopOptions::message_work`]).
+    ///
+    /// # Examples
+    ///
+    /// See [`Remote`]: `remote.message_items()` is 256 until the workers
+    /// have reported their costs.
+    pub fn message_items(&self) -> usize {
+        self.floor.get()
     }
 
     /// Stops the hop's tasks (call it once the pipeline has ended).
@@ -204,29 +231,67 @@ impl Remote {
     pub fn close(self) {
         self.feeding.abort();
         self.collecting.abort();
+        if let Some(sizing) = self.sizing {
+            sizing.abort();
+        }
     }
 }
 
 /// Numbers the items of each request, publishes them, and routes their
-/// sequence numbers to the request.
-async fn feed(mut feeder: Feeder, mut queue: mpsc::Receiver<Request>, routes: Arc<Mutex<Routes>>) {
-    let mut next_seq = 0u64;
-    let mut next_request = 0u64;
-    while let Some(Request { items, reply }) = queue.recv().await {
+/// sequence numbers to the request. Requests that are already waiting when
+/// one comes go into the same messages (up to the floor's count of items
+/// each): under load, the messages fill up from many replicas' chunks.
+async fn feed(
+    feeder: Feeder,
+    mut queue: mpsc::Receiver<Request>,
+    routes: Arc<Mutex<Routes>>,
+    floor: ChunkFloor,
+) {
+    let mut feeding = Feeding {
+        feeder,
+        routes,
+        next_seq: 0,
+        next_request: 0,
+    };
+    while let Some(request) = queue.recv().await {
+        feeding.feeder.set_chunk_items(floor.get());
+        feeding.take(request).await;
+        while let Ok(request) = queue.try_recv() {
+            feeding.take(request).await;
+        }
+        if let Err(error) = feeding.feeder.send_pending().await {
+            feeding.break_with(&error);
+        }
+    }
+    let _ = feeding.feeder.flush().await;
+}
+
+/// The feeding task's state.
+struct Feeding {
+    feeder: Feeder,
+    routes: Arc<Mutex<Routes>>,
+    next_seq: u64,
+    next_request: u64,
+}
+
+impl Feeding {
+    /// Routes a request's sequence numbers to it and feeds its items (the
+    /// last message may stay pending, for the next request to fill).
+    async fn take(&mut self, Request { items, reply }: Request) {
         if items.is_empty() {
             let _ = reply.send(Vec::new());
-            continue;
+            return;
         }
-        let id = next_request;
-        next_request += 1;
+        let id = self.next_request;
+        self.next_request += 1;
         {
-            let mut routes = routes.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(why) = routes.broken.clone() {
                 let _ = reply.send(items.iter().map(|_| Err(why.clone())).collect());
-                continue;
+                return;
             }
             // Routed before publishing: an answer may come back at once.
-            routes.by_first.insert(next_seq, id);
+            routes.by_first.insert(self.next_seq, id);
             routes.waiting.insert(
                 id,
                 Waiting {
@@ -236,29 +301,48 @@ async fn feed(mut feeder: Feeder, mut queue: mpsc::Receiver<Request>, routes: Ar
                 },
             );
         }
-        let mut failed = None;
         for item in items {
-            match feeder.feed(item).await {
-                Ok(seq) => debug_assert_eq!(seq, next_seq),
+            match self.feeder.feed(item).await {
+                Ok(seq) => debug_assert_eq!(seq, self.next_seq),
                 Err(error) => {
-                    failed = Some(error);
-                    break;
+                    self.break_with(&error);
+                    return;
                 }
             }
-            next_seq += 1;
-        }
-        if failed.is_none() {
-            failed = feeder.send_pending().await.err();
-        }
-        if let Some(error) = failed {
-            let why = format!("cannot publish to the remote stages: {error}");
-            routes
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .break_with(why);
+            self.next_seq += 1;
         }
     }
-    let _ = feeder.flush().await;
+
+    /// Fails every waiting and later request: publishing failed for good.
+    fn break_with(&self, error: &Error) {
+        let why = format!("cannot publish to the remote stages: {error}");
+        self.routes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .break_with(why);
+    }
+}
+
+/// Sets the floor (items per message, and per engine chunk) from the
+/// workers' costs, every half second, until aborted.
+async fn size_messages(
+    js: Context,
+    topology: Topology,
+    floor: ChunkFloor,
+    work: Duration,
+    most: usize,
+) {
+    let mut meter = CostMeter::default();
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tick.tick().await;
+        let Ok(workers) = worker_stats(&js, &topology).await else {
+            continue; // the server is away: keep the size we have
+        };
+        if let Some(cost_ns) = meter.costliest_ns(&workers) {
+            floor.set(items_for(work, cost_ns, most));
+        }
+    }
 }
 
 /// Hands each entry that comes out of the hop to the request it belongs to.

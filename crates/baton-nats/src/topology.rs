@@ -32,6 +32,18 @@ use async_nats::jetstream::{self, Context};
 
 use crate::error::Error;
 
+/// The key of a run's epoch in its streams' metadata.
+const EPOCH_KEY: &str = "baton_epoch";
+
+/// An epoch no other making of a run's streams has had: the time in
+/// nanoseconds and the process id, in hex.
+fn new_epoch() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{nanos:x}{:x}", std::process::id())
+}
+
 /// Where the messages of a run's streams are kept.
 ///
 /// # Examples
@@ -324,8 +336,9 @@ impl Topology {
         )
     }
 
-    fn boundary_stream(&self, boundary: &Boundary) -> stream::Config {
+    fn boundary_stream(&self, boundary: &Boundary, epoch: &str) -> stream::Config {
         stream::Config {
+            metadata: [(EPOCH_KEY.to_string(), epoch.to_string())].into(),
             name: self.stream(boundary),
             subjects: vec![self.subject(boundary)],
             retention: RetentionPolicy::WorkQueue,
@@ -404,6 +417,8 @@ impl Topology {
     ) -> Result<(), Error> {
         let mut names: Vec<String> = boundaries.iter().map(|b| self.stream(b)).collect();
         names.push(self.dead_letter_stream());
+        // A run resumed keeps its epoch; any other gets a new one.
+        let mut epoch = None;
         for name in &names {
             let existing = match js.get_stream(name).await {
                 Ok(mut stream) => {
@@ -411,6 +426,9 @@ impl Topology {
                         .info()
                         .await
                         .map_err(|e| Error::jetstream(format!("stream {name}"), e))?;
+                    if leftover == Leftover::Resume && epoch.is_none() {
+                        epoch = info.config.metadata.get(EPOCH_KEY).cloned();
+                    }
                     Some(info.state.messages)
                 }
                 Err(error) if stream_missing(&error) => None,
@@ -450,8 +468,9 @@ impl Topology {
         })
         .await
         .map_err(|e| Error::jetstream("creating the workers' stats bucket", e))?;
+        let epoch = epoch.unwrap_or_else(new_epoch);
         for boundary in boundaries {
-            let config = self.boundary_stream(boundary);
+            let config = self.boundary_stream(boundary, &epoch);
             let name = config.name.clone();
             let stream = js
                 .create_or_update_stream(config)
@@ -471,6 +490,45 @@ impl Topology {
                 .map_err(|e| Error::jetstream(format!("consumer of {name}"), e))?;
         }
         Ok(())
+    }
+
+    /// The epoch of the run's streams: made anew each time a driver makes
+    /// them (kept when it resumes them). Messages carry it, and a driver
+    /// drops what comes with another: what a worker of a replaced run
+    /// publishes late is not this run's. Empty for streams made without.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::JetStream`] when the boundary's stream is not there.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(js: async_nats::jetstream::Context) -> Result<(), baton_nats::Error> {
+    /// use baton_nats::{Boundary, Leftover, Topology};
+    /// let run = Topology::new("nightly", Default::default())?;
+    /// run.prepare(&js, &[Boundary::Sink], Leftover::Replace).await?;
+    /// let first = run.epoch(&js, &Boundary::Sink).await?;
+    /// run.prepare(&js, &[Boundary::Sink], Leftover::Replace).await?;
+    /// assert_ne!(run.epoch(&js, &Boundary::Sink).await?, first);
+    /// # Ok(()) }
+    /// ```
+    pub async fn epoch(&self, js: &Context, boundary: &Boundary) -> Result<String, Error> {
+        let name = self.stream(boundary);
+        let mut stream = js
+            .get_stream(&name)
+            .await
+            .map_err(|e| Error::jetstream(format!("stream {name}"), e))?;
+        let info = stream
+            .info()
+            .await
+            .map_err(|e| Error::jetstream(format!("stream {name}"), e))?;
+        Ok(info
+            .config
+            .metadata
+            .get(EPOCH_KEY)
+            .cloned()
+            .unwrap_or_default())
     }
 
     /// The durable consumer of a boundary, once the driver has made it:

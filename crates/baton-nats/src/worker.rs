@@ -59,7 +59,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 use crate::error::Error;
-use crate::publish::Publisher;
+use crate::publish::{Publisher, EPOCH_HEADER};
 use crate::stats::{StatsReporter, WorkerStats};
 use crate::topology::{Boundary, Topology};
 use crate::wire::{self, DeadLetter, EncodedChunk, Entry, Failure, Outcome};
@@ -368,6 +368,10 @@ async fn fetch_loop(
             }
             continue;
         }
+        // Bounded by its count: at most two messages per replica, each of
+        // a few MiB at most (the feeder's `message_bytes`). A byte bound
+        // on this fetch stalled every pull on a 3-node cluster (nats-server
+        // 2.15.1), so none is set.
         let batch = consumer
             .batch()
             .max_messages(free)
@@ -506,13 +510,23 @@ async fn work(
             Err(error)
         }
         Worked::Publish { outputs, dead } => {
+            // The outputs carry the epoch of the input: a run replaced
+            // meanwhile takes them for what they are, another run's.
+            let epoch = message
+                .headers
+                .as_ref()
+                .and_then(|headers| headers.get(EPOCH_HEADER))
+                .map_or("", |value| value.as_str());
             for (seq, body) in dead {
                 let subject = shared.topology.dead_letter_subject(&shared.stage);
                 let id = format!("{subject}.{seq}");
-                shared.publisher.one(&subject, &id, body).await?;
+                shared.publisher.one(&subject, &id, epoch, body).await?;
                 shared.counters.dead_letters.fetch_add(1, Ordering::Relaxed);
             }
-            shared.publisher.chunks(&shared.next, outputs).await?;
+            shared
+                .publisher
+                .chunks(&shared.next, outputs, epoch)
+                .await?;
             // Awaited: until the server confirms, the input may come back.
             for wait in [10, 100, 1000] {
                 if message.double_ack().await.is_ok() {

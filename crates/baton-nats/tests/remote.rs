@@ -1113,3 +1113,232 @@ fn random_remote_stages_give_what_local_runs_give() {
             .unwrap();
     });
 }
+
+/// Runs `items` through a [`Remote`] stage served by one worker of 2
+/// replicas doubling them (`stage`), and returns how many items a message
+/// carried at the end and how many messages the worker acknowledged.
+fn through_remote(name: &str, stage: Doubler, items: i64, options: HopOptions) -> (usize, u64) {
+    use baton_nats::Remote;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = Server::start();
+    let client = runtime.block_on(connect(&server.url()));
+    let _context = runtime.enter();
+    let js = baton_nats::jetstream(&client);
+    let run = Topology::new(name, memory()).unwrap();
+    let boundaries = [Boundary::stage("double"), Boundary::Sink];
+    runtime
+        .block_on(run.prepare(&js, &boundaries, Leftover::Fail))
+        .unwrap();
+    let (stop, stops) = tokio::sync::watch::channel(false);
+    let worker = spawn_worker(&client, &run, stage, stops);
+    let remote = runtime
+        .block_on(Remote::open(
+            &js,
+            &run,
+            Boundary::stage("double"),
+            Boundary::Sink,
+            options,
+        ))
+        .unwrap();
+    let builder = Pipeline::from_iter(values(items)).stage("double", Mode::parallel(8).blocking());
+    let doubled: Vec<i64> = remote
+        .stage(false)
+        .attach(builder)
+        .collect()
+        .expect("the run")
+        .iter()
+        .map(|item| item.get("doubled").unwrap().as_i64().unwrap())
+        .collect();
+    assert_eq!(doubled, (0..items).map(|v| v * 2).collect::<Vec<_>>());
+    let message_items = remote.message_items();
+    remote.close();
+    stop.send(true).unwrap();
+    let report = runtime.block_on(worker).unwrap().unwrap();
+    assert_eq!(report.items, items as u64);
+    (message_items, report.messages)
+}
+
+#[test]
+fn messages_carry_many_cheap_items_and_few_slow_ones() {
+    common::watchdog(LIMIT, || {
+        let options = HopOptions {
+            window: 65_536,
+            ..HopOptions::default()
+        };
+        let start = options.chunk_items;
+
+        // Cheap items: messages grow well past where they start.
+        let items = 200_000;
+        let (cheap, messages) = through_remote("cheap", Doubler::default(), items, options);
+        // (The bound is loose: on a loaded machine a descheduled replica
+        // makes items look dearer than they are.)
+        assert!(cheap > start, "{cheap} cheap items a message");
+        assert!(
+            messages < items as u64 / start as u64,
+            "{messages} messages for {items} items: they did not grow"
+        );
+
+        // Items of 5 ms: about 20 ms of work a message, 4 items.
+        let slow = Doubler {
+            sleep: Duration::from_millis(5),
+            ..Doubler::default()
+        };
+        let (few, _) = through_remote("slow", slow, 600, options);
+        assert!((1..=4).contains(&few), "{few} slow items a message");
+
+        // Without `message_work`, the count stays put.
+        let fixed = HopOptions {
+            message_work: None,
+            ..options
+        };
+        let (count, messages) = through_remote("fixed", Doubler::default(), 20_000, fixed);
+        assert_eq!(count, start);
+        assert!(messages >= 20_000 / start as u64, "{messages} messages");
+    });
+}
+
+#[test]
+fn a_collector_behind_many_large_messages_is_not_cut_off_as_a_slow_consumer() {
+    run_async(LIMIT, || async {
+        // The server keeps at most 40 MB on its way to a client; past it,
+        // it cuts the client off ("slow consumer") and what was on the way
+        // waits for its ack wait. A pull bounded only by its count of
+        // messages (200 of up to 8 MiB) asks for far more than that.
+        let server = Server::start_with(ServerSetup {
+            limits: Some((8 << 20, 40_000_000)),
+            ..ServerSetup::default()
+        });
+        let client = connect(&server.url()).await;
+        let js = baton_nats::jetstream(&client);
+        let run = Topology::new("large", memory()).unwrap();
+        let boundaries = [Boundary::stage("double"), Boundary::Sink];
+        run.prepare(&js, &boundaries, Leftover::Fail).await.unwrap();
+        let (stop, stops) = tokio::sync::watch::channel(false);
+        let worker = spawn_worker(&client, &run, Doubler::default(), stops);
+
+        // 1,200 items of 64 KiB (75 MiB), all worked before the collector
+        // reads any: they wait in the sink's stream, for one pull.
+        let count = 1200;
+        let items = (0..count).map(|v| {
+            let mut item = Item::with_field("value", v);
+            item.payload = Payload::Bytes(vec![v as u8; 64 << 10]);
+            item
+        });
+        let options = HopOptions {
+            window: 4096,
+            ..HopOptions::default()
+        };
+        let (mut feeder, mut collector) = hop(
+            &js,
+            &run,
+            Boundary::stage("double"),
+            Boundary::Sink,
+            options,
+        )
+        .await
+        .unwrap();
+        for item in items {
+            feeder.feed(item).await.unwrap();
+        }
+        feeder.finish().await.unwrap();
+        while worker_stats(&js, &run)
+            .await
+            .unwrap()
+            .iter()
+            .map(|w| w.items)
+            .sum::<u64>()
+            < count as u64
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+
+        let mut entries = Vec::new();
+        while let Some(entry) = collector.next().await {
+            entries.push(entry.expect("an entry"));
+        }
+        assert_exactly_once(&entries, count as u64);
+        assert_doubled(&entries);
+        let connects = client
+            .statistics()
+            .connects
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(connects, 1, "the server cut the client off");
+        stop.send(true).unwrap();
+        worker.await.unwrap().unwrap();
+    });
+}
+
+#[test]
+fn what_a_worker_of_a_replaced_run_publishes_late_is_dropped_and_takes_no_id() {
+    run_async(LIMIT, || async {
+        let server = Server::start();
+        let client = connect(&server.url()).await;
+        let js = baton_nats::jetstream(&client);
+        let run = Topology::new("again", memory()).unwrap();
+        let boundaries = [Boundary::stage("double"), Boundary::Sink];
+        run.prepare(&js, &boundaries, Leftover::Fail).await.unwrap();
+        let old = run.epoch(&js, &Boundary::Sink).await.unwrap();
+        // The driver crashed; a new one replaces the run's streams.
+        run.prepare(&js, &boundaries, Leftover::Replace)
+            .await
+            .unwrap();
+        let new = run.epoch(&js, &Boundary::Sink).await.unwrap();
+        assert!(!old.is_empty());
+        assert_ne!(old, new);
+
+        // A worker of the old run, still alive, publishes its last outputs
+        // into the new sink stream: wrong values for sequence numbers 0-9,
+        // under the id the old code gave them and under the old epoch's.
+        let wrong: Vec<_> = (0..10u64)
+            .map(|seq| {
+                let item = Item::with_field("value", -1);
+                baton_nats::wire::encode_entry(&Entry::items(seq, vec![item])).unwrap()
+            })
+            .collect();
+        let chunk = baton_nats::wire::pack(wrong, 1 << 20).unwrap().remove(0);
+        let id = run.message_id(&Boundary::Sink, 0, 9, 10);
+        for (id, epoch) in [(id.clone(), None), (format!("{id}@{old}"), Some(&old))] {
+            let mut message = async_nats::jetstream::message::PublishMessage::build()
+                .payload(chunk.body.clone())
+                .message_id(&id);
+            if let Some(epoch) = epoch {
+                message = message.header("Baton-Epoch", epoch.as_str());
+            }
+            js.send_publish(run.subject(&Boundary::Sink), message)
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+
+        let (stop, stops) = tokio::sync::watch::channel(false);
+        let worker = spawn_worker(&client, &run, Doubler::default(), stops);
+        let options = HopOptions {
+            chunk_items: 10,
+            ..HopOptions::default()
+        };
+        let js = baton_nats::jetstream(&client);
+        let (mut feeder, mut collector) = hop(
+            &js,
+            &run,
+            Boundary::stage("double"),
+            Boundary::Sink,
+            options,
+        )
+        .await
+        .unwrap();
+        for item in values(100) {
+            feeder.feed(item).await.unwrap();
+        }
+        feeder.finish().await.unwrap();
+        let mut entries = Vec::new();
+        while let Some(entry) = collector.next().await {
+            entries.push(entry.expect("an entry"));
+        }
+        assert_exactly_once(&entries, 100);
+        assert_doubled(&entries);
+        assert_eq!(collector.stale(), 2, "both late messages were dropped");
+        stop.send(true).unwrap();
+        worker.await.unwrap().unwrap();
+    });
+}

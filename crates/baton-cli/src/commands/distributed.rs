@@ -220,7 +220,6 @@ pub(crate) struct DriverArgs {
     access: AccessArgs,
 }
 
-/// How to reach the server: `--nats URL`, else the file's.
 /// The server's URL: `--nats URL`, else the file's `[nats] url`.
 fn server_url<'a>(nats: &'a NatsTable, url: Option<&'a str>) -> Option<&'a str> {
     url.filter(|url| !url.trim().is_empty())

@@ -255,7 +255,8 @@ impl Run {
             .map(|s| s.mode.replicas())
             .sum();
         let extra: usize = stages.iter().map(|s| s.extra_in_flight).sum();
-        let min_chunk = stages.iter().map(|s| s.min_chunk).max().unwrap_or(1);
+        let floors: Vec<crate::ChunkFloor> =
+            stages.iter().filter_map(|s| s.min_chunk.clone()).collect();
         let max_chunks = config
             .max_chunks_in_flight
             .unwrap_or(8 * config.threads + 2 * blocking_replicas + 8);
@@ -298,7 +299,7 @@ impl Run {
         let run = Arc::new(Run {
             sizer: ChunkSizer::new(
                 config.chunk_target.as_nanos() as f64,
-                min_chunk,
+                floors,
                 config.max_chunk,
             ),
             source: SourceSlot::new(context(source_name, source_policy), source, source_weigh),

@@ -142,8 +142,8 @@ pub(crate) struct StageSpec {
     pub(crate) policy: OnError,
     /// Most items queued in front of the stage; the source waits past it.
     pub(crate) buffer: Option<usize>,
-    /// The fewest items the stage wants in a chunk (1: no wish).
-    pub(crate) min_chunk: usize,
+    /// The fewest items the stage wants in a chunk, if it has a wish.
+    pub(crate) min_chunk: Option<crate::ChunkFloor>,
     /// Extra in-flight budget this stage brings (`prefetch`).
     pub(crate) extra_in_flight: usize,
     pub(crate) factory: ReplicaFactory,

@@ -118,6 +118,10 @@ pub(crate) struct ServerSetup {
     /// CA that must have signed clients' certificates (if it verifies them).
     #[allow(dead_code)]
     pub(crate) tls: Option<(PathBuf, PathBuf, Option<PathBuf>)>,
+    /// `(max_payload, max_pending)` in bytes, instead of 64 MiB and the
+    /// server's default (64 MiB).
+    #[allow(dead_code)]
+    pub(crate) limits: Option<(u64, u64)>,
 }
 
 impl Server {
@@ -146,9 +150,12 @@ impl Server {
     fn configured(port: u16, setup: ServerSetup) -> Self {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let store = dir.path().join("jetstream");
+        let limits = match setup.limits {
+            Some((payload, pending)) => format!("max_payload: {payload}\nmax_pending: {pending}\n"),
+            None => "max_payload: 67108864\n".into(),
+        };
         let mut config = format!(
-            "listen: 127.0.0.1:{port}\nmax_payload: 67108864\n\
-             jetstream {{ store_dir: {:?} }}\n",
+            "listen: 127.0.0.1:{port}\n{limits}jetstream {{ store_dir: {:?} }}\n",
             store.display().to_string()
         );
         if let Some((user, password)) = &setup.user {

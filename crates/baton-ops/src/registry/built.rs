@@ -11,7 +11,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use baton_engine::{BoxError, ChunkOutputs, Pipeline, Sink, Stage, StageBuilder};
+use baton_engine::{BoxError, ChunkFloor, ChunkOutputs, Pipeline, Sink, Stage, StageBuilder};
 
 use crate::item::{Item, Payload};
 
@@ -180,7 +180,7 @@ pub struct BuiltStage {
     /// Whether it takes chunks of records as they are (else a record at a time).
     takes_records: bool,
     /// The fewest items it wants in a chunk (see [`BuiltStage::min_chunk`]).
-    min_chunk: Option<usize>,
+    min_chunk: Option<ChunkFloor>,
 }
 
 impl BuiltStage {
@@ -361,8 +361,31 @@ impl BuiltStage {
     /// assert_eq!(out.len(), 2);
     /// ```
     pub fn min_chunk(self, items: usize) -> Self {
+        self.chunk_floor(ChunkFloor::new(items))
+    }
+
+    /// Asks the engine for chunks of at least as many items as `floor`
+    /// says when the source makes them (see
+    /// [`StageBuilder::chunk_floor`]), for a stage that learns as it runs
+    /// how large its chunks should be.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{ChunkFloor, Mode, Pipeline};
+    /// use baton_ops::{BuiltOp, Params};
+    ///
+    /// let params = Params::new(toml::from_str("count = 2").unwrap(), ".");
+    /// let BuiltOp::Stage(take) = (baton_ops::find("take").unwrap().build)(&params).unwrap() else { unreachable!() };
+    /// let floor = ChunkFloor::new(64);
+    /// let items = (0..5).map(|n| baton_ops::Item::with_field("n", n));
+    /// let builder = Pipeline::from_iter(items).stage("first two", Mode::serial_in_order());
+    /// let out = take.chunk_floor(floor.clone()).attach(builder).collect().unwrap();
+    /// assert_eq!(out.len(), 2);
+    /// ```
+    pub fn chunk_floor(self, floor: ChunkFloor) -> Self {
         Self {
-            min_chunk: Some(items),
+            min_chunk: Some(floor),
             ..self
         }
     }
@@ -385,7 +408,7 @@ impl BuiltStage {
     /// See [`BuiltStage`].
     pub fn attach(self, builder: StageBuilder<Item>) -> Pipeline<Item> {
         match self.min_chunk {
-            Some(items) => (self.attach)(builder.min_chunk(items)),
+            Some(floor) => (self.attach)(builder.chunk_floor(floor)),
             None => (self.attach)(builder),
         }
     }
