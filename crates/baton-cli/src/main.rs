@@ -12,7 +12,7 @@ mod commands;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// mimalloc: record stages allocate and free buffers of a megabyte or more
 /// per chunk, which the system allocator maps and unmaps each time (a page
@@ -24,6 +24,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Debug, Parser)]
 #[command(name = "baton", version, about, long_about = None)]
 struct Cli {
+    /// Takes the `${VAR}` of pipeline files from this env file too
+    /// (`KEY=value` lines; repeatable; the environment comes first).
+    #[arg(long = "env-file", value_name = "FILE", global = true)]
+    env_files: Vec<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -34,8 +38,9 @@ enum Command {
     Run(commands::run::RunArgs),
     /// Checks a pipeline file without running it.
     Check {
-        /// The pipeline file.
-        file: PathBuf,
+        /// The pipeline files (`-`: standard input).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
         /// How to show the problems: `text` on stderr, or `json` on stdout
         /// (an array of objects with file, line, column, key, stage,
         /// message, help).
@@ -53,6 +58,16 @@ enum Command {
     /// Serves replicas of a pipeline's remote stages for distributed runs
     /// (`baton run --nats`), until Ctrl-C.
     Worker(commands::distributed::WorkerArgs),
+    /// Prints the completion script of a shell: `baton completions bash >
+    /// ~/.local/share/bash-completion/completions/baton`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Prints the manual page (roff): `baton man >
+    /// ~/.local/share/man/man1/baton.1`.
+    Man,
     /// Lists the built-in stages and their parameters.
     Ops {
         /// Show only this op.
@@ -62,11 +77,20 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(error) = commands::take_variables(&cli.env_files) {
+        eprintln!("error: {error}");
+        return ExitCode::from(commands::BAD_ARGUMENTS);
+    }
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
-        Command::Check { file, format } => commands::check::check(&file, format),
+        Command::Check { files, format } => commands::check::check(&files, format),
         Command::Report { trace, output } => commands::report::report(&trace, &output),
         Command::Worker(args) => commands::distributed::worker(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "baton", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => commands::manual(Cli::command()),
         Command::Ops { name } => commands::ops::ops(name.as_deref()),
     };
     match result {

@@ -311,3 +311,57 @@ fn ops_shows_the_range_of_a_number_parameter() {
     let shown = common::stdout(&output);
     assert!(shown.contains("integer, from 1 to 100"), "{shown}");
 }
+
+#[test]
+fn several_files_are_checked_at_once_and_each_says_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(
+        dir.path(),
+        "good.toml",
+        &format!("[[stage]]\nop = \"range\"\nend = 5\n{SINK}"),
+    );
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        &format!("[[stage]]\nop = \"rnage\"\n{SINK}"),
+    );
+    let worse = write(
+        dir.path(),
+        "worse.toml",
+        "[[stage]]\nop = \"range\"\nedn = 5\n",
+    );
+    let output = baton()
+        .arg("check")
+        .args([&good, &bad, &worse])
+        .output()
+        .unwrap();
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("good.toml: ok, 2 stages"), "{text}");
+    assert!(text.contains("bad.toml:2:6"), "{text}");
+    assert!(text.contains("worse.toml:3:1"), "{text}");
+    assert!(text.contains("2 of 3 files have problems"), "{text}");
+
+    // As JSON: one array of every file's problems.
+    let output = baton()
+        .args(["check", "--format", "json"])
+        .args([&good, &bad])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let problems: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let files: Vec<&str> = problems
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["file"].as_str().unwrap())
+        .collect();
+    assert!(
+        !files.is_empty() && files.iter().all(|f| f.ends_with("bad.toml")),
+        "{files:?}"
+    );
+
+    // Good files only: success.
+    let output = baton().arg("check").args([&good, &good]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+}

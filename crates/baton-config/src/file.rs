@@ -21,6 +21,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::plan::{Plan, PlannedStage};
 use crate::reader::{did_you_mean, key_diagnostic, Entry, Reader};
 use crate::stage::{read_stage, StageTable, MAX_COUNT};
+use crate::variables::{expand, Variables};
 
 /// Keys of the `[pipeline]` table.
 ///
@@ -51,6 +52,39 @@ impl Plan {
     /// assert_eq!(first.help.as_deref(), Some("did you mean `range`?"));
     /// ```
     pub fn parse(file: &Path, text: &str) -> Result<Plan, Diagnostics> {
+        Plan::parse_with(file, text, &Variables::from_env())
+    }
+
+    /// Reads a pipeline file's text into a plan, its `${VAR}` taking their
+    /// values from `vars` (see [`Variables`]); the plan's text is the text
+    /// with them replaced, which problems found later point into.
+    ///
+    /// # Errors
+    ///
+    /// [`Diagnostics`]: every `${VAR}` that cannot be replaced (located in
+    /// `text`), else every problem in the text they give.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_config::{Plan, Variables};
+    /// let text = "[[stage]]\nop = \"range\"\nend = ${COUNT}\n\n[[stage]]\nop = \"discard\"\n";
+    /// let errors = Plan::parse_with("p.toml".as_ref(), text, &Variables::default()).unwrap_err();
+    /// assert_eq!((errors.0[0].line, errors.0[0].column), (3, 7));
+    /// assert!(errors.0[0].message.contains("`COUNT` is not set"));
+    /// ```
+    pub fn parse_with(file: &Path, text: &str, vars: &Variables) -> Result<Plan, Diagnostics> {
+        let text = match expand(text, vars) {
+            Ok(expanded) => expanded,
+            Err(problems) => {
+                let problems = problems
+                    .into_iter()
+                    .map(|p| Diagnostic::new(file, text, Some(p.span), p.message))
+                    .collect();
+                return Err(Diagnostics(problems));
+            }
+        };
+        let text = text.as_str();
         let mut reader = Reader::new(file, text);
         let root = match DeTable::parse(text) {
             Ok(root) => root,
@@ -63,9 +97,12 @@ impl Plan {
         let mut plan = Plan {
             file: file.to_path_buf(),
             text: text.to_string(),
-            name: file
-                .file_stem()
-                .map_or("pipeline".to_string(), |s| s.to_string_lossy().into_owned()),
+            name: if file == Path::new("-") {
+                "stdin".to_string()
+            } else {
+                file.file_stem()
+                    .map_or("pipeline".to_string(), |s| s.to_string_lossy().into_owned())
+            },
             threads: None,
             max_in_flight: None,
             linger: None,
@@ -155,8 +192,36 @@ impl Plan {
     /// assert!(missing.to_string().contains("cannot read"));
     /// ```
     pub fn read(file: &Path) -> Result<Plan, Diagnostics> {
-        match std::fs::read_to_string(file) {
-            Ok(text) => Plan::parse(file, &text),
+        Plan::read_with(file, &Variables::from_env())
+    }
+
+    /// Reads a pipeline file into a plan, its `${VAR}` taking their values
+    /// from `vars`; the file `-` is standard input (its relative paths are
+    /// then from the current folder).
+    ///
+    /// # Errors
+    ///
+    /// [`Diagnostics`]: the file cannot be read, or every problem in it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let file = dir.path().join("p.toml");
+    /// std::fs::write(&file, "[[stage]]\nop = \"range\"\nend = ${N}\n\n[[stage]]\nop = \"discard\"\n").unwrap();
+    /// let vars = baton_config::Variables::default().with("N", "4");
+    /// let plan = baton_config::Plan::read_with(&file, &vars).unwrap();
+    /// assert_eq!(plan.stages.len(), 2);
+    /// ```
+    pub fn read_with(file: &Path, vars: &Variables) -> Result<Plan, Diagnostics> {
+        let text = if file == Path::new("-") {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map(|_| text)
+        } else {
+            std::fs::read_to_string(file)
+        };
+        match text {
+            Ok(text) => Plan::parse_with(file, &text, vars),
             Err(error) => Err(Diagnostics(vec![Diagnostic::new(
                 file,
                 "",

@@ -34,6 +34,7 @@ mod pushdown;
 mod reader;
 mod stage;
 mod value;
+mod variables;
 
 pub use baton_ops::STAGE_KEYS;
 pub use build::{Built, RunOptions, Started};
@@ -42,3 +43,4 @@ pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use distributed::{NatsTable, Placement, RemoteSegment, SecretText, StreamStorage, NATS_KEYS};
 pub use file::PIPELINE_KEYS;
 pub use plan::{Plan, PlannedStage};
+pub use variables::{EnvFileError, Variables};

@@ -1,7 +1,7 @@
-//! `baton check FILE`: every problem in a pipeline file, without running it,
+//! `baton check FILE...`: every problem in pipeline files, without running them,
 //! as text for people or as JSON for editors and CI.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use baton_config::{Diagnostic, Plan};
@@ -16,25 +16,37 @@ pub(crate) enum Format {
     Json,
 }
 
-pub(crate) fn check(file: &Path, format: Format) -> anyhow::Result<ExitCode> {
-    let result = Plan::read(file).and_then(Plan::build);
-    let code = if result.is_ok() {
+/// Checks every file, says what is wrong with each, and exits with
+/// [`BAD_FILE`](super::BAD_FILE) if any has a problem.
+pub(crate) fn check(files: &[PathBuf], format: Format) -> anyhow::Result<ExitCode> {
+    let mut all_problems: Vec<Diagnostic> = Vec::new();
+    let mut bad = 0;
+    for file in files {
+        match super::read_plan(file).and_then(Plan::build) {
+            Ok(built) => {
+                if format == Format::Text {
+                    eprintln!("{}: ok, {} stages", file.display(), built.plan.stages.len());
+                }
+            }
+            Err(problems) => {
+                bad += 1;
+                if format == Format::Text {
+                    eprint!("{problems}");
+                }
+                all_problems.extend(problems.0);
+            }
+        }
+    }
+    match format {
+        Format::Text if files.len() > 1 && bad > 0 => {
+            eprintln!("{bad} of {} files have problems", files.len());
+        }
+        Format::Text => {}
+        Format::Json => println!("{}", serde_json::to_string_pretty(&all_problems)?),
+    }
+    Ok(if bad == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(super::BAD_FILE)
-    };
-    match (format, result) {
-        (Format::Text, Ok(built)) => {
-            eprintln!("{}: ok, {} stages", file.display(), built.plan.stages.len());
-        }
-        (Format::Text, Err(problems)) => eprint!("{problems}"),
-        (Format::Json, result) => {
-            let problems: &[Diagnostic] = match &result {
-                Ok(_) => &[],
-                Err(problems) => &problems.0,
-            };
-            println!("{}", serde_json::to_string_pretty(problems)?);
-        }
-    }
-    Ok(code)
+    })
 }

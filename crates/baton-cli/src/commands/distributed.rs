@@ -616,7 +616,7 @@ impl WorkersBoard {
 /// first finishes what it started and puts back the rest; a second exits
 /// at once, and the server hands what it held to other workers).
 pub(crate) fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
-    let plan = match Plan::read(&args.file) {
+    let plan = match super::read_plan(&args.file) {
         Ok(plan) => plan,
         Err(problems) => {
             eprint!("{problems}");

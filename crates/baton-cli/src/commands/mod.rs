@@ -29,6 +29,54 @@ pub(crate) const ABORTED: u8 = 130;
 /// SIGINT (a script does not go on as if the run had finished).
 pub(crate) const STOPPED: u8 = 130;
 
+/// Where the `${VAR}` of pipeline files take their values: the
+/// environment, then the `--env-file`s. Set once, by `main`.
+static VARIABLES: std::sync::OnceLock<baton_config::Variables> = std::sync::OnceLock::new();
+
+/// Reads the `--env-file`s (the environment comes first).
+pub(crate) fn take_variables(
+    env_files: &[std::path::PathBuf],
+) -> Result<(), baton_config::EnvFileError> {
+    let mut vars = baton_config::Variables::from_env();
+    for file in env_files {
+        vars = vars.env_file(file)?;
+    }
+    let _ = VARIABLES.set(vars);
+    Ok(())
+}
+
+/// Reads a pipeline file (`-`: standard input), its `${VAR}` replaced.
+pub(crate) fn read_plan(
+    file: &std::path::Path,
+) -> Result<baton_config::Plan, baton_config::Diagnostics> {
+    let vars = VARIABLES.get_or_init(baton_config::Variables::from_env);
+    baton_config::Plan::read_with(file, vars)
+}
+
+/// Writes the manual page of `command` (roff) to standard output: the
+/// command with its options, then a section per subcommand.
+pub(crate) fn manual(command: clap::Command) -> anyhow::Result<std::process::ExitCode> {
+    use std::io::Write;
+    let mut out = Vec::new();
+    let man = clap_mangen::Man::new(command.clone());
+    man.render_title(&mut out)?;
+    man.render_name_section(&mut out)?;
+    man.render_synopsis_section(&mut out)?;
+    man.render_description_section(&mut out)?;
+    man.render_options_section(&mut out)?;
+    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+        writeln!(out, ".SH \"BATON {}\"", sub.get_name().to_uppercase())?;
+        let sub = sub.clone().bin_name(format!("baton {}", sub.get_name()));
+        let man = clap_mangen::Man::new(sub);
+        man.render_synopsis_section(&mut out)?;
+        man.render_description_section(&mut out)?;
+        man.render_options_section(&mut out)?;
+    }
+    man.render_version_section(&mut out)?;
+    std::io::stdout().write_all(&out)?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
 /// An argument clap cannot judge alone (`--replicas STAGE=N` naming no
 /// stage, `baton ops NAME` naming no op): `main` exits with
 /// [`BAD_ARGUMENTS`] for it, as clap does for its own.

@@ -92,7 +92,7 @@ fn apply_overrides(plan: &mut Plan, args: &RunArgs) -> Result<(), BadArgument> {
 }
 
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let plan = match Plan::read(&args.file) {
+    let plan = match super::read_plan(&args.file) {
         Ok(plan) => plan,
         Err(problems) => {
             eprint!("{problems}");
