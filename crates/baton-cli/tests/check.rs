@@ -365,3 +365,64 @@ fn several_files_are_checked_at_once_and_each_says_its_own() {
     let output = baton().arg("check").args([&good, &good]).output().unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
 }
+
+#[test]
+fn globs_have_alternatives_double_stars_and_lists_and_check_counts_each() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "photos/a.jpg",
+        "photos/b.png",
+        "photos/c.gif",
+        "photos/2024/d.jpg",
+    ] {
+        write(dir.path(), name, "x");
+    }
+    let file = write(
+        dir.path(),
+        "p.toml",
+        "[[stage]]\nname = \"read\"\nop = \"files\"\npath = [\"photos/*.{jpg,png}\", \"photos/**/*.jpg\"]\n\n\
+         [[stage]]\nop = \"select\"\nfields = [\"path\"]\n\n\
+         [[stage]]\nop = \"jsonl\"\npath = \"out.jsonl\"\n",
+    );
+    let output = baton().arg("check").arg(&file).output().unwrap();
+    let text = stderr(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("stage `read` path: `photos/*.{jpg,png}` matches 2 files"),
+        "{text}"
+    );
+    assert!(
+        text.contains("stage `read` path: `photos/**/*.jpg` matches 2 files"),
+        "{text}"
+    );
+
+    let output = baton()
+        .arg("run")
+        .arg(&file)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let read = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap();
+    let names: Vec<&str> = read
+        .lines()
+        .map(|line| line.rsplit('/').next().unwrap().trim_end_matches("\"}"))
+        .collect();
+    assert_eq!(
+        names,
+        ["a.jpg", "b.png", "d.jpg"],
+        "each file once, in the list's order"
+    );
+
+    // A pattern of the list that matches nothing is named.
+    let file = write(
+        dir.path(),
+        "bad.toml",
+        "[[stage]]\nop = \"files\"\npath = [\"photos/*.jpg\", \"photos/*.tiff\"]\n\n[[stage]]\nop = \"discard\"\n",
+    );
+    let output = baton().arg("check").arg(&file).output().unwrap();
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("no file matches `photos/*.tiff`"), "{text}");
+    assert!(text.contains("bad.toml:3:"), "{text}");
+}

@@ -26,6 +26,7 @@ pub(crate) fn check(files: &[PathBuf], format: Format) -> anyhow::Result<ExitCod
             Ok(built) => {
                 if format == Format::Text {
                     eprintln!("{}: ok, {} stages", file.display(), built.plan.stages.len());
+                    eprint!("{}", inputs(&built.plan));
                 }
             }
             Err(problems) => {
@@ -49,4 +50,28 @@ pub(crate) fn check(files: &[PathBuf], format: Format) -> anyhow::Result<ExitCod
     } else {
         ExitCode::from(super::BAD_FILE)
     })
+}
+
+/// What each input path or glob of the plan's stages matches: a line each.
+fn inputs(plan: &Plan) -> String {
+    let mut text = String::new();
+    for stage in &plan.stages {
+        for param in stage.op.params {
+            if param.role != baton_ops::ParamRole::Input {
+                continue;
+            }
+            let Ok(each) = stage.params.input_files_each(param.name) else {
+                continue;
+            };
+            for (pattern, files) in each {
+                let count = files.len();
+                let files = if count == 1 { "file" } else { "files" };
+                text.push_str(&format!(
+                    "  stage `{}` {}: `{pattern}` matches {count} {files}\n",
+                    stage.name, param.name
+                ));
+            }
+        }
+    }
+    text
 }

@@ -35,6 +35,8 @@ pub enum ParamType {
     FloatList,
     /// A table of string values (`{ old = "new" }`).
     StrTable,
+    /// A path or a glob, or an array of them (a source's files).
+    Paths,
 }
 
 impl ParamType {
@@ -55,6 +57,9 @@ impl ParamType {
                 matches!(value, V::Array(a) if a.iter().all(|v| v.is_integer() || v.is_float()))
             }
             ParamType::StrTable => matches!(value, V::Table(t) if t.values().all(|v| v.is_str())),
+            ParamType::Paths => {
+                value.is_str() || matches!(value, V::Array(a) if a.iter().all(|v| v.is_str()))
+            }
         }
     }
 
@@ -74,6 +79,7 @@ impl ParamType {
             ParamType::StrList => "array of strings",
             ParamType::FloatList => "array of numbers",
             ParamType::StrTable => "table of strings",
+            ParamType::Paths => "path or glob, or an array of them",
         }
     }
 }
@@ -751,6 +757,29 @@ impl Params {
     /// ```
     pub fn input_files(&self, name: &str) -> Result<Vec<PathBuf>, OpError> {
         crate::sources::matching(self, name)
+    }
+
+    /// Each path or glob of an input parameter with the files it matches
+    /// (for saying how many each finds).
+    ///
+    /// # Errors
+    ///
+    /// As [`Params::input_files`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// for name in ["a.jpg", "b.png", "c.gif"] {
+    ///     std::fs::write(dir.path().join(name), "x").unwrap();
+    /// }
+    /// let params = baton_ops::Params::new(toml::from_str(r#"path = ["*.{jpg,png}", "c.gif"]"#).unwrap(), dir.path());
+    /// let each = params.input_files_each("path").unwrap();
+    /// assert_eq!((each[0].0.as_str(), each[0].1.len()), ("*.{jpg,png}", 2));
+    /// assert_eq!((each[1].0.as_str(), each[1].1.len()), ("c.gif", 1));
+    /// ```
+    pub fn input_files_each(&self, name: &str) -> Result<Vec<(String, Vec<PathBuf>)>, OpError> {
+        crate::sources::paths::matching_each(self, name)
     }
 
     /// The folder relative paths start from.

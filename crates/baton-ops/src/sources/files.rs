@@ -35,8 +35,8 @@ pub(crate) const DEF: OpDef = OpDef {
     params: &[
         ParamDef::required(
             "path",
-            ParamType::Str,
-            "a glob of the files, relative to the pipeline file (`images/**/*.png`)",
+            ParamType::Paths,
+            "the files: a path or a glob, or an array of them, relative to the pipeline file (`images/**/*.png`)",
         )
         .input(),
         ParamDef::with_default(

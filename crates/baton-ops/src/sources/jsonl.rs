@@ -51,8 +51,8 @@ pub(crate) const DEF: OpDef = OpDef {
     params: &[
         ParamDef::required(
             "path",
-            ParamType::Str,
-            "a glob of the files, relative to the pipeline file; .gz and .zst files are decompressed",
+            ParamType::Paths,
+            "the files: a path or a glob, or an array of them, relative to the pipeline file; .gz and .zst files are decompressed",
         )
         .input(),
         ParamDef::with_default(

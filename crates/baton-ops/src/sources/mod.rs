@@ -12,7 +12,7 @@ mod idx;
 mod jsonl;
 mod lines;
 mod parquet;
-mod paths;
+pub(crate) mod paths;
 mod range;
 mod stdin;
 mod text;

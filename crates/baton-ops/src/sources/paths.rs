@@ -1,57 +1,177 @@
-//! Which files a source reads: a glob, relative to the pipeline file's
-//! folder, expanded when the stage is built.
+//! Which files a source reads: a path or a glob, or a list of them,
+//! relative to the pipeline file's folder, expanded when the stage is built.
+//!
+//! Globs have `globset`'s syntax, as the tools people know (ripgrep, git)
+//! have it: `*` and `?` within a folder name, `**` across folders,
+//! `{jpg,png}` alternatives, `[a-z]` classes. A path with none of these is
+//! taken as it is.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+
+use globset::GlobBuilder;
 
 use crate::registry::{OpError, Params};
 
-/// The files (not folders) matching the glob in the parameter `param`,
-/// sorted by path.
+/// The files (not folders) the parameter `param` names: each pattern's
+/// matches sorted by path, the patterns in their order, a file named twice
+/// read once.
 ///
 /// # Errors
 ///
-/// Naming `param`: an invalid glob, a folder that cannot be read, or no
-/// file matching at all.
+/// Naming `param`: an invalid glob, a folder that cannot be read, or a
+/// pattern that matches no file.
 pub(crate) fn matching(params: &Params, param: &str) -> Result<Vec<PathBuf>, OpError> {
-    let pattern = Params::need(param, params.str(param)?)?;
-    let base = params.base_dir();
-    let full = if Path::new(pattern).is_absolute()
-        || base.as_os_str().is_empty()
-        || base == Path::new(".")
-    {
-        pattern.to_string()
-    } else {
-        // The folder is taken literally: a `[` in it is no glob.
-        let base = glob::Pattern::escape(&base.to_string_lossy());
-        Path::new(&base)
-            .join(pattern)
-            .to_string_lossy()
-            .into_owned()
-    };
-    let entries = glob::glob(&full)
-        .map_err(|e| OpError::param(param, format!("`{pattern}` is not a valid glob: {e}")))?;
     let mut files = Vec::new();
-    for entry in entries {
-        let path = entry.map_err(|e| {
-            OpError::param(
-                param,
-                format!("cannot read {}: {}", e.path().display(), e.error()),
-            )
-        })?;
-        if path.is_file() {
-            files.push(path);
+    let mut seen = std::collections::HashSet::new();
+    for (_, matched) in matching_each(params, param)? {
+        for file in matched {
+            if seen.insert(file.clone()) {
+                files.push(file);
+            }
         }
     }
-    if files.is_empty() {
-        let place = if Path::new(pattern).is_absolute() {
-            String::new()
-        } else {
-            format!(" in {}", base.display())
-        };
+    Ok(files)
+}
+
+/// Each pattern of the parameter `param` with the files it matches, sorted.
+///
+/// # Errors
+///
+/// As [`matching`].
+pub(crate) fn matching_each(
+    params: &Params,
+    param: &str,
+) -> Result<Vec<(String, Vec<PathBuf>)>, OpError> {
+    let patterns: Vec<String> = match params.raw(param) {
+        None => return Err(OpError::param(param, "is required")),
+        Some(toml::Value::String(one)) => vec![one.clone()],
+        Some(toml::Value::Array(many)) => many
+            .iter()
+            .map(|v| {
+                v.as_str().map(str::to_string).ok_or_else(|| {
+                    OpError::param(param, "expected a path or glob, or an array of them")
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(OpError::param(
+                param,
+                "expected a path or glob, or an array of them",
+            ))
+        }
+    };
+    if patterns.is_empty() {
         return Err(OpError::param(
             param,
-            format!("no file matches `{pattern}`{place}"),
+            "names no file: give at least one path or glob",
         ));
+    }
+    let base = params.base_dir();
+    patterns
+        .into_iter()
+        .map(|pattern| {
+            let files =
+                files_of(base, &pattern).map_err(|message| OpError::param(param, message))?;
+            if files.is_empty() {
+                let place = if Path::new(&pattern).is_absolute() {
+                    String::new()
+                } else {
+                    format!(" in {}", base.display())
+                };
+                return Err(OpError::param(
+                    param,
+                    format!("no file matches `{pattern}`{place}"),
+                ));
+            }
+            Ok((pattern, files))
+        })
+        .collect()
+}
+
+/// Whether `text` holds glob syntax.
+fn is_glob(text: &str) -> bool {
+    text.contains(['*', '?', '[', '{'])
+}
+
+/// The files `pattern` names, from `base` when it is relative.
+fn files_of(base: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
+    let relative = Path::new(pattern);
+    let full = if relative.is_absolute() {
+        relative.to_path_buf()
+    } else {
+        base.join(relative)
+    };
+    if !is_glob(pattern) {
+        return Ok(if full.is_file() {
+            vec![full]
+        } else {
+            Vec::new()
+        });
+    }
+    // Walk from the folders before the first glob, as deep as the glob
+    // reaches (all the way with `**`), matching what follows them.
+    let mut root = if relative.is_absolute() {
+        PathBuf::new()
+    } else {
+        base.to_path_buf()
+    };
+    let mut rest = Vec::new();
+    for component in relative.components() {
+        let text = component.as_os_str().to_string_lossy();
+        if rest.is_empty() && !is_glob(&text) {
+            root.push(component);
+        } else {
+            rest.push(text.into_owned());
+        }
+    }
+    let glob = GlobBuilder::new(&rest.join("/"))
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+        .map_err(|e| format!("`{pattern}` is not a valid glob: {}", e.kind()))?
+        .compile_matcher();
+    let depth = if rest.iter().any(|part| part.contains("**")) {
+        usize::MAX
+    } else {
+        rest.len()
+    };
+    let root = if root.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        root
+    };
+    if !root.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(&root)
+        .min_depth(1)
+        .max_depth(depth)
+        .follow_links(true)
+    {
+        let entry = entry.map_err(|e| {
+            let at = e.path().unwrap_or(&root).display().to_string();
+            format!(
+                "cannot read {at}: {}",
+                e.io_error().map_or(e.to_string(), |io| io.to_string())
+            )
+        })?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let Ok(inside) = entry.path().strip_prefix(&root) else {
+            continue;
+        };
+        let inside: Vec<String> = inside
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(part) => Some(part.to_string_lossy().into_owned()),
+                _ => None,
+            })
+            .collect();
+        if glob.is_match(inside.join("/")) {
+            files.push(entry.into_path());
+        }
     }
     files.sort();
     Ok(files)
@@ -103,8 +223,116 @@ mod tests {
             none.message.contains("no file matches `*.nothing`"),
             "{none}"
         );
-        let bad = matching(&params("[a-", dir.path()), "path").unwrap_err();
+        let bad = matching(&params("[a-.log", dir.path()), "path").unwrap_err();
         assert_eq!(bad.param.as_deref(), Some("path"));
         assert!(bad.message.contains("not a valid glob"), "{bad}");
+    }
+}
+
+#[cfg(test)]
+mod globset_tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn folder() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "photos/a.jpg",
+            "photos/b.png",
+            "photos/c.gif",
+            "photos/2024/d.jpg",
+            "photos/2024/deep/e.png",
+            "notes/x1.txt",
+            "notes/x2.txt",
+            "notes/y1.txt",
+        ] {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "x").unwrap();
+        }
+        dir
+    }
+
+    fn found(dir: &Path, value: toml::Value) -> Vec<String> {
+        let mut values = BTreeMap::new();
+        values.insert("path".to_string(), value);
+        matching(&Params::new(values, dir), "path")
+            .unwrap()
+            .iter()
+            .map(|p| p.strip_prefix(dir).unwrap().display().to_string())
+            .collect()
+    }
+
+    fn one(dir: &Path, pattern: &str) -> Vec<String> {
+        found(dir, toml::Value::String(pattern.into()))
+    }
+
+    #[test]
+    fn alternatives_classes_and_double_stars() {
+        let dir = folder();
+        let dir = dir.path();
+        assert_eq!(
+            one(dir, "photos/*.{jpg,png}"),
+            ["photos/a.jpg", "photos/b.png"]
+        );
+        assert_eq!(
+            one(dir, "photos/**/*.{jpg,png}"),
+            [
+                "photos/2024/d.jpg",
+                "photos/2024/deep/e.png",
+                "photos/a.jpg",
+                "photos/b.png"
+            ]
+        );
+        assert_eq!(
+            one(dir, "notes/x[0-9].txt"),
+            ["notes/x1.txt", "notes/x2.txt"]
+        );
+        assert_eq!(one(dir, "*/?1.txt"), ["notes/x1.txt", "notes/y1.txt"]);
+        assert_eq!(one(dir, "photos/a.jpg"), ["photos/a.jpg"]);
+    }
+
+    #[test]
+    fn a_list_keeps_its_order_and_reads_a_file_once() {
+        let dir = folder();
+        let list = toml::Value::Array(vec![
+            "notes/y1.txt".into(),
+            "notes/*.txt".into(),
+            "photos/c.gif".into(),
+        ]);
+        assert_eq!(
+            found(dir.path(), list),
+            [
+                "notes/y1.txt",
+                "notes/x1.txt",
+                "notes/x2.txt",
+                "photos/c.gif"
+            ]
+        );
+    }
+
+    #[test]
+    fn each_pattern_that_matches_nothing_is_named() {
+        let dir = folder();
+        let mut values = BTreeMap::new();
+        values.insert(
+            "path".to_string(),
+            toml::Value::Array(vec!["notes/*.txt".into(), "photos/*.tiff".into()]),
+        );
+        let error = matching(&Params::new(values, dir.path()), "path").unwrap_err();
+        assert!(
+            error.message.contains("no file matches `photos/*.tiff`"),
+            "{error}"
+        );
+        let each = {
+            let mut values = BTreeMap::new();
+            values.insert(
+                "path".to_string(),
+                toml::Value::Array(vec!["notes/*.txt".into(), "photos/*.jpg".into()]),
+            );
+            matching_each(&Params::new(values, dir.path()), "path").unwrap()
+        };
+        let counts: Vec<(&str, usize)> = each.iter().map(|(p, f)| (p.as_str(), f.len())).collect();
+        assert_eq!(counts, [("notes/*.txt", 3), ("photos/*.jpg", 1)]);
     }
 }

@@ -71,7 +71,7 @@ pub(crate) const DEF: OpDef = OpDef {
     params: &[
         ParamDef::required(
             "path",
-            ParamType::Str,
+            ParamType::Paths,
             "a glob of the shards, relative to the pipeline file (`shards/train-*.tar`); .tar.gz and .tar.zst are decompressed",
         )
         .input(),
