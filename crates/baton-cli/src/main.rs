@@ -28,6 +28,12 @@ struct Cli {
     /// (`KEY=value` lines; repeatable; the environment comes first).
     #[arg(long = "env-file", value_name = "FILE", global = true)]
     env_files: Vec<PathBuf>,
+    /// Sets any key of a stage as if the file said so (`--set
+    /// read.path=data/*.csv`, `--set parse.replicas=8`; the value is TOML,
+    /// else a string), checked as the file is; repeatable, the last of a
+    /// key wins. Give a distributed run's workers the same settings.
+    #[arg(long = "set", value_name = "STAGE.KEY=VALUE", global = true)]
+    settings: Vec<baton_config::Setting>,
     #[command(subcommand)]
     command: Command,
 }
@@ -77,7 +83,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(error) = commands::take_variables(&cli.env_files) {
+    if let Err(error) = commands::take_file_options(&cli.env_files, cli.settings) {
         eprintln!("error: {error}");
         return ExitCode::from(commands::BAD_ARGUMENTS);
     }

@@ -1,4 +1,4 @@
-//! `${VAR}` in pipeline files, `--env-file`, and a pipeline read from
+//! `${VAR}` in pipeline files, `--env-file`, `--set`, and a pipeline read from
 //! standard input, as a user meets them on the command line.
 
 mod common;
@@ -138,4 +138,59 @@ fn a_pipeline_read_from_standard_input() {
     assert_eq!(output.status.code(), Some(2), "{text}");
     assert!(text.contains("-:2:"), "{text}");
     assert!(text.contains("did you mean `range`?"), "{text}");
+}
+
+#[test]
+fn set_changes_any_key_of_any_stage_and_is_checked_as_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "p.toml",
+        "[[stage]]\nname = \"read\"\nop = \"range\"\nend = 3\n\n\
+         [[stage]]\nop = \"filter\"\nexpr = \"value > 0\"\n\n\
+         [[stage]]\nop = \"jsonl\"\npath = \"out.jsonl\"\n",
+    );
+    // A value replaced, a key added, a string without quotes.
+    let output = baton()
+        .current_dir(dir.path())
+        .arg("run")
+        .arg(&file)
+        .args(["--quiet", "--set", "read.end=6", "--set", "read.step=2"])
+        .args([
+            "--set",
+            "jsonl.path=set.jsonl",
+            "--set",
+            "filter.expr=value != 2",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(jsonl_values(&dir.path().join("set.jsonl")), [0, 4]);
+    assert!(!dir.path().join("out.jsonl").exists());
+
+    // Wrong type, unknown key, unknown stage, no `STAGE.KEY=`: each refused
+    // with its place, nothing run.
+    let cases = [
+        (
+            "read.end=many",
+            "`end` of `range` must be an integer, not a string",
+        ),
+        ("read.ned=3", "did you mean `end`?"),
+        (
+            "raed.end=3",
+            "no stage is named `raed` (did you mean `read`?)",
+        ),
+        ("read=3", "write STAGE.KEY=VALUE"),
+    ];
+    for (setting, said) in cases {
+        let output = baton()
+            .current_dir(dir.path())
+            .args(["run", "p.toml", "--quiet", "--set", setting])
+            .output()
+            .unwrap();
+        let text = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{setting}: {text}");
+        assert!(text.contains(said), "{setting}: {text}");
+    }
+    assert!(!dir.path().join("out.jsonl").exists());
 }

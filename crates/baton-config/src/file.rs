@@ -20,6 +20,7 @@ use toml::de::DeTable;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::plan::{Plan, PlannedStage};
 use crate::reader::{did_you_mean, key_diagnostic, Entry, Reader};
+use crate::settings::Setting;
 use crate::stage::{read_stage, StageTable, MAX_COUNT};
 use crate::variables::{expand, Variables};
 
@@ -52,28 +53,35 @@ impl Plan {
     /// assert_eq!(first.help.as_deref(), Some("did you mean `range`?"));
     /// ```
     pub fn parse(file: &Path, text: &str) -> Result<Plan, Diagnostics> {
-        Plan::parse_with(file, text, &Variables::from_env())
+        Plan::parse_with(file, text, &Variables::from_env(), &[])
     }
 
     /// Reads a pipeline file's text into a plan, its `${VAR}` taking their
-    /// values from `vars` (see [`Variables`]); the plan's text is the text
-    /// with them replaced, which problems found later point into.
+    /// values from `vars` (see [`Variables`]), then `settings` written into
+    /// their stages (see [`Setting`]); the plan's text is the text with
+    /// both applied, which problems found later point into.
     ///
     /// # Errors
     ///
     /// [`Diagnostics`]: every `${VAR}` that cannot be replaced (located in
-    /// `text`), else every problem in the text they give.
+    /// `text`), a setting naming no stage, else every problem in the text
+    /// they give.
     ///
     /// # Examples
     ///
     /// ```
     /// use baton_config::{Plan, Variables};
     /// let text = "[[stage]]\nop = \"range\"\nend = ${COUNT}\n\n[[stage]]\nop = \"discard\"\n";
-    /// let errors = Plan::parse_with("p.toml".as_ref(), text, &Variables::default()).unwrap_err();
+    /// let errors = Plan::parse_with("p.toml".as_ref(), text, &Variables::default(), &[]).unwrap_err();
     /// assert_eq!((errors.0[0].line, errors.0[0].column), (3, 7));
     /// assert!(errors.0[0].message.contains("`COUNT` is not set"));
     /// ```
-    pub fn parse_with(file: &Path, text: &str, vars: &Variables) -> Result<Plan, Diagnostics> {
+    pub fn parse_with(
+        file: &Path,
+        text: &str,
+        vars: &Variables,
+        settings: &[Setting],
+    ) -> Result<Plan, Diagnostics> {
         let text = match expand(text, vars) {
             Ok(expanded) => expanded,
             Err(problems) => {
@@ -84,6 +92,9 @@ impl Plan {
                 return Err(Diagnostics(problems));
             }
         };
+        let text = crate::settings::apply(&text, settings).map_err(|error| {
+            Diagnostics(vec![Diagnostic::new(file, &text, None, error.to_string())])
+        })?;
         let text = text.as_str();
         let mut reader = Reader::new(file, text);
         let root = match DeTable::parse(text) {
@@ -192,12 +203,13 @@ impl Plan {
     /// assert!(missing.to_string().contains("cannot read"));
     /// ```
     pub fn read(file: &Path) -> Result<Plan, Diagnostics> {
-        Plan::read_with(file, &Variables::from_env())
+        Plan::read_with(file, &Variables::from_env(), &[])
     }
 
     /// Reads a pipeline file into a plan, its `${VAR}` taking their values
-    /// from `vars`; the file `-` is standard input (its relative paths are
-    /// then from the current folder).
+    /// from `vars` and `settings` written into its stages (see
+    /// [`Plan::parse_with`]); the file `-` is standard input (its relative
+    /// paths are then from the current folder).
     ///
     /// # Errors
     ///
@@ -210,10 +222,15 @@ impl Plan {
     /// let file = dir.path().join("p.toml");
     /// std::fs::write(&file, "[[stage]]\nop = \"range\"\nend = ${N}\n\n[[stage]]\nop = \"discard\"\n").unwrap();
     /// let vars = baton_config::Variables::default().with("N", "4");
-    /// let plan = baton_config::Plan::read_with(&file, &vars).unwrap();
-    /// assert_eq!(plan.stages.len(), 2);
+    /// let set: baton_config::Setting = "range.end=9".parse().unwrap();
+    /// let plan = baton_config::Plan::read_with(&file, &vars, &[set]).unwrap();
+    /// assert!(plan.text.contains("end = 9"));
     /// ```
-    pub fn read_with(file: &Path, vars: &Variables) -> Result<Plan, Diagnostics> {
+    pub fn read_with(
+        file: &Path,
+        vars: &Variables,
+        settings: &[Setting],
+    ) -> Result<Plan, Diagnostics> {
         let text = if file == Path::new("-") {
             let mut text = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map(|_| text)
@@ -221,7 +238,7 @@ impl Plan {
             std::fs::read_to_string(file)
         };
         match text {
-            Ok(text) => Plan::parse_with(file, &text, vars),
+            Ok(text) => Plan::parse_with(file, &text, vars, settings),
             Err(error) => Err(Diagnostics(vec![Diagnostic::new(
                 file,
                 "",

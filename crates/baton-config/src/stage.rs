@@ -219,7 +219,7 @@ fn read_name(
 }
 
 /// `base`, or `base-2`, `base-3`, ... whichever is not taken yet.
-fn free_name(base: &str, names: &HashSet<String>) -> String {
+pub(crate) fn free_name(base: &str, names: &HashSet<String>) -> String {
     let mut name = base.to_string();
     let mut n = 2;
     while names.contains(&name) {

@@ -29,11 +29,11 @@ use std::path::{Path, PathBuf};
 ///
 /// let text = "[[stage]]\nop = \"range\"\nend = ${COUNT:-5}\n\n[[stage]]\nop = \"discard\"\n";
 /// let none = Variables::default();
-/// let plan = Plan::parse_with("p.toml".as_ref(), text, &none).unwrap();
+/// let plan = Plan::parse_with("p.toml".as_ref(), text, &none, &[]).unwrap();
 /// assert!(plan.text.contains("end = 5"));
 ///
 /// let set = Variables::default().with("COUNT", "12");
-/// let plan = Plan::parse_with("p.toml".as_ref(), text, &set).unwrap();
+/// let plan = Plan::parse_with("p.toml".as_ref(), text, &set, &[]).unwrap();
 /// assert!(plan.text.contains("end = 12"));
 /// ```
 #[derive(Clone, Debug, Default)]

@@ -29,28 +29,34 @@ pub(crate) const ABORTED: u8 = 130;
 /// SIGINT (a script does not go on as if the run had finished).
 pub(crate) const STOPPED: u8 = 130;
 
-/// Where the `${VAR}` of pipeline files take their values: the
-/// environment, then the `--env-file`s. Set once, by `main`.
-static VARIABLES: std::sync::OnceLock<baton_config::Variables> = std::sync::OnceLock::new();
+/// What every pipeline file is read with: where its `${VAR}` take their
+/// values (the environment, then the `--env-file`s) and the `--set`s. Set
+/// once, by `main`.
+static FILE_OPTIONS: std::sync::OnceLock<(baton_config::Variables, Vec<baton_config::Setting>)> =
+    std::sync::OnceLock::new();
 
-/// Reads the `--env-file`s (the environment comes first).
-pub(crate) fn take_variables(
+/// Reads the `--env-file`s (the environment comes first) and keeps the
+/// `--set`s.
+pub(crate) fn take_file_options(
     env_files: &[std::path::PathBuf],
+    settings: Vec<baton_config::Setting>,
 ) -> Result<(), baton_config::EnvFileError> {
     let mut vars = baton_config::Variables::from_env();
     for file in env_files {
         vars = vars.env_file(file)?;
     }
-    let _ = VARIABLES.set(vars);
+    let _ = FILE_OPTIONS.set((vars, settings));
     Ok(())
 }
 
-/// Reads a pipeline file (`-`: standard input), its `${VAR}` replaced.
+/// Reads a pipeline file (`-`: standard input), its `${VAR}` replaced and
+/// the `--set`s applied.
 pub(crate) fn read_plan(
     file: &std::path::Path,
 ) -> Result<baton_config::Plan, baton_config::Diagnostics> {
-    let vars = VARIABLES.get_or_init(baton_config::Variables::from_env);
-    baton_config::Plan::read_with(file, vars)
+    let (vars, settings) =
+        FILE_OPTIONS.get_or_init(|| (baton_config::Variables::from_env(), Vec::new()));
+    baton_config::Plan::read_with(file, vars, settings)
 }
 
 /// Writes the manual page of `command` (roff) to standard output: the
