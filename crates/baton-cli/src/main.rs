@@ -34,8 +34,20 @@ struct Cli {
     /// key wins. Give a distributed run's workers the same settings.
     #[arg(long = "set", value_name = "STAGE.KEY=VALUE", global = true)]
     settings: Vec<baton_config::Setting>,
+    /// Colours in the live view: `auto` on a colour terminal unless
+    /// `NO_COLOR` is set, `always`, or `never`.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
+    color: Color,
     #[command(subcommand)]
     command: Command,
+}
+
+/// When to draw in colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,6 +95,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    baton_live::use_colors(match cli.color {
+        Color::Auto => None,
+        Color::Always => Some(true),
+        Color::Never => Some(false),
+    });
     if let Err(error) = commands::take_file_options(&cli.env_files, cli.settings) {
         eprintln!("error: {error}");
         return ExitCode::from(commands::BAD_ARGUMENTS);

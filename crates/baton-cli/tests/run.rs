@@ -404,3 +404,40 @@ fn a_second_ctrl_c_aborts_with_exit_code_130() {
     assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
     assert!(stderr(&output).contains("aborted"), "{}", stderr(&output));
 }
+
+#[test]
+fn the_live_view_has_colour_unless_no_color_or_color_never_says_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "p.toml", &slow_pipeline(10));
+    let binary = assert_cmd::cargo::cargo_bin("baton");
+    // The overall bar is cyan (`ESC[36m`) where colours are on.
+    let coloured = |extra: &str, no_color: bool| {
+        let command = format!("{} run {} {extra}", binary.display(), file.display());
+        let mut script = assert_cmd::Command::new("script");
+        script
+            .args(["-qfec", &command, "/dev/null"])
+            .env("COLUMNS", "120")
+            .env("LINES", "40")
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .env("TERM", "xterm-256color")
+            .timeout(std::time::Duration::from_secs(120));
+        if no_color {
+            script.env("NO_COLOR", "1");
+        }
+        let output = script.output().unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        String::from_utf8_lossy(&output.stdout).contains("\x1b[36m")
+    };
+    assert!(coloured("", false), "no colour on a colour terminal");
+    assert!(!coloured("", true), "colour despite NO_COLOR");
+    assert!(
+        !coloured("--color never", false),
+        "colour despite --color never"
+    );
+    assert!(
+        coloured("--color always", true),
+        "--color always gave no colour"
+    );
+}

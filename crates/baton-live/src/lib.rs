@@ -148,6 +148,30 @@ impl Notices {
     }
 }
 
+/// Whether the live view draws in colour: `Some(true)` always, `Some(false)`
+/// never, `None` as the terminal and the environment say (`NO_COLOR`,
+/// `CLICOLOR`, `CLICOLOR_FORCE`). Call it before the view starts.
+///
+/// # Examples
+///
+/// ```
+/// baton_live::use_colors(Some(false));
+/// assert!(!console::colors_enabled_stderr());
+/// baton_live::use_colors(None);
+/// ```
+pub fn use_colors(choice: Option<bool>) {
+    match choice {
+        Some(on) => {
+            console::set_colors_enabled(on);
+            console::set_colors_enabled_stderr(on);
+        }
+        // A colour terminal, `NO_COLOR` unset (console's own test).
+        None => console::set_colors_enabled_stderr(
+            console::Term::stderr().features().colors_supported(),
+        ),
+    }
+}
+
 /// One line of the view: the source's or a stage's, over the interval
 /// between two snapshots.
 ///
