@@ -65,6 +65,13 @@ enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: commands::check::Format,
     },
+    /// Explains a pipeline file's plan: each stage's mode, replicas and
+    /// thread, the bounds on memory, and what order each stage sees and
+    /// why.
+    Explain {
+        /// The pipeline file (`-`: standard input).
+        file: PathBuf,
+    },
     /// Renders a saved trace (`baton run --trace`) as an HTML report.
     Report {
         /// The trace file.
@@ -109,6 +116,7 @@ fn main() -> ExitCode {
         Command::Check { files, format } => commands::check::check(&files, format),
         Command::Report { trace, output } => commands::report::report(&trace, &output),
         Command::Worker(args) => commands::distributed::worker(args),
+        Command::Explain { file } => commands::explain::explain(&file),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "baton", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

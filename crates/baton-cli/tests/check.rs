@@ -426,3 +426,58 @@ fn globs_have_alternatives_double_stars_and_lists_and_check_counts_each() {
     assert!(text.contains("no file matches `photos/*.tiff`"), "{text}");
     assert!(text.contains("bad.toml:3:"), "{text}");
 }
+
+#[test]
+fn explain_shows_the_plan_its_bounds_and_the_order_each_stage_sees() {
+    let dir = tempfile::tempdir().unwrap();
+    let ordered = write(
+        dir.path(),
+        "ordered.toml",
+        "[pipeline]\nmax_in_flight = 5000\n\n[[stage]]\nop = \"range\"\nend = 9\n\n\
+         [[stage]]\nname = \"work\"\nop = \"hash\"\nfields = [\"value\"]\nmode = \"parallel\"\nreplicas = 3\nbuffer = 64\n\n\
+         [[stage]]\nop = \"jsonl\"\npath = \"out.jsonl\"\n",
+    );
+    let output = baton().arg("explain").arg(&ordered).output().unwrap();
+    let text = common::stdout(&output);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        text.contains("work") && text.contains("parallel x3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("at most 5000 items between the source and the sink"),
+        "{text}"
+    );
+    assert!(
+        text.contains("at most about 64 items queued in front of `work`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("so `jsonl` writes in source order."),
+        "{text}"
+    );
+
+    let shuffled = write(
+        dir.path(),
+        "shuffled.toml",
+        "[[stage]]\nop = \"range\"\nend = 9\n\n[[stage]]\nop = \"shuffle\"\nbuffer_size = 4\nmode = \"serial\"\n\n\
+         [[stage]]\nop = \"discard\"\nmode = \"serial\"\n",
+    );
+    let output = baton().arg("explain").arg(&shuffled).output().unwrap();
+    let text = common::stdout(&output);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        text.contains("combines items as they come (mode serial)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("so `discard` writes in arrival order from `shuffle` on"),
+        "{text}"
+    );
+
+    // A bad file: its problems, located, as `check` gives them.
+    let bad = write(dir.path(), "bad.toml", "[[stage]]\nop = \"rnage\"\n");
+    let output = baton().arg("explain").arg(&bad).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("did you mean `range`?"));
+}

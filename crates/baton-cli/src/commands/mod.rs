@@ -2,6 +2,7 @@
 
 pub(crate) mod check;
 pub(crate) mod distributed;
+pub(crate) mod explain;
 pub(crate) mod ops;
 pub(crate) mod report;
 pub(crate) mod run;

@@ -453,7 +453,7 @@ fn print_warnings(warnings: &Warnings) {
     }
 }
 
-fn describe_plan(plan: &Plan, threads: Option<usize>) -> String {
+pub(crate) fn describe_plan(plan: &Plan, threads: Option<usize>) -> String {
     let threads = threads
         .or(plan.threads)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
