@@ -95,8 +95,12 @@ enum Command {
     Man,
     /// Lists the built-in stages and their parameters.
     Ops {
-        /// Show only this op.
+        /// Show only this op, with a stage to start from.
         name: Option<String>,
+        /// `text` for people, or `json` (an array of ops with their modes
+        /// and parameters) for editors and scripts.
+        #[arg(long, value_enum, default_value_t)]
+        format: commands::ops::Format,
     },
 }
 
@@ -122,7 +126,7 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Man => commands::manual(Cli::command()),
-        Command::Ops { name } => commands::ops::ops(name.as_deref()),
+        Command::Ops { name, format } => commands::ops::ops(name.as_deref(), format),
     };
     match result {
         Ok(code) => code,

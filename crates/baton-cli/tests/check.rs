@@ -481,3 +481,53 @@ fn explain_shows_the_plan_its_bounds_and_the_order_each_stage_sees() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("did you mean `range`?"));
 }
+
+#[test]
+fn ops_gives_one_op_with_a_stage_to_start_from_and_all_of_them_as_json() {
+    // The stage to start from is a stage `baton check` takes.
+    let output = baton().args(["ops", "range"]).output().unwrap();
+    let text = common::stdout(&output);
+    assert!(output.status.success());
+    let start = text
+        .split_once("a stage to start from:")
+        .unwrap_or_else(|| panic!("no stage to start from:\n{text}"))
+        .1;
+    let table: String = start.lines().map(|l| format!("{}\n", l.trim())).collect();
+    assert!(table.contains("[[stage]]\nop = \"range\"\n"), "{table}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "p.toml", &format!("{table}{SINK}"));
+    let output = baton().arg("check").arg(&file).output().unwrap();
+    assert!(output.status.success(), "{}\n{table}", stderr(&output));
+    let output = baton().args(["ops", "resize"]).output().unwrap();
+    let text = common::stdout(&output);
+    assert!(text.contains("    width = 1 "), "{text}");
+    assert!(text.contains("    # keep_aspect = false"), "{text}");
+
+    // JSON: every op, with its parameters' types, defaults and bounds.
+    let output = baton().args(["ops", "--format", "json"]).output().unwrap();
+    assert!(output.status.success());
+    let ops: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let ops = ops.as_array().unwrap();
+    assert!(ops.len() > 40, "{}", ops.len());
+    let resize = ops.iter().find(|op| op["name"] == "resize").unwrap();
+    assert_eq!(resize["kind"], "stage");
+    assert_eq!(resize["default_mode"], "parallel");
+    let width = &resize["params"][0];
+    assert_eq!(
+        (width["name"].as_str(), width["type"].as_str()),
+        (Some("width"), Some("integer"))
+    );
+    assert_eq!(
+        (width["required"].as_bool(), width["min"].as_i64()),
+        (Some(true), Some(1))
+    );
+    let csv = ops
+        .iter()
+        .find(|op| op["name"] == "csv" && op["kind"] == "source")
+        .unwrap();
+    assert_eq!(csv["params"][0]["role"], "input");
+    assert_eq!(
+        csv["params"][0]["type"],
+        "path or glob, or an array of them"
+    );
+}

@@ -2,9 +2,20 @@
 
 use std::process::ExitCode;
 
-use baton_ops::{OpDef, OpKind};
+use baton_ops::{OpDef, OpKind, ParamRole, ParamType};
 
-pub(crate) fn ops(name: Option<&str>) -> anyhow::Result<ExitCode> {
+/// How `baton ops` shows the ops.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Format {
+    /// For people: each op, its modes and parameters (and, for one op, a
+    /// stage to start from).
+    #[default]
+    Text,
+    /// A JSON array of ops, for editors and scripts.
+    Json,
+}
+
+pub(crate) fn ops(name: Option<&str>, format: Format) -> anyhow::Result<ExitCode> {
     let all = baton_ops::all();
     let chosen: Vec<&OpDef> = match name {
         None => all,
@@ -19,6 +30,12 @@ pub(crate) fn ops(name: Option<&str>) -> anyhow::Result<ExitCode> {
             }
         },
     };
+    if format == Format::Json {
+        let ops: Vec<serde_json::Value> = chosen.iter().map(|op| as_json(op)).collect();
+        println!("{}", serde_json::to_string_pretty(&ops)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let one = chosen.len() == 1;
     let mut kind = None;
     for op in chosen {
         if kind != Some(op.kind) {
@@ -33,8 +50,82 @@ pub(crate) fn ops(name: Option<&str>) -> anyhow::Result<ExitCode> {
             );
         }
         print!("{}", describe(op));
+        if one {
+            print!("{}", starting_stage(op));
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A stage table to start from: the op, its required parameters with a
+/// value of their type to replace, its optional ones commented out with
+/// their defaults.
+fn starting_stage(op: &OpDef) -> String {
+    let mut text = String::from("  a stage to start from:\n\n    [[stage]]\n");
+    text.push_str(&format!("    op = \"{}\"\n", op.name));
+    for param in op.params {
+        let placeholder = match param.ty {
+            ParamType::Int => param.bounds.map_or(1, |b| b.min.max(1)).to_string(),
+            ParamType::Float => "1.0".to_string(),
+            ParamType::Bool => "true".to_string(),
+            ParamType::StrList | ParamType::FloatList => "[]".to_string(),
+            ParamType::StrTable => "{}".to_string(),
+            ParamType::Paths if param.role == ParamRole::Input => "\"data/*.csv\"".to_string(),
+            _ => "\"...\"".to_string(),
+        };
+        match (param.required, param.default) {
+            (true, _) => text.push_str(&format!(
+                "    {} = {placeholder}{}# {}\n",
+                param.name,
+                " ".repeat(24usize.saturating_sub(param.name.len() + placeholder.len() + 3)),
+                param.doc
+            )),
+            (false, Some(default)) => {
+                text.push_str(&format!("    # {} = {default}\n", param.name));
+            }
+            (false, None) => text.push_str(&format!("    # {} = {placeholder}\n", param.name)),
+        }
+    }
+    text.push('\n');
+    text
+}
+
+/// An op as JSON: name, kind, summary, modes, and every parameter.
+fn as_json(op: &OpDef) -> serde_json::Value {
+    let params: Vec<serde_json::Value> = op
+        .params
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "name": p.name,
+                "type": p.ty.name(),
+                "required": p.required,
+                "default": p.default,
+                "min": p.bounds.map(|b| b.min),
+                "max": p.bounds.and_then(|b| (b.max != i64::MAX).then_some(b.max)),
+                "doc": p.doc,
+                "role": match p.role {
+                    ParamRole::Input => "input",
+                    ParamRole::Output => "output",
+                    ParamRole::OutputFolder => "output_folder",
+                    _ => "value",
+                },
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "name": op.name,
+        "kind": match op.kind {
+            OpKind::Source => "source",
+            OpKind::Transform => "stage",
+            OpKind::Sink => "sink",
+        },
+        "summary": op.summary,
+        "modes": op.modes.allowed.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+        "default_mode": op.modes.default.as_str(),
+        "blocking": op.modes.blocking,
+        "params": params,
+    })
 }
 
 fn describe(op: &OpDef) -> String {
