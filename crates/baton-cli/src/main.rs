@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod commands;
+mod logging;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +35,10 @@ struct Cli {
     /// key wins. Give a distributed run's workers the same settings.
     #[arg(long = "set", value_name = "STAGE.KEY=VALUE", global = true)]
     settings: Vec<baton_config::Setting>,
+    /// Shows more of what the libraries log (`-vv`: everything);
+    /// `RUST_LOG` decides instead when it is set.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
     /// Colours in the live view: `auto` on a colour terminal unless
     /// `NO_COLOR` is set, `always`, or `never`.
     #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
@@ -106,6 +111,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init(cli.verbose);
     baton_live::use_colors(match cli.color {
         Color::Auto => None,
         Color::Always => Some(true),

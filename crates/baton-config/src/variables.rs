@@ -253,7 +253,7 @@ fn replace(
             Some(value) => value,
             None => {
                 return fail(format!(
-                    "`{written}`: `{name}` is not set: set it in the environment or an `--env-file`, or give a default with `${{{name}:-default}}`"
+                    "`{written}`: `{name}` is not set: set it in the environment or an `--env-file`, give a default with `${{{name}:-default}}`, or write `$${{{name}}}` for a plain `${{{name}}}` (as in Rhai's backtick strings)"
                 ))
             }
         }

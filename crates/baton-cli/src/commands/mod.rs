@@ -84,6 +84,13 @@ pub(crate) fn manual(command: clap::Command) -> anyhow::Result<std::process::Exi
     Ok(std::process::ExitCode::SUCCESS)
 }
 
+/// Where lines about the run go while the live view draws (log events,
+/// the Ctrl-C handler's notices): one for the process.
+pub(crate) fn notices() -> &'static baton_live::Notices {
+    static NOTICES: std::sync::OnceLock<baton_live::Notices> = std::sync::OnceLock::new();
+    NOTICES.get_or_init(baton_live::Notices::default)
+}
+
 /// An argument clap cannot judge alone (`--replicas STAGE=N` naming no
 /// stage, `baton ops NAME` naming no op): `main` exits with
 /// [`BAD_ARGUMENTS`] for it, as clap does for its own.

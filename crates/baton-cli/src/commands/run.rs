@@ -157,7 +157,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     })?;
     let handle = started.handle.handle();
-    let notices = Notices::default();
+    let notices = super::notices().clone();
     {
         // Records printed by a `stdout` sink land between redraws of the bars.
         let notices = notices.clone();

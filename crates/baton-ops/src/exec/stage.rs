@@ -135,9 +135,15 @@ impl ExecStage {
         }
     }
 
-    /// A line on stderr about this replica's worker.
+    /// A warning about this replica's worker (the program using baton
+    /// shows it, through `tracing`).
     fn note(&self, message: &str) {
-        eprintln!("[exec {} #{}] {message}", self.spec.label, self.replica);
+        tracing::warn!(
+            target: "baton::exec",
+            "[exec {} #{}] {message}",
+            self.spec.label,
+            self.replica
+        );
     }
 }
 

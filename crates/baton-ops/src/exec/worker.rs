@@ -373,7 +373,7 @@ fn copy_stderr(stderr: ChildStderr, prefix: &str, last: &Mutex<Option<String>>, 
             Ok(_) => {
                 let text = String::from_utf8_lossy(&line);
                 let text = text.trim_end_matches(['\n', '\r']);
-                eprintln!("{prefix} {text}");
+                tracing::info!(target: "baton::exec", "{prefix} {text}");
                 if !text.trim().is_empty() {
                     *last.lock().unwrap_or_else(PoisonError::into_inner) = Some(text.to_string());
                 }

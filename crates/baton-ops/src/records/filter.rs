@@ -246,9 +246,12 @@ pub(super) fn bounded_engine() -> Engine {
         .set_max_map_size(MAX_MAP)
         .set_max_expr_depths(MAX_EXPR_DEPTH, MAX_CLOSURE_DEPTH)
         .set_max_call_levels(MAX_CALL_LEVELS);
-    // stdout may be the pipeline's output: `print` and `debug` go to stderr.
-    engine.on_print(|text| eprintln!("{text}"));
-    engine.on_debug(|text, _, position| eprintln!("{position:?}: {text}"));
+    // stdout may be the pipeline's output: `print` and `debug` are log
+    // events (the `baton` command shows them on stderr).
+    engine.on_print(|text| tracing::info!(target: "baton::script", "{text}"));
+    engine.on_debug(|text, _, position| {
+        tracing::info!(target: "baton::script", "{position:?}: {text}");
+    });
     engine
 }
 
