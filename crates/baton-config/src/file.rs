@@ -14,7 +14,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use baton_engine::ModeKind;
-use baton_ops::{Modes, OpKind};
+use baton_ops::OpKind;
 use toml::de::DeTable;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -364,9 +364,7 @@ fn check_order(reader: &mut Reader<'_>, stages: &[PlannedStage]) {
                 return;
             }
         }
-        let combines =
-            stage.op.modes.allowed == Modes::SERIAL.allowed && stage.op.kind == OpKind::Transform;
-        if combines && stage.mode == ModeKind::Serial {
+        if stage.loses_order() {
             unordered = Some(stage);
         }
     }

@@ -99,6 +99,24 @@ impl StageSpans {
 }
 
 impl PlannedStage {
+    /// Whether it combines items (a serial-only op such as `shuffle` or
+    /// `batch`) in arrival order (mode `serial`): source order is lost after
+    /// it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let text = "[[stage]]\nop = \"range\"\nend = 3\n\n[[stage]]\nop = \"shuffle\"\nbuffer_size = 2\nmode = \"serial\"\n\n[[stage]]\nop = \"discard\"\nmode = \"serial\"\n";
+    /// let plan = baton_config::Plan::parse("p.toml".as_ref(), text).unwrap();
+    /// let lost: Vec<bool> = plan.stages.iter().map(|s| s.loses_order()).collect();
+    /// assert_eq!(lost, [false, true, false]);
+    /// ```
+    pub fn loses_order(&self) -> bool {
+        self.op.kind == baton_ops::OpKind::Transform
+            && self.op.modes.allowed == baton_ops::Modes::SERIAL.allowed
+            && self.mode == ModeKind::Serial
+    }
+
     /// The engine mode the stage runs in, with `threads` CPU worker threads:
     /// a parallel stage whose replicas are not set gets one per thread.
     ///

@@ -33,7 +33,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::error::Error;
-use crate::publish::{Publisher, EPOCH_HEADER};
+use crate::publish::{epoch_of, Publisher};
 use crate::topology::{Boundary, Topology};
 use crate::wire::{self, DeadLetter, EncodedEntry, Entry, Outcome};
 
@@ -426,11 +426,7 @@ impl Collector {
             tokio::select! {
                 message = messages.next() => match message {
                     Some(Ok(message)) => {
-                        let epoch = message
-                            .headers
-                            .as_ref()
-                            .and_then(|headers| headers.get(EPOCH_HEADER))
-                            .map_or("", |value| value.as_str());
+                        let epoch = epoch_of(&message);
                         if epoch != self.epoch {
                             // Published late by a worker of a replaced run.
                             let _ = message.ack().await;

@@ -35,6 +35,15 @@ pub(crate) struct Publisher {
 /// The header that carries a run's epoch (see [`Topology::epoch`]).
 pub(crate) const EPOCH_HEADER: &str = "Baton-Epoch";
 
+/// The epoch a message carries (empty when it has none).
+pub(crate) fn epoch_of(message: &async_nats::jetstream::Message) -> &str {
+    message
+        .headers
+        .as_ref()
+        .and_then(|headers| headers.get(EPOCH_HEADER))
+        .map_or("", |value| value.as_str())
+}
+
 /// The room a message's headers take (its id, its epoch, the status line).
 const HEADER_ROOM: usize = 1024;
 

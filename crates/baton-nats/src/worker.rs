@@ -59,7 +59,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 use crate::error::Error;
-use crate::publish::{Publisher, EPOCH_HEADER};
+use crate::publish::{epoch_of, Publisher};
 use crate::stats::{StatsReporter, WorkerStats};
 use crate::topology::{Boundary, Topology};
 use crate::wire::{self, DeadLetter, EncodedChunk, Entry, Failure, Outcome};
@@ -512,11 +512,7 @@ async fn work(
         Worked::Publish { outputs, dead } => {
             // The outputs carry the epoch of the input: a run replaced
             // meanwhile takes them for what they are, another run's.
-            let epoch = message
-                .headers
-                .as_ref()
-                .and_then(|headers| headers.get(EPOCH_HEADER))
-                .map_or("", |value| value.as_str());
+            let epoch = epoch_of(message);
             for (seq, body) in dead {
                 let subject = shared.topology.dead_letter_subject(&shared.stage);
                 let id = format!("{subject}.{seq}");

@@ -46,11 +46,9 @@ fn explanation(plan: &Plan) -> String {
     text.push_str("\norder:\n");
     let mut lost_at: Option<&str> = None;
     for stage in &plan.stages {
-        let combines = stage.op.modes.allowed == baton_ops::Modes::SERIAL.allowed
-            && stage.op.kind == OpKind::Transform;
         let seen = match (stage.op.kind, lost_at) {
             (OpKind::Source, _) => "makes the items, numbered in source order".to_string(),
-            (_, None) if combines && stage.mode == ModeKind::Serial => {
+            (_, None) if stage.loses_order() => {
                 "combines items as they come (mode serial): from here on, arrival order"
                     .to_string()
             }
@@ -75,7 +73,7 @@ fn explanation(plan: &Plan) -> String {
             ""
         };
         text.push_str(&format!("  {:<14} {seen}{remote}\n", stage.name));
-        if lost_at.is_none() && combines && stage.mode == ModeKind::Serial {
+        if lost_at.is_none() && stage.loses_order() {
             lost_at = Some(stage.name.as_str());
         }
     }
