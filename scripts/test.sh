@@ -49,3 +49,11 @@ fi
 
 # Every crate runs, so one failure does not hide another.
 cargo test --workspace --no-fail-fast "$@"
+
+# baton-ops with its optional features turned off (what a library user who
+# needs only some ops builds): it builds, its tests pass, and a feature
+# alone builds too.
+cargo test -p baton-ops --no-default-features --lib
+for feature in images script regex zstd parquet csv tensors; do
+  cargo check -q -p baton-ops --no-default-features --features "$feature"
+done

@@ -100,7 +100,8 @@ enum Command {
     Man,
     /// Lists the built-in stages and their parameters.
     Ops {
-        /// Show only this op, with a stage to start from.
+        /// Show only this op (a source and a sink may share the name: both),
+        /// with a stage to start from and a worked example pipeline.
         name: Option<String>,
         /// `text` for people, or `json` (an array of ops with their modes
         /// and parameters) for editors and scripts.

@@ -3,6 +3,7 @@
 
 mod common;
 
+use baton_ops::OpKind;
 use common::{baton, stderr, write};
 
 /// Checks `text` and returns the exit code and the error output.
@@ -492,6 +493,14 @@ fn ops_gives_one_op_with_a_stage_to_start_from_and_all_of_them_as_json() {
         .split_once("a stage to start from:")
         .unwrap_or_else(|| panic!("no stage to start from:\n{text}"))
         .1;
+    // The worked example follows it (`op_examples.rs` runs every one).
+    let (start, example) = start
+        .split_once("an example pipeline")
+        .unwrap_or_else(|| panic!("no example after the stage to start from:\n{text}"));
+    assert!(
+        example.contains("\n\n# ") && example.contains("op = \"range\""),
+        "{example}"
+    );
     let table: String = start.lines().map(|l| format!("{}\n", l.trim())).collect();
     assert!(table.contains("[[stage]]\nop = \"range\"\n"), "{table}");
     let dir = tempfile::tempdir().unwrap();
@@ -529,5 +538,43 @@ fn ops_gives_one_op_with_a_stage_to_start_from_and_all_of_them_as_json() {
     assert_eq!(
         csv["params"][0]["type"],
         "path or glob, or an array of them"
+    );
+    for op in ops {
+        let example = op["example"].as_str().unwrap_or_default();
+        assert!(example.starts_with("# "), "{}: {example}", op["name"]);
+    }
+}
+
+#[test]
+fn ops_naming_a_source_and_a_sink_shows_both_with_their_examples() {
+    let output = baton().args(["ops", "csv"]).output().unwrap();
+    assert!(output.status.success());
+    let text = common::stdout(&output);
+    let (source, sink) = text
+        .split_once("SINKS\n")
+        .unwrap_or_else(|| panic!("no sink:\n{text}"));
+    assert!(source.starts_with("SOURCES\n  csv "), "{text}");
+    assert!(sink.starts_with("  csv "), "{text}");
+    for (shown, kind) in [(source, OpKind::Source), (sink, OpKind::Sink)] {
+        let example = baton_ops::find_kind("csv", kind).unwrap().example();
+        // As it is, not indented: it is a file to copy.
+        assert!(shown.contains(example.trim_end()), "{kind}:\n{shown}");
+    }
+
+    let output = baton()
+        .args(["ops", "csv", "--format", "json"])
+        .output()
+        .unwrap();
+    let ops: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let kinds: Vec<&str> = ops
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|op| op["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["source", "sink"]);
+    assert_eq!(
+        ops[1]["example"].as_str(),
+        Some(baton_ops::find_kind("csv", OpKind::Sink).unwrap().example())
     );
 }

@@ -148,6 +148,25 @@ fn read_op(reader: &mut Reader<'_>, table: &StageTable<'_, '_>) -> Option<&'stat
         reader.key_error("op", Some(entry.span()), message);
         return None;
     };
+    // An op this build leaves out (a cargo feature turned off) is named
+    // with the feature that brings it, not as unknown.
+    let left_out = baton_ops::left_out()
+        .into_iter()
+        .filter(|op| op.name == name)
+        .min_by_key(|op| op.kind != table.expected);
+    if let Some(left) = left_out {
+        if find_kind(name, table.expected).is_none() {
+            let message = format!("op `{name}` in stage {ordinal} is not in this build of baton");
+            let help = format!(
+                "it comes with baton-ops' `{}` feature, which this build turned off",
+                left.feature
+            );
+            reader
+                .key_error("op", Some(entry.span()), message)
+                .set_help(help);
+            return None;
+        }
+    }
     match find(name) {
         Some(op) => Some(find_kind(op.name, table.expected).unwrap_or(op)),
         None => {

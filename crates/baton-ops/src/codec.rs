@@ -7,11 +7,26 @@ use std::io::{self, Read, Write};
 use std::ops::RangeInclusive;
 use std::path::Path;
 
-use crate::registry::{OpError, Params};
+use serde::{Deserialize, Serialize};
 
-/// A compression format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Codec {
+use crate::registry::OpError;
+
+/// A compression format: what `compress`, `decompress` and the `jsonl`
+/// sink's `compress` name.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::Codec;
+/// let codec: Codec = serde_json::from_str(r#""zstd""#).unwrap();
+/// assert_eq!(codec, Codec::Zstd);
+/// let error = serde_json::from_str::<Codec>(r#""lz4""#).unwrap_err();
+/// assert!(error.to_string().contains("expected `gzip` or `zstd`"), "{error}");
+/// assert_eq!(Codec::Gzip.to_string(), "gzip");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Codec {
     /// gzip (deflate), levels 0 to 9, 6 by default.
     Gzip,
     /// Zstandard, levels 1 to 22 (and negative "fast" levels), 3 by default.
@@ -25,36 +40,12 @@ impl fmt::Display for Codec {
 }
 
 impl Codec {
-    /// Every codec, as written in a pipeline file.
-    pub(crate) const NAMES: &'static str = "\"gzip\" or \"zstd\"";
-
     /// Its name in a pipeline file.
-    pub(crate) fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             Codec::Gzip => "gzip",
             Codec::Zstd => "zstd",
         }
-    }
-
-    /// The codec named `name`.
-    pub(crate) fn parse(name: &str) -> Option<Codec> {
-        match name {
-            "gzip" => Some(Codec::Gzip),
-            "zstd" => Some(Codec::Zstd),
-            _ => None,
-        }
-    }
-
-    /// The codec named by the string parameter `param`, if given.
-    pub(crate) fn from_param(params: &Params, param: &str) -> Result<Option<Codec>, OpError> {
-        params
-            .str(param)?
-            .map(|name| {
-                Codec::parse(name).ok_or_else(|| {
-                    OpError::param(param, format!("expected {}, not {name:?}", Codec::NAMES))
-                })
-            })
-            .transpose()
     }
 
     /// The codec a file's extension says it is compressed with, if any.
@@ -69,31 +60,28 @@ impl Codec {
     fn levels(self) -> RangeInclusive<i32> {
         match self {
             Codec::Gzip => 0..=9,
+            #[cfg(feature = "zstd")]
             Codec::Zstd => zstd::compression_level_range(),
+            #[cfg(not(feature = "zstd"))]
+            Codec::Zstd => 1..=22,
         }
     }
 
-    /// The level in the integer parameter `param`, checked against the
-    /// codec's range; `None` when not given (the codec's default).
-    pub(crate) fn level_param(self, params: &Params, param: &str) -> Result<Option<i32>, OpError> {
-        let Some(level) = params.int(param)? else {
-            return Ok(None);
-        };
+    /// `level`, if it is one of the codec's levels (the parameter `param`
+    /// is named in the error).
+    pub(crate) fn check_level(self, level: i32, param: &str) -> Result<i32, OpError> {
         let levels = self.levels();
-        i32::try_from(level)
-            .ok()
-            .filter(|l| levels.contains(l))
-            .map(Some)
-            .ok_or_else(|| {
-                OpError::param(
-                    param,
-                    format!(
-                        "{self} levels go from {} to {}, not {level}",
-                        levels.start(),
-                        levels.end()
-                    ),
-                )
-            })
+        if levels.contains(&level) {
+            return Ok(level);
+        }
+        Err(OpError::param(
+            param,
+            format!(
+                "{self} levels go from {} to {}, not {level}",
+                levels.start(),
+                levels.end()
+            ),
+        ))
     }
 
     /// Decompresses what `reader` gives (several concatenated gzip members
@@ -104,7 +92,10 @@ impl Codec {
     ) -> io::Result<Box<dyn Read + Send + 'r>> {
         Ok(match self {
             Codec::Gzip => Box::new(flate2::read::MultiGzDecoder::new(reader)),
+            #[cfg(feature = "zstd")]
             Codec::Zstd => Box::new(zstd::Decoder::new(reader)?),
+            #[cfg(not(feature = "zstd"))]
+            Codec::Zstd => return Err(zstd_left_out()),
         })
     }
 
@@ -117,10 +108,13 @@ impl Codec {
                     flate2::Compression::new(l as u32)
                 }),
             )),
+            #[cfg(feature = "zstd")]
             Codec::Zstd => Encoder::Zstd(zstd::Encoder::new(
                 writer,
                 level.unwrap_or(zstd::DEFAULT_COMPRESSION_LEVEL),
             )?),
+            #[cfg(not(feature = "zstd"))]
+            Codec::Zstd => return Err(zstd_left_out()),
         })
     }
 
@@ -139,6 +133,15 @@ impl Codec {
     }
 }
 
+/// The error for zstd in a build without it.
+#[cfg(not(feature = "zstd"))]
+fn zstd_left_out() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "zstd is not in this build of baton (baton-ops' `zstd` feature is off)",
+    )
+}
+
 /// A writer that may compress: plain, gzip or zstd.
 pub(crate) enum Encoder<W: Write> {
     /// No compression.
@@ -146,6 +149,7 @@ pub(crate) enum Encoder<W: Write> {
     /// gzip.
     Gzip(flate2::write::GzEncoder<W>),
     /// zstd.
+    #[cfg(feature = "zstd")]
     Zstd(zstd::Encoder<'static, W>),
 }
 
@@ -154,6 +158,7 @@ impl<W: Write> fmt::Debug for Encoder<W> {
         f.write_str(match self {
             Encoder::Plain(_) => "Encoder::Plain",
             Encoder::Gzip(_) => "Encoder::Gzip",
+            #[cfg(feature = "zstd")]
             Encoder::Zstd(_) => "Encoder::Zstd",
         })
     }
@@ -166,6 +171,7 @@ impl<W: Write> Encoder<W> {
         match self {
             Encoder::Plain(w) => Ok(w),
             Encoder::Gzip(e) => e.finish(),
+            #[cfg(feature = "zstd")]
             Encoder::Zstd(e) => e.finish(),
         }
     }
@@ -176,6 +182,7 @@ impl<W: Write> Write for Encoder<W> {
         match self {
             Encoder::Plain(w) => w.write(buf),
             Encoder::Gzip(e) => e.write(buf),
+            #[cfg(feature = "zstd")]
             Encoder::Zstd(e) => e.write(buf),
         }
     }
@@ -184,6 +191,7 @@ impl<W: Write> Write for Encoder<W> {
         match self {
             Encoder::Plain(w) => w.write_all(buf),
             Encoder::Gzip(e) => e.write_all(buf),
+            #[cfg(feature = "zstd")]
             Encoder::Zstd(e) => e.write_all(buf),
         }
     }
@@ -192,6 +200,7 @@ impl<W: Write> Write for Encoder<W> {
         match self {
             Encoder::Plain(w) => w.flush(),
             Encoder::Gzip(e) => e.flush(),
+            #[cfg(feature = "zstd")]
             Encoder::Zstd(e) => e.flush(),
         }
     }
@@ -202,6 +211,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "zstd")]
     fn both_codecs_round_trip_and_really_compress() {
         let text = "the same line again\n".repeat(500);
         for codec in [Codec::Gzip, Codec::Zstd] {
@@ -234,12 +244,10 @@ mod tests {
 
     #[test]
     fn a_level_out_of_range_names_the_parameter() {
-        let mut values = std::collections::BTreeMap::new();
-        values.insert("level".to_string(), toml::Value::Integer(12));
-        let params = Params::new(values, ".");
-        let error = Codec::Gzip.level_param(&params, "level").unwrap_err();
+        let error = Codec::Gzip.check_level(12, "level").unwrap_err();
         assert_eq!(error.param.as_deref(), Some("level"));
         assert!(error.message.contains("0 to 9"), "{error}");
-        assert_eq!(Codec::Zstd.level_param(&params, "level").unwrap(), Some(12));
+        #[cfg(feature = "zstd")]
+        assert_eq!(Codec::Zstd.check_level(12, "level").unwrap(), 12);
     }
 }

@@ -28,6 +28,7 @@ pub(crate) fn error_message(error: &serde_json::Error) -> String {
 /// Text (a CSV value, a captured group) as the JSON value it looks like: `true`/`false`, an
 /// integer, a decimal, or else the text. Numbers with a leading zero
 /// (`007`, codes, zip codes) and integers too large for 64 bits stay text.
+#[cfg(feature = "regex")]
 pub(crate) fn infer(text: &str) -> Value {
     match text {
         "true" => return Value::Bool(true),
@@ -60,6 +61,7 @@ pub(crate) fn infer(text: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(feature = "regex")]
     use serde_json::json;
 
     #[test]
@@ -70,6 +72,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "regex")]
     fn infers_what_looks_like_numbers_and_keeps_the_rest() {
         assert_eq!(infer("12"), json!(12));
         assert_eq!(infer("-3"), json!(-3));

@@ -28,6 +28,7 @@ pub mod binary;
 mod codec;
 mod data;
 mod exec;
+#[cfg(feature = "images")]
 mod images;
 mod item;
 mod json;
@@ -40,11 +41,33 @@ mod sources;
 mod testing;
 mod warnings;
 
+/// Every built-in op's typed parameters: build an op from Rust values (or
+/// JSON, or any serde format) instead of a pipeline file.
+///
+/// ```
+/// use baton_ops::config::{BuildContext, OpConfig, RangeConfig};
+/// let built = RangeConfig { start: 0, end: 3, step: 1 }.build(&BuildContext::default()).unwrap();
+/// assert!(matches!(built, baton_ops::BuiltOp::Source(_)));
+/// ```
+pub mod config {
+    pub use crate::codec::Codec;
+    pub use crate::data::configs::*;
+    pub use crate::exec::configs::*;
+    #[cfg(feature = "images")]
+    pub use crate::images::configs::*;
+    pub use crate::records::configs::*;
+    pub use crate::registry::{build_from, BuildContext, OpConfig, Paths, Seed};
+    pub use crate::simulate::configs::*;
+    pub use crate::sinks::configs::*;
+    pub use crate::sources::configs::*;
+}
+
 pub use data::{MakeSource, Repeat};
 pub use item::{Item, Payload, Tensor};
 pub use registry::{
-    all, find, find_kind, nearest, Bounds, BuiltOp, BuiltSource, BuiltStage, Modes, OpDef, OpError,
-    OpKind, ParamDef, ParamInt, ParamRole, ParamType, Params, SinkFactory, STAGE_KEYS,
+    all, find, find_kind, left_out, nearest, Bounds, BuiltOp, BuiltSource, BuiltStage, LeftOut,
+    Modes, OpDef, OpError, OpKind, ParamDef, ParamInt, ParamRole, ParamType, Params, SinkFactory,
+    STAGE_KEYS,
 };
 pub use sinks::around_stdout_writes;
 pub use warnings::{Moment, StageWarnings, Warning, Warnings};

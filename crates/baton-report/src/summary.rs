@@ -22,6 +22,10 @@ pub const SUMMARY_FORMAT: u32 = 1;
 /// Rates that have no bound (a stage that took no time) are `None`: JSON has
 /// no infinity.
 ///
+/// [`from_report`](Self::from_report) keeps every number in a form JSON
+/// carries exactly (15 significant digits or fewer where the full 17 would
+/// not read back), so a saved summary reads back equal.
+///
 /// # Examples
 ///
 /// ```
@@ -313,7 +317,7 @@ impl RunSummary {
     /// See [`RunSummary`].
     pub fn from_report(pipeline: &str, report: &RunReport) -> Self {
         let stats = &report.stats;
-        let elapsed = stats.elapsed.as_secs_f64();
+        let elapsed = exact_in_json(stats.elapsed.as_secs_f64());
         let bounds = stats.bounds();
         // `bounds()` lists the source first, then every stage in order.
         let source_bound = &bounds[0];
@@ -321,10 +325,10 @@ impl RunSummary {
             name: stats.source.name.clone(),
             items: stats.source.items,
             made: (stats.source.made != stats.source.items).then_some(stats.source.made),
-            busy_s: stats.source.busy.as_secs_f64(),
-            blocked_s: stats.source.blocked.as_secs_f64(),
+            busy_s: exact_in_json(stats.source.busy.as_secs_f64()),
+            blocked_s: exact_in_json(stats.source.blocked.as_secs_f64()),
             bound_items_per_s: finite(source_bound.items_per_s),
-            utilisation: source_bound.utilisation,
+            utilisation: exact_in_json(source_bound.utilisation),
         };
         let stages = stats
             .stages
@@ -337,15 +341,15 @@ impl RunSummary {
                 items_in: stage.items_in,
                 items_out: stage.items_out,
                 chunks: stage.chunks,
-                busy_s: stage.busy.as_secs_f64(),
-                waiting_for_input_s: stage.waiting_for_input.as_secs_f64(),
-                blocked_on_output_s: stage.blocked_on_output.as_secs_f64(),
-                mean_queued: stage.mean_queued,
+                busy_s: exact_in_json(stage.busy.as_secs_f64()),
+                waiting_for_input_s: exact_in_json(stage.waiting_for_input.as_secs_f64()),
+                blocked_on_output_s: exact_in_json(stage.blocked_on_output.as_secs_f64()),
+                mean_queued: exact_in_json(stage.mean_queued),
                 errors: stage.errors,
                 skipped: stage.skipped,
                 retries: stage.retries,
                 bound_items_per_s: finite(bound.items_per_s),
-                utilisation: bound.utilisation,
+                utilisation: exact_in_json(bound.utilisation),
             })
             .collect();
         let bottleneck = stats.bottleneck().map(|b| BottleneckSummary {
@@ -359,7 +363,7 @@ impl RunSummary {
             threads: stats.threads,
             elapsed_s: elapsed,
             items: stats.source.items,
-            achieved_items_per_s: stats.items_per_second(),
+            achieved_items_per_s: exact_in_json(stats.items_per_second()),
             machine_items_per_s: finite(stats.machine_bound()),
             source,
             stages,
@@ -418,7 +422,7 @@ impl RunSummary {
 impl SampleSummary {
     fn from_sample(sample: &Sample) -> Self {
         Self {
-            at_s: sample.at.as_secs_f64(),
+            at_s: exact_in_json(sample.at.as_secs_f64()),
             source_items: sample.source_items,
             in_flight: sample.in_flight,
             stages: sample
@@ -442,7 +446,105 @@ impl StageSampleSummary {
     }
 }
 
-/// `Some(rate)` for a finite rate, `None` for an unbounded one.
+/// `Some(rate)` for a finite rate (see [`exact_in_json`]), `None` for an
+/// unbounded one.
 fn finite(rate: f64) -> Option<f64> {
-    rate.is_finite().then_some(rate)
+    rate.is_finite().then(|| exact_in_json(rate))
+}
+
+/// `number` itself if serde_json reads it back exactly, else the nearest
+/// number with fewer significant digits (15 at most) that it does.
+///
+/// Why: serde_json's default float parser takes a number's digits as an
+/// integer and multiplies or divides it by a power of ten in one `f64`
+/// operation. That is exact when the integer is below 2^53 and the power at
+/// most 10^22, but a number printed with 16 or 17 digits can come back one
+/// unit in the last place off. Its `float_roundtrip` feature reads every `f64`
+/// exactly, but cargo would turn it on for every crate in the build and slow
+/// all their float parsing. Thirteen digits or more are kept for anything
+/// from nanoseconds to 10^20, far finer than a run measures.
+///
+/// A number no shorter form helps (none of a run's: they lie beyond
+/// 10^±200) is returned as it is.
+fn exact_in_json(number: f64) -> f64 {
+    let reads_back_as_itself = |candidate: f64| {
+        let json = serde_json::to_string(&candidate).unwrap_or_default();
+        serde_json::from_str::<f64>(&json).is_ok_and(|back| back == candidate)
+    };
+    if !number.is_finite() || reads_back_as_itself(number) {
+        return number;
+    }
+    // `{:.n$e}` rounds to `n` digits after the leading one.
+    (0..15)
+        .rev()
+        .filter_map(|decimals| format!("{number:.decimals$e}").parse().ok())
+        .find(|&shorter| reads_back_as_itself(shorter))
+        .unwrap_or(number)
+}
+
+#[cfg(test)]
+mod tests {
+    use baton_engine::{Config, Mode, Pipeline};
+
+    use super::*;
+
+    /// Writes `number` through serde_json and reads it back.
+    fn through_json(number: f64) -> f64 {
+        serde_json::from_str(&serde_json::to_string(&number).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn numbers_kept_for_json_read_back_exactly() {
+        // Ratios that print with 17 digits, which serde_json's default
+        // parser reads back one unit in the last place off.
+        for ratio in [
+            0.9026424723103839,
+            1.1121502759364599,
+            0.10590252925462347,
+            9.912526243239235,
+        ] {
+            let kept = exact_in_json(ratio);
+            assert_eq!(through_json(kept), kept, "{ratio} kept as {kept}");
+            assert!(
+                (kept - ratio).abs() <= ratio * 1e-14,
+                "{ratio} kept as {kept}"
+            );
+        }
+        // Every scale from a nanosecond (in seconds) to a rate far past any
+        // run's: kept to 13 digits or more.
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..200_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let digits = (state >> 11) as f64 / (1u64 << 53) as f64;
+            let exponent = (state % 29) as i32 - 9;
+            let number = (1.0 + 9.0 * digits) * 10f64.powi(exponent);
+            let kept = exact_in_json(number);
+            assert_eq!(through_json(kept), kept, "{number:e} kept as {kept:e}");
+            assert_eq!(exact_in_json(kept), kept, "{number:e} kept as {kept:e}");
+            assert!(
+                (kept - number).abs() <= number * 1e-12,
+                "{number:e} kept as {kept:e}"
+            );
+        }
+        assert_eq!(exact_in_json(0.0), 0.0);
+        assert_eq!(exact_in_json(-2.5), -2.5);
+        assert!(exact_in_json(f64::NAN).is_nan());
+    }
+
+    #[test]
+    fn a_summary_reads_back_equal() {
+        let report = Pipeline::from_iter(0..200u64)
+            .config(Config::default().threads(2).max_chunk(3))
+            .stage("square", Mode::parallel(2))
+            .map(|x| x * x)
+            .stage("add", Mode::serial_in_order())
+            .map(|x| x + 1)
+            .for_each(|_| {})
+            .unwrap();
+        let summary = RunSummary::from_report("squares", &report);
+        let json = serde_json::to_string(&summary).unwrap();
+        assert_eq!(serde_json::from_str::<RunSummary>(&json).unwrap(), summary);
+    }
 }

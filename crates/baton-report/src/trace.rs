@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::ReportError;
 use crate::summary::RunSummary;
 
+mod micros;
+
 /// The process id of every event: one run is one process in the viewers.
 ///
 /// # Examples
@@ -52,8 +54,9 @@ pub const TRACKS_PER_STAGE: u64 = 1000;
 ///
 /// * one complete (`"X"`) event per span: `name` is `item N` (or `items N–M`
 ///   for a chunk), `cat` the stage's name, `ts`/`dur` in microseconds from the
-///   run's start, `pid` [`PROCESS_ID`], `tid` the track of the stage replica
-///   (see [`track_id`]) and `args` `{first_seq, items, chunk}`;
+///   run's start (to the nanosecond: see [`TraceEvent::ts_ns`]), `pid`
+///   [`PROCESS_ID`], `tid` the track of the stage replica (see [`track_id`])
+///   and `args` `{first_seq, items, chunk}`;
 /// * metadata (`"M"`) events naming the process and every track
 ///   (`thread_name` = `<stage> #<replica>`) and sorting the tracks in
 ///   pipeline order (`thread_sort_index`);
@@ -104,14 +107,17 @@ pub struct TraceFile {
 ///     name: "item 7".into(),
 ///     cat: Some("fill".into()),
 ///     ph: Phase::Complete,
-///     ts: 250.0,
-///     dur: Some(2_000.0),
+///     ts_ns: 250_001,
+///     dur_ns: Some(2_000_000),
 ///     pid: 1,
 ///     tid: 1000,
 ///     args: EventArgs::Span { first_seq: 7, items: 1, chunk: 7 },
 /// };
 /// let json = serde_json::to_string(&event).unwrap();
 /// assert!(json.contains(r#""ph":"X""#));
+/// // In the file, microseconds; read back, the same nanoseconds.
+/// assert!(json.contains(r#""ts":250.001,"dur":2000.0"#));
+/// assert_eq!(serde_json::from_str::<TraceEvent>(&json).unwrap(), event);
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TraceEvent {
@@ -122,11 +128,23 @@ pub struct TraceEvent {
     pub cat: Option<String>,
     /// The kind of event.
     pub ph: Phase,
-    /// Start, in microseconds from the run's start.
-    pub ts: f64,
-    /// Duration in microseconds, for complete events.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dur: Option<f64>,
+    /// Start, in nanoseconds from the run's start.
+    ///
+    /// Written as `ts`, in microseconds with up to three fractional digits
+    /// (`123456789.123`), and read back to the same nanosecond: exactly for
+    /// times below 2^43 µs (about 101 days), the nearest nanosecond an `f64`
+    /// holds past that.
+    #[serde(rename = "ts", with = "micros")]
+    pub ts_ns: u64,
+    /// Duration in nanoseconds, for complete events; written as `dur`, in
+    /// microseconds, like [`ts_ns`](Self::ts_ns).
+    #[serde(
+        rename = "dur",
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "micros::option"
+    )]
+    pub dur_ns: Option<u64>,
     /// The process: always [`PROCESS_ID`].
     pub pid: u32,
     /// The track: see [`track_id`].
@@ -249,9 +267,9 @@ fn span_name(span: &Span) -> String {
     }
 }
 
-/// Microseconds, with nanosecond precision.
-fn micros(duration: std::time::Duration) -> f64 {
-    duration.as_nanos() as f64 / 1_000.0
+/// Whole nanoseconds (saturating: `u64` nanoseconds last 584 years).
+fn nanos(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl TraceFile {
@@ -274,8 +292,8 @@ impl TraceFile {
             name: "process_name".to_string(),
             cat: None,
             ph: Phase::Metadata,
-            ts: 0.0,
-            dur: None,
+            ts_ns: 0,
+            dur_ns: None,
             pid: PROCESS_ID,
             tid: 0,
             args: EventArgs::Name {
@@ -289,8 +307,8 @@ impl TraceFile {
                 name: name.to_string(),
                 cat: None,
                 ph: Phase::Metadata,
-                ts: 0.0,
-                dur: None,
+                ts_ns: 0,
+                dur_ns: None,
                 pid: PROCESS_ID,
                 tid,
                 args,
@@ -312,8 +330,8 @@ impl TraceFile {
             name: span_name(span),
             cat: Some(baton.stage_name(span.stage).unwrap_or("?").to_string()),
             ph: Phase::Complete,
-            ts: micros(span.start),
-            dur: Some(micros(span.duration)),
+            ts_ns: nanos(span.start),
+            dur_ns: Some(nanos(span.duration)),
             pid: PROCESS_ID,
             tid: track_id(span.stage, span.replica),
             args: EventArgs::Span {
@@ -362,8 +380,8 @@ impl TraceFile {
                     chunk,
                     first_seq,
                     items,
-                    start_us: event.ts,
-                    dur_us: event.dur.unwrap_or(0.0),
+                    start_us: micros::micros_from_nanos(event.ts_ns),
+                    dur_us: micros::micros_from_nanos(event.dur_ns.unwrap_or(0)),
                 }),
                 _ => None,
             })
@@ -570,7 +588,7 @@ mod tests {
             .all(|e| e.ph == Phase::Complete));
         assert!(trace.trace_events[first_span..]
             .windows(2)
-            .all(|w| w[0].ts <= w[1].ts));
+            .all(|w| w[0].ts_ns <= w[1].ts_ns));
     }
 
     #[test]

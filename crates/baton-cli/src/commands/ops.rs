@@ -8,7 +8,7 @@ use baton_ops::{OpDef, OpKind, ParamRole, ParamType};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Format {
     /// For people: each op, its modes and parameters (and, for one op, a
-    /// stage to start from).
+    /// stage to start from and a worked example pipeline).
     #[default]
     Text,
     /// A JSON array of ops, for editors and scripts.
@@ -19,23 +19,25 @@ pub(crate) fn ops(name: Option<&str>, format: Format) -> anyhow::Result<ExitCode
     let all = baton_ops::all();
     let chosen: Vec<&OpDef> = match name {
         None => all,
-        Some(name) => match baton_ops::find(name) {
-            Some(op) => vec![op],
-            None => {
+        Some(name) => {
+            // A source and a sink may share a name (`csv`, `files`): both are shown.
+            let named: Vec<&OpDef> = all.iter().copied().filter(|op| op.name == name).collect();
+            if named.is_empty() {
                 let help = baton_ops::nearest(name, all.iter().map(|op| op.name))
                     .map(|n| format!(" (did you mean `{n}`?)"))
                     .unwrap_or_default();
                 let message = format!("no built-in stage is named `{name}`{help}");
                 return Err(super::BadArgument(message).into());
             }
-        },
+            named
+        }
     };
     if format == Format::Json {
         let ops: Vec<serde_json::Value> = chosen.iter().map(|op| as_json(op)).collect();
         println!("{}", serde_json::to_string_pretty(&ops)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let one = chosen.len() == 1;
+    let one = name.is_some();
     let mut kind = None;
     for op in chosen {
         if kind != Some(op.kind) {
@@ -52,6 +54,7 @@ pub(crate) fn ops(name: Option<&str>, format: Format) -> anyhow::Result<ExitCode
         print!("{}", describe(op));
         if one {
             print!("{}", starting_stage(op));
+            print!("{}", worked_example(op));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -90,7 +93,22 @@ fn starting_stage(op: &OpDef) -> String {
     text
 }
 
-/// An op as JSON: name, kind, summary, modes, and every parameter.
+/// The op's worked example, a whole pipeline file. It is printed as it is,
+/// not indented, to be copied into a file: an indent would change the text
+/// of a multi-line string (an `exec` worker's inline Python).
+fn worked_example(op: &OpDef) -> String {
+    let example = op.example();
+    if example.is_empty() {
+        return String::new();
+    }
+    format!(
+        "  an example pipeline (save it as a .toml file and `baton run` it):\n\n{}\n\n",
+        example.trim_end()
+    )
+}
+
+/// An op as JSON: name, kind, summary, modes, every parameter, and its
+/// worked example.
 fn as_json(op: &OpDef) -> serde_json::Value {
     let params: Vec<serde_json::Value> = op
         .params
@@ -125,6 +143,7 @@ fn as_json(op: &OpDef) -> serde_json::Value {
         "default_mode": op.modes.default.as_str(),
         "blocking": op.modes.blocking,
         "params": params,
+        "example": op.example(),
     })
 }
 

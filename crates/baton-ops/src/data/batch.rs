@@ -34,10 +34,14 @@
 //! ```
 
 use baton_engine::{BoxError, Stage};
+use serde::{Deserialize, Serialize};
 
-use super::positive;
+use super::at_least_one;
 use crate::item::{Item, Payload};
-use crate::registry::{BuiltOp, BuiltStage, Modes, OpDef, OpKind, ParamDef, ParamType};
+use crate::registry::{
+    build_from, BuildContext, BuiltOp, BuiltStage, Modes, OpConfig, OpDef, OpError, OpKind,
+    ParamDef, ParamType,
+};
 
 pub(super) const BATCH: OpDef = OpDef {
     name: "batch",
@@ -59,19 +63,7 @@ pub(super) const BATCH: OpDef = OpDef {
         ),
     ],
     modes: Modes::SERIAL,
-    build: |p| {
-        let size = positive(p, "size")?;
-        let exact = p.bool("drop_remainder")?.unwrap_or(false);
-        let stack = p.bool("stack")?.unwrap_or(false);
-        Ok(BuiltOp::Stage(BuiltStage::replicas(move || {
-            Ok(Batch {
-                size,
-                exact,
-                stack,
-                items: Vec::new(),
-            })
-        })))
-    },
+    build: build_from::<BatchConfig>,
 };
 
 pub(super) const UNBATCH: OpDef = OpDef {
@@ -80,8 +72,94 @@ pub(super) const UNBATCH: OpDef = OpDef {
     summary: "turns every batch back into its items; a stacked batch (`stack = true`) into items of one tensor row and one value of each field",
     params: &[],
     modes: Modes::ANY,
-    build: |_| Ok(BuiltOp::Stage(BuiltStage::replicas(|| Ok(Unbatch)))),
+    build: build_from::<UnbatchConfig>,
 };
+
+/// The parameters of `batch`: groups `size` items into one item whose
+/// payload is the batch (or, with `stack`, one stacked tensor and an array
+/// per field).
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BatchConfig, BuildContext, OpConfig};
+/// use baton_ops::{BuiltOp, Item, Payload};
+///
+/// let config = BatchConfig { size: 2, drop_remainder: true, stack: false };
+/// let BuiltOp::Stage(built) = config.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// let mut batch = built.replica().unwrap();
+/// let mut out = Vec::new();
+/// for n in 0..3 {
+///     batch.process(Item::with_field("n", n), &mut out).unwrap();
+/// }
+/// batch.finish(&mut out).unwrap(); // the short last batch is dropped
+/// assert_eq!(out.len(), 1);
+/// assert!(matches!(&out[0].payload, Payload::Batch(items) if items.len() == 2));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchConfig {
+    /// Items per batch (at least 1).
+    pub size: usize,
+    /// Drop a short last batch.
+    #[serde(default)]
+    pub drop_remainder: bool,
+    /// Stack the items' tensors (all of one shape) into one tensor
+    /// `[size, ...]` and each field into an array, as a training loop takes
+    /// a batch.
+    #[serde(default)]
+    pub stack: bool,
+}
+
+impl OpConfig for BatchConfig {
+    const DEF: &'static OpDef = &BATCH;
+
+    fn build(&self, _: &BuildContext) -> Result<BuiltOp, OpError> {
+        let size = at_least_one("size", self.size)?;
+        let BatchConfig {
+            drop_remainder: exact,
+            stack,
+            ..
+        } = *self;
+        Ok(BuiltOp::Stage(BuiltStage::replicas(move || {
+            Ok(Batch {
+                size,
+                exact,
+                stack,
+                items: Vec::new(),
+            })
+        })))
+    }
+}
+
+/// The parameters of `unbatch` (it has none): turns every batch back into
+/// its items.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BuildContext, OpConfig, UnbatchConfig};
+/// use baton_ops::{BuiltOp, Item, Payload};
+///
+/// let BuiltOp::Stage(built) = UnbatchConfig {}.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// let items = vec![Item::with_field("n", 0), Item::with_field("n", 1)];
+/// let mut batch = Item::with_field("size", 2);
+/// batch.payload = Payload::Batch(items.clone());
+/// let mut out = Vec::new();
+/// built.replica().unwrap().process(batch, &mut out).unwrap();
+/// assert_eq!(out, items);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnbatchConfig {}
+
+impl OpConfig for UnbatchConfig {
+    const DEF: &'static OpDef = &UNBATCH;
+
+    fn build(&self, _: &BuildContext) -> Result<BuiltOp, OpError> {
+        Ok(BuiltOp::Stage(BuiltStage::replicas(|| Ok(Unbatch))))
+    }
+}
 
 /// Items into one item whose payload is the batch.
 #[derive(Debug)]

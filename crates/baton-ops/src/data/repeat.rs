@@ -43,11 +43,14 @@ use std::path::PathBuf;
 use baton_engine::BoxError;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
 
 use super::cache_file::{CacheReader, CacheWriter};
+use super::seed_zero;
 use crate::item::Item;
 use crate::registry::{
-    BuiltOp, BuiltSource, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
+    build_from, BuildContext, BuiltOp, BuiltSource, Modes, OpConfig, OpDef, OpError, OpKind,
+    ParamDef, ParamType, Seed,
 };
 
 pub(super) const DEF: OpDef = OpDef {
@@ -76,21 +79,66 @@ pub(super) const DEF: OpDef = OpDef {
         ),
     ],
     modes: Modes::SERIAL,
-    build,
+    build: build_from::<RepeatConfig>,
 };
 
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let epochs = params.int_as::<u64>("epochs")?.unwrap_or(1);
-    if epochs == 0 {
-        return Err(OpError::param("epochs", "must be at least 1"));
+/// The parameters of `repeat`: the source's items `epochs` times, read
+/// anew each epoch, or kept (`cache`, `cache_file`), or reshuffled each
+/// epoch (`shuffle`, `seed`). It builds a [`Repeat`], which wraps the
+/// source.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BuildContext, OpConfig, RepeatConfig, Seed};
+/// use baton_ops::{BuiltOp, BuiltSource, Item};
+///
+/// let config = RepeatConfig { epochs: 2, shuffle: false, seed: Seed(0), cache: true, cache_file: None };
+/// let BuiltOp::Repeat(repeat) = config.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// let items = (0..3).map(|n| Ok(Item::with_field("n", n)));
+/// let first = BuiltSource { items: Box::new(items), len: Some(3), streaming: false, parse: None };
+/// let source = repeat.around(first, Box::new(|| unreachable!("the cache replays epoch 1"))).unwrap();
+/// let epochs: Vec<u64> = source.items.map(|i| i.unwrap().get("epoch").unwrap().as_u64().unwrap()).collect();
+/// assert_eq!(epochs, [0, 0, 0, 1, 1, 1]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepeatConfig {
+    /// How many times the items come (at least 1).
+    pub epochs: u64,
+    /// Every epoch a new permutation of all the items, the same for the
+    /// same `seed` and epoch (keeps them in memory).
+    #[serde(default)]
+    pub shuffle: bool,
+    /// The seed of the permutations.
+    #[serde(default = "seed_zero")]
+    pub seed: Seed,
+    /// Keep the first epoch's items in memory and replay them, instead of
+    /// reading the source again.
+    #[serde(default)]
+    pub cache: bool,
+    /// Keep the first epoch's items in this file instead of memory and
+    /// replay them from it; a complete file from an earlier run is replayed
+    /// without reading the source (delete it when the source changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_file: Option<PathBuf>,
+}
+
+impl OpConfig for RepeatConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, context: &BuildContext) -> Result<BuiltOp, OpError> {
+        if self.epochs == 0 {
+            return Err(OpError::param("epochs", "must be at least 1"));
+        }
+        Ok(BuiltOp::Repeat(Repeat {
+            epochs: self.epochs,
+            shuffle: self.shuffle,
+            seed: self.seed.0,
+            cache: self.cache,
+            cache_file: self.cache_file.as_ref().map(|path| context.path(path)),
+        }))
     }
-    Ok(BuiltOp::Repeat(Repeat {
-        epochs,
-        shuffle: params.bool("shuffle")?.unwrap_or(false),
-        seed: params.seed("seed")?.unwrap_or(0),
-        cache: params.bool("cache")?.unwrap_or(false),
-        cache_file: params.path("cache_file")?,
-    }))
 }
 
 /// A built `repeat`: how the source it wraps is repeated.

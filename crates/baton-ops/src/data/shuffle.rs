@@ -17,8 +17,13 @@
 //! assert_eq!(a.len(), 20);
 //! ```
 
-use super::positive;
-use crate::registry::{BuiltOp, BuiltStage, Modes, OpDef, OpKind, ParamDef, ParamType};
+use serde::{Deserialize, Serialize};
+
+use super::{at_least_one, seed_zero};
+use crate::registry::{
+    build_from, BuildContext, BuiltOp, BuiltStage, Modes, OpConfig, OpDef, OpError, OpKind,
+    ParamDef, ParamType, Seed,
+};
 
 pub(super) const DEF: OpDef = OpDef {
     name: "shuffle",
@@ -30,11 +35,47 @@ pub(super) const DEF: OpDef = OpDef {
         ParamDef::with_default("seed", ParamType::Int, "0", "random seed"),
     ],
     modes: Modes::SERIAL,
-    build: |p| {
-        let buffer = positive(p, "buffer_size")?;
-        let seed = p.seed("seed")?.unwrap_or(0);
+    build: build_from::<ShuffleConfig>,
+};
+
+/// The parameters of `shuffle`: shuffles through a buffer of `buffer_size`
+/// items, the same way for the same `seed`.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::{Mode, Pipeline};
+/// use baton_ops::config::{BuildContext, OpConfig, Seed, ShuffleConfig};
+/// use baton_ops::{BuiltOp, Item};
+///
+/// let config = ShuffleConfig { buffer_size: 8, seed: Seed(1) };
+/// let shuffle = || {
+///     let BuiltOp::Stage(built) = config.build(&BuildContext::default()).unwrap() else { unreachable!() };
+///     let items = (0..20).map(|n| Item::with_field("n", n));
+///     built.attach(Pipeline::from_iter(items).stage("shuffle", Mode::serial_in_order())).collect().unwrap()
+/// };
+/// let (a, b) = (shuffle(), shuffle());
+/// assert_eq!(a, b, "the same seed shuffles the same way");
+/// assert_eq!(a.len(), 20);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShuffleConfig {
+    /// Items held to shuffle among (at least 1).
+    pub buffer_size: usize,
+    /// Random seed.
+    #[serde(default = "seed_zero")]
+    pub seed: Seed,
+}
+
+impl OpConfig for ShuffleConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, _: &BuildContext) -> Result<BuiltOp, OpError> {
+        let buffer = at_least_one("buffer_size", self.buffer_size)?;
+        let Seed(seed) = self.seed;
         Ok(BuiltOp::Stage(BuiltStage::attach_with(move |builder| {
             builder.shuffle(buffer, seed)
         })))
-    },
-};
+    }
+}

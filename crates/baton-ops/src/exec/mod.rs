@@ -245,19 +245,27 @@ mod protocol;
 mod stage;
 mod worker;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use baton_engine::Stage;
+use serde::{Deserialize, Serialize};
 
 use crate::item::Item;
 use crate::registry::{
-    BuiltOp, BuiltStage, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
+    build_from, BuildContext, BuiltOp, BuiltStage, Modes, OpConfig, OpDef, OpError, OpKind,
+    ParamDef, ParamType,
 };
 use protocol::Protocol;
 use stage::ExecStage;
+
+/// The `exec` stage's typed parameters (see [`crate::config`]).
+pub(crate) mod configs {
+    pub use super::{ExecConfig, ExecProtocol};
+}
 
 /// The longest answer by default: 64 MiB.
 const DEFAULT_MAX_ANSWER: usize = 64 << 20;
@@ -348,8 +356,170 @@ const DEF: OpDef = OpDef {
         ),
     ],
     modes: Modes::ANY_BLOCKING,
-    build,
+    build: build_from::<ExecConfig>,
 };
+
+/// The parameters of `exec`: the worker's command, how it is spoken to,
+/// its environment and its limits (the protocol: the [module's
+/// documentation](self)).
+///
+/// # Examples
+///
+/// `cat` echoes every request, its id too: a worker that changes nothing.
+///
+/// ```
+/// use baton_engine::Stage;
+/// use baton_ops::config::{BuildContext, ExecConfig, OpConfig};
+/// use baton_ops::{BuiltOp, Item};
+///
+/// let exec = ExecConfig {
+///     env_clear: Some(true),
+///     timeout_ms: Some(10_000),
+///     ..ExecConfig::new(["cat"])
+/// };
+/// let BuiltOp::Stage(built) = exec.build(&BuildContext::new(".")).unwrap() else { unreachable!() };
+/// let mut out = Vec::new();
+/// built.replica().unwrap().process(Item::with_field("n", 7), &mut out).unwrap();
+/// assert_eq!(out, vec![Item::with_field("n", 7)]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecConfig {
+    /// The program and its arguments (`["python3", "worker.py"]`).
+    pub command: Vec<String>,
+    /// "jsonl": records as JSON lines; "bytes": payloads in frames (an
+    /// 8-byte header: the request's id, the length); "arrow": chunks of
+    /// records as Arrow IPC streams in frames.
+    #[serde(default)]
+    pub protocol: ExecProtocol,
+    /// Requests a replica sends its worker before it reads their answers
+    /// (answers are matched to requests by id).
+    #[serde(default = "default_in_flight")]
+    pub in_flight: usize,
+    /// arrow: the most rows of items that are not chunks of records sent
+    /// as one record batch.
+    #[serde(default = "default_batch_rows")]
+    pub batch_rows: usize,
+    /// Environment variables set for the worker (over what it inherits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<BTreeMap<String, String>>,
+    /// true: the worker inherits none of baton's environment, only `env`
+    /// (default false: all of it, secrets included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_clear: Option<bool>,
+    /// The only variables of baton's environment the worker inherits
+    /// (`["PATH", "HOME"]`), besides `env`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_allow: Option<Vec<String>>,
+    /// The worker's working folder, relative to the pipeline file
+    /// (default: the pipeline file's folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<PathBuf>,
+    /// How long the worker may take over one item before it is killed and
+    /// restarted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// The longest answer (a line, or a frame's bytes) a worker may write,
+    /// 64 MiB by default; a longer one fails the item and the worker is
+    /// restarted.
+    #[serde(default = "default_max_answer")]
+    pub max_answer_bytes: usize,
+    /// jsonl: every answer must carry its request's `_request` id (in its
+    /// object, in every object of its array, or beside `_items`).
+    #[serde(default)]
+    pub require_ids: bool,
+}
+
+impl ExecConfig {
+    /// The worker `command` (program and arguments), every other
+    /// parameter at its default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_ops::config::{ExecConfig, ExecProtocol};
+    /// let exec = ExecConfig::new(["python3", "worker.py"]);
+    /// assert_eq!(exec.protocol, ExecProtocol::Jsonl);
+    /// assert_eq!((exec.in_flight, exec.batch_rows), (64, 4096));
+    /// ```
+    pub fn new<S: Into<String>>(command: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            command: command.into_iter().map(Into::into).collect(),
+            protocol: ExecProtocol::default(),
+            in_flight: DEFAULT_IN_FLIGHT,
+            batch_rows: DEFAULT_BATCH_ROWS,
+            env: None,
+            env_clear: None,
+            env_allow: None,
+            cwd: None,
+            timeout_ms: None,
+            max_answer_bytes: DEFAULT_MAX_ANSWER,
+            require_ids: false,
+        }
+    }
+}
+
+fn default_in_flight() -> usize {
+    DEFAULT_IN_FLIGHT
+}
+
+fn default_batch_rows() -> usize {
+    DEFAULT_BATCH_ROWS
+}
+
+fn default_max_answer() -> usize {
+    DEFAULT_MAX_ANSWER
+}
+
+/// How an `exec` stage and its worker speak (see the [module's
+/// documentation](self)).
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::ExecProtocol;
+/// let protocol: ExecProtocol = serde_json::from_str(r#""arrow""#).unwrap();
+/// assert_eq!(protocol, ExecProtocol::Arrow);
+/// let error = serde_json::from_str::<ExecProtocol>(r#""xml""#).unwrap_err();
+/// assert!(error.to_string().contains(r#"expected "jsonl", "bytes" or "arrow""#));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", try_from = "String")]
+pub enum ExecProtocol {
+    /// Records as JSON lines, one request per line and one answer per line.
+    #[default]
+    Jsonl,
+    /// Bytes payloads in frames: an 8-byte header (the request's id, the
+    /// length), then the bytes.
+    Bytes,
+    /// Chunks of records as Arrow IPC streams, in frames as for `Bytes`.
+    Arrow,
+}
+
+impl TryFrom<String> for ExecProtocol {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        match name.as_str() {
+            "jsonl" => Ok(ExecProtocol::Jsonl),
+            "bytes" => Ok(ExecProtocol::Bytes),
+            "arrow" => Ok(ExecProtocol::Arrow),
+            other => Err(format!(
+                "unknown protocol \"{other}\"; expected \"jsonl\", \"bytes\" or \"arrow\""
+            )),
+        }
+    }
+}
+
+impl From<ExecProtocol> for Protocol {
+    fn from(protocol: ExecProtocol) -> Self {
+        match protocol {
+            ExecProtocol::Jsonl => Protocol::Jsonl,
+            ExecProtocol::Bytes => Protocol::Bytes,
+            ExecProtocol::Arrow => Protocol::Arrow,
+        }
+    }
+}
 
 /// How to start a worker: the same for every replica of the stage.
 #[derive(Debug)]
@@ -380,118 +550,118 @@ struct WorkerSpec {
     command_line: String,
 }
 
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let command = Params::need("command", params.str_list("command")?)?;
-    let Some((program, args)) = command.split_first() else {
-        return Err(OpError::param(
-            "command",
-            "is empty: give the program and its arguments, e.g. [\"python3\", \"worker.py\"]",
-        ));
-    };
-    if program.is_empty() {
-        return Err(OpError::param("command", "the program's name is empty"));
-    }
-    let protocol_name = params.str("protocol")?.unwrap_or("jsonl");
-    let protocol = Protocol::parse(protocol_name).ok_or_else(|| {
-        OpError::param(
-            "protocol",
-            format!(
-                "unknown protocol \"{protocol_name}\"; expected \"jsonl\", \"bytes\" or \"arrow\""
-            ),
-        )
-    })?;
-    let cwd = match params.path("cwd")? {
-        Some(cwd) if !cwd.is_dir() => {
+impl OpConfig for ExecConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, context: &BuildContext) -> Result<BuiltOp, OpError> {
+        let command = &self.command;
+        let Some((program, args)) = command.split_first() else {
             return Err(OpError::param(
-                "cwd",
-                format!("`{}` is not a folder", cwd.display()),
-            ))
+                "command",
+                "is empty: give the program and its arguments, e.g. [\"python3\", \"worker.py\"]",
+            ));
+        };
+        if program.is_empty() {
+            return Err(OpError::param("command", "the program's name is empty"));
         }
-        Some(cwd) => cwd,
-        None => params.base_dir().to_path_buf(),
-    };
-    // `baton check` refuses a value under 1 at its place in the file; a
-    // stage built by hand from parameters is checked here.
-    let timeout = match params.int_as::<u64>("timeout_ms")? {
-        Some(0) => return Err(OpError::param("timeout_ms", "must be at least 1, not 0")),
-        ms => ms.map(Duration::from_millis),
-    };
-    let max_answer = match params.int_as::<usize>("max_answer_bytes")? {
-        Some(0) => {
+        let protocol = Protocol::from(self.protocol);
+        let cwd = match self.cwd.as_ref().map(|cwd| context.path(cwd)) {
+            Some(cwd) if !cwd.is_dir() => {
+                return Err(OpError::param(
+                    "cwd",
+                    format!("`{}` is not a folder", cwd.display()),
+                ))
+            }
+            Some(cwd) => cwd,
+            None => context.base_dir().to_path_buf(),
+        };
+        // `baton check` refuses a value under 1 at its place in the file; a
+        // stage built by hand from parameters is checked here.
+        let timeout = match self.timeout_ms {
+            Some(0) => return Err(OpError::param("timeout_ms", "must be at least 1, not 0")),
+            ms => ms.map(Duration::from_millis),
+        };
+        let max_answer = match self.max_answer_bytes {
+            0 => {
+                return Err(OpError::param(
+                    "max_answer_bytes",
+                    "must be at least 1, not 0",
+                ))
+            }
+            bytes => bytes,
+        };
+        let require_ids = self.require_ids;
+        if require_ids && protocol != Protocol::Jsonl {
             return Err(OpError::param(
-                "max_answer_bytes",
-                "must be at least 1, not 0",
-            ))
+                "require_ids",
+                "is for the `jsonl` protocol: a frame always carries its request's id",
+            ));
         }
-        bytes => bytes.unwrap_or(DEFAULT_MAX_ANSWER),
-    };
-    let require_ids = params.bool("require_ids")?.unwrap_or(false);
-    if require_ids && protocol != Protocol::Jsonl {
-        return Err(OpError::param(
-            "require_ids",
-            "is for the `jsonl` protocol: a frame always carries its request's id",
-        ));
-    }
-    let in_flight = match params.int_as::<usize>("in_flight")? {
-        Some(0) => return Err(OpError::param("in_flight", "must be at least 1, not 0")),
-        n => n.unwrap_or(DEFAULT_IN_FLIGHT),
-    };
-    let batch_rows = match params.int_as::<usize>("batch_rows")? {
-        Some(0) => return Err(OpError::param("batch_rows", "must be at least 1, not 0")),
-        n => n.unwrap_or(DEFAULT_BATCH_ROWS),
-    };
-    let env = params.str_table("env")?.unwrap_or_default();
-    for (name, _) in &env {
-        check_variable_name("env", name)?;
-    }
-    let env_allow = params.str_list("env_allow")?;
-    for name in env_allow.iter().flatten() {
-        check_variable_name("env_allow", name)?;
-    }
-    let env_clear =
-        match (params.bool("env_clear")?, &env_allow) {
+        let in_flight = match self.in_flight {
+            0 => return Err(OpError::param("in_flight", "must be at least 1, not 0")),
+            n => n,
+        };
+        let batch_rows = match self.batch_rows {
+            0 => return Err(OpError::param("batch_rows", "must be at least 1, not 0")),
+            n => n,
+        };
+        let env: Vec<(String, String)> = self
+            .env
+            .iter()
+            .flatten()
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        for (name, _) in &env {
+            check_variable_name("env", name)?;
+        }
+        let env_allow = self.env_allow.clone();
+        for name in env_allow.iter().flatten() {
+            check_variable_name("env_allow", name)?;
+        }
+        let env_clear = match (self.env_clear, &env_allow) {
             (Some(false), Some(_)) => return Err(OpError::param(
                 "env_clear",
                 "is false, but `env_allow` passes only the variables it names: drop one of the two",
             )),
             (clear, allow) => clear.unwrap_or(false) || allow.is_some(),
         };
-    let spec = Arc::new(WorkerSpec {
-        program: resolve(program, &cwd),
-        args: args.to_vec(),
-        env,
-        env_clear,
-        env_allow: env_allow.unwrap_or_default(),
-        cwd,
-        protocol,
-        timeout,
-        max_answer,
-        require_ids,
-        in_flight,
-        batch_rows,
-        label: Path::new(program).file_name().map_or_else(
-            || program.clone(),
-            |name| name.to_string_lossy().into_owned(),
-        ),
-        command_line: command.join(" "),
-    });
-    let min_chunk = match protocol {
-        Protocol::Arrow => batch_rows.saturating_mul(4),
-        Protocol::Jsonl | Protocol::Bytes => in_flight.saturating_mul(CHUNK_PER_IN_FLIGHT),
-    };
-    let replicas = Arc::new(AtomicUsize::new(0));
-    // Chunks of records come whole: `jsonl` and `bytes` send their rows
-    // one by one, `arrow` the whole batch.
-    let stage = BuiltStage::record_replicas(move || {
-        let replica = replicas.fetch_add(1, Ordering::Relaxed);
-        Ok(Box::new(ExecStage::new(Arc::clone(&spec), replica)) as Box<dyn Stage<Item, Item>>)
-    });
-    let stage = stage.min_chunk(min_chunk);
-    Ok(BuiltOp::Stage(match protocol {
-        // Each item is a request of its own, with its own outcome.
-        Protocol::Jsonl | Protocol::Bytes => stage.preferring_rows(),
-        Protocol::Arrow => stage,
-    }))
+        let spec = Arc::new(WorkerSpec {
+            program: resolve(program, &cwd),
+            args: args.to_vec(),
+            env,
+            env_clear,
+            env_allow: env_allow.unwrap_or_default(),
+            cwd,
+            protocol,
+            timeout,
+            max_answer,
+            require_ids,
+            in_flight,
+            batch_rows,
+            label: Path::new(program).file_name().map_or_else(
+                || program.clone(),
+                |name| name.to_string_lossy().into_owned(),
+            ),
+            command_line: command.join(" "),
+        });
+        let min_chunk = match protocol {
+            Protocol::Arrow => batch_rows.saturating_mul(4),
+            Protocol::Jsonl | Protocol::Bytes => in_flight.saturating_mul(CHUNK_PER_IN_FLIGHT),
+        };
+        let replicas = Arc::new(AtomicUsize::new(0));
+        // Chunks of records come whole: `jsonl` and `bytes` send their rows
+        // one by one, `arrow` the whole batch.
+        let stage = BuiltStage::record_replicas(move || {
+            let replica = replicas.fetch_add(1, Ordering::Relaxed);
+            Ok(Box::new(ExecStage::new(Arc::clone(&spec), replica)) as Box<dyn Stage<Item, Item>>)
+        });
+        let stage = stage.min_chunk(min_chunk);
+        Ok(BuiltOp::Stage(match protocol {
+            // Each item is a request of its own, with its own outcome.
+            Protocol::Jsonl | Protocol::Bytes => stage.preferring_rows(),
+            Protocol::Arrow => stage,
+        }))
+    }
 }
 
 /// A variable's name must be one the environment can hold.

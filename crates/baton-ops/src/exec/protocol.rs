@@ -90,16 +90,6 @@ impl From<io::Error> for ReadFailure {
 }
 
 impl Protocol {
-    /// The protocol named `name` in a pipeline file.
-    pub(super) fn parse(name: &str) -> Option<Protocol> {
-        match name {
-            "jsonl" => Some(Protocol::Jsonl),
-            "bytes" => Some(Protocol::Bytes),
-            "arrow" => Some(Protocol::Arrow),
-            _ => None,
-        }
-    }
-
     /// What is written to the worker's stdin for `item`, as request `id`.
     pub(super) fn request(self, item: &Item, id: RequestId) -> Result<Vec<u8>, ExecError> {
         match self {

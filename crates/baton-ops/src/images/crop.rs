@@ -24,11 +24,15 @@
 //! ```
 
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 
 use super::error::ImageError;
 use super::random::item_rng;
-use super::{map_stage, pixels, put_image, seed, take_image, PIXELS};
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use super::{map_stage, pixels, put_image, take_image, zero_seed, PIXELS};
+use crate::registry::{
+    build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind, ParamDef,
+    ParamType, Seed,
+};
 
 pub(super) const DEF: OpDef = OpDef {
     name: "crop",
@@ -60,49 +64,122 @@ pub(super) const DEF: OpDef = OpDef {
         .between(0, PIXELS.1),
     ],
     modes: Modes::ANY,
-    build,
+    build: build_from::<CropConfig>,
 };
 
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let width = pixels(params, "width")?;
-    let height = pixels(params, "height")?;
-    let random = match params.str("position")?.unwrap_or("center") {
-        "center" => false,
-        "random" => true,
-        other => {
-            return Err(OpError::param(
-                "position",
-                format!("unknown position \"{other}\"; expected \"center\" or \"random\""),
-            ))
+/// The parameters of `crop`: a `width` x `height` window, cut from the
+/// centre of the image (padded first by `padding` black pixels) or from a
+/// random place decided by `seed` and the item's record.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::Stage;
+/// use baton_ops::config::{BuildContext, CropConfig, CropPosition, OpConfig, Seed};
+/// use baton_ops::{BuiltOp, Item, Payload};
+///
+/// let crop = CropConfig {
+///     width: 3,
+///     height: 2,
+///     position: CropPosition::Random,
+///     seed: Seed(7),
+///     padding: 1,
+/// };
+/// let BuiltOp::Stage(built) = crop.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// let item = Item { payload: Payload::Image(image::DynamicImage::new_rgb8(6, 4)), ..Item::default() };
+/// let mut out = Vec::new();
+/// built.replica().unwrap().process(item, &mut out).unwrap();
+/// assert_eq!((out[0].get("width").unwrap(), out[0].get("height").unwrap()), (&3.into(), &2.into()));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CropConfig {
+    /// The window's width in pixels.
+    pub width: u32,
+    /// The window's height in pixels.
+    pub height: u32,
+    /// Where the window is: "center" or "random".
+    #[serde(default)]
+    pub position: CropPosition,
+    /// Random seed (with the item's record, decides a random window).
+    #[serde(default = "zero_seed")]
+    pub seed: Seed,
+    /// Black pixels added on every side before cutting (28x28 with padding
+    /// 4 and a random 28x28 window: shifts of up to 4 pixels).
+    #[serde(default)]
+    pub padding: u32,
+}
+
+/// Where `crop` cuts its window.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::CropPosition;
+/// let position: CropPosition = serde_json::from_str(r#""random""#).unwrap();
+/// assert_eq!(position, CropPosition::Random);
+/// let error = serde_json::from_str::<CropPosition>(r#""middle""#).unwrap_err();
+/// assert!(error.to_string().contains(r#"expected "center" or "random""#));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", try_from = "String")]
+pub enum CropPosition {
+    /// In the middle of the image.
+    #[default]
+    Center,
+    /// At a random place, decided by the seed and the item's record.
+    Random,
+}
+
+impl TryFrom<String> for CropPosition {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        match name.as_str() {
+            "center" => Ok(CropPosition::Center),
+            "random" => Ok(CropPosition::Random),
+            other => Err(format!(
+                "unknown position \"{other}\"; expected \"center\" or \"random\""
+            )),
         }
-    };
-    let seed = seed(params)?;
-    let padding = params.int_as::<u32>("padding")?.unwrap_or(0);
-    Ok(map_stage(move |mut item| {
-        let image = padded(take_image(&mut item)?, padding);
-        let (free_x, free_y) = match (
-            image.width().checked_sub(width),
-            image.height().checked_sub(height),
-        ) {
-            (Some(x), Some(y)) => (x, y),
-            _ => {
-                return Err(ImageError::TooSmall {
-                    width: image.width(),
-                    height: image.height(),
-                    crop_width: width,
-                    crop_height: height,
-                })
-            }
-        };
-        let (x, y) = if random {
-            let mut rng = item_rng(seed, "crop", &item);
-            (rng.gen_range(0..=free_x), rng.gen_range(0..=free_y))
-        } else {
-            (free_x / 2, free_y / 2)
-        };
-        let window = image.crop_imm(x, y, width, height);
-        Ok(put_image(item, window))
-    }))
+    }
+}
+
+impl OpConfig for CropConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, _: &BuildContext) -> Result<BuiltOp, OpError> {
+        let width = pixels("width", self.width)?;
+        let height = pixels("height", self.height)?;
+        let random = self.position == CropPosition::Random;
+        let Seed(seed) = self.seed;
+        let padding = self.padding;
+        Ok(map_stage(move |mut item| {
+            let image = padded(take_image(&mut item)?, padding);
+            let (free_x, free_y) = match (
+                image.width().checked_sub(width),
+                image.height().checked_sub(height),
+            ) {
+                (Some(x), Some(y)) => (x, y),
+                _ => {
+                    return Err(ImageError::TooSmall {
+                        width: image.width(),
+                        height: image.height(),
+                        crop_width: width,
+                        crop_height: height,
+                    })
+                }
+            };
+            let (x, y) = if random {
+                let mut rng = item_rng(seed, "crop", &item);
+                (rng.gen_range(0..=free_x), rng.gen_range(0..=free_y))
+            } else {
+                (free_x / 2, free_y / 2)
+            };
+            let window = image.crop_imm(x, y, width, height);
+            Ok(put_image(item, window))
+        }))
+    }
 }
 
 /// `image` with a black border `padding` pixels wide.

@@ -21,10 +21,12 @@
 //! assert!(matches!(out[0].payload, Payload::Image(_)));
 //! ```
 
+use serde::{Deserialize, Serialize};
+
 use super::error::ImageError;
 use super::{map_stage, put_image};
 use crate::item::{Item, Payload};
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, Params};
+use crate::registry::{build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind};
 
 pub(super) const DEF: OpDef = OpDef {
     name: "image_decode",
@@ -32,11 +34,38 @@ pub(super) const DEF: OpDef = OpDef {
     summary: "decodes a bytes payload (PNG, JPEG) into an image; sets `width` and `height`",
     params: &[],
     modes: Modes::ANY,
-    build,
+    build: build_from::<ImageDecodeConfig>,
 };
 
-fn build(_: &Params) -> Result<BuiltOp, OpError> {
-    Ok(map_stage(decode))
+/// The parameters of `image_decode`: none, the format is guessed from the
+/// bytes.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::Stage;
+/// use baton_ops::config::{BuildContext, ImageDecodeConfig, OpConfig};
+/// use baton_ops::{BuiltOp, Item, Payload};
+///
+/// let mut png = std::io::Cursor::new(Vec::new());
+/// image::DynamicImage::new_luma8(5, 2).write_to(&mut png, image::ImageFormat::Png).unwrap();
+///
+/// let BuiltOp::Stage(built) = ImageDecodeConfig {}.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// let item = Item { payload: Payload::Bytes(png.into_inner()), ..Item::default() };
+/// let mut out = Vec::new();
+/// built.replica().unwrap().process(item, &mut out).unwrap();
+/// assert_eq!((out[0].get("width").unwrap(), out[0].get("height").unwrap()), (&5.into(), &2.into()));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageDecodeConfig {}
+
+impl OpConfig for ImageDecodeConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, _: &BuildContext) -> Result<BuiltOp, OpError> {
+        Ok(map_stage(decode))
+    }
 }
 
 fn decode(mut item: Item) -> Result<Item, ImageError> {

@@ -1,10 +1,14 @@
 //! `image_encode`: an image payload becomes the bytes of a PNG or JPEG file,
 //! ready for the `files` sink.
 
+use serde::{Deserialize, Serialize};
+
 use super::error::ImageError;
 use super::{map_stage, take_image};
 use crate::item::{Item, Payload};
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::registry::{
+    build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind, ParamDef, ParamType,
+};
 
 pub(super) const DEF: OpDef = OpDef {
     name: "image_encode",
@@ -16,8 +20,74 @@ pub(super) const DEF: OpDef = OpDef {
             .between(1, 100),
     ],
     modes: Modes::ANY,
-    build,
+    build: build_from::<ImageEncodeConfig>,
 };
+
+/// The parameters of `image_encode`: the file format of the bytes, and
+/// the quality of a JPEG.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::Stage;
+/// use baton_ops::config::{BuildContext, ImageEncodeConfig, ImageEncodeFormat, OpConfig};
+/// use baton_ops::{BuiltOp, Item, Payload};
+///
+/// let encode = ImageEncodeConfig { format: ImageEncodeFormat::Jpeg, quality: 90 };
+/// let BuiltOp::Stage(built) = encode.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// let item = Item { payload: Payload::Image(image::DynamicImage::new_rgb8(8, 8)), ..Item::default() };
+/// let mut out = Vec::new();
+/// built.replica().unwrap().process(item, &mut out).unwrap();
+/// let Payload::Bytes(jpeg) = &out[0].payload else { unreachable!() };
+/// assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageEncodeConfig {
+    /// "png" or "jpeg".
+    #[serde(default)]
+    pub format: ImageEncodeFormat,
+    /// JPEG quality, 1 to 100.
+    #[serde(default = "default_quality")]
+    pub quality: u8,
+}
+
+fn default_quality() -> u8 {
+    85
+}
+
+/// The file format `image_encode` writes (`"jpg"` is read as `"jpeg"`).
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::ImageEncodeFormat;
+/// let format: ImageEncodeFormat = serde_json::from_str(r#""jpg""#).unwrap();
+/// assert_eq!(format, ImageEncodeFormat::Jpeg);
+/// let error = serde_json::from_str::<ImageEncodeFormat>(r#""gif""#).unwrap_err();
+/// assert!(error.to_string().contains(r#"must be "png" or "jpeg", not "gif""#));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", try_from = "String")]
+pub enum ImageEncodeFormat {
+    /// PNG: lossless.
+    #[default]
+    Png,
+    /// JPEG, at the config's `quality`.
+    Jpeg,
+}
+
+impl TryFrom<String> for ImageEncodeFormat {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        match name.as_str() {
+            "png" => Ok(ImageEncodeFormat::Png),
+            "jpeg" | "jpg" => Ok(ImageEncodeFormat::Jpeg),
+            other => Err(format!("must be \"png\" or \"jpeg\", not {other:?}")),
+        }
+    }
+}
 
 #[derive(Clone, Copy)]
 enum Format {
@@ -25,25 +95,23 @@ enum Format {
     Jpeg(u8),
 }
 
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let quality = params.int_as::<u8>("quality")?.unwrap_or(85);
-    if !(1..=100).contains(&quality) {
-        return Err(OpError::param(
-            "quality",
-            format!("must be between 1 and 100, not {quality}"),
-        ));
-    }
-    let format = match params.str("format")?.unwrap_or("png") {
-        "png" => Format::Png,
-        "jpeg" | "jpg" => Format::Jpeg(quality),
-        other => {
+impl OpConfig for ImageEncodeConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, _: &BuildContext) -> Result<BuiltOp, OpError> {
+        let quality = self.quality;
+        if !(1..=100).contains(&quality) {
             return Err(OpError::param(
-                "format",
-                format!("must be \"png\" or \"jpeg\", not {other:?}"),
-            ))
+                "quality",
+                format!("must be between 1 and 100, not {quality}"),
+            ));
         }
-    };
-    Ok(map_stage(move |item| encode(item, format)))
+        let format = match self.format {
+            ImageEncodeFormat::Png => Format::Png,
+            ImageEncodeFormat::Jpeg => Format::Jpeg(quality),
+        };
+        Ok(map_stage(move |item| encode(item, format)))
+    }
 }
 
 fn encode(mut item: Item, format: Format) -> Result<Item, ImageError> {
@@ -65,7 +133,12 @@ fn encode(mut item: Item, format: Format) -> Result<Item, ImageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::Params;
     use std::collections::BTreeMap;
+
+    fn build(params: &Params) -> Result<BuiltOp, OpError> {
+        build_from::<ImageEncodeConfig>(params)
+    }
 
     fn run(format: &str, image: image::DynamicImage) -> Result<Item, String> {
         let mut values = BTreeMap::new();

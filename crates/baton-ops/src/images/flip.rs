@@ -21,11 +21,15 @@
 //! ```
 
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 
 use super::random::item_rng;
-use super::{map_stage, seed, take_image};
+use super::{map_stage, take_image, zero_seed};
 use crate::item::Payload;
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::registry::{
+    build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind, ParamDef,
+    ParamType, Seed,
+};
 
 pub(super) const DEF: OpDef = OpDef {
     name: "flip",
@@ -54,31 +58,72 @@ pub(super) const DEF: OpDef = OpDef {
         ),
     ],
     modes: Modes::ANY,
-    build,
+    build: build_from::<FlipConfig>,
 };
 
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let horizontal = probability(params, "horizontal", 0.5)?;
-    let vertical = probability(params, "vertical", 0.0)?;
-    let seed = seed(params)?;
-    Ok(map_stage(move |mut item| {
-        let mut image = take_image(&mut item)?;
-        let mut rng = item_rng(seed, "flip", &item);
-        // Both coins are always tossed, so one probability does not shift the other's draws.
-        let (h, v) = (rng.gen::<f64>(), rng.gen::<f64>());
-        if h < horizontal {
-            image = image.fliph();
-        }
-        if v < vertical {
-            image = image.flipv();
-        }
-        item.payload = Payload::Image(image);
-        Ok(item)
-    }))
+/// The parameters of `flip`: the probabilities of mirroring an image
+/// each way, and the seed that (with the item's record) tosses the coins.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::Stage;
+/// use baton_ops::config::{BuildContext, FlipConfig, OpConfig, Seed};
+/// use baton_ops::{BuiltOp, Item, Payload};
+///
+/// let flip = FlipConfig { horizontal: 0.0, vertical: 1.0, seed: Seed(0) };
+/// let BuiltOp::Stage(built) = flip.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// let image = image::GrayImage::from_fn(1, 2, |_, y| image::Luma([y as u8]));
+/// let item = Item { payload: Payload::Image(image.into()), ..Item::default() };
+/// let mut out = Vec::new();
+/// built.replica().unwrap().process(item, &mut out).unwrap();
+/// let Payload::Image(flipped) = &out[0].payload else { unreachable!() };
+/// assert_eq!(flipped.to_luma8().get_pixel(0, 0).0, [1]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlipConfig {
+    /// The probability (0 to 1) of mirroring left to right.
+    #[serde(default = "half")]
+    pub horizontal: f64,
+    /// The probability (0 to 1) of mirroring top to bottom.
+    #[serde(default)]
+    pub vertical: f64,
+    /// Random seed (with the item's record, decides the flips).
+    #[serde(default = "zero_seed")]
+    pub seed: Seed,
 }
 
-fn probability(params: &Params, name: &str, default: f64) -> Result<f64, OpError> {
-    let p = params.float(name)?.unwrap_or(default);
+fn half() -> f64 {
+    0.5
+}
+
+impl OpConfig for FlipConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, _: &BuildContext) -> Result<BuiltOp, OpError> {
+        let horizontal = probability("horizontal", self.horizontal)?;
+        let vertical = probability("vertical", self.vertical)?;
+        let Seed(seed) = self.seed;
+        Ok(map_stage(move |mut item| {
+            let mut image = take_image(&mut item)?;
+            let mut rng = item_rng(seed, "flip", &item);
+            // Both coins are always tossed, so one probability does not shift the other's draws.
+            let (h, v) = (rng.gen::<f64>(), rng.gen::<f64>());
+            if h < horizontal {
+                image = image.fliph();
+            }
+            if v < vertical {
+                image = image.flipv();
+            }
+            item.payload = Payload::Image(image);
+            Ok(item)
+        }))
+    }
+}
+
+/// `p`, the value of the parameter `name`, if it is a probability.
+fn probability(name: &str, p: f64) -> Result<f64, OpError> {
     if (0.0..=1.0).contains(&p) {
         Ok(p)
     } else {

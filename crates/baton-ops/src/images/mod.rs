@@ -31,8 +31,19 @@ use baton_engine::{BoxError, Stage};
 use image::DynamicImage;
 
 use crate::item::{Item, Payload};
-use crate::registry::{BuiltOp, BuiltStage, OpDef, OpError, Params};
+use crate::registry::{BuiltOp, BuiltStage, OpDef, OpError, Seed};
 use error::ImageError;
+
+/// The image stages' typed parameters (see [`crate::config`]).
+pub(crate) mod configs {
+    pub use super::crop::{CropConfig, CropPosition};
+    pub use super::decode::ImageDecodeConfig;
+    pub use super::encode::{ImageEncodeConfig, ImageEncodeFormat};
+    pub use super::flip::FlipConfig;
+    pub use super::normalize::NormalizeConfig;
+    pub use super::resize::{ResizeConfig, ResizeFilter};
+    pub use super::to_tensor::ToTensorConfig;
+}
 
 /// Every image stage.
 pub(crate) const DEFS: &[OpDef] = &[
@@ -95,9 +106,10 @@ fn put_image(mut item: Item, image: DynamicImage) -> Item {
 /// The bounds of a size in pixels (the image crate's sizes are `u32`).
 const PIXELS: (i64, i64) = (1, u32::MAX as i64);
 
-/// A required size in pixels: at least 1.
-fn pixels(params: &Params, name: &str) -> Result<u32, OpError> {
-    match Params::need(name, params.int_as::<u32>(name)?)? {
+/// A size in pixels, `value` of the parameter `name`: at least 1 (the
+/// file checker says so too, but a config built in Rust is not checked).
+fn pixels(name: &str, value: u32) -> Result<u32, OpError> {
+    match value {
         0 => Err(OpError::param(
             name,
             format!("must be a number of pixels from 1 to {}, not 0", u32::MAX),
@@ -106,9 +118,9 @@ fn pixels(params: &Params, name: &str) -> Result<u32, OpError> {
     }
 }
 
-/// The `seed` parameter (default 0); negative seeds are as good as any.
-fn seed(params: &Params) -> Result<u64, OpError> {
-    Ok(params.seed("seed")?.unwrap_or(0))
+/// The default `seed` of `crop` and `flip`.
+fn zero_seed() -> Seed {
+    Seed(0)
 }
 
 #[cfg(test)]

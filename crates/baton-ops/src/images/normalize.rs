@@ -25,11 +25,15 @@
 //! assert_eq!((tensor.shape.as_slice(), tensor.data[0]), (&[1, 2, 2][..], 1.0));
 //! ```
 
+use serde::{Deserialize, Serialize};
+
 use super::error::ImageError;
 use super::map_stage;
 use super::planes::{channel_count, planes, unit_scale};
 use crate::item::{Item, Payload};
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::registry::{
+    build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind, ParamDef, ParamType,
+};
 
 pub(super) const DEF: OpDef = OpDef {
     name: "normalize",
@@ -49,63 +53,97 @@ pub(super) const DEF: OpDef = OpDef {
         ),
     ],
     modes: Modes::ANY,
-    build,
+    build: build_from::<NormalizeConfig>,
 };
 
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let mean = Params::need("mean", params.float_list("mean")?)?;
-    let std = Params::need("std", params.float_list("std")?)?;
-    if mean.is_empty() {
-        return Err(OpError::param(
-            "mean",
-            "needs one value per channel, not none",
-        ));
-    }
-    if std.len() != mean.len() {
-        return Err(OpError::param(
-            "std",
-            format!("has {} values but `mean` has {}", std.len(), mean.len()),
-        ));
-    }
-    if let Some(c) = std.iter().position(|s| *s == 0.0) {
-        return Err(OpError::param(
-            "std",
-            format!("the value for channel {c} is 0"),
-        ));
-    }
-    let scale = params.float("scale")?;
-    Ok(map_stage(move |mut item: Item| {
-        let normal = |c: usize, v: f64| (v - mean[c]) / std[c];
-        let tensor = match std::mem::take(&mut item.payload) {
-            Payload::Image(image) => {
-                check_channels(&mean, channel_count(&image), || {
-                    format!("image ({:?})", image.color())
-                })?;
-                planes(&image, scale.unwrap_or_else(|| unit_scale(&image)), normal)
-            }
-            Payload::Tensor(mut tensor) => {
-                let channels = *tensor.shape.first().ok_or(ImageError::Shapeless)?;
-                check_channels(&mean, channels, || {
-                    format!("tensor (shape {:?})", tensor.shape)
-                })?;
-                let scale = scale.unwrap_or(1.0);
-                let plane = tensor.len() / channels.max(1);
-                for (i, value) in tensor.data.iter_mut().enumerate() {
-                    *value = normal(i / plane, f64::from(*value) * scale) as f32;
+/// The parameters of `normalize`: `(value * scale - mean[c]) / std[c]`
+/// for every value of channel `c`.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::Stage;
+/// use baton_ops::config::{BuildContext, NormalizeConfig, OpConfig};
+/// use baton_ops::{BuiltOp, Item, Payload, Tensor};
+///
+/// let normalize = NormalizeConfig { mean: vec![1.0, 10.0], std: vec![2.0, 5.0], scale: None };
+/// let BuiltOp::Stage(built) = normalize.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// let tensor = Tensor { shape: vec![2, 1, 1], data: vec![5.0, 20.0] };
+/// let item = Item { payload: Payload::Tensor(tensor), ..Item::default() };
+/// let mut out = Vec::new();
+/// built.replica().unwrap().process(item, &mut out).unwrap();
+/// let Payload::Tensor(tensor) = &out[0].payload else { unreachable!() };
+/// assert_eq!(tensor.data, [2.0, 2.0]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NormalizeConfig {
+    /// One mean per channel.
+    pub mean: Vec<f64>,
+    /// One standard deviation per channel (not 0).
+    pub std: Vec<f64>,
+    /// Multiplies every value first; default 1/255 for 8-bit images,
+    /// 1/65535 for 16-bit, 1 for float images and tensors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<f64>,
+}
+
+impl OpConfig for NormalizeConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, _: &BuildContext) -> Result<BuiltOp, OpError> {
+        let NormalizeConfig { mean, std, scale } = self.clone();
+        if mean.is_empty() {
+            return Err(OpError::param(
+                "mean",
+                "needs one value per channel, not none",
+            ));
+        }
+        if std.len() != mean.len() {
+            return Err(OpError::param(
+                "std",
+                format!("has {} values but `mean` has {}", std.len(), mean.len()),
+            ));
+        }
+        if let Some(c) = std.iter().position(|s| *s == 0.0) {
+            return Err(OpError::param(
+                "std",
+                format!("the value for channel {c} is 0"),
+            ));
+        }
+        Ok(map_stage(move |mut item: Item| {
+            let normal = |c: usize, v: f64| (v - mean[c]) / std[c];
+            let tensor = match std::mem::take(&mut item.payload) {
+                Payload::Image(image) => {
+                    check_channels(&mean, channel_count(&image), || {
+                        format!("image ({:?})", image.color())
+                    })?;
+                    planes(&image, scale.unwrap_or_else(|| unit_scale(&image)), normal)
                 }
-                tensor
-            }
-            other => {
-                return Err(ImageError::WrongPayload {
-                    expected: "image` or `tensor",
-                    found: other.kind(),
-                    hint: "",
-                })
-            }
-        };
-        item.payload = Payload::Tensor(tensor);
-        Ok(item)
-    }))
+                Payload::Tensor(mut tensor) => {
+                    let channels = *tensor.shape.first().ok_or(ImageError::Shapeless)?;
+                    check_channels(&mean, channels, || {
+                        format!("tensor (shape {:?})", tensor.shape)
+                    })?;
+                    let scale = scale.unwrap_or(1.0);
+                    let plane = tensor.len() / channels.max(1);
+                    for (i, value) in tensor.data.iter_mut().enumerate() {
+                        *value = normal(i / plane, f64::from(*value) * scale) as f32;
+                    }
+                    tensor
+                }
+                other => {
+                    return Err(ImageError::WrongPayload {
+                        expected: "image` or `tensor",
+                        found: other.kind(),
+                        hint: "",
+                    })
+                }
+            };
+            item.payload = Payload::Tensor(tensor);
+            Ok(item)
+        }))
+    }
 }
 
 fn check_channels(

@@ -20,9 +20,12 @@
 //! ```
 
 use image::imageops::FilterType;
+use serde::{Deserialize, Serialize};
 
 use super::{map_stage, pixels, put_image, take_image, PIXELS};
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::registry::{
+    build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind, ParamDef, ParamType,
+};
 
 pub(super) const DEF: OpDef = OpDef {
     name: "resize",
@@ -47,44 +50,121 @@ pub(super) const DEF: OpDef = OpDef {
         ),
     ],
     modes: Modes::ANY,
-    build,
+    build: build_from::<ResizeConfig>,
 };
 
-const FILTERS: [(&str, FilterType); 4] = [
-    ("triangle", FilterType::Triangle),
-    ("nearest", FilterType::Nearest),
-    ("lanczos3", FilterType::Lanczos3),
-    ("catmullrom", FilterType::CatmullRom),
+/// The parameters of `resize`: the new size, or with `keep_aspect` the
+/// box the image is fitted into, and the resampling filter.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::Stage;
+/// use baton_ops::config::{BuildContext, OpConfig, ResizeConfig, ResizeFilter};
+/// use baton_ops::{BuiltOp, Item, Payload};
+///
+/// let resize = ResizeConfig { width: 3, height: 5, filter: ResizeFilter::Nearest, keep_aspect: false };
+/// let BuiltOp::Stage(built) = resize.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// let item = Item { payload: Payload::Image(image::DynamicImage::new_rgb8(8, 2)), ..Item::default() };
+/// let mut out = Vec::new();
+/// built.replica().unwrap().process(item, &mut out).unwrap();
+/// assert_eq!((out[0].get("width").unwrap(), out[0].get("height").unwrap()), (&3.into(), &5.into()));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResizeConfig {
+    /// The new width in pixels.
+    pub width: u32,
+    /// The new height in pixels.
+    pub height: u32,
+    /// The resampling filter: "triangle", "nearest", "lanczos3" or
+    /// "catmullrom".
+    #[serde(default)]
+    pub filter: ResizeFilter,
+    /// Fit inside `width` x `height` and keep the aspect ratio.
+    #[serde(default)]
+    pub keep_aspect: bool,
+}
+
+/// The resampling filter of `resize`.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::ResizeFilter;
+/// let filter: ResizeFilter = serde_json::from_str(r#""catmullrom""#).unwrap();
+/// assert_eq!(filter, ResizeFilter::CatmullRom);
+/// let error = serde_json::from_str::<ResizeFilter>(r#""cubic""#).unwrap_err();
+/// assert!(error.to_string().contains(r#"unknown filter "cubic"; expected one of "triangle""#));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", try_from = "String")]
+pub enum ResizeFilter {
+    /// Linear: smooth and quick.
+    #[default]
+    Triangle,
+    /// The nearest pixel: no new colours.
+    Nearest,
+    /// Lanczos with a window of 3: sharp, the slowest.
+    Lanczos3,
+    /// Catmull-Rom cubic.
+    CatmullRom,
+}
+
+const FILTERS: [(&str, ResizeFilter); 4] = [
+    ("triangle", ResizeFilter::Triangle),
+    ("nearest", ResizeFilter::Nearest),
+    ("lanczos3", ResizeFilter::Lanczos3),
+    ("catmullrom", ResizeFilter::CatmullRom),
 ];
 
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let width = pixels(params, "width")?;
-    let height = pixels(params, "height")?;
-    let name = params.str("filter")?.unwrap_or("triangle");
-    let filter = FILTERS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, f)| *f)
-        .ok_or_else(|| {
-            let names: Vec<_> = FILTERS.iter().map(|(n, _)| format!("\"{n}\"")).collect();
-            OpError::param(
-                "filter",
+impl TryFrom<String> for ResizeFilter {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        FILTERS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| *f)
+            .ok_or_else(|| {
+                let names: Vec<_> = FILTERS.iter().map(|(n, _)| format!("\"{n}\"")).collect();
                 format!(
                     "unknown filter \"{name}\"; expected one of {}",
                     names.join(", ")
-                ),
-            )
-        })?;
-    let keep_aspect = params.bool("keep_aspect")?.unwrap_or(false);
-    Ok(map_stage(move |mut item| {
-        let image = take_image(&mut item)?;
-        let resized = if keep_aspect {
-            image.resize(width, height, filter)
-        } else {
-            image.resize_exact(width, height, filter)
-        };
-        Ok(put_image(item, resized))
-    }))
+                )
+            })
+    }
+}
+
+impl From<ResizeFilter> for FilterType {
+    fn from(filter: ResizeFilter) -> Self {
+        match filter {
+            ResizeFilter::Triangle => FilterType::Triangle,
+            ResizeFilter::Nearest => FilterType::Nearest,
+            ResizeFilter::Lanczos3 => FilterType::Lanczos3,
+            ResizeFilter::CatmullRom => FilterType::CatmullRom,
+        }
+    }
+}
+
+impl OpConfig for ResizeConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, _: &BuildContext) -> Result<BuiltOp, OpError> {
+        let width = pixels("width", self.width)?;
+        let height = pixels("height", self.height)?;
+        let filter = FilterType::from(self.filter);
+        let keep_aspect = self.keep_aspect;
+        Ok(map_stage(move |mut item| {
+            let image = take_image(&mut item)?;
+            let resized = if keep_aspect {
+                image.resize(width, height, filter)
+            } else {
+                image.resize_exact(width, height, filter)
+            };
+            Ok(put_image(item, resized))
+        }))
+    }
 }
 
 #[cfg(test)]

@@ -23,11 +23,14 @@
 //! ```
 
 use image::{ColorType, DynamicImage};
+use serde::{Deserialize, Serialize};
 
 use super::planes::{planes, unit_scale};
 use super::{map_stage, take_image};
 use crate::item::Payload;
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::registry::{
+    build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind, ParamDef, ParamType,
+};
 
 pub(super) const DEF: OpDef = OpDef {
     name: "to_tensor",
@@ -47,30 +50,66 @@ pub(super) const DEF: OpDef = OpDef {
         ),
     ],
     modes: Modes::ANY,
-    build,
+    build: build_from::<ToTensorConfig>,
 };
 
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let channels = match params.int_as::<usize>("channels")? {
-        None => None,
-        Some(c @ (1 | 3)) => Some(c),
-        Some(other) => {
-            return Err(OpError::param(
-                "channels",
-                format!("must be 1 (luma) or 3 (RGB), not {other}"),
-            ))
-        }
-    };
-    let scale = params.float("scale")?;
-    Ok(map_stage(move |mut item| {
-        let mut image = take_image(&mut item)?;
-        if let Some(channels) = channels {
-            image = convert(image, channels);
-        }
-        let scale = scale.unwrap_or_else(|| unit_scale(&image));
-        item.payload = Payload::Tensor(planes(&image, scale, |_, v| v));
-        Ok(item)
-    }))
+/// The parameters of `to_tensor`: the channels to convert the image to
+/// first, if any, and what every sample is multiplied by.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::Stage;
+/// use baton_ops::config::{BuildContext, OpConfig, ToTensorConfig};
+/// use baton_ops::{BuiltOp, Item, Payload};
+///
+/// let to_tensor = ToTensorConfig { channels: Some(3), scale: Some(1.0) };
+/// let BuiltOp::Stage(built) = to_tensor.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// let white = image::GrayImage::from_pixel(2, 1, image::Luma([255]));
+/// let item = Item { payload: Payload::Image(white.into()), ..Item::default() };
+/// let mut out = Vec::new();
+/// built.replica().unwrap().process(item, &mut out).unwrap();
+/// let Payload::Tensor(tensor) = &out[0].payload else { unreachable!() };
+/// assert_eq!((tensor.shape.as_slice(), tensor.data[0]), (&[3, 1, 2][..], 255.0));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToTensorConfig {
+    /// 1 (convert to luma) or 3 (convert to RGB); default: the image's own
+    /// channels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<usize>,
+    /// Multiplies every sample; default 1/255 for 8-bit images, 1/65535 for
+    /// 16-bit, 1 for float.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<f64>,
+}
+
+impl OpConfig for ToTensorConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, _: &BuildContext) -> Result<BuiltOp, OpError> {
+        let channels = match self.channels {
+            None => None,
+            Some(c @ (1 | 3)) => Some(c),
+            Some(other) => {
+                return Err(OpError::param(
+                    "channels",
+                    format!("must be 1 (luma) or 3 (RGB), not {other}"),
+                ))
+            }
+        };
+        let scale = self.scale;
+        Ok(map_stage(move |mut item| {
+            let mut image = take_image(&mut item)?;
+            if let Some(channels) = channels {
+                image = convert(image, channels);
+            }
+            let scale = scale.unwrap_or_else(|| unit_scale(&image));
+            item.payload = Payload::Tensor(planes(&image, scale, |_, v| v));
+            Ok(item)
+        }))
+    }
 }
 
 /// `image` with 1 (luma) or 3 (RGB) channels, at its own bit depth (float

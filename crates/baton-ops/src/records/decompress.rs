@@ -15,11 +15,15 @@
 //! assert!(error.to_string().starts_with("zstd decompression failed"));
 //! ```
 
+use serde::{Deserialize, Serialize};
+
 use super::error::RecordError;
 use super::replicas;
 use crate::codec::Codec;
 use crate::item::{Item, Payload};
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::registry::{
+    build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind, ParamDef, ParamType,
+};
 use baton_engine::{BoxError, Stage};
 
 pub(crate) const DEF: OpDef = OpDef {
@@ -33,18 +37,43 @@ pub(crate) const DEF: OpDef = OpDef {
         "\"gzip\" or \"zstd\"",
     )],
     modes: Modes::ANY,
-    build,
+    build: build_from::<DecompressConfig>,
 };
+
+/// The parameters of `decompress`: decompresses the bytes payload with
+/// `codec`.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BuildContext, DecompressConfig, OpConfig, Codec};
+/// use baton_ops::{BuiltOp, Item, Payload};
+///
+/// let config = DecompressConfig { codec: Codec::Zstd };
+/// let BuiltOp::Stage(built) = config.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// let item = Item { payload: Payload::Bytes(b"not zstd".to_vec()), ..Item::default() };
+/// let error = built.replica().unwrap().process(item, &mut Vec::new()).unwrap_err();
+/// assert!(error.to_string().starts_with("zstd decompression failed"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecompressConfig {
+    /// "gzip" or "zstd".
+    pub codec: Codec,
+}
+
+impl OpConfig for DecompressConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, _: &BuildContext) -> Result<BuiltOp, OpError> {
+        Ok(replicas(Decompress { codec: self.codec }))
+    }
+}
 
 /// The stage.
 #[derive(Clone, Debug)]
 struct Decompress {
     codec: Codec,
-}
-
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let codec = Params::need("codec", Codec::from_param(params, "codec")?)?;
-    Ok(replicas(Decompress { codec }))
 }
 
 impl Stage<Item, Item> for Decompress {

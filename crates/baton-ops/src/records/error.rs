@@ -46,12 +46,14 @@ pub(crate) enum RecordError {
         error: io::Error,
     },
     /// The filter expression failed on this item.
+    #[cfg(feature = "script")]
     #[error("`expr` failed: {message}")]
     Filter {
         /// Why, with the position in the expression.
         message: String,
     },
     /// A `remap` expression failed on this item.
+    #[cfg(feature = "script")]
     #[error("field `{field}`: its expression failed: {message}")]
     Remap {
         /// The field it computes.

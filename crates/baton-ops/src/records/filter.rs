@@ -54,13 +54,15 @@ use std::sync::{Arc, Mutex};
 use arrow_array::BooleanArray;
 use baton_records::{Predicate, RecordBatch};
 use rhai::{Dynamic, Engine, EvalAltResult, Scope, AST};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::RecordError;
 use super::record_replicas;
 use crate::item::{Item, Payload};
 use crate::registry::{
-    nearest, BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
+    build_from, nearest, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind, ParamDef,
+    ParamType,
 };
 use crate::warnings::Moment;
 use baton_engine::{BoxError, Stage};
@@ -75,8 +77,67 @@ pub(crate) const DEF: OpDef = OpDef {
         "a boolean expression over the fields, like `status >= 500 && path != \"/health\"`; a missing field is (); `record[\"user-agent\"]` reads any field",
     )],
     modes: Modes::ANY,
-    build,
+    build: build_from::<FilterConfig>,
 };
+
+/// The parameters of `filter`: keeps the items for which `expr`, a
+/// [Rhai](https://rhai.rs) expression over their fields, is true (see the
+/// module for the language and how a missing field counts).
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BuildContext, FilterConfig, OpConfig};
+/// use baton_ops::{BuiltOp, Item};
+///
+/// let config = FilterConfig { expr: r#"status >= 500 && path != "/health""#.into() };
+/// let BuiltOp::Stage(built) = config.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// let mut stage = built.replica().unwrap();
+/// let mut out = Vec::new();
+/// stage.process(Item::record(serde_json::json!({"status": 503, "path": "/api"})), &mut out).unwrap();
+/// stage.process(Item::record(serde_json::json!({"status": 503, "path": "/health"})), &mut out).unwrap();
+/// stage.process(Item::record(serde_json::json!({"path": "/api"})), &mut out).unwrap();
+/// assert_eq!(out.len(), 1);
+///
+/// let error = FilterConfig { expr: "status >= && x".into() }.build(&BuildContext::default()).unwrap_err();
+/// assert_eq!(error.param.as_deref(), Some("expr"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterConfig {
+    /// A boolean expression over the fields, like `status >= 500 && path !=
+    /// "/health"`; a missing field is (); `record["user-agent"]` reads any
+    /// field.
+    pub expr: String,
+}
+
+impl OpConfig for FilterConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, context: &BuildContext) -> Result<BuiltOp, OpError> {
+        let expr = self.expr.as_str();
+        let engine = bounded_engine();
+        let ast = engine
+            .compile_expression(expr)
+            .map_err(|e| OpError::param("expr", e.to_string()))?;
+        let words = words_of(expr);
+        let seen = Arc::new(Seen::default());
+        let warn = Arc::clone(&seen);
+        context.warnings().check(move |moment| warn.warning(moment));
+        Ok(record_replicas(Filter {
+            program: Arc::new(Program {
+                engine,
+                compiled: Predicate::compile(expr).ok(),
+                ast,
+                binds_record: words.contains(RECORD),
+                record_keys: record_keys(expr),
+                words,
+                seen,
+            }),
+            noted: Noted::default(),
+        }))
+    }
+}
 
 /// The variable holding the whole record.
 pub(super) const RECORD: &str = "record";
@@ -209,30 +270,6 @@ impl fmt::Debug for Filter {
             .field("words", &self.program.words)
             .finish_non_exhaustive()
     }
-}
-
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let expr = Params::need("expr", params.str("expr")?)?;
-    let engine = bounded_engine();
-    let ast = engine
-        .compile_expression(expr)
-        .map_err(|e| OpError::param("expr", e.to_string()))?;
-    let words = words_of(expr);
-    let seen = Arc::new(Seen::default());
-    let warn = Arc::clone(&seen);
-    params.warnings().check(move |moment| warn.warning(moment));
-    Ok(record_replicas(Filter {
-        program: Arc::new(Program {
-            engine,
-            compiled: Predicate::compile(expr).ok(),
-            ast,
-            binds_record: words.contains(RECORD),
-            record_keys: record_keys(expr),
-            words,
-            seen,
-        }),
-        noted: Noted::default(),
-    }))
 }
 
 /// A Rhai engine whose every evaluation is bounded (steps, sizes,

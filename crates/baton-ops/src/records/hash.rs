@@ -25,13 +25,16 @@ use arrow_array::cast::AsArray;
 use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::error::RecordError;
 use super::record_replicas;
 use crate::item::{Item, Payload};
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::registry::{
+    build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind, ParamDef, ParamType,
+};
 use baton_engine::{BoxError, Stage};
 
 pub(crate) const DEF: OpDef = OpDef {
@@ -60,27 +63,120 @@ pub(crate) const DEF: OpDef = OpDef {
         ParamDef::with_default("into", ParamType::Str, "\"hash\"", "the field for the digest"),
     ],
     modes: Modes::ANY,
-    build,
+    build: build_from::<HashConfig>,
 };
 
-/// A digest function.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Algorithm {
+/// The parameters of `hash`: a hex digest of `fields` (all but `into` when
+/// not given) or of the bytes payload (`payload = true`) into the field
+/// `into`. A single string field hashes its text, otherwise the fields'
+/// compact JSON object in the order listed is hashed.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BuildContext, HashAlgorithm, HashConfig, OpConfig};
+/// use baton_ops::{BuiltOp, Item};
+///
+/// let config = HashConfig {
+///     fields: Some(vec!["url".into()]),
+///     payload: false,
+///     algorithm: HashAlgorithm::Sha256,
+///     into: "digest".into(),
+/// };
+/// let BuiltOp::Stage(built) = config.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// let mut out = Vec::new();
+/// built.replica().unwrap().process(Item::with_field("url", "hello world"), &mut out).unwrap();
+/// // The same as `printf 'hello world' | sha256sum`.
+/// assert_eq!(
+///     out[0].get("digest").unwrap(),
+///     "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+/// );
+///
+/// let both = HashConfig { payload: true, ..config };
+/// let error = both.build(&BuildContext::default()).unwrap_err();
+/// assert_eq!(error.to_string(), "`fields`: give `fields` or `payload = true`, not both");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HashConfig {
+    /// The fields hashed (default: all but `into`, by name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<String>>,
+    /// Hash the bytes payload instead of fields.
+    #[serde(default)]
+    pub payload: bool,
+    /// "sha256" (64 hex digits) or "xxh3" (64-bit, 16 hex digits, much
+    /// faster).
+    #[serde(default)]
+    pub algorithm: HashAlgorithm,
+    /// The field for the digest.
+    #[serde(default = "hash_field")]
+    pub into: String,
+}
+
+fn hash_field() -> String {
+    "hash".to_string()
+}
+
+impl OpConfig for HashConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, _: &BuildContext) -> Result<BuiltOp, OpError> {
+        let input = match (&self.fields, self.payload) {
+            (Some(_), true) => {
+                return Err(OpError::param(
+                    "fields",
+                    "give `fields` or `payload = true`, not both",
+                ))
+            }
+            (Some(fields), false) if fields.is_empty() => {
+                return Err(OpError::param("fields", "name at least one field"))
+            }
+            (Some(fields), false) => Input::Fields(fields.clone()),
+            (None, true) => Input::Payload,
+            (None, false) => Input::AllFields,
+        };
+        Ok(record_replicas(Hash {
+            input,
+            algorithm: self.algorithm,
+            into: self.into.clone(),
+        }))
+    }
+}
+
+/// The digest function of `hash`.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::HashAlgorithm;
+/// assert_eq!(HashAlgorithm::default(), HashAlgorithm::Sha256);
+/// let xxh3: HashAlgorithm = serde_json::from_str(r#""xxh3""#).unwrap();
+/// assert_eq!(xxh3, HashAlgorithm::Xxh3);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HashAlgorithm {
+    /// SHA-256: 64 hex digits.
+    #[default]
     Sha256,
+    /// XXH3, 64-bit: 16 hex digits, much faster.
     Xxh3,
 }
 
-impl Algorithm {
+impl HashAlgorithm {
     /// The digest of `bytes`, in lowercase hex.
     fn hex(self, bytes: &[u8]) -> String {
         match self {
-            Algorithm::Sha256 => Sha256::digest(bytes)
-                .iter()
-                .fold(String::new(), |mut hex, b| {
-                    let _ = write!(hex, "{b:02x}");
-                    hex
-                }),
-            Algorithm::Xxh3 => format!("{:016x}", xxhash_rust::xxh3::xxh3_64(bytes)),
+            HashAlgorithm::Sha256 => {
+                Sha256::digest(bytes)
+                    .iter()
+                    .fold(String::new(), |mut hex, b| {
+                        let _ = write!(hex, "{b:02x}");
+                        hex
+                    })
+            }
+            HashAlgorithm::Xxh3 => format!("{:016x}", xxhash_rust::xxh3::xxh3_64(bytes)),
         }
     }
 }
@@ -100,41 +196,8 @@ enum Input {
 #[derive(Clone, Debug)]
 struct Hash {
     input: Input,
-    algorithm: Algorithm,
+    algorithm: HashAlgorithm,
     into: String,
-}
-
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let fields = params.str_list("fields")?;
-    let input = match (fields, params.bool("payload")?.unwrap_or(false)) {
-        (Some(_), true) => {
-            return Err(OpError::param(
-                "fields",
-                "give `fields` or `payload = true`, not both",
-            ))
-        }
-        (Some(fields), false) if fields.is_empty() => {
-            return Err(OpError::param("fields", "name at least one field"))
-        }
-        (Some(fields), false) => Input::Fields(fields),
-        (None, true) => Input::Payload,
-        (None, false) => Input::AllFields,
-    };
-    let algorithm = match params.str("algorithm")?.unwrap_or("sha256") {
-        "sha256" => Algorithm::Sha256,
-        "xxh3" => Algorithm::Xxh3,
-        other => {
-            return Err(OpError::param(
-                "algorithm",
-                format!("expected \"sha256\" or \"xxh3\", not {other:?}"),
-            ))
-        }
-    };
-    Ok(record_replicas(Hash {
-        input,
-        algorithm,
-        into: params.str("into")?.unwrap_or("hash").to_string(),
-    }))
 }
 
 /// `{"name":value,...}` in the order given, whatever order the item's map keeps.
@@ -358,7 +421,7 @@ mod tests {
             vec![Ok(format!("{:016x}", xxhash_rust::xxh3::xxh3_64(b"abc")))]
         );
         // xxh3 of no bytes, from the reference implementation.
-        assert_eq!(Algorithm::Xxh3.hex(b""), "2d06800538d394c2");
+        assert_eq!(HashAlgorithm::Xxh3.hex(b""), "2d06800538d394c2");
 
         let out = hashes("payload = true", vec![Item::with_field("a", 1)]);
         assert_eq!(
@@ -373,12 +436,14 @@ mod tests {
         let listed = hashes("fields = [\"b\", \"a\"]", vec![item.clone()]);
         assert_eq!(
             listed,
-            vec![Ok(Algorithm::Sha256.hex(br#"{"b":"x","a":1}"#))]
+            vec![Ok(HashAlgorithm::Sha256.hex(br#"{"b":"x","a":1}"#))]
         );
         let all = hashes("", vec![item.clone()]);
         assert_eq!(
             all,
-            vec![Ok(Algorithm::Sha256.hex(br#"{"a":1,"b":"x","c":[true]}"#))]
+            vec![Ok(
+                HashAlgorithm::Sha256.hex(br#"{"a":1,"b":"x","c":[true]}"#)
+            )]
         );
         // The digest's own field is left out, so hashing twice changes nothing.
         let mut hashed = item;
@@ -471,7 +536,7 @@ mod tests {
         .unwrap();
         let hash = |input| Hash {
             input,
-            algorithm: Algorithm::Sha256,
+            algorithm: HashAlgorithm::Sha256,
             into: "hash".into(),
         };
         for input in [

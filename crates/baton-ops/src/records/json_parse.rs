@@ -16,12 +16,15 @@
 //! assert!(out[0].get("line").is_none());
 //! ```
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::error::RecordError;
 use super::{replicas, string_field};
 use crate::item::Item;
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::registry::{
+    build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind, ParamDef, ParamType,
+};
 use baton_engine::{BoxError, Stage};
 
 pub(crate) const DEF: OpDef = OpDef {
@@ -44,8 +47,61 @@ pub(crate) const DEF: OpDef = OpDef {
         ),
     ],
     modes: Modes::ANY,
-    build,
+    build: build_from::<JsonParseConfig>,
 };
+
+/// The parameters of `json_parse`: parses the string field `field` as
+/// JSON; an object becomes the record's fields (merged into them with
+/// `keep`), another value the field `into`.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BuildContext, JsonParseConfig, OpConfig};
+/// use baton_ops::{BuiltOp, Item};
+///
+/// let config: JsonParseConfig = serde_json::from_str(r#"{"keep": true}"#).unwrap();
+/// assert_eq!(config, JsonParseConfig { field: "line".into(), keep: true, into: "value".into() });
+/// let BuiltOp::Stage(built) = config.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// let mut out = Vec::new();
+/// built.replica().unwrap().process(Item::with_field("line", r#"{"code": 7}"#), &mut out).unwrap();
+/// assert_eq!(out[0].get("code").unwrap(), 7);
+/// assert!(out[0].get("line").is_some(), "kept");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonParseConfig {
+    /// The field holding JSON text.
+    #[serde(default = "line")]
+    pub field: String,
+    /// Merge into the record's fields (parsed ones win) instead of
+    /// replacing them.
+    #[serde(default)]
+    pub keep: bool,
+    /// The field for a value that is not an object.
+    #[serde(default = "value")]
+    pub into: String,
+}
+
+fn line() -> String {
+    "line".to_string()
+}
+
+fn value() -> String {
+    "value".to_string()
+}
+
+impl OpConfig for JsonParseConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, _: &BuildContext) -> Result<BuiltOp, OpError> {
+        Ok(replicas(JsonParse {
+            field: self.field.clone(),
+            keep: self.keep,
+            into: self.into.clone(),
+        }))
+    }
+}
 
 /// The stage.
 #[derive(Clone, Debug)]
@@ -53,14 +109,6 @@ struct JsonParse {
     field: String,
     keep: bool,
     into: String,
-}
-
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    Ok(replicas(JsonParse {
-        field: params.str("field")?.unwrap_or("line").to_string(),
-        keep: params.bool("keep")?.unwrap_or(false),
-        into: params.str("into")?.unwrap_or("value").to_string(),
-    }))
 }
 
 impl Stage<Item, Item> for JsonParse {

@@ -21,10 +21,13 @@ use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use regex::Regex;
+use serde::{Deserialize, Serialize};
 
 use super::{record_replicas, string_field};
 use crate::item::{Item, Payload};
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::registry::{
+    build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind, ParamDef, ParamType,
+};
 use baton_engine::{BoxError, Stage};
 
 pub(crate) const DEF: OpDef = OpDef {
@@ -52,8 +55,78 @@ pub(crate) const DEF: OpDef = OpDef {
         ),
     ],
     modes: Modes::ANY,
-    build,
+    build: build_from::<RegexExtractConfig>,
 };
+
+/// The parameters of `regex_extract`: matches `pattern` against the string
+/// field `field`; its named groups `(?P<name>...)` become fields.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BuildContext, OpConfig, RegexExtractConfig};
+/// use baton_ops::{BuiltOp, Item};
+///
+/// let config = RegexExtractConfig {
+///     field: "line".into(),
+///     pattern: r"(?P<method>[A-Z]+) (?P<status>\d{3})".into(),
+///     keep_unmatched: false,
+///     infer_types: true,
+/// };
+/// let BuiltOp::Stage(built) = config.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// let mut stage = built.replica().unwrap();
+/// let mut out = Vec::new();
+/// stage.process(Item::with_field("line", "GET 404"), &mut out).unwrap();
+/// stage.process(Item::with_field("line", "no match"), &mut out).unwrap();
+/// assert_eq!(out.len(), 1, "the unmatched item is dropped");
+/// assert_eq!(out[0].get("status").unwrap(), 404);
+///
+/// let bad = RegexExtractConfig { pattern: "(?P<x>".into(), ..config };
+/// assert_eq!(bad.build(&BuildContext::default()).unwrap_err().param.as_deref(), Some("pattern"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegexExtractConfig {
+    /// The field matched.
+    #[serde(default = "line")]
+    pub field: String,
+    /// A regular expression (Rust `regex` syntax) with named groups, like
+    /// `(?P<status>\d{3})`.
+    pub pattern: String,
+    /// Pass on an item that does not match, unchanged (otherwise it is
+    /// dropped).
+    #[serde(default)]
+    pub keep_unmatched: bool,
+    /// Read captured integers, decimals, true and false as such (otherwise
+    /// all are strings).
+    #[serde(default)]
+    pub infer_types: bool,
+}
+
+fn line() -> String {
+    "line".to_string()
+}
+
+impl OpConfig for RegexExtractConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, _: &BuildContext) -> Result<BuiltOp, OpError> {
+        let regex =
+            Regex::new(&self.pattern).map_err(|e| OpError::param("pattern", e.to_string()))?;
+        let names = regex
+            .capture_names()
+            .flatten()
+            .map(str::to_string)
+            .collect();
+        Ok(record_replicas(RegexExtract {
+            field: self.field.clone(),
+            regex,
+            names,
+            keep_unmatched: self.keep_unmatched,
+            infer_types: self.infer_types,
+        }))
+    }
+}
 
 /// The stage.
 #[derive(Clone, Debug)]
@@ -64,23 +137,6 @@ struct RegexExtract {
     names: Vec<String>,
     keep_unmatched: bool,
     infer_types: bool,
-}
-
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let pattern = Params::need("pattern", params.str("pattern")?)?;
-    let regex = Regex::new(pattern).map_err(|e| OpError::param("pattern", e.to_string()))?;
-    let names = regex
-        .capture_names()
-        .flatten()
-        .map(str::to_string)
-        .collect();
-    Ok(record_replicas(RegexExtract {
-        field: params.str("field")?.unwrap_or("line").to_string(),
-        regex,
-        names,
-        keep_unmatched: params.bool("keep_unmatched")?.unwrap_or(false),
-        infer_types: params.bool("infer_types")?.unwrap_or(false),
-    }))
 }
 
 impl RegexExtract {

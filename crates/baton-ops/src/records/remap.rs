@@ -29,7 +29,7 @@
 //! assert_eq!(out[0].get("big").unwrap(), true);
 //! ```
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -38,13 +38,16 @@ use arrow_schema::{Field, Schema};
 use baton_engine::{BoxError, Stage};
 use baton_records::Predicate;
 use rhai::{Dynamic, Engine, Scope, AST};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::error::RecordError;
 use super::filter::{bounded_engine, eval_filling_missing, to_dynamic, words_of, RECORD};
 use super::record_replicas;
 use crate::item::{Item, Payload};
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::registry::{
+    build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind, ParamDef, ParamType,
+};
 
 pub(crate) const DEF: OpDef = OpDef {
     name: "remap",
@@ -56,8 +59,64 @@ pub(crate) const DEF: OpDef = OpDef {
         "the fields to set and their expressions, like { total = \"price * qty\", late = \"dep_delay > 60\" }; each reads the record as it came in; a value computed from a missing or null field is null",
     )],
     modes: Modes::ANY,
-    build,
+    build: build_from::<RemapConfig>,
 };
+
+/// The parameters of `remap`: each key of `fields` is set to the value of
+/// its [Rhai](https://rhai.rs) expression over the record as it came in
+/// (see the module for the language and how a missing value counts).
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BuildContext, OpConfig, RemapConfig};
+/// use baton_ops::{BuiltOp, Item};
+///
+/// let fields = [("total", "price * qty"), ("big", "price > 10"), ("late_by", "delay - 60")];
+/// let config = RemapConfig { fields: fields.map(|(k, v)| (k.to_string(), v.to_string())).into_iter().collect() };
+/// let BuiltOp::Stage(built) = config.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// let mut out = Vec::new();
+/// let item = Item::record(serde_json::json!({"price": 12, "qty": 3}));
+/// built.replica().unwrap().process(item, &mut out).unwrap();
+/// assert_eq!(out[0].get("total").unwrap(), 36);
+/// assert_eq!(out[0].get("big").unwrap(), true);
+/// assert!(out[0].get("late_by").unwrap().is_null(), "`delay` is missing");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemapConfig {
+    /// The fields to set and their expressions, like `{ total = "price *
+    /// qty", late = "dep_delay > 60" }`; each reads the record as it came
+    /// in; a value computed from a missing or null field is null.
+    pub fields: BTreeMap<String, String>,
+}
+
+impl OpConfig for RemapConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, _: &BuildContext) -> Result<BuiltOp, OpError> {
+        if self.fields.is_empty() {
+            return Err(OpError::param("fields", "names no field to set"));
+        }
+        let engine = bounded_engine();
+        let mut assignments = Vec::with_capacity(self.fields.len());
+        for (field, expr) in &self.fields {
+            let ast = engine
+                .compile_expression(expr)
+                .map_err(|e| OpError::param("fields", format!("`{field}`: {e}")))?;
+            assignments.push(Assignment {
+                compiled: Predicate::compile(expr).ok(),
+                words: words_of(expr),
+                field: field.clone(),
+                ast,
+            });
+        }
+        Ok(record_replicas(Remap {
+            engine: Arc::new(engine),
+            assignments: Arc::new(assignments),
+        }))
+    }
+}
 
 /// One field to set.
 struct Assignment {
@@ -81,30 +140,6 @@ impl fmt::Debug for Remap {
         let fields: Vec<&str> = self.assignments.iter().map(|a| a.field.as_str()).collect();
         f.debug_struct("Remap").field("fields", &fields).finish()
     }
-}
-
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let fields = Params::need("fields", params.str_table("fields")?)?;
-    if fields.is_empty() {
-        return Err(OpError::param("fields", "names no field to set"));
-    }
-    let engine = bounded_engine();
-    let mut assignments = Vec::with_capacity(fields.len());
-    for (field, expr) in fields {
-        let ast = engine
-            .compile_expression(&expr)
-            .map_err(|e| OpError::param("fields", format!("`{field}`: {e}")))?;
-        assignments.push(Assignment {
-            compiled: Predicate::compile(&expr).ok(),
-            words: words_of(&expr),
-            field,
-            ast,
-        });
-    }
-    Ok(record_replicas(Remap {
-        engine: Arc::new(engine),
-        assignments: Arc::new(assignments),
-    }))
 }
 
 impl Remap {

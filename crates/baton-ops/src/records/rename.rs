@@ -16,9 +16,13 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use super::record_replicas;
 use crate::item::{Item, Payload};
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::registry::{
+    build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind, ParamDef, ParamType,
+};
 use baton_engine::{BoxError, Stage};
 use baton_records::RecordBatch;
 
@@ -32,28 +36,61 @@ pub(crate) const DEF: OpDef = OpDef {
         "old name = \"new name\"",
     )],
     modes: Modes::ANY,
-    build,
+    build: build_from::<RenameConfig>,
 };
+
+/// The parameters of `rename`: each field named by a key of `fields` gets
+/// its value's name; a missing one is skipped, all move at once (so two
+/// may swap).
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BuildContext, OpConfig, RenameConfig};
+/// use baton_ops::{BuiltOp, Item};
+///
+/// let fields = [("a", "b"), ("b", "a")].map(|(old, new)| (old.to_string(), new.to_string()));
+/// let config = RenameConfig { fields: fields.into_iter().collect() };
+/// let BuiltOp::Stage(built) = config.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// let mut out = Vec::new();
+/// let item = Item::record(serde_json::json!({"a": 1, "b": 2}));
+/// built.replica().unwrap().process(item, &mut out).unwrap();
+/// assert_eq!(out, [Item::record(serde_json::json!({"a": 2, "b": 1}))]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenameConfig {
+    /// Old name = "new name".
+    pub fields: BTreeMap<String, String>,
+}
+
+impl OpConfig for RenameConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, _: &BuildContext) -> Result<BuiltOp, OpError> {
+        let mut targets: BTreeMap<&str, &str> = BTreeMap::new();
+        for (old, new) in &self.fields {
+            if let Some(first) = targets.insert(new, old) {
+                return Err(OpError::param(
+                    "fields",
+                    format!("`{first}` and `{old}` are both renamed to `{new}`"),
+                ));
+            }
+        }
+        let moves = self
+            .fields
+            .iter()
+            .map(|(old, new)| (old.clone(), new.clone()))
+            .collect();
+        Ok(record_replicas(Rename { moves }))
+    }
+}
 
 /// The stage.
 #[derive(Clone, Debug)]
 struct Rename {
     /// (old, new) pairs.
     moves: Vec<(String, String)>,
-}
-
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let moves = Params::need("fields", params.str_table("fields")?)?;
-    let mut targets: BTreeMap<&str, &str> = BTreeMap::new();
-    for (old, new) in &moves {
-        if let Some(first) = targets.insert(new, old) {
-            return Err(OpError::param(
-                "fields",
-                format!("`{first}` and `{old}` are both renamed to `{new}`"),
-            ));
-        }
-    }
-    Ok(record_replicas(Rename { moves }))
 }
 
 impl Rename {

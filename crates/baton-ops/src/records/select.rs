@@ -15,12 +15,15 @@
 //! assert_eq!(out[0], Item::with_field("a", 1));
 //! ```
 
+use serde::{Deserialize, Serialize};
 use serde_json::Map;
 
 use super::error::RecordError;
 use super::record_replicas;
 use crate::item::{Item, Payload};
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::registry::{
+    build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind, ParamDef, ParamType,
+};
 use baton_engine::{BoxError, Stage};
 use baton_records::RecordBatch;
 
@@ -38,24 +41,59 @@ pub(crate) const DEF: OpDef = OpDef {
         ),
     ],
     modes: Modes::ANY,
-    build,
+    build: build_from::<SelectConfig>,
 };
+
+/// The parameters of `select`: keeps only the named fields (and the
+/// payload), in the order named; a name given twice is kept once.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BuildContext, OpConfig, SelectConfig};
+/// use baton_ops::{BuiltOp, Item};
+///
+/// let config = SelectConfig { fields: vec!["a".into(), "zz".into()], strict: false };
+/// let BuiltOp::Stage(built) = config.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// let mut out = Vec::new();
+/// let item = Item::record(serde_json::json!({"a": 1, "b": 2}));
+/// built.replica().unwrap().process(item.clone(), &mut out).unwrap();
+/// assert_eq!(out, [Item::with_field("a", 1)]);
+///
+/// let strict = SelectConfig { strict: true, ..config };
+/// let BuiltOp::Stage(built) = strict.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// let error = built.replica().unwrap().process(item, &mut Vec::new()).unwrap_err();
+/// assert_eq!(error.to_string(), "no field `zz`");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelectConfig {
+    /// The fields to keep.
+    pub fields: Vec<String>,
+    /// A missing field is an error (otherwise it is skipped).
+    #[serde(default)]
+    pub strict: bool,
+}
+
+impl OpConfig for SelectConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, _: &BuildContext) -> Result<BuiltOp, OpError> {
+        let mut fields = self.fields.clone();
+        let mut seen = std::collections::HashSet::new();
+        fields.retain(|f| seen.insert(f.clone()));
+        Ok(record_replicas(Select {
+            fields,
+            strict: self.strict,
+        }))
+    }
+}
 
 /// The stage.
 #[derive(Clone, Debug)]
 struct Select {
     fields: Vec<String>,
     strict: bool,
-}
-
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let mut fields = Params::need("fields", params.str_list("fields")?)?;
-    let mut seen = std::collections::HashSet::new();
-    fields.retain(|f| seen.insert(f.clone()));
-    Ok(record_replicas(Select {
-        fields,
-        strict: params.bool("strict")?.unwrap_or(false),
-    }))
 }
 
 impl Select {

@@ -518,6 +518,18 @@ impl Params {
         self.values.insert(name.to_string(), value);
     }
 
+    /// Every parameter given, by name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let params = baton_ops::Params::new(toml::from_str("end = 3").unwrap(), ".");
+    /// assert_eq!(params.values().map(|(k, _)| k).collect::<Vec<_>>(), ["end"]);
+    /// ```
+    pub fn values(&self) -> impl Iterator<Item = (&str, &toml::Value)> {
+        self.values.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
     /// The raw value of a parameter.
     ///
     /// # Examples

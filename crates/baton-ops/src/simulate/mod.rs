@@ -7,51 +7,89 @@
 use std::time::Duration;
 
 use baton_engine::{BoxError, Cancellation, ReplicaContext, Stage};
+use serde::{Deserialize, Serialize};
 
 use crate::item::Item;
 use crate::registry::{
-    BuiltOp, BuiltStage, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
+    build_from, BuildContext, BuiltOp, BuiltStage, Modes, OpConfig, OpDef, OpError, OpKind,
+    ParamDef, ParamType,
 };
 
-/// Every simulation stage.
-pub(crate) const DEFS: &[OpDef] = &[
-    OpDef {
-        name: "delay",
-        kind: OpKind::Transform,
-        summary: "waits `ms` milliseconds per item without using the CPU (a station, a disk, a network call)",
-        params: &[ParamDef::required("ms", ParamType::Float, "milliseconds to wait per item")
-            .between(0, 3_600_000)],
-        modes: Modes::ANY_BLOCKING,
-        build: build_delay,
-    },
-    OpDef {
-        name: "spin",
-        kind: OpKind::Transform,
-        summary: "burns `iterations` of the reference `spin` unit on the item's `value` field and stores the result there",
-        params: &[
-            ParamDef::required("iterations", ParamType::Int, "iterations per item").at_least(0),
-            ParamDef::with_default("field", ParamType::Str, "\"value\"", "the integer field to spin on"),
-        ],
-        modes: Modes::ANY,
-        build: build_spin,
-    },
-];
+/// The simulation stages' typed parameters (see [`crate::config`]).
+pub(crate) mod configs {
+    pub use super::{DelayConfig, SpinConfig};
+}
 
-fn build_delay(params: &Params) -> Result<BuiltOp, OpError> {
-    let ms = Params::need("ms", params.float("ms")?)?;
-    if !(0.0..=3_600_000.0).contains(&ms) {
-        return Err(OpError::param(
-            "ms",
-            format!("must be between 0 and 3600000, not {ms}"),
-        ));
+/// Every simulation stage.
+pub(crate) const DEFS: &[OpDef] = &[DELAY, SPIN];
+
+const DELAY: OpDef = OpDef {
+    name: "delay",
+    kind: OpKind::Transform,
+    summary:
+        "waits `ms` milliseconds per item without using the CPU (a station, a disk, a network call)",
+    params: &[
+        ParamDef::required("ms", ParamType::Float, "milliseconds to wait per item")
+            .between(0, 3_600_000),
+    ],
+    modes: Modes::ANY_BLOCKING,
+    build: build_from::<DelayConfig>,
+};
+
+const SPIN: OpDef = OpDef {
+    name: "spin",
+    kind: OpKind::Transform,
+    summary: "burns `iterations` of the reference `spin` unit on the item's `value` field and stores the result there",
+    params: &[
+        ParamDef::required("iterations", ParamType::Int, "iterations per item").at_least(0),
+        ParamDef::with_default("field", ParamType::Str, "\"value\"", "the integer field to spin on"),
+    ],
+    modes: Modes::ANY,
+    build: build_from::<SpinConfig>,
+};
+
+/// The parameters of `delay`: how long each item waits.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::Stage;
+/// use baton_ops::config::{BuildContext, DelayConfig, OpConfig};
+/// use baton_ops::{BuiltOp, Item};
+///
+/// let BuiltOp::Stage(built) = DelayConfig { ms: 2.5 }.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// let start = std::time::Instant::now();
+/// let mut out = Vec::new();
+/// built.replica().unwrap().process(Item::with_field("value", 1), &mut out).unwrap();
+/// assert!(start.elapsed() >= std::time::Duration::from_micros(2500));
+/// assert_eq!(out, vec![Item::with_field("value", 1)]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelayConfig {
+    /// Milliseconds to wait per item.
+    pub ms: f64,
+}
+
+impl OpConfig for DelayConfig {
+    const DEF: &'static OpDef = &DELAY;
+
+    fn build(&self, _: &BuildContext) -> Result<BuiltOp, OpError> {
+        let ms = self.ms;
+        if !(0.0..=3_600_000.0).contains(&ms) {
+            return Err(OpError::param(
+                "ms",
+                format!("must be between 0 and 3600000, not {ms}"),
+            ));
+        }
+        let wait = Duration::from_secs_f64(ms / 1000.0);
+        Ok(BuiltOp::Stage(BuiltStage::replicas(move || {
+            Ok(Delay {
+                wait,
+                cancellation: Cancellation::new(),
+            })
+        })))
     }
-    let wait = Duration::from_secs_f64(ms / 1000.0);
-    Ok(BuiltOp::Stage(BuiltStage::replicas(move || {
-        Ok(Delay {
-            wait,
-            cancellation: Cancellation::new(),
-        })
-    })))
 }
 
 struct Delay {
@@ -75,15 +113,49 @@ impl Stage<Item, Item> for Delay {
     }
 }
 
-fn build_spin(params: &Params) -> Result<BuiltOp, OpError> {
-    let iterations = Params::need("iterations", params.int_as::<u64>("iterations")?)?;
-    let field = params.str("field")?.unwrap_or("value").to_string();
-    Ok(BuiltOp::Stage(BuiltStage::replicas(move || {
-        Ok(Spin {
-            iterations,
-            field: field.clone(),
-        })
-    })))
+/// The parameters of `spin`: the iterations of the reference `spin` unit
+/// each item costs, and the integer field they start from and end in.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::Stage;
+/// use baton_ops::config::{BuildContext, OpConfig, SpinConfig};
+/// use baton_ops::{BuiltOp, Item};
+///
+/// let spin = SpinConfig { iterations: 0, field: "n".to_string() };
+/// let BuiltOp::Stage(built) = spin.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// let mut out = Vec::new();
+/// built.replica().unwrap().process(Item::with_field("n", 7), &mut out).unwrap();
+/// // No iterations: the value is left as it was.
+/// assert_eq!(out, vec![Item::with_field("n", 7)]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpinConfig {
+    /// Iterations per item.
+    pub iterations: u64,
+    /// The integer field to spin on.
+    #[serde(default = "value_field")]
+    pub field: String,
+}
+
+fn value_field() -> String {
+    "value".to_string()
+}
+
+impl OpConfig for SpinConfig {
+    const DEF: &'static OpDef = &SPIN;
+
+    fn build(&self, _: &BuildContext) -> Result<BuiltOp, OpError> {
+        let SpinConfig { iterations, field } = self.clone();
+        Ok(BuiltOp::Stage(BuiltStage::replicas(move || {
+            Ok(Spin {
+                iterations,
+                field: field.clone(),
+            })
+        })))
+    }
 }
 
 /// The reference workloads' unit of CPU work: a dependent chain no compiler can skip.
@@ -176,7 +248,8 @@ mod tests {
     fn a_negative_delay_names_its_parameter() {
         let mut values = std::collections::BTreeMap::new();
         values.insert("ms".to_string(), toml::Value::Float(-1.0));
-        let error = build_delay(&Params::new(values, ".")).err().unwrap();
+        let params = crate::registry::Params::new(values, ".");
+        let error = build_from::<DelayConfig>(&params).err().unwrap();
         assert_eq!(error.param.as_deref(), Some("ms"));
     }
 }

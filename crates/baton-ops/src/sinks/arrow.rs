@@ -36,13 +36,16 @@ use arrow_ipc::writer::{FileWriter, IpcWriteOptions, StreamWriter};
 use arrow_ipc::CompressionType;
 use arrow_schema::Schema;
 use baton_engine::{BoxError, Sink};
+use serde::{Deserialize, Serialize};
 
 use super::chunks::Chunks;
 use super::error::SinkError;
 use super::sink;
 use super::staged::Staged;
 use crate::item::Item;
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::registry::{
+    build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind, ParamDef, ParamType,
+};
 use crate::warnings::StageWarnings;
 
 pub(crate) const DEF: OpDef = OpDef {
@@ -66,46 +69,96 @@ pub(crate) const DEF: OpDef = OpDef {
         ),
     ],
     modes: Modes::SERIAL_BLOCKING,
-    build,
+    build: build_from::<ArrowSinkConfig>,
 };
 
-/// Whether the IPC file or stream format is written.
-#[derive(Clone, Copy, Debug)]
-enum Format {
+/// The parameters of the `arrow` sink: every item as a row of an Arrow IPC
+/// file or stream, with the first chunk's schema, written as
+/// `<path>.partial` and renamed to `path` when the run finishes.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{ArrowSinkCompression, ArrowSinkConfig, ArrowSinkFormat, BuildContext, OpConfig};
+/// use baton_ops::{BuiltOp, Item};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let config = ArrowSinkConfig {
+///     path: "a.arrows".into(),
+///     format: ArrowSinkFormat::Stream,
+///     compression: ArrowSinkCompression::Lz4,
+/// };
+/// let BuiltOp::Sink(make) = config.build(&BuildContext::new(dir.path())).unwrap() else { unreachable!() };
+/// let mut sink = make().unwrap();
+/// sink.write(Item::record(serde_json::json!({"name": "Smith, J", "age": 42}))).unwrap();
+/// sink.finish().unwrap();
+///
+/// let file = std::fs::File::open(dir.path().join("a.arrows")).unwrap();
+/// let mut reader = arrow_ipc::reader::StreamReader::try_new(file, None).unwrap();
+/// assert_eq!(reader.next().unwrap().unwrap().num_rows(), 1);
+///
+/// // The defaults: the file format, uncompressed.
+/// let config: ArrowSinkConfig = serde_json::from_str(r#"{"path": "a.arrow"}"#).unwrap();
+/// assert_eq!((config.format, config.compression), (ArrowSinkFormat::File, ArrowSinkCompression::None));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArrowSinkConfig {
+    /// The file, relative to the pipeline file.
+    pub path: PathBuf,
+    /// "file" (random access, what .arrow and .feather files are) or
+    /// "stream".
+    #[serde(default)]
+    pub format: ArrowSinkFormat,
+    /// How buffers are compressed: none, lz4 or zstd.
+    #[serde(default)]
+    pub compression: ArrowSinkCompression,
+}
+
+/// Which Arrow IPC format the `arrow` sink writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArrowSinkFormat {
+    /// The file format: random access, what `.arrow` and `.feather` (v2)
+    /// files are.
+    #[default]
     File,
+    /// The stream format: read front to back.
     Stream,
 }
 
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let path = Params::need("path", params.path("path")?)?;
-    let format = match params.str("format")?.unwrap_or("file") {
-        "file" => Format::File,
-        "stream" => Format::Stream,
-        other => {
-            return Err(OpError::param(
-                "format",
-                format!("`{other}` is not \"file\" or \"stream\""),
-            ))
-        }
-    };
-    let compression = match params.str("compression")?.unwrap_or("none") {
-        "none" => None,
-        "lz4" => Some(CompressionType::LZ4_FRAME),
-        "zstd" => Some(CompressionType::ZSTD),
-        other => {
-            return Err(OpError::param(
-                "compression",
-                format!("`{other}` is not one of none, lz4, zstd"),
-            ))
-        }
-    };
-    let options = IpcWriteOptions::default()
-        .try_with_compression(compression)
-        .map_err(|e| OpError::param("compression", e.to_string()))?;
-    let warnings = params.warnings().clone();
-    Ok(sink(move || {
-        ArrowFile::create(path, format, options, &warnings)
-    }))
+/// How the `arrow` sink compresses the buffers of its record batches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArrowSinkCompression {
+    /// Not compressed.
+    #[default]
+    None,
+    /// LZ4 frames.
+    Lz4,
+    /// Zstandard.
+    Zstd,
+}
+
+impl OpConfig for ArrowSinkConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, context: &BuildContext) -> Result<BuiltOp, OpError> {
+        let path = context.path(&self.path);
+        let format = self.format;
+        let compression = match self.compression {
+            ArrowSinkCompression::None => None,
+            ArrowSinkCompression::Lz4 => Some(CompressionType::LZ4_FRAME),
+            ArrowSinkCompression::Zstd => Some(CompressionType::ZSTD),
+        };
+        let options = IpcWriteOptions::default()
+            .try_with_compression(compression)
+            .map_err(|e| OpError::param("compression", e.to_string()))?;
+        let warnings = context.warnings().clone();
+        Ok(sink(move || {
+            ArrowFile::create(path, format, options, &warnings)
+        }))
+    }
 }
 
 /// The writer of either format.
@@ -127,7 +180,7 @@ impl std::fmt::Debug for Writer {
 #[derive(Debug)]
 struct ArrowFile {
     file: Staged,
-    format: Format,
+    format: ArrowSinkFormat,
     options: IpcWriteOptions,
     /// The file until the first chunk gives the schema.
     out: Option<BufWriter<File>>,
@@ -138,7 +191,7 @@ struct ArrowFile {
 impl ArrowFile {
     fn create(
         path: PathBuf,
-        format: Format,
+        format: ArrowSinkFormat,
         options: IpcWriteOptions,
         warnings: &StageWarnings,
     ) -> Result<Self, SinkError> {
@@ -169,10 +222,10 @@ impl ArrowFile {
                 .ok_or_else(|| self.error("written after it was finished"))?;
             let options = self.options.clone();
             let writer = match self.format {
-                Format::File => {
+                ArrowSinkFormat::File => {
                     FileWriter::try_new_with_options(out, schema, options).map(Writer::File)
                 }
-                Format::Stream => {
+                ArrowSinkFormat::Stream => {
                     StreamWriter::try_new_with_options(out, schema, options).map(Writer::Stream)
                 }
             };

@@ -17,8 +17,9 @@ use std::io::Write;
 use super::error::SinkError;
 use super::sink;
 use crate::item::Item;
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, Params};
+use crate::registry::{build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind};
 use baton_engine::{BoxError, Sink};
+use serde::{Deserialize, Serialize};
 
 pub(crate) const DEF: OpDef = OpDef {
     name: "count",
@@ -26,16 +27,43 @@ pub(crate) const DEF: OpDef = OpDef {
     summary: "counts the items and prints `count: N` to standard output at the end",
     params: &[],
     modes: Modes::SERIAL,
-    build,
+    build: build_from::<CountConfig>,
 };
 
-fn build(_: &Params) -> Result<BuiltOp, OpError> {
-    Ok(sink(|| {
-        Ok(Count {
-            count: 0,
-            out: std::io::stdout(),
-        })
-    }))
+/// The parameters of `count`: none. It counts the items (each row of a
+/// chunk of records as one) and prints `count: N` to standard output when
+/// the run finishes.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BuildContext, CountConfig, OpConfig};
+/// use baton_ops::{BuiltOp, Item};
+///
+/// let BuiltOp::Sink(make) = CountConfig {}.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// let mut sink = make().unwrap();
+/// sink.write(Item::with_field("n", 1)).unwrap();
+/// assert!(sink.finish().is_ok()); // prints `count: 1`
+///
+/// // It takes no parameter: any is refused.
+/// assert_eq!(serde_json::from_str::<CountConfig>("{}").unwrap(), CountConfig {});
+/// assert!(serde_json::from_str::<CountConfig>(r#"{"path": "x"}"#).is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountConfig {}
+
+impl OpConfig for CountConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, _: &BuildContext) -> Result<BuiltOp, OpError> {
+        Ok(sink(|| {
+            Ok(Count {
+                count: 0,
+                out: std::io::stdout(),
+            })
+        }))
+    }
 }
 
 /// The sink.

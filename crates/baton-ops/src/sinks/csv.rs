@@ -26,11 +26,14 @@ use super::error::SinkError;
 use super::sink;
 use super::staged::Staged;
 use crate::item::{Item, Payload};
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::registry::{
+    build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind, ParamDef, ParamType,
+};
 use crate::warnings::StageWarnings;
 use arrow_array::{new_null_array, ArrayRef, RecordBatch, RecordBatchOptions, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use baton_engine::{BoxError, Sink};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 pub(crate) const DEF: OpDef = OpDef {
@@ -53,20 +56,81 @@ pub(crate) const DEF: OpDef = OpDef {
         ),
     ],
     modes: Modes::SERIAL_BLOCKING,
-    build,
+    build: build_from::<CsvSinkConfig>,
 };
 
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let path = Params::need("path", params.path("path")?)?;
-    let columns = params.str_list("fields")?;
-    if columns.as_ref().is_some_and(Vec::is_empty) {
-        return Err(OpError::param("fields", "name at least one field"));
+/// The parameters of the `csv` sink: every item as a row of a CSV file
+/// with a header, written as `<path>.partial` and renamed to `path` when
+/// the run finishes.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BuildContext, CsvSinkConfig, OpConfig};
+/// use baton_ops::{BuiltOp, Item};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let config = CsvSinkConfig {
+///     path: "out/a.tsv".into(),
+///     fields: Some(vec!["name".into(), "age".into()]),
+///     delimiter: "\t".into(),
+/// };
+/// let BuiltOp::Sink(make) = config.build(&BuildContext::new(dir.path())).unwrap() else { unreachable!() };
+/// let mut sink = make().unwrap();
+/// sink.write(Item::record(serde_json::json!({"name": "Smith, J", "age": 42, "id": 7}))).unwrap();
+/// sink.finish().unwrap();
+/// let text = std::fs::read_to_string(dir.path().join("out/a.tsv")).unwrap();
+/// assert_eq!(text, "name\tage\nSmith, J\t42\n");
+///
+/// // Only `path` is required.
+/// let config: CsvSinkConfig = serde_json::from_str(r#"{"path": "a.csv"}"#).unwrap();
+/// assert_eq!((config.fields, config.delimiter.as_str()), (None, ","));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvSinkConfig {
+    /// The file, relative to the pipeline file.
+    pub path: PathBuf,
+    /// The columns, in order (default: the first item's fields); other
+    /// fields are left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<String>>,
+    /// The character between values (one ASCII character).
+    #[serde(default = "comma")]
+    pub delimiter: String,
+}
+
+fn comma() -> String {
+    ",".to_string()
+}
+
+impl OpConfig for CsvSinkConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, context: &BuildContext) -> Result<BuiltOp, OpError> {
+        let path = context.path(&self.path);
+        let columns = self.fields.clone();
+        if columns.as_ref().is_some_and(Vec::is_empty) {
+            return Err(OpError::param("fields", "name at least one field"));
+        }
+        let delimiter = delimiter_byte(&self.delimiter)?;
+        let warnings = context.warnings().clone();
+        Ok(sink(move || {
+            CsvFile::create(path, columns, delimiter, &warnings)
+        }))
     }
-    let delimiter = crate::sources::delimiter(params, "delimiter")?;
-    let warnings = params.warnings().clone();
-    Ok(sink(move || {
-        CsvFile::create(path, columns, delimiter, &warnings)
-    }))
+}
+
+/// The byte of the one-character `delimiter` (the sources' `csv` reads
+/// its own the same way).
+fn delimiter_byte(text: &str) -> Result<u8, OpError> {
+    match text.as_bytes() {
+        [byte] if byte.is_ascii() => Ok(*byte),
+        _ => Err(OpError::param(
+            "delimiter",
+            "expected one ASCII character, like \",\", \";\" or \"\\t\"",
+        )),
+    }
 }
 
 /// The sink.

@@ -14,8 +14,9 @@
 
 use super::sink;
 use crate::item::Item;
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, Params};
+use crate::registry::{build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind};
 use baton_engine::{BoxError, Sink};
+use serde::{Deserialize, Serialize};
 
 pub(crate) const DEF: OpDef = OpDef {
     name: "discard",
@@ -23,11 +24,37 @@ pub(crate) const DEF: OpDef = OpDef {
     summary: "drops every item (to run and time the stages before it)",
     params: &[],
     modes: Modes::SERIAL,
-    build,
+    build: build_from::<DiscardConfig>,
 };
 
-fn build(_: &Params) -> Result<BuiltOp, OpError> {
-    Ok(sink(|| Ok(Discard)))
+/// The parameters of `discard`: none. It drops every item, to run and
+/// time the stages before it.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BuildContext, DiscardConfig, OpConfig};
+/// use baton_ops::{BuiltOp, Item};
+///
+/// let BuiltOp::Sink(make) = DiscardConfig {}.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// let mut sink = make().unwrap();
+/// assert!(sink.write(Item::with_field("n", 1)).is_ok());
+/// assert!(sink.finish().is_ok());
+///
+/// // It takes no parameter: any is refused.
+/// assert_eq!(serde_json::from_str::<DiscardConfig>("{}").unwrap(), DiscardConfig {});
+/// assert!(serde_json::from_str::<DiscardConfig>(r#"{"n": 1}"#).is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscardConfig {}
+
+impl OpConfig for DiscardConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, _: &BuildContext) -> Result<BuiltOp, OpError> {
+        Ok(sink(|| Ok(Discard)))
+    }
 }
 
 /// The sink.

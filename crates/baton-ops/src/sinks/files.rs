@@ -42,8 +42,11 @@ use serde_json::Value;
 use super::error::SinkError;
 use super::sink;
 use crate::item::{Item, Payload};
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::registry::{
+    build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind, ParamDef, ParamType,
+};
 use baton_engine::{BoxError, Sink};
+use serde::{Deserialize, Serialize};
 
 pub(crate) const DEF: OpDef = OpDef {
     name: "files",
@@ -70,47 +73,87 @@ pub(crate) const DEF: OpDef = OpDef {
         ),
     ],
     modes: Modes::SERIAL_BLOCKING,
-    build,
+    build: build_from::<FilesSinkConfig>,
 };
 
-/// What a second item of the same name does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum OnConflict {
+/// The parameters of the `files` sink: each item's bytes payload (or its
+/// JSON, when it has none) as a file of its own in the folder `path`,
+/// named by the field `field`.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BuildContext, FilesSinkConfig, OnConflict, OpConfig};
+/// use baton_ops::{BuiltOp, Item};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let config = FilesSinkConfig { path: "out".into(), field: "file".into(), on_conflict: OnConflict::Suffix };
+/// let BuiltOp::Sink(make) = config.build(&BuildContext::new(dir.path())).unwrap() else { unreachable!() };
+/// let mut sink = make().unwrap();
+/// sink.write(Item::with_field("file", "a.json")).unwrap();
+/// sink.write(Item::with_field("file", "a.json")).unwrap();
+/// sink.finish().unwrap();
+/// assert_eq!(std::fs::read_to_string(dir.path().join("out/a.json")).unwrap(), "{\"file\":\"a.json\"}\n");
+/// assert!(dir.path().join("out/a-2.json").exists());
+///
+/// // By default, a second item of the same name is an error.
+/// let config: FilesSinkConfig = serde_json::from_str(r#"{"path": "out", "field": "file"}"#).unwrap();
+/// assert_eq!(config.on_conflict, OnConflict::Error);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesSinkConfig {
+    /// The folder, relative to the pipeline file (made if missing).
+    pub path: PathBuf,
+    /// The field holding each file's name, relative to the folder
+    /// (`a/b.png` makes `a/`; `..`, absolute names and symlinks out of the
+    /// folder are refused).
+    pub field: String,
+    /// A second item of the same name in one run: "error" (the item
+    /// fails), "overwrite" (the last wins) or "suffix" (`a-2.png`,
+    /// `a-3.png`, ...).
+    #[serde(default)]
+    pub on_conflict: OnConflict,
+}
+
+/// What the `files` sink does with a second item of a name it has written
+/// in this run (files left by an earlier run are replaced whatever it is).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnConflict {
+    /// The second item fails (its stage's `on_error` decides what follows).
+    #[default]
     Error,
+    /// The last item of the name wins.
     Overwrite,
+    /// The second is written as `a-2.png`, the third as `a-3.png`, ...
     Suffix,
 }
 
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let folder = Params::need("path", params.path("path")?)?;
-    let field = Params::need("field", params.str("field")?)?.to_string();
-    let on_conflict = match params.str("on_conflict")?.unwrap_or("error") {
-        "error" => OnConflict::Error,
-        "overwrite" => OnConflict::Overwrite,
-        "suffix" => OnConflict::Suffix,
-        other => {
-            return Err(OpError::param(
-                "on_conflict",
-                format!("unknown \"{other}\": expected \"error\", \"overwrite\" or \"suffix\""),
-            ))
-        }
-    };
-    Ok(sink(move || {
-        let file_error = |error| SinkError::File {
-            path: folder.display().to_string(),
-            error,
-        };
-        std::fs::create_dir_all(&folder).map_err(file_error)?;
-        // As the file system sees it, so that where a symlink leads can be
-        // compared with it.
-        let folder = folder.canonicalize().map_err(file_error)?;
-        Ok(Folder {
-            folder,
-            field,
-            on_conflict,
-            written: HashSet::new(),
-        })
-    }))
+impl OpConfig for FilesSinkConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, context: &BuildContext) -> Result<BuiltOp, OpError> {
+        let folder = context.path(&self.path);
+        let field = self.field.clone();
+        let on_conflict = self.on_conflict;
+        Ok(sink(move || {
+            let file_error = |error| SinkError::File {
+                path: folder.display().to_string(),
+                error,
+            };
+            std::fs::create_dir_all(&folder).map_err(file_error)?;
+            // As the file system sees it, so that where a symlink leads can be
+            // compared with it.
+            let folder = folder.canonicalize().map_err(file_error)?;
+            Ok(Folder {
+                folder,
+                field,
+                on_conflict,
+                written: HashSet::new(),
+            })
+        }))
+    }
 }
 
 /// The sink.

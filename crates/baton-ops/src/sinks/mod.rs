@@ -11,15 +11,19 @@
 mod arrow;
 mod chunks;
 mod count;
+#[cfg(feature = "csv")]
 mod csv;
 mod discard;
 mod error;
 mod files;
 mod jsonl;
+#[cfg(feature = "parquet")]
 mod parquet;
 mod staged;
 mod stdout;
+#[cfg(feature = "tensors")]
 mod tensors;
+#[cfg(feature = "tensors")]
 mod webdataset;
 pub use stdout::around_stdout_writes;
 
@@ -29,16 +33,39 @@ use crate::item::Item;
 use crate::registry::{BuiltOp, OpDef};
 use error::SinkError;
 
+/// The sinks' typed parameters (see [`crate::config`]).
+pub(crate) mod configs {
+    pub use super::arrow::{ArrowSinkCompression, ArrowSinkConfig, ArrowSinkFormat};
+    pub use super::count::CountConfig;
+    #[cfg(feature = "csv")]
+    pub use super::csv::CsvSinkConfig;
+    pub use super::discard::DiscardConfig;
+    pub use super::files::{FilesSinkConfig, OnConflict};
+    pub use super::jsonl::JsonlSinkConfig;
+    #[cfg(feature = "parquet")]
+    pub use super::parquet::{ParquetSinkCompression, ParquetSinkConfig};
+    pub use super::stdout::StdoutConfig;
+    #[cfg(feature = "tensors")]
+    pub use super::tensors::{NpyConfig, SafetensorsConfig};
+    #[cfg(feature = "tensors")]
+    pub use super::webdataset::WebdatasetSinkConfig;
+}
+
 /// Every built-in sink.
 pub(crate) const DEFS: &[OpDef] = &[
     stdout::DEF,
     jsonl::DEF,
+    #[cfg(feature = "csv")]
     csv::DEF,
+    #[cfg(feature = "parquet")]
     parquet::DEF,
     arrow::DEF,
     files::DEF,
+    #[cfg(feature = "tensors")]
     tensors::NPY,
+    #[cfg(feature = "tensors")]
     tensors::SAFETENSORS,
+    #[cfg(feature = "tensors")]
     webdataset::DEF,
     discard::DEF,
     count::DEF,

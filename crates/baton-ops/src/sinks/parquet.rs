@@ -38,13 +38,16 @@ use baton_engine::{BoxError, Sink};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use serde::{Deserialize, Serialize};
 
 use super::chunks::Chunks;
 use super::error::SinkError;
 use super::sink;
 use super::staged::Staged;
 use crate::item::Item;
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::registry::{
+    build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind, ParamDef, ParamType,
+};
 use crate::warnings::StageWarnings;
 
 pub(crate) const DEF: OpDef = OpDef {
@@ -69,31 +72,99 @@ pub(crate) const DEF: OpDef = OpDef {
         .between(1, 1 << 40),
     ],
     modes: Modes::SERIAL_BLOCKING,
-    build,
+    build: build_from::<ParquetSinkConfig>,
 };
 
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let path = Params::need("path", params.path("path")?)?;
-    let compression = match params.str("compression")?.unwrap_or("zstd") {
-        "zstd" => Compression::ZSTD(ZstdLevel::default()),
-        "snappy" => Compression::SNAPPY,
-        "gzip" => Compression::GZIP(GzipLevel::default()),
-        "lz4" => Compression::LZ4_RAW,
-        "none" => Compression::UNCOMPRESSED,
-        other => {
-            return Err(OpError::param(
-                "compression",
-                format!("`{other}` is not one of zstd, snappy, gzip, lz4, none"),
-            ))
+/// The parameters of the `parquet` sink: every item as a row of a Parquet
+/// file, with the first chunk's schema, in row groups of at most
+/// `row_group_rows` rows, written as `<path>.partial` and renamed to
+/// `path` when the run finishes.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BuildContext, OpConfig, ParquetSinkCompression, ParquetSinkConfig};
+/// use baton_ops::{BuiltOp, Item};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let config = ParquetSinkConfig {
+///     path: "a.parquet".into(),
+///     compression: ParquetSinkCompression::Snappy,
+///     row_group_rows: 2,
+/// };
+/// let BuiltOp::Sink(make) = config.build(&BuildContext::new(dir.path())).unwrap() else { unreachable!() };
+/// let mut sink = make().unwrap();
+/// for n in 0..3 {
+///     sink.write(Item::record(serde_json::json!({"n": n}))).unwrap();
+/// }
+/// sink.finish().unwrap();
+///
+/// let file = std::fs::File::open(dir.path().join("a.parquet")).unwrap();
+/// let reader = parquet::file::serialized_reader::SerializedFileReader::new(file).unwrap();
+/// let meta = parquet::file::reader::FileReader::metadata(&reader);
+/// assert_eq!((meta.file_metadata().num_rows(), meta.num_row_groups()), (3, 2));
+///
+/// // The defaults: zstd, row groups of 1048576 rows.
+/// let config: ParquetSinkConfig = serde_json::from_str(r#"{"path": "a.parquet"}"#).unwrap();
+/// assert_eq!((config.compression, config.row_group_rows), (ParquetSinkCompression::Zstd, 1 << 20));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParquetSinkConfig {
+    /// The file, relative to the pipeline file.
+    pub path: PathBuf,
+    /// How column chunks are compressed: zstd, snappy, gzip, lz4 or none.
+    #[serde(default)]
+    pub compression: ParquetSinkCompression,
+    /// At most this many rows in a row group (the unit a reader decodes in
+    /// parallel and skips by its statistics); positive.
+    #[serde(default = "row_group_rows")]
+    pub row_group_rows: usize,
+}
+
+fn row_group_rows() -> usize {
+    1 << 20
+}
+
+/// How the `parquet` sink compresses its column chunks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParquetSinkCompression {
+    /// Zstandard, at its default level.
+    #[default]
+    Zstd,
+    /// Snappy.
+    Snappy,
+    /// gzip, at its default level.
+    Gzip,
+    /// LZ4 (the raw block format).
+    Lz4,
+    /// Not compressed.
+    None,
+}
+
+impl OpConfig for ParquetSinkConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, context: &BuildContext) -> Result<BuiltOp, OpError> {
+        let path = context.path(&self.path);
+        let compression = match self.compression {
+            ParquetSinkCompression::Zstd => Compression::ZSTD(ZstdLevel::default()),
+            ParquetSinkCompression::Snappy => Compression::SNAPPY,
+            ParquetSinkCompression::Gzip => Compression::GZIP(GzipLevel::default()),
+            ParquetSinkCompression::Lz4 => Compression::LZ4_RAW,
+            ParquetSinkCompression::None => Compression::UNCOMPRESSED,
+        };
+        if self.row_group_rows == 0 {
+            return Err(OpError::param("row_group_rows", "must be positive, not 0"));
         }
-    };
-    let rows = params.int_as::<usize>("row_group_rows")?.unwrap_or(1 << 20);
-    let props = WriterProperties::builder()
-        .set_compression(compression)
-        .set_max_row_group_row_count(Some(rows))
-        .build();
-    let warnings = params.warnings().clone();
-    Ok(sink(move || ParquetFile::create(path, props, &warnings)))
+        let props = WriterProperties::builder()
+            .set_compression(compression)
+            .set_max_row_group_row_count(Some(self.row_group_rows))
+            .build();
+        let warnings = context.warnings().clone();
+        Ok(sink(move || ParquetFile::create(path, props, &warnings)))
+    }
 }
 
 /// The sink.

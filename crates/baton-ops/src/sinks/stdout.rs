@@ -17,8 +17,9 @@ use std::sync::{Arc, PoisonError, RwLock};
 use super::error::SinkError;
 use super::sink;
 use crate::item::Item;
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, Params};
+use crate::registry::{build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind};
 use baton_engine::{BoxError, Sink};
+use serde::{Deserialize, Serialize};
 
 pub(crate) const DEF: OpDef = OpDef {
     name: "stdout",
@@ -27,16 +28,43 @@ pub(crate) const DEF: OpDef = OpDef {
         "writes every item as a line of JSON to standard output (a payload is noted as `_payload`)",
     params: &[],
     modes: Modes::SERIAL_BLOCKING,
-    build,
+    build: build_from::<StdoutConfig>,
 };
 
-fn build(_: &Params) -> Result<BuiltOp, OpError> {
-    Ok(sink(|| {
-        Ok(JsonLines {
-            out: BufWriter::with_capacity(1 << 16, Stdout),
-            name: "stdout",
-        })
-    }))
+/// The parameters of `stdout`: none. It writes every item as a line of
+/// JSON to standard output (a payload noted as `_payload`), through
+/// [`around_stdout_writes`]' hook.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BuildContext, OpConfig, StdoutConfig};
+/// use baton_ops::{BuiltOp, Item};
+///
+/// let BuiltOp::Sink(make) = StdoutConfig {}.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// let mut sink = make().unwrap();
+/// sink.write(Item::with_field("n", 1)).unwrap();
+/// assert!(sink.finish().is_ok()); // prints {"n":1}
+///
+/// // It takes no parameter: any is refused.
+/// assert_eq!(serde_json::from_str::<StdoutConfig>("{}").unwrap(), StdoutConfig {});
+/// assert!(serde_json::from_str::<StdoutConfig>(r#"{"path": "x"}"#).is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StdoutConfig {}
+
+impl OpConfig for StdoutConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, _: &BuildContext) -> Result<BuiltOp, OpError> {
+        Ok(sink(|| {
+            Ok(JsonLines {
+                out: BufWriter::with_capacity(1 << 16, Stdout),
+                name: "stdout",
+            })
+        }))
+    }
 }
 
 /// What every write to standard output goes through.

@@ -38,19 +38,22 @@
 //! assert!(dir.path().join("train.label.npy").exists());
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use baton_engine::{BoxError, Sink};
 use npyz::WriterBuilder;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::SinkError;
 use super::sink;
 use super::staged::Staged;
 use crate::item::{Item, Payload};
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::registry::{
+    build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind, ParamDef, ParamType,
+};
 use crate::warnings::StageWarnings;
 
 pub(crate) const NPY: OpDef = OpDef {
@@ -66,7 +69,7 @@ pub(crate) const NPY: OpDef = OpDef {
         ),
     ],
     modes: Modes::SERIAL_BLOCKING,
-    build: build_npy,
+    build: build_from::<NpyConfig>,
 };
 
 pub(crate) const SAFETENSORS: OpDef = OpDef {
@@ -88,7 +91,7 @@ pub(crate) const SAFETENSORS: OpDef = OpDef {
         ),
     ],
     modes: Modes::SERIAL_BLOCKING,
-    build: build_safetensors,
+    build: build_from::<SafetensorsConfig>,
 };
 
 /// Which file format.
@@ -101,23 +104,141 @@ enum Format {
     },
 }
 
-fn build_npy(params: &Params) -> Result<BuiltOp, OpError> {
-    build(params, Format::Npy)
+/// The parameters of `npy`: the items' tensors as one NumPy array
+/// `[items, ...shape]` in `path`, and each field of `fields` as an array
+/// of its own in `<stem>.<field>.npy`.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BuildContext, NpyConfig, OpConfig};
+/// use baton_ops::{BuiltOp, Item, Payload, Tensor};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let config = NpyConfig { path: "train.npy".into(), fields: Some(vec!["label".into()]) };
+/// let BuiltOp::Sink(make) = config.build(&BuildContext::new(dir.path())).unwrap() else { unreachable!() };
+/// let mut sink = make().unwrap();
+/// for n in 0..3 {
+///     let mut item = Item::with_field("label", n);
+///     item.payload = Payload::Tensor(Tensor { shape: vec![2], data: vec![n as f32, 0.5] });
+///     sink.write(item).unwrap();
+/// }
+/// sink.finish().unwrap();
+/// let data = std::fs::read(dir.path().join("train.npy")).unwrap();
+/// assert_eq!(npyz::NpyFile::new(&data[..]).unwrap().shape(), &[3, 2]);
+/// let labels = std::fs::read(dir.path().join("train.label.npy")).unwrap();
+/// assert_eq!(npyz::NpyFile::new(&labels[..]).unwrap().into_vec::<i64>().unwrap(), [0, 1, 2]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NpyConfig {
+    /// The .npy file of the tensors, relative to the pipeline file.
+    pub path: PathBuf,
+    /// Fields written beside it, one number per item (int64 if all are
+    /// integers, else float64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<String>>,
 }
 
-fn build_safetensors(params: &Params) -> Result<BuiltOp, OpError> {
-    let name = params.str("tensor")?.unwrap_or("data").to_string();
-    let metadata = params
-        .str_table("metadata")?
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    build(params, Format::Safetensors { name, metadata })
+impl OpConfig for NpyConfig {
+    const DEF: &'static OpDef = &NPY;
+
+    fn build(&self, context: &BuildContext) -> Result<BuiltOp, OpError> {
+        build(
+            context,
+            &self.path,
+            self.fields.clone().unwrap_or_default(),
+            Format::Npy,
+        )
+    }
 }
 
-fn build(params: &Params, format: Format) -> Result<BuiltOp, OpError> {
-    let path = Params::need("path", params.path("path")?)?;
-    let fields = params.str_list("fields")?.unwrap_or_default();
+/// The parameters of `safetensors`: the items' tensors as one tensor
+/// `[items, ...shape]` named `tensor`, and each field of `fields` as a
+/// tensor of its own, in one .safetensors file.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BuildContext, OpConfig, SafetensorsConfig};
+/// use baton_ops::{BuiltOp, Item, Payload, Tensor};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let config = SafetensorsConfig {
+///     path: "train.safetensors".into(),
+///     tensor: "images".into(),
+///     fields: Some(vec!["label".into()]),
+///     metadata: Some([("split".to_string(), "train".to_string())].into()),
+/// };
+/// let BuiltOp::Sink(make) = config.build(&BuildContext::new(dir.path())).unwrap() else { unreachable!() };
+/// let mut sink = make().unwrap();
+/// for n in 0..3 {
+///     let mut item = Item::with_field("label", n);
+///     item.payload = Payload::Tensor(Tensor { shape: vec![2], data: vec![n as f32, 0.5] });
+///     sink.write(item).unwrap();
+/// }
+/// sink.finish().unwrap();
+/// let bytes = std::fs::read(dir.path().join("train.safetensors")).unwrap();
+/// let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+/// assert_eq!(file.tensor("images").unwrap().shape(), [3, 2]);
+/// assert_eq!(file.tensor("label").unwrap().shape(), [3]);
+///
+/// // The defaults: the tensors' tensor is `data`, no fields, no metadata.
+/// let config: SafetensorsConfig = serde_json::from_str(r#"{"path": "a.safetensors"}"#).unwrap();
+/// assert_eq!((config.tensor.as_str(), config.fields, config.metadata), ("data", None, None));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SafetensorsConfig {
+    /// The .safetensors file, relative to the pipeline file.
+    pub path: PathBuf,
+    /// The name of the tensors' tensor in the file.
+    #[serde(default = "data")]
+    pub tensor: String,
+    /// Fields written as tensors of their own, by their name, one number
+    /// per item (I64 if all are integers, else F64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<String>>,
+    /// Text put in the file's `__metadata__`, like `{ dataset =
+    /// "fashion-mnist", split = "train" }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+fn data() -> String {
+    "data".to_string()
+}
+
+impl OpConfig for SafetensorsConfig {
+    const DEF: &'static OpDef = &SAFETENSORS;
+
+    fn build(&self, context: &BuildContext) -> Result<BuiltOp, OpError> {
+        let format = Format::Safetensors {
+            name: self.tensor.clone(),
+            metadata: self
+                .metadata
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+        };
+        build(
+            context,
+            &self.path,
+            self.fields.clone().unwrap_or_default(),
+            format,
+        )
+    }
+}
+
+/// Either sink, writing `path` (relative to the context's folder).
+fn build(
+    context: &BuildContext,
+    path: &Path,
+    fields: Vec<String>,
+    format: Format,
+) -> Result<BuiltOp, OpError> {
+    let path = context.path(path);
     if let Format::Safetensors { name, .. } = &format {
         if fields.contains(name) {
             return Err(OpError::param(
@@ -126,7 +247,7 @@ fn build(params: &Params, format: Format) -> Result<BuiltOp, OpError> {
             ));
         }
     }
-    let warnings = params.warnings().clone();
+    let warnings = context.warnings().clone();
     Ok(sink(move || {
         Ok(TensorFile {
             path,

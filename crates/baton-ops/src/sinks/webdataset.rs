@@ -36,18 +36,22 @@
 //! assert!(dir.path().join("shards/s-001.tar").exists());
 //! ```
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::PathBuf;
 
 use baton_engine::{BoxError, Sink};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::SinkError;
 use super::sink;
 use super::staged::Staged;
 use crate::item::{Item, Payload};
-use crate::registry::{BuiltOp, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params};
+use crate::registry::{
+    build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind, ParamDef, ParamType,
+};
 use crate::warnings::StageWarnings;
 
 pub(crate) const DEF: OpDef = OpDef {
@@ -85,56 +89,139 @@ pub(crate) const DEF: OpDef = OpDef {
         ),
     ],
     modes: Modes::SERIAL_BLOCKING,
-    build,
+    build: build_from::<WebdatasetSinkConfig>,
 };
 
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let path = Params::need("path", params.path("path")?)?;
-    let pattern = ShardPattern::parse(&path.to_string_lossy()).ok_or_else(|| {
-        OpError::param(
-            "path",
-            "needs a %d (or %06d) where the shard's number goes, like \"shards/train-%06d.tar\"",
-        )
-    })?;
-    let payload = params.str("payload")?.map(str::to_string);
-    if let Some(ext) = &payload {
-        if ext.is_empty() || ext.contains(['.', '/']) {
-            return Err(OpError::param(
-                "payload",
-                format!("an extension without dots, like \"png\", not {ext:?}"),
-            ));
+/// The parameters of the `webdataset` sink: items as WebDataset tar shards
+/// of `max_items` samples each, numbered by the `%06d` in `path`.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BuildContext, OpConfig, WebdatasetSinkConfig};
+/// use baton_ops::{BuiltOp, Item, Payload};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let config = WebdatasetSinkConfig {
+///     path: "shards/s-%03d.tar".into(),
+///     max_items: 2,
+///     key: None,
+///     payload: Some("txt".into()),
+///     fields: Some([("label".to_string(), "cls".to_string())].into()),
+///     json: false,
+/// };
+/// let BuiltOp::Sink(make) = config.build(&BuildContext::new(dir.path())).unwrap() else { unreachable!() };
+/// let mut sink = make().unwrap();
+/// for n in 0..3 {
+///     let mut item = Item::with_field("label", n);
+///     item.payload = Payload::Bytes(b"hi".to_vec());
+///     sink.write(item).unwrap();
+/// }
+/// sink.finish().unwrap();
+/// let shard = std::fs::File::open(dir.path().join("shards/s-000.tar")).unwrap();
+/// let names: Vec<String> = tar::Archive::new(shard)
+///     .entries()
+///     .unwrap()
+///     .map(|e| e.unwrap().path().unwrap().display().to_string())
+///     .collect();
+/// assert_eq!(names, ["000000000.txt", "000000000.cls", "000000001.txt", "000000001.cls"]);
+/// assert!(dir.path().join("shards/s-001.tar").exists());
+///
+/// // The defaults: 10000 samples a shard, the other fields as JSON.
+/// let config: WebdatasetSinkConfig = serde_json::from_str(r#"{"path": "s-%06d.tar"}"#).unwrap();
+/// assert_eq!((config.max_items, config.json), (10_000, true));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebdatasetSinkConfig {
+    /// The shards' path with a %06d for their number, relative to the
+    /// pipeline file (`shards/train-%06d.tar`).
+    pub path: PathBuf,
+    /// Samples per shard (positive).
+    #[serde(default = "max_items")]
+    pub max_items: usize,
+    /// The field holding each sample's key (no `.` in its file name part);
+    /// by default a running number, %09d.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The payload's extension: an image is encoded as png (default), jpg
+    /// or jpeg; a tensor is npy; bytes are bin by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    /// Fields written as members of their own, by extension: `{ label =
+    /// "cls", caption = "txt" }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<BTreeMap<String, String>>,
+    /// Write the other fields (not the key, not in `fields`) as
+    /// `<key>.json`.
+    #[serde(default = "yes")]
+    pub json: bool,
+}
+
+fn max_items() -> usize {
+    10_000
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl OpConfig for WebdatasetSinkConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, context: &BuildContext) -> Result<BuiltOp, OpError> {
+        let path = context.path(&self.path);
+        let pattern = ShardPattern::parse(&path.to_string_lossy()).ok_or_else(|| {
+            OpError::param(
+                "path",
+                "needs a %d (or %06d) where the shard's number goes, like \"shards/train-%06d.tar\"",
+            )
+        })?;
+        if self.max_items == 0 {
+            return Err(OpError::param("max_items", "must be positive, not 0"));
         }
-    }
-    let fields = params.str_table("fields")?.unwrap_or_default();
-    for (field, ext) in &fields {
-        if ext.is_empty() || ext.contains('/') || Some(ext) == payload.as_ref() {
-            return Err(OpError::param(
-                "fields",
-                format!("`{field}`: {ext:?} cannot be a member's extension here"),
-            ));
+        let payload = self.payload.clone();
+        if let Some(ext) = &payload {
+            if ext.is_empty() || ext.contains(['.', '/']) {
+                return Err(OpError::param(
+                    "payload",
+                    format!("an extension without dots, like \"png\", not {ext:?}"),
+                ));
+            }
         }
+        let fields: Vec<(String, String)> = self
+            .fields
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        for (field, ext) in &fields {
+            if ext.is_empty() || ext.contains('/') || Some(ext) == payload.as_ref() {
+                return Err(OpError::param(
+                    "fields",
+                    format!("`{field}`: {ext:?} cannot be a member's extension here"),
+                ));
+            }
+        }
+        let plan = Plan {
+            pattern,
+            max_items: self.max_items,
+            key: self.key.clone(),
+            payload,
+            fields,
+            json: self.json,
+        };
+        let warnings = context.warnings().clone();
+        Ok(sink(move || {
+            Ok(Shards {
+                plan,
+                warnings,
+                open: None,
+                shards: 0,
+                samples: 0,
+            })
+        }))
     }
-    let config = Config {
-        pattern,
-        max_items: params
-            .int_as::<usize>("max_items")?
-            .unwrap_or(10_000)
-            .max(1),
-        key: params.str("key")?.map(str::to_string),
-        payload,
-        fields,
-        json: params.bool("json")?.unwrap_or(true),
-    };
-    let warnings = params.warnings().clone();
-    Ok(sink(move || {
-        Ok(Shards {
-            config,
-            warnings,
-            open: None,
-            shards: 0,
-            samples: 0,
-        })
-    }))
 }
 
 /// A shard path with a printf-style number in it.
@@ -173,8 +260,9 @@ impl ShardPattern {
     }
 }
 
+/// What the sink writes: the config, checked.
 #[derive(Debug)]
-struct Config {
+struct Plan {
     pattern: ShardPattern,
     max_items: usize,
     key: Option<String>,
@@ -202,7 +290,7 @@ impl std::fmt::Debug for OpenShard {
 /// The sink.
 #[derive(Debug)]
 struct Shards {
-    config: Config,
+    plan: Plan,
     warnings: StageWarnings,
     open: Option<OpenShard>,
     /// Shards begun so far.
@@ -214,7 +302,7 @@ struct Shards {
 impl Shards {
     /// The members of one item, named.
     fn members(&self, item: &Item) -> Result<Vec<(String, Vec<u8>)>, BoxError> {
-        let key = match &self.config.key {
+        let key = match &self.plan.key {
             None => format!("{:09}", self.samples),
             Some(field) => match item.get(field) {
                 Some(Value::String(key)) => key.clone(),
@@ -243,7 +331,7 @@ impl Shards {
         if let Some((ext, bytes)) = self.payload_member(&item.payload)? {
             members.push((format!("{key}.{ext}"), bytes));
         }
-        for (field, ext) in &self.config.fields {
+        for (field, ext) in &self.plan.fields {
             let value = item.get(field).ok_or_else(|| SinkError::MissingField {
                 field: field.clone(),
             })?;
@@ -254,13 +342,13 @@ impl Shards {
             };
             members.push((format!("{key}.{ext}"), text.into_bytes()));
         }
-        if self.config.json {
+        if self.plan.json {
             let rest: serde_json::Map<String, Value> = item
                 .fields
                 .iter()
                 .filter(|(name, _)| {
-                    Some(*name) != self.config.key.as_ref()
-                        && !self.config.fields.iter().any(|(f, _)| f == *name)
+                    Some(*name) != self.plan.key.as_ref()
+                        && !self.plan.fields.iter().any(|(f, _)| f == *name)
                 })
                 .map(|(name, value)| (name.clone(), value.clone()))
                 .collect();
@@ -272,7 +360,7 @@ impl Shards {
     }
 
     fn payload_member(&self, payload: &Payload) -> Result<Option<(String, Vec<u8>)>, BoxError> {
-        let ext = self.config.payload.clone();
+        let ext = self.plan.payload.clone();
         Ok(Some(match payload {
             Payload::None => return Ok(None),
             Payload::Bytes(bytes) => (ext.unwrap_or_else(|| "bin".into()), bytes.clone()),
@@ -353,7 +441,7 @@ impl Sink<Item> for Shards {
         // Made before anything is written: a bad item leaves the shard whole.
         let members = self.members(&item)?;
         if self.open.is_none() {
-            let path = self.config.pattern.path(self.shards);
+            let path = self.plan.pattern.path(self.shards);
             let (file, out) = Staged::create(path, &self.warnings)?;
             self.shards += 1;
             let mut tar = tar::Builder::new(out);
@@ -381,7 +469,7 @@ impl Sink<Item> for Shards {
         }
         shard.items += 1;
         self.samples += 1;
-        if shard.items == self.config.max_items {
+        if shard.items == self.plan.max_items {
             self.close()?;
         }
         Ok(())
@@ -418,6 +506,21 @@ mod tests {
                 (name, bytes)
             })
             .collect()
+    }
+
+    #[test]
+    fn shards_of_no_samples_or_a_path_without_a_number_are_refused() {
+        let config: WebdatasetSinkConfig =
+            serde_json::from_str(r#"{"path": "s-%06d.tar", "max_items": 0}"#).unwrap();
+        let error = config.build(&BuildContext::default()).unwrap_err();
+        assert_eq!(error.to_string(), "`max_items`: must be positive, not 0");
+        let config = WebdatasetSinkConfig {
+            path: "s.tar".into(),
+            max_items: 1,
+            ..config
+        };
+        let error = config.build(&BuildContext::default()).unwrap_err();
+        assert_eq!(error.param.as_deref(), Some("path"));
     }
 
     #[test]

@@ -49,11 +49,13 @@ use arrow_ipc::reader::{FileReader, StreamReader};
 use arrow_schema::Schema;
 use baton_engine::{BoxError, Stage};
 
+use serde::{Deserialize, Serialize};
+
 use super::error::SourceError;
-use super::paths;
 use crate::item::{Item, Payload};
 use crate::registry::{
-    BuiltOp, BuiltSource, BuiltStage, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
+    build_from, BuildContext, BuiltOp, BuiltSource, BuiltStage, Modes, OpConfig, OpDef, OpError,
+    OpKind, ParamDef, ParamType, Paths,
 };
 
 pub(crate) const DEF: OpDef = OpDef {
@@ -79,66 +81,122 @@ pub(crate) const DEF: OpDef = OpDef {
         ),
     ],
     modes: Modes::SERIAL_BLOCKING,
-    build,
+    build: build_from::<ArrowSourceConfig>,
 };
 
-/// The IPC format a file is in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Format {
+/// The parameters of the source `arrow`: the rows of Arrow IPC files
+/// (`.arrow`, Feather v2) or streams as chunks of typed columns, a file's
+/// record batches read in parallel by the stage `NAME.parse`.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use baton_engine::Stage;
+/// use baton_ops::config::{ArrowFormat, ArrowSourceConfig, BuildContext, OpConfig};
+/// use baton_ops::BuiltOp;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let batch = baton_records::RecordBatch::try_from_iter([
+///     ("name", Arc::new(arrow_array::StringArray::from(vec!["Smith, J", "Lee"])) as _),
+///     ("age", Arc::new(arrow_array::Int64Array::from(vec![42, 7])) as _),
+/// ]).unwrap();
+/// let file = std::fs::File::create(dir.path().join("a.arrows")).unwrap();
+/// let mut writer = arrow_ipc::writer::StreamWriter::try_new(file, &batch.schema()).unwrap();
+/// writer.write(&batch).unwrap();
+/// writer.finish().unwrap();
+///
+/// let config = ArrowSourceConfig {
+///     path: "*.arrows".into(),
+///     format: Some(ArrowFormat::Stream),
+///     columns: Some(vec!["age".into()]),
+/// };
+/// let BuiltOp::Source(source) = config.build(&BuildContext::new(dir.path())).unwrap() else { unreachable!() };
+/// let mut read = source.parse.unwrap().replica().unwrap();
+/// let mut records = Vec::new();
+/// for batch in source.items {
+///     read.process(batch.unwrap(), &mut records).unwrap();
+/// }
+/// let rows: Vec<_> = records.iter().flat_map(|chunk| chunk.rows()).collect();
+/// assert_eq!(rows[1].get("age").unwrap(), 7);
+/// assert_eq!(rows[1].get("name"), None);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArrowSourceConfig {
+    /// The files: a path or a glob, or an array of them, relative to the
+    /// pipeline file.
+    pub path: Paths,
+    /// The file format or the stream format (default: each file's own, from
+    /// its first bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<ArrowFormat>,
+    /// Read only these columns, in this order (a column a file lacks is an
+    /// error naming the file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<String>>,
+}
+
+/// The Arrow IPC format a file is in.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::ArrowFormat;
+/// assert_eq!(serde_json::from_str::<ArrowFormat>(r#""stream""#).unwrap(), ArrowFormat::Stream);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArrowFormat {
+    /// The IPC file format (`.arrow`, Feather v2): a footer lists the
+    /// record batches.
     File,
+    /// The IPC stream format: batch after batch, no footer.
     Stream,
 }
 
 /// What the IPC file format starts (and ends) with.
 const MAGIC: &[u8] = b"ARROW1";
 
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let files = paths::matching(params, "path")?;
-    let format = match params.str("format")? {
-        None => None,
-        Some("file") => Some(Format::File),
-        Some("stream") => Some(Format::Stream),
-        Some(other) => {
-            return Err(OpError::param(
-                "format",
-                format!("`{other}` is not \"file\" or \"stream\""),
-            ))
+impl OpConfig for ArrowSourceConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, context: &BuildContext) -> Result<BuiltOp, OpError> {
+        let files = self.path.files("path", context)?;
+        if self.columns.as_ref().is_some_and(Vec::is_empty) {
+            return Err(OpError::param("columns", "name at least one column"));
         }
-    };
-    let columns = params.str_list("columns")?;
-    if columns.as_ref().is_some_and(Vec::is_empty) {
-        return Err(OpError::param("columns", "name at least one column"));
-    }
-    let reading = Arc::new(Reading {
-        format,
-        columns,
-        files: Mutex::default(),
-    });
-    let parse = {
-        let reading = Arc::clone(&reading);
-        BuiltStage::record_replicas(move || {
-            Ok(ReadBatches {
-                reading: Arc::clone(&reading),
-                open: None,
+        let reading = Arc::new(Reading {
+            format: self.format,
+            columns: self.columns.clone(),
+            files: Mutex::default(),
+        });
+        let parse = {
+            let reading = Arc::clone(&reading);
+            BuiltStage::record_replicas(move || {
+                Ok(ReadBatches {
+                    reading: Arc::clone(&reading),
+                    open: None,
+                })
             })
-        })
-    };
-    let items = files
-        .into_iter()
-        .flat_map(move |path| batches(path, &reading));
-    Ok(BuiltOp::Source(BuiltSource {
-        items: Box::new(items),
-        len: None,
-        streaming: false,
-        parse: Some(parse),
-    }))
+        };
+        let items = files
+            .into_iter()
+            .flat_map(move |path| batches(path, &reading));
+        Ok(BuiltOp::Source(BuiltSource {
+            items: Box::new(items),
+            len: None,
+            streaming: false,
+            parse: Some(parse),
+        }))
+    }
 }
 
 /// How the files are read, and the files in the file format opened so
 /// far: a batch's item names its file by its place here.
 #[derive(Debug)]
 struct Reading {
-    format: Option<Format>,
+    format: Option<ArrowFormat>,
     columns: Option<Vec<String>>,
     files: Mutex<Vec<Arc<OpenFile>>>,
 }
@@ -184,12 +242,12 @@ fn batches(
         Err(error) => return Box::new(std::iter::once(Err(error.into()))),
     };
     let format = reading.format.unwrap_or(if has_magic {
-        Format::File
+        ArrowFormat::File
     } else {
-        Format::Stream
+        ArrowFormat::Stream
     });
     match format {
-        Format::File => {
+        ArrowFormat::File => {
             let listed = FileReader::try_new(BufReader::new(file), None)
                 .map_err(|e| format_error(format!("not an Arrow IPC file, or a damaged one: {e}")))
                 .and_then(|reader| {
@@ -215,7 +273,7 @@ fn batches(
                 Ok(item)
             }))
         }
-        Format::Stream => {
+        ArrowFormat::Stream => {
             let reader = StreamReader::try_new(BufReader::new(file), None)
                 .map_err(|e| {
                     format_error(format!("not an Arrow IPC stream, or a damaged one: {e}"))

@@ -18,7 +18,7 @@ use baton_records::{Block, Blocks, Boundary, RecordBatch, Rejected};
 use super::error::SourceError;
 use super::text::open;
 use crate::item::{Item, Payload};
-use crate::registry::{OpError, ParamDef, ParamType, Params};
+use crate::registry::{ParamDef, ParamType};
 
 /// The files a source has opened, each with what its parse stage needs to
 /// know of it (a CSV file's schema): a block names its file by its place
@@ -150,9 +150,15 @@ pub(crate) const FILES_AT_ONCE: ParamDef = ParamDef::with_default(
 )
 .between(1, 256);
 
-/// The `files_at_once` parameter.
-pub(crate) fn files_at_once(params: &Params) -> Result<usize, OpError> {
-    Ok(params.int_as::<usize>("files_at_once")?.unwrap_or(4))
+/// The default of [`FILES_AT_ONCE`].
+pub(crate) fn default_files_at_once() -> usize {
+    4
+}
+
+/// The default `block_bytes` of the sources that read files in blocks:
+/// 1 MiB.
+pub(crate) fn default_block_bytes() -> usize {
+    1 << 20
 }
 
 /// The items of one file, from its path.

@@ -32,20 +32,22 @@
 //! assert_eq!(rows[0].get("age").unwrap(), 42);
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use baton_engine::BoxError;
 use baton_records::{Boundary, ColumnType, CsvFormat, RecordBatch, Rejected, SchemaRef};
+use serde::{Deserialize, Serialize};
 
 use super::blocks::{
-    block_item, files_at_once, item_block, read_ahead, read_blocks, FilesRead, Parse, ParseBlock,
-    FILES_AT_ONCE,
+    block_item, default_block_bytes, default_files_at_once, item_block, read_ahead, read_blocks,
+    FilesRead, Parse, ParseBlock, FILES_AT_ONCE,
 };
-use super::paths;
 use crate::item::Item;
 use crate::registry::{
-    BuiltOp, BuiltSource, BuiltStage, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
+    build_from, BuildContext, BuiltOp, BuiltSource, BuiltStage, Modes, OpConfig, OpDef, OpError,
+    OpKind, ParamDef, ParamType, Paths,
 };
 
 pub(crate) const DEF: OpDef = OpDef {
@@ -109,44 +111,152 @@ pub(crate) const DEF: OpDef = OpDef {
         FILES_AT_ONCE,
     ],
     modes: Modes::SERIAL_BLOCKING,
-    build,
+    build: build_from::<CsvSourceConfig>,
 };
 
 /// Rows sampled to infer a file's column types.
 const SAMPLE_ROWS: usize = 10_000;
 
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let files = paths::matching(params, "path")?;
-    let format = format(params)?;
-    let block_bytes = params.int_as::<usize>("block_bytes")?.unwrap_or(1 << 20);
-    let columns = Columns::from_params(params)?;
-    let files_read = Arc::new(FilesRead::default());
-    let parse = {
-        let format = format.clone();
-        let files = Arc::clone(&files_read);
-        BuiltStage::record_replicas(move || {
-            Ok(Parse(ParseBlocks {
-                format: format.clone(),
-                files: Arc::clone(&files),
-            }))
-        })
-    };
-    let open = move |path: PathBuf| {
-        file_blocks(
-            path,
-            format.clone(),
-            columns.clone(),
-            block_bytes,
-            Arc::clone(&files_read),
-        )
-    };
-    let items = read_ahead(files, files_at_once(params)?, Arc::new(open));
-    Ok(BuiltOp::Source(BuiltSource {
-        items: Box::new(items),
-        len: None,
-        streaming: false,
-        parse: Some(parse),
-    }))
+/// The parameters of the source `csv`: the rows of CSV files as chunks of
+/// typed columns, named by the header, parsed in parallel by the stage
+/// `NAME.parse`.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::Stage;
+/// use baton_ops::config::{BuildContext, CsvSourceConfig, OpConfig};
+/// use baton_ops::BuiltOp;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("a.tsv"), "name\tage\tzip\nLee\tNA\t02134\n").unwrap();
+/// let mut config: CsvSourceConfig = serde_json::from_str(r#"{"path": "*.tsv"}"#).unwrap();
+/// config.delimiter = "\t".into();
+/// config.null_values = vec!["NA".into()];
+/// config.columns = Some(vec!["zip".into(), "age".into()]);
+/// let BuiltOp::Source(source) = config.build(&BuildContext::new(dir.path())).unwrap() else { unreachable!() };
+/// let mut parse = source.parse.unwrap().replica().unwrap();
+/// let mut records = Vec::new();
+/// for block in source.items {
+///     parse.process(block.unwrap(), &mut records).unwrap();
+/// }
+/// let rows: Vec<_> = records.iter().flat_map(|chunk| chunk.rows()).collect();
+/// assert_eq!(rows[0].get("zip").unwrap(), "02134");
+/// assert_eq!(rows[0].get("age").unwrap(), &serde_json::Value::Null);
+/// assert_eq!(rows[0].get("name"), None);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvSourceConfig {
+    /// The files: a path or a glob, or an array of them, relative to the
+    /// pipeline file.
+    pub path: Paths,
+    /// The character between values (one ASCII character: `","`, `";"`,
+    /// `"\t"`).
+    #[serde(default = "comma")]
+    pub delimiter: String,
+    /// The first row names the fields (false: they are c0, c1, ...).
+    #[serde(default = "yes")]
+    pub header: bool,
+    /// Give each column the narrowest type of int, float, bool, string that
+    /// its first rows fit (false: all are string).
+    #[serde(default = "yes")]
+    pub infer_types: bool,
+    /// Values that mean "no value" (null, `()` in a filter), like
+    /// `["", "NA"]`.
+    #[serde(default = "empty_is_null")]
+    pub null_values: Vec<String>,
+    /// Some columns' types instead of inferring them:
+    /// `{ zip = "string", delay = "float" }` (int, float, bool, string).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub types: Option<BTreeMap<String, String>>,
+    /// Decode only these columns, in this order (the others are split off
+    /// but not converted nor checked; a column a file lacks is an error
+    /// naming the file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<String>>,
+    /// A column of `columns` that a file lacks is left out instead (what a
+    /// `select` pushed down into the source sets).
+    #[serde(default)]
+    pub columns_optional: bool,
+    /// About how many bytes of records each parsed chunk holds.
+    #[serde(default = "default_block_bytes")]
+    pub block_bytes: usize,
+    /// How many files are read (and decompressed) at once, each on a thread
+    /// of its own, ahead of the parse; records still come in file order.
+    #[serde(default = "default_files_at_once")]
+    pub files_at_once: usize,
+}
+
+fn comma() -> String {
+    ",".to_string()
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn empty_is_null() -> Vec<String> {
+    vec![String::new()]
+}
+
+impl OpConfig for CsvSourceConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, context: &BuildContext) -> Result<BuiltOp, OpError> {
+        let files = self.path.files("path", context)?;
+        let format = self.format()?;
+        let block_bytes = super::positive("block_bytes", self.block_bytes)?;
+        let columns = Columns {
+            names: super::column_names(self.columns.as_deref())?,
+            optional: self.columns_optional,
+        };
+        let files_read = Arc::new(FilesRead::default());
+        let parse = {
+            let format = format.clone();
+            let files = Arc::clone(&files_read);
+            BuiltStage::record_replicas(move || {
+                Ok(Parse(ParseBlocks {
+                    format: format.clone(),
+                    files: Arc::clone(&files),
+                }))
+            })
+        };
+        let open = move |path: PathBuf| {
+            file_blocks(
+                path,
+                format.clone(),
+                columns.clone(),
+                block_bytes,
+                Arc::clone(&files_read),
+            )
+        };
+        let items = read_ahead(files, self.files_at_once, Arc::new(open));
+        Ok(BuiltOp::Source(BuiltSource {
+            items: Box::new(items),
+            len: None,
+            streaming: false,
+            parse: Some(parse),
+        }))
+    }
+}
+
+impl CsvSourceConfig {
+    /// How the files are read.
+    fn format(&self) -> Result<CsvFormat, OpError> {
+        let mut format = CsvFormat {
+            delimiter: delimiter_byte(&self.delimiter, "delimiter")?,
+            header: self.header,
+            infer_types: self.infer_types,
+            sample_rows: SAMPLE_ROWS,
+            null_values: self.null_values.clone(),
+            ..CsvFormat::default()
+        };
+        format.types.extend(column_types(
+            self.types.as_ref().unwrap_or(&BTreeMap::new()),
+        )?);
+        Ok(format)
+    }
 }
 
 /// The columns to decode (`columns`), if not all.
@@ -157,14 +267,6 @@ struct Columns {
 }
 
 impl Columns {
-    fn from_params(params: &Params) -> Result<Self, OpError> {
-        let names = super::column_names(params)?;
-        Ok(Self {
-            names,
-            optional: params.bool("columns_optional")?.unwrap_or(false),
-        })
-    }
-
     /// The indices in `schema` (a file's) of the columns to decode.
     fn in_file(
         &self,
@@ -201,44 +303,31 @@ impl Columns {
 /// to decode.
 type FileSchema = (SchemaRef, Option<Arc<[usize]>>);
 
-/// How the files are read, from the parameters.
-fn format(params: &Params) -> Result<CsvFormat, OpError> {
-    let mut format = CsvFormat {
-        delimiter: delimiter(params, "delimiter")?,
-        header: params.bool("header")?.unwrap_or(true),
-        infer_types: params.bool("infer_types")?.unwrap_or(true),
-        sample_rows: SAMPLE_ROWS,
-        ..CsvFormat::default()
-    };
-    if let Some(nulls) = params.str_list("null_values")? {
-        format.null_values = nulls;
-    }
-    format.types.extend(column_types(params)?);
-    Ok(format)
-}
-
 /// The `types` parameter of the sources that infer types (`csv`,
-/// `jsonl`): each named field's type, in the order given.
-pub(crate) fn column_types(params: &Params) -> Result<Vec<(String, ColumnType)>, OpError> {
-    let mut types = Vec::new();
-    for (field, name) in params.str_table("types")?.unwrap_or_default() {
-        let kind = ColumnType::parse(&name).ok_or_else(|| {
-            OpError::param(
-                "types",
-                format!(
-                    "`{field}`: the type `{name}` is not one of {}",
-                    ColumnType::NAMES.join(", ")
-                ),
-            )
-        })?;
-        types.push((field, kind));
-    }
-    Ok(types)
+/// `jsonl`): each named field's type, in the order of the names.
+pub(crate) fn column_types(
+    types: &BTreeMap<String, String>,
+) -> Result<Vec<(String, ColumnType)>, OpError> {
+    types
+        .iter()
+        .map(|(field, name)| {
+            let kind = ColumnType::parse(name).ok_or_else(|| {
+                OpError::param(
+                    "types",
+                    format!(
+                        "`{field}`: the type `{name}` is not one of {}",
+                        ColumnType::NAMES.join(", ")
+                    ),
+                )
+            })?;
+            Ok((field.clone(), kind))
+        })
+        .collect()
 }
 
-/// The one-byte delimiter in the string parameter `param` (`,` when not given).
-pub(crate) fn delimiter(params: &Params, param: &str) -> Result<u8, OpError> {
-    match params.str(param)?.unwrap_or(",").as_bytes() {
+/// The one-byte delimiter `text`, the value of the parameter `param`.
+fn delimiter_byte(text: &str, param: &str) -> Result<u8, OpError> {
+    match text.as_bytes() {
         [byte] if byte.is_ascii() => Ok(*byte),
         _ => Err(OpError::param(
             param,
@@ -431,6 +520,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "zstd")]
     fn a_malformed_row_names_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
         let zst = Codec::Zstd.compress(b"a,b\n1,2\n3\n4,5\n", None).unwrap();

@@ -16,16 +16,19 @@
 //! assert_eq!(item.payload, Payload::Bytes(b"hello".to_vec()));
 //! ```
 
+use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
 
 use super::error::SourceError;
-use super::paths;
 use crate::item::{Item, Payload};
 use crate::registry::{
-    BuiltOp, BuiltSource, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
+    build_from, BuildContext, BuiltOp, BuiltSource, Modes, OpConfig, OpDef, OpError, OpKind,
+    ParamDef, ParamType, Paths, Seed,
 };
 
 pub(crate) const DEF: OpDef = OpDef {
@@ -59,25 +62,167 @@ pub(crate) const DEF: OpDef = OpDef {
         ),
     ],
     modes: Modes::SERIAL_BLOCKING,
-    build,
+    build: build_from::<FilesSourceConfig>,
 };
 
-/// One of `count` disjoint parts of a list: the entries at `index` modulo `count`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Shard {
+/// The parameters of the source `files`: the files matching a glob, each
+/// as `{path, size}` with its contents as the payload.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BuildContext, FileOrder, FilesSourceConfig, OpConfig, Seed};
+/// use baton_ops::{BuiltOp, Payload};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// for name in ["a.txt", "b.txt", "c.txt"] {
+///     std::fs::write(dir.path().join(name), name).unwrap();
+/// }
+/// let config = FilesSourceConfig {
+///     path: "*.txt".into(),
+///     order: FileOrder::Sorted,
+///     seed: Seed(0),
+///     shard: Some("1/2".parse().unwrap()),
+///     read: true,
+/// };
+/// let BuiltOp::Source(source) = config.build(&BuildContext::new(dir.path())).unwrap() else { unreachable!() };
+/// assert_eq!(source.len, Some(1));
+/// let item = source.items.map(Result::unwrap).next().unwrap();
+/// assert_eq!(item.get("size").unwrap(), 5);
+/// assert_eq!(item.payload, Payload::Bytes(b"b.txt".to_vec()));
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesSourceConfig {
+    /// The files: a path or a glob, or an array of them, relative to the
+    /// pipeline file (`images/**/*.png`).
+    pub path: Paths,
+    /// Sorted by path, or shuffled (the same for the same `seed`).
+    #[serde(default)]
+    pub order: FileOrder,
+    /// The seed of a shuffled order.
+    #[serde(default = "seed_zero")]
+    pub seed: Seed,
+    /// `"i/n"`: only the files whose index in the sorted list is i modulo n.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+    /// Read each file into the payload (false: only `path` and `size`).
+    #[serde(default = "yes")]
+    pub read: bool,
+}
+
+/// The default `seed`: 0.
+pub(crate) fn seed_zero() -> Seed {
+    Seed(0)
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl OpConfig for FilesSourceConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, context: &BuildContext) -> Result<BuiltOp, OpError> {
+        let files = shard_and_order(
+            self.path.files("path", context)?,
+            self.order,
+            self.seed,
+            self.shard,
+        );
+        let read = self.read;
+        let len = files.len() as u64;
+        let items = files
+            .into_iter()
+            .map(move |path| file_item(path, read).map_err(Into::into));
+        Ok(BuiltOp::Source(BuiltSource {
+            items: Box::new(items),
+            len: Some(len),
+            streaming: false,
+            parse: None,
+        }))
+    }
+}
+
+/// The order a source takes its files (or shards) in.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::FileOrder;
+/// let order: FileOrder = serde_json::from_str(r#""shuffled""#).unwrap();
+/// assert_eq!(order, FileOrder::Shuffled);
+/// assert_eq!(FileOrder::default(), FileOrder::Sorted);
+/// assert!(serde_json::from_str::<FileOrder>(r#""random""#).is_err());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileOrder {
+    /// Sorted by path.
+    #[default]
+    Sorted,
+    /// Shuffled, the same way for the same seed.
+    Shuffled,
+}
+
+/// One of `count` disjoint parts of a list of files: the entries whose
+/// index in the sorted list is `index` modulo `count`; written `"i/n"`,
+/// with `0 <= i < n`.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::Shard;
+/// let shard: Shard = "1/4".parse().unwrap();
+/// assert_eq!(Some(shard), Shard::new(1, 4));
+/// assert_eq!(shard.to_string(), "1/4");
+/// assert_eq!((shard.index(), shard.count()), (1, 4));
+/// assert!(Shard::new(4, 4).is_none());
+/// let error = "4/4".parse::<Shard>().unwrap_err();
+/// assert_eq!(error.to_string(), r#"expected "i/n" with 0 <= i < n (like "0/4"), not "4/4""#);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Shard {
     index: usize,
     count: usize,
 }
 
+/// A shard that is not `"i/n"` with `0 <= i < n`: the text given.
+///
+/// # Examples
+///
+/// See [`Shard`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("expected \"i/n\" with 0 <= i < n (like \"0/4\"), not {0:?}")]
+pub struct BadShard(pub String);
+
 impl Shard {
-    /// Reads `"i/n"`, with `0 <= i < n`.
-    pub(crate) fn parse(text: &str) -> Option<Shard> {
-        let (index, count) = text.split_once('/')?;
-        let shard = Shard {
-            index: index.trim().parse().ok()?,
-            count: count.trim().parse().ok()?,
-        };
-        (shard.index < shard.count).then_some(shard)
+    /// The part `index` of `count`, if `index < count`.
+    ///
+    /// # Examples
+    ///
+    /// See [`Shard`].
+    pub fn new(index: usize, count: usize) -> Option<Shard> {
+        (index < count).then_some(Shard { index, count })
+    }
+
+    /// Which part this is, from 0.
+    ///
+    /// # Examples
+    ///
+    /// See [`Shard`].
+    pub fn index(self) -> usize {
+        self.index
+    }
+
+    /// How many parts there are.
+    ///
+    /// # Examples
+    ///
+    /// See [`Shard`].
+    pub fn count(self) -> usize {
+        self.count
     }
 
     /// Whether the entry at `position` is in this shard.
@@ -86,31 +231,48 @@ impl Shard {
     }
 }
 
-/// `files` (sorted) cut to the shard `shard` names and put in the order
-/// `order` and `seed` say: what the sources that take a list of files
-/// (`files`, `webdataset`) share.
+impl FromStr for Shard {
+    type Err = BadShard;
+
+    fn from_str(text: &str) -> Result<Self, BadShard> {
+        let parse = || {
+            let (index, count) = text.split_once('/')?;
+            Shard::new(index.trim().parse().ok()?, count.trim().parse().ok()?)
+        };
+        parse().ok_or_else(|| BadShard(text.to_string()))
+    }
+}
+
+impl TryFrom<String> for Shard {
+    type Error = BadShard;
+
+    fn try_from(text: String) -> Result<Self, BadShard> {
+        text.parse()
+    }
+}
+
+impl From<Shard> for String {
+    fn from(shard: Shard) -> Self {
+        shard.to_string()
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// `files` (sorted) cut to `shard` and put in the `order` that `seed`
+/// says: what the sources that take a list of files (`files`,
+/// `webdataset`) share.
 pub(crate) fn shard_and_order(
     mut files: Vec<PathBuf>,
-    params: &Params,
-) -> Result<Vec<PathBuf>, OpError> {
-    let shuffled = match params.str("order")?.unwrap_or("sorted") {
-        "sorted" => false,
-        "shuffled" => true,
-        other => {
-            return Err(OpError::param(
-                "order",
-                format!("expected \"sorted\" or \"shuffled\", not {other:?}"),
-            ))
-        }
-    };
-    let seed = params.seed("seed")?.unwrap_or(0);
-    if let Some(text) = params.str("shard")? {
-        let shard = Shard::parse(text).ok_or_else(|| {
-            OpError::param(
-                "shard",
-                format!("expected \"i/n\" with 0 <= i < n (like \"0/4\"), not {text:?}"),
-            )
-        })?;
+    order: FileOrder,
+    seed: Seed,
+    shard: Option<Shard>,
+) -> Vec<PathBuf> {
+    if let Some(shard) = shard {
         // Sharded on the sorted list, so shards are disjoint whatever the seed.
         files = files
             .into_iter()
@@ -119,25 +281,10 @@ pub(crate) fn shard_and_order(
             .map(|(_, f)| f)
             .collect();
     }
-    if shuffled {
-        files.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+    if order == FileOrder::Shuffled {
+        files.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed.0));
     }
-    Ok(files)
-}
-
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let files = shard_and_order(paths::matching(params, "path")?, params)?;
-    let read = params.bool("read")?.unwrap_or(true);
-    let len = files.len() as u64;
-    let items = files
-        .into_iter()
-        .map(move |path| file_item(path, read).map_err(Into::into));
-    Ok(BuiltOp::Source(BuiltSource {
-        items: Box::new(items),
-        len: Some(len),
-        streaming: false,
-        parse: None,
-    }))
+    files
 }
 
 fn file_item(path: PathBuf, read: bool) -> Result<Item, SourceError> {
@@ -308,5 +455,26 @@ mod tests {
         assert!(items[0].is_ok());
         let message = items[1].as_ref().unwrap_err().to_string();
         assert!(message.contains("f01.bin"), "{message}");
+    }
+
+    #[test]
+    fn the_config_reads_a_stage_s_values_and_writes_them_back() {
+        let toml =
+            "path = [\"a/*.bin\", \"b.bin\"]\norder = \"shuffled\"\nseed = -1\nshard = \"1/3\"";
+        let config: FilesSourceConfig = toml::from_str(toml).unwrap();
+        assert_eq!(config.order, FileOrder::Shuffled);
+        assert_eq!(config.seed, Seed(u64::MAX));
+        assert_eq!(config.shard, Shard::new(1, 3));
+        assert!(config.read);
+        let written = toml::to_string(&config).unwrap();
+        assert_eq!(
+            toml::from_str::<FilesSourceConfig>(&written).unwrap(),
+            config
+        );
+
+        let error = toml::from_str::<FilesSourceConfig>("path = \"x\"\nshard = \"3/3\"")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("0 <= i < n"), "{error}");
     }
 }

@@ -41,12 +41,14 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, GrayImage};
+use serde::{Deserialize, Serialize};
 
 use super::error::SourceError;
 use super::text::open;
 use crate::item::{Item, Payload, Tensor};
 use crate::registry::{
-    BuiltOp, BuiltSource, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
+    build_from, BuildContext, BuiltOp, BuiltSource, Modes, OpConfig, OpDef, OpError, OpKind,
+    ParamDef, ParamType, Paths,
 };
 
 pub(crate) const DEF: OpDef = OpDef {
@@ -68,8 +70,45 @@ pub(crate) const DEF: OpDef = OpDef {
         .input(),
     ],
     modes: Modes::SERIAL_BLOCKING,
-    build,
+    build: build_from::<IdxConfig>,
 };
+
+/// The parameters of `idx`: the samples of an IDX file (MNIST,
+/// Fashion-MNIST), with their labels from a second one.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BuildContext, IdxConfig, OpConfig};
+/// use baton_ops::{BuiltOp, Payload};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// // Two samples of three i16 values, and their labels.
+/// let mut samples = vec![0, 0, 0x0B, 2, 0, 0, 0, 2, 0, 0, 0, 3];
+/// for n in [1i16, -2, 3, 4, 5, -6] {
+///     samples.extend(n.to_be_bytes());
+/// }
+/// std::fs::write(dir.path().join("x.idx"), samples).unwrap();
+/// std::fs::write(dir.path().join("y.idx"), [0, 0, 0x08, 1, 0, 0, 0, 2, 1, 0]).unwrap();
+/// let config = IdxConfig { images: "x.idx".into(), labels: Some("y.idx".into()) };
+/// let BuiltOp::Source(source) = config.build(&BuildContext::new(dir.path())).unwrap() else { unreachable!() };
+/// assert_eq!(source.len, Some(2));
+/// let items: Vec<_> = source.items.map(Result::unwrap).collect();
+/// assert_eq!(items[1].get("label").unwrap(), 0);
+/// let Payload::Tensor(tensor) = &items[1].payload else { panic!() };
+/// assert_eq!(tensor.shape, [3]);
+/// assert_eq!(tensor.data, [4.0, 5.0, -6.0]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdxConfig {
+    /// The IDX file of the samples (its first dimension counts them),
+    /// relative to the pipeline file.
+    pub images: Paths,
+    /// An IDX file of one number per sample, put in the field `label`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Paths>,
+}
 
 /// The type of an IDX file's values, from its third byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -294,8 +333,8 @@ fn file_error(path: &Path, error: io::Error) -> SourceError {
 }
 
 /// The one file a path parameter names.
-fn one_file(params: &Params, name: &str) -> Result<PathBuf, OpError> {
-    let mut files = params.input_files(name)?;
+fn one_file(paths: &Paths, name: &str, context: &BuildContext) -> Result<PathBuf, OpError> {
+    let mut files = paths.files(name, context)?;
     match files.len() {
         1 => Ok(files.remove(0)),
         n => Err(OpError::param(
@@ -305,61 +344,65 @@ fn one_file(params: &Params, name: &str) -> Result<PathBuf, OpError> {
     }
 }
 
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let images_path = one_file(params, "images")?;
-    let mut images =
-        IdxFile::open(&images_path).map_err(|e| OpError::param("images", e.to_string()))?;
-    let mut labels = match params.str("labels")? {
-        None => None,
-        Some(_) => {
-            let path = one_file(params, "labels")?;
-            let labels =
-                IdxFile::open(&path).map_err(|e| OpError::param("labels", e.to_string()))?;
-            if labels.count != images.count {
-                return Err(OpError::param(
-                    "labels",
-                    format!(
-                        "{} holds {} labels, but {} holds {} samples",
-                        labels.name, labels.count, images.name, images.count
-                    ),
-                ));
+impl OpConfig for IdxConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, context: &BuildContext) -> Result<BuiltOp, OpError> {
+        let images_path = one_file(&self.images, "images", context)?;
+        let mut images =
+            IdxFile::open(&images_path).map_err(|e| OpError::param("images", e.to_string()))?;
+        let mut labels = match &self.labels {
+            None => None,
+            Some(labels) => {
+                let path = one_file(labels, "labels", context)?;
+                let labels =
+                    IdxFile::open(&path).map_err(|e| OpError::param("labels", e.to_string()))?;
+                if labels.count != images.count {
+                    return Err(OpError::param(
+                        "labels",
+                        format!(
+                            "{} holds {} labels, but {} holds {} samples",
+                            labels.name, labels.count, images.name, images.count
+                        ),
+                    ));
+                }
+                if labels.sample_bytes != labels.value.width() {
+                    return Err(OpError::param(
+                        "labels",
+                        format!(
+                            "{}: a label must be one value, these have the dimensions {:?}",
+                            labels.name, labels.shape
+                        ),
+                    ));
+                }
+                Some(labels)
             }
-            if labels.sample_bytes != labels.value.width() {
-                return Err(OpError::param(
-                    "labels",
-                    format!(
-                        "{}: a label must be one value, these have the dimensions {:?}",
-                        labels.name, labels.shape
-                    ),
-                ));
-            }
-            Some(labels)
-        }
-    };
-    let len = images.count as u64;
-    let mut index = 0u64;
-    let items = std::iter::from_fn(move || {
-        let sample = images.next_sample()?;
-        let label = labels.as_mut().and_then(IdxFile::next_sample);
-        let item = sample.and_then(|bytes| {
-            let mut item = Item::with_field("index", index);
-            if let Some(label) = label {
-                let label = label?;
-                let labels = labels.as_ref().expect("labels were read");
-                item.set("label", labels.label(&label));
-            }
-            item.payload = images.payload(bytes);
-            Ok(item)
+        };
+        let len = images.count as u64;
+        let mut index = 0u64;
+        let items = std::iter::from_fn(move || {
+            let sample = images.next_sample()?;
+            let label = labels.as_mut().and_then(IdxFile::next_sample);
+            let item = sample.and_then(|bytes| {
+                let mut item = Item::with_field("index", index);
+                if let Some(label) = label {
+                    let label = label?;
+                    let labels = labels.as_ref().expect("labels were read");
+                    item.set("label", labels.label(&label));
+                }
+                item.payload = images.payload(bytes);
+                Ok(item)
+            });
+            index += 1;
+            Some(item.map_err(Into::into))
         });
-        index += 1;
-        Some(item.map_err(Into::into))
-    });
-    Ok(BuiltOp::Source(BuiltSource {
-        items: Box::new(items),
-        len: Some(len),
-        streaming: false,
-        parse: None,
-    }))
+        Ok(BuiltOp::Source(BuiltSource {
+            items: Box::new(items),
+            len: Some(len),
+            streaming: false,
+            parse: None,
+        }))
+    }
 }
 
 #[cfg(test)]
@@ -518,7 +561,7 @@ mod tests {
         );
         let toml = "images = \"t10k-images-idx3-ubyte.gz\"\nlabels = \"t10k-labels-idx1-ubyte.gz\"";
         let op = params(&DEF, toml, dir);
-        let BuiltOp::Source(source) = build(&op).unwrap() else {
+        let BuiltOp::Source(source) = (DEF.build)(&op).unwrap() else {
             unreachable!()
         };
         assert_eq!(source.len, Some(10_000));

@@ -28,20 +28,23 @@
 //! assert!(error.ends_with("a.jsonl:2: expected value (column 7)"), "{error}");
 //! ```
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use baton_engine::BoxError;
 use baton_records::{Block, Boundary, JsonLinesFormat, RecordBatch, Rejected, SchemaRef};
+use serde::{Deserialize, Serialize};
 
 use super::blocks::{
-    files_at_once, item_block, plain_file_blocks, FilesRead, Parse, ParseBlock, FILES_AT_ONCE,
+    default_block_bytes, default_files_at_once, item_block, plain_file_blocks, FilesRead, Parse,
+    ParseBlock, FILES_AT_ONCE,
 };
 use super::error::SourceError;
-use super::paths;
 use super::text::Line;
 use crate::item::Item;
 use crate::registry::{
-    BuiltOp, BuiltSource, BuiltStage, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
+    build_from, BuildContext, BuiltOp, BuiltSource, BuiltStage, Modes, OpConfig, OpDef, OpError,
+    OpKind, ParamDef, ParamType, Paths,
 };
 
 pub(crate) const DEF: OpDef = OpDef {
@@ -70,36 +73,99 @@ pub(crate) const DEF: OpDef = OpDef {
         FILES_AT_ONCE,
     ],
     modes: Modes::SERIAL_BLOCKING,
-    build,
+    build: build_from::<JsonlSourceConfig>,
 };
 
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let files = paths::matching(params, "path")?;
-    let block_bytes = params.int_as::<usize>("block_bytes")?.unwrap_or(1 << 20);
-    let format = format(params)?;
-    let files_read = Arc::new(FilesRead::default());
-    let parse = {
-        let files = Arc::clone(&files_read);
-        BuiltStage::record_replicas(move || {
-            Ok(Parse(ParseJsonLines {
-                files: Arc::clone(&files),
-                format: format.clone(),
-            }))
-        })
-    };
-    let at_once = files_at_once(params)?;
-    let items = plain_file_blocks(files, Boundary::Lines, block_bytes, at_once, files_read);
-    Ok(BuiltOp::Source(BuiltSource {
-        items: Box::new(items),
-        len: None,
-        streaming: false,
-        parse: Some(parse),
-    }))
+/// The parameters of the source `jsonl`: the lines of JSON-lines files as
+/// chunks of records in columns, parsed in parallel by the stage
+/// `NAME.parse`.
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use baton_engine::Stage;
+/// use baton_ops::config::{BuildContext, JsonlSourceConfig, OpConfig};
+/// use baton_ops::BuiltOp;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("a.jsonl"), "{\"zip\": 2134, \"n\": 1}\n\n[2]\n").unwrap();
+/// let config = JsonlSourceConfig {
+///     path: "a.jsonl".into(),
+///     block_bytes: 1 << 20,
+///     types: None,
+///     files_at_once: 4,
+/// };
+/// let BuiltOp::Source(source) = config.build(&BuildContext::new(dir.path())).unwrap() else { unreachable!() };
+/// let mut parse = source.parse.unwrap().replica().unwrap();
+/// let mut records = Vec::new();
+/// for block in source.items {
+///     parse.process(block.unwrap(), &mut records).unwrap();
+/// }
+/// let rows: Vec<_> = records.iter().flat_map(|chunk| chunk.rows()).collect();
+/// assert_eq!(rows.len(), 2);
+/// assert_eq!(rows[0].get("zip").unwrap(), 2134);
+/// assert_eq!(rows[1].get("value").unwrap(), &serde_json::json!([2]));
+///
+/// // A type the source does not know is refused, naming the field.
+/// let types = BTreeMap::from([("zip".to_string(), "number".to_string())]);
+/// let config = JsonlSourceConfig { types: Some(types), ..config };
+/// let error = config.build(&BuildContext::new(dir.path())).unwrap_err();
+/// assert_eq!(error.param.as_deref(), Some("types"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonlSourceConfig {
+    /// The files: a path or a glob, or an array of them, relative to the
+    /// pipeline file; .gz and .zst files are decompressed.
+    pub path: Paths,
+    /// About how many bytes of lines each parsed chunk holds.
+    #[serde(default = "default_block_bytes")]
+    pub block_bytes: usize,
+    /// Some fields' types instead of inferring them:
+    /// `{ zip = "string", delay = "float" }` (int, float, bool, string);
+    /// such a field is in every chunk, a value that does not fit is an
+    /// error naming file, line and field, and every line must be an object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub types: Option<BTreeMap<String, String>>,
+    /// How many files are read (and decompressed) at once, each on a thread
+    /// of its own, ahead of the parse; records still come in file order.
+    #[serde(default = "default_files_at_once")]
+    pub files_at_once: usize,
 }
 
-/// How the files are read, from the parameters: the `types` given.
-fn format(params: &Params) -> Result<JsonLinesFormat, OpError> {
-    Ok(JsonLinesFormat::default().with_types(super::csv::column_types(params)?))
+impl OpConfig for JsonlSourceConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, context: &BuildContext) -> Result<BuiltOp, OpError> {
+        let files = self.path.files("path", context)?;
+        let block_bytes = super::positive("block_bytes", self.block_bytes)?;
+        let types = self.types.as_ref().map(super::csv::column_types);
+        let format = JsonLinesFormat::default().with_types(types.transpose()?.unwrap_or_default());
+        let files_read = Arc::new(FilesRead::default());
+        let parse = {
+            let files = Arc::clone(&files_read);
+            BuiltStage::record_replicas(move || {
+                Ok(Parse(ParseJsonLines {
+                    files: Arc::clone(&files),
+                    format: format.clone(),
+                }))
+            })
+        };
+        let items = plain_file_blocks(
+            files,
+            Boundary::Lines,
+            block_bytes,
+            self.files_at_once,
+            files_read,
+        );
+        Ok(BuiltOp::Source(BuiltSource {
+            items: Box::new(items),
+            len: None,
+            streaming: false,
+            parse: Some(parse),
+        }))
+    }
 }
 
 /// A file's schema so far, shared by the parse replicas: it grows as
@@ -260,6 +326,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "zstd")]
     fn reads_zstd_files() {
         let dir = tempfile::tempdir().unwrap();
         let zst = Codec::Zstd

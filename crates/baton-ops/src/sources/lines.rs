@@ -33,13 +33,16 @@ use std::sync::Arc;
 use baton_engine::BoxError;
 use baton_records::{Boundary, RecordBatch, Rejected, TextLines};
 
+use serde::{Deserialize, Serialize};
+
 use super::blocks::{
-    files_at_once, item_block, plain_file_blocks, FilesRead, Parse, ParseBlock, FILES_AT_ONCE,
+    default_block_bytes, default_files_at_once, item_block, plain_file_blocks, FilesRead, Parse,
+    ParseBlock, FILES_AT_ONCE,
 };
-use super::paths;
 use crate::item::Item;
 use crate::registry::{
-    BuiltOp, BuiltSource, BuiltStage, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
+    build_from, BuildContext, BuiltOp, BuiltSource, BuiltStage, Modes, OpConfig, OpDef, OpError,
+    OpKind, ParamDef, ParamType, Paths,
 };
 
 pub(crate) const DEF: OpDef = OpDef {
@@ -63,29 +66,78 @@ pub(crate) const DEF: OpDef = OpDef {
         FILES_AT_ONCE,
     ],
     modes: Modes::SERIAL_BLOCKING,
-    build,
+    build: build_from::<LinesConfig>,
 };
 
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let files = paths::matching(params, "path")?;
-    let block_bytes = params.int_as::<usize>("block_bytes")?.unwrap_or(1 << 20);
-    let files_read = Arc::new(FilesRead::default());
-    let parse = {
-        let files = Arc::clone(&files_read);
-        BuiltStage::record_replicas(move || {
-            Ok(Parse(ParseLines {
-                files: Arc::clone(&files),
-            }))
-        })
-    };
-    let at_once = files_at_once(params)?;
-    let items = plain_file_blocks(files, Boundary::Lines, block_bytes, at_once, files_read);
-    Ok(BuiltOp::Source(BuiltSource {
-        items: Box::new(items),
-        len: None,
-        streaming: false,
-        parse: Some(parse),
-    }))
+/// The parameters of `lines`: the lines of text files as records
+/// `{line, path, line_no}` in columns, made into records in parallel by
+/// the stage `NAME.parse`.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::Stage;
+/// use baton_ops::config::{BuildContext, LinesConfig, OpConfig};
+/// use baton_ops::BuiltOp;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("a.log"), "first\r\nsecond\n").unwrap();
+/// let config = LinesConfig { path: "*.log".into(), block_bytes: 1 << 20, files_at_once: 4 };
+/// let BuiltOp::Source(source) = config.build(&BuildContext::new(dir.path())).unwrap() else { unreachable!() };
+/// let mut parse = source.parse.unwrap().replica().unwrap();
+/// let mut records = Vec::new();
+/// for block in source.items {
+///     parse.process(block.unwrap(), &mut records).unwrap();
+/// }
+/// let rows: Vec<_> = records.iter().flat_map(|chunk| chunk.rows()).collect();
+/// assert_eq!(rows[0].get("line").unwrap(), "first");
+/// assert_eq!(rows[1].get("line_no").unwrap(), 2);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinesConfig {
+    /// The files: a path or a glob, or an array of them, relative to the
+    /// pipeline file (`logs/*.log.gz`).
+    pub path: Paths,
+    /// About how many bytes of lines each chunk holds (a file's lines never
+    /// share a chunk with another file's).
+    #[serde(default = "default_block_bytes")]
+    pub block_bytes: usize,
+    /// How many files are read (and decompressed) at once, each on a thread
+    /// of its own, ahead of the parse; records still come in file order.
+    #[serde(default = "default_files_at_once")]
+    pub files_at_once: usize,
+}
+
+impl OpConfig for LinesConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, context: &BuildContext) -> Result<BuiltOp, OpError> {
+        let files = self.path.files("path", context)?;
+        let block_bytes = super::positive("block_bytes", self.block_bytes)?;
+        let files_read = Arc::new(FilesRead::default());
+        let parse = {
+            let files = Arc::clone(&files_read);
+            BuiltStage::record_replicas(move || {
+                Ok(Parse(ParseLines {
+                    files: Arc::clone(&files),
+                }))
+            })
+        };
+        let items = plain_file_blocks(
+            files,
+            Boundary::Lines,
+            block_bytes,
+            self.files_at_once,
+            files_read,
+        );
+        Ok(BuiltOp::Source(BuiltSource {
+            items: Box::new(items),
+            len: None,
+            streaming: false,
+            parse: Some(parse),
+        }))
+    }
 }
 
 /// The parse stage: a block of text into a chunk of line records.
@@ -112,6 +164,7 @@ mod tests {
     use crate::testing::{params, read_source};
 
     #[test]
+    #[cfg(feature = "zstd")]
     fn reads_plain_gzip_and_zstd_files_in_order() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.log"), "one\ntwo\n").unwrap();
@@ -168,5 +221,20 @@ mod tests {
         let message = items[good].as_ref().unwrap_err();
         let at = format!("{}:{}: ", dir.path().join("cut.gz").display(), good + 1);
         assert!(message.starts_with(&at), "{message}");
+    }
+
+    #[test]
+    fn a_block_size_of_zero_is_refused_by_the_build_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.log"), "x\n").unwrap();
+        let config = LinesConfig {
+            path: "a.log".into(),
+            block_bytes: 0,
+            files_at_once: 4,
+        };
+        let Err(error) = config.build(&BuildContext::new(dir.path())) else {
+            panic!("built with block_bytes = 0")
+        };
+        assert_eq!(error.param.as_deref(), Some("block_bytes"));
     }
 }

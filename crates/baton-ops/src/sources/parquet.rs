@@ -67,11 +67,13 @@ use parquet::arrow::arrow_reader::{
 use parquet::arrow::ProjectionMask;
 use parquet::file::metadata::PageIndexPolicy;
 
+use serde::{Deserialize, Serialize};
+
 use super::error::SourceError;
-use super::paths;
 use crate::item::{Item, Payload};
 use crate::registry::{
-    BuiltOp, BuiltSource, BuiltStage, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
+    build_from, BuildContext, BuiltOp, BuiltSource, BuiltStage, Modes, OpConfig, OpDef, OpError,
+    OpKind, ParamDef, ParamType, Paths,
 };
 
 pub(crate) const DEF: OpDef = OpDef {
@@ -110,48 +112,126 @@ pub(crate) const DEF: OpDef = OpDef {
         .between(1, 1 << 30),
     ],
     modes: Modes::SERIAL_BLOCKING,
-    build,
+    build: build_from::<ParquetSourceConfig>,
 };
 
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let files = paths::matching(params, "path")?;
-    let columns = super::column_names(params)?;
-    let predicate = params
-        .str("where")?
-        .map(|text| {
-            Predicate::compile(text).map_err(|error| {
-                OpError::param(
-                    "where",
-                    format!("cannot be checked against row group statistics: {error}"),
-                )
+/// The parameters of the source `parquet`: the rows of Parquet files as
+/// chunks of typed columns, row groups decoded in parallel by the stage
+/// `NAME.parse`.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use baton_engine::Stage;
+/// use baton_ops::config::{BuildContext, OpConfig, ParquetSourceConfig};
+/// use baton_ops::BuiltOp;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let batch = baton_records::RecordBatch::try_from_iter([
+///     ("name", Arc::new(arrow_array::StringArray::from(vec!["Smith, J", "Lee", "Ng"])) as _),
+///     ("age", Arc::new(arrow_array::Int64Array::from(vec![42, 7, 30])) as _),
+/// ]).unwrap();
+/// let file = std::fs::File::create(dir.path().join("a.parquet")).unwrap();
+/// let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+/// writer.write(&batch).unwrap();
+/// writer.close().unwrap();
+///
+/// let config = ParquetSourceConfig {
+///     path: "*.parquet".into(),
+///     columns: Some(vec!["age".into(), "name".into()]),
+///     columns_optional: false,
+///     r#where: Some("age > 100".into()),
+///     batch_rows: 2,
+/// };
+/// let context = BuildContext::new(dir.path());
+/// // No row is over 100, as the row group's statistics show: nothing is read.
+/// let BuiltOp::Source(source) = config.build(&context).unwrap() else { unreachable!() };
+/// assert_eq!(source.items.count(), 0);
+///
+/// let config = ParquetSourceConfig { r#where: None, ..config };
+/// let BuiltOp::Source(source) = config.build(&context).unwrap() else { unreachable!() };
+/// let mut decode = source.parse.unwrap().replica().unwrap();
+/// let mut chunks = Vec::new();
+/// for row_group in source.items {
+///     decode.process(row_group.unwrap(), &mut chunks).unwrap();
+/// }
+/// assert!(chunks.iter().all(|chunk| chunk.rows().len() <= 2));
+/// let rows: Vec<_> = chunks.iter().flat_map(|chunk| chunk.rows()).collect();
+/// assert_eq!(rows.len(), 3);
+/// assert_eq!(rows[2].get("name").unwrap(), "Ng");
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParquetSourceConfig {
+    /// The files: a path or a glob, or an array of them, relative to the
+    /// pipeline file.
+    pub path: Paths,
+    /// Decode only these columns, in this order (a column a file lacks is
+    /// an error naming the file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<String>>,
+    /// A column of `columns` that a file lacks is left out instead (what a
+    /// non-strict `select` pushed down into the source sets).
+    #[serde(default)]
+    pub columns_optional: bool,
+    /// A filter expression (as `filter`'s `expr`): row groups whose min/max
+    /// statistics prove no row makes it true are skipped; the rows of the
+    /// others all come out, so keep the `filter`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#where: Option<String>,
+    /// At most this many rows in each chunk decoded.
+    #[serde(default = "default_batch_rows")]
+    pub batch_rows: usize,
+}
+
+fn default_batch_rows() -> usize {
+    1 << 16
+}
+
+impl OpConfig for ParquetSourceConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, context: &BuildContext) -> Result<BuiltOp, OpError> {
+        let files = self.path.files("path", context)?;
+        let columns = super::column_names(self.columns.as_deref())?;
+        let predicate = self
+            .r#where
+            .as_deref()
+            .map(|text| {
+                Predicate::compile(text).map_err(|error| {
+                    OpError::param(
+                        "where",
+                        format!("cannot be checked against row group statistics: {error}"),
+                    )
+                })
             })
-        })
-        .transpose()?;
-    let batch_rows = params.int_as::<usize>("batch_rows")?.unwrap_or(1 << 16);
-    let reading = Arc::new(Reading {
-        batch_rows,
-        columns,
-        columns_optional: params.bool("columns_optional")?.unwrap_or(false),
-        predicate,
-        files: Mutex::default(),
-    });
-    let parse = {
-        let reading = Arc::clone(&reading);
-        BuiltStage::record_replicas(move || {
-            Ok(DecodeRowGroups {
-                reading: Arc::clone(&reading),
+            .transpose()?;
+        let reading = Arc::new(Reading {
+            batch_rows: super::positive("batch_rows", self.batch_rows)?,
+            columns,
+            columns_optional: self.columns_optional,
+            predicate,
+            files: Mutex::default(),
+        });
+        let parse = {
+            let reading = Arc::clone(&reading);
+            BuiltStage::record_replicas(move || {
+                Ok(DecodeRowGroups {
+                    reading: Arc::clone(&reading),
+                })
             })
-        })
-    };
-    let items = files
-        .into_iter()
-        .flat_map(move |path| row_groups(path, &reading));
-    Ok(BuiltOp::Source(BuiltSource {
-        items: Box::new(items),
-        len: None,
-        streaming: false,
-        parse: Some(parse),
-    }))
+        };
+        let items = files
+            .into_iter()
+            .flat_map(move |path| row_groups(path, &reading));
+        Ok(BuiltOp::Source(BuiltSource {
+            items: Box::new(items),
+            len: None,
+            streaming: false,
+            parse: Some(parse),
+        }))
+    }
 }
 
 /// How the files are read, and every file opened so far: a row group's

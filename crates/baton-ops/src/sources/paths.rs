@@ -10,7 +10,7 @@ use std::path::{Component, Path, PathBuf};
 
 use globset::GlobBuilder;
 
-use crate::registry::{OpError, Params};
+use crate::registry::{OpError, Params, Paths};
 
 /// The files (not folders) the parameter `param` names: each pattern's
 /// matches sorted by path, the patterns in their order, a file named twice
@@ -21,16 +21,11 @@ use crate::registry::{OpError, Params};
 /// Naming `param`: an invalid glob, a folder that cannot be read, or a
 /// pattern that matches no file.
 pub(crate) fn matching(params: &Params, param: &str) -> Result<Vec<PathBuf>, OpError> {
-    let mut files = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (_, matched) in matching_each(params, param)? {
-        for file in matched {
-            if seen.insert(file.clone()) {
-                files.push(file);
-            }
-        }
-    }
-    Ok(files)
+    files_of_patterns(
+        patterns_of(params, param)?.patterns(),
+        params.base_dir(),
+        param,
+    )
 }
 
 /// Each pattern of the parameter `param` with the files it matches, sorted.
@@ -42,33 +37,64 @@ pub(crate) fn matching_each(
     params: &Params,
     param: &str,
 ) -> Result<Vec<(String, Vec<PathBuf>)>, OpError> {
-    let patterns: Vec<String> = match params.raw(param) {
-        None => return Err(OpError::param(param, "is required")),
-        Some(toml::Value::String(one)) => vec![one.clone()],
-        Some(toml::Value::Array(many)) => many
-            .iter()
-            .map(|v| {
-                v.as_str().map(str::to_string).ok_or_else(|| {
-                    OpError::param(param, "expected a path or glob, or an array of them")
-                })
-            })
-            .collect::<Result<_, _>>()?,
-        Some(_) => {
-            return Err(OpError::param(
-                param,
-                "expected a path or glob, or an array of them",
-            ))
+    files_each_of_patterns(
+        patterns_of(params, param)?.patterns(),
+        params.base_dir(),
+        param,
+    )
+}
+
+/// The paths and globs of the parameter `param`.
+fn patterns_of(params: &Params, param: &str) -> Result<Paths, OpError> {
+    match params.raw(param) {
+        None => Err(OpError::param(param, "is required")),
+        Some(value) => value
+            .clone()
+            .try_into()
+            .map_err(|_| OpError::param(param, "expected a path or glob, or an array of them")),
+    }
+}
+
+/// The files `patterns` name, from `base` when relative: each pattern's
+/// matches sorted by path, the patterns in their order, a file named twice
+/// read once.
+///
+/// # Errors
+///
+/// As [`matching`].
+pub(crate) fn files_of_patterns(
+    patterns: &[String],
+    base: &Path,
+    param: &str,
+) -> Result<Vec<PathBuf>, OpError> {
+    let mut files = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (_, matched) in files_each_of_patterns(patterns, base, param)? {
+        for file in matched {
+            if seen.insert(file.clone()) {
+                files.push(file);
+            }
         }
-    };
+    }
+    Ok(files)
+}
+
+/// Each of `patterns`, from `base` when relative, with the files it
+/// matches, sorted (the checks of [`matching_each`], naming `param`).
+pub(crate) fn files_each_of_patterns(
+    patterns: &[String],
+    base: &Path,
+    param: &str,
+) -> Result<Vec<(String, Vec<PathBuf>)>, OpError> {
     if patterns.is_empty() {
         return Err(OpError::param(
             param,
             "names no file: give at least one path or glob",
         ));
     }
-    let base = params.base_dir();
     patterns
-        .into_iter()
+        .iter()
+        .cloned()
         .map(|pattern| {
             let files =
                 files_of(base, &pattern).map_err(|message| OpError::param(param, message))?;

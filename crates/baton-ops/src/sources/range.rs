@@ -1,8 +1,11 @@
 //! `range`: the integers `start..end`, each as `{"value": n}`.
 
 use crate::item::Item;
+use serde::{Deserialize, Serialize};
+
 use crate::registry::{
-    BuiltOp, BuiltSource, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
+    build_from, BuildContext, BuiltOp, BuiltSource, Modes, OpConfig, OpDef, OpError, OpKind,
+    ParamDef, ParamType,
 };
 
 pub(crate) const DEF: OpDef = OpDef {
@@ -21,37 +24,74 @@ pub(crate) const DEF: OpDef = OpDef {
         .at_least(1),
     ],
     modes: Modes::SERIAL,
-    build,
+    build: build_from::<RangeConfig>,
 };
 
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let start = params.int("start")?.unwrap_or(0);
-    let end = Params::need("end", params.int("end")?)?;
-    let step = params.int_as::<usize>("step")?.unwrap_or(1);
-    if step == 0 {
-        return Err(OpError::param("step", "must be positive, not 0"));
+/// The parameters of `range`: the integers from `start` up to `end`
+/// (excluded), `step` apart.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BuildContext, OpConfig, RangeConfig};
+/// let baton_ops::BuiltOp::Source(source) =
+///     RangeConfig { start: 2, end: 9, step: 3 }.build(&BuildContext::default()).unwrap()
+/// else { unreachable!() };
+/// let values: Vec<i64> = source.items.map(|i| i.unwrap().get("value").unwrap().as_i64().unwrap()).collect();
+/// assert_eq!(values, [2, 5, 8]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangeConfig {
+    /// The first number.
+    #[serde(default)]
+    pub start: i64,
+    /// One past the last number.
+    pub end: i64,
+    /// The distance between numbers (positive).
+    #[serde(default = "one")]
+    pub step: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+impl OpConfig for RangeConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, _: &BuildContext) -> Result<BuiltOp, OpError> {
+        let RangeConfig { start, end, step } = *self;
+        if step == 0 {
+            return Err(OpError::param("step", "must be positive, not 0"));
+        }
+        // `end - start` overflows i64 for the widest ranges; their distance fits u64.
+        let len = if end > start {
+            end.abs_diff(start).div_ceil(step as u64)
+        } else {
+            0
+        };
+        let items = (start..end)
+            .step_by(step)
+            .map(|n| Ok(Item::with_field("value", n)));
+        Ok(BuiltOp::Source(BuiltSource {
+            items: Box::new(items),
+            len: Some(len),
+            streaming: false,
+            parse: None,
+        }))
     }
-    // `end - start` overflows i64 for the widest ranges; their distance fits u64.
-    let len = if end > start {
-        end.abs_diff(start).div_ceil(step as u64)
-    } else {
-        0
-    };
-    let items = (start..end)
-        .step_by(step)
-        .map(|n| Ok(Item::with_field("value", n)));
-    Ok(BuiltOp::Source(BuiltSource {
-        items: Box::new(items),
-        len: Some(len),
-        streaming: false,
-        parse: None,
-    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::Params;
     use std::collections::BTreeMap;
+
+    fn build(params: &Params) -> Result<BuiltOp, OpError> {
+        build_from::<RangeConfig>(params)
+    }
 
     fn params(pairs: &[(&str, i64)]) -> Params {
         let values: BTreeMap<String, toml::Value> = pairs

@@ -21,12 +21,15 @@
 
 use std::io::{BufRead, BufReader};
 
+use serde::{Deserialize, Serialize};
+
 use super::error::SourceError;
 use super::jsonl::json_item;
 use super::text::Lines;
 use crate::item::Item;
 use crate::registry::{
-    BuiltOp, BuiltSource, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
+    build_from, BuildContext, BuiltOp, BuiltSource, Modes, OpConfig, OpDef, OpError, OpKind,
+    ParamDef, ParamType,
 };
 
 pub(crate) const DEF: OpDef = OpDef {
@@ -40,44 +43,74 @@ pub(crate) const DEF: OpDef = OpDef {
         "\"lines\": each line in the field `line`; \"jsonl\": each line is a JSON record (blank lines skipped)",
     )],
     modes: Modes::SERIAL_BLOCKING,
-    build,
+    build: build_from::<StdinConfig>,
 };
 
+/// The parameters of `stdin`: the lines of standard input, as text or as
+/// JSON records.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BuildContext, OpConfig, StdinConfig, StdinFormat};
+/// use baton_ops::BuiltOp;
+///
+/// let config = StdinConfig { format: StdinFormat::Jsonl };
+/// // Nothing is read until the run asks for the first item.
+/// let BuiltOp::Source(source) = config.build(&BuildContext::default()).unwrap() else { unreachable!() };
+/// assert!(source.streaming);
+/// assert_eq!(serde_json::from_str::<StdinConfig>("{}").unwrap().format, StdinFormat::Lines);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StdinConfig {
+    /// `lines`: each line in the field `line`; `jsonl`: each line is a JSON
+    /// record (blank lines skipped).
+    #[serde(default)]
+    pub format: StdinFormat,
+}
+
 /// How standard input is read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Format {
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::StdinFormat;
+/// assert_eq!(serde_json::from_str::<StdinFormat>(r#""jsonl""#).unwrap(), StdinFormat::Jsonl);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StdinFormat {
+    /// Each line in the field `line`.
+    #[default]
     Lines,
+    /// Each line a JSON record; blank lines are skipped.
     Jsonl,
 }
 
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let format = match params.str("format")?.unwrap_or("lines") {
-        "lines" => Format::Lines,
-        "jsonl" => Format::Jsonl,
-        other => {
-            return Err(OpError::param(
-                "format",
-                format!("expected \"lines\" or \"jsonl\", not {other:?}"),
-            ))
-        }
-    };
-    let items = items(BufReader::new(std::io::stdin()), format).map(|r| r.map_err(Into::into));
-    Ok(BuiltOp::Source(BuiltSource {
-        items: Box::new(items),
-        len: None,
-        streaming: true,
-        parse: None,
-    }))
+impl OpConfig for StdinConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, _: &BuildContext) -> Result<BuiltOp, OpError> {
+        let items =
+            items(BufReader::new(std::io::stdin()), self.format).map(|r| r.map_err(Into::into));
+        Ok(BuiltOp::Source(BuiltSource {
+            items: Box::new(items),
+            len: None,
+            streaming: true,
+            parse: None,
+        }))
+    }
 }
 
 /// The items of a stream read as `stdin` is.
 fn items(
     reader: impl BufRead + Send + 'static,
-    format: Format,
+    format: StdinFormat,
 ) -> impl Iterator<Item = Result<Item, SourceError>> + Send {
     Lines::new(reader, "stdin").filter_map(move |line| match format {
-        Format::Lines => Some(line.map(|line| Item::with_field("line", line.text))),
-        Format::Jsonl => line.and_then(json_item).transpose(),
+        StdinFormat::Lines => Some(line.map(|line| Item::with_field("line", line.text))),
+        StdinFormat::Jsonl => line.and_then(json_item).transpose(),
     })
 }
 
@@ -87,7 +120,7 @@ mod tests {
     use crate::testing::{build_error, params};
     use std::io::Cursor;
 
-    fn read(input: &str, format: Format) -> Vec<Result<Item, String>> {
+    fn read(input: &str, format: StdinFormat) -> Vec<Result<Item, String>> {
         items(Cursor::new(input.to_string()), format)
             .map(|r| r.map_err(|e| e.to_string()))
             .collect()
@@ -95,7 +128,7 @@ mod tests {
 
     #[test]
     fn lines_become_the_line_field() {
-        let items = read("a\nb\n", Format::Lines);
+        let items = read("a\nb\n", StdinFormat::Lines);
         assert_eq!(
             items,
             vec![
@@ -107,7 +140,7 @@ mod tests {
 
     #[test]
     fn jsonl_lines_become_records_and_a_bad_one_names_its_line() {
-        let items = read("{\"a\": 1}\n\noops\n", Format::Jsonl);
+        let items = read("{\"a\": 1}\n\noops\n", StdinFormat::Jsonl);
         assert_eq!(items[0], Ok(Item::with_field("a", 1)));
         assert_eq!(
             items[1],

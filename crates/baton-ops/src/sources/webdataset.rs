@@ -51,17 +51,16 @@ use std::thread::JoinHandle;
 
 use baton_engine::BoxError;
 use crossbeam_channel::{bounded, Receiver};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::SourceError;
-use super::files::Shard;
-use super::paths;
+use super::files::{seed_zero, shard_and_order, FileOrder, Shard};
 use super::text::open;
 use crate::item::{Item, Payload, Tensor};
 use crate::registry::{
-    BuiltOp, BuiltSource, Modes, OpDef, OpError, OpKind, ParamDef, ParamType, Params,
+    build_from, BuildContext, BuiltOp, BuiltSource, Modes, OpConfig, OpDef, OpError, OpKind,
+    ParamDef, ParamType, Paths, Seed,
 };
 
 pub(crate) const DEF: OpDef = OpDef {
@@ -101,7 +100,7 @@ pub(crate) const DEF: OpDef = OpDef {
         ),
     ],
     modes: Modes::SERIAL_BLOCKING,
-    build,
+    build: build_from::<WebdatasetSourceConfig>,
 };
 
 /// Members read as text into a field named by their extension.
@@ -110,60 +109,105 @@ const TEXT: &[&str] = &["cls", "cls2", "index", "id", "txt", "json"];
 /// Samples each shard's reader may hold ready.
 const SAMPLES_AHEAD: usize = 16;
 
-fn build(params: &Params) -> Result<BuiltOp, OpError> {
-    let mut shards = paths::matching(params, "path")?;
-    if let Some(text) = params.str("shard")? {
-        let part = Shard::parse(text).ok_or_else(|| {
-            OpError::param(
-                "shard",
-                format!("expected \"i/n\" with 0 <= i < n (like \"0/4\"), not {text:?}"),
-            )
-        })?;
-        shards = shards
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| part.keeps(*i))
-            .map(|(_, s)| s)
-            .collect();
-    }
-    match params.str("order")?.unwrap_or("sorted") {
-        "sorted" => {}
-        "shuffled" => {
-            let seed = params.seed("seed")?.unwrap_or(0);
-            shards.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+/// The parameters of the source `webdataset`: the samples of WebDataset
+/// tar shards, several shards read at once and their samples interleaved.
+///
+/// # Examples
+///
+/// ```
+/// use baton_ops::config::{BuildContext, FileOrder, OpConfig, Seed, WebdatasetSourceConfig};
+/// use baton_ops::{BuiltOp, Payload};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let mut tar = tar::Builder::new(Vec::new());
+/// for (name, data) in [("s1.cls", &b"3"[..]), ("s1.txt", b"a cat"), ("s1.png", b"\x89PNG...")] {
+///     let mut header = tar::Header::new_gnu();
+///     header.set_size(data.len() as u64);
+///     header.set_mode(0o644);
+///     tar.append_data(&mut header, name, data).unwrap();
+/// }
+/// std::fs::write(dir.path().join("train-0.tar"), tar.into_inner().unwrap()).unwrap();
+/// let config = WebdatasetSourceConfig {
+///     path: "train-*.tar".into(),
+///     shards_at_once: 4,
+///     payload: Some("png".into()),
+///     order: FileOrder::Sorted,
+///     seed: Seed(0),
+///     shard: None,
+/// };
+/// let BuiltOp::Source(source) = config.build(&BuildContext::new(dir.path())).unwrap() else { unreachable!() };
+/// let samples: Vec<_> = source.items.map(Result::unwrap).collect();
+/// assert_eq!(samples.len(), 1);
+/// assert_eq!(samples[0].get("cls").unwrap(), 3);
+/// assert_eq!(samples[0].get("txt").unwrap(), "a cat");
+/// assert_eq!(samples[0].payload, Payload::Bytes(b"\x89PNG...".to_vec()));
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebdatasetSourceConfig {
+    /// The shards: a path or a glob, or an array of them, relative to the
+    /// pipeline file (`shards/train-*.tar`); .tar.gz and .tar.zst are
+    /// decompressed.
+    pub path: Paths,
+    /// How many shards are read at once, each on a thread of its own,
+    /// their samples taken in turn.
+    #[serde(default = "four")]
+    pub shards_at_once: usize,
+    /// The extension of the member that becomes the payload (`png`, `jpg`,
+    /// `npy`: a tensor); by default the sample's one member that is not
+    /// text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    /// The order shards are taken in: sorted by path, or shuffled (the
+    /// same for the same `seed`).
+    #[serde(default)]
+    pub order: FileOrder,
+    /// The seed of a shuffled order.
+    #[serde(default = "seed_zero")]
+    pub seed: Seed,
+    /// `"i/n"`: only the shards whose index in the sorted list is i modulo
+    /// n (one of n workers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+}
+
+fn four() -> usize {
+    4
+}
+
+impl OpConfig for WebdatasetSourceConfig {
+    const DEF: &'static OpDef = &DEF;
+
+    fn build(&self, context: &BuildContext) -> Result<BuiltOp, OpError> {
+        let shards = shard_and_order(
+            self.path.files("path", context)?,
+            self.order,
+            self.seed,
+            self.shard,
+        );
+        let at_once = self.shards_at_once.max(1);
+        let payload = self.payload.clone();
+        if let Some(ext) = &payload {
+            if ext.is_empty() || ext.starts_with('.') {
+                return Err(OpError::param(
+                    "payload",
+                    format!("an extension without its dot, like \"png\", not {ext:?}"),
+                ));
+            }
         }
-        other => {
-            return Err(OpError::param(
-                "order",
-                format!("expected \"sorted\" or \"shuffled\", not {other:?}"),
-            ))
-        }
+        Ok(BuiltOp::Source(BuiltSource {
+            items: Box::new(Interleave {
+                waiting: shards.into(),
+                open: Vec::new(),
+                at_once,
+                turn: 0,
+                payload,
+            }),
+            len: None,
+            streaming: false,
+            parse: None,
+        }))
     }
-    let at_once = params
-        .int_as::<usize>("shards_at_once")?
-        .unwrap_or(4)
-        .max(1);
-    let payload = params.str("payload")?.map(str::to_string);
-    if let Some(ext) = &payload {
-        if ext.is_empty() || ext.starts_with('.') {
-            return Err(OpError::param(
-                "payload",
-                format!("an extension without its dot, like \"png\", not {ext:?}"),
-            ));
-        }
-    }
-    Ok(BuiltOp::Source(BuiltSource {
-        items: Box::new(Interleave {
-            waiting: shards.into(),
-            open: Vec::new(),
-            at_once,
-            turn: 0,
-            payload,
-        }),
-        len: None,
-        streaming: false,
-        parse: None,
-    }))
 }
 
 /// The samples of many shards, `at_once` read at a time and taken in turn.

@@ -21,6 +21,7 @@ fn batch(from: i64) -> RecordBatch {
 }
 
 #[test]
+#[cfg(feature = "zstd")]
 fn writes_the_file_format_by_default_and_the_stream_format_when_asked() {
     let dir = tempfile::tempdir().unwrap();
     let items = || vec![Item::records(batch(0)), Item::records(batch(100))];
@@ -73,4 +74,19 @@ fn an_unknown_format_or_compression_is_refused() {
         &params(&DEF, "path = \"x\"\ncompression = \"gzip\"", ".".as_ref()),
     );
     assert_eq!(error.param.as_deref(), Some("compression"));
+}
+
+#[test]
+fn a_wrong_value_names_the_parameter_and_the_values_it_takes() {
+    let error = build_error(
+        &DEF,
+        &params(&DEF, "path = \"x\"\nformat = \"feather1\"", ".".as_ref()),
+    );
+    let message = error.to_string();
+    assert!(
+        message.starts_with("`format`: ")
+            && message.contains("`file`")
+            && message.contains("`stream`"),
+        "{message}"
+    );
 }

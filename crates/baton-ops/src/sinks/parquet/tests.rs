@@ -183,3 +183,17 @@ fn an_unknown_compression_is_refused() {
     );
     assert_eq!(error.param.as_deref(), Some("compression"));
 }
+
+#[test]
+fn row_groups_of_no_rows_are_refused_when_built_from_rust() {
+    let config = ParquetSinkConfig {
+        path: "x.parquet".into(),
+        compression: ParquetSinkCompression::None,
+        row_group_rows: 0,
+    };
+    let error = config.build(&BuildContext::default()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "`row_group_rows`: must be positive, not 0"
+    );
+}
