@@ -25,7 +25,7 @@ fi
 # baton's Parquet and Arrow files are checked against it, an independent
 # implementation of the formats. NumPy reads the tensor sinks' .npy files
 # and the IDX files on its own; Python's webdataset writes and reads shards.
-for module in pyarrow numpy webdataset; do
+for module in pyarrow numpy webdataset pytest maturin; do
   if ! python3 -c "import $module" >/dev/null 2>&1; then
     echo "installing $module (PyPI)"
     python3 -m pip install -q "$module" 2>/dev/null \
@@ -57,3 +57,13 @@ cargo test -p baton-ops --no-default-features --lib
 for feature in images script regex zstd parquet csv tensors; do
   cargo check -q -p baton-ops --no-default-features --features "$feature"
 done
+
+# The Python front (crates/baton-py): its wheel, built with the debug
+# profile the tests above already compiled (the README's
+# `pip install ./crates/baton-py` builds the release one), installed, and
+# its tests run by pytest as a training loop meets it.
+rm -rf target/wheels-dev
+python3 -m maturin build -q --profile dev -m crates/baton-py/Cargo.toml -o target/wheels-dev
+python3 -m pip install -q --force-reinstall --no-deps target/wheels-dev/baton-*.whl 2>/dev/null \
+  || python3 -m pip install -q --force-reinstall --no-deps --break-system-packages target/wheels-dev/baton-*.whl
+python3 -m pytest -q crates/baton-py/tests

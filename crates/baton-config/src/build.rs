@@ -4,8 +4,8 @@
 //! in the middle attaching itself to the builder this file sets up (name,
 //! mode, error policy, buffer), then the sink.
 
-use baton_engine::{BoxError, Config, OnError, Pipeline, RunHandle};
-use baton_ops::{BuiltOp, BuiltSource, Item, Warnings};
+use baton_engine::{BoxError, Config, OnError, Pipeline, PipelineIter, RunHandle, StageBuilder};
+use baton_ops::{BuiltOp, BuiltSource, Item, SinkFactory, Warnings};
 
 use crate::dead_letters::DeadLetterFiles;
 use crate::diagnostic::Diagnostics;
@@ -110,22 +110,8 @@ impl Plan {
 }
 
 impl Built {
-    /// Starts the run on the in-process engine.
-    ///
-    /// # Errors
-    ///
-    /// When the engine refuses the pipeline or the sink cannot be made.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let text = "[[stage]]\nop = \"range\"\nend = 100\n\n[[stage]]\nop = \"discard\"\n";
-    /// let built = baton_config::Plan::parse("p.toml".as_ref(), text).unwrap().build().unwrap();
-    /// let run = built.start(&Default::default()).unwrap();
-    /// let report = run.handle.join().unwrap();
-    /// assert_eq!(report.stats.source.items, 100);
-    /// ```
-    pub fn start(self, options: &RunOptions) -> Result<Started, BoxError> {
+    /// Wires the plan on the engine, up to its sink (or its open end).
+    fn wire(self, options: &RunOptions) -> Result<Wired, BoxError> {
         let Built {
             plan,
             ops,
@@ -156,7 +142,7 @@ impl Built {
         };
         let dead_letters = DeadLetterFiles::new(&plan);
         let letters = dead_letters.clone();
-        let mut pipeline = pipeline
+        let pipeline = pipeline
             // Every stage counts records, not chunks of them.
             .count_by(Item::record_count)
             .on_dead_letter(move |letter| letters.take(letter))
@@ -167,14 +153,16 @@ impl Built {
             } else {
                 OnError::Fail
             });
-        let mut sink = None;
+        let mut end = None;
+        let mut open = Some(pipeline);
         for (index, (stage, op)) in stages.zip(ops).enumerate() {
             let mode = stage.engine_mode(threads);
+            let Some(pipeline) = open.take() else { break };
             let mut builder = pipeline.stage(&stage.name, mode).on_error(stage.on_error);
             if let Some(items) = stage.buffer {
                 builder = builder.buffer(items);
             }
-            pipeline = match op {
+            open = Some(match op {
                 BuiltOp::Stage(built) => {
                     let pipeline = built.attach(builder);
                     if index == 0 && parses_after_source {
@@ -184,7 +172,7 @@ impl Built {
                     }
                 }
                 BuiltOp::Sink(make) => {
-                    sink = Some((builder, make));
+                    end = Some(End::Sink(builder, make));
                     break;
                 }
                 BuiltOp::Source(_) => {
@@ -197,9 +185,44 @@ impl Built {
                     )
                     .into())
                 }
-            };
+            });
         }
-        let Some((builder, make)) = sink else {
+        let end = match (end, open) {
+            (Some(end), _) => end,
+            (None, Some(pipeline)) => End::Open(pipeline),
+            (None, None) => return Err("the pipeline has no end".into()),
+        };
+        Ok(Wired {
+            end,
+            plan,
+            dead_letters,
+            warnings,
+        })
+    }
+
+    /// Starts the run on the in-process engine.
+    ///
+    /// # Errors
+    ///
+    /// When the engine refuses the pipeline or the sink cannot be made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let text = "[[stage]]\nop = \"range\"\nend = 100\n\n[[stage]]\nop = \"discard\"\n";
+    /// let built = baton_config::Plan::parse("p.toml".as_ref(), text).unwrap().build().unwrap();
+    /// let run = built.start(&Default::default()).unwrap();
+    /// let report = run.handle.join().unwrap();
+    /// assert_eq!(report.stats.source.items, 100);
+    /// ```
+    pub fn start(self, options: &RunOptions) -> Result<Started, BoxError> {
+        let Wired {
+            end,
+            plan,
+            dead_letters,
+            warnings,
+        } = self.wire(options)?;
+        let End::Sink(builder, make) = end else {
             return Err("the last stage is not a sink".into());
         };
         let handle = builder.spawn_sink(make()?)?;
@@ -209,6 +232,93 @@ impl Built {
             dead_letters,
             warnings,
         })
+    }
+
+    /// Starts the run of a pipeline that ends in a loop ([`Ending::Loop`]):
+    /// its last stage's items come out of an iterator, in source order,
+    /// as the loop takes them (the run waits while it does not: memory
+    /// stays bounded). A failure comes as the last item, an `Err`;
+    /// dropping the iterator stops the run.
+    ///
+    /// # Errors
+    ///
+    /// When the engine refuses the pipeline, or it ends in a sink.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_config::{Ending, Plan, Variables};
+    /// let text = "[[stage]]\nop = \"range\"\nend = 5\n\n[[stage]]\nop = \"batch\"\nsize = 2\n";
+    /// let plan = Plan::parse_ending("p.toml".as_ref(), text, &Variables::from_env(), &[], Ending::Loop).unwrap();
+    /// let run = plan.build().unwrap().iter(&Default::default()).unwrap();
+    /// let sizes: Vec<u64> = run.items.map(|item| item.unwrap().get("size").unwrap().as_u64().unwrap()).collect();
+    /// assert_eq!(sizes, [2, 2, 1]);
+    /// ```
+    pub fn iter(self, options: &RunOptions) -> Result<Iterated, BoxError> {
+        let Wired {
+            end,
+            plan,
+            dead_letters,
+            warnings,
+        } = self.wire(options)?;
+        let End::Open(pipeline) = end else {
+            return Err("the pipeline ends in a sink: a loop cannot take its items".into());
+        };
+        Ok(Iterated {
+            items: pipeline.into_iter(),
+            plan,
+            dead_letters,
+            warnings,
+        })
+    }
+}
+
+/// A pipeline wired on the engine, up to its end.
+struct Wired {
+    end: End,
+    plan: Plan,
+    dead_letters: DeadLetterFiles,
+    warnings: Warnings,
+}
+
+/// How a wired pipeline ends: its sink's stage, or open for a loop.
+enum End {
+    Sink(StageBuilder<Item>, SinkFactory),
+    Open(Pipeline<Item>),
+}
+
+/// A run whose items a loop takes (see [`Built::iter`]).
+///
+/// # Examples
+///
+/// See [`Built::iter`].
+#[derive(Debug)]
+pub struct Iterated {
+    /// The last stage's items, in source order; a failure is the last, an `Err`.
+    pub items: PipelineIter<Item>,
+    /// Its plan.
+    pub plan: Plan,
+    dead_letters: DeadLetterFiles,
+    warnings: Warnings,
+}
+
+impl Iterated {
+    /// The run's dead letters (see [`Started::dead_letters`]).
+    ///
+    /// # Examples
+    ///
+    /// See [`DeadLetterFiles`].
+    pub fn dead_letters(&self) -> DeadLetterFiles {
+        self.dead_letters.clone()
+    }
+
+    /// The run's warnings (see [`Started::warnings`]).
+    ///
+    /// # Examples
+    ///
+    /// See [`Started::warnings`].
+    pub fn warnings(&self) -> Warnings {
+        self.warnings.clone()
     }
 }
 

@@ -18,7 +18,7 @@ use baton_ops::OpKind;
 use toml::de::DeTable;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::plan::{Plan, PlannedStage};
+use crate::plan::{Ending, Plan, PlannedStage};
 use crate::reader::{did_you_mean, key_diagnostic, Entry, Reader};
 use crate::settings::Setting;
 use crate::stage::{read_stage, StageTable, MAX_COUNT};
@@ -82,6 +82,32 @@ impl Plan {
         vars: &Variables,
         settings: &[Setting],
     ) -> Result<Plan, Diagnostics> {
+        Plan::parse_ending(file, text, vars, settings, Ending::Sink)
+    }
+
+    /// As [`Plan::parse_with`], for a pipeline that ends as `ending` says:
+    /// with [`Ending::Loop`] it has no sink (a program iterates its last
+    /// stage's items), and a sink at its end is a problem.
+    ///
+    /// # Errors
+    ///
+    /// As [`Plan::parse_with`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_config::{Ending, Plan, Variables};
+    /// let text = "[[stage]]\nop = \"range\"\nend = 3\n\n[[stage]]\nop = \"discard\"\n";
+    /// let error = Plan::parse_ending("p.toml".as_ref(), text, &Variables::from_env(), &[], Ending::Loop).unwrap_err();
+    /// assert!(error.to_string().contains("the loop that iterates it is its sink"), "{error}");
+    /// ```
+    pub fn parse_ending(
+        file: &Path,
+        text: &str,
+        vars: &Variables,
+        settings: &[Setting],
+        ending: Ending,
+    ) -> Result<Plan, Diagnostics> {
         let text = match expand(text, vars) {
             Ok(expanded) => expanded,
             Err(problems) => {
@@ -119,6 +145,7 @@ impl Plan {
             linger: None,
             stages: Vec::new(),
             nats: Default::default(),
+            ending,
         };
         let mut stage_tables = Vec::new();
         for (key, value) in root.get_ref().iter() {
@@ -175,7 +202,7 @@ impl Plan {
         let mut names = HashSet::new();
         let count = stage_tables.len();
         for (index, (span, table)) in stage_tables.into_iter().enumerate() {
-            let table = StageTable::new(text, index, count, span, table);
+            let table = StageTable::new(text, index, count, span, table, ending);
             if let Some(stage) = read_stage(&mut reader, &table, &mut names) {
                 plan.stages.push(stage);
             }
@@ -231,6 +258,32 @@ impl Plan {
         vars: &Variables,
         settings: &[Setting],
     ) -> Result<Plan, Diagnostics> {
+        Plan::read_ending(file, vars, settings, Ending::Sink)
+    }
+
+    /// As [`Plan::read_with`], for a pipeline that ends as `ending` says
+    /// (see [`Plan::parse_ending`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Plan::read_with`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_config::{Ending, Plan, Variables};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let file = dir.path().join("train.toml");
+    /// std::fs::write(&file, "[[stage]]\nop = \"range\"\nend = 3\n").unwrap();
+    /// let plan = Plan::read_ending(&file, &Variables::from_env(), &[], Ending::Loop).unwrap();
+    /// assert_eq!(plan.stages.len(), 1);
+    /// ```
+    pub fn read_ending(
+        file: &Path,
+        vars: &Variables,
+        settings: &[Setting],
+        ending: Ending,
+    ) -> Result<Plan, Diagnostics> {
         let text = if file == Path::new("-") {
             let mut text = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map(|_| text)
@@ -238,7 +291,7 @@ impl Plan {
             std::fs::read_to_string(file)
         };
         match text {
-            Ok(text) => Plan::parse_with(file, &text, vars, settings),
+            Ok(text) => Plan::parse_ending(file, &text, vars, settings, ending),
             Err(error) => Err(Diagnostics(vec![Diagnostic::new(
                 file,
                 "",

@@ -38,11 +38,11 @@ mod value;
 mod variables;
 
 pub use baton_ops::STAGE_KEYS;
-pub use build::{Built, RunOptions, Started};
+pub use build::{Built, Iterated, RunOptions, Started};
 pub use dead_letters::{DeadLetterFiles, StageLetters};
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use distributed::{NatsTable, Placement, RemoteSegment, SecretText, StreamStorage, NATS_KEYS};
 pub use file::PIPELINE_KEYS;
-pub use plan::{Plan, PlannedStage};
+pub use plan::{Ending, Plan, PlannedStage};
 pub use settings::{Setting, SettingError};
 pub use variables::{EnvFileError, Variables};

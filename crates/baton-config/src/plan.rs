@@ -32,10 +32,37 @@ pub struct Plan {
     /// How long an item of a streaming source (`stdin`) may wait for its
     /// chunk to fill (`[pipeline] linger_ms`), if set.
     pub linger: Option<std::time::Duration>,
-    /// The stages, source first, sink last.
+    /// The stages, source first, sink last (or, when the pipeline ends in
+    /// a loop, the last stage whose items the loop takes).
     pub stages: Vec<PlannedStage>,
     /// The `[nats]` table, for a distributed run (all unset without one).
     pub nats: crate::NatsTable,
+    /// What takes the last stage's items: a sink of the file, or the
+    /// program iterating them.
+    pub ending: Ending,
+}
+
+/// What ends a pipeline: a sink stage (a file `baton run` runs), or the
+/// program that iterates its items (a Python training loop is its sink).
+///
+/// # Examples
+///
+/// ```
+/// use baton_config::{Ending, Plan, Variables};
+/// let text = "[[stage]]\nop = \"range\"\nend = 3\n\n[[stage]]\nop = \"batch\"\nsize = 2\n";
+/// let vars = Variables::from_env();
+/// let plan = Plan::parse_ending("p.toml".as_ref(), text, &vars, &[], Ending::Loop).unwrap();
+/// assert_eq!(plan.ending, Ending::Loop);
+/// // A file run by `baton run` needs its sink.
+/// assert!(Plan::parse("p.toml".as_ref(), text).is_err());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Ending {
+    /// The last stage is a sink.
+    #[default]
+    Sink,
+    /// No sink: the program iterating the run takes the last stage's items.
+    Loop,
 }
 
 /// One stage of a plan.

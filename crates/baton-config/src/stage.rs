@@ -12,7 +12,7 @@ use baton_engine::{ModeKind, OnError};
 use baton_ops::{find, find_kind, OpDef, OpKind, ParamDef, ParamType, Params, STAGE_KEYS};
 use toml::de::DeTable;
 
-use crate::plan::{PlannedStage, StageSpans};
+use crate::plan::{Ending, PlannedStage, StageSpans};
 use crate::reader::{did_you_mean, Entry, Reader};
 use crate::value::{plain, type_name};
 
@@ -30,6 +30,8 @@ pub(crate) struct StageTable<'t, 'i> {
     ordinal: usize,
     /// What its place asks for: a source first, a sink last.
     expected: OpKind,
+    /// Whether it is the last stage of a pipeline a loop iterates.
+    last_before_loop: bool,
     /// Where its `[[stage]]` header is (else the table itself).
     header: Range<usize>,
     entries: Vec<Entry<'t, 'i>>,
@@ -43,10 +45,12 @@ impl<'t, 'i> StageTable<'t, 'i> {
         count: usize,
         span: Range<usize>,
         table: &'t DeTable<'i>,
+        ending: Ending,
     ) -> Self {
+        let last_before_loop = ending == Ending::Loop && index > 0 && index + 1 == count;
         let expected = if index == 0 {
             OpKind::Source
-        } else if index + 1 == count {
+        } else if index + 1 == count && ending == Ending::Sink {
             OpKind::Sink
         } else {
             OpKind::Transform
@@ -59,6 +63,7 @@ impl<'t, 'i> StageTable<'t, 'i> {
         Self {
             ordinal: index + 1,
             expected,
+            last_before_loop,
             header,
             entries: table.iter().map(|(k, v)| Entry::new(k, v)).collect(),
         }
@@ -186,6 +191,17 @@ fn read_op(reader: &mut Reader<'_>, table: &StageTable<'_, '_>) -> Option<&'stat
 fn check_place(reader: &mut Reader<'_>, table: &StageTable<'_, '_>, op: &OpDef) {
     let expected = table.expected;
     if op.kind == expected {
+        return;
+    }
+    if table.last_before_loop && op.kind == OpKind::Sink {
+        let span = table.get("op").map(|e| e.span());
+        let message = format!(
+            "`{}` is a sink, but this pipeline has none: the loop that iterates it is its sink",
+            op.name
+        );
+        reader
+            .key_error("op", span, message)
+            .set_help("remove this stage: the loop takes the items of the stage before it");
         return;
     }
     let place = match expected {

@@ -586,6 +586,8 @@ struct Replica {
     inner: Box<dyn Stage<Item, Item>>,
     max_body: usize,
     counters: Arc<Counters>,
+    /// Busy time of the current job's items already counted.
+    accounted_ns: u64,
 }
 
 impl Replica {
@@ -603,15 +605,18 @@ impl Replica {
             inner,
             max_body,
             counters,
+            accounted_ns: 0,
         })
     }
 
     fn work(&mut self, job: &Job) -> Worked {
         let started = Instant::now();
+        self.accounted_ns = 0;
         let worked = self.work_entries(job);
-        self.counters
-            .busy_ns
-            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        // The items' time is counted as each is done (see `process`); the
+        // rest (decoding, encoding) now.
+        let rest = (started.elapsed().as_nanos() as u64).saturating_sub(self.accounted_ns);
+        self.counters.busy_ns.fetch_add(rest, Ordering::Relaxed);
         worked
     }
 
@@ -730,9 +735,17 @@ impl Replica {
     fn process(&mut self, items: Vec<Item>) -> Result<Vec<Item>, String> {
         let mut out = Vec::new();
         for item in items {
-            self.counters.items.fetch_add(1, Ordering::Relaxed);
             let inner = &mut self.inner;
-            match catch_unwind(AssertUnwindSafe(|| inner.process(item, &mut out))) {
+            let started = Instant::now();
+            let result = catch_unwind(AssertUnwindSafe(|| inner.process(item, &mut out)));
+            // An item and its time are counted together, as it is done: a
+            // reading of the stats never sees items whose time is still to
+            // come (which would make them look cheap to the message sizer).
+            let took = started.elapsed().as_nanos() as u64;
+            self.accounted_ns += took;
+            self.counters.busy_ns.fetch_add(took, Ordering::Relaxed);
+            self.counters.items.fetch_add(1, Ordering::Relaxed);
+            match result {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => return Err(error.to_string()),
                 Err(panic) => {
