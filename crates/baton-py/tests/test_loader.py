@@ -233,8 +233,10 @@ def test_a_failing_stage_raises_in_the_loop_naming_stage_and_item(tmp_path):
     # The third line, item 2 counted from 0 at the source.
     assert (raised.value.stage, raised.value.item) == ("parse", 2)
     assert "not valid JSON" in str(raised.value), str(raised.value)
-    # What came before the bad line reached the loop.
-    assert seen == [1, 2]
+    # Nothing after the bad line reached the loop, and what did came in
+    # order. (Under fail-fast, the good items of the failing item's chunk
+    # may not reach it: how many depends on how the lines were chunked.)
+    assert seen in ([], [1], [1, 2]), seen
 
 
 def test_records_of_a_csv_come_one_dict_each(tmp_path):
@@ -366,6 +368,10 @@ def test_ctrl_c_typed_in_a_terminal_stops_the_loop_cleanly(tmp_path):
         """))
     pid, fd = pty.fork()
     if pid == 0:
+        # As a shell in a terminal starts a program: Ctrl-C not ignored
+        # (a CI job started in the background inherits SIGINT ignored, and
+        # Python then never raises KeyboardInterrupt).
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.execv(sys.executable, [sys.executable, str(script)])
     output = b""
     deadline = time.monotonic() + 30
