@@ -34,6 +34,17 @@ impl Seqs {
         }
     }
 
+    /// The sequence numbers of the first `n` items (all of them if fewer).
+    pub(crate) fn prefix(&self, n: usize) -> Seqs {
+        match self {
+            Seqs::Run { start, len } => Seqs::Run {
+                start: *start,
+                len: n.min(*len),
+            },
+            Seqs::List(list) => Seqs::List(list[..n.min(list.len())].to_vec()),
+        }
+    }
+
     pub(crate) fn iter(&self) -> SeqIter<'_> {
         match self {
             Seqs::Run { start, len } => SeqIter::Run(*start..*start + *len as u64),
@@ -124,6 +135,10 @@ impl ChunkData {
 
     pub(crate) fn len(&self) -> usize {
         self.seqs.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Takes the items out as a `Vec<T>`.

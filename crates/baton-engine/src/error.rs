@@ -4,6 +4,8 @@ use std::any::Any;
 use std::fmt;
 use std::time::Duration;
 
+use crate::chunk::{ChunkData, Seqs};
+
 /// Any error a user's stage may return.
 ///
 /// # Examples
@@ -106,6 +108,12 @@ pub enum PipelineError {
 #[non_exhaustive]
 pub enum OnError {
     /// Stop every stage promptly and return the first error (the default).
+    /// What came before the failing item still reaches the sink or the
+    /// iterator (the items in flight ahead of it, and what the stage made
+    /// of the items of its chunk before it), in order; nothing after it
+    /// does (an unordered end may have had some before the failure). An
+    /// item ahead of it still being retried then fails too (retries end
+    /// with the run), and nothing from it on goes on either.
     #[default]
     Fail,
     /// Count the failure, hand the item and its error to the dead letters, go on.
@@ -222,4 +230,26 @@ impl DeadLetter {
 pub(crate) struct ItemFailure {
     pub(crate) seq: u64,
     pub(crate) failure: StageFailure,
+    /// What the stage made of the items of the chunk before the failing
+    /// one (never anything of the failing item itself): a failure that
+    /// fails the run still lets them go on, so that it loses nothing that
+    /// came before it.
+    pub(crate) done: ChunkData,
+}
+
+impl ItemFailure {
+    /// A failure at item `seq`, with nothing made before it.
+    pub(crate) fn new(seq: u64, failure: StageFailure) -> Self {
+        Self {
+            seq,
+            failure,
+            done: ChunkData::empty(),
+        }
+    }
+
+    /// The same failure, with `items` (numbered by `seqs`) made before it.
+    pub(crate) fn with_done<T: Send + 'static>(mut self, items: Vec<T>, seqs: Seqs) -> Self {
+        self.done = ChunkData::from_vec(items, seqs);
+        self
+    }
 }

@@ -355,6 +355,16 @@ impl<T: Send + 'static> Iterator for PipelineIter<T> {
                 if self.total == Some(self.delivered) {
                     self.saw_end = true;
                 }
+                if self
+                    .shared
+                    .as_ref()
+                    .is_some_and(|s| s.is_cut(chunk.index()))
+                {
+                    // Past a failure (it left the last stage before the
+                    // failure cut the run): nothing after the failing item
+                    // is handed out.
+                    continue;
+                }
                 let (items, permit) = chunk.into_items::<T>();
                 self.current = items.into_iter();
                 self.held = Some(permit);

@@ -40,8 +40,8 @@
 //!   item goes on when its chunk fills or after [`Config::linger`], and a
 //!   stop ends the run even while a read waits.
 //! * **Errors.** Per stage, [`OnError`]: fail fast (the first error, with the
-//!   stage's name and the item's sequence number), skip to the dead letters,
-//!   or retry with backoff. A panic in user code is an error like any other.
+//!   stage's name and the item's sequence number, after every item before
+//!   it and none after it), skip to the dead letters, or retry with backoff. A panic in user code is an error like any other.
 //!   Dead letters go to [`Pipeline::on_dead_letter`]'s handler as they
 //!   happen, or are kept (up to a bound) for the report. A stage that waits
 //!   on the outside world watches its [`Cancellation`] (from

@@ -789,7 +789,8 @@ impl<T: Send + 'static> Pipeline<T> {
     /// Runs the pipeline in the background and returns its output as a
     /// blocking iterator, in source order, prefetched up to the in-flight
     /// bound: how a training loop takes its batches. A failure comes as the
-    /// last item, an `Err`. Dropping the iterator aborts the run.
+    /// last item, an `Err`, after every item before the failing one and
+    /// none after it. Dropping the iterator aborts the run.
     ///
     /// # Examples
     ///

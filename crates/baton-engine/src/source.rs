@@ -94,15 +94,16 @@ where
             false
         }));
         *next_seq = start + items.len() as u64;
+        let seqs = Seqs::Run {
+            start,
+            len: items.len(),
+        };
         match result {
-            Ok(exhausted) => {
-                let seqs = Seqs::Run {
-                    start,
-                    len: items.len(),
-                };
-                Ok(Produced::Items(ChunkData::from_vec(items, seqs), exhausted))
-            }
-            Err(panic) => Err(ctx.fail(*next_seq, StageFailure::from_panic(panic))),
+            Ok(exhausted) => Ok(Produced::Items(ChunkData::from_vec(items, seqs), exhausted)),
+            // The items taken before the panic still go on.
+            Err(panic) => Err(ctx
+                .fail(*next_seq, StageFailure::from_panic(panic))
+                .with_done(items, seqs)),
         }
     }
 }
@@ -131,8 +132,14 @@ where
         let mut taken = 0;
         while taken < max {
             let seq = *next_seq;
-            let next = catch_unwind(AssertUnwindSafe(|| self.iter.next()))
-                .map_err(|panic| ctx.fail(seq, StageFailure::from_panic(panic)))?;
+            let next = match catch_unwind(AssertUnwindSafe(|| self.iter.next())) {
+                Ok(next) => next,
+                // The items taken before the failed one still go on.
+                Err(panic) => {
+                    let failure = ctx.fail(seq, StageFailure::from_panic(panic));
+                    return Err(failure.with_done(items, seqs.finish()));
+                }
+            };
             let Some(next) = next else {
                 return Ok(Produced::Items(
                     ChunkData::from_vec(items, seqs.finish()),
@@ -141,16 +148,21 @@ where
             };
             *next_seq += 1;
             taken += 1;
-            match next {
+            let failure = match next {
                 Ok(item) => {
                     items.push(item);
                     seqs.push(seq);
+                    continue;
                 }
                 Err(error) if ctx.policy == OnError::Skip => {
-                    ctx.skip(seq, StageFailure::Error(error.into()), None)?
+                    match ctx.skip(seq, StageFailure::Error(error.into()), None) {
+                        Ok(()) => continue,
+                        Err(failure) => failure,
+                    }
                 }
-                Err(error) => return Err(ctx.fail(seq, StageFailure::Error(error.into()))),
-            }
+                Err(error) => ctx.fail(seq, StageFailure::Error(error.into())),
+            };
+            return Err(failure.with_done(items, seqs.finish()));
         }
         Ok(Produced::Items(
             ChunkData::from_vec(items, seqs.finish()),

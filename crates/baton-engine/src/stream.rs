@@ -71,12 +71,25 @@ impl<T: Send + 'static> StreamSource<T> {
                     self.held_seqs.push(seq);
                 }
                 Err(error) if ctx.policy == OnError::Skip => {
-                    ctx.skip(seq, StageFailure::Error(error), None)?
+                    if let Err(failure) = ctx.skip(seq, StageFailure::Error(error), None) {
+                        return Err(self.with_held(failure));
+                    }
                 }
-                Err(error) => return Err(ctx.fail(seq, StageFailure::Error(error))),
+                Err(error) => {
+                    let failure = ctx.fail(seq, StageFailure::Error(error));
+                    return Err(self.with_held(failure));
+                }
             }
         }
         Ok(false)
+    }
+
+    /// `failure`, with the items held before it, which still go on.
+    fn with_held(&mut self, failure: ItemFailure) -> ItemFailure {
+        self.held_since = None;
+        let items = std::mem::take(&mut self.held);
+        let seqs = std::mem::replace(&mut self.held_seqs, SeqsBuilder::with_capacity(0));
+        failure.with_done(items, seqs.finish())
     }
 
     /// Hands over what is held.

@@ -1151,3 +1151,353 @@ fn a_failed_part_fails_the_run_at_its_item_under_fail_and_retry() {
         }
     });
 }
+
+// ---------------------------------------------------------------- what a failure keeps
+
+/// Iterates to the end: the items before the error, then the error, which
+/// must come last.
+fn until_error<T: Send + 'static>(
+    mut iter: baton_engine::PipelineIter<T>,
+) -> (Vec<T>, PipelineError) {
+    let mut items = Vec::new();
+    let error = loop {
+        match iter.next() {
+            Some(Ok(item)) => items.push(item),
+            Some(Err(error)) => break error,
+            None => panic!("the iterator ended without the error"),
+        }
+    };
+    assert!(iter.next().is_none(), "something came after the error");
+    (items, error)
+}
+
+/// Items `0..n` in chunks of `chunk` (as far as the budget lets), checked
+/// by a stage named `check` in `mode` that fails on item `bad`.
+fn failing_at(n: u64, bad: u64, chunk: usize, mode: Mode) -> Pipeline<u64> {
+    Pipeline::from_iter(0..n)
+        .config(Config::default().max_chunk(chunk))
+        .stage("check", mode)
+        .min_chunk(chunk)
+        .try_map(fail_on(bad))
+}
+
+fn expect_check_at(error: PipelineError, bad: u64, what: &str) {
+    let (stage, seq, failure) = stage_failure::<()>(Err(error));
+    assert_eq!((stage.as_str(), seq), ("check", bad), "{what}");
+    assert_eq!(failure.to_string(), format!("bad item {bad}"), "{what}");
+}
+
+/// The chunk sizes tried: the failing item alone, first, inside or last in
+/// its chunk, or in the one chunk of the run.
+const CHUNKS: [usize; 7] = [1, 2, 3, 7, 8, 10, 100];
+
+#[test]
+fn the_iterator_yields_every_item_before_the_failing_one_then_the_error() {
+    run(|| {
+        for chunk in CHUNKS {
+            let what = format!("chunks of {chunk}");
+            let (items, error) =
+                until_error(failing_at(100, 7, chunk, Mode::serial_in_order()).into_iter());
+            assert_eq!(items, (0..7).collect::<Vec<_>>(), "{what}");
+            expect_check_at(error, 7, &what);
+            let (items, error) = until_error(
+                failing_at(100, 7, chunk, Mode::serial_in_order()).into_iter_unordered(),
+            );
+            assert_eq!(
+                sorted(&items),
+                (0..7).collect::<Vec<_>>(),
+                "{what}, unordered"
+            );
+            expect_check_at(error, 7, &what);
+            // The very first item: nothing before it.
+            let (items, error) =
+                until_error(failing_at(100, 0, chunk, Mode::serial_in_order()).into_iter());
+            assert!(items.is_empty(), "{what}: {items:?}");
+            expect_check_at(error, 0, &what);
+        }
+    });
+}
+
+/// A sink that keeps what it is given.
+struct Keep(Arc<Mutex<Vec<u64>>>);
+
+impl baton_engine::Sink<u64> for Keep {
+    fn write(&mut self, item: u64) -> Result<(), BoxError> {
+        self.0.lock().unwrap().push(item);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_sink_gets_every_item_before_the_failing_one() {
+    run(|| {
+        for chunk in CHUNKS {
+            for sink_mode in [Mode::serial_in_order(), Mode::serial()] {
+                let what = format!("chunks of {chunk}, a {sink_mode} sink");
+                let seen = Arc::new(Mutex::new(Vec::new()));
+                let result = failing_at(100, 7, chunk, Mode::serial_in_order())
+                    .stage("out", sink_mode)
+                    .sink(Keep(Arc::clone(&seen)));
+                expect_check_at(result.unwrap_err(), 7, &what);
+                assert_eq!(*seen.lock().unwrap(), (0..7).collect::<Vec<_>>(), "{what}");
+            }
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let sink = Arc::clone(&seen);
+            let result = failing_at(100, 7, chunk, Mode::serial_in_order())
+                .for_each(move |x| sink.lock().unwrap().push(x));
+            expect_check_at(
+                result.unwrap_err(),
+                7,
+                &format!("for_each, chunks of {chunk}"),
+            );
+            assert_eq!(*seen.lock().unwrap(), (0..7).collect::<Vec<_>>());
+        }
+    });
+}
+
+/// A sink that buffers what it writes until a flush, and fails on 7.
+struct Buffered {
+    buffer: Vec<u64>,
+    written: Arc<Mutex<Vec<u64>>>,
+}
+
+impl baton_engine::Sink<u64> for Buffered {
+    fn write(&mut self, item: u64) -> Result<(), BoxError> {
+        fail_on(7)(item)?;
+        self.buffer.push(item);
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), BoxError> {
+        self.written.lock().unwrap().append(&mut self.buffer);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failing_sink_flushes_what_it_took_before_the_failing_item() {
+    run(|| {
+        for chunk in CHUNKS {
+            let written = Arc::new(Mutex::new(Vec::new()));
+            let sink = Buffered {
+                buffer: Vec::new(),
+                written: Arc::clone(&written),
+            };
+            let result = Pipeline::from_iter(0..100u64)
+                .config(Config::default().max_chunk(chunk))
+                .stage("check", Mode::serial_in_order())
+                .min_chunk(chunk)
+                .sink(sink);
+            expect_check_at(result.unwrap_err(), 7, &format!("chunks of {chunk}"));
+            assert_eq!(*written.lock().unwrap(), (0..7).collect::<Vec<_>>());
+        }
+    });
+}
+
+#[test]
+fn the_stages_after_a_failing_one_see_every_item_before_it() {
+    run(|| {
+        for chunk in CHUNKS {
+            for after in [Mode::parallel(2), Mode::serial(), Mode::serial_in_order()] {
+                let what = format!("chunks of {chunk}, then a {after} stage");
+                let seen = Arc::new(Mutex::new(Vec::new()));
+                let inspected = Arc::clone(&seen);
+                let (items, error) = until_error(
+                    failing_at(100, 7, chunk, Mode::serial_in_order())
+                        .inspect(after, move |x| inspected.lock().unwrap().push(*x))
+                        .map(Mode::parallel(2), |x| x * 10)
+                        .into_iter(),
+                );
+                assert_eq!(
+                    sorted(&seen.lock().unwrap()),
+                    (0..7).collect::<Vec<_>>(),
+                    "{what}"
+                );
+                assert_eq!(items, (0..7).map(|x| x * 10).collect::<Vec<_>>(), "{what}");
+                expect_check_at(error, 7, &what);
+            }
+        }
+    });
+}
+
+#[test]
+fn every_item_before_a_failing_item_of_any_stage_goes_on_in_order() {
+    run(|| {
+        for mode in modes() {
+            for chunk in [1, 3, 10, 64] {
+                for config in configs() {
+                    let what = format!("{mode}, chunks of {chunk}, {config:?}");
+                    let pipeline = || {
+                        Pipeline::from_iter(0..1_000u64)
+                            .config(config.clone().max_chunk(chunk))
+                            .map(Mode::parallel(3), |x| x)
+                            .stage("check", mode)
+                            .min_chunk(chunk)
+                            .try_map(fail_on(500))
+                            .map(Mode::parallel(2), |x| x)
+                    };
+                    let (items, error) = until_error(pipeline().into_iter());
+                    assert_eq!(items, (0..500).collect::<Vec<_>>(), "{what}");
+                    expect_check_at(error, 500, &what);
+                    // Out of order, items after it may come (before the
+                    // failure), but every one before it does.
+                    let (items, error) = until_error(pipeline().into_iter_unordered());
+                    let items = sorted(&items);
+                    assert!(!items.contains(&500), "{what}");
+                    let before: Vec<u64> = items.iter().copied().filter(|x| *x < 500).collect();
+                    assert_eq!(before, (0..500).collect::<Vec<_>>(), "{what}, unordered");
+                    expect_check_at(error, 500, &what);
+                }
+            }
+        }
+    });
+}
+
+/// Pushes each item, then fails on `bad` after pushing it too, or panics
+/// on it when `panics`.
+struct PushThenFail {
+    bad: u64,
+    panics: bool,
+}
+
+impl baton_engine::Stage<u64, u64> for PushThenFail {
+    fn process(&mut self, item: u64, out: &mut Vec<u64>) -> Result<(), BoxError> {
+        out.push(item);
+        if item == self.bad {
+            if self.panics {
+                panic!("{INTENDED} at {item}");
+            }
+            return Err(format!("bad item {item}").into());
+        }
+        Ok(())
+    }
+}
+
+/// Takes whole chunks; reports `bad` failed.
+struct ChunkFailing(u64);
+
+impl baton_engine::Stage<u64, u64> for ChunkFailing {
+    fn process(&mut self, item: u64, out: &mut Vec<u64>) -> Result<(), BoxError> {
+        fail_on(self.0)(item).map(|x| out.push(x))
+    }
+    fn takes_chunks(&self) -> bool {
+        true
+    }
+    fn process_chunk(&mut self, items: Vec<u64>, out: &mut baton_engine::ChunkOutputs<u64, u64>) {
+        for item in items {
+            out.push(item);
+            if item == self.0 {
+                out.failed(format!("bad item {item}"), Some(item));
+            } else {
+                out.done();
+            }
+        }
+    }
+}
+
+#[test]
+fn a_failure_keeps_the_items_before_it_whatever_the_stage_and_policy() {
+    run(|| {
+        let want: Vec<u64> = (0..7).collect();
+        for chunk in CHUNKS {
+            let base = || {
+                Pipeline::from_iter(0..100u64)
+                    .config(Config::default().max_chunk(chunk))
+                    .stage("check", Mode::serial_in_order())
+                    .min_chunk(chunk)
+            };
+            // A stage's own outputs of the failing item never go on.
+            for panics in [false, true] {
+                let (items, error) = until_error(
+                    base()
+                        .apply(move || Ok(PushThenFail { bad: 7, panics }))
+                        .into_iter(),
+                );
+                assert_eq!(items, want, "chunks of {chunk}, panics: {panics}");
+                let (stage, seq, _) = stage_failure::<()>(Err(error));
+                assert_eq!((stage.as_str(), seq), ("check", 7));
+            }
+            let (items, error) = until_error(base().apply(|| Ok(ChunkFailing(7))).into_iter());
+            assert_eq!(items, want, "whole chunks, chunks of {chunk}");
+            expect_check_at(error, 7, "whole chunks");
+            // A map that panics.
+            let b = boom(7);
+            let (items, error) = until_error(
+                base()
+                    .map(move |x| {
+                        b(x);
+                        x
+                    })
+                    .into_iter(),
+            );
+            assert_eq!(items, want, "a map, chunks of {chunk}");
+            assert_eq!(stage_failure::<()>(Err(error)).1, 7);
+            // A filter that panics.
+            let b = boom(7);
+            let (items, error) = until_error(base().filter(move |x| b(*x)).into_iter());
+            assert_eq!(items, want, "a filter, chunks of {chunk}");
+            assert_eq!(stage_failure::<()>(Err(error)).1, 7);
+            // Retries used up.
+            let (items, error) = until_error(
+                base()
+                    .on_error(OnError::Retry {
+                        attempts: 2,
+                        backoff: Duration::ZERO,
+                    })
+                    .try_map(fail_on(7))
+                    .into_iter(),
+            );
+            assert_eq!(items, want, "retries, chunks of {chunk}");
+            expect_check_at(error, 7, "retries");
+        }
+    });
+}
+
+#[test]
+fn a_failing_source_keeps_the_items_before_the_failing_one() {
+    run(|| {
+        for chunk in CHUNKS {
+            let config = Config::default().max_chunk(chunk);
+            let lines = (0..100u64).map(|i| if i == 7 { Err("bad line") } else { Ok(i) });
+            let (items, error) = until_error(
+                Pipeline::from_results(lines)
+                    .config(config.clone())
+                    .name_source("lines")
+                    .stage("work", Mode::parallel(2))
+                    .min_chunk(chunk)
+                    .map(|x| x)
+                    .into_iter(),
+            );
+            assert_eq!(items, (0..7).collect::<Vec<_>>(), "chunks of {chunk}");
+            let (stage, seq, _) = stage_failure::<()>(Err(error));
+            assert_eq!((stage.as_str(), seq), ("lines", 7));
+            let lines = (0..100u64).map(|i| if i == 7 { Err("bad line") } else { Ok(i) });
+            let (items, error) = until_error(
+                Pipeline::from_stream_results(lines)
+                    .config(config.clone())
+                    .name_source("stream")
+                    .stage("work", Mode::parallel(2))
+                    .min_chunk(chunk)
+                    .map(|x| x)
+                    .into_iter(),
+            );
+            assert_eq!(
+                items,
+                (0..7).collect::<Vec<_>>(),
+                "a stream, chunks of {chunk}"
+            );
+            let (stage, seq, _) = stage_failure::<()>(Err(error));
+            assert_eq!((stage.as_str(), seq), ("stream", 7));
+            let numbers = (0u64..).inspect(|i| assert!(*i != 7, "{INTENDED} in the source"));
+            let (items, error) = until_error(
+                Pipeline::from_iter(numbers)
+                    .config(config)
+                    .stage("work", Mode::parallel(2))
+                    .min_chunk(chunk)
+                    .map(|x| x)
+                    .into_iter(),
+            );
+            assert_eq!(items, (0..7).collect::<Vec<_>>(), "chunks of {chunk}");
+            assert_eq!(stage_failure::<()>(Err(error)).1, 7);
+        }
+    });
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use baton_engine::{Config, OnError, Pipeline, PipelineError, RunReport};
 use common::model::{Expected, Fallible, ModeSpec, Model, Op, StageSpec};
-use common::{sorted, watchdog, LIMIT};
+use common::{sorted, spin, watchdog, LIMIT};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
@@ -276,6 +276,219 @@ fn fail_matches(case: Case) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Under `Fail`, an in-order end gets exactly the items before the first
+/// failing one, then the run's error; an unordered end gets at least those.
+fn fail_keeps_what_came_before(case: Case) -> Result<(), TestCaseError> {
+    let (expected, first) = case.model.expected_until_failure(case.n);
+    let Expected { failed, .. } = case.model.expected(case.n, true);
+    let check_error = |error: Option<PipelineError>| -> Result<(), TestCaseError> {
+        match (first, error) {
+            (None, None) => Ok(()),
+            (Some(_), Some(PipelineError::Stage { stage, seq, .. })) => {
+                prop_assert_eq!(stage.as_str(), Fallible::NAME);
+                prop_assert!(
+                    failed.iter().any(|(s, _)| *s == seq),
+                    "seq {} is not a failing item's",
+                    seq
+                );
+                Ok(())
+            }
+            (first, error) => Err(TestCaseError::fail(format!(
+                "first failing item {first:?}, error {error:?}"
+            ))),
+        }
+    };
+    let mut iter = case.pipeline().into_iter();
+    let mut iterated = Vec::new();
+    let mut error = None;
+    for next in iter.by_ref() {
+        match next {
+            Ok(item) => iterated.push(item),
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    prop_assert!(iter.next().is_none(), "an item after the error");
+    prop_assert_eq!(&iterated, &expected, "into_iter");
+    check_error(error)?;
+    let (seen, result) = run_for_each(case.pipeline());
+    prop_assert_eq!(&seen, &expected, "for_each");
+    check_error(result.err())?;
+    let unordered: Vec<u64> = case
+        .pipeline()
+        .into_iter_unordered()
+        .map_while(Result::ok)
+        .collect();
+    let mut left = sorted(&unordered).into_iter().peekable();
+    for want in sorted(&expected) {
+        while left.next_if(|got| *got < want).is_some() {}
+        prop_assert!(
+            left.next_if_eq(&want).is_some(),
+            "into_iter_unordered lacks {}",
+            want
+        );
+    }
+    Ok(())
+}
+
+/// Items `0..n`, identity stages before and after, and one that fails on
+/// item `bad`; chunks of about `chunk` items.
+#[derive(Clone, Debug)]
+struct FailAt {
+    n: u64,
+    bad: u64,
+    chunk: usize,
+    threads: usize,
+    before: Vec<ModeSpec>,
+    failing: ModeSpec,
+    after: Vec<ModeSpec>,
+    cost: u32,
+}
+
+impl FailAt {
+    const NAME: &'static str = "check";
+
+    /// The pipeline; the stages after the failing one record what they see.
+    fn pipeline(&self, seen: &Arc<Mutex<Vec<u64>>>) -> Pipeline<u64> {
+        let cost = self.cost;
+        let config = Config::default()
+            .threads(self.threads)
+            .max_chunk(self.chunk)
+            .max_in_flight(4 * self.chunk + 64);
+        let mut pipeline = Pipeline::from_iter(0..self.n).config(config);
+        for (i, mode) in self.before.iter().enumerate() {
+            pipeline = pipeline.stage(&format!("b{i}"), mode.mode()).map(move |x| {
+                std::hint::black_box(spin(cost));
+                x
+            });
+        }
+        let bad = self.bad;
+        pipeline = pipeline
+            .stage(Self::NAME, self.failing.mode())
+            .min_chunk(self.chunk)
+            .try_map(move |x| {
+                std::hint::black_box(spin(cost));
+                if x == bad {
+                    Err(format!("bad {x}").into())
+                } else {
+                    Ok(x)
+                }
+            });
+        for (i, mode) in self.after.iter().enumerate() {
+            let seen = Arc::clone(seen);
+            pipeline = pipeline.stage(&format!("a{i}"), mode.mode()).map(move |x| {
+                std::hint::black_box(spin(cost));
+                if i == 0 {
+                    seen.lock().unwrap().push(x);
+                }
+                x
+            });
+        }
+        pipeline
+    }
+
+    /// Whether nothing past the failing item can get by it: its stage takes
+    /// chunks in order.
+    fn in_order(&self) -> bool {
+        matches!(self.failing, ModeSpec::SerialInOrder)
+    }
+}
+
+fn fail_at() -> impl Strategy<Value = FailAt> {
+    (
+        (1u64..400, any::<prop::sample::Index>()),
+        1usize..40,
+        1usize..=3,
+        proptest::collection::vec(mode(), 0..3),
+        prop_oneof![3 => Just(ModeSpec::SerialInOrder), 3 => mode()],
+        proptest::collection::vec(mode(), 0..3),
+        0u32..20,
+    )
+        .prop_map(
+            |((n, bad), chunk, threads, before, failing, after, cost)| FailAt {
+                n,
+                bad: bad.index(n as usize + 1) as u64,
+                chunk,
+                threads,
+                before,
+                failing,
+                after,
+                cost,
+            },
+        )
+}
+
+fn failing_item_keeps_what_came_before(case: FailAt) -> Result<(), TestCaseError> {
+    let before: Vec<u64> = (0..case.bad.min(case.n)).collect();
+    let fails = case.bad < case.n;
+    let check = |result: Result<(), PipelineError>| -> Result<(), TestCaseError> {
+        match (fails, result) {
+            (false, Ok(())) => Ok(()),
+            (true, Err(PipelineError::Stage { stage, seq, .. })) => {
+                prop_assert_eq!((stage.as_str(), seq), (FailAt::NAME, case.bad));
+                Ok(())
+            }
+            (_, other) => Err(TestCaseError::fail(format!("unexpected {other:?}"))),
+        }
+    };
+    // In order: exactly the items before the failing one, then its error.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut iter = case.pipeline(&seen).into_iter();
+    let mut iterated = Vec::new();
+    let mut result = Ok(());
+    for next in iter.by_ref() {
+        match next {
+            Ok(item) => iterated.push(item),
+            Err(error) => {
+                result = Err(error);
+                break;
+            }
+        }
+    }
+    prop_assert!(iter.next().is_none(), "an item after the error");
+    drop(iter);
+    prop_assert_eq!(&iterated, &before, "into_iter");
+    check(result)?;
+    // The stage after the failing one saw every item before it (and, when
+    // the failing stage keeps order, nothing else).
+    let seen = sorted(&seen.lock().unwrap());
+    if !case.after.is_empty() {
+        if case.in_order() {
+            prop_assert_eq!(&seen, &before, "the stage after");
+        } else {
+            let seen: Vec<u64> = seen.into_iter().filter(|x| *x < case.bad).collect();
+            prop_assert_eq!(&seen, &before, "the stage after");
+        }
+    }
+    let (got, result) = run_for_each(case.pipeline(&Arc::default()));
+    prop_assert_eq!(&got, &before, "for_each");
+    check(result.map(drop))?;
+    // Out of order: every item before the failing one, once.
+    let got: Vec<u64> = case
+        .pipeline(&Arc::default())
+        .into_iter_unordered()
+        .map_while(Result::ok)
+        .collect();
+    let got = sorted(&got);
+    prop_assert!(!got.contains(&case.bad), "the failing item came out");
+    if case.in_order() {
+        prop_assert_eq!(&got, &before, "into_iter_unordered");
+    } else {
+        let got: Vec<u64> = got.into_iter().filter(|x| *x < case.bad).collect();
+        prop_assert_eq!(&got, &before, "into_iter_unordered");
+    }
+    Ok(())
+}
+
+fn watched_fail_at(
+    case: FailAt,
+    body: fn(FailAt) -> Result<(), TestCaseError>,
+) -> Result<(), TestCaseError> {
+    watchdog(LIMIT, move || body(case))
+}
+
 proptest! {
     #![proptest_config(config())]
 
@@ -301,5 +514,20 @@ proptest! {
     #[test]
     fn a_failure_names_its_stage_and_a_failing_item(case in fallible_case(OnError::Fail)) {
         watched(case, fail_matches)?;
+    }
+
+    /// Under `Fail`, every item before the first failing one reaches an
+    /// in-order end (and nothing after it), then the error.
+    #[test]
+    fn a_failure_loses_nothing_before_the_first_failing_item(case in fallible_case(OnError::Fail)) {
+        watched(case, fail_keeps_what_came_before)?;
+    }
+
+    /// One failing item, chunks of any size, stages of any mode around it:
+    /// the items before it, in order, then its error; the stages after it
+    /// see them all.
+    #[test]
+    fn a_failing_item_keeps_every_item_before_it(case in fail_at()) {
+        watched_fail_at(case, failing_item_keeps_what_came_before)?;
     }
 }

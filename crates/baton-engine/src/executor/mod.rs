@@ -26,8 +26,15 @@
 //!
 //! How it ends. After its last chunk the source sends an end marker; serial
 //! stages flush on it, after every chunk before it. The run is over when the
-//! marker leaves the last stage, or at the first failure (fail-fast), or on
-//! abort. Every wait is on a [`signal::Signal`] that termination also wakes.
+//! marker leaves the last stage, or on abort, or soon after the first
+//! failure (fail-fast). A failure cuts the stream at the failing item's
+//! chunk: the source makes no more, the chunks after it are dropped
+//! wherever they are, and what the stage made of the items before the
+//! failing one goes on as that chunk; the run ends, failed, once every chunk
+//! before the cut has left the last stage. So a sink or an iterator gets
+//! everything before the failing item, then the error, and nothing after it;
+//! nothing waits that would not anyway (no retries, no backoff). Every wait
+//! is on a [`signal::Signal`] that termination also wakes.
 
 mod budget;
 mod feeder;
@@ -48,7 +55,7 @@ use std::time::{Duration, Instant};
 use crate::chunk::ChunkData;
 use crate::config::Config;
 use crate::dead_letters::{DeadLetterHandler, DeadLetters};
-use crate::error::{DeadLetter, ItemFailure, PipelineError};
+use crate::error::{DeadLetter, ItemFailure, PipelineError, StageFailure};
 use crate::mode::ModeKind;
 use crate::source::{Produced, Source, SourceStart};
 use crate::stage::{Flow, StageSpec, Weigher};
@@ -137,6 +144,9 @@ const FINISHED: u8 = 1;
 const FAILED: u8 = 2;
 const ABORTED: u8 = 3;
 
+/// The cut of a run that no failure has cut.
+const NO_CUT: u64 = u64::MAX;
+
 /// How many times an idle CPU worker looks for new work before it parks
 /// (some tens of microseconds).
 const SPINS_BEFORE_PARKING: u32 = 2048;
@@ -174,9 +184,18 @@ pub(crate) struct Run {
     error: Mutex<Option<PipelineError>>,
     /// Set when the run ends: every replica's [`crate::Cancellation`].
     stopping: Arc<AtomicBool>,
+    /// Set when a failure cuts the run, or when it ends: no more retries.
+    winding_down: Arc<AtomicBool>,
+    /// The first chunk index that goes no further, once a failure has cut
+    /// the run ([`NO_CUT`] until then); only ever lowered.
+    cut: AtomicU64,
+    /// Chunks the source has made (the end marker included): once the run
+    /// is cut, it is over when as many have left or been dropped.
+    chunks_made: AtomicU64,
     outlet: Option<Outlet>,
-    /// Chunks that have left the last stage, and the end marker's index once
-    /// it has left: the run is over when every chunk up to it has left.
+    /// Chunks that have left the last stage (or been dropped past a cut),
+    /// and the end marker's index once it has left: the run is over when
+    /// every chunk up to it has left.
     left: AtomicU64,
     end_index: AtomicU64,
     on_terminate: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
@@ -238,6 +257,7 @@ impl Run {
         } = plan;
         let cpu = Arc::new(Signal::default());
         let stopping = Arc::new(AtomicBool::new(false));
+        let winding_down = Arc::new(AtomicBool::new(false));
         let dead_letters = Arc::new(DeadLetters::new(
             dead_letter_handler,
             config.keep_dead_letters,
@@ -248,6 +268,7 @@ impl Run {
             dead_letters: Arc::clone(&dead_letters),
             counters: Arc::default(),
             stopping: Arc::clone(&stopping),
+            winding_down: Arc::clone(&winding_down),
         };
         let blocking_replicas: usize = stages
             .iter()
@@ -316,6 +337,9 @@ impl Run {
             state: AtomicU8::new(RUNNING),
             error: Mutex::new(None),
             stopping,
+            winding_down,
+            cut: AtomicU64::new(NO_CUT),
+            chunks_made: AtomicU64::new(0),
             outlet,
             left: AtomicU64::new(0),
             end_index: AtomicU64::new(u64::MAX),
@@ -528,19 +552,96 @@ impl Run {
         self.terminate(ABORTED);
     }
 
-    fn fail(&self, stage: &str, failure: ItemFailure) {
+    /// Whether a failure has cut the run (it is draining what came before
+    /// the failing item, or has ended).
+    fn is_failing(&self) -> bool {
+        self.cut.load(Ordering::SeqCst) != NO_CUT
+    }
+
+    /// Whether the chunk of this index is past a failure's cut: it goes no
+    /// further, and none of its items is handed out.
+    pub(crate) fn is_cut(&self, index: u64) -> bool {
+        index >= self.cut.load(Ordering::SeqCst)
+    }
+
+    /// A failure in `stage` fails the run from chunk `cut` on: the source
+    /// makes no more, the chunks from `cut` on are dropped wherever they
+    /// are, and the run ends once every chunk before it has left (see
+    /// [`Run::count_left`]). The first failure is the run's error; a later
+    /// one only moves the cut back, if it is earlier. Returns whether the
+    /// cut is now `cut` (else the failure came too late: the run had ended,
+    /// or was already cut before it).
+    fn fail_from(&self, stage: &str, failure: ItemFailure, cut: u64) -> bool {
         {
             let mut error = self.error.lock().unwrap_or_else(|e| e.into_inner());
-            if self.is_done() || error.is_some() {
-                return;
+            // Only an earlier failure moves the cut back (one at the same
+            // cut is in what was passed on at it, so earlier still).
+            if self.is_done() || cut > self.cut.load(Ordering::SeqCst) {
+                return false;
             }
-            *error = Some(PipelineError::Stage {
-                stage: stage.to_string(),
-                seq: failure.seq,
-                failure: failure.failure,
-            });
+            if error.is_none() {
+                *error = Some(PipelineError::Stage {
+                    stage: stage.to_string(),
+                    seq: failure.seq,
+                    failure: failure.failure,
+                });
+            }
+            self.cut.store(cut, Ordering::SeqCst);
         }
-        self.terminate(FAILED);
+        self.winding_down.store(true, Ordering::Release);
+        for slot in &self.stages {
+            for chunk in slot.purge(cut) {
+                self.retire(chunk);
+            }
+        }
+        true
+    }
+
+    /// Stage `s` failed on an item of `chunk`, which holds what the stage
+    /// made of the items before it (nothing, if the stage could not take
+    /// the chunk): those go on downstream, ahead of the end of the run
+    /// (which waits for them), and nothing after them does.
+    fn fail_chunk(&self, s: usize, mut failure: ItemFailure, mut chunk: Chunk) {
+        let slot = &self.stages[s];
+        let done = std::mem::replace(&mut failure.done, ChunkData::empty());
+        if !done.is_empty() {
+            chunk.data = done;
+            chunk.weight = slot.weigh(&chunk.data);
+        }
+        let name = Arc::clone(&slot.ctx.name);
+        if self.fail_from(&name, failure, chunk.index + 1) && !chunk.data.is_empty() {
+            // No longer the end marker, if it was: no stage after is to
+            // flush as if the stream had ended.
+            chunk.end = false;
+            self.forward(s + 1, chunk, Runner::Nobody);
+        } else {
+            self.retire(chunk);
+        }
+        if slot.queued_chunks.load(Ordering::Acquire) > 0 {
+            // Chunks before the cut may wait for the replica it had.
+            self.wake(slot);
+        }
+    }
+
+    /// Drops a chunk past a failure's cut (or one that failed), counting it
+    /// as gone.
+    fn retire(&self, chunk: Chunk) {
+        drop(chunk);
+        self.count_left();
+    }
+
+    /// Counts a chunk gone (left or dropped); ends the run when it was the
+    /// last: the end marker's, or, once the run is cut, the last of those
+    /// made.
+    fn count_left(&self) {
+        let left = self.left.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.is_failing() {
+            if left == self.chunks_made.load(Ordering::SeqCst) {
+                self.terminate(FAILED);
+            }
+        } else if left == self.end_index.load(Ordering::SeqCst).wrapping_add(1) {
+            self.terminate(FINISHED);
+        }
     }
 
     fn terminate(&self, state: u8) {
@@ -553,6 +654,7 @@ impl Run {
         }
         *self.ended_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
         self.ended.notify_all();
+        self.winding_down.store(true, Ordering::Release);
         self.stopping.store(true, Ordering::Release);
         if state != FINISHED {
             for slot in &self.stages {
@@ -613,8 +715,7 @@ impl Run {
                     }
                     Ok(None) => {}
                     Err((failure, chunk)) => {
-                        let seq = chunk.map_or(0, |c| c.data.seqs.get(0));
-                        self.fail(&slot.ctx.name, ItemFailure { seq, failure });
+                        self.fail_unclaimed(s, failure, chunk);
                         return;
                     }
                 }
@@ -672,7 +773,10 @@ impl Run {
 
     /// Whether the source has items to make and waits for room only.
     fn source_wants_room(&self) -> bool {
-        let done = self.source.is_done() || self.source.wants_to_end() || self.is_done();
+        let done = self.source.is_done()
+            || self.source.wants_to_end()
+            || self.is_done()
+            || self.is_failing();
         !done && !self.source_has_room()
     }
 
@@ -695,8 +799,7 @@ impl Run {
                     return true;
                 }
                 Err(failure) => {
-                    let seq = chunk.data.seqs.get(0);
-                    self.fail(&slot.ctx.name, ItemFailure { seq, failure });
+                    self.fail_unclaimed(0, failure, Some(chunk));
                     return true;
                 }
             }
@@ -709,7 +812,10 @@ impl Run {
             Ok(out) => {
                 self.forward(1, out, Runner::Nobody);
             }
-            Err(failure) => self.fail(&slot.ctx.name, failure),
+            Err(failed) => {
+                let (failure, chunk) = *failed;
+                self.fail_chunk(0, failure, chunk);
+            }
         }
         true
     }
@@ -756,10 +862,35 @@ impl Run {
             }
             Ok(None) => false,
             Err((failure, chunk)) => {
-                let seq = chunk.map_or(0, |c| c.data.seqs.get(0));
-                self.fail(&slot.ctx.name, ItemFailure { seq, failure });
+                self.fail_unclaimed(slot.index, failure, chunk);
                 true
             }
+        }
+    }
+
+    /// No replica of stage `s` could be made for `chunk`: its items fail,
+    /// at the first of them.
+    fn fail_unclaimed(&self, s: usize, failure: StageFailure, chunk: Option<Chunk>) {
+        let name = &self.stages[s].ctx.name;
+        match chunk {
+            Some(chunk) => {
+                let failure = ItemFailure::new(chunk.data.seqs.get(0), failure);
+                self.fail_chunk(s, failure, chunk.emptied());
+            }
+            None => {
+                let cut = self.chunks_made.load(Ordering::SeqCst);
+                self.fail_from(name, ItemFailure::new(0, failure), cut);
+                self.check_drained();
+            }
+        }
+    }
+
+    /// Ends a cut run if every chunk it made has gone.
+    fn check_drained(&self) {
+        if self.is_failing()
+            && self.left.load(Ordering::SeqCst) == self.chunks_made.load(Ordering::SeqCst)
+        {
+            self.terminate(FAILED);
         }
     }
 
@@ -783,7 +914,7 @@ impl Run {
     /// Makes the next chunk (or the end marker) if the source is free and
     /// the budget has room.
     fn source_turn(self: &Arc<Self>, runner: Runner) -> SourceTurn {
-        if self.source.is_done() || self.is_done() {
+        if self.source.is_done() || self.is_done() || self.is_failing() {
             return SourceTurn::Nothing;
         }
         if runner == Runner::Cpu && self.source_fed_by_blocking() {
@@ -803,9 +934,12 @@ impl Run {
                 Err(std::sync::TryLockError::WouldBlock) => return SourceTurn::Nothing,
             },
         };
-        if self.source.is_done() {
+        // Looked at under the lock: once a failure has cut the run, no chunk
+        // is made (one made as it cuts is counted, and dropped past the cut).
+        if self.source.is_done() || self.is_failing() {
             return SourceTurn::Nothing;
         }
+        let mut failed = None;
         if !inner.exhausted {
             let mut size = self.sizer.next_size();
             if runner == Runner::Blocking(0) && self.has_spare_feeders() {
@@ -846,10 +980,19 @@ impl Run {
                     }
                     return SourceTurn::Nothing;
                 }
-                Err(failure) => {
-                    drop(inner);
-                    self.fail(&self.source.ctx.name, failure);
-                    return SourceTurn::Failed;
+                Err(mut failure) => {
+                    let done = std::mem::replace(&mut failure.done, ChunkData::empty());
+                    if done.is_empty() {
+                        let cut = inner.next_index;
+                        drop(inner);
+                        self.fail_from(&self.source.ctx.name, failure, cut);
+                        self.check_drained();
+                        return SourceTurn::Failed;
+                    }
+                    // The items taken before the failed one go on, as the
+                    // last chunk.
+                    failed = Some(failure);
+                    (done, false)
                 }
             };
             inner.exhausted = exhausted;
@@ -863,6 +1006,7 @@ impl Run {
                 permit.shrink_to(items);
                 let index = inner.next_index;
                 inner.next_index += 1;
+                self.chunks_made.fetch_add(1, Ordering::SeqCst);
                 drop(inner);
                 if !exhausted && runner == Runner::Cpu {
                     // This thread now carries the chunk through the stages
@@ -881,6 +1025,13 @@ impl Run {
                     cost_ns: elapsed.as_nanos() as u64,
                     permit,
                 };
+                if let Some(failure) = failed {
+                    if !self.fail_from(&self.source.ctx.name, failure, index + 1) {
+                        // Too late: the run has ended, or was cut before it.
+                        self.retire(chunk);
+                        return SourceTurn::Failed;
+                    }
+                }
                 return SourceTurn::Made(chunk);
             }
             if !exhausted {
@@ -890,6 +1041,7 @@ impl Run {
         }
         let index = inner.next_index;
         inner.next_index += 1;
+        self.chunks_made.fetch_add(1, Ordering::SeqCst);
         self.source.ended.store(true, Ordering::Release);
         drop(inner);
         let end = Chunk {
@@ -941,11 +1093,36 @@ impl Run {
                 slot.release(replica, false);
                 return;
             }
+            if self.is_cut(chunk.index) {
+                // Past a failure: not run, and the replica goes on with the
+                // chunks before the cut, if any waits.
+                self.retire(chunk);
+                match slot.release(replica, slot.is_serial()) {
+                    Some((same, next)) => {
+                        replica = same;
+                        chunk = next;
+                        continue;
+                    }
+                    None => {
+                        if slot.queued_chunks.load(Ordering::Acquire) > 0 {
+                            self.wake(slot);
+                        }
+                        return;
+                    }
+                }
+            }
             let out = match self.execute(slot, &mut replica, chunk) {
                 Ok(out) => out,
-                Err(failure) => {
+                Err(failed) => {
+                    // The cut first, then the replica back: else a chunk
+                    // after the failing one could take the replica (its
+                    // turn come) and leave before the cut is there.
+                    let (failure, chunk) = *failed;
+                    self.fail_chunk(s, failure, chunk);
                     slot.release(replica, false);
-                    self.fail(&slot.ctx.name, failure);
+                    if slot.queued_chunks.load(Ordering::Acquire) > 0 {
+                        self.wake(slot);
+                    }
                     return;
                 }
             };
@@ -1025,7 +1202,7 @@ impl Run {
                 self.leave(chunk);
                 return None;
             };
-            match slot.offer(chunk, runner.may_run(slot)) {
+            match slot.offer(chunk, runner.may_run(slot), &self.cut) {
                 Offer::Run(replica, chunk) => return Some((next, replica, chunk)),
                 Offer::Queued => {
                     self.wake(slot);
@@ -1044,13 +1221,11 @@ impl Run {
                     next += 1;
                 }
                 Offer::Failed(failure, chunk) => {
-                    self.fail(
-                        &slot.ctx.name,
-                        ItemFailure {
-                            seq: chunk.data.seqs.get(0),
-                            failure,
-                        },
-                    );
+                    self.fail_unclaimed(next, failure, Some(chunk));
+                    return None;
+                }
+                Offer::Cut(chunk) => {
+                    self.retire(chunk);
                     return None;
                 }
             }
@@ -1062,6 +1237,10 @@ impl Run {
     /// chunk is given back before the chunk is passed on), so the run is over
     /// only when every chunk up to the marker has left.
     fn leave(&self, chunk: Chunk) {
+        if self.is_cut(chunk.index) {
+            self.retire(chunk);
+            return;
+        }
         self.sizer.observe(chunk.permit.items(), chunk.cost_ns);
         if chunk.end {
             self.end_index.store(chunk.index, Ordering::SeqCst);
@@ -1070,10 +1249,7 @@ impl Run {
             Some(outlet) => outlet(chunk),
             None => drop(chunk),
         }
-        let left = self.left.fetch_add(1, Ordering::SeqCst) + 1;
-        if left == self.end_index.load(Ordering::SeqCst).wrapping_add(1) {
-            self.terminate(FINISHED);
-        }
+        self.count_left();
     }
 
     /// A stage took all the input it wants: stop the source and close every
@@ -1090,22 +1266,37 @@ impl Run {
 
     /// Runs `slot`'s stage on `chunk` with `replica` and returns its output,
     /// counted past a feeding first stage; a stage that took all the input
-    /// it wants closes everything up to it first.
+    /// it wants closes everything up to it first. On a failure, the chunk
+    /// comes back with what the stage made of the items before the failing
+    /// one.
     fn execute(
         &self,
         slot: &StageSlot,
         replica: &mut ReplicaBox,
         mut chunk: Chunk,
-    ) -> Result<Chunk, ItemFailure> {
+    ) -> Result<Chunk, Box<(ItemFailure, Chunk)>> {
         let start = Instant::now();
         let items_in = chunk.data.len();
         let weight_in = chunk.weight;
         let first_seq = chunk.data.seqs.get(0);
         let data = std::mem::replace(&mut chunk.data, ChunkData::empty());
-        let (mut data, flow) = replica.inner.process(data, &slot.ctx)?;
-        if chunk.end && slot.is_serial() {
-            data = replica.inner.finish(data, &slot.ctx)?;
-        }
+        let flush = chunk.end && slot.is_serial();
+        let result = replica
+            .inner
+            .process(data, &slot.ctx)
+            .and_then(|(data, flow)| match flush {
+                true => Ok((replica.inner.finish(data, &slot.ctx)?, flow)),
+                false => Ok((data, flow)),
+            });
+        // A failed chunk goes on with what was made of the items before the
+        // failing one, and is counted so.
+        let (data, flow, failed) = match result {
+            Ok((data, flow)) => (data, flow, None),
+            Err(mut failure) => {
+                let done = std::mem::replace(&mut failure.done, ChunkData::empty());
+                (done, Flow::Continue, Some(failure))
+            }
+        };
         let weight_out = slot.weigh(&data);
         chunk.data = data;
         chunk.weight = weight_out;
@@ -1132,6 +1323,9 @@ impl Run {
         );
         if slot.index == 0 {
             chunk.permit.pass_feeder();
+        }
+        if let Some(failure) = failed {
+            return Err(Box::new((failure, chunk)));
         }
         if flow == Flow::Finished {
             self.close_through(slot.index);

@@ -27,6 +27,9 @@ pub(super) trait ChunkQueue: Send {
     fn pop_ready(&mut self) -> Option<Chunk>;
     /// Removes every chunk, ready or not.
     fn drain(&mut self) -> Vec<Chunk>;
+    /// Removes every chunk from index `cut` on (past a failure: they are
+    /// not to go on); the chunks before it wait on as they did.
+    fn remove_from(&mut self, cut: u64) -> Vec<Chunk>;
 }
 
 /// The queue a stage of the given mode needs.
@@ -63,6 +66,13 @@ impl ChunkQueue for Fifo {
 
     fn drain(&mut self) -> Vec<Chunk> {
         self.chunks.drain(..).collect()
+    }
+
+    fn remove_from(&mut self, cut: u64) -> Vec<Chunk> {
+        let (removed, kept): (VecDeque<Chunk>, _) =
+            self.chunks.drain(..).partition(|c| c.index >= cut);
+        self.chunks = kept;
+        removed.into()
     }
 }
 
@@ -151,6 +161,18 @@ impl ChunkQueue for InOrder {
             })
             .collect()
     }
+
+    fn remove_from(&mut self, cut: u64) -> Vec<Chunk> {
+        let mut removed = Vec::new();
+        for slot in &mut self.waiting {
+            if matches!(slot, Slot::Waiting(chunk) if chunk.index >= cut) {
+                if let Slot::Waiting(chunk) = std::mem::take(slot) {
+                    removed.push(chunk);
+                }
+            }
+        }
+        removed
+    }
 }
 
 /// A `serial` stage: any order, but the end marker (the last index) only
@@ -197,6 +219,17 @@ impl ChunkQueue for AnyOrder {
         let mut all: Vec<Chunk> = self.chunks.drain(..).collect();
         all.extend(self.end.take());
         all
+    }
+
+    fn remove_from(&mut self, cut: u64) -> Vec<Chunk> {
+        let (removed, kept): (VecDeque<Chunk>, _) =
+            self.chunks.drain(..).partition(|c| c.index >= cut);
+        self.chunks = kept;
+        let mut removed: Vec<Chunk> = removed.into();
+        if self.end.as_ref().is_some_and(|end| end.index >= cut) {
+            removed.extend(self.end.take());
+        }
+        removed
     }
 }
 
@@ -260,6 +293,41 @@ mod tests {
         let mut drained: Vec<u64> = queue.drain().iter().map(|c| c.index).collect();
         drained.sort_unstable();
         assert_eq!(drained, vec![5, 7]);
+    }
+
+    #[test]
+    fn remove_from_takes_the_chunks_past_a_cut_and_keeps_the_rest_waiting() {
+        for kind in [
+            ModeKind::Parallel,
+            ModeKind::SerialInOrder,
+            ModeKind::Serial,
+        ] {
+            let mut queue = for_mode(kind);
+            for i in [4, 1, 6, 3] {
+                queue.push(chunk(i, i == 6));
+            }
+            let mut removed: Vec<u64> = queue.remove_from(4).iter().map(|c| c.index).collect();
+            removed.sort_unstable();
+            assert_eq!(removed, vec![4, 6], "{kind:?}");
+            let mut left: Vec<u64> = queue.drain().iter().map(|c| c.index).collect();
+            left.sort_unstable();
+            assert_eq!(left, vec![1, 3], "{kind:?}");
+        }
+        // In order, the chunks before the cut still go in their turn.
+        let mut queue = for_mode(ModeKind::SerialInOrder);
+        queue.push(chunk(2, false));
+        queue.push(chunk(1, false));
+        queue.push(chunk(3, false));
+        assert_eq!(queue.remove_from(3).len(), 1);
+        assert!(queue.pop_ready().is_none(), "0 has not come");
+        queue.taken();
+        let order: Vec<u64> = std::iter::from_fn(|| {
+            let c = queue.pop_ready()?;
+            queue.taken();
+            Some(c.index)
+        })
+        .collect();
+        assert_eq!(order, vec![1, 2]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! could take them at once; for a `serial_in_order` stage it is a reorder
 //! buffer keyed by chunk index.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::queue::{self, ChunkQueue};
@@ -40,6 +40,8 @@ pub(super) enum Offer {
     Passed(Chunk),
     /// No replica could be made.
     Failed(StageFailure, Chunk),
+    /// The chunk is past a failure's cut: it goes no further.
+    Cut(Chunk),
 }
 
 struct SlotInner {
@@ -179,13 +181,19 @@ impl StageSlot {
     }
 
     /// Offers a chunk: runs it at once when `may_run` and a replica is free
-    /// and the chunk's turn has come, queues it otherwise.
-    pub(super) fn offer(&self, chunk: Chunk, may_run: bool) -> Offer {
+    /// and the chunk's turn has come, queues it otherwise. A chunk from
+    /// index `cut` on goes no further: read under the lock, so that a
+    /// chunk queued as a failure cuts the run is purged with the rest
+    /// ([`StageSlot::purge`]).
+    pub(super) fn offer(&self, chunk: Chunk, may_run: bool, cut: &AtomicU64) -> Offer {
         let mut inner = self.lock();
+        if chunk.index >= cut.load(Ordering::SeqCst) {
+            return Offer::Cut(chunk);
+        }
         if inner.closed {
             return Offer::Closed(chunk.emptied());
         }
-        if !chunk.end && chunk.data.len() == 0 && self.is_serial() {
+        if !chunk.end && chunk.data.is_empty() && self.is_serial() {
             inner.queue.pass(&chunk);
             return Offer::Passed(chunk);
         }
@@ -268,6 +276,18 @@ impl StageSlot {
         self.queued_chunks.store(0, Ordering::Release);
         self.queued_items.store(0, Ordering::Release);
         queued.into_iter().map(Chunk::emptied).collect()
+    }
+
+    /// Takes the queued chunks from index `cut` on (past a failure).
+    pub(super) fn purge(&self, cut: u64) -> Vec<Chunk> {
+        let mut inner = self.lock();
+        let removed = inner.queue.remove_from(cut);
+        for chunk in &removed {
+            self.queued_chunks.fetch_sub(1, Ordering::AcqRel);
+            self.queued_items
+                .fetch_sub(chunk.data.len(), Ordering::Relaxed);
+        }
+        removed
     }
 
     /// Drops every queued chunk and idle replica (abort).

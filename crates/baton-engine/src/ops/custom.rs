@@ -140,11 +140,13 @@ pub trait Stage<In, Out>: Send + 'static {
     /// that moved together): a stage that buffers what it writes (a file,
     /// a socket) writes it out here. Chunks are large when input is fast
     /// and single items when it trickles, so output keeps pace with input
-    /// at little cost.
+    /// at little cost. Also called after a chunk in which an item failed
+    /// the run, for the items before it.
     ///
     /// # Errors
     ///
-    /// Any error fails the run, at the chunk's last item.
+    /// Any error fails the run, at the chunk's last item (after an item
+    /// failed the run, the item's failure is the one reported).
     fn flush(&mut self) -> Result<(), BoxError> {
         Ok(())
     }
@@ -201,11 +203,13 @@ pub trait Sink<T>: Send + 'static {
 
     /// Called after every chunk of items (see [`Stage::flush`]): write out
     /// what is buffered, so that slow input reaches its destination item by
-    /// item while fast input is written in large blocks.
+    /// item while fast input is written in large blocks. Also called after
+    /// a chunk in which a write failed the run, for the items before it.
     ///
     /// # Errors
     ///
-    /// Any error fails the run, at the chunk's last item.
+    /// Any error fails the run, at the chunk's last item (after a write
+    /// failed the run, the write's failure is the one reported).
     fn flush(&mut self) -> Result<(), BoxError> {
         Ok(())
     }
@@ -301,11 +305,21 @@ where
         }
         let stage = &mut self.stage;
         let out = if stage.takes_chunks() {
-            by_chunk(stage, ctx, self.keep, items, seqs)?
+            by_chunk(stage, ctx, self.keep, items, seqs)
         } else {
             each_owned(ctx, self.keep, items, seqs, |item, out| {
                 stage.process(item, out)
-            })?
+            })
+        };
+        let out = match out {
+            Ok(out) => out,
+            Err(failure) => {
+                // The items before the failed one were taken: what they
+                // left buffered is written out (the item's failure is the
+                // one the run reports).
+                let _ = caught(|| stage.flush());
+                return Err(failure);
+            }
         };
         caught(|| stage.flush()).map_err(|failure| ctx.fail(self.last_seq, failure))?;
         Ok(out)
@@ -324,7 +338,8 @@ where
 /// Hands a chunk to a stage that takes chunks, then applies the stage's
 /// error policy to each item it reports failed: a retry hands the item
 /// alone to `process`; with no item given back, it can only be skipped
-/// (a dead letter without its item) or fail the run.
+/// (a dead letter without its item) or fail the run. A failure that fails
+/// the run carries the outputs of the items before it.
 fn by_chunk<S, In, Out>(
     stage: &mut S,
     ctx: &StageContext,
@@ -335,10 +350,11 @@ fn by_chunk<S, In, Out>(
 where
     S: Stage<In, Out>,
     In: Send + 'static,
+    Out: Send + 'static,
 {
     let count = items.len();
     let mut chunk = ChunkOutputs::default();
-    guard_chunk(ctx, &seqs, |progress| {
+    let guarded = guard_chunk(ctx, &seqs, |progress| {
         let outcome = catch_unwind(AssertUnwindSafe(|| stage.process_chunk(items, &mut chunk)));
         *progress = chunk.reported();
         if let Err(panic) = outcome {
@@ -350,59 +366,83 @@ where
             }
             _ => Ok(()),
         }
-    })?;
+    });
     let (outputs, reports, parts) = chunk.into_parts();
     let mut outputs = outputs.into_iter();
     let mut parts = parts.into_iter().peekable();
     let mut out = Vec::with_capacity(outputs.len());
     let mut out_seqs = SeqsBuilder::with_capacity(outputs.len());
-    for (index, (report, seq)) in reports.into_iter().zip(seqs.iter()).enumerate() {
-        while let Some((_, part)) = parts.next_if(|(at, _)| *at == index) {
-            if matches!(report, Report::Failed(..)) {
-                // The item fails as a whole: its parts go with it.
-                continue;
+    if let Err(failure) = guarded {
+        // The stage stopped short of the failing item: what it reported
+        // done before it goes on, up to the first item that failed in
+        // whole or in part.
+        for (index, (report, seq)) in reports.into_iter().zip(seqs.iter()).enumerate() {
+            let Report::Done(made) = report else { break };
+            if parts.peek().is_some_and(|(at, _)| *at == index) {
+                break;
             }
-            let failure = StageFailure::Error(part.error);
-            let (_, _, skip) = ctx.policy.plan();
-            if !skip {
-                return Err(ctx.fail(seq, failure));
-            }
-            ctx.skip(seq, failure, Some(part.part))?;
+            out.extend(outputs.by_ref().take(made));
+            (0..made).for_each(|_| out_seqs.push(seq));
         }
-        match report {
-            Report::Done(made) => {
-                out.extend(outputs.by_ref().take(made));
-                (0..made).for_each(|_| out_seqs.push(seq));
-            }
-            Report::Failed(error, item) => {
-                let keep = keep.filter(|_| !ctx.policy.fails_fast());
-                let (Some(item), Some(keep)) = (item, keep) else {
-                    let failure = StageFailure::Error(error);
-                    let (_, _, skip) = ctx.policy.plan();
-                    if !skip {
-                        return Err(ctx.fail(seq, failure));
-                    }
-                    ctx.skip(seq, failure, None)?;
+        return Err(failure.with_done(out, out_seqs.finish()));
+    }
+    let each_report = || -> Result<(), ItemFailure> {
+        for (index, (report, seq)) in reports.into_iter().zip(seqs.iter()).enumerate() {
+            while let Some((_, part)) = parts.next_if(|(at, _)| *at == index) {
+                if matches!(report, Report::Failed(..)) {
+                    // The item fails as a whole: its parts go with it.
                     continue;
-                };
-                // The first try is the one the chunk made.
-                let mut first = Some(error);
-                let before = out.len();
-                let done = apply(ctx, seq, item, |item| match first.take() {
-                    Some(error) => Err(StageFailure::Error(error)),
-                    None => {
-                        out.truncate(before);
-                        caught(|| stage.process(keep(item), &mut out))
+                }
+                let failure = StageFailure::Error(part.error);
+                let (_, _, skip) = ctx.policy.plan();
+                if !skip {
+                    return Err(ctx.fail(seq, failure));
+                }
+                ctx.skip(seq, failure, Some(part.part))?;
+            }
+            match report {
+                Report::Done(made) => {
+                    out.extend(outputs.by_ref().take(made));
+                    (0..made).for_each(|_| out_seqs.push(seq));
+                }
+                Report::Failed(error, item) => {
+                    let keep = keep.filter(|_| !ctx.policy.fails_fast());
+                    let (Some(item), Some(keep)) = (item, keep) else {
+                        let failure = StageFailure::Error(error);
+                        let (_, _, skip) = ctx.policy.plan();
+                        if !skip {
+                            return Err(ctx.fail(seq, failure));
+                        }
+                        ctx.skip(seq, failure, None)?;
+                        continue;
+                    };
+                    // The first try is the one the chunk made.
+                    let mut first = Some(error);
+                    let before = out.len();
+                    let done = apply(ctx, seq, item, |item| match first.take() {
+                        Some(error) => Err(StageFailure::Error(error)),
+                        None => {
+                            out.truncate(before);
+                            caught(|| stage.process(keep(item), &mut out))
+                        }
+                    });
+                    match done {
+                        Ok(Some(_)) => (before..out.len()).for_each(|_| out_seqs.push(seq)),
+                        Ok(None) => out.truncate(before),
+                        Err(failure) => {
+                            out.truncate(before);
+                            return Err(failure);
+                        }
                     }
-                })?;
-                match done {
-                    Some(_) => (before..out.len()).for_each(|_| out_seqs.push(seq)),
-                    None => out.truncate(before),
                 }
             }
         }
+        Ok(())
+    };
+    match each_report() {
+        Ok(()) => Ok(Output::new(out, out_seqs.finish())),
+        Err(failure) => Err(failure.with_done(out, out_seqs.finish())),
     }
-    Ok(Output::new(out, out_seqs.finish()))
 }
 
 /// A [`Sink`] as a [`Stage`] with no output.

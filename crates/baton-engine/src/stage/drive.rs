@@ -1,8 +1,12 @@
 //! The chunk drivers: how an operator runs its function over the items of
-//! a chunk. Under the fail-fast policy a whole chunk runs under one panic
-//! guard with no per-item bookkeeping (the fast path); under any other
-//! policy every item goes through the one policy loop ([`apply`]). Every
-//! per-item operator is written with one of these three.
+//! a chunk. Under the fail-fast policy a chunk runs with no per-item
+//! bookkeeping but a count, under one panic guard (or, for a map, one per
+//! call, which costs nothing unless it panics): the fast path. Under any
+//! other policy every item goes through the one policy loop ([`apply`]).
+//! Every per-item operator is written with one of these three.
+//! Whatever the policy, a failure that fails the run carries what was made
+//! of the chunk's items before the failing one (never anything of the
+//! failing item itself), which still goes on.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -31,9 +35,12 @@ pub(crate) fn guard_chunk<R>(
 
 /// One output per item. On the fast path the items are mapped in place
 /// (no new allocation when the types allow) and keep their sequence
-/// numbers as they are. `keep` clones an item for the policy loop, which
-/// needs it again after a failed try.
-pub(crate) fn each_mapped<In: Send + 'static, Out>(
+/// numbers as they are; each call is guarded on its own (no cost unless it
+/// panics), so that the outputs before a failed item survive it. `keep`
+/// clones an item for the policy loop, which needs it again after a failed
+/// try. A failure that fails the run carries the outputs of the items
+/// before it.
+pub(crate) fn each_mapped<In: Send + 'static, Out: Send + 'static>(
     ctx: &StageContext,
     keep: Option<fn(&In) -> In>,
     items: Vec<In>,
@@ -41,39 +48,44 @@ pub(crate) fn each_mapped<In: Send + 'static, Out>(
     mut f: impl FnMut(In) -> Result<Out, BoxError>,
 ) -> Result<Output<Out>, ItemFailure> {
     let Some(keep) = keep.filter(|_| !ctx.policy.fails_fast()) else {
-        let out = guard_chunk(ctx, &seqs, |progress| {
-            let mut error = None;
-            let out: Vec<Out> = items
-                .into_iter()
-                .map_while(|item| match f(item) {
-                    Ok(value) => {
-                        *progress += 1;
-                        Some(value)
-                    }
-                    Err(e) => {
-                        error = Some(e);
-                        None
-                    }
-                })
-                .collect();
-            error.map_or(Ok(out), Err)
-        })?;
-        return Ok(Output::new(out, seqs));
+        let mut failure = None;
+        let out: Vec<Out> = items
+            .into_iter()
+            .map_while(|item| match caught(|| f(item)) {
+                Ok(value) => Some(value),
+                Err(e) => {
+                    failure = Some(e);
+                    None
+                }
+            })
+            .collect();
+        return match failure {
+            None => Ok(Output::new(out, seqs)),
+            Some(failure) => {
+                let done = seqs.prefix(out.len());
+                Err(ctx.fail(seqs.get(out.len()), failure).with_done(out, done))
+            }
+        };
     };
     let mut out = Vec::with_capacity(items.len());
     let mut kept = SeqsBuilder::with_capacity(items.len());
     for (item, seq) in items.into_iter().zip(seqs.iter()) {
-        if let Some((_, value)) = apply(ctx, seq, item, |item| caught(|| f(keep(item))))? {
-            out.push(value);
-            kept.push(seq);
+        match apply(ctx, seq, item, |item| caught(|| f(keep(item)))) {
+            Ok(Some((_, value))) => {
+                out.push(value);
+                kept.push(seq);
+            }
+            Ok(None) => {}
+            Err(failure) => return Err(failure.with_done(out, kept.finish())),
         }
     }
     Ok(Output::new(out, kept.finish()))
 }
 
 /// Any number of outputs per item: `step` pushes them to `out`. A failed
-/// try's partial outputs are taken back.
-pub(crate) fn each_owned<In: Send + 'static, Out>(
+/// try's partial outputs are taken back; a failure that fails the run
+/// carries the outputs of the items before it.
+pub(crate) fn each_owned<In: Send + 'static, Out: Send + 'static>(
     ctx: &StageContext,
     keep: Option<fn(&In) -> In>,
     items: Vec<In>,
@@ -83,15 +95,22 @@ pub(crate) fn each_owned<In: Send + 'static, Out>(
     let mut out = Vec::with_capacity(items.len());
     let mut out_seqs = SeqsBuilder::with_capacity(items.len());
     let Some(keep) = keep.filter(|_| !ctx.policy.fails_fast()) else {
-        guard_chunk(ctx, &seqs, |progress| {
+        // The outputs of the items done so far.
+        let mut made = 0;
+        let result = guard_chunk(ctx, &seqs, |progress| {
             for (item, seq) in items.into_iter().zip(seqs.iter()) {
-                let before = out.len();
                 step(item, &mut out)?;
-                (before..out.len()).for_each(|_| out_seqs.push(seq));
+                (made..out.len()).for_each(|_| out_seqs.push(seq));
+                made = out.len();
                 *progress += 1;
             }
             Ok(())
-        })?;
+        });
+        if let Err(failure) = result {
+            // What the failed item pushed before it failed does not go on.
+            out.truncate(made);
+            return Err(failure.with_done(out, out_seqs.finish()));
+        }
         return Ok(Output::new(out, out_seqs.finish()));
     };
     for (item, seq) in items.into_iter().zip(seqs.iter()) {
@@ -99,17 +118,22 @@ pub(crate) fn each_owned<In: Send + 'static, Out>(
         let done = apply(ctx, seq, item, |item| {
             out.truncate(before);
             caught(|| step(keep(item), &mut out))
-        })?;
+        });
         match done {
-            Some(_) => (before..out.len()).for_each(|_| out_seqs.push(seq)),
-            None => out.truncate(before),
+            Ok(Some(_)) => (before..out.len()).for_each(|_| out_seqs.push(seq)),
+            Ok(None) => out.truncate(before),
+            Err(failure) => {
+                out.truncate(before);
+                return Err(failure.with_done(out, out_seqs.finish()));
+            }
         }
     }
     Ok(Output::new(out, out_seqs.finish()))
 }
 
 /// Keeps the items `test` is true of. The test borrows the item, so even
-/// the policy loop needs no copy of it.
+/// the policy loop needs no copy of it. A failure that fails the run
+/// carries the items kept before it.
 pub(crate) fn each_kept_if<T: Send + 'static>(
     ctx: &StageContext,
     items: Vec<T>,
@@ -119,7 +143,7 @@ pub(crate) fn each_kept_if<T: Send + 'static>(
     let mut out = Vec::with_capacity(items.len());
     let mut kept = SeqsBuilder::with_capacity(items.len());
     if ctx.policy.fails_fast() {
-        guard_chunk(ctx, &seqs, |progress| {
+        let result = guard_chunk(ctx, &seqs, |progress| {
             for (item, seq) in items.into_iter().zip(seqs.iter()) {
                 if test(&item) {
                     out.push(item);
@@ -128,13 +152,20 @@ pub(crate) fn each_kept_if<T: Send + 'static>(
                 *progress += 1;
             }
             Ok(())
-        })?;
-        return Ok(Output::new(out, kept.finish()));
+        });
+        return match result {
+            Ok(()) => Ok(Output::new(out, kept.finish())),
+            Err(failure) => Err(failure.with_done(out, kept.finish())),
+        };
     }
     for (item, seq) in items.into_iter().zip(seqs.iter()) {
-        if let Some((item, true)) = apply(ctx, seq, item, |item| caught(|| Ok(test(item))))? {
-            out.push(item);
-            kept.push(seq);
+        match apply(ctx, seq, item, |item| caught(|| Ok(test(item)))) {
+            Ok(Some((item, true))) => {
+                out.push(item);
+                kept.push(seq);
+            }
+            Ok(_) => {}
+            Err(failure) => return Err(failure.with_done(out, kept.finish())),
         }
     }
     Ok(Output::new(out, kept.finish()))

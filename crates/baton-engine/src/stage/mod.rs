@@ -198,6 +198,10 @@ pub(crate) struct StageContext {
     pub(crate) counters: Arc<StageCounters>,
     /// Set when the run ends (a replica's [`Cancellation`]).
     pub(crate) stopping: Arc<AtomicBool>,
+    /// Set when the run starts to end: when a failure fails it (the items
+    /// before the failing one still drain) or when it ends. No more
+    /// retries, and no more waiting in a retry's backoff.
+    pub(crate) winding_down: Arc<AtomicBool>,
 }
 
 impl StageContext {
@@ -210,9 +214,9 @@ impl StageContext {
         )
     }
 
-    /// Whether the run has ended (no more retries).
+    /// Whether the run is failing or has ended (no more retries).
     pub(crate) fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::Relaxed)
+        self.winding_down.load(Ordering::Relaxed)
     }
 
     /// Counts a failed item and sends it, with its error, to the dead letters.
@@ -239,18 +243,18 @@ impl StageContext {
                 self.counters.skipped.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
-            Err(error) => Err(ItemFailure {
+            Err(error) => Err(ItemFailure::new(
                 seq,
-                failure: StageFailure::Error(
+                StageFailure::Error(
                     format!("skipped, but its dead letter could not be kept: {error}").into(),
                 ),
-            }),
+            )),
         }
     }
 
     /// Counts a failed item that fails the run.
     pub(crate) fn fail(&self, seq: u64, failure: StageFailure) -> ItemFailure {
         self.counters.errors.fetch_add(1, Ordering::Relaxed);
-        ItemFailure { seq, failure }
+        ItemFailure::new(seq, failure)
     }
 }

@@ -43,7 +43,7 @@ pub(crate) fn apply<In: Send + 'static, R>(
         if retries_left > 0 && !ctx.is_stopping() {
             retries_left -= 1;
             ctx.counters.retries.fetch_add(1, Ordering::Relaxed);
-            sleep_unless_set(&ctx.stopping, wait);
+            sleep_unless_set(&ctx.winding_down, wait);
             wait = wait.saturating_mul(2);
             continue;
         }
@@ -71,6 +71,7 @@ mod tests {
             dead_letters: Arc::new(DeadLetters::new(None, 100)),
             counters: Arc::default(),
             stopping: Arc::new(AtomicBool::new(false)),
+            winding_down: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -130,7 +131,7 @@ mod tests {
             attempts: 1_000,
             backoff: Duration::from_secs(60),
         });
-        ctx.stopping.store(true, Ordering::Relaxed);
+        ctx.winding_down.store(true, Ordering::Relaxed);
         assert!(apply(&ctx, 0, 1u32, failing_until(u32::MAX)).is_err());
         assert_eq!(ctx.counters.retries.load(Ordering::Relaxed), 0);
     }

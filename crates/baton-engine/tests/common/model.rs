@@ -118,6 +118,31 @@ fn copies(salt: u64, x: u64) -> Vec<u64> {
     (0..n).map(|i| x.wrapping_mul(3).wrapping_add(i)).collect()
 }
 
+impl Op {
+    /// What a stage doing this makes of `items`. Without `flush`, a partial
+    /// last batch is held back (the stage never sees the end of the stream).
+    fn apply(self, items: Vec<(u64, u64)>, flush: bool) -> Vec<(u64, u64)> {
+        match self {
+            Op::Map { kind, k } => items
+                .into_iter()
+                .map(|(s, v)| (s, map(kind, k, v)))
+                .collect(),
+            Op::Filter { m, r } => items.into_iter().filter(|(_, v)| keep(m, r, *v)).collect(),
+            Op::FlatMap { salt } => items
+                .into_iter()
+                .flat_map(|(s, v)| copies(salt, v).into_iter().map(move |c| (s, c)))
+                .collect(),
+            // A batch carries the number of its first item; unbatched, so do its items.
+            Op::Batch { size, .. } => items
+                .chunks(size)
+                .filter(|batch| flush || batch.len() == size)
+                .flat_map(|batch| batch.iter().map(|(_, v)| (batch[0].0, *v)))
+                .collect(),
+            Op::Inspect => items,
+        }
+    }
+}
+
 impl Model {
     /// The result over the source `0..n`, computed plainly. Without `flush`,
     /// a partial last batch is dropped: the result is then a prefix of what
@@ -133,27 +158,32 @@ impl Model {
         };
         for (i, stage) in self.stages.iter().enumerate() {
             reject(&mut items, i);
-            items = match stage.op {
-                Op::Map { kind, k } => items
-                    .into_iter()
-                    .map(|(s, v)| (s, map(kind, k, v)))
-                    .collect(),
-                Op::Filter { m, r } => items.into_iter().filter(|(_, v)| keep(m, r, *v)).collect(),
-                Op::FlatMap { salt } => items
-                    .into_iter()
-                    .flat_map(|(s, v)| copies(salt, v).into_iter().map(move |c| (s, c)))
-                    .collect(),
-                // A batch carries the number of its first item; unbatched, so do its items.
-                Op::Batch { size, .. } => items
-                    .chunks(size)
-                    .filter(|batch| flush || batch.len() == size)
-                    .flat_map(|batch| batch.iter().map(|(_, v)| (batch[0].0, *v)))
-                    .collect(),
-                Op::Inspect => items,
-            };
+            items = stage.op.apply(items, flush);
         }
         reject(&mut items, self.stages.len());
         Expected { out: items, failed }
+    }
+
+    /// What an in-order sink gets when the fallible stage fails fast: every
+    /// item before the first one it rejects (in the order the stage's input
+    /// comes in), through the stages after it, which never see the end of
+    /// the stream (a partial batch stays held); and that first rejected
+    /// `(seq, value)`, if any (the run then fails).
+    pub(crate) fn expected_until_failure(&self, n: u64) -> (Vec<u64>, Option<(u64, u64)>) {
+        let mut items: Vec<(u64, u64)> = (0..n).map(|i| (i, i)).collect();
+        let mut first = None;
+        for at in 0..=self.stages.len() {
+            if let Some(f) = self.fallible.filter(|f| f.at == at) {
+                if let Some(p) = items.iter().position(|(_, v)| f.fails(*v)) {
+                    first = Some(items[p]);
+                    items.truncate(p);
+                }
+            }
+            if let Some(stage) = self.stages.get(at) {
+                items = stage.op.apply(items, first.is_none());
+            }
+        }
+        (items.into_iter().map(|(_, v)| v).collect(), first)
     }
 
     /// The first `k` items an endless source `0..` gives.
