@@ -69,5 +69,13 @@ pub fn run_baton(workload: Workload, items: u64, threads: usize) -> Result<u64, 
             .config(config)
             .map(parallel(), stages::w6_spin)
             .fold(INITIAL_CHECKSUM, fold_checksum),
+        Workload::W7 => Pipeline::from_iter(0..items)
+            .config(config)
+            .map(
+                Mode::parallel(stages::W7_WORK_IN_FLIGHT).blocking(),
+                move |v: u64| stages::w7_work(v, items, FetchLatency::Sleep),
+            )
+            .map(parallel(), |v: u64| spin(stages::W7_AFTER_SPIN, v))
+            .fold(INITIAL_CHECKSUM, fold_checksum),
     }
 }

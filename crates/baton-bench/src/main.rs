@@ -63,6 +63,8 @@ enum WorkloadChoice {
     W5,
     #[value(name = "W6")]
     W6,
+    #[value(name = "W7")]
+    W7,
     All,
 }
 
@@ -75,6 +77,7 @@ impl WorkloadChoice {
             WorkloadChoice::W4 => vec![Workload::W4],
             WorkloadChoice::W5 => vec![Workload::W5],
             WorkloadChoice::W6 => vec![Workload::W6],
+            WorkloadChoice::W7 => vec![Workload::W7],
             WorkloadChoice::All => Workload::ALL.to_vec(),
         }
     }

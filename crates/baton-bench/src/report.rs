@@ -74,7 +74,7 @@ pub struct Measurement {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunReport {
-    /// The workload's id, `"W1"` … `"W6"`.
+    /// The workload's id, `"W1"` … `"W7"`.
     pub workload: Workload,
     /// The implementation, `"baton"` or `"sequential"`.
     #[serde(rename = "impl")]

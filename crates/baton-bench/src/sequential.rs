@@ -12,8 +12,8 @@ use crate::workload::Workload;
 /// Runs `workload` over items `0..items` on the calling thread and returns
 /// the sink's checksum.
 ///
-/// `latency` says whether W4's fetch really sleeps; other workloads ignore
-/// it.
+/// `latency` says whether W4's fetch and W7's second half really sleep;
+/// other workloads ignore it.
 ///
 /// # Examples
 ///
@@ -52,6 +52,9 @@ pub fn run_sequential(workload: Workload, items: u64, latency: FetchLatency) -> 
             .fold(INITIAL_CHECKSUM, fold_checksum),
         Workload::W6 => sources
             .map(stages::w6_spin)
+            .fold(INITIAL_CHECKSUM, fold_checksum),
+        Workload::W7 => sources
+            .map(|v| spin(stages::W7_AFTER_SPIN, stages::w7_work(v, items, latency)))
             .fold(INITIAL_CHECKSUM, fold_checksum),
     }
 }
@@ -131,5 +134,23 @@ mod tests {
             }
         });
         assert_eq!(sequential(Workload::W6, 250), expected);
+    }
+
+    #[test]
+    fn w7_matches_a_plain_loop() {
+        // 250 items: 0..125 spin 4,000, 125..250 spin 200; then 2,000 each.
+        let expected = reference(250, |i| {
+            let work = if i < 125 {
+                spin(4_000, i)
+            } else {
+                spin(200, i)
+            };
+            spin(2_000, work)
+        });
+        assert_eq!(sequential(Workload::W7, 250), expected);
+        assert_eq!(
+            run_sequential(Workload::W7, 6, FetchLatency::Sleep),
+            sequential(Workload::W7, 6)
+        );
     }
 }

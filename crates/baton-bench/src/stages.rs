@@ -287,6 +287,96 @@ pub fn w6_spin(index_and_value: u64) -> u64 {
     }
 }
 
+/// W7: iterations spun by its "work" stage on an item of the first half
+/// (the CPU-bound phase).
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::stages::{W7_AFTER_SPIN, W7_CPU_SPIN, W7_LATENCY_SPIN};
+/// use baton_bench::workload::Workload;
+///
+/// // Half the items cost 4,000 + 2,000, half 200 + 2,000: 4,100 on average.
+/// let mean = (W7_CPU_SPIN + W7_AFTER_SPIN + W7_LATENCY_SPIN + W7_AFTER_SPIN) / 2;
+/// let ideal = Workload::W7.ideal_items_per_s(1, 1.0).unwrap();
+/// assert!((ideal - 1e9 / mean as f64).abs() < 1e-6);
+/// ```
+pub const W7_CPU_SPIN: u64 = 4_000;
+/// W7: how long its "work" stage blocks on an item of the second half (the
+/// latency-bound phase), before it spins [`W7_LATENCY_SPIN`].
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::stages::W7_LATENCY;
+///
+/// assert_eq!(W7_LATENCY.as_micros(), 200);
+/// ```
+pub const W7_LATENCY: Duration = Duration::from_micros(200);
+/// W7: iterations spun by its "work" stage after the sleep, in the second
+/// half.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::stages::{W7_CPU_SPIN, W7_LATENCY_SPIN};
+///
+/// assert!(W7_LATENCY_SPIN < W7_CPU_SPIN / 10);
+/// ```
+pub const W7_LATENCY_SPIN: u64 = 200;
+/// W7: iterations spun by the parallel stage after "work".
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::stages::W7_AFTER_SPIN;
+///
+/// assert_eq!(W7_AFTER_SPIN, 2_000);
+/// ```
+pub const W7_AFTER_SPIN: u64 = 2_000;
+/// W7: replicas of its "work" stage as baton-bench sets it by hand (a
+/// blocking stage, so that its sleeps hold no CPU worker): enough to hide
+/// the second half's latency, at the price of oversubscribing the cores in
+/// the first half. Choosing this well as the run goes is what autotuning
+/// is for (issue 11).
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::stages::{W7_LATENCY, W7_WORK_IN_FLIGHT};
+///
+/// // Enough sleeps in flight for 320,000 items/s.
+/// let per_s = W7_WORK_IN_FLIGHT as f64 / W7_LATENCY.as_secs_f64();
+/// assert_eq!(per_s, 320_000.0);
+/// ```
+pub const W7_WORK_IN_FLIGHT: usize = 64;
+
+/// W7's "work" stage: items of the first half of `0..items` spin
+/// [`W7_CPU_SPIN`]; items of the second half sleep [`W7_LATENCY`] (when
+/// `latency` says so) and then spin [`W7_LATENCY_SPIN`].
+///
+/// W7's source emits the index itself as the value, so the value passed in
+/// is also the phase test's index.
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::spin::spin;
+/// use baton_bench::stages::{w7_work, FetchLatency};
+///
+/// assert_eq!(w7_work(4, 10, FetchLatency::Skip), spin(4_000, 4));
+/// assert_eq!(w7_work(5, 10, FetchLatency::Skip), spin(200, 5));
+/// ```
+pub fn w7_work(index_and_value: u64, items: u64, latency: FetchLatency) -> u64 {
+    if index_and_value < items / 2 {
+        return spin(W7_CPU_SPIN, index_and_value);
+    }
+    if latency == FetchLatency::Sleep {
+        thread::sleep(W7_LATENCY);
+    }
+    spin(W7_LATENCY_SPIN, index_and_value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

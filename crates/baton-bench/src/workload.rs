@@ -1,4 +1,4 @@
-//! The six reference workloads: their names, default sizes and ideal
+//! The seven reference workloads: their names, default sizes and ideal
 //! throughputs.
 
 use std::fmt;
@@ -34,6 +34,10 @@ pub enum Workload {
     W5,
     /// Stragglers: parallel spin 2,000, but 100,000 for every 100th item.
     W6,
+    /// Phase change: parallel "work" spinning 4,000 on the first half of
+    /// the items, sleeping 200 µs then spinning 200 on the second half →
+    /// parallel spin 2,000.
+    W7,
 }
 
 impl Workload {
@@ -44,19 +48,20 @@ impl Workload {
     /// ```
     /// use baton_bench::workload::Workload;
     ///
-    /// assert_eq!(Workload::ALL.len(), 6);
+    /// assert_eq!(Workload::ALL.len(), 7);
     /// assert_eq!(Workload::ALL[0], Workload::W1);
     /// ```
-    pub const ALL: [Workload; 6] = [
+    pub const ALL: [Workload; 7] = [
         Workload::W1,
         Workload::W2,
         Workload::W3,
         Workload::W4,
         Workload::W5,
         Workload::W6,
+        Workload::W7,
     ];
 
-    /// The workload's id as reports show it (`"W1"` … `"W6"`).
+    /// The workload's id as reports show it (`"W1"` … `"W7"`).
     ///
     /// # Examples
     ///
@@ -73,6 +78,7 @@ impl Workload {
             Workload::W4 => "W4",
             Workload::W5 => "W5",
             Workload::W6 => "W6",
+            Workload::W7 => "W7",
         }
     }
 
@@ -92,6 +98,7 @@ impl Workload {
             Workload::W2 | Workload::W3 | Workload::W6 => 200_000,
             Workload::W4 => 40_000,
             Workload::W5 => 5_000,
+            Workload::W7 => 100_000,
         }
     }
 
@@ -118,6 +125,9 @@ impl Workload {
             Workload::W3 => Some((1.0 / (5_000.0 * t_iter)).min(cores / (8_000.0 * t_iter))),
             Workload::W4 => Some(cores / (50_500.0 * t_iter)),
             Workload::W6 => Some(cores / (2_980.0 * t_iter)),
+            // Half the items at 4,000 + 2,000, half at 200 + 2,000 (the
+            // sleep costs no CPU).
+            Workload::W7 => Some(cores / (4_100.0 * t_iter)),
         }
     }
 }
@@ -146,6 +156,10 @@ mod tests {
         assert!(close(ideal(Workload::W2, 4).unwrap(), 4.0 / (6_000.0 * t)));
         assert!(close(ideal(Workload::W4, 4).unwrap(), 4.0 / (50_500.0 * t)));
         assert!(close(ideal(Workload::W6, 4).unwrap(), 4.0 / (2_980.0 * t)));
+        // W7: N / ((N/2)·6,000·t/P + (N/2)·2,200·t/P).
+        let n = 100_000.0;
+        let w7 = n / ((n / 2.0) * 6_000.0 * t / 4.0 + (n / 2.0) * 2_200.0 * t / 4.0);
+        assert!(close(ideal(Workload::W7, 4).unwrap(), w7));
         // W3 is bound by its serial stage from P = 2 on (8,000 / 5,000 < 2).
         assert!(close(ideal(Workload::W3, 1).unwrap(), 1.0 / (8_000.0 * t)));
         assert!(close(ideal(Workload::W3, 2).unwrap(), 1.0 / (5_000.0 * t)));
@@ -157,7 +171,7 @@ mod tests {
         let sizes: Vec<u64> = Workload::ALL.iter().map(|w| w.default_items()).collect();
         assert_eq!(
             sizes,
-            [10_000_000, 200_000, 200_000, 40_000, 5_000, 200_000]
+            [10_000_000, 200_000, 200_000, 40_000, 5_000, 200_000, 100_000]
         );
     }
 

@@ -62,3 +62,10 @@ fn w6_matches() {
     assert_baton_matches_sequential(Workload::W6, 250, 2);
     assert_baton_matches_sequential(Workload::W6, 250, 1);
 }
+
+#[test]
+fn w7_matches() {
+    // Both phases: 150 CPU-bound items, then 150 that sleep 200 µs.
+    assert_baton_matches_sequential(Workload::W7, 300, 2);
+    assert_baton_matches_sequential(Workload::W7, 300, 1);
+}

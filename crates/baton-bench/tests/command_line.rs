@@ -64,7 +64,7 @@ fn workload_names_ignore_case() {
 
 #[test]
 fn rejects_unknown_workloads_without_printing_a_line() {
-    let output = baton_bench(&["--workload", "W7"]);
+    let output = baton_bench(&["--workload", "W8"]);
     assert!(!output.status.success());
     assert!(output.stdout.is_empty());
 }
