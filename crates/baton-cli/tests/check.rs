@@ -578,3 +578,23 @@ fn ops_naming_a_source_and_a_sink_shows_both_with_their_examples() {
         Some(baton_ops::find_kind("csv", OpKind::Sink).unwrap().example())
     );
 }
+
+#[test]
+fn a_python_stage_checks_clean_and_is_named_as_left_to_python() {
+    let stage = "[[stage]]\nname = \"clean\"\nop = \"python\"\nfunction = \"cleaning:clean\"\n";
+    let (code, shown) = check(&format!(
+        "[[stage]]\nop = \"range\"\nend = 5\n\n{stage}{SINK}"
+    ));
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("ok, 3 stages"), "{shown}");
+    assert!(
+        shown.contains("stage `clean` calls Python's `cleaning:clean`"),
+        "{shown}"
+    );
+    // Its other keys are checked all the same.
+    let (code, shown) = check(&format!(
+        "[[stage]]\nop = \"range\"\nend = 5\n\n{stage}fnction = 1\n{SINK}"
+    ));
+    assert_eq!(code, 2, "{shown}");
+    assert!(shown.contains("fnction"), "{shown}");
+}

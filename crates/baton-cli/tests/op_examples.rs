@@ -255,6 +255,24 @@ fn try_example(op: &OpDef, example: &str, inputs: &Path) -> Result<(), String> {
         return Err(format!("`baton check` says:\n{shown}"));
     }
 
+    // (c) `python` calls a Python function: it runs from Python (the
+    // pytest `test_the_worked_example_of_python_runs_from_python` runs
+    // it there), and `baton run` refuses it saying so.
+    if op.name == "python" {
+        let output = baton()
+            .args(["run", "--quiet"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let said = stderr(&output);
+        if output.status.success() || !said.contains("from Python") || !said.contains("function") {
+            return Err(format!(
+                "`baton run` should refuse it from Python's side:\n{said}"
+            ));
+        }
+        return Ok(());
+    }
+
     // (c) `baton run` runs it, with no warning, and its sink makes something.
     let output = baton()
         .args(["run", "--quiet"])

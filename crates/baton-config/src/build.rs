@@ -69,14 +69,38 @@ impl Plan {
     /// assert_eq!(built.source_len, Some(3));
     /// ```
     pub fn build(self) -> Result<Built, Diagnostics> {
+        self.build_hosted(None)
+    }
+
+    /// Builds every stage's op as [`Plan::build`] does, with `host` making
+    /// the `python` stages: the functions of the program that runs the
+    /// pipeline (see [`FunctionHost`](baton_ops::FunctionHost)). Without
+    /// one, a `python` stage is a problem that says where it runs.
+    ///
+    /// # Errors
+    ///
+    /// Every stage that could not be built.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let text = "[[stage]]\nop = \"range\"\nend = 3\n\n[[stage]]\nop = \"python\"\nfunction = \"m:f\"\n\n[[stage]]\nop = \"discard\"\n";
+    /// let plan = baton_config::Plan::parse("p.toml".as_ref(), text).unwrap();
+    /// let refused = plan.build_hosted(None).unwrap_err();
+    /// assert!(refused.to_string().contains("from Python"), "{refused}");
+    /// ```
+    pub fn build_hosted(self, host: Option<baton_ops::SharedHost>) -> Result<Built, Diagnostics> {
         let mut problems = Vec::new();
         let mut ops = Vec::new();
         let warnings = Warnings::new();
         for stage in &self.stages {
-            let params = stage
+            let mut params = stage
                 .params
                 .clone()
                 .with_warnings(warnings.stage(&stage.name));
+            if let Some(host) = &host {
+                params = params.with_host(host.clone());
+            }
             match (stage.op.build)(&params) {
                 Ok(op) => ops.push(op),
                 Err(error) => problems.push(self.stage_diagnostic(

@@ -28,6 +28,7 @@ pub mod binary;
 mod codec;
 mod data;
 mod exec;
+mod host;
 #[cfg(feature = "images")]
 mod images;
 mod item;
@@ -53,6 +54,7 @@ pub mod config {
     pub use crate::codec::Codec;
     pub use crate::data::configs::*;
     pub use crate::exec::configs::*;
+    pub use crate::host::configs::*;
     #[cfg(feature = "images")]
     pub use crate::images::configs::*;
     pub use crate::records::configs::*;
@@ -63,6 +65,7 @@ pub mod config {
 }
 
 pub use data::{MakeSource, Repeat};
+pub use host::{CheckingHost, FunctionHost, SharedHost};
 pub use item::{Item, Payload, Tensor};
 pub use registry::{
     all, find, find_kind, left_out, nearest, Bounds, BuiltOp, BuiltSource, BuiltStage, LeftOut,

@@ -24,6 +24,13 @@ pyo3::create_exception!(
     "A stage failed on an item: `stage` is its name and `item` the item's number, counted from 0 at the source."
 );
 
+pyo3::create_exception!(
+    baton,
+    Warning,
+    pyo3::exceptions::PyUserWarning,
+    "What a stage warns of (a field missing from most records, a file skipped...), issued once its run ends."
+);
+
 /// The exception for a run's failure: a [`StageError`] naming the stage
 /// and item when a stage failed, else an [`Error`].
 pub(crate) fn run_failure(py: Python<'_>, error: &PipelineError) -> PyErr {
@@ -35,10 +42,19 @@ pub(crate) fn run_failure(py: Python<'_>, error: &PipelineError) -> PyErr {
             let named = value
                 .setattr("stage", stage.as_str())
                 .and_then(|()| value.setattr("item", *seq));
-            match named {
-                Ok(()) => raised,
-                Err(failed) => failed,
+            if let Err(failed) = named {
+                return failed;
             }
+            // A Python function that raised: its exception is the cause.
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+            while let Some(one) = cause {
+                if let Some(raised_in_python) = one.downcast_ref::<PyErr>() {
+                    raised.set_cause(py, Some(raised_in_python.clone_ref(py)));
+                    break;
+                }
+                cause = one.source();
+            }
+            raised
         }
         other => Error::new_err(other.to_string()),
     }

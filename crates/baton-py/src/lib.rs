@@ -22,15 +22,27 @@
 
 mod convert;
 mod errors;
+mod host;
 mod pipeline;
 mod run;
+mod to_sink;
 
 use pyo3::prelude::*;
 
-pub use convert::item_to_python;
-pub use errors::{Error, PipelineFileError, StageError};
+pub use convert::{item_to_python, outputs_of};
+pub use errors::{Error, PipelineFileError, StageError, Warning};
 pub use pipeline::Pipeline;
 pub use run::Run;
+
+/// Every built-in op as `(name, kind, summary)`, kind being `"source"`,
+/// `"stage"` or `"sink"`.
+#[pyfunction]
+fn ops() -> Vec<(&'static str, String, &'static str)> {
+    baton_ops::all()
+        .into_iter()
+        .map(|op| (op.name, op.kind.to_string(), op.summary))
+        .collect()
+}
 
 /// The native module: `baton._baton`, re-exported by the `baton` package.
 #[pymodule]
@@ -41,5 +53,9 @@ fn _baton(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("Error", py.get_type::<Error>())?;
     m.add("PipelineFileError", py.get_type::<PipelineFileError>())?;
     m.add("StageError", py.get_type::<StageError>())?;
+    m.add("Warning", py.get_type::<Warning>())?;
+    m.add_function(wrap_pyfunction!(to_sink::run, m)?)?;
+    m.add_function(wrap_pyfunction!(ops, m)?)?;
+    m.add_function(wrap_pyfunction!(pipeline::pipeline_text, m)?)?;
     Ok(())
 }

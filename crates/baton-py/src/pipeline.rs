@@ -3,17 +3,19 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use baton_config::{Ending, Plan, RunOptions, Setting, Variables};
+use baton_config::{Built, Ending, Plan, RunOptions, Setting, Variables};
 use baton_engine::{OnError, PipelineHandle};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use crate::errors::{Error, PipelineFileError};
+use crate::host::{callables_of, PythonHost};
 use crate::run::Run;
+use baton_ops::SharedHost;
 
 /// A pipeline file whose items a Python loop takes.
 ///
@@ -25,30 +27,123 @@ use crate::run::Run;
 #[pyclass(module = "baton", frozen)]
 #[derive(Debug)]
 pub struct Pipeline {
-    file: PathBuf,
-    text: String,
-    vars: Variables,
-    settings: Vec<Setting>,
+    source: Source,
     threads: Option<usize>,
     trace: bool,
     name: String,
     stage_names: Vec<String>,
     len: Option<u64>,
+    /// The stages that take a `seed`, with the seed the file gives.
+    seeds: Vec<(String, i64)>,
+    /// The epoch the next run is (see `set_epoch`).
+    epoch: AtomicU64,
     /// The runs started from it, for stopping them when a `with` block ends.
     runs: Mutex<Vec<(PipelineHandle, Arc<AtomicBool>)>>,
 }
 
-impl Pipeline {
-    /// The plan, read again from the file's text (a plan is built, and so
-    /// used up, by each run).
-    fn plan(&self) -> Result<Plan, baton_config::Diagnostics> {
-        Plan::parse_ending(
+/// A pipeline file's text and what goes with it: everything a run reads
+/// its plan from again (a plan is built, and so used up, by each run).
+#[derive(Debug)]
+pub(crate) struct Source {
+    file: PathBuf,
+    text: String,
+    vars: Variables,
+    settings: Vec<Setting>,
+    host: SharedHost,
+}
+
+impl Source {
+    /// The text of `file`, with `overrides` (`{"stage.key": value}`) and
+    /// `env` (values of `${VAR}` the environment does not set).
+    pub(crate) fn new(
+        file: PathBuf,
+        text: String,
+        overrides: Option<&Bound<'_, PyDict>>,
+        env: Option<BTreeMap<String, String>>,
+        host: PythonHost,
+    ) -> PyResult<Self> {
+        let mut vars = Variables::from_env();
+        for (name, value) in env.unwrap_or_default() {
+            vars = vars.with(name, value);
+        }
+        let settings = match overrides {
+            Some(overrides) => settings_of(overrides)?,
+            None => Vec::new(),
+        };
+        Ok(Source {
+            file,
+            text,
+            vars,
+            settings,
+            host: Arc::new(host),
+        })
+    }
+
+    /// The plan, read and built, with `more` settings after the source's
+    /// own: a bad file raises `PipelineFileError`.
+    pub(crate) fn build_with(&self, ending: Ending, more: &[Setting]) -> PyResult<Built> {
+        let settings: Vec<Setting> = self.settings.iter().chain(more).cloned().collect();
+        let plan = Plan::parse_ending(&self.file, &self.text, &self.vars, &settings, ending)
+            .map_err(|problems| PipelineFileError::new_err(problems.to_string()))?;
+        plan.build_hosted(Some(self.host.clone()))
+            .map_err(|problems| PipelineFileError::new_err(problems.to_string()))
+    }
+
+    /// The plan, read and built: a bad file raises `PipelineFileError`.
+    pub(crate) fn build(&self, ending: Ending) -> PyResult<Built> {
+        self.build_with(ending, &[])
+    }
+
+    /// The stages of the file that take a `seed`, with the seed it gives
+    /// them (or the default).
+    fn seeds(&self) -> PyResult<Vec<(String, i64)>> {
+        let plan = Plan::parse_ending(
             &self.file,
             &self.text,
             &self.vars,
             &self.settings,
             Ending::Loop,
         )
+        .map_err(|problems| PipelineFileError::new_err(problems.to_string()))?;
+        Ok(plan
+            .stages
+            .iter()
+            .filter(|stage| stage.op.param("seed").is_some())
+            .map(|stage| {
+                let seed = stage.params.int("seed").ok().flatten().unwrap_or(0);
+                (stage.name.clone(), seed)
+            })
+            .collect())
+    }
+}
+
+/// The text of the pipeline file at `path`.
+pub(crate) fn read_file(path: &std::path::Path) -> PyResult<String> {
+    std::fs::read_to_string(path).map_err(|error| {
+        PipelineFileError::new_err(format!(
+            "cannot read the pipeline file {}: {error}",
+            path.display()
+        ))
+    })
+}
+
+impl Pipeline {
+    /// Checks and builds `source` once (a glob matching nothing is found
+    /// now), for its name, stages and length.
+    fn open(source: Source, threads: Option<usize>, trace: bool) -> PyResult<Self> {
+        let built = source.build(Ending::Loop)?;
+        let seeds = source.seeds()?;
+        Ok(Pipeline {
+            seeds,
+            epoch: AtomicU64::new(0),
+            name: built.plan.name.clone(),
+            stage_names: built.plan.stages.iter().map(|s| s.name.clone()).collect(),
+            len: known_len(&built.plan, built.source_len),
+            source,
+            threads,
+            trace,
+            runs: Mutex::new(Vec::new()),
+        })
     }
 }
 
@@ -70,43 +165,33 @@ impl Pipeline {
         threads: Option<usize>,
         trace: bool,
     ) -> PyResult<Self> {
-        let text = std::fs::read_to_string(&path).map_err(|error| {
-            PipelineFileError::new_err(format!(
-                "cannot read the pipeline file {}: {error}",
-                path.display()
-            ))
-        })?;
-        let mut vars = Variables::from_env();
-        for (name, value) in env.unwrap_or_default() {
-            vars = vars.with(name, value);
-        }
-        let settings = match overrides {
-            Some(overrides) => settings_of(overrides)?,
-            None => Vec::new(),
-        };
-        let mut pipeline = Pipeline {
-            file: path,
+        let text = read_file(&path)?;
+        let source = Source::new(path, text, overrides, env, PythonHost::default())?;
+        Pipeline::open(source, threads, trace)
+    }
+
+    /// A pipeline from the text of a pipeline file (what the builder
+    /// writes): `name` names it, relative paths start in the current
+    /// folder, and `functions` are the callables its `python` stages name
+    /// (`{"name": callable}`; others are imported from `"module:name"`).
+    #[staticmethod]
+    #[pyo3(signature = (text, *, name = "pipeline", functions = None, threads = None, trace = false))]
+    fn from_text(
+        text: String,
+        name: &str,
+        functions: Option<&Bound<'_, PyDict>>,
+        threads: Option<usize>,
+        trace: bool,
+    ) -> PyResult<Self> {
+        let host = PythonHost::new(callables_of(functions)?);
+        let source = Source::new(
+            PathBuf::from(format!("{name}.toml")),
             text,
-            vars,
-            settings,
-            threads,
-            trace,
-            name: String::new(),
-            stage_names: Vec::new(),
-            len: None,
-            runs: Mutex::new(Vec::new()),
-        };
-        let plan = pipeline
-            .plan()
-            .map_err(|problems| PipelineFileError::new_err(problems.to_string()))?;
-        pipeline.name = plan.name.clone();
-        pipeline.stage_names = plan.stages.iter().map(|s| s.name.clone()).collect();
-        // Building opens the inputs: a glob matching nothing is found now.
-        let built = plan
-            .build()
-            .map_err(|problems| PipelineFileError::new_err(problems.to_string()))?;
-        pipeline.len = known_len(&built.plan, built.source_len);
-        Ok(pipeline)
+            None,
+            None,
+            host,
+        )?;
+        Pipeline::open(source, threads, trace)
     }
 
     /// The pipeline's name (`[pipeline] name`, else the file's stem).
@@ -123,12 +208,22 @@ impl Pipeline {
 
     /// Starts a run: every `for` over the pipeline is a run of its own.
     fn __iter__(&self, py: Python<'_>) -> PyResult<Run> {
-        let plan = self
-            .plan()
-            .map_err(|problems| PipelineFileError::new_err(problems.to_string()))?;
-        let built = plan
-            .build()
-            .map_err(|problems| PipelineFileError::new_err(problems.to_string()))?;
+        let epoch = self.epoch.fetch_add(1, Ordering::AcqRel);
+        // Epoch e: every seeded stage's seed + e (epoch 0 runs as written).
+        let seeds: Vec<Setting> = self
+            .seeds
+            .iter()
+            .map(|(stage, seed)| Setting {
+                stage: stage.clone(),
+                key: "seed".to_string(),
+                value: seed.wrapping_add(epoch as i64).to_string(),
+            })
+            .collect();
+        let built = if epoch == 0 {
+            self.source.build(Ending::Loop)?
+        } else {
+            self.source.build_with(Ending::Loop, &seeds)?
+        };
         let options = RunOptions {
             trace: self.trace,
             threads: self.threads,
@@ -143,6 +238,22 @@ impl Pipeline {
             runs.push((handle, run.stop_flag()));
         }
         Ok(run)
+    }
+
+    /// The epoch the next `for` runs: 0 at first, one more after each.
+    /// Epoch `e` runs with every seeded stage's `seed` plus `e` (a shuffle,
+    /// a random crop or flip draws anew each epoch, and the same again
+    /// for the same epoch); epoch 0 runs with the seeds as written.
+    #[getter]
+    fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Makes the next `for` run epoch `epoch` (as PyTorch's
+    /// `DistributedSampler.set_epoch`): to resume a training at its epoch,
+    /// or to run an epoch again.
+    fn set_epoch(&self, epoch: u64) {
+        self.epoch.store(epoch, Ordering::Release);
     }
 
     /// The number of items a run gives, when the pipeline says it: a source
@@ -182,7 +293,7 @@ impl Pipeline {
     fn __repr__(&self) -> String {
         format!(
             "baton.Pipeline({:?}, stages={:?})",
-            self.file.display().to_string(),
+            self.source.file.display().to_string(),
             self.stage_names
         )
     }
@@ -226,27 +337,6 @@ fn toml_text(value: &serde_json::Value) -> Option<String> {
     Some(text.strip_prefix("v = ")?.trim_end().to_string())
 }
 
-/// Ops that give exactly one item for each item they take.
-const ONE_FOR_ONE: &[&str] = &[
-    "image_decode",
-    "image_encode",
-    "resize",
-    "crop",
-    "flip",
-    "normalize",
-    "to_tensor",
-    "rename",
-    "select",
-    "hash",
-    "compress",
-    "decompress",
-    "prefetch",
-    "shuffle",
-    "delay",
-    "spin",
-    "remap",
-];
-
 /// How many items a run of `plan` gives, when that is known.
 fn known_len(plan: &Plan, source_len: Option<u64>) -> Option<u64> {
     let mut len = source_len?;
@@ -263,7 +353,7 @@ fn known_len(plan: &Plan, source_len: Option<u64>) -> Option<u64> {
                 .map(|n| n.max(0) as u64)
         };
         len = match stage.op.name {
-            name if ONE_FOR_ONE.contains(&name) => len,
+            _ if stage.op.one_for_one() => len,
             "batch" => {
                 let size = count("size")?.max(1);
                 let drop = stage.params.bool("drop_remainder").ok().flatten() == Some(true);
@@ -279,4 +369,72 @@ fn known_len(plan: &Plan, source_len: Option<u64>) -> Option<u64> {
         };
     }
     Some(len)
+}
+
+/// The text of a pipeline file: the `[pipeline]` table `pipeline` (if any
+/// key), then a `[[stage]]` table for each of `stages`, `op` first, every
+/// value written as TOML (what the builder writes).
+#[pyfunction]
+#[pyo3(signature = (pipeline, stages))]
+pub(crate) fn pipeline_text(
+    pipeline: &Bound<'_, PyDict>,
+    stages: Vec<Bound<'_, PyDict>>,
+) -> PyResult<String> {
+    let mut text = String::new();
+    if !pipeline.is_empty() {
+        text.push_str("[pipeline]\n");
+        text.push_str(&table_lines(pipeline, "pipeline")?);
+        text.push('\n');
+    }
+    for (at, stage) in stages.iter().enumerate() {
+        if at > 0 || !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str("[[stage]]\n");
+        text.push_str(&table_lines(stage, &format!("stage {}", at + 1))?);
+    }
+    Ok(text)
+}
+
+/// `key = value` lines of a table, `op` first.
+fn table_lines(table: &Bound<'_, PyDict>, what: &str) -> PyResult<String> {
+    let json = table.py().import("json")?;
+    let mut lines = Vec::new();
+    for (key, value) in table.iter() {
+        let key: String = key
+            .extract()
+            .map_err(|_| PyTypeError::new_err(format!("{what}: every key is a string")))?;
+        let text: String = json
+            .call_method1("dumps", (value,))
+            .map_err(|error| {
+                PyTypeError::new_err(format!(
+                    "{what}: `{key}` cannot go in a pipeline file: {}",
+                    error.value(table.py())
+                ))
+            })?
+            .extract()?;
+        let parsed: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|error| PyTypeError::new_err(format!("{what}: `{key}`: {error}")))?;
+        let value = serde_json::from_value::<toml::Value>(parsed).map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{what}: `{key}` cannot go in a pipeline file: {text} (no None, no mixed lists)"
+            ))
+        })?;
+        let bare = !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        let key_text = if bare {
+            key.clone()
+        } else {
+            toml::Value::String(key.clone()).to_string()
+        };
+        let line = format!("{key_text} = {value}\n");
+        if key == "op" {
+            lines.insert(0, line);
+        } else {
+            lines.push(line);
+        }
+    }
+    Ok(lines.concat())
 }

@@ -24,7 +24,7 @@ use crate::convert::item_to_python;
 use crate::errors::{run_failure, Error};
 
 /// How often a waiting loop looks for a Ctrl-C.
-const SIGNAL_CHECK: Duration = Duration::from_millis(50);
+pub(crate) const SIGNAL_CHECK: Duration = Duration::from_millis(50);
 
 /// One run of a pipeline: an iterator of dicts (see `baton.Pipeline`).
 #[pyclass(module = "baton")]
@@ -104,7 +104,9 @@ impl Run {
         self.items = None;
         self.pending.clear();
         if let Some(feeder) = self.feeder.take() {
-            let _ = feeder.join();
+            // Without the GIL: a stage that calls Python may be waiting for
+            // it, and the run's threads end only once it has its turn.
+            Python::attach(|py| py.detach(|| feeder.join())).ok();
         }
         self.finished = true;
     }
@@ -161,6 +163,10 @@ impl Run {
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => {
+                    // A Ctrl-C that also ended the input (a producer piped
+                    // in, killed by the same Ctrl-C) is raised here, not
+                    // when the interpreter exits.
+                    py.check_signals()?;
                     self.items = None;
                     if let Some(feeder) = self.feeder.take() {
                         let _ = py.detach(|| feeder.join());

@@ -22,11 +22,15 @@ pub(crate) fn check(files: &[PathBuf], format: Format) -> anyhow::Result<ExitCod
     let mut all_problems: Vec<Diagnostic> = Vec::new();
     let mut bad = 0;
     for file in files {
-        match super::read_plan(file).and_then(Plan::build) {
+        // A `python` stage's function is Python's to resolve, when the
+        // file is iterated from there: here it is taken as named.
+        let host: baton_ops::SharedHost = std::sync::Arc::new(baton_ops::CheckingHost);
+        match super::read_plan(file).and_then(|plan| plan.build_hosted(Some(host))) {
             Ok(built) => {
                 if format == Format::Text {
                     eprintln!("{}: ok, {} stages", file.display(), built.plan.stages.len());
                     eprint!("{}", inputs(&built.plan));
+                    eprint!("{}", python_functions(&built.plan));
                 }
             }
             Err(problems) => {
@@ -50,6 +54,21 @@ pub(crate) fn check(files: &[PathBuf], format: Format) -> anyhow::Result<ExitCod
     } else {
         ExitCode::from(super::BAD_FILE)
     })
+}
+
+/// The Python functions the plan's `python` stages call: a line each.
+fn python_functions(plan: &Plan) -> String {
+    let mut text = String::new();
+    for stage in plan.stages.iter().filter(|s| s.op.name == "python") {
+        if let Ok(Some(function)) = stage.params.str("function") {
+            text.push_str(&format!(
+                "  stage `{}` calls Python's `{function}`: it runs when the file is iterated \
+                 from Python\n",
+                stage.name
+            ));
+        }
+    }
+    text
 }
 
 /// What each input path or glob of the plan's stages matches: a line each.

@@ -12,7 +12,7 @@ mod shuffle;
 
 pub use repeat::{MakeSource, Repeat};
 
-use crate::registry::{OpDef, OpError, Seed};
+use crate::registry::{OpDef, OpError};
 
 /// The data-pipeline stages' typed parameters (see [`crate::config`]).
 pub(crate) mod configs {
@@ -43,51 +43,9 @@ fn at_least_one(name: &str, n: usize) -> Result<usize, OpError> {
     }
 }
 
-/// The default seed of the seeded stages: 0.
-fn seed_zero() -> Seed {
-    Seed(0)
-}
-
 #[cfg(test)]
 mod tests {
     use crate::config::*;
-    use crate::registry::OpConfig;
-
-    /// `C`'s fields are its table's parameters, and its defaults the
-    /// table's, given the parameters in `required` (TOML).
-    fn holds_to_its_table<C: OpConfig>(required: &str) {
-        let table = crate::testing::params(C::DEF, required, ".".as_ref());
-        let with_table_defaults: C = table.config().unwrap();
-        let with_own_defaults: C = toml::from_str(required).unwrap();
-        assert_eq!(with_own_defaults, with_table_defaults, "{}", C::DEF.name);
-        let toml::Value::Table(fields) = toml::Value::try_from(&with_own_defaults).unwrap() else {
-            panic!("{} is not a table", C::DEF.name)
-        };
-        let names: Vec<&str> = C::DEF.params.iter().map(|p| p.name).collect();
-        for field in fields.keys() {
-            assert!(names.contains(&field.as_str()), "{}.{field}", C::DEF.name);
-        }
-        for param in C::DEF.params {
-            let given = fields.contains_key(param.name);
-            assert!(
-                given || (param.default.is_none() && !param.required),
-                "{}.{}",
-                C::DEF.name,
-                param.name
-            );
-        }
-    }
-
-    #[test]
-    fn every_config_holds_to_its_table() {
-        holds_to_its_table::<BatchConfig>("size = 2");
-        holds_to_its_table::<UnbatchConfig>("");
-        holds_to_its_table::<TakeConfig>("count = 2");
-        holds_to_its_table::<SkipConfig>("count = 2");
-        holds_to_its_table::<PrefetchConfig>("size = 2");
-        holds_to_its_table::<ShuffleConfig>("buffer_size = 2");
-        holds_to_its_table::<RepeatConfig>("epochs = 2");
-    }
 
     #[test]
     fn a_zero_where_one_is_the_least_is_refused_by_the_build() {

@@ -46,7 +46,6 @@ use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use super::cache_file::{CacheReader, CacheWriter};
-use super::seed_zero;
 use crate::item::Item;
 use crate::registry::{
     build_from, BuildContext, BuiltOp, BuiltSource, Modes, OpConfig, OpDef, OpError, OpKind,
@@ -111,7 +110,7 @@ pub struct RepeatConfig {
     #[serde(default)]
     pub shuffle: bool,
     /// The seed of the permutations.
-    #[serde(default = "seed_zero")]
+    #[serde(default)]
     pub seed: Seed,
     /// Keep the first epoch's items in memory and replay them, instead of
     /// reading the source again.

@@ -19,7 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{at_least_one, seed_zero};
+use super::at_least_one;
 use crate::registry::{
     build_from, BuildContext, BuiltOp, BuiltStage, Modes, OpConfig, OpDef, OpError, OpKind,
     ParamDef, ParamType, Seed,
@@ -64,7 +64,7 @@ pub struct ShuffleConfig {
     /// Items held to shuffle among (at least 1).
     pub buffer_size: usize,
     /// Random seed.
-    #[serde(default = "seed_zero")]
+    #[serde(default)]
     pub seed: Seed,
 }
 

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ImageError;
 use super::random::item_rng;
-use super::{map_stage, pixels, put_image, take_image, zero_seed, PIXELS};
+use super::{map_stage, pixels, put_image, take_image, PIXELS};
 use crate::registry::{
     build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind, ParamDef,
     ParamType, Seed,
@@ -102,7 +102,7 @@ pub struct CropConfig {
     #[serde(default)]
     pub position: CropPosition,
     /// Random seed (with the item's record, decides a random window).
-    #[serde(default = "zero_seed")]
+    #[serde(default)]
     pub seed: Seed,
     /// Black pixels added on every side before cutting (28x28 with padding
     /// 4 and a random 28x28 window: shifts of up to 4 pixels).

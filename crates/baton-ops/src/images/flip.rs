@@ -24,7 +24,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::random::item_rng;
-use super::{map_stage, take_image, zero_seed};
+use super::{map_stage, take_image};
 use crate::item::Payload;
 use crate::registry::{
     build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind, ParamDef,
@@ -90,7 +90,7 @@ pub struct FlipConfig {
     #[serde(default)]
     pub vertical: f64,
     /// Random seed (with the item's record, decides the flips).
-    #[serde(default = "zero_seed")]
+    #[serde(default)]
     pub seed: Seed,
 }
 

@@ -31,7 +31,7 @@ use baton_engine::{BoxError, Stage};
 use image::DynamicImage;
 
 use crate::item::{Item, Payload};
-use crate::registry::{BuiltOp, BuiltStage, OpDef, OpError, Seed};
+use crate::registry::{BuiltOp, BuiltStage, OpDef, OpError};
 use error::ImageError;
 
 /// The image stages' typed parameters (see [`crate::config`]).
@@ -116,11 +116,6 @@ fn pixels(name: &str, value: u32) -> Result<u32, OpError> {
         )),
         n => Ok(n),
     }
-}
-
-/// The default `seed` of `crop` and `flip`.
-fn zero_seed() -> Seed {
-    Seed(0)
 }
 
 #[cfg(test)]

@@ -66,6 +66,7 @@ pub trait OpConfig:
 pub struct BuildContext {
     base_dir: PathBuf,
     warnings: StageWarnings,
+    host: Option<crate::SharedHost>,
 }
 
 impl BuildContext {
@@ -78,7 +79,30 @@ impl BuildContext {
         Self {
             base_dir: base_dir.as_ref().to_path_buf(),
             warnings: StageWarnings::default(),
+            host: None,
         }
+    }
+
+    /// The same context, with `host` making the `python` stages (see
+    /// [`FunctionHost`](crate::FunctionHost)).
+    ///
+    /// # Examples
+    ///
+    /// See [`FunctionHost`](crate::FunctionHost).
+    pub fn with_host(mut self, host: crate::SharedHost) -> Self {
+        self.host = Some(host);
+        self
+    }
+
+    /// The program that makes the `python` stages, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(baton_ops::config::BuildContext::default().host().is_none());
+    /// ```
+    pub fn host(&self) -> Option<&crate::SharedHost> {
+        self.host.as_ref()
     }
 
     /// The same context, with the stage's warnings going to `warnings`.
@@ -307,6 +331,7 @@ impl Params {
         BuildContext {
             base_dir: self.base_dir().to_path_buf(),
             warnings: self.warnings().clone(),
+            host: self.host().cloned(),
         }
     }
 }

@@ -196,4 +196,39 @@ impl OpDef {
     pub fn param(&self, name: &str) -> Option<&'static ParamDef> {
         self.params.iter().find(|p| p.name == name)
     }
+
+    /// Whether it gives exactly one item for each item it takes (under
+    /// the fail-fast policy): what says how long a run is from its
+    /// source's length.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(baton_ops::find("crop").unwrap().one_for_one());
+    /// assert!(!baton_ops::find("filter").unwrap().one_for_one());
+    /// ```
+    pub fn one_for_one(&self) -> bool {
+        self.kind == OpKind::Transform && ONE_FOR_ONE.contains(&self.name)
+    }
 }
+
+/// The stages that give exactly one item for each item they take.
+const ONE_FOR_ONE: &[&str] = &[
+    "image_decode",
+    "image_encode",
+    "resize",
+    "crop",
+    "flip",
+    "normalize",
+    "to_tensor",
+    "rename",
+    "select",
+    "hash",
+    "compress",
+    "decompress",
+    "prefetch",
+    "shuffle",
+    "delay",
+    "spin",
+    "remap",
+];

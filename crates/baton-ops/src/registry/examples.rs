@@ -51,6 +51,7 @@ const EXAMPLES: &[(OpKind, &str, &str)] = &[
     example!(stage "json_parse"),
     example!(stage "select"),
     example!(stage "rename"),
+    example!(stage "python"),
     example!(stage "filter"),
     example!(stage "remap"),
     example!(stage "regex_extract"),

@@ -17,6 +17,7 @@ pub fn all() -> Vec<&'static OpDef> {
         .chain(crate::records::DEFS)
         .chain(crate::data::DEFS)
         .chain(crate::exec::DEFS)
+        .chain(crate::host::DEFS)
         .chain(crate::simulate::DEFS)
         .chain(crate::sinks::DEFS)
         .collect();

@@ -462,6 +462,7 @@ pub struct Params {
     values: BTreeMap<String, toml::Value>,
     base_dir: PathBuf,
     warnings: StageWarnings,
+    host: Option<crate::SharedHost>,
 }
 
 impl Params {
@@ -475,7 +476,30 @@ impl Params {
             values,
             base_dir: base_dir.as_ref().to_path_buf(),
             warnings: StageWarnings::default(),
+            host: None,
         }
+    }
+
+    /// The same parameters, for a build whose `python` stages `host` makes
+    /// (see [`FunctionHost`](crate::FunctionHost)).
+    ///
+    /// # Examples
+    ///
+    /// See [`FunctionHost`](crate::FunctionHost).
+    pub fn with_host(mut self, host: crate::SharedHost) -> Self {
+        self.host = Some(host);
+        self
+    }
+
+    /// The program that makes the `python` stages, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(baton_ops::Params::default().host().is_none());
+    /// ```
+    pub fn host(&self) -> Option<&crate::SharedHost> {
+        self.host.as_ref()
     }
 
     /// The same parameters, for a stage whose warnings go to `warnings`

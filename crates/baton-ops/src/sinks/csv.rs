@@ -29,6 +29,7 @@ use crate::item::{Item, Payload};
 use crate::registry::{
     build_from, BuildContext, BuiltOp, Modes, OpConfig, OpDef, OpError, OpKind, ParamDef, ParamType,
 };
+use crate::sources::delimiter_byte;
 use crate::warnings::StageWarnings;
 use arrow_array::{new_null_array, ArrayRef, RecordBatch, RecordBatchOptions, StringArray};
 use arrow_schema::{DataType, Field, Schema};
@@ -118,18 +119,6 @@ impl OpConfig for CsvSinkConfig {
         Ok(sink(move || {
             CsvFile::create(path, columns, delimiter, &warnings)
         }))
-    }
-}
-
-/// The byte of the one-character `delimiter` (the sources' `csv` reads
-/// its own the same way).
-fn delimiter_byte(text: &str) -> Result<u8, OpError> {
-    match text.as_bytes() {
-        [byte] if byte.is_ascii() => Ok(*byte),
-        _ => Err(OpError::param(
-            "delimiter",
-            "expected one ASCII character, like \",\", \";\" or \"\\t\"",
-        )),
     }
 }
 

@@ -245,7 +245,7 @@ impl CsvSourceConfig {
     /// How the files are read.
     fn format(&self) -> Result<CsvFormat, OpError> {
         let mut format = CsvFormat {
-            delimiter: delimiter_byte(&self.delimiter, "delimiter")?,
+            delimiter: delimiter_byte(&self.delimiter)?,
             header: self.header,
             infer_types: self.infer_types,
             sample_rows: SAMPLE_ROWS,
@@ -325,12 +325,13 @@ pub(crate) fn column_types(
         .collect()
 }
 
-/// The one-byte delimiter `text`, the value of the parameter `param`.
-fn delimiter_byte(text: &str, param: &str) -> Result<u8, OpError> {
+/// The byte of the one-character `delimiter` `text`, for the source and
+/// the sink `csv` alike.
+pub(crate) fn delimiter_byte(text: &str) -> Result<u8, OpError> {
     match text.as_bytes() {
         [byte] if byte.is_ascii() => Ok(*byte),
         _ => Err(OpError::param(
-            param,
+            "delimiter",
             "expected one ASCII character, like \",\", \";\" or \"\\t\"",
         )),
     }

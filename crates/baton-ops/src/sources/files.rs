@@ -101,7 +101,7 @@ pub struct FilesSourceConfig {
     #[serde(default)]
     pub order: FileOrder,
     /// The seed of a shuffled order.
-    #[serde(default = "seed_zero")]
+    #[serde(default)]
     pub seed: Seed,
     /// `"i/n"`: only the files whose index in the sorted list is i modulo n.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -109,11 +109,6 @@ pub struct FilesSourceConfig {
     /// Read each file into the payload (false: only `path` and `size`).
     #[serde(default = "yes")]
     pub read: bool,
-}
-
-/// The default `seed`: 0.
-pub(crate) fn seed_zero() -> Seed {
-    Seed(0)
 }
 
 fn yes() -> bool {

@@ -22,6 +22,9 @@ mod webdataset;
 
 use crate::registry::OpDef;
 
+/// The delimiter of the sink `csv` is read as the source's.
+#[cfg(feature = "csv")]
+pub(crate) use self::csv::delimiter_byte;
 pub(crate) use self::paths::matching;
 
 /// The sources' typed parameters (see [`crate::config`]).

@@ -55,7 +55,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::SourceError;
-use super::files::{seed_zero, shard_and_order, FileOrder, Shard};
+use super::files::{shard_and_order, FileOrder, Shard};
 use super::text::open;
 use crate::item::{Item, Payload, Tensor};
 use crate::registry::{
@@ -163,7 +163,7 @@ pub struct WebdatasetSourceConfig {
     #[serde(default)]
     pub order: FileOrder,
     /// The seed of a shuffled order.
-    #[serde(default = "seed_zero")]
+    #[serde(default)]
     pub seed: Seed,
     /// `"i/n"`: only the shards whose index in the sorted list is i modulo
     /// n (one of n workers).

@@ -1,7 +1,7 @@
 """Type stubs of baton's native module (re-exported by ``baton``)."""
 
 import os
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 class Error(Exception):
     """Every error baton raises."""
@@ -16,6 +16,9 @@ class StageError(Error):
     """The stage's name."""
     item: int
     """The item's number, counted from 0 at the source."""
+
+class Warning(UserWarning):
+    """What a stage warns of, issued once its run ends."""
 
 class Run(Iterator[Dict[str, Any]]):
     """One run of a pipeline: an iterator of dicts."""
@@ -48,6 +51,22 @@ class Pipeline:
         trace: bool = False,
     ) -> "Pipeline":
         """Reads and checks a pipeline file (raises PipelineFileError)."""
+    @staticmethod
+    def from_text(
+        text: str,
+        *,
+        name: str = "pipeline",
+        functions: Optional[Mapping[str, Callable[[Dict[str, Any]], Any]]] = None,
+        threads: Optional[int] = None,
+        trace: bool = False,
+    ) -> "Pipeline":
+        """A pipeline from a pipeline file's text; `functions` are the
+        callables its `python` stages name."""
+    @property
+    def epoch(self) -> int:
+        """The epoch the next `for` runs (seeded stages draw anew each epoch)."""
+    def set_epoch(self, epoch: int) -> None:
+        """Makes the next `for` run epoch `epoch`."""
     @property
     def name(self) -> str: ...
     @property
@@ -60,3 +79,19 @@ class Pipeline:
         """Stops every run started from it that is still going."""
     def __enter__(self) -> "Pipeline": ...
     def __exit__(self, *args: object) -> None: ...
+
+def run(
+    path: Union[str, "os.PathLike[str]"],
+    *,
+    overrides: Optional[Mapping[str, Any]] = None,
+    env: Optional[Mapping[str, str]] = None,
+    threads: Optional[int] = None,
+    report: Optional[Union[str, "os.PathLike[str]"]] = None,
+) -> Dict[str, Any]:
+    """Runs a pipeline file that ends in a sink; returns its summary."""
+
+def ops() -> List[Tuple[str, str, str]]:
+    """Every built-in op as (name, kind, summary)."""
+
+def pipeline_text(pipeline: Mapping[str, Any], stages: Sequence[Mapping[str, Any]]) -> str:
+    """The text of a pipeline file with these tables."""

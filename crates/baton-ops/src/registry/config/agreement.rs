@@ -116,6 +116,7 @@ fn every_op_config_agrees_with_its_table_and_every_op_has_one() {
         agrees::<StdinConfig>(),
         agrees::<IdxConfig>(),
         agrees::<JsonParseConfig>(),
+        agrees::<PythonConfig>(),
         agrees::<SelectConfig>(),
         agrees::<RenameConfig>(),
         agrees::<HashConfig>(),
