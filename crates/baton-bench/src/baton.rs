@@ -4,17 +4,25 @@
 //! workload's stages with the modes WORKLOADS.md gives them, and a serial
 //! in-order fold as the sink. The stage functions are the ones the
 //! sequential baseline calls.
+//!
+//! A workload's tuned stages are the ones whose replicas matter: the
+//! blocking stage of W4 ("fetch") and of W7 ("work"), every parallel stage
+//! of the others. [`Implementation::BatonReplicas`] sets their replicas;
+//! [`Implementation::BatonAuto`] puts every parallel stage on auto.
 
 use baton_engine::{Config, Mode, Pipeline, PipelineError};
 
 use crate::checksum::{fold_checksum, INITIAL_CHECKSUM};
+use crate::run::Implementation;
 use crate::spin::spin;
 use crate::stages::{self, FetchLatency};
 use crate::workload::Workload;
 
 /// Runs `workload` over items `0..items` on baton with `threads` worker
-/// threads (and `threads` replicas per parallel stage), returning the sink's
-/// checksum.
+/// threads and the replicas `setting` gives (any but
+/// [`Implementation::Sequential`], which runs as [`Implementation::Baton`]:
+/// `threads` replicas per CPU stage, the hand-set count for a blocking
+/// one), returning the sink's checksum.
 ///
 /// # Errors
 ///
@@ -24,16 +32,37 @@ use crate::workload::Workload;
 ///
 /// ```
 /// use baton_bench::baton::run_baton;
+/// use baton_bench::run::Implementation;
 /// use baton_bench::sequential::run_sequential;
 /// use baton_bench::stages::FetchLatency;
 /// use baton_bench::workload::Workload;
 ///
-/// let checksum = run_baton(Workload::W1, 1_000, 2).unwrap();
+/// let checksum = run_baton(Workload::W1, 1_000, 2, Implementation::Baton).unwrap();
 /// assert_eq!(checksum, run_sequential(Workload::W1, 1_000, FetchLatency::Skip));
+/// let auto = run_baton(Workload::W4, 50, 2, Implementation::BatonAuto).unwrap();
+/// assert_eq!(auto, run_sequential(Workload::W4, 50, FetchLatency::Skip));
 /// ```
-pub fn run_baton(workload: Workload, items: u64, threads: usize) -> Result<u64, PipelineError> {
+pub fn run_baton(
+    workload: Workload,
+    items: u64,
+    threads: usize,
+    setting: Implementation,
+) -> Result<u64, PipelineError> {
     let config = Config::default().threads(threads);
-    let parallel = || Mode::parallel(threads);
+    // W4's and W7's tuned stage is their blocking one; their CPU stages
+    // keep one replica per thread but on auto.
+    let has_blocking = matches!(workload, Workload::W4 | Workload::W7);
+    let parallel = || match setting {
+        Implementation::BatonAuto => Mode::auto(),
+        Implementation::BatonReplicas(n) if !has_blocking => Mode::parallel(n),
+        _ => Mode::parallel(threads),
+    };
+    // A blocking stage, whose hand-set replicas are `hand`.
+    let blocking = |hand: usize| match setting {
+        Implementation::BatonAuto => Mode::auto().blocking(),
+        Implementation::BatonReplicas(n) => Mode::parallel(n).blocking(),
+        Implementation::Baton | Implementation::Sequential => Mode::parallel(hand).blocking(),
+    };
     match workload {
         Workload::W1 => Pipeline::from_iter(0..items)
             .config(config)
@@ -55,10 +84,9 @@ pub fn run_baton(workload: Workload, items: u64, threads: usize) -> Result<u64, 
             .fold(INITIAL_CHECKSUM, fold_checksum),
         Workload::W4 => Pipeline::from_iter(0..items)
             .config(config)
-            .map(
-                Mode::parallel(stages::W4_FETCHES_IN_FLIGHT).blocking(),
-                |v: u64| stages::w4_fetch(v, FetchLatency::Sleep),
-            )
+            .map(blocking(stages::W4_FETCHES_IN_FLIGHT), |v: u64| {
+                stages::w4_fetch(v, FetchLatency::Sleep)
+            })
             .map(parallel(), |v: u64| spin(stages::W4_COMPUTE_SPIN, v))
             .fold(INITIAL_CHECKSUM, fold_checksum),
         Workload::W5 => Pipeline::from_iter((0..items).map(stages::w5_buffer))
@@ -71,10 +99,9 @@ pub fn run_baton(workload: Workload, items: u64, threads: usize) -> Result<u64, 
             .fold(INITIAL_CHECKSUM, fold_checksum),
         Workload::W7 => Pipeline::from_iter(0..items)
             .config(config)
-            .map(
-                Mode::parallel(stages::W7_WORK_IN_FLIGHT).blocking(),
-                move |v: u64| stages::w7_work(v, items, FetchLatency::Sleep),
-            )
+            .map(blocking(stages::W7_WORK_IN_FLIGHT), move |v: u64| {
+                stages::w7_work(v, items, FetchLatency::Sleep)
+            })
             .map(parallel(), |v: u64| spin(stages::W7_AFTER_SPIN, v))
             .fold(INITIAL_CHECKSUM, fold_checksum),
     }

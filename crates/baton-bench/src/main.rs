@@ -39,13 +39,30 @@ struct Cli {
     #[arg(long, value_name = "P")]
     threads: Option<NonZeroUsize>,
 
+    /// Baton's replicas: as hand-set per workload (`hand`), every parallel
+    /// stage on auto (`auto`, the impl `baton-auto`), or a sweep of one
+    /// count for the workload's tuned stages (`baton-replicas-N`, N = 1,
+    /// 2, 4, ... up to twice the cores for CPU stages, 256 for a blocking
+    /// one), then auto, with the best of the sweep against auto on stderr.
+    #[arg(long, value_enum, default_value_t = Tune::Hand)]
+    tune: Tune,
+
     /// Times to repeat each (workload, impl) run; one JSON line per run.
     #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     runs: u32,
 
-    /// Run exactly one run in this process (used by the parent process).
-    #[arg(long, hide = true)]
-    child: bool,
+    /// Run exactly one run in this process (used by the parent process),
+    /// on this implementation.
+    #[arg(long, hide = true, value_name = "IMPL")]
+    child: Option<Implementation>,
+}
+
+/// The `--tune` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Tune {
+    Hand,
+    Auto,
+    Sweep,
 }
 
 /// The `--workload` values: one workload, or all of them in order.
@@ -92,13 +109,39 @@ enum ImplChoice {
 }
 
 impl ImplChoice {
-    fn implementations(self) -> Vec<Implementation> {
+    /// The runs of `workload` to make, baton's as `tune` says.
+    fn implementations(self, tune: Tune, workload: Workload, cores: usize) -> Vec<Implementation> {
+        let baton = match tune {
+            Tune::Hand => vec![Implementation::Baton],
+            Tune::Auto => vec![Implementation::BatonAuto],
+            Tune::Sweep => sweep(workload, cores)
+                .into_iter()
+                .map(Implementation::BatonReplicas)
+                .chain([Implementation::BatonAuto])
+                .collect(),
+        };
         match self {
-            ImplChoice::Baton => vec![Implementation::Baton],
+            ImplChoice::Baton => baton,
             ImplChoice::Sequential => vec![Implementation::Sequential],
-            ImplChoice::All => vec![Implementation::Sequential, Implementation::Baton],
+            ImplChoice::All => [Implementation::Sequential]
+                .into_iter()
+                .chain(baton)
+                .collect(),
         }
     }
+}
+
+/// The replica counts a sweep tries for `workload`'s tuned stages: powers
+/// of two up to 256 for a blocking stage, up to twice the cores for CPU
+/// stages (more replicas than workers cannot run at once).
+fn sweep(workload: Workload, cores: usize) -> Vec<usize> {
+    let most = match workload {
+        Workload::W4 | Workload::W7 => 256,
+        _ => 2 * cores,
+    };
+    std::iter::successors(Some(1usize), |n| Some(n * 2))
+        .take_while(|&n| n <= most)
+        .collect()
 }
 
 fn main() -> ExitCode {
@@ -122,21 +165,18 @@ fn run(cli: &Cli) -> Result<()> {
             .context("finding the number of cores; pass --threads")?
             .get(),
     };
-    if cli.child {
-        run_child(cli, cores)
+    if let Some(implementation) = cli.child {
+        run_child(cli, implementation, cores)
     } else {
         run_parent(cli, cores)
     }
 }
 
 /// Child side: run the one requested run and print its JSON line.
-fn run_child(cli: &Cli, cores: usize) -> Result<()> {
-    let (workload, implementation) = match (
-        cli.workload.workloads().as_slice(),
-        cli.implementation.implementations().as_slice(),
-    ) {
-        (&[workload], &[implementation]) => (workload, implementation),
-        _ => bail!("--child runs one workload on one implementation, not `all`"),
+fn run_child(cli: &Cli, implementation: Implementation, cores: usize) -> Result<()> {
+    let workload = match cli.workload.workloads().as_slice() {
+        &[workload] => workload,
+        _ => bail!("--child runs one workload, not `all`"),
     };
     let items = cli.items.unwrap_or(workload.default_items());
     let spec = RunSpec {
@@ -164,7 +204,12 @@ fn run_parent(cli: &Cli, cores: usize) -> Result<()> {
     let mut total = 0;
     for workload in cli.workload.workloads() {
         let items = cli.items.unwrap_or(workload.default_items());
-        for implementation in cli.implementation.implementations() {
+        let mut rates: Vec<(Implementation, Vec<u64>)> = Vec::new();
+        for implementation in cli
+            .implementation
+            .implementations(cli.tune, workload, cores)
+        {
+            let mut rate = Vec::new();
             for run in 1..=cli.runs {
                 total += 1;
                 let label = format!("{workload} {implementation} run {run}/{}", cli.runs);
@@ -176,7 +221,8 @@ fn run_parent(cli: &Cli, cores: usize) -> Result<()> {
                     cores,
                 };
                 match run_in_child(&exe, spec) {
-                    Ok(line) => {
+                    Ok((line, items_per_s)) => {
+                        rate.push(items_per_s);
                         let mut stdout = io::stdout().lock();
                         writeln!(stdout, "{line}").context("writing a report to stdout")?;
                         stdout.flush().context("writing a report to stdout")?;
@@ -187,6 +233,10 @@ fn run_parent(cli: &Cli, cores: usize) -> Result<()> {
                     }
                 }
             }
+            rates.push((implementation, rate));
+        }
+        if cli.tune == Tune::Sweep {
+            eprintln!("baton-bench: {}", sweep_verdict(workload, &rates));
         }
     }
     if !failed.is_empty() {
@@ -199,13 +249,38 @@ fn run_parent(cli: &Cli, cores: usize) -> Result<()> {
     Ok(())
 }
 
+/// The best setting of a sweep against auto, by median items/s.
+fn sweep_verdict(workload: Workload, rates: &[(Implementation, Vec<u64>)]) -> String {
+    let median = |rates: &[u64]| {
+        let mut sorted = rates.to_vec();
+        sorted.sort_unstable();
+        sorted.get(sorted.len() / 2).copied()
+    };
+    let best = rates
+        .iter()
+        .filter(|(i, _)| matches!(i, Implementation::BatonReplicas(_)))
+        .filter_map(|(i, r)| Some((*i, median(r)?)))
+        .max_by_key(|&(_, rate)| rate);
+    let auto = rates
+        .iter()
+        .find(|(i, _)| *i == Implementation::BatonAuto)
+        .and_then(|(_, r)| median(r));
+    match (best, auto) {
+        (Some((best, best_rate)), Some(auto)) => format!(
+            "{workload} sweep: best {best} at {best_rate} items/s; baton-auto {auto} items/s = {:.3} of it",
+            auto as f64 / best_rate as f64
+        ),
+        _ => format!("{workload} sweep: no verdict (a run failed)"),
+    }
+}
+
 /// Runs `spec` in a fresh process of this executable and returns the JSON
-/// line it printed, after checking that it is a well-formed report.
-fn run_in_child(exe: &Path, spec: RunSpec) -> Result<String> {
+/// line it printed, after checking that it is a well-formed report, with
+/// its items/s.
+fn run_in_child(exe: &Path, spec: RunSpec) -> Result<(String, u64)> {
     let output = Command::new(exe)
-        .arg("--child")
+        .args(["--child", &spec.implementation.name()])
         .args(["--workload", spec.workload.id()])
-        .args(["--impl", spec.implementation.name()])
         .args(["--n", &spec.items.to_string()])
         .args(["--threads", &spec.cores.to_string()])
         .stdin(Stdio::null())
@@ -235,5 +310,5 @@ fn run_in_child(exe: &Path, spec: RunSpec) -> Result<String> {
         spec.workload,
         spec.implementation
     );
-    Ok(line.to_owned())
+    Ok((line.to_owned(), report.items_per_s))
 }

@@ -18,6 +18,12 @@ use crate::workload::Workload;
 
 /// Which implementation runs a workload.
 ///
+/// Baton comes in three settings of its replicas: the hand-set ones
+/// (`baton`, what [`crate::baton`] gives each workload), every knob on
+/// auto (`baton-auto`, the tuner of [`baton_engine::Mode::auto`]), and one
+/// count for the workload's tuned stages (`baton-replicas-N`, what a sweep
+/// tries).
+///
 /// # Examples
 ///
 /// ```
@@ -25,12 +31,19 @@ use crate::workload::Workload;
 ///
 /// assert_eq!(Implementation::Sequential.to_string(), "sequential");
 /// assert_eq!(serde_json::to_string(&Implementation::Baton).unwrap(), "\"baton\"");
+/// assert_eq!(Implementation::BatonReplicas(16).to_string(), "baton-replicas-16");
+/// assert_eq!("baton-auto".parse::<Implementation>(), Ok(Implementation::BatonAuto));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(into = "String", try_from = "String")]
 pub enum Implementation {
-    /// A baton pipeline ([`crate::baton`]).
+    /// A baton pipeline with the hand-set replicas ([`crate::baton`]).
     Baton,
+    /// A baton pipeline whose parallel stages are all on auto.
+    BatonAuto,
+    /// A baton pipeline whose tuned stages (see [`crate::baton`]) have
+    /// this many replicas.
+    BatonReplicas(usize),
     /// One thread, every stage of one item before the next
     /// ([`crate::sequential`]).
     Sequential,
@@ -46,17 +59,70 @@ impl Implementation {
     ///
     /// assert_eq!(Implementation::Baton.name(), "baton");
     /// ```
-    pub fn name(self) -> &'static str {
+    pub fn name(self) -> String {
         match self {
-            Implementation::Baton => "baton",
-            Implementation::Sequential => "sequential",
+            Implementation::Baton => "baton".into(),
+            Implementation::BatonAuto => "baton-auto".into(),
+            Implementation::BatonReplicas(n) => format!("baton-replicas-{n}"),
+            Implementation::Sequential => "sequential".into(),
         }
+    }
+
+    /// Whether baton runs it (any setting).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_bench::run::Implementation;
+    ///
+    /// assert!(Implementation::BatonAuto.is_baton());
+    /// assert!(!Implementation::Sequential.is_baton());
+    /// ```
+    pub fn is_baton(self) -> bool {
+        self != Implementation::Sequential
     }
 }
 
 impl fmt::Display for Implementation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.write_str(&self.name())
+    }
+}
+
+impl std::str::FromStr for Implementation {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "baton" => Ok(Implementation::Baton),
+            "baton-auto" => Ok(Implementation::BatonAuto),
+            "sequential" => Ok(Implementation::Sequential),
+            _ => name
+                .strip_prefix("baton-replicas-")
+                .and_then(|n| n.parse().ok())
+                .filter(|&n| n > 0)
+                .map(Implementation::BatonReplicas)
+                .ok_or_else(|| {
+                    format!(
+                        "unknown implementation `{name}`: expected baton, baton-auto, \
+                         baton-replicas-N or sequential"
+                    )
+                }),
+        }
+    }
+}
+
+impl From<Implementation> for String {
+    fn from(implementation: Implementation) -> String {
+        implementation.name()
+    }
+}
+
+impl TryFrom<String> for Implementation {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        name.parse()
     }
 }
 
@@ -130,7 +196,7 @@ pub fn run_once(spec: RunSpec) -> Result<RunReport, BenchError> {
     let start = Instant::now();
     let checksum = match implementation {
         Implementation::Sequential => run_sequential(workload, items, FetchLatency::Sleep),
-        Implementation::Baton => run_baton(workload, items, cores)
+        baton => run_baton(workload, items, cores, baton)
             .map_err(|source| BenchError::Pipeline { workload, source })?,
     };
     let seconds = start.elapsed().as_secs_f64();
@@ -143,7 +209,7 @@ pub fn run_once(spec: RunSpec) -> Result<RunReport, BenchError> {
 
     let expected = match implementation {
         Implementation::Sequential => checksum,
-        Implementation::Baton => run_sequential(workload, items, FetchLatency::Skip),
+        _ => run_sequential(workload, items, FetchLatency::Skip),
     };
     if checksum != expected {
         return Err(BenchError::ChecksumMismatch {

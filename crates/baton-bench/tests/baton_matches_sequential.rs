@@ -6,6 +6,7 @@ use std::thread;
 use std::time::Duration;
 
 use baton_bench::baton::run_baton;
+use baton_bench::run::Implementation;
 use baton_bench::sequential::run_sequential;
 use baton_bench::stages::FetchLatency;
 use baton_bench::workload::Workload;
@@ -14,19 +15,37 @@ use baton_bench::workload::Workload;
 /// instead of hanging it.
 const WATCHDOG: Duration = Duration::from_secs(120);
 
+/// Hand-set, on auto, and with one replica count for the tuned stages.
 fn assert_baton_matches_sequential(workload: Workload, items: u64, threads: usize) {
+    for setting in [
+        Implementation::Baton,
+        Implementation::BatonAuto,
+        Implementation::BatonReplicas(3),
+    ] {
+        assert_setting_matches_sequential(workload, items, threads, setting);
+    }
+}
+
+fn assert_setting_matches_sequential(
+    workload: Workload,
+    items: u64,
+    threads: usize,
+    setting: Implementation,
+) {
     let (done, finished) = mpsc::channel();
     thread::spawn(move || {
-        let _ = done.send(run_baton(workload, items, threads));
+        let _ = done.send(run_baton(workload, items, threads, setting));
     });
     let baton = match finished.recv_timeout(WATCHDOG) {
-        Ok(result) => result.unwrap_or_else(|error| panic!("{workload} on baton failed: {error}")),
+        Ok(result) => {
+            result.unwrap_or_else(|error| panic!("{workload} on {setting} failed: {error}"))
+        }
         Err(_) => panic!("{workload} on baton with {items} items did not finish in {WATCHDOG:?}"),
     };
     let sequential = run_sequential(workload, items, FetchLatency::Skip);
     assert_eq!(
         baton, sequential,
-        "{workload}, {items} items, {threads} threads: baton {baton:#018x}, sequential {sequential:#018x}"
+        "{workload}, {items} items, {threads} threads: {setting} {baton:#018x}, sequential {sequential:#018x}"
     );
 }
 

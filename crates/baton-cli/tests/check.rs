@@ -101,8 +101,11 @@ fn replicas_need_a_parallel_stage_and_a_number() {
     );
     let auto = format!("[[stage]]\nop = \"range\"\nend = 5\n\n[[stage]]\nop = \"delay\"\nms = 1\nreplicas = \"auto\"\n{SINK}");
     let (code, shown) = check(&auto);
+    assert_eq!(code, 0, "{shown}");
+    let word = format!("[[stage]]\nop = \"range\"\nend = 5\n\n[[stage]]\nop = \"delay\"\nms = 1\nreplicas = \"many\"\n{SINK}");
+    let (code, shown) = check(&word);
     assert_eq!(code, 2);
-    assert!(shown.contains("autotuning"), "{shown}");
+    assert!(shown.contains("a whole number (or \"auto\")"), "{shown}");
 }
 
 #[test]

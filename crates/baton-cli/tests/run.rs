@@ -441,3 +441,64 @@ fn the_live_view_has_colour_unless_no_color_or_color_never_says_otherwise() {
         "--color always gave no colour"
     );
 }
+
+#[test]
+fn auto_replicas_are_tuned_shown_and_explained() {
+    // A stage that waits 2 ms an item: with one replica per thread it
+    // would take 2 s over 2,000 items on two threads; tuned, it hides the
+    // waits behind many replicas.
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "p.toml",
+        "[[stage]]\nop = \"range\"\nend = 2000\n\n[[stage]]\nname = \"wait\"\nop = \"delay\"\nms = 2\nreplicas = \"auto\"\n\n[[stage]]\nop = \"discard\"\n",
+    );
+    let stats = dir.path().join("stats.json");
+    let output = baton()
+        .args(["run", "--threads", "2", "--explain-tuning", "--stats"])
+        .arg(&stats)
+        .arg(&file)
+        .output()
+        .unwrap();
+    let shown = stderr(&output);
+    assert!(output.status.success(), "{shown}");
+    assert!(shown.contains("parallel(auto: "), "{shown}");
+    let line = shown
+        .lines()
+        .find(|l| l.starts_with("tuning: stage `wait`:"))
+        .unwrap_or_else(|| panic!("no tuning line: {shown}"));
+    assert!(line.contains("waits"), "{line}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    let wait = &json["stages"][0];
+    assert_eq!(wait["name"], "wait");
+    let replicas = wait["replicas"].as_u64().unwrap();
+    assert!(replicas > 8, "the tuner kept {replicas} replicas: {shown}");
+    assert!(wait["tuning"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{replicas} replicas")));
+    let over_time: Vec<u64> = json["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stages"][0]["replicas"].as_u64().unwrap())
+        .collect();
+    assert_eq!(over_time.first(), Some(&2), "starts at one per thread");
+    assert!(over_time.iter().any(|&r| r > 8), "{over_time:?}");
+
+    // `--replicas STAGE=auto` on a stage the file sets a number for.
+    let fixed = write(
+        dir.path(),
+        "fixed.toml",
+        "[[stage]]\nop = \"range\"\nend = 50\n\n[[stage]]\nname = \"wait\"\nop = \"delay\"\nms = 1\nreplicas = 3\n\n[[stage]]\nop = \"discard\"\n",
+    );
+    let output = baton()
+        .args(["run", "--explain-tuning", "--replicas", "wait=auto"])
+        .arg(&fixed)
+        .output()
+        .unwrap();
+    let shown = stderr(&output);
+    assert!(output.status.success(), "{shown}");
+    assert!(shown.contains("tuning: stage `wait`:"), "{shown}");
+}

@@ -468,6 +468,7 @@ impl Plan {
             op: first.op,
             mode: ModeKind::Parallel,
             replicas: None,
+            auto_replicas: false,
             blocking: false,
             buffer: None,
             on_error: first.on_error,

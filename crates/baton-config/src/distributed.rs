@@ -529,6 +529,7 @@ impl Built {
             op: first.op,
             mode: ModeKind::Parallel,
             replicas: Some(replicas.max(1)),
+            auto_replicas: false,
             blocking: true,
             buffer: first.buffer,
             on_error: segment.on_error,

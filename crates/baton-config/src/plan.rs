@@ -89,6 +89,9 @@ pub struct PlannedStage {
     /// a parallel stage has them; unset, it gets one per CPU thread (see
     /// [`PlannedStage::engine_mode`], the one place that decides).
     pub replicas: Option<usize>,
+    /// Whether the engine tunes its replicas while it runs (`replicas =
+    /// "auto"`; `replicas` is then unset).
+    pub auto_replicas: bool,
     /// Whether it waits on I/O (runs on threads of its own).
     pub blocking: bool,
     /// Most items queued in front of it, if bounded.
@@ -158,9 +161,14 @@ impl PlannedStage {
     /// assert_eq!(rename.engine_mode(8).replicas(), 8);
     /// rename.replicas = Some(3);
     /// assert_eq!(rename.engine_mode(8).replicas(), 3);
+    /// rename.auto_replicas = true;
+    /// assert!(rename.engine_mode(8).is_auto());
     /// ```
     pub fn engine_mode(&self, threads: usize) -> Mode {
-        let mode = self.mode.with_replicas(self.replicas.unwrap_or(threads));
+        let mode = match self.auto_replicas && self.mode == ModeKind::Parallel {
+            true => Mode::auto(),
+            false => self.mode.with_replicas(self.replicas.unwrap_or(threads)),
+        };
         if self.blocking {
             mode.blocking()
         } else {

@@ -97,7 +97,11 @@ pub(crate) fn read_stage(
     check_place(reader, table, op);
     let name = read_name(reader, table, op, names);
     let mode = read_mode(reader, table, op);
-    let replicas = read_replicas(reader, table, mode);
+    let (replicas, auto_replicas) = match read_replicas(reader, table, mode) {
+        Some(Replicas::Auto) => (None, true),
+        Some(Replicas::Count(n)) => (Some(n), false),
+        None => (None, false),
+    };
     let buffer = read_buffer(reader, table);
     let on_error = read_error_policy(reader, table);
     let dead_letter = read_dead_letter(reader, table, on_error);
@@ -122,6 +126,7 @@ pub(crate) fn read_stage(
         op,
         mode,
         replicas,
+        auto_replicas,
         blocking: op.modes.blocking,
         buffer,
         on_error,
@@ -295,22 +300,26 @@ fn read_mode(reader: &mut Reader<'_>, table: &StageTable<'_, '_>, op: &OpDef) ->
     mode
 }
 
-/// `replicas`: a parallel stage's count, if the file sets one (unset, the
-/// engine mode gets one per thread: see [`PlannedStage::engine_mode`]).
+/// What `replicas` says.
+enum Replicas {
+    Count(usize),
+    Auto,
+}
+
+/// `replicas`: a parallel stage's count or `"auto"`, if the file sets one
+/// (unset, the engine mode gets one per thread: see
+/// [`PlannedStage::engine_mode`]).
 fn read_replicas(
     reader: &mut Reader<'_>,
     table: &StageTable<'_, '_>,
     mode: ModeKind,
-) -> Option<usize> {
+) -> Option<Replicas> {
     let entry = table.get("replicas")?;
-    if entry.as_str() == Some("auto") {
-        let message = "`replicas = \"auto\"` needs autotuning, which baton does not have yet";
-        reader
-            .key_error("replicas", Some(entry.span()), message)
-            .set_help("give a number of replicas");
-        return None;
-    }
-    let n = reader.whole(entry, "a whole number (or \"auto\")", 1, MAX_COUNT)?;
+    let auto = entry.as_str() == Some("auto");
+    let n = match auto {
+        true => 0,
+        false => reader.whole(entry, "a whole number (or \"auto\")", 1, MAX_COUNT)?,
+    };
     if mode != ModeKind::Parallel {
         let message = format!(
             "`replicas` needs `mode = \"parallel\"`; this stage is {}",
@@ -321,7 +330,10 @@ fn read_replicas(
             .set_help("set mode = \"parallel\" or drop `replicas`");
         return None;
     }
-    usize::try_from(n).ok()
+    match auto {
+        true => Some(Replicas::Auto),
+        false => usize::try_from(n).ok().map(Replicas::Count),
+    }
 }
 
 /// `buffer`: the most items queued in front of the stage, if bounded.

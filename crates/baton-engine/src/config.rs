@@ -21,6 +21,11 @@ use std::time::Duration;
 /// * `linger`: how long an item of a streaming source
 ///   ([`Pipeline::from_stream`](crate::Pipeline::from_stream)) may wait for
 ///   its chunk to fill before the chunk goes on anyway (default 100 ms).
+/// * `cpu_budget`: the cores the tuner may fill ([`Mode::auto`](crate::Mode::auto); default:
+///   `threads`). Leave out the cores a consumer of the output computes on
+///   (a training loop, say).
+/// * `max_auto_replicas`: the most replicas the tuner gives one stage
+///   (default 256): for a blocking stage, the most threads it may have.
 /// * `keep_dead_letters`: skipped items kept for the report when no handler
 ///   takes them as they happen (default 10,000; past it they are counted).
 ///
@@ -43,6 +48,8 @@ pub struct Config {
     pub(crate) sample_every: Duration,
     pub(crate) linger: Duration,
     pub(crate) keep_dead_letters: usize,
+    pub(crate) cpu_budget: Option<usize>,
+    pub(crate) max_auto_replicas: usize,
 }
 
 impl Default for Config {
@@ -58,6 +65,8 @@ impl Default for Config {
             sample_every: Duration::from_millis(10),
             linger: Duration::from_millis(100),
             keep_dead_letters: 10_000,
+            cpu_budget: None,
+            max_auto_replicas: 256,
         }
     }
 }
@@ -84,6 +93,45 @@ impl Config {
     /// ```
     pub fn thread_count(&self) -> usize {
         self.threads
+    }
+
+    /// Sets the cores the tuner may fill with the stages it tunes
+    /// ([`Mode::auto`](crate::Mode::auto)); at least 1. Unset, it is the worker threads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = baton_engine::Config::default().threads(4).cpu_budget(3);
+    /// assert_eq!(c.cpu_cores(), 3);
+    /// ```
+    pub fn cpu_budget(mut self, cores: usize) -> Self {
+        self.cpu_budget = Some(cores.max(1));
+        self
+    }
+
+    /// The cores the tuner may fill: the CPU budget if set, else the worker
+    /// threads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(baton_engine::Config::default().threads(2).cpu_cores(), 2);
+    /// ```
+    pub fn cpu_cores(&self) -> usize {
+        self.cpu_budget.unwrap_or(self.threads)
+    }
+
+    /// Sets the most replicas the tuner gives one [`Mode::auto`](crate::Mode::auto) stage (at
+    /// least 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = baton_engine::Config::default().max_auto_replicas(64);
+    /// ```
+    pub fn max_auto_replicas(mut self, replicas: usize) -> Self {
+        self.max_auto_replicas = replicas.max(1);
+        self
     }
 
     /// Sets the most items in flight between source and sink (at least 1).

@@ -9,6 +9,7 @@ use std::fmt;
 /// | [`Mode::serial_in_order`] | 1 | yes | yes (one state) |
 /// | [`Mode::serial`] | 1 | no (arrival order) | yes (one state) |
 /// | [`Mode::parallel`]`(n)` | up to `n` | no | one state per replica |
+/// | [`Mode::auto`] | tuned while it runs | no | one state per replica |
 ///
 /// Per-item stages (`map`, `filter`, ...) never reorder the stream by
 /// themselves: every item keeps its sequence number, and the next
@@ -38,6 +39,7 @@ pub struct Mode {
     kind: ModeKind,
     replicas: usize,
     blocking: bool,
+    auto: bool,
 }
 
 /// The scheduling discipline of a stage, without its replica count.
@@ -140,6 +142,7 @@ impl Mode {
             kind: ModeKind::SerialInOrder,
             replicas: 1,
             blocking: false,
+            auto: false,
         }
     }
 
@@ -156,6 +159,7 @@ impl Mode {
             kind: ModeKind::Serial,
             replicas: 1,
             blocking: false,
+            auto: false,
         }
     }
 
@@ -172,7 +176,47 @@ impl Mode {
             kind: ModeKind::Parallel,
             replicas,
             blocking: false,
+            auto: false,
         }
+    }
+
+    /// A parallel stage whose replica count the engine tunes while the
+    /// pipeline runs: from what it measures of the stage (time on a core,
+    /// time waiting, throughput of the stages around it), within the run's
+    /// CPU budget and its most replicas ([`crate::Config::cpu_budget`],
+    /// [`crate::Config::max_auto_replicas`]). Mostly useful with
+    /// [`Mode::blocking`]: a CPU stage's replicas are bounded by the worker
+    /// threads anyway, so it gets one per worker; a blocking stage gets as
+    /// many as hide its waits (Little's law), and fewer again when its cost
+    /// turns from waiting to computing. What it chose, and why, is in the
+    /// stats ([`crate::StageStats::tuning`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::Mode;
+    /// let fetch = Mode::auto().blocking();
+    /// assert!(fetch.is_auto() && fetch.is_blocking());
+    /// assert_eq!(fetch.to_string(), "parallel(auto) blocking");
+    /// ```
+    pub const fn auto() -> Self {
+        Self {
+            kind: ModeKind::Parallel,
+            replicas: 1,
+            blocking: false,
+            auto: true,
+        }
+    }
+
+    /// Whether the engine tunes the stage's replicas ([`Mode::auto`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!baton_engine::Mode::parallel(4).is_auto());
+    /// ```
+    pub const fn is_auto(&self) -> bool {
+        self.auto
     }
 
     /// Marks the stage as one that blocks (I/O, sleeps): it runs on dedicated
@@ -202,7 +246,8 @@ impl Mode {
         self.kind
     }
 
-    /// The replica count asked for (1 for serial stages).
+    /// The replica count asked for (1 for serial stages, and for
+    /// [`Mode::auto`], whose count the engine chooses).
     ///
     /// # Examples
     ///
@@ -250,6 +295,7 @@ impl Mode {
 impl fmt::Display for Mode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
+            ModeKind::Parallel if self.auto => f.write_str("parallel(auto)")?,
             ModeKind::Parallel => write!(f, "parallel({})", self.replicas)?,
             kind => f.write_str(kind.as_str())?,
         }

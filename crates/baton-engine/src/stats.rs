@@ -57,6 +57,9 @@ pub struct StageStats {
     pub skipped: u64,
     /// Retries made.
     pub retries: u64,
+    /// Why the tuner chose `replicas`, for a [`crate::Mode::auto`] stage
+    /// (`None` for the others).
+    pub tuning: Option<String>,
 }
 
 /// Counters of the source.
@@ -368,6 +371,8 @@ pub struct Span {
 pub struct StageSample {
     /// Replicas running.
     pub active: usize,
+    /// Replicas allowed (what the tuner chose, for a [`crate::Mode::auto`] stage).
+    pub replicas: usize,
     /// Items queued in front.
     pub queued_items: usize,
     /// Items taken in so far.
@@ -461,6 +466,18 @@ impl RunReport {
     }
 }
 
+/// A stage's mode as the summary shows it: with the replicas the tuner
+/// chose last, for an auto stage.
+fn mode_now(stage: &StageStats) -> String {
+    match stage.mode.is_auto() {
+        true => stage
+            .mode
+            .to_string()
+            .replace("(auto)", &format!("(auto: {})", stage.replicas)),
+        false => stage.mode.to_string(),
+    }
+}
+
 impl fmt::Display for RunReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.stats;
@@ -495,7 +512,7 @@ impl fmt::Display for RunReport {
                 f,
                 "{:<16} {:<26} {:>10} {:>10} {:>7.0}% {:>7.1} {:>12} {:>7}",
                 stage.name,
-                stage.mode.to_string(),
+                mode_now(stage),
                 stage.items_in,
                 stage.items_out,
                 bound.utilisation * 100.0,

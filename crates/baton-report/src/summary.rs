@@ -231,6 +231,9 @@ pub struct StageSummary {
     pub bound_items_per_s: Option<f64>,
     /// Share of its replicas' time it was busy, 0 to 1.
     pub utilisation: f64,
+    /// Why the tuner chose its replicas (`replicas = "auto"` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuning: Option<String>,
 }
 
 /// What limits a run.
@@ -290,7 +293,7 @@ pub struct SampleSummary {
 /// # Examples
 ///
 /// ```
-/// let sample = baton_report::StageSampleSummary { active: 1, queued_items: 3, items_in: 10, items_out: 10, busy_ns: 5_000 };
+/// let sample = baton_report::StageSampleSummary { active: 1, replicas: 2, queued_items: 3, items_in: 10, items_out: 10, busy_ns: 5_000 };
 /// assert_eq!(sample.queued_items, 3);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -298,6 +301,10 @@ pub struct SampleSummary {
 pub struct StageSampleSummary {
     /// Replicas running.
     pub active: usize,
+    /// Replicas allowed then: what the tuner chose, for an auto stage (0
+    /// in traces of older versions).
+    #[serde(default)]
+    pub replicas: usize,
     /// Items queued in front of it.
     pub queued_items: usize,
     /// Items taken in so far (absent in traces of older versions).
@@ -350,6 +357,7 @@ impl RunSummary {
                 retries: stage.retries,
                 bound_items_per_s: finite(bound.items_per_s),
                 utilisation: exact_in_json(bound.utilisation),
+                tuning: stage.tuning.clone(),
             })
             .collect();
         let bottleneck = stats.bottleneck().map(|b| BottleneckSummary {
@@ -438,6 +446,7 @@ impl StageSampleSummary {
     fn from_stage_sample(sample: &StageSample) -> Self {
         Self {
             active: sample.active,
+            replicas: sample.replicas,
             queued_items: sample.queued_items,
             items_in: sample.items_in,
             items_out: sample.items_out,

@@ -20,8 +20,9 @@ use baton_live::{Live, Notices, View};
 pub(crate) struct RunArgs {
     /// The pipeline file.
     file: PathBuf,
-    /// Sets a stage's replicas: `--replicas parse=8` (repeatable).
-    #[arg(long = "replicas", value_name = "STAGE=N")]
+    /// Sets a stage's replicas: `--replicas parse=8`, or `--replicas
+    /// fetch=auto` to have them tuned while it runs (repeatable).
+    #[arg(long = "replicas", value_name = "STAGE=N|auto")]
     replicas: Vec<String>,
     /// Bounds the queue in front of a stage: `--buffer write=64` (repeatable).
     #[arg(long = "buffer", value_name = "STAGE=N")]
@@ -44,6 +45,10 @@ pub(crate) struct RunArgs {
     /// Shows nothing while running.
     #[arg(long, short)]
     quiet: bool,
+    /// After the run, says why the tuner chose each `replicas = "auto"`
+    /// stage's replicas (from its last measurements).
+    #[arg(long)]
+    explain_tuning: bool,
     #[command(flatten)]
     distributed: super::distributed::DriverArgs,
 }
@@ -63,7 +68,13 @@ fn parse_override(text: &str, what: &str) -> Result<(String, usize), BadArgument
 /// Applies `--replicas` and `--buffer` to the plan, refusing the first bad one.
 fn apply_overrides(plan: &mut Plan, args: &RunArgs) -> Result<(), BadArgument> {
     for text in &args.replicas {
-        let (name, n) = parse_override(text, "replicas")?;
+        let auto = text
+            .split_once('=')
+            .filter(|(_, value)| value.trim() == "auto");
+        let (name, n) = match auto {
+            Some((name, _)) => (name.trim().to_string(), 1),
+            None => parse_override(text, "replicas")?,
+        };
         let stage = plan.stage_mut(&name).map_err(BadArgument)?;
         if n < 1 {
             return Err(BadArgument(format!(
@@ -76,7 +87,8 @@ fn apply_overrides(plan: &mut Plan, args: &RunArgs) -> Result<(), BadArgument> {
                 stage.mode.as_str()
             )));
         }
-        stage.replicas = Some(n);
+        stage.auto_replicas = auto.is_some();
+        stage.replicas = (!stage.auto_replicas).then_some(n);
     }
     for text in &args.buffer {
         let (name, n) = parse_override(text, "buffer")?;
@@ -217,6 +229,9 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             }
             print_dead_letters(&dead_letters);
             print_warnings(&warnings);
+            if args.explain_tuning {
+                print_tuning(&report);
+            }
             write_reports(&name, &report, workers, &args)?;
             if interrupts.stopped() {
                 // The shell's convention for a program that ends on SIGINT:
@@ -366,6 +381,22 @@ fn write_reports(
     Ok(())
 }
 
+/// Why the tuner chose what it did, stage by stage (`--explain-tuning`).
+fn print_tuning(report: &baton_engine::RunReport) {
+    let tuned: Vec<_> = report
+        .stats
+        .stages
+        .iter()
+        .filter_map(|s| Some((&s.name, s.tuning.as_ref()?)))
+        .collect();
+    if tuned.is_empty() {
+        eprintln!("tuning: no stage has replicas = \"auto\"; set it (or --replicas STAGE=auto) to have them tuned");
+    }
+    for (name, why) in tuned {
+        eprintln!("tuning: stage `{name}`: {why}");
+    }
+}
+
 /// The worker processes of a distributed run, after its summary.
 fn print_workers(workers: &[baton_report::WorkerSummary], elapsed_s: f64) {
     if workers.is_empty() {
@@ -464,6 +495,7 @@ pub(crate) fn describe_plan(plan: &Plan, threads: Option<usize>) -> String {
     );
     for (i, stage) in plan.stages.iter().enumerate() {
         let replicas = match stage.mode {
+            baton_engine::ModeKind::Parallel if stage.auto_replicas => " x auto".to_string(),
             baton_engine::ModeKind::Parallel => {
                 format!(" x{}", stage.engine_mode(threads).replicas())
             }

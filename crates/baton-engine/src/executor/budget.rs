@@ -57,6 +57,11 @@ impl Budget {
         self.max_items.store(items, Ordering::Release);
     }
 
+    /// Sets the most chunks in flight; a lower bound takes effect as chunks leave.
+    pub(super) fn set_max_chunks(&self, chunks: usize) {
+        self.max_chunks.store(chunks.max(1), Ordering::Release);
+    }
+
     pub(super) fn items_in_flight(&self) -> usize {
         self.items.load(Ordering::Relaxed)
     }

@@ -47,7 +47,7 @@ pub(super) struct Feeder {
     /// Chunks past the stage and not yet returned to the budget.
     past: AtomicUsize,
     low: usize,
-    high: usize,
+    high: AtomicUsize,
     /// Where threads out of the cycle park (the stage's own signal).
     pub(super) idle: Arc<Signal>,
     /// Where cycling threads wait for room, and how many do.
@@ -71,7 +71,7 @@ impl Feeder {
         Self {
             past: AtomicUsize::new(0),
             low,
-            high: high.max(low + 1),
+            high: AtomicUsize::new(high.max(low + 1)),
             idle,
             room: Signal::default(),
             waiting: AtomicUsize::new(0),
@@ -79,6 +79,11 @@ impl Feeder {
             started: Instant::now(),
             counters,
         }
+    }
+
+    /// Moves the high mark (the stage's replicas or the budget changed).
+    pub(super) fn set_high(&self, high: usize) {
+        self.high.store(high.max(self.low + 1), Ordering::Relaxed);
     }
 
     /// A chunk has passed the stage.
@@ -111,7 +116,7 @@ impl Feeder {
     /// Whether a cycling thread should leave the cycle now because the
     /// stages after it have plenty to do.
     pub(super) fn should_leave(&self) -> bool {
-        self.past.load(Ordering::Acquire) > self.high && self.may_change(1)
+        self.past.load(Ordering::Acquire) > self.high.load(Ordering::Relaxed) && self.may_change(1)
     }
 
     /// What a cycling thread that found the budget full does.

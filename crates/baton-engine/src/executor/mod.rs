@@ -45,7 +45,9 @@ mod sizer;
 mod slot;
 mod snapshot;
 mod source;
+mod thread_times;
 mod trace;
+mod tuner;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -68,6 +70,7 @@ use signal::Signal;
 use sizer::ChunkSizer;
 use slot::{Offer, ReplicaBox, StageSlot};
 use source::SourceSlot;
+use thread_times::{Role, ThreadTimes};
 use trace::SpanRecorder;
 
 /// Which thread is carrying a chunk, and so which stages it may run at once.
@@ -163,6 +166,19 @@ const BLOCKING_PARK_BACKSTOP: Duration = Duration::from_secs(1);
 /// parks when more than this many and half the room left are past it.
 const FEEDER_LOW_WATER_PER_THREAD: usize = 4;
 
+/// The chunks in flight when the user set no bound: 8 per worker, twice
+/// the replicas of the blocking stages, and 8.
+fn default_max_chunks(threads: usize, blocking_replicas: usize) -> usize {
+    8 * threads + 2 * blocking_replicas + 8
+}
+
+/// Past how many chunks beyond a blocking first stage one of its threads
+/// leaves the cycle (see `feeder`): half-way from the low mark to what the
+/// budget leaves beside the stage's own replicas.
+fn feeder_high(low: usize, max_chunks: usize, replicas: usize) -> usize {
+    low + max_chunks.saturating_sub(low + replicas) / 2
+}
+
 /// A running pipeline: its stages, its source, its threads. Everything
 /// outside the executor reaches it through the methods below (start, stop,
 /// abort, join, snapshot, report, replicas, in-flight budget, dead
@@ -211,6 +227,8 @@ pub(crate) struct Run {
     /// When a streaming source wants to be looked at again even if no item
     /// arrives (its linger runs out), in ns from the start; 0: never.
     source_deadline_ns: AtomicU64,
+    /// Where the run's threads spend their time (for the tuner).
+    thread_times: ThreadTimes,
 }
 
 impl std::fmt::Debug for Run {
@@ -270,17 +288,21 @@ impl Run {
             stopping: Arc::clone(&stopping),
             winding_down: Arc::clone(&winding_down),
         };
+        let start_replicas = |mode: crate::Mode| match mode.is_auto() {
+            true => config.threads,
+            false => mode.replicas(),
+        };
         let blocking_replicas: usize = stages
             .iter()
             .filter(|s| s.mode.is_blocking())
-            .map(|s| s.mode.replicas())
+            .map(|s| start_replicas(s.mode))
             .sum();
         let extra: usize = stages.iter().map(|s| s.extra_in_flight).sum();
         let floors: Vec<crate::ChunkFloor> =
             stages.iter().filter_map(|s| s.min_chunk.clone()).collect();
         let max_chunks = config
             .max_chunks_in_flight
-            .unwrap_or(8 * config.threads + 2 * blocking_replicas + 8);
+            .unwrap_or(default_max_chunks(config.threads, blocking_replicas));
         // A stage counts its items as the closest `count_by` before it
         // does, while its items are of that type.
         let mut weigh = source_weigh.clone();
@@ -302,7 +324,7 @@ impl Run {
         // A blocking first stage's threads run the source themselves.
         let feeder = slots.first().filter(|s| s.mode.is_blocking()).map(|first| {
             let low = FEEDER_LOW_WATER_PER_THREAD * config.threads;
-            let high = low + max_chunks.saturating_sub(low + first.mode.replicas()) / 2;
+            let high = feeder_high(low, max_chunks, start_replicas(first.mode));
             Feeder::new(
                 low,
                 high,
@@ -351,7 +373,9 @@ impl Run {
             threads: Mutex::new(Vec::new()),
             blocking_threads: (0..stage_count).map(|_| Default::default()).collect(),
             source_deadline_ns: AtomicU64::new(0),
+            thread_times: ThreadTimes::default(),
         });
+        tuner::Tuner::start(&run);
         if let Err(error) = run.start_threads() {
             run.abort();
             run.join_threads();
@@ -423,6 +447,11 @@ impl Run {
             }
         }
         Ok(())
+    }
+
+    /// Whether the tuner has stages to tune ([`crate::Mode::auto`]).
+    fn is_tuned(&self) -> bool {
+        self.stages.iter().any(|s| s.mode.is_auto())
     }
 
     pub(crate) fn is_done(&self) -> bool {
@@ -510,6 +539,37 @@ impl Run {
         self.cpu.notify_all();
         self.stages[s].signal.notify_all();
         started
+    }
+
+    /// After the tuner changed replicas: starts the threads a blocking
+    /// stage now needs, moves the chunk bound with the blocking replicas
+    /// (unless the user set it), and wakes whoever may now run.
+    fn after_replicas_changed(self: &Arc<Self>) {
+        for (s, slot) in self.stages.iter().enumerate() {
+            if slot.mode.is_blocking() && self.ensure_blocking_threads(s).is_err() {
+                // No more threads to be had: as many replicas as threads.
+                slot.set_limit(self.blocking_threads[s].load(Ordering::Acquire));
+            }
+        }
+        if self.config.max_chunks_in_flight.is_none() {
+            let blocking: usize = self
+                .stages
+                .iter()
+                .filter(|s| s.mode.is_blocking())
+                .map(|s| s.limit.load(Ordering::Relaxed))
+                .sum();
+            let max_chunks = default_max_chunks(self.config.threads, blocking);
+            self.budget.set_max_chunks(max_chunks);
+            if let (Some(feeder), Some(first)) = (&self.budget.feeder, self.stages.first()) {
+                let low = FEEDER_LOW_WATER_PER_THREAD * self.config.threads;
+                let replicas = first.limit.load(Ordering::Relaxed);
+                feeder.set_high(feeder_high(low, max_chunks, replicas));
+            }
+        }
+        self.wake_source_runners();
+        for slot in &self.stages {
+            slot.signal.notify_all();
+        }
     }
 
     /// Sets the most items in flight while the run goes on.
@@ -677,6 +737,9 @@ impl Run {
     }
 
     fn cpu_worker(self: Arc<Self>) {
+        if self.is_tuned() {
+            self.thread_times.register(Role::Worker);
+        }
         while !self.is_done() {
             let seen = self.cpu.prepare();
             if self.find_and_run() {
@@ -693,6 +756,9 @@ impl Run {
     }
 
     fn blocking_worker(self: Arc<Self>, s: usize) {
+        if self.is_tuned() {
+            self.thread_times.register(Role::Blocking(s));
+        }
         let slot = &self.stages[s];
         // A parallel first stage's threads feed themselves from the source
         // and keep their replica from one chunk to the next: no queue and

@@ -1,11 +1,13 @@
 //! The monitor: a thread that samples every stage's queue and replicas at a
 //! fixed interval, for the time each stage waited for input or was blocked
-//! on output, and for the queue fill and throughput over time.
+//! on output, and for the queue fill and throughput over time; it also
+//! runs the tuner ([`super::tuner`]) between samples.
 
 use std::sync::atomic::Ordering;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::tuner::Tuner;
 use super::Run;
 use crate::stats::{Sample, StageSample};
 
@@ -25,6 +27,8 @@ pub(super) struct MonitorState {
     pub(super) source_blocked_ns: f64,
     pub(super) sample_count: u64,
     pub(super) samples: Vec<Sample>,
+    /// Why the tuner chose each auto stage's replicas (`None`: not tuned).
+    pub(super) tuning: Vec<Option<String>>,
     /// Keep one sample in `stride` (doubles when the buffer fills).
     stride: u64,
 }
@@ -39,6 +43,7 @@ impl Monitor {
         Self {
             state: Mutex::new(MonitorState {
                 stages: vec![StageAccumulator::default(); stages],
+                tuning: vec![None; stages],
                 stride: 1,
                 ..Default::default()
             }),
@@ -50,8 +55,9 @@ impl Monitor {
     }
 }
 
-pub(super) fn run(shared: &Run) {
+pub(super) fn run(shared: &Arc<Run>) {
     let every = shared.config.sample_every;
+    let mut tuner = Tuner::new(shared.stages.len());
     let mut last = Instant::now();
     while !shared.is_done() {
         // One wake-up per sample: the run's end wakes the monitor early.
@@ -66,6 +72,7 @@ pub(super) fn run(shared: &Run) {
         }
         let now = Instant::now();
         sample(shared, now.duration_since(last));
+        tuner.step(shared, now);
         last = now;
     }
 }
@@ -95,6 +102,7 @@ pub(super) fn sample(shared: &Run, dt: Duration) {
         }
         stage_samples.push(StageSample {
             active,
+            replicas: limit,
             queued_items,
             items_in: slot.ctx.counters.items_in.load(Ordering::Relaxed),
             items_out: slot.ctx.counters.items_out.load(Ordering::Relaxed),

@@ -22,7 +22,8 @@ impl Run {
             .stages
             .iter()
             .zip(&monitor.stages)
-            .map(|(slot, acc)| {
+            .zip(&monitor.tuning)
+            .map(|((slot, acc), tuning)| {
                 let c = &slot.ctx.counters;
                 StageStats {
                     name: slot.ctx.name.to_string(),
@@ -41,6 +42,7 @@ impl Run {
                     errors: c.errors.load(Ordering::Relaxed),
                     skipped: c.skipped.load(Ordering::Relaxed),
                     retries: c.retries.load(Ordering::Relaxed),
+                    tuning: tuning.clone(),
                 }
             })
             .collect();
