@@ -601,3 +601,15 @@ fn a_python_stage_checks_clean_and_is_named_as_left_to_python() {
     assert_eq!(code, 2, "{shown}");
     assert!(shown.contains("fnction"), "{shown}");
 }
+
+#[test]
+fn an_auto_buffer_is_refused_saying_what_is_tuned_instead() {
+    let file = format!("[[stage]]\nop = \"range\"\nend = 5\n\n[[stage]]\nop = \"delay\"\nms = 1\nbuffer = \"auto\"\n{SINK}");
+    let (code, shown) = check(&file);
+    assert_eq!(code, 2);
+    assert!(
+        shown.contains("`buffer = \"auto\"` is not tuned yet"),
+        "{shown}"
+    );
+    assert!(shown.contains("leave `buffer` out"), "{shown}");
+}

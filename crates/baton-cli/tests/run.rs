@@ -502,3 +502,66 @@ fn auto_replicas_are_tuned_shown_and_explained() {
     assert!(output.status.success(), "{shown}");
     assert!(shown.contains("tuning: stage `wait`:"), "{shown}");
 }
+
+#[test]
+fn what_if_predicts_the_throughput_of_other_replicas_and_refuses_bad_ones() {
+    // 200 items waiting 2 ms each on 2 replicas: the stage limits the run
+    // to about 1,000 items/s; with 8 it would do about four times that.
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "p.toml",
+        "[[stage]]\nop = \"range\"\nend = 200\n\n[[stage]]\nname = \"wait\"\nop = \"delay\"\nms = 2\nreplicas = 2\n\n[[stage]]\nop = \"discard\"\n",
+    );
+    let output = baton()
+        .args(["run", "--threads", "2", "--what-if", "wait.replicas=8"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let shown = stderr(&output);
+    assert!(output.status.success(), "{shown}");
+    let line = shown
+        .lines()
+        .find(|l| l.starts_with("what if wait.replicas=8: about "))
+        .unwrap_or_else(|| panic!("no prediction: {shown}"));
+    assert!(line.ends_with("the limit would be stage `wait`"), "{line}");
+    let number = |text: &str| -> f64 {
+        let (value, unit) = text.trim().split_once(' ').unwrap_or((text.trim(), ""));
+        value.parse::<f64>().unwrap() * if unit.starts_with('k') { 1e3 } else { 1.0 }
+    };
+    let predicted = number(
+        line.split("about ")
+            .nth(1)
+            .unwrap()
+            .split(" items/s")
+            .next()
+            .unwrap(),
+    );
+    let measured = number(
+        line.split("this run: ")
+            .nth(1)
+            .unwrap()
+            .split(')')
+            .next()
+            .unwrap(),
+    );
+    assert!(predicted > 3.0 * measured, "{line}");
+
+    for (bad, says) in [
+        ("nope.replicas=8", "no stage is named `nope`"),
+        (
+            "wait.buffer=8",
+            "changes something else than a stage's replicas",
+        ),
+        ("wait.replicas=0", "needs a whole number of replicas"),
+    ] {
+        let output = baton()
+            .args(["run", "--what-if", bad])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let shown = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{bad}: {shown}");
+        assert!(shown.contains(says), "{bad}: {shown}");
+    }
+}

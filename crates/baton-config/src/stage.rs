@@ -339,6 +339,15 @@ fn read_replicas(
 /// `buffer`: the most items queued in front of the stage, if bounded.
 fn read_buffer(reader: &mut Reader<'_>, table: &StageTable<'_, '_>) -> Option<usize> {
     let entry = table.get("buffer")?;
+    if entry.as_str() == Some("auto") {
+        let message = "`buffer = \"auto\"` is not tuned yet: the tuner sets replicas and the in-flight bound, not a stage's queue";
+        reader
+            .key_error("buffer", Some(entry.span()), message)
+            .set_help(
+            "leave `buffer` out (the in-flight bound keeps memory flat) or give a number of items",
+        );
+        return None;
+    }
     let n = reader.whole(entry, "a whole number of items", 1, MAX_COUNT)?;
     usize::try_from(n).ok()
 }

@@ -83,7 +83,7 @@ pub use pipeline::{Pipeline, StageBuilder};
 pub use source::Interleave;
 pub use stats::{
     Bottleneck, RunReport, Sample, SourceStats, Span, StageBound, StageSample, StageStats,
-    StatsSnapshot,
+    StatsSnapshot, WhatIf,
 };
 
 /// The README's examples, compiled and run as doc tests so they cannot rot.

@@ -60,6 +60,8 @@ fn mode() -> impl Strategy<Value = ModeSpec> {
         4 => (1usize..4).prop_map(ModeSpec::Parallel),
         1 => (1usize..4).prop_map(ModeSpec::Blocking),
         1 => Just(ModeSpec::SerialBlocking),
+        1 => Just(ModeSpec::Auto),
+        1 => Just(ModeSpec::AutoBlocking),
     ]
 }
 

@@ -17,11 +17,12 @@ use rand_chacha::ChaCha8Rng;
 const ROUNDS: usize = 300;
 
 fn random_mode(rng: &mut ChaCha8Rng) -> ModeSpec {
-    match rng.gen_range(0..10) {
+    match rng.gen_range(0..11) {
         0 | 1 => ModeSpec::SerialInOrder,
         2 | 3 => ModeSpec::Serial,
         4..=7 => ModeSpec::Parallel(rng.gen_range(1..5)),
         8 => ModeSpec::Blocking(rng.gen_range(1..4)),
+        9 => ModeSpec::AutoBlocking,
         _ => ModeSpec::SerialBlocking,
     }
 }

@@ -419,3 +419,29 @@ def test_ctrl_c_typed_in_a_terminal_stops_the_loop_cleanly(tmp_path):
             pass
     assert b"interrupted cleanly" in output, output
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 130
+
+
+def test_auto_replicas_are_tuned_and_the_stats_say_why():
+    loader = baton.Pipeline.from_text(
+        textwrap.dedent(
+            """
+            [[stage]]
+            op = "range"
+            end = 2000
+
+            [[stage]]
+            name = "fetch"
+            op = "delay"
+            ms = 2
+            replicas = "auto"
+            """
+        ),
+        threads=2,
+    )
+    run = iter(loader)
+    assert [item["value"] for item in run] == list(range(2000))
+    fetch = run.stats()["stages"][0]
+    assert fetch["name"] == "fetch"
+    # 2 ms waits hidden behind many replicas, and the reason given.
+    assert fetch["replicas"] > 8, fetch
+    assert fetch["tuning"].startswith(f"{fetch['replicas']} replicas"), fetch

@@ -318,3 +318,40 @@ fn a_distributed_run_lists_its_workers_and_keeps_them_in_the_saved_trace() {
     assert_eq!(read.baton.workers, trace.baton.workers);
     assert_eq!(render_html(&read), html);
 }
+
+#[test]
+fn a_tuned_stage_shows_its_replicas_over_time_and_why() {
+    watchdog(LIMIT, || {
+        // A stage that waits 1 ms an item, on auto: the tuner raises its
+        // replicas from one per thread within the first samples.
+        let report = Pipeline::from_iter(0..3_000u32)
+            .config(Config::default().threads(2))
+            .stage("fetch", Mode::auto().blocking())
+            .map(|x| {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                x
+            })
+            .for_each(|_| {})
+            .unwrap();
+        let fetch = report.stage("fetch").unwrap();
+        let why = fetch.tuning.clone().unwrap();
+        let html = render_html(&TraceFile::from_report("tuned", &report));
+        assert!(html.contains("fetch: replicas the tuner allowed, and running"));
+        assert!(html.contains(&format!("Tuned: {why}")), "{why}");
+        // The series: from one per thread to what the tuner chose.
+        let trace = TraceFile::from_report("tuned", &report);
+        let allowed: Vec<usize> = trace
+            .baton
+            .samples
+            .iter()
+            .map(|s| s.stages[0].replicas)
+            .collect();
+        assert_eq!(allowed.first(), Some(&2), "{allowed:?}");
+        assert!(allowed.iter().any(|&r| r > 8), "{allowed:?}");
+        // An untuned stage (the sink) gets no such chart.
+        assert_eq!(
+            html.matches("replicas the tuner allowed").count(),
+            html.matches("fetch: replicas the tuner allowed").count()
+        );
+    });
+}

@@ -49,6 +49,12 @@ pub(crate) struct RunArgs {
     /// stage's replicas (from its last measurements).
     #[arg(long)]
     explain_tuning: bool,
+    /// After the run, predicts from its measurements the throughput with
+    /// other replicas, and what would limit it: `--what-if
+    /// 'decode.replicas=8'`, several changes comma-separated, the flag
+    /// repeatable (one prediction each).
+    #[arg(long = "what-if", value_name = "STAGE.replicas=N,...")]
+    what_if: Vec<String>,
     #[command(flatten)]
     distributed: super::distributed::DriverArgs,
 }
@@ -63,6 +69,61 @@ fn parse_override(text: &str, what: &str) -> Result<(String, usize), BadArgument
         .parse()
         .map_err(|e| BadArgument(format!("--{what} {text}: `{n}` is not a whole number: {e}")))?;
     Ok((stage.trim().to_string(), n))
+}
+
+/// One `--what-if`: the replica counts it sets, by stage name.
+fn parse_what_if(text: &str, plan: &mut Plan) -> Result<Vec<(String, usize)>, BadArgument> {
+    text.split(',')
+        .map(|change| {
+            let bad = |why: &str| BadArgument(format!("--what-if {text}: `{change}` {why}"));
+            let (key, n) = change
+                .split_once('=')
+                .ok_or_else(|| bad("is not STAGE.replicas=N"))?;
+            let stage = key
+                .trim()
+                .strip_suffix(".replicas")
+                .ok_or_else(|| bad("changes something else than a stage's replicas"))?;
+            let n: usize = n
+                .trim()
+                .parse()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| bad("needs a whole number of replicas, at least 1"))?;
+            let planned = plan.stage_mut(stage).map_err(BadArgument)?;
+            if planned.mode != baton_engine::ModeKind::Parallel {
+                return Err(bad(&format!(
+                    "names a {} stage, which has one replica",
+                    planned.mode.as_str()
+                )));
+            }
+            Ok((stage.to_string(), n))
+        })
+        .collect()
+}
+
+/// The `--what-if` predictions, after the run's summary.
+fn print_what_ifs(report: &baton_engine::RunReport, scenarios: &[(String, Vec<(String, usize)>)]) {
+    for (text, changes) in scenarios {
+        let changes: Vec<(&str, usize)> = changes.iter().map(|(s, n)| (s.as_str(), *n)).collect();
+        match report.stats.what_if(&changes) {
+            Ok(then) => eprintln!(
+                "what if {text}: about {} items/s (this run: {}); the limit would be {}",
+                rate(then.items_per_s),
+                rate(then.measured_items_per_s),
+                then.limited_by
+            ),
+            Err(why) => eprintln!("what if {text}: no prediction: {why}"),
+        }
+    }
+}
+
+/// A rate as the summary shows one.
+fn rate(items_per_s: f64) -> String {
+    match items_per_s {
+        r if r >= 1e6 => format!("{:.2} M", r / 1e6),
+        r if r >= 1e3 => format!("{:.1} k", r / 1e3),
+        r => format!("{r:.1}"),
+    }
 }
 
 /// Applies `--replicas` and `--buffer` to the plan, refusing the first bad one.
@@ -120,6 +181,10 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     // After the build, which may add stages (a source's `.parse`).
     apply_overrides(&mut built.plan, &args)?;
+    let mut what_ifs = Vec::new();
+    for text in &args.what_if {
+        what_ifs.push((text.clone(), parse_what_if(text, &mut built.plan)?));
+    }
     if args.dry_run {
         // The plan as it would run, with the stages the build placed.
         print!("{}", describe_plan(&built.plan, args.threads));
@@ -232,6 +297,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             if args.explain_tuning {
                 print_tuning(&report);
             }
+            print_what_ifs(&report, &what_ifs);
             write_reports(&name, &report, workers, &args)?;
             if interrupts.stopped() {
                 // The shell's convention for a program that ends on SIGINT:

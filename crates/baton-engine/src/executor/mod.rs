@@ -70,7 +70,6 @@ use signal::Signal;
 use sizer::ChunkSizer;
 use slot::{Offer, ReplicaBox, StageSlot};
 use source::SourceSlot;
-use thread_times::{Role, ThreadTimes};
 use trace::SpanRecorder;
 
 /// Which thread is carrying a chunk, and so which stages it may run at once.
@@ -227,8 +226,12 @@ pub(crate) struct Run {
     /// When a streaming source wants to be looked at again even if no item
     /// arrives (its linger runs out), in ns from the start; 0: never.
     source_deadline_ns: AtomicU64,
-    /// Where the run's threads spend their time (for the tuner).
-    thread_times: ThreadTimes,
+    /// The CPU workers' time on a core and waiting for one, in ns, as
+    /// they read it themselves (tuned runs only; see `thread_times`).
+    worker_on_cpu_ns: AtomicU64,
+    worker_runnable_ns: AtomicU64,
+    /// Whether any stage is tuned ([`crate::Mode::auto`]).
+    tuned: bool,
 }
 
 impl std::fmt::Debug for Run {
@@ -339,6 +342,7 @@ impl Run {
             feeder,
         ));
         let stage_count = slots.len();
+        let tuned = slots.iter().any(|s| s.mode.is_auto());
         let run = Arc::new(Run {
             sizer: ChunkSizer::new(
                 config.chunk_target.as_nanos() as f64,
@@ -373,7 +377,9 @@ impl Run {
             threads: Mutex::new(Vec::new()),
             blocking_threads: (0..stage_count).map(|_| Default::default()).collect(),
             source_deadline_ns: AtomicU64::new(0),
-            thread_times: ThreadTimes::default(),
+            worker_on_cpu_ns: AtomicU64::new(0),
+            worker_runnable_ns: AtomicU64::new(0),
+            tuned,
         });
         tuner::Tuner::start(&run);
         if let Err(error) = run.start_threads() {
@@ -451,7 +457,7 @@ impl Run {
 
     /// Whether the tuner has stages to tune ([`crate::Mode::auto`]).
     fn is_tuned(&self) -> bool {
-        self.stages.iter().any(|s| s.mode.is_auto())
+        self.tuned
     }
 
     pub(crate) fn is_done(&self) -> bool {
@@ -542,8 +548,10 @@ impl Run {
     }
 
     /// After the tuner changed replicas: starts the threads a blocking
-    /// stage now needs, moves the chunk bound with the blocking replicas
-    /// (unless the user set it), and wakes whoever may now run.
+    /// stage now needs and moves the chunk bound with the blocking replicas
+    /// (unless the user set it). No parked thread is woken: a blocking
+    /// stage's are woken as the stages after it need them (see `feeder`),
+    /// and waking hundreds at once would flood the stages after.
     fn after_replicas_changed(self: &Arc<Self>) {
         for (s, slot) in self.stages.iter().enumerate() {
             if slot.mode.is_blocking() && self.ensure_blocking_threads(s).is_err() {
@@ -566,10 +574,7 @@ impl Run {
                 feeder.set_high(feeder_high(low, max_chunks, replicas));
             }
         }
-        self.wake_source_runners();
-        for slot in &self.stages {
-            slot.signal.notify_all();
-        }
+        self.cpu.notify_all();
     }
 
     /// Sets the most items in flight while the run goes on.
@@ -737,9 +742,6 @@ impl Run {
     }
 
     fn cpu_worker(self: Arc<Self>) {
-        if self.is_tuned() {
-            self.thread_times.register(Role::Worker);
-        }
         while !self.is_done() {
             let seen = self.cpu.prepare();
             if self.find_and_run() {
@@ -756,9 +758,6 @@ impl Run {
     }
 
     fn blocking_worker(self: Arc<Self>, s: usize) {
-        if self.is_tuned() {
-            self.thread_times.register(Role::Blocking(s));
-        }
         let slot = &self.stages[s];
         // A parallel first stage's threads feed themselves from the source
         // and keep their replica from one chunk to the next: no queue and
@@ -1377,6 +1376,24 @@ impl Run {
         counters
             .busy_ns
             .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
+        if self.is_tuned() {
+            // The tuner tells computing from waiting by what the kernel
+            // counted of this thread (read every few ms at most).
+            let call_ns = elapsed.as_nanos() as u64;
+            if let Some(read) = thread_times::own_times_since_last(start + elapsed, call_ns) {
+                let (into_cpu, into_runnable) = match slot.mode.is_blocking() {
+                    true => (&counters.cpu_ns, &counters.runnable_ns),
+                    false => (&self.worker_on_cpu_ns, &self.worker_runnable_ns),
+                };
+                into_cpu.fetch_add(read.on_cpu_ns, Ordering::Relaxed);
+                into_runnable.fetch_add(read.runnable_ns, Ordering::Relaxed);
+                if slot.mode.is_blocking() {
+                    counters
+                        .read_busy_ns
+                        .fetch_add(read.in_calls_ns, Ordering::Relaxed);
+                }
+            }
+        }
         chunk.cost_ns += elapsed.as_nanos() as u64;
         self.record_span(
             slot.index + 1,

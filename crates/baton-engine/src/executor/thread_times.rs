@@ -4,24 +4,26 @@
 //! sleep), which more replicas hide; time it waited for a core is not, and
 //! more replicas would only make it longer.
 //!
-//! Each thread of the run registers itself once; the monitor reads every
-//! registered thread's `/proc/self/task/<tid>/schedstat` (Linux) at each
-//! tuning step. Elsewhere, or when that file cannot be read, nothing is
-//! registered and the tuner falls back to wall-clock times.
+//! Each thread of a tuned run reads its own times after a call, at most
+//! once every [`READ_EVERY`], and adds what passed since its last read to
+//! its stage's counters (a blocking stage's thread) or the workers' (a CPU
+//! worker): its CPU clock for the time on a core, and the kernel's
+//! schedstat (Linux: `/proc/thread-self/schedstat`) for the time it waited
+//! for one (its first field, time on a core, lags by up to a scheduler
+//! tick for a running thread, so the clock is taken instead). A read costs
+//! about a microsecond; only threads that work read, each once per few
+//! milliseconds at most. Without schedstat, waiting for a core reads as
+//! none; without a CPU clock, nothing is measured and the tuner falls back
+//! to wall-clock times.
 
+use std::cell::RefCell;
 use std::fs::File;
-use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-/// Which part of the run a thread works for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Role {
-    /// A CPU worker.
-    Worker,
-    /// A thread of blocking stage `s`.
-    Blocking(usize),
-}
+/// How often a thread reads its own times at most.
+const READ_EVERY: Duration = Duration::from_millis(2);
 
-/// Time on a core and waiting for one, in ns, summed over some threads.
+/// Time on a core and waiting for one, in ns.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(super) struct CpuTimes {
     pub(super) on_cpu_ns: f64,
@@ -29,93 +31,103 @@ pub(super) struct CpuTimes {
 }
 
 impl CpuTimes {
-    /// The share of the time these threads wanted a core that they had
-    /// one (1 when they never waited, or when nothing was measured).
-    pub(super) fn on_cpu_share(&self) -> f64 {
+    /// The share of the time these threads wanted a core that they waited
+    /// for one (0 when nothing was measured).
+    pub(super) fn waiting_share(&self) -> f64 {
         let wanted = self.on_cpu_ns + self.runnable_ns;
         if wanted > 0.0 {
-            self.on_cpu_ns / wanted
+            self.runnable_ns / wanted
         } else {
-            1.0
+            0.0
         }
     }
 }
 
-struct Tracked {
-    role: Role,
-    file: File,
+/// A thread's schedstat file, what was last read of it, and the time the
+/// thread has spent in calls since.
+struct OwnTimes {
+    file: Option<File>,
+    /// CPU clock and time waiting for a core, in ns, at the last read.
     last: (u64, u64),
+    read_at: Instant,
+    in_calls_ns: u64,
 }
 
-/// The registered threads and what was last read of each.
-#[derive(Default)]
-pub(super) struct ThreadTimes {
-    threads: Mutex<Vec<Tracked>>,
+/// What a thread read of itself: since its last read, its time on a core,
+/// runnable but waiting for one, and in calls (the first two are for all
+/// it did; the tuner takes their shares of the third as the calls').
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct OwnTimesRead {
+    pub(super) on_cpu_ns: u64,
+    pub(super) runnable_ns: u64,
+    pub(super) in_calls_ns: u64,
 }
 
-impl std::fmt::Debug for ThreadTimes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ThreadTimes").finish_non_exhaustive()
-    }
+thread_local! {
+    static OWN: RefCell<Option<OwnTimes>> = const { RefCell::new(None) };
 }
 
-impl ThreadTimes {
-    /// Registers the calling thread under `role` (nothing happens where the
-    /// kernel does not tell).
-    pub(super) fn register(&self, role: Role) {
-        let Some(file) = own_schedstat() else {
-            return;
+/// Counts `call_ns` of a call just ended, and gives what the calling thread
+/// read of itself since its last read, if [`READ_EVERY`] has passed since
+/// (`now` is the time now). The first call opens the file and reads a
+/// baseline; where there is no such file, every call gives `None`.
+pub(super) fn own_times_since_last(now: Instant, call_ns: u64) -> Option<OwnTimesRead> {
+    OWN.with(|own| {
+        let mut own = own.borrow_mut();
+        let Some(own) = own.as_mut() else {
+            // A baseline, read after this call: the call does not count.
+            let file = own_schedstat();
+            let last = read_own(file.as_ref()).unwrap_or_default();
+            *own = Some(OwnTimes {
+                file,
+                last,
+                read_at: now,
+                in_calls_ns: 0,
+            });
+            return None;
         };
-        let last = read_schedstat(&file).unwrap_or_default();
-        self.threads
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Tracked { role, file, last });
-    }
+        own.in_calls_ns += call_ns;
+        if now.saturating_duration_since(own.read_at) < READ_EVERY {
+            return None;
+        }
+        let read = read_own(own.file.as_ref())?;
+        let delta = OwnTimesRead {
+            on_cpu_ns: read.0.saturating_sub(own.last.0),
+            runnable_ns: read.1.saturating_sub(own.last.1),
+            in_calls_ns: std::mem::take(&mut own.in_calls_ns),
+        };
+        own.last = read;
+        own.read_at = now;
+        Some(delta)
+    })
+}
 
-    /// Whether any thread is measured.
-    pub(super) fn measures(&self) -> bool {
-        !self
-            .threads
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_empty()
-    }
+/// The calling thread's CPU clock and time waited for a core (0 without
+/// its schedstat file), in ns; `None` without a CPU clock.
+fn read_own(schedstat: Option<&File>) -> Option<(u64, u64)> {
+    let waited = schedstat
+        .and_then(read_schedstat)
+        .map_or(0, |(_, waited)| waited);
+    Some((thread_cpu_ns()?, waited))
+}
 
-    /// The time each role's threads spent since the last call: the CPU
-    /// workers' (first), then every blocking stage's (indexed by stage).
-    /// Threads that have ended are dropped.
-    pub(super) fn take_deltas(&self, stages: usize) -> (CpuTimes, Vec<CpuTimes>) {
-        let mut workers = CpuTimes::default();
-        let mut blocking = vec![CpuTimes::default(); stages];
-        let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
-        threads.retain_mut(|tracked| {
-            let Some(now) = read_schedstat(&tracked.file) else {
-                return false;
-            };
-            let on_cpu = now.0.saturating_sub(tracked.last.0) as f64;
-            let runnable = now.1.saturating_sub(tracked.last.1) as f64;
-            tracked.last = now;
-            let into = match tracked.role {
-                Role::Worker => Some(&mut workers),
-                Role::Blocking(s) => blocking.get_mut(s),
-            };
-            if let Some(into) = into {
-                into.on_cpu_ns += on_cpu;
-                into.runnable_ns += runnable;
-            }
-            true
-        });
-        (workers, blocking)
+/// The calling thread's CPU time in ns, if the platform tells it.
+fn thread_cpu_ns() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let now = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        Some(now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64)
+    }
+    #[cfg(not(unix))]
+    {
+        None
     }
 }
 
 /// The calling thread's schedstat file, opened to be read again and again.
 #[cfg(target_os = "linux")]
 fn own_schedstat() -> Option<File> {
-    let link = std::fs::read_link("/proc/thread-self").ok()?;
-    let tid = link.file_name()?.to_str()?.to_owned();
-    let file = File::open(format!("/proc/self/task/{tid}/schedstat")).ok()?;
+    let file = File::open("/proc/thread-self/schedstat").ok()?;
     read_schedstat(&file).map(|_| file)
 }
 
@@ -148,36 +160,79 @@ fn read_schedstat(file: &File) -> Option<(u64, u64)> {
 mod tests {
     use super::*;
 
+    fn spin_for(time: Duration) {
+        let start = Instant::now();
+        let mut x = 1u64;
+        while start.elapsed() < time {
+            x = std::hint::black_box(x.wrapping_mul(3));
+        }
+    }
+
+    /// What `body` cost the thread that runs it, as it reads itself.
+    fn measured(body: impl FnOnce() + Send + 'static) -> OwnTimesRead {
+        std::thread::spawn(move || {
+            assert_eq!(
+                own_times_since_last(Instant::now(), 0),
+                None,
+                "a baseline first"
+            );
+            let start = Instant::now();
+            body();
+            let took = start.elapsed().as_nanos() as u64;
+            own_times_since_last(Instant::now(), took).expect("read after the baseline")
+        })
+        .join()
+        .unwrap()
+    }
+
     #[test]
-    fn a_spinning_thread_shows_time_on_a_core_and_a_sleeping_one_does_not() {
-        let times = std::sync::Arc::new(ThreadTimes::default());
-        let spin = {
-            let times = std::sync::Arc::clone(&times);
-            std::thread::spawn(move || {
-                times.register(Role::Worker);
-                let start = std::time::Instant::now();
-                let mut x = 1u64;
-                while start.elapsed() < std::time::Duration::from_millis(150) {
-                    x = std::hint::black_box(x.wrapping_mul(3));
-                }
+    fn a_thread_reads_its_computing_and_not_its_sleeping() {
+        let spun = measured(|| spin_for(Duration::from_millis(30)));
+        assert!(spun.on_cpu_ns > 500_000, "{spun:?}");
+        assert!(spun.in_calls_ns >= 30_000_000, "{spun:?}");
+        let slept = measured(|| std::thread::sleep(Duration::from_millis(30)));
+        assert!(
+            slept.on_cpu_ns < 5_000_000 && slept.runnable_ns < 5_000_000,
+            "{slept:?}"
+        );
+    }
+
+    #[test]
+    fn threads_that_outnumber_the_cores_wait_for_them() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads: Vec<_> = (0..4 * cores)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    let _ = own_times_since_last(Instant::now(), 0);
+                    spin_for(Duration::from_millis(200));
+                    let read = own_times_since_last(Instant::now(), 0).unwrap();
+                    (read.on_cpu_ns, read.runnable_ns)
+                })
             })
-        };
-        let sleep = {
-            let times = std::sync::Arc::clone(&times);
-            std::thread::spawn(move || {
-                times.register(Role::Blocking(0));
-                std::thread::sleep(std::time::Duration::from_millis(150));
-            })
-        };
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        let _ = times.take_deltas(1);
-        std::thread::sleep(std::time::Duration::from_millis(60));
-        // Both threads are still alive: a thread that has ended is dropped.
-        let (workers, blocking) = times.take_deltas(1);
-        assert!(times.measures());
-        assert!(workers.on_cpu_ns > 20e6, "{workers:?}");
-        assert!(blocking[0].on_cpu_ns < 5e6, "{blocking:?}");
-        spin.join().unwrap();
-        sleep.join().unwrap();
+            .collect();
+        let (on_cpu, runnable) = threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
+        let share = CpuTimes {
+            on_cpu_ns: on_cpu as f64,
+            runnable_ns: runnable as f64,
+        }
+        .waiting_share();
+        assert!(share > 0.3, "{on_cpu} on a core, {runnable} waiting");
+    }
+
+    #[test]
+    fn reads_come_at_most_every_few_milliseconds() {
+        std::thread::spawn(|| {
+            let start = Instant::now();
+            assert_eq!(own_times_since_last(start, 5), None);
+            assert_eq!(own_times_since_last(start + READ_EVERY / 2, 7), None);
+            let read = own_times_since_last(start + READ_EVERY, 11).unwrap();
+            // The calls since the baseline read, not the baseline's own.
+            assert_eq!(read.in_calls_ns, 18);
+        })
+        .join()
+        .unwrap();
     }
 }

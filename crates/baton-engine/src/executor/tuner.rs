@@ -1,27 +1,36 @@
 //! The tuner: sets the replicas of every [`Mode::auto`](crate::Mode::auto)
 //! stage while the run goes on, from what the run measured over the last
-//! few tens of milliseconds.
+//! few steps of [`TUNE_EVERY`].
 //!
 //! The model. Every stage's items cost some time on a core, and a blocking
-//! stage's items also wait (I/O, sleeps) for some time off any core. The
-//! kernel tells apart, per thread, time on a core, time runnable but
-//! waiting for one, and the rest ([`super::thread_times`]); so a blocking
-//! stage's time in calls splits into computing, waiting for a core (which
-//! more replicas would only lengthen) and waiting on the world (which
-//! more replicas hide). From the CPU each item costs in every stage, the
-//! run could go at most at `cpu budget / CPU per item`, and no faster than
-//! its slowest serial stage: that is the throughput to aim for. By
-//! Little's law, a stage that keeps up with it needs `throughput x
-//! (computing + waiting on the world)` items in flight, so that many
-//! replicas, and a fifth more to absorb the noise.
+//! stage's items also wait (I/O, sleeps) for some time off any core. A
+//! blocking stage's calls are timed on the thread's CPU clock, and the
+//! kernel tells how much of the time its threads wanted a core they waited
+//! for one ([`super::thread_times`]); so its time in calls splits into
+//! computing, waiting for a core, and waiting on the world. From the CPU
+//! each item costs in every stage, the run could go at most at `cpu budget
+//! / CPU per item`, and no faster than its slowest serial stage: that is
+//! the throughput to aim for. By Little's law, a stage that keeps up with
+//! it needs `throughput x time in flight` items in flight, so that many
+//! replicas. Time in flight is computing plus waiting on the world, plus
+//! the wait for a core in the share the stage waits on the world (a thread
+//! woken from a wait queues for a core as part of its cycle; a computing
+//! stage's queueing is a sign of too many threads, not too few). A stage
+//! that computes needs enough threads to get its share of the cores beside
+//! the CPU workers, since the kernel splits a core's time evenly among the
+//! threads that want it. On top: a fifth for the noise, and up to twice
+//! as much again for a stage that mostly waits (its threads park when not
+//! needed, so a surplus costs little; a shortfall costs throughput), within
+//! [`crate::Config::max_auto_replicas`].
 //!
-//! Against oscillation: measurements are smoothed over steps (unless one
-//! is off by more than twofold: a change of phase, taken at once), a
-//! change smaller than a tenth is not made, and a step moves at most
-//! eightfold up (down it goes at once: too many replicas of a stage that
-//! computes crowd the cores). A step with too few items to judge changes
-//! nothing. A CPU stage (not blocking) gets one replica per worker thread:
-//! the workers bound it anyway.
+//! Against oscillation: measurements are smoothed over steps (unless one is
+//! more than twice the history, or two in a row less than half of it: a
+//! change of phase, taken at once); a rise smaller than a tenth or a fall
+//! smaller than three tenths is not made (too few replicas cost more than
+//! too many); a step moves at most 32-fold up and halves at most down. A
+//! step with too few items to judge changes nothing. A CPU stage (not
+//! blocking) gets one replica per worker thread: the workers bound it
+//! anyway.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -31,7 +40,7 @@ use super::thread_times::CpuTimes;
 use super::Run;
 
 /// How often the tuner looks (pipeline time).
-pub(super) const TUNE_EVERY: Duration = Duration::from_millis(20);
+pub(super) const TUNE_EVERY: Duration = Duration::from_millis(10);
 
 /// Items in flight beyond what Little's law asks, for the noise.
 const HEADROOM: f64 = 1.2;
@@ -39,20 +48,25 @@ const HEADROOM: f64 = 1.2;
 /// More again for a stage that mostly waits, times the share of its time
 /// it waits: its items come back at random, its threads park when not
 /// needed, so a surplus costs little and a shortfall costs throughput.
-const HEADROOM_FOR_WAITING: f64 = 0.8;
+const HEADROOM_FOR_WAITING: f64 = 1.8;
 
 /// How much of the new measurement a step takes (the rest is history).
 const SMOOTHING: f64 = 0.5;
 
-/// A measurement this many times the smoothed one, or a this-th of it,
-/// is a change of phase: it replaces the history instead of blending in.
+/// A measurement this many times the smoothed one, or two in a row a
+/// this-th of it, are a change of phase: they replace the history instead
+/// of blending in.
 const PHASE_CHANGE: f64 = 2.0;
 
-/// Changes smaller than this share of the replicas are not made.
-const DEAD_BAND: f64 = 0.1;
+/// Rises smaller than this share of the replicas are not made.
+const DEAD_BAND_UP: f64 = 0.1;
+
+/// Falls smaller than this share are not made: too few replicas cost
+/// throughput, a few too many cost little, so the tuner is slower to lower.
+const DEAD_BAND_DOWN: f64 = 0.3;
 
 /// The most a step multiplies a stage's replicas by.
-const MOST_GROWTH: usize = 8;
+const MOST_GROWTH: usize = 32;
 
 /// Fewer items than this through the first stage in a step: not judged.
 const FEWEST_ITEMS: u64 = 4;
@@ -62,6 +76,9 @@ const FEWEST_ITEMS: u64 = 4;
 struct Seen {
     items_in: u64,
     busy_ns: u64,
+    cpu_ns: u64,
+    runnable_ns: u64,
+    read_busy_ns: u64,
 }
 
 /// Smoothed costs of a stage, per item of the first stage.
@@ -79,6 +96,9 @@ struct Costs {
     /// The share of its time in calls spent waiting on the world.
     waits_share: f64,
     known: bool,
+    /// Steps in a row whose measurement was off by more than
+    /// [`PHASE_CHANGE`], and in which direction (+ more, - less).
+    off_in_a_row: i32,
 }
 
 impl Costs {
@@ -88,8 +108,24 @@ impl Costs {
             return;
         }
         let ratio = new.in_flight_ns / self.in_flight_ns.max(1.0);
-        if !(1.0 / PHASE_CHANGE..=PHASE_CHANGE).contains(&ratio) {
-            *self = new;
+        let off = match ratio {
+            r if r > PHASE_CHANGE => 1,
+            r if r < 1.0 / PHASE_CHANGE => -1,
+            _ => 0,
+        };
+        self.off_in_a_row = match off {
+            0 => 0,
+            _ if self.off_in_a_row.signum() == off => self.off_in_a_row + off,
+            _ => off,
+        };
+        if self.off_in_a_row >= 1 || self.off_in_a_row <= -2 {
+            // A new phase: at once when items take longer (too few
+            // replicas cost throughput at once), twice in a row when they
+            // take less (a short lull must not drop the replicas).
+            *self = Costs {
+                off_in_a_row: 0,
+                ..new
+            };
             return;
         }
         let mix = |old: f64, new: f64| old + SMOOTHING * (new - old);
@@ -107,6 +143,11 @@ pub(super) struct Tuner {
     last_at: Instant,
     seen: Vec<Seen>,
     source_busy_ns: u64,
+    /// The workers' (on a core, waiting for one) when last seen.
+    workers: (u64, u64),
+    /// Per blocking stage, the last shares of its time in calls its
+    /// threads read as on a core and as waiting for one.
+    shares: Vec<Option<(f64, f64)>>,
     costs: Vec<Costs>,
     source_cpu_ns: f64,
 }
@@ -117,6 +158,8 @@ impl Tuner {
             last_at: Instant::now(),
             seen: vec![Seen::default(); stages],
             source_busy_ns: 0,
+            workers: (0, 0),
+            shares: vec![None; stages],
             costs: vec![Costs::default(); stages],
             source_cpu_ns: 0.0,
         }
@@ -146,23 +189,44 @@ impl Tuner {
     /// replicas of the auto blocking stages. Does nothing before
     /// [`TUNE_EVERY`] has passed since the last step.
     pub(super) fn step(&mut self, run: &Arc<Run>, now: Instant) {
-        if now.duration_since(self.last_at) < TUNE_EVERY || !run.is_tuned() {
+        // Once the source is done, what is left drains: nothing to gain,
+        // and nothing like the run to measure.
+        if now.duration_since(self.last_at) < TUNE_EVERY || !run.is_tuned() || run.source.is_done()
+        {
             return;
         }
         self.last_at = now;
-        let (workers, blocking) = run.thread_times.take_deltas(run.stages.len());
-        let measured = run.thread_times.measures();
-        let worker_share = workers.on_cpu_share();
+        let workers = (
+            run.worker_on_cpu_ns.load(Ordering::Relaxed),
+            run.worker_runnable_ns.load(Ordering::Relaxed),
+        );
+        let worker_wait = CpuTimes {
+            on_cpu_ns: workers.0.saturating_sub(self.workers.0) as f64,
+            runnable_ns: workers.1.saturating_sub(self.workers.1) as f64,
+        }
+        .waiting_share();
+        self.workers = workers;
         let mut deltas = Vec::with_capacity(run.stages.len());
         for (slot, seen) in run.stages.iter().zip(&mut self.seen) {
             let now = Seen {
                 items_in: slot.ctx.counters.items_in.load(Ordering::Relaxed),
                 busy_ns: slot.ctx.counters.busy_ns.load(Ordering::Relaxed),
+                cpu_ns: slot.ctx.counters.cpu_ns.load(Ordering::Relaxed),
+                runnable_ns: slot.ctx.counters.runnable_ns.load(Ordering::Relaxed),
+                read_busy_ns: slot.ctx.counters.read_busy_ns.load(Ordering::Relaxed),
             };
             deltas.push((
                 now.items_in.saturating_sub(seen.items_in),
                 now.busy_ns.saturating_sub(seen.busy_ns) as f64,
             ));
+            let read_busy = now.read_busy_ns.saturating_sub(seen.read_busy_ns) as f64;
+            if read_busy > 0.0 {
+                let on_cpu = (now.cpu_ns.saturating_sub(seen.cpu_ns) as f64 / read_busy).min(1.0);
+                let runnable = (now.runnable_ns.saturating_sub(seen.runnable_ns) as f64
+                    / read_busy)
+                    .min(1.0 - on_cpu);
+                self.shares[slot.index] = Some((on_cpu, runnable));
+            }
             *seen = now;
         }
         let source_busy = run.source.busy_ns.load(Ordering::Relaxed);
@@ -180,16 +244,21 @@ impl Tuner {
             if items == 0 {
                 continue;
             }
-            let times = match (slot.mode.is_blocking(), measured) {
-                (true, true) => blocking[s],
-                // Unmeasured: every ns in a call counts as computing.
-                (true, false) => CpuTimes {
+            let times = match (slot.mode.is_blocking(), self.shares[s]) {
+                // Its time in calls split as its threads last read
+                // themselves; unmeasured, every ns in a call counts as
+                // computing.
+                (true, Some((on_cpu, runnable))) => CpuTimes {
+                    on_cpu_ns: busy * on_cpu,
+                    runnable_ns: busy * runnable,
+                },
+                (true, None) => CpuTimes {
                     on_cpu_ns: busy,
                     runnable_ns: 0.0,
                 },
                 (false, _) => CpuTimes {
-                    on_cpu_ns: busy * worker_share,
-                    runnable_ns: busy * (1.0 - worker_share),
+                    on_cpu_ns: busy * (1.0 - worker_wait),
+                    runnable_ns: busy * worker_wait,
                 },
             };
             // Waiting for a core counts as much as the stage waits on the
@@ -207,10 +276,11 @@ impl Tuner {
                 ratio: items as f64 / per_first,
                 waits_share,
                 known: true,
+                off_in_a_row: 0,
             });
         }
         if !run.source_fed_by_blocking() {
-            let source = source_delta * worker_share / per_first;
+            let source = source_delta * (1.0 - worker_wait) / per_first;
             self.source_cpu_ns += SMOOTHING * (source - self.source_cpu_ns);
         }
         self.decide(run);
@@ -247,14 +317,26 @@ impl Tuner {
                 continue;
             }
             let costs = self.costs[s];
-            let needed = goal * costs.in_flight_ns / 1e9;
+            let in_flight = goal * costs.in_flight_ns / 1e9;
+            // The kernel shares a core's time evenly among the threads
+            // that want it: to compute on `computing` cores beside the
+            // CPU workers, the stage needs that share of the threads. The
+            // workers want a core about twice as long as they compute
+            // (they spin a while before they park), up to all of them.
+            let computing = goal * costs.cpu_ns / 1e9;
+            let others = (goal * cpu_per_item / 1e9 - computing).max(0.0);
+            let workers = (2.0 * others).min(run.config.threads as f64);
+            let to_hold_cores = computing * workers / (cores - computing).max(0.25);
+            let needed = in_flight.max(to_hold_cores);
             let headroom = HEADROOM + HEADROOM_FOR_WAITING * costs.waits_share;
             let target = ((needed * headroom).ceil() as usize).clamp(1, most);
             let current = slot.limit.load(Ordering::Relaxed).max(1);
-            // Down at once (too many replicas of a stage that computes
-            // crowd the cores), up at most eightfold a step.
-            let bounded = target.min(current * MOST_GROWTH);
-            let moves = bounded.abs_diff(current) as f64 > DEAD_BAND * current as f64;
+            let bounded = target.clamp(current.div_ceil(2), current * MOST_GROWTH);
+            let band = match bounded > current {
+                true => DEAD_BAND_UP,
+                false => DEAD_BAND_DOWN,
+            };
+            let moves = bounded.abs_diff(current) as f64 > band * current as f64;
             let chosen = if moves { bounded } else { current };
             if moves {
                 slot.set_limit(chosen);
@@ -268,13 +350,20 @@ impl Tuner {
             } else {
                 String::new()
             };
+            let why_needed = match to_hold_cores > in_flight {
+                true => format!(
+                    "computing on {computing:.1} cores beside {workers:.1} busy workers takes \
+                     {to_hold_cores:.1} threads"
+                ),
+                false => format!("that takes {in_flight:.1} in flight"),
+            };
             reasons.push((
                 s,
                 format!(
                     "{chosen} replicas: an item computes {compute_us:.1} µs and waits {wait_us:.1} µs \
-                     off-core here; keeping up with {rate:.0} items/s ({limiter}) takes \
-                     {needed:.1} in flight, plus {extra:.0}% for the noise (more for waiting \
-                     stages, whose threads park when not needed){capped}",
+                     off-core here; to keep up with {rate:.0} items/s ({limiter}) {why_needed}, \
+                     plus {extra:.0}% for the noise (more for waiting stages, whose threads \
+                     park when not needed){capped}",
                     rate = goal * costs.ratio,
                     extra = (headroom - 1.0) * 100.0,
                 ),

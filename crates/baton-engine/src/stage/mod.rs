@@ -184,6 +184,12 @@ pub(crate) struct StageCounters {
     pub(crate) items_in: AtomicU64,
     pub(crate) items_out: AtomicU64,
     pub(crate) busy_ns: AtomicU64,
+    /// Its threads' time on a core, and runnable but waiting for one, as
+    /// they read it (blocking stages of a tuned run only).
+    pub(crate) cpu_ns: AtomicU64,
+    pub(crate) runnable_ns: AtomicU64,
+    /// The time in calls over which those were read.
+    pub(crate) read_busy_ns: AtomicU64,
     pub(crate) errors: AtomicU64,
     pub(crate) skipped: AtomicU64,
     pub(crate) retries: AtomicU64,

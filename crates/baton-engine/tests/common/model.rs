@@ -30,6 +30,10 @@ pub(crate) enum ModeSpec {
     Parallel(usize),
     Blocking(usize),
     SerialBlocking,
+    /// Parallel, its replicas tuned while it runs.
+    Auto,
+    /// Blocking, its replicas tuned while it runs.
+    AutoBlocking,
 }
 
 impl ModeSpec {
@@ -40,6 +44,8 @@ impl ModeSpec {
             ModeSpec::Parallel(r) => Mode::parallel(r),
             ModeSpec::Blocking(r) => Mode::parallel(r).blocking(),
             ModeSpec::SerialBlocking => Mode::serial().blocking(),
+            ModeSpec::Auto => Mode::auto(),
+            ModeSpec::AutoBlocking => Mode::auto().blocking(),
         }
     }
 }

@@ -60,6 +60,14 @@ impl Moment<'_> {
         self.sample.map_or(0.0, |s| s.in_flight as f64)
     }
 
+    /// Replicas allowed and running at this moment (0 for the origin, and
+    /// for the allowed ones in traces of older versions).
+    fn replicas(&self, i: usize) -> (f64, f64) {
+        self.sample
+            .and_then(|s| s.stages.get(i))
+            .map_or((0.0, 0.0), |s| (s.replicas as f64, s.active as f64))
+    }
+
     fn stage(&self, i: usize) -> (f64, f64, f64) {
         self.sample
             .and_then(|s| s.stages.get(i))
@@ -170,10 +178,17 @@ pub(crate) fn render(out: &mut String, summary: &RunSummary) {
 
     let bottleneck = summary.bottleneck.as_ref().map(|b| b.stage.as_str());
     for (i, stage) in summary.stages.iter().enumerate() {
-        let replicas = stage.replicas.max(1) as f64;
+        let tuned = stage.tuning.is_some();
         let busy: Vec<(f64, f64, f64)> = intervals
             .iter()
             .map(|(a, b)| {
+                // A tuned stage's replicas change: its share is of those
+                // allowed then.
+                let allowed = b.replicas(i).0;
+                let replicas = match tuned && allowed > 0.0 {
+                    true => allowed,
+                    false => stage.replicas.max(1) as f64,
+                };
                 let share = (b.stage(i).0 - a.stage(i).0) / ((b.at_s - a.at_s) * 1e9 * replicas);
                 (a.at_s, b.at_s, share.clamp(0.0, 1.0))
             })
@@ -191,6 +206,9 @@ pub(crate) fn render(out: &mut String, summary: &RunSummary) {
             if stage.replicas == 1 { "" } else { "s" },
             if is_bottleneck { " <span class=\"badge\">bottleneck</span>" } else { "" },
         );
+        if let Some(why) = &stage.tuning {
+            let _ = writeln!(out, "<p class=\"tuning\">Tuned: {}</p>", escape(why));
+        }
         let colour = stage_colour(i);
         write_chart(
             out,
@@ -224,6 +242,36 @@ pub(crate) fn render(out: &mut String, summary: &RunSummary) {
                 }],
             },
         );
+        if tuned {
+            let allowed: Vec<(f64, f64)> =
+                moments.iter().map(|m| (m.at_s, m.replicas(i).0)).collect();
+            let running: Vec<(f64, f64)> =
+                moments.iter().map(|m| (m.at_s, m.replicas(i).1)).collect();
+            let most = allowed.iter().map(|&(_, v)| v).fold(1.0, f64::max);
+            write_chart(
+                out,
+                &Chart {
+                    label: format!("{}: replicas the tuner allowed, and running", stage.name),
+                    width: 640.0,
+                    height: 120.0,
+                    end_s,
+                    y_max: nice_ceiling(most),
+                    y_format: replicas,
+                    series: vec![
+                        Series {
+                            label: "replicas allowed".to_string(),
+                            colour,
+                            shape: Shape::Line(allowed),
+                        },
+                        Series {
+                            label: "replicas running".to_string(),
+                            colour: stage_colour(i + 1),
+                            shape: Shape::Line(running),
+                        },
+                    ],
+                },
+            );
+        }
         out.push_str("</div></div>\n");
     }
     out.push_str("</section>\n");
@@ -250,6 +298,11 @@ fn thin(summary: &RunSummary) -> Vec<Moment<'_>> {
 }
 
 /// A number of items on an axis: whole, or with one decimal between whole numbers.
+/// A replica count on an axis.
+fn replicas(value: f64) -> String {
+    items(value)
+}
+
 fn items(value: f64) -> String {
     if value.fract() == 0.0 {
         units::count(value as u64)

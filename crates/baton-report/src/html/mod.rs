@@ -258,6 +258,7 @@ svg text { font-family: system-ui, "Liberation Sans", "DejaVu Sans", Arial, sans
 .stage-card { border: 1px solid var(--rule); border-radius: 6px; padding: 4px 12px 8px; margin: 10px 0; }
 .stage-card.bottleneck { border-color: var(--hot); background: #fffafa; }
 .stage-card h3 .mode { font-weight: 400; color: var(--muted); font-size: 12.5px; margin-left: 6px; }
+.stage-card p.tuning { color: var(--muted); font-size: 12.5px; margin: 2px 0 6px; }
 .badge { display: inline-block; background: var(--hot); color: #fff; font-size: 11px; font-weight: 600; padding: 1px 7px; border-radius: 9px; margin-left: 8px; vertical-align: 1px; }
 table.stats { border-collapse: collapse; width: 100%; font-size: 13px; margin: 6px 0; }
 table.stats th { text-align: left; font-weight: 600; color: var(--muted); border-bottom: 2px solid var(--rule); padding: 6px 8px; white-space: nowrap; }
