@@ -160,11 +160,13 @@ fn read_schedstat(file: &File) -> Option<(u64, u64)> {
 mod tests {
     use super::*;
 
-    fn spin_for(time: Duration) {
-        let start = Instant::now();
+    /// Computes for a fixed amount of work (tens of milliseconds of a
+    /// core): a loop timed by the wall clock could get no core at all on a
+    /// loaded machine (or one whose virtual CPU the host takes away).
+    fn compute() {
         let mut x = 1u64;
-        while start.elapsed() < time {
-            x = std::hint::black_box(x.wrapping_mul(3));
+        for _ in 0..30_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
         }
     }
 
@@ -187,14 +189,23 @@ mod tests {
 
     #[test]
     fn a_thread_reads_its_computing_and_not_its_sleeping() {
-        let spun = measured(|| spin_for(Duration::from_millis(30)));
-        assert!(spun.on_cpu_ns > 500_000, "{spun:?}");
-        assert!(spun.in_calls_ns >= 30_000_000, "{spun:?}");
-        let slept = measured(|| std::thread::sleep(Duration::from_millis(30)));
+        let start = Instant::now();
+        let spun = measured(|| {
+            let start = Instant::now();
+            compute();
+            assert!(start.elapsed() > Duration::from_millis(1));
+        });
+        assert!(spun.on_cpu_ns > 1_000_000, "{spun:?}");
         assert!(
-            slept.on_cpu_ns < 5_000_000 && slept.runnable_ns < 5_000_000,
-            "{slept:?}"
+            spun.on_cpu_ns <= start.elapsed().as_nanos() as u64,
+            "{spun:?}"
         );
+        assert!(spun.in_calls_ns > 1_000_000, "{spun:?}");
+        let slept = measured(|| std::thread::sleep(Duration::from_millis(30)));
+        // Asleep, it computes nothing (once woken it may wait for a core
+        // as long as the machine is busy: that is not asserted).
+        assert!(slept.on_cpu_ns < 5_000_000, "{slept:?}");
+        assert!(slept.in_calls_ns >= 30_000_000, "{slept:?}");
     }
 
     #[test]
@@ -204,7 +215,8 @@ mod tests {
             .map(|_| {
                 std::thread::spawn(|| {
                     let _ = own_times_since_last(Instant::now(), 0);
-                    spin_for(Duration::from_millis(200));
+                    compute();
+                    compute();
                     let read = own_times_since_last(Instant::now(), 0).unwrap();
                     (read.on_cpu_ns, read.runnable_ns)
                 })
