@@ -12,8 +12,9 @@ use std::process::{Command, ExitCode, Stdio};
 use std::thread;
 
 use anyhow::{bail, ensure, Context, Result};
+use baton_bench::baton::tuned_stages;
 use baton_bench::report::RunReport;
-use baton_bench::run::{run_once, Implementation, RunSpec};
+use baton_bench::run::{run_once_reported, Implementation, RunSpec};
 use baton_bench::workload::Workload;
 use clap::{Parser, ValueEnum};
 
@@ -50,6 +51,13 @@ struct Cli {
     /// Times to repeat each (workload, impl) run; one JSON line per run.
     #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     runs: u32,
+
+    /// With `--tune sweep`: every run of the sweep also predicts, from its
+    /// own stats (`StatsSnapshot::what_if`), the items/s of every other
+    /// count of the sweep; the predictions against the counts' measured
+    /// medians go to stderr after the sweep.
+    #[arg(long)]
+    what_if: bool,
 
     /// Run exactly one run in this process (used by the parent process),
     /// on this implementation.
@@ -186,25 +194,50 @@ fn run_child(cli: &Cli, implementation: Implementation, cores: usize) -> Result<
         cores,
     };
     // The error already names the workload and the implementation.
-    let report = run_once(spec)?;
+    let (report, engine) = run_once_reported(spec)?;
     let line = report
         .to_json_line()
         .context("serialising the run's report")?;
     let mut stdout = io::stdout().lock();
     writeln!(stdout, "{line}").context("writing the report to stdout")?;
+    // The predictions, one line each after the report, for the parent.
+    if let (true, Implementation::BatonReplicas(now), Some(engine)) =
+        (cli.what_if, implementation, engine)
+    {
+        let stages = tuned_stages(workload, &engine);
+        for count in sweep(workload, cores).into_iter().filter(|&c| c != now) {
+            let changes: Vec<(&str, usize)> = stages.iter().map(|s| (s.as_str(), count)).collect();
+            match engine.stats.what_if(&changes) {
+                Ok(then) => writeln!(stdout, "{WHAT_IF} {count} {}", then.items_per_s),
+                Err(why) => writeln!(stdout, "{WHAT_IF} {count} none {why}"),
+            }
+            .context("writing a prediction to stdout")?;
+        }
+    }
     stdout.flush().context("writing the report to stdout")
 }
+
+/// How a child's prediction line starts (after its report line).
+const WHAT_IF: &str = "what-if";
+
+/// A run's predictions: (replicas, items/s), or why there is none.
+type Predictions = Vec<(usize, Result<f64, String>)>;
 
 /// Parent side: run every requested run in a child process of its own and
 /// relay each child's JSON line. A failed run does not stop the others; the
 /// process fails at the end if any did.
 fn run_parent(cli: &Cli, cores: usize) -> Result<()> {
+    ensure!(
+        !cli.what_if || cli.tune == Tune::Sweep,
+        "--what-if predicts the other counts of a sweep: it needs --tune sweep"
+    );
     let exe = std::env::current_exe().context("locating this executable to re-run it per run")?;
     let mut failed = Vec::new();
     let mut total = 0;
     for workload in cli.workload.workloads() {
         let items = cli.items.unwrap_or(workload.default_items());
         let mut rates: Vec<(Implementation, Vec<u64>)> = Vec::new();
+        let mut predicted: Vec<(Implementation, Predictions)> = Vec::new();
         for implementation in cli
             .implementation
             .implementations(cli.tune, workload, cores)
@@ -220,9 +253,10 @@ fn run_parent(cli: &Cli, cores: usize) -> Result<()> {
                     items,
                     cores,
                 };
-                match run_in_child(&exe, spec) {
-                    Ok((line, items_per_s)) => {
+                match run_in_child(&exe, spec, cli.what_if) {
+                    Ok((line, items_per_s, predictions)) => {
                         rate.push(items_per_s);
+                        predicted.push((implementation, predictions));
                         let mut stdout = io::stdout().lock();
                         writeln!(stdout, "{line}").context("writing a report to stdout")?;
                         stdout.flush().context("writing a report to stdout")?;
@@ -237,6 +271,11 @@ fn run_parent(cli: &Cli, cores: usize) -> Result<()> {
         }
         if cli.tune == Tune::Sweep {
             eprintln!("baton-bench: {}", sweep_verdict(workload, &rates));
+        }
+        if cli.what_if {
+            for line in what_if_verdict(workload, &rates, &predicted) {
+                eprintln!("baton-bench: {line}");
+            }
         }
     }
     if !failed.is_empty() {
@@ -274,11 +313,67 @@ fn sweep_verdict(workload: Workload, rates: &[(Implementation, Vec<u64>)]) -> St
     }
 }
 
+/// Every prediction of a sweep's runs against the median measured at the
+/// count it predicts, then how close they came: the share within 10% and
+/// the median error.
+fn what_if_verdict(
+    workload: Workload,
+    rates: &[(Implementation, Vec<u64>)],
+    predicted: &[(Implementation, Predictions)],
+) -> Vec<String> {
+    let median = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied()
+    };
+    let measured = |count: usize| {
+        let (_, runs) = rates
+            .iter()
+            .find(|(i, _)| *i == Implementation::BatonReplicas(count))?;
+        median(&mut runs.iter().map(|&r| r as f64).collect())
+    };
+    let mut lines = Vec::new();
+    let mut errors = Vec::new();
+    for (from, predictions) in predicted {
+        for (count, prediction) in predictions {
+            let Some(real) = measured(*count) else {
+                continue;
+            };
+            match prediction {
+                Ok(items_per_s) => {
+                    let error = items_per_s / real - 1.0;
+                    errors.push(error.abs());
+                    lines.push(format!(
+                        "{workload} what-if: {from} predicts {count} replicas at {items_per_s:.0} items/s; measured {real:.0} ({:+.1}%)",
+                        100.0 * error
+                    ));
+                }
+                Err(why) => lines.push(format!(
+                    "{workload} what-if: {from} has no prediction for {count}: {why}"
+                )),
+            }
+        }
+    }
+    let within = errors.iter().filter(|&&e| e <= 0.10).count();
+    let total = errors.len();
+    match median(&mut errors) {
+        Some(typical) => lines.push(format!(
+            "{workload} what-if: {within} of {total} predictions within 10% of the measured median; median error {:.1}%",
+            100.0 * typical
+        )),
+        None => lines.push(format!("{workload} what-if: no predictions")),
+    }
+    lines
+}
+
 /// Runs `spec` in a fresh process of this executable and returns the JSON
 /// line it printed, after checking that it is a well-formed report, with
-/// its items/s.
-fn run_in_child(exe: &Path, spec: RunSpec) -> Result<(String, u64)> {
-    let output = Command::new(exe)
+/// its items/s and (when `what_if`) the predictions it made.
+fn run_in_child(exe: &Path, spec: RunSpec, what_if: bool) -> Result<(String, u64, Predictions)> {
+    let mut child = Command::new(exe);
+    if what_if {
+        child.arg("--what-if");
+    }
+    let output = child
         .args(["--child", &spec.implementation.name()])
         .args(["--workload", spec.workload.id()])
         .args(["--n", &spec.items.to_string()])
@@ -294,9 +389,28 @@ fn run_in_child(exe: &Path, spec: RunSpec) -> Result<(String, u64)> {
         output.status
     );
     let stdout = String::from_utf8(output.stdout).context("the run printed non-UTF-8 output")?;
-    let line = stdout.trim();
+    let mut lines = stdout.trim().lines();
+    let line = lines.next().unwrap_or_default();
+    let mut predictions = Predictions::new();
+    for prediction in lines {
+        let mut words = prediction.splitn(3, ' ');
+        let (Some(WHAT_IF), Some(count), Some(rate)) = (words.next(), words.next(), words.next())
+        else {
+            bail!("the run printed {stdout:?} instead of one JSON line and its predictions");
+        };
+        let count: usize = count
+            .parse()
+            .with_context(|| format!("a prediction for {count:?} replicas"))?;
+        let rate = match rate.strip_prefix("none ") {
+            Some(why) => Err(why.to_string()),
+            None => Ok(rate
+                .parse::<f64>()
+                .with_context(|| format!("a predicted rate of {rate:?}"))?),
+        };
+        predictions.push((count, rate));
+    }
     ensure!(
-        !line.is_empty() && !line.contains('\n'),
+        !line.is_empty(),
         "the run printed {:?} instead of one JSON line",
         stdout
     );
@@ -310,5 +424,5 @@ fn run_in_child(exe: &Path, spec: RunSpec) -> Result<(String, u64)> {
         spec.workload,
         spec.implementation
     );
-    Ok((line.to_owned(), report.items_per_s))
+    Ok((line.to_owned(), report.items_per_s, predictions))
 }

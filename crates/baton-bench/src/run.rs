@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::baton::run_baton;
+use crate::baton::run_baton_reported;
 use crate::checksum::format_checksum;
 use crate::error::BenchError;
 use crate::report::{Measurement, RunReport};
@@ -185,6 +185,31 @@ pub struct RunSpec {
 /// assert!(report.t_iter_ns > 0.0);
 /// ```
 pub fn run_once(spec: RunSpec) -> Result<RunReport, BenchError> {
+    run_once_reported(spec).map(|(report, _engine)| report)
+}
+
+/// As [`run_once`], with the engine's own report of a baton run (`None`
+/// for the sequential implementation): its per-stage stats are what
+/// [`baton_engine::StatsSnapshot::what_if`] predicts from.
+///
+/// # Errors
+///
+/// As [`run_once`].
+///
+/// # Examples
+///
+/// ```
+/// use baton_bench::run::{run_once_reported, Implementation, RunSpec};
+/// use baton_bench::workload::Workload;
+///
+/// let spec = RunSpec { workload: Workload::W2, implementation: Implementation::Baton, items: 200, cores: 2 };
+/// let (report, engine) = run_once_reported(spec).unwrap();
+/// assert_eq!(report.n, 200);
+/// assert!(engine.unwrap().stats.source.items == 200);
+/// ```
+pub fn run_once_reported(
+    spec: RunSpec,
+) -> Result<(RunReport, Option<baton_engine::RunReport>), BenchError> {
     let RunSpec {
         workload,
         implementation,
@@ -194,9 +219,10 @@ pub fn run_once(spec: RunSpec) -> Result<RunReport, BenchError> {
     let t_iter_ns = measure_t_iter_ns();
 
     let start = Instant::now();
-    let checksum = match implementation {
-        Implementation::Sequential => run_sequential(workload, items, FetchLatency::Sleep),
-        baton => run_baton(workload, items, cores, baton)
+    let (checksum, engine) = match implementation {
+        Implementation::Sequential => (run_sequential(workload, items, FetchLatency::Sleep), None),
+        baton => run_baton_reported(workload, items, cores, baton)
+            .map(|(checksum, report)| (checksum, Some(report)))
             .map_err(|source| BenchError::Pipeline { workload, source })?,
     };
     let seconds = start.elapsed().as_secs_f64();
@@ -220,14 +246,17 @@ pub fn run_once(spec: RunSpec) -> Result<RunReport, BenchError> {
         });
     }
 
-    Ok(RunReport::from_measurement(&Measurement {
-        workload,
-        implementation,
-        items,
-        cores,
-        t_iter_ns,
-        seconds,
-        peak_rss_mb,
-        checksum,
-    }))
+    Ok((
+        RunReport::from_measurement(&Measurement {
+            workload,
+            implementation,
+            items,
+            cores,
+            t_iter_ns,
+            seconds,
+            peak_rss_mb,
+            checksum,
+        }),
+        engine,
+    ))
 }

@@ -75,3 +75,51 @@ fn child_refuses_all() {
     assert!(!output.status.success());
     assert!(output.stdout.is_empty());
 }
+
+#[test]
+fn a_sweep_with_what_if_prints_its_runs_and_checks_every_prediction_against_them() {
+    // W4's fetch stage at 1, 2, 4, ... 256 replicas over 200 items: every
+    // run predicts the others, and the verdict compares each prediction
+    // with what that count measured.
+    let output = baton_bench(&[
+        "--workload",
+        "W4",
+        "--n",
+        "200",
+        "--threads",
+        "2",
+        "--tune",
+        "sweep",
+        "--what-if",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    // Stdout keeps to the report lines: nine counts and auto.
+    let lines = json_lines(&output);
+    assert_eq!(lines.len(), 10, "{lines:?}");
+    let predictions: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("W4 what-if: baton-replicas-") && l.contains(" predicts "))
+        .collect();
+    // Nine runs, each predicting the eight other counts.
+    assert_eq!(predictions.len(), 72, "{stderr}");
+    let one_to_two = predictions
+        .iter()
+        .find(|l| l.contains("baton-replicas-1 predicts 2 replicas"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(one_to_two.contains("; measured "), "{one_to_two}");
+    let verdict = stderr
+        .lines()
+        .find(|l| l.contains("predictions within 10% of the measured median"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(verdict.contains(" of 72 "), "{verdict}");
+}
+
+#[test]
+fn what_if_needs_a_sweep() {
+    let output = baton_bench(&["--workload", "W2", "--n", "10", "--what-if"]);
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("needs --tune sweep"), "{stderr}");
+}

@@ -504,6 +504,60 @@ fn auto_replicas_are_tuned_shown_and_explained() {
 }
 
 #[test]
+fn the_cpu_budget_bounds_what_the_tuner_fills_from_the_file_or_the_command_line() {
+    // A waiting stage on auto: the tuner aims at what the budget's cores
+    // can compute, and says so.
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "p.toml",
+        "[pipeline]\ncpu_budget = 1\n\n[[stage]]\nop = \"range\"\nend = 3000\n\n[[stage]]\nname = \"work\"\nop = \"delay\"\nms = 1\nreplicas = \"auto\"\n\n[[stage]]\nop = \"discard\"\n",
+    );
+    let plan = baton()
+        .args(["run", "--dry-run", "--threads", "2"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&plan.stdout).into_owned();
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    assert!(
+        shown.contains("2 threads, the tuner fills 1 core"),
+        "{shown}"
+    );
+    let over = baton()
+        .args(["run", "--dry-run", "--threads", "2", "--cpu-budget", "2"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&over.stdout).into_owned();
+    assert!(shown.contains("the tuner fills 2 cores"), "{shown}");
+
+    let output = baton()
+        .args(["run", "--threads", "2", "--explain-tuning"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let shown = stderr(&output);
+    assert!(output.status.success(), "{shown}");
+    let line = shown
+        .lines()
+        .find(|l| l.starts_with("tuning: stage `work`:"))
+        .unwrap_or_else(|| panic!("no tuning line: {shown}"));
+    assert!(line.contains("what 1 core can compute"), "{line}");
+
+    // The budget must be a whole number of cores, at least one.
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        "[pipeline]\ncpu_budget = 0\n\n[[stage]]\nop = \"range\"\nend = 3\n\n[[stage]]\nop = \"discard\"\n",
+    );
+    let output = baton().args(["run"]).arg(&bad).output().unwrap();
+    let shown = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{shown}");
+    assert!(shown.contains("cpu_budget"), "{shown}");
+}
+
+#[test]
 fn what_if_predicts_the_throughput_of_other_replicas_and_refuses_bad_ones() {
     // 200 items waiting 2 ms each on 2 replicas: the stage limits the run
     // to about 1,000 items/s; with 8 it would do about four times that.

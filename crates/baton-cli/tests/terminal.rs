@@ -335,6 +335,39 @@ fn a_second_ctrl_c_ends_the_run_within_a_second_whatever_a_stage_does() {
 }
 
 #[test]
+fn the_live_view_shows_a_tuned_stage_as_auto_with_the_replicas_it_has_now() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "p.toml",
+        "[[stage]]\nop = \"range\"\nend = 1000000000000\n\n\
+         [[stage]]\nname = \"wait\"\nop = \"delay\"\nms = 2\nreplicas = \"auto\"\n\n\
+         [[stage]]\nop = \"discard\"\n",
+    );
+    let terminal = Terminal::start(dir.path());
+    // The line of `wait` reads `auto N`: N starts at one per worker and
+    // rises past 16 as the tuner finds the 2 ms waits to hide.
+    let tuned_count = |screen: &str| {
+        screen
+            .lines()
+            .find(|line| line.trim_start().starts_with("wait "))
+            .and_then(|line| line.split("auto ").nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse::<usize>().ok())
+    };
+    terminal.wait_for(
+        "the tuned stage's line with 16 replicas or more",
+        60,
+        || tuned_count(&terminal.screen()).is_some_and(|n| n >= 16),
+    );
+    terminal.ctrl_c();
+    let code = terminal.exit_code(30);
+    let screen = terminal.screen();
+    assert_eq!(code, 130, "the terminal shows:\n{screen}");
+    assert!(screen.contains("parallel(auto: "), "{screen}");
+}
+
+#[test]
 fn lines_typed_at_the_keyboard_go_through_at_once_and_ctrl_c_ends_the_waiting_read() {
     let dir = tempfile::tempdir().unwrap();
     // The source reads the terminal: a person typing, one line at a time.

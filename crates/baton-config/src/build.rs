@@ -50,6 +50,8 @@ pub struct RunOptions {
     pub trace: bool,
     /// CPU threads, overriding the file.
     pub threads: Option<usize>,
+    /// Cores the tuner may fill, overriding the file's `cpu_budget`.
+    pub cpu_budget: Option<usize>,
 }
 
 impl Plan {
@@ -146,6 +148,12 @@ impl Built {
         let mut config = Config::default().trace(options.trace);
         if let Some(threads) = options.threads.or(plan.threads) {
             config = config.threads(threads);
+        }
+        if let Some(cores) = options.cpu_budget.or(plan.cpu_budget) {
+            config = config.cpu_budget(cores);
+        }
+        if let Some(replicas) = plan.max_auto_replicas {
+            config = config.max_auto_replicas(replicas);
         }
         if let Some(items) = plan.max_in_flight {
             config = config.max_in_flight(items);

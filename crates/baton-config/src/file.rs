@@ -34,7 +34,14 @@ use crate::variables::{expand, Variables};
 /// assert_eq!((plan.name.as_str(), plan.threads), ("demo", Some(2)));
 /// assert!(baton_config::PIPELINE_KEYS.contains(&"max_in_flight"));
 /// ```
-pub const PIPELINE_KEYS: &[&str] = &["name", "threads", "max_in_flight", "linger_ms"];
+pub const PIPELINE_KEYS: &[&str] = &[
+    "name",
+    "threads",
+    "max_in_flight",
+    "linger_ms",
+    "cpu_budget",
+    "max_auto_replicas",
+];
 
 impl Plan {
     /// Reads a pipeline file's text into a plan, or every problem found.
@@ -142,6 +149,8 @@ impl Plan {
             },
             threads: None,
             max_in_flight: None,
+            cpu_budget: None,
+            max_auto_replicas: None,
             linger: None,
             stages: Vec::new(),
             nats: Default::default(),
@@ -369,6 +378,10 @@ fn read_pipeline_table(reader: &mut Reader<'_>, plan: &mut Plan, table: &DeTable
             "threads" => plan.threads = read_count(reader, entry, "a whole number of threads"),
             "max_in_flight" => {
                 plan.max_in_flight = read_count(reader, entry, "a whole number of items")
+            }
+            "cpu_budget" => plan.cpu_budget = read_count(reader, entry, "a whole number of cores"),
+            "max_auto_replicas" => {
+                plan.max_auto_replicas = read_count(reader, entry, "a whole number of replicas")
             }
             "linger_ms" => {
                 plan.linger = reader

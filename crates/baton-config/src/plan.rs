@@ -29,6 +29,12 @@ pub struct Plan {
     pub threads: Option<usize>,
     /// Items in flight at most (`[pipeline] max_in_flight`), if set.
     pub max_in_flight: Option<usize>,
+    /// Cores the tuner may fill with `replicas = "auto"` stages
+    /// (`[pipeline] cpu_budget`), if set: the worker threads otherwise.
+    pub cpu_budget: Option<usize>,
+    /// Most replicas the tuner gives one auto stage (`[pipeline]
+    /// max_auto_replicas`), if set.
+    pub max_auto_replicas: Option<usize>,
     /// How long an item of a streaming source (`stdin`) may wait for its
     /// chunk to fill (`[pipeline] linger_ms`), if set.
     pub linger: Option<std::time::Duration>,

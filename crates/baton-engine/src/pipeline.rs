@@ -729,6 +729,35 @@ impl<T: Send + 'static> Pipeline<T> {
         init: A,
         f: impl FnMut(A, T) -> A + Send + 'static,
     ) -> Result<A, PipelineError> {
+        self.fold_with_report(init, f).map(|(value, _report)| value)
+    }
+
+    /// Runs the pipeline and folds its items, in source order, and returns
+    /// the run's report beside the result (its stats, for
+    /// [`StatsSnapshot::what_if`](crate::StatsSnapshot::what_if) and the
+    /// bottleneck).
+    ///
+    /// # Errors
+    ///
+    /// As [`Pipeline::for_each`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// let (sum, report) = Pipeline::from_iter(1..=4u64)
+    ///     .stage("double", Mode::parallel(2))
+    ///     .map(|x| x * 2)
+    ///     .fold_with_report(0, |s, x| s + x)
+    ///     .unwrap();
+    /// assert_eq!(sum, 20);
+    /// assert_eq!(report.stage("double").unwrap().items_in, 4);
+    /// ```
+    pub fn fold_with_report<A: Send + 'static>(
+        self,
+        init: A,
+        f: impl FnMut(A, T) -> A + Send + 'static,
+    ) -> Result<(A, RunReport), PipelineError> {
         let result = Arc::new(Mutex::new(None));
         let op = FoldOp {
             acc: Some(init),
@@ -738,9 +767,11 @@ impl<T: Send + 'static> Pipeline<T> {
         };
         let builder = self.stage("sink", Mode::serial_in_order());
         let shared = builder.push_once(op).run(None)?;
-        RunHandle::new(shared).join()?;
+        let report = RunHandle::new(shared).join()?;
         let value = result.lock().unwrap_or_else(|e| e.into_inner()).take();
-        value.ok_or_else(|| PipelineError::Build("the sink ended without its result".into()))
+        value
+            .map(|value| (value, report))
+            .ok_or_else(|| PipelineError::Build("the sink ended without its result".into()))
     }
 
     /// Runs the pipeline and combines its items with `f`, in source order;

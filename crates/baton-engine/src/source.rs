@@ -84,14 +84,12 @@ where
         let start = *next_seq;
         let mut items = Vec::with_capacity(max.min(1 << 16));
         let iter = &mut self.iter;
+        // `extend` over `take`: an iterator that knows its length (a
+        // range, a vector's) fills the chunk in one tight loop. A panic
+        // leaves the items taken before it in `items`.
         let result = catch_unwind(AssertUnwindSafe(|| {
-            while items.len() < max {
-                match iter.next() {
-                    Some(item) => items.push(item),
-                    None => return true,
-                }
-            }
-            false
+            items.extend(iter.by_ref().take(max));
+            items.len() < max
         }));
         *next_seq = start + items.len() as u64;
         let seqs = Seqs::Run {

@@ -314,6 +314,34 @@ pub struct WhatIf {
     pub limited_by: String,
 }
 
+/// Reads as the CLI prints it: `about 1.20 M items/s (this run: 800.0 k);
+/// the limit would be stage `decode``.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::{Mode, Pipeline};
+/// let report = Pipeline::from_iter(0..20_000u64)
+///     .stage("work", Mode::parallel(1))
+///     .map(|v| v * 2)
+///     .for_each(|_| {})
+///     .unwrap();
+/// let then = report.stats.what_if(&[("work", 2)]).unwrap();
+/// assert!(then.to_string().starts_with("about "));
+/// assert!(then.to_string().contains("items/s (this run: "));
+/// ```
+impl std::fmt::Display for WhatIf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "about {} items/s (this run: {}); the limit would be {}",
+            human(self.items_per_s),
+            human(self.measured_items_per_s),
+            self.limited_by
+        )
+    }
+}
+
 impl StatsSnapshot {
     /// Predicts the throughput with the replicas of some parallel stages
     /// set to new counts, from this run's measurements: every stage's bound

@@ -164,3 +164,36 @@ fn a_cpu_stage_on_auto_gets_one_replica_per_worker_and_the_reason() {
     let why = double.tuning.as_deref().unwrap();
     assert!(why.contains("one per worker thread"), "{why}");
 }
+
+#[test]
+fn a_slow_stream_is_tuned_over_a_longer_window() {
+    // ~250 items/s from the source, each waiting 200 ms in "work": about
+    // fifty must be in flight, and no 10 ms step sees the four items the
+    // tuner judges by: its window has to grow.
+    let items = 600u64;
+    let expected: Vec<u64> = (0..items).map(|v| v * 3).collect();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let into = Arc::clone(&seen);
+    let report = watchdog(LIMIT, move || {
+        let slow = (0..items).inspect(|_| std::thread::sleep(Duration::from_millis(4)));
+        Pipeline::from_iter(slow)
+            .config(Config::default().threads(2).max_auto_replicas(128))
+            .stage("work", Mode::auto().blocking())
+            .map(|v| sleep_then(v, 200_000))
+            .for_each(move |v| into.lock().unwrap().push(v))
+            .unwrap()
+    });
+    assert!(
+        *seen.lock().unwrap() == expected,
+        "items lost, added or out of order"
+    );
+    let over_time = replicas_over_time(&report);
+    let work = report.stage("work").unwrap();
+    assert!(
+        over_time.iter().any(|&r| r >= 24),
+        "never tuned up: {over_time:?}: {:?}",
+        work.tuning
+    );
+    let why = work.tuning.as_deref().unwrap();
+    assert!(!why.contains("until a first measurement"), "{why}");
+}

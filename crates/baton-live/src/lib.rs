@@ -178,8 +178,10 @@ pub fn use_colors(choice: Option<bool>) {
 /// ```
 /// use baton_live::StageLine;
 ///
-/// let line = StageLine { name: "decode".into(), done: 10, rate: 5.0, replicas: 2, busy: 0.5, queued: 3 };
+/// let line = StageLine { name: "decode".into(), done: 10, rate: 5.0, replicas: 2, tuned: false, busy: 0.5, queued: 3 };
 /// assert!(line.describe(false).contains("busy  50%"));
+/// let tuned = StageLine { replicas: 40, tuned: true, ..line };
+/// assert!(tuned.describe(false).contains("auto 40"));
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct StageLine {
@@ -189,8 +191,10 @@ pub struct StageLine {
     pub done: u64,
     /// Items per second taken in over the interval.
     pub rate: f64,
-    /// Replicas of the stage.
+    /// Replicas of the stage (the tuner's count now, when `tuned`).
     pub replicas: usize,
+    /// Whether the tuner sets its replicas (`replicas = "auto"`).
+    pub tuned: bool,
     /// The share of the interval its replicas were busy, 0 to 1 (more when
     /// a blocking stage has more replicas than the run has threads).
     pub busy: f64,
@@ -205,16 +209,20 @@ impl StageLine {
     /// ```
     /// use baton_live::StageLine;
     ///
-    /// let line = StageLine { name: "train".into(), done: 7, rate: 1.0, replicas: 1, busy: 1.0, queued: 4 };
+    /// let line = StageLine { name: "train".into(), done: 7, rate: 1.0, replicas: 1, tuned: false, busy: 1.0, queued: 4 };
     /// assert!(line.describe(true).ends_with("◀ bottleneck"));
     /// ```
     pub fn describe(&self, bottleneck: bool) -> String {
         format!(
-            "{:<14} {:>10} done {:>10.0}/s  x{:<3} busy {:>3.0}%  queue {:>5}{}",
+            "{:<14} {:>10} done {:>10.0}/s  {:<8} busy {:>3.0}%  queue {:>5}{}",
             self.name,
             self.done,
             self.rate,
-            self.replicas,
+            if self.tuned {
+                format!("auto {}", self.replicas)
+            } else {
+                format!("x{}", self.replicas)
+            },
             (self.busy * 100.0).min(100.0),
             self.queued,
             if bottleneck { MARK } else { "" }
@@ -254,6 +262,7 @@ pub fn lines(before: &StatsSnapshot, now: &StatsSnapshot) -> (Vec<StageLine>, Op
         done: now.source.made,
         rate: (now.source.made - before.source.made.min(now.source.made)) as f64 / dt,
         replicas: 1,
+        tuned: false,
         busy: (now.source.busy.saturating_sub(before.source.busy)).as_secs_f64() / dt,
         queued: 0,
     }];
@@ -273,6 +282,7 @@ pub fn lines(before: &StatsSnapshot, now: &StatsSnapshot) -> (Vec<StageLine>, Op
             done: stage.items_in,
             rate: (stage.items_in.saturating_sub(in_before)) as f64 / dt,
             replicas: stage.replicas,
+            tuned: stage.mode.is_auto(),
             busy: (stage.busy.saturating_sub(busy_before)).as_secs_f64() / (dt * replicas as f64),
             queued: stage.queued,
         });
@@ -371,7 +381,7 @@ const STRIP_WIDTH: usize = 24;
 
 /// Characters of a stage's line before its strip: the template's indent
 /// and [`StageLine::describe`]'s fixed-width columns.
-const LINE_WIDTH: usize = 2 + 72;
+const LINE_WIDTH: usize = 2 + 76;
 
 /// Marks the bottleneck's line.
 const MARK: &str = "  ◀ bottleneck";
@@ -676,6 +686,7 @@ mod tests {
             done: 45_056,
             rate: 4_608.0,
             replicas: 2,
+            tuned: false,
             busy: 0.71,
             queued: 12,
         };

@@ -227,6 +227,8 @@ impl Pipeline {
         let options = RunOptions {
             trace: self.trace,
             threads: self.threads,
+            // The file's `[pipeline] cpu_budget`, if any.
+            cpu_budget: None,
         };
         let iterated = built
             .iter(&options)

@@ -38,6 +38,7 @@ pub(crate) fn run<'py>(
     let options = RunOptions {
         trace: report.is_some(),
         threads,
+        cpu_budget: None,
     };
     let started = built
         .start(&options)

@@ -30,6 +30,11 @@ pub(crate) struct RunArgs {
     /// CPU worker threads (default: the file's, else one per core).
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     threads: Option<usize>,
+    /// Cores the tuner may fill with `replicas = "auto"` stages (default:
+    /// the file's `cpu_budget`, else the worker threads). Leave room for
+    /// whatever else runs beside the pipeline.
+    #[arg(long, value_name = "CORES", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    cpu_budget: Option<usize>,
     /// Prints the plan and stops.
     #[arg(long)]
     dry_run: bool,
@@ -106,28 +111,17 @@ fn print_what_ifs(report: &baton_engine::RunReport, scenarios: &[(String, Vec<(S
     for (text, changes) in scenarios {
         let changes: Vec<(&str, usize)> = changes.iter().map(|(s, n)| (s.as_str(), *n)).collect();
         match report.stats.what_if(&changes) {
-            Ok(then) => eprintln!(
-                "what if {text}: about {} items/s (this run: {}); the limit would be {}",
-                rate(then.items_per_s),
-                rate(then.measured_items_per_s),
-                then.limited_by
-            ),
+            Ok(then) => eprintln!("what if {text}: {then}"),
             Err(why) => eprintln!("what if {text}: no prediction: {why}"),
         }
     }
 }
 
-/// A rate as the summary shows one.
-fn rate(items_per_s: f64) -> String {
-    match items_per_s {
-        r if r >= 1e6 => format!("{:.2} M", r / 1e6),
-        r if r >= 1e3 => format!("{:.1} k", r / 1e3),
-        r => format!("{r:.1}"),
-    }
-}
-
 /// Applies `--replicas` and `--buffer` to the plan, refusing the first bad one.
 fn apply_overrides(plan: &mut Plan, args: &RunArgs) -> Result<(), BadArgument> {
+    if args.cpu_budget.is_some() {
+        plan.cpu_budget = args.cpu_budget;
+    }
     for text in &args.replicas {
         let auto = text
             .split_once('=')
@@ -225,6 +219,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let options = RunOptions {
         trace: args.trace.is_some() || args.report.is_some(),
         threads: args.threads,
+        cpu_budget: args.cpu_budget,
     };
     let started = built.start(&options).map_err(|e| {
         // The engine's own error already says it could not start.
@@ -554,8 +549,14 @@ pub(crate) fn describe_plan(plan: &Plan, threads: Option<usize>) -> String {
     let threads = threads
         .or(plan.threads)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let tuned = plan.stages.iter().any(|s| s.auto_replicas);
+    let budget = match plan.cpu_budget.unwrap_or(threads) {
+        _ if !tuned => String::new(),
+        1 => ", the tuner fills 1 core".to_string(),
+        cores => format!(", the tuner fills {cores} cores"),
+    };
     let mut text = format!(
-        "pipeline `{}` ({}), {threads} threads\n",
+        "pipeline `{}` ({}), {threads} threads{budget}\n",
         plan.name,
         plan.file.display()
     );

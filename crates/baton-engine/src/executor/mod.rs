@@ -171,6 +171,16 @@ fn default_max_chunks(threads: usize, blocking_replicas: usize) -> usize {
     8 * threads + 2 * blocking_replicas + 8
 }
 
+/// The replicas a stage starts with: as the user set them, or, on auto,
+/// one per worker thread until the tuner has measured the run.
+fn start_limit(mode: crate::Mode, threads: usize) -> usize {
+    if mode.is_auto() {
+        threads
+    } else {
+        mode.replicas()
+    }
+}
+
 /// Past how many chunks beyond a blocking first stage one of its threads
 /// leaves the cycle (see `feeder`): half-way from the low mark to what the
 /// budget leaves beside the stage's own replicas.
@@ -291,14 +301,10 @@ impl Run {
             stopping: Arc::clone(&stopping),
             winding_down: Arc::clone(&winding_down),
         };
-        let start_replicas = |mode: crate::Mode| match mode.is_auto() {
-            true => config.threads,
-            false => mode.replicas(),
-        };
         let blocking_replicas: usize = stages
             .iter()
             .filter(|s| s.mode.is_blocking())
-            .map(|s| start_replicas(s.mode))
+            .map(|s| start_limit(s.mode, config.threads))
             .sum();
         let extra: usize = stages.iter().map(|s| s.extra_in_flight).sum();
         let floors: Vec<crate::ChunkFloor> =
@@ -317,6 +323,7 @@ impl Run {
                 StageSlot::new(
                     i,
                     spec.mode,
+                    start_limit(spec.mode, config.threads),
                     spec.buffer,
                     context(spec.name, spec.policy),
                     spec.factory,
@@ -327,7 +334,7 @@ impl Run {
         // A blocking first stage's threads run the source themselves.
         let feeder = slots.first().filter(|s| s.mode.is_blocking()).map(|first| {
             let low = FEEDER_LOW_WATER_PER_THREAD * config.threads;
-            let high = feeder_high(low, max_chunks, start_replicas(first.mode));
+            let high = feeder_high(low, max_chunks, first.limit.load(Ordering::Relaxed));
             Feeder::new(
                 low,
                 high,
@@ -542,6 +549,7 @@ impl Run {
         } else {
             Ok(())
         };
+        self.fit_chunk_bound_to_replicas();
         self.cpu.notify_all();
         self.stages[s].signal.notify_all();
         started
@@ -559,6 +567,14 @@ impl Run {
                 slot.set_limit(self.blocking_threads[s].load(Ordering::Acquire));
             }
         }
+        self.fit_chunk_bound_to_replicas();
+        self.cpu.notify_all();
+    }
+
+    /// Moves the chunk bound with the blocking replicas, and the feeder's
+    /// high mark with it (unless the user set the bound): whoever changed
+    /// the replicas, the user or the tuner.
+    fn fit_chunk_bound_to_replicas(&self) {
         if self.config.max_chunks_in_flight.is_none() {
             let blocking: usize = self
                 .stages
@@ -574,7 +590,6 @@ impl Run {
                 feeder.set_high(feeder_high(low, max_chunks, replicas));
             }
         }
-        self.cpu.notify_all();
     }
 
     /// Sets the most items in flight while the run goes on.

@@ -82,6 +82,7 @@ impl StageSlot {
     pub(super) fn new(
         index: usize,
         mode: Mode,
+        limit: usize,
         buffer: Option<usize>,
         ctx: StageContext,
         factory: ReplicaFactory,
@@ -91,7 +92,7 @@ impl StageSlot {
             index,
             weigh,
             mode,
-            limit: AtomicUsize::new(mode.replicas()),
+            limit: AtomicUsize::new(limit),
             buffer,
             ctx,
             signal: Arc::new(Signal::default()),

@@ -28,7 +28,8 @@
 //! change of phase, taken at once); a rise smaller than a tenth or a fall
 //! smaller than three tenths is not made (too few replicas cost more than
 //! too many); a step moves at most 32-fold up and halves at most down. A
-//! step with too few items to judge changes nothing. A CPU stage (not
+//! step with too few items to judge changes nothing: its window grows until
+//! enough have passed (a slow stream is judged over a longer time). A CPU stage (not
 //! blocking) gets one replica per worker thread: the workers bound it
 //! anyway.
 
@@ -165,7 +166,8 @@ impl Tuner {
         }
     }
 
-    /// Sets the start replicas of the auto stages and says why.
+    /// Says why the auto stages start with the replicas they have (see
+    /// `start_limit`).
     pub(super) fn start(run: &Run) {
         let threads = run.config.threads;
         let mut reasons = run.monitor.lock();
@@ -173,7 +175,6 @@ impl Tuner {
             if !slot.mode.is_auto() {
                 continue;
             }
-            slot.set_limit(threads);
             reasons.tuning[s] = Some(if slot.mode.is_blocking() {
                 format!(
                     "{threads} replicas to start with (one per worker thread), until a first \
@@ -196,6 +197,17 @@ impl Tuner {
             return;
         }
         self.last_at = now;
+        // Too few items through the first stage to judge by: the window
+        // grows (nothing is marked seen) until enough have passed, so a
+        // slow stream is judged over a longer window, not never.
+        let first_in = run
+            .stages
+            .first()
+            .map_or(0, |slot| slot.ctx.counters.items_in.load(Ordering::Relaxed));
+        if first_in.saturating_sub(self.seen.first().map_or(0, |seen| seen.items_in)) < FEWEST_ITEMS
+        {
+            return;
+        }
         let workers = (
             run.worker_on_cpu_ns.load(Ordering::Relaxed),
             run.worker_runnable_ns.load(Ordering::Relaxed),
@@ -235,9 +247,6 @@ impl Tuner {
         let Some(&(first_in, _)) = deltas.first() else {
             return;
         };
-        if first_in < FEWEST_ITEMS {
-            return;
-        }
         let per_first = first_in as f64;
         for (s, slot) in run.stages.iter().enumerate() {
             let (items, busy) = deltas[s];
@@ -296,7 +305,10 @@ impl Tuner {
         } else {
             f64::INFINITY
         };
-        let mut limiter = format!("what {} cores can compute", run.config.cpu_cores());
+        let mut limiter = match run.config.cpu_cores() {
+            1 => "what 1 core can compute".to_string(),
+            n => format!("what {n} cores can compute"),
+        };
         for (slot, costs) in run.stages.iter().zip(&self.costs) {
             if slot.is_serial() && costs.known && costs.busy_ns > 0.0 {
                 let bound = 1e9 / costs.busy_ns;
