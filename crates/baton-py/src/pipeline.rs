@@ -20,7 +20,7 @@ use baton_ops::SharedHost;
 /// A pipeline file whose items a Python loop takes.
 ///
 /// Read with `Pipeline.from_file(path, overrides=..., env=..., threads=...,
-/// trace=...)`. The file is checked at once (a bad one raises
+/// cpu_budget=..., trace=...)`. The file is checked at once (a bad one raises
 /// `baton.PipelineFileError` with the located message `baton check`
 /// gives) and may end without a sink: the loop is its sink. Iterating
 /// starts a run on every core, outside the GIL.
@@ -29,6 +29,8 @@ use baton_ops::SharedHost;
 pub struct Pipeline {
     source: Source,
     threads: Option<usize>,
+    /// Cores the tuner may fill (over the file's `cpu_budget`).
+    cpu_budget: Option<usize>,
     trace: bool,
     name: String,
     stage_names: Vec<String>,
@@ -130,7 +132,17 @@ pub(crate) fn read_file(path: &std::path::Path) -> PyResult<String> {
 impl Pipeline {
     /// Checks and builds `source` once (a glob matching nothing is found
     /// now), for its name, stages and length.
-    fn open(source: Source, threads: Option<usize>, trace: bool) -> PyResult<Self> {
+    fn open(
+        source: Source,
+        threads: Option<usize>,
+        cpu_budget: Option<usize>,
+        trace: bool,
+    ) -> PyResult<Self> {
+        if cpu_budget == Some(0) {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "cpu_budget must be at least 1 core",
+            ));
+        }
         let built = source.build(Ending::Loop)?;
         let seeds = source.seeds()?;
         Ok(Pipeline {
@@ -141,6 +153,7 @@ impl Pipeline {
             len: known_len(&built.plan, built.source_len),
             source,
             threads,
+            cpu_budget,
             trace,
             runs: Mutex::new(Vec::new()),
         })
@@ -154,20 +167,23 @@ impl Pipeline {
     /// `overrides` sets any key of any stage, as `baton run --set` does:
     /// `{"batch.size": 64, "read.path": "data/*.csv"}`. `env` gives values
     /// to the file's `${VAR}` the environment does not set. `threads` is
-    /// the number of CPU threads (default: the file's, else every core).
-    /// `trace` records what each stage did, for `Run.report`.
+    /// the number of CPU threads (default: the file's, else every core);
+    /// `cpu_budget` the cores the tuner may fill with `replicas = "auto"`
+    /// stages (default: the file's, else the threads): leave the training
+    /// loop its own. `trace` records what each stage did, for `Run.report`.
     #[staticmethod]
-    #[pyo3(signature = (path, *, overrides = None, env = None, threads = None, trace = false))]
+    #[pyo3(signature = (path, *, overrides = None, env = None, threads = None, cpu_budget = None, trace = false))]
     fn from_file(
         path: PathBuf,
         overrides: Option<&Bound<'_, PyDict>>,
         env: Option<BTreeMap<String, String>>,
         threads: Option<usize>,
+        cpu_budget: Option<usize>,
         trace: bool,
     ) -> PyResult<Self> {
         let text = read_file(&path)?;
         let source = Source::new(path, text, overrides, env, PythonHost::default())?;
-        Pipeline::open(source, threads, trace)
+        Pipeline::open(source, threads, cpu_budget, trace)
     }
 
     /// A pipeline from the text of a pipeline file (what the builder
@@ -175,12 +191,13 @@ impl Pipeline {
     /// folder, and `functions` are the callables its `python` stages name
     /// (`{"name": callable}`; others are imported from `"module:name"`).
     #[staticmethod]
-    #[pyo3(signature = (text, *, name = "pipeline", functions = None, threads = None, trace = false))]
+    #[pyo3(signature = (text, *, name = "pipeline", functions = None, threads = None, cpu_budget = None, trace = false))]
     fn from_text(
         text: String,
         name: &str,
         functions: Option<&Bound<'_, PyDict>>,
         threads: Option<usize>,
+        cpu_budget: Option<usize>,
         trace: bool,
     ) -> PyResult<Self> {
         let host = PythonHost::new(callables_of(functions)?);
@@ -191,7 +208,7 @@ impl Pipeline {
             None,
             host,
         )?;
-        Pipeline::open(source, threads, trace)
+        Pipeline::open(source, threads, cpu_budget, trace)
     }
 
     /// The pipeline's name (`[pipeline] name`, else the file's stem).
@@ -227,8 +244,7 @@ impl Pipeline {
         let options = RunOptions {
             trace: self.trace,
             threads: self.threads,
-            // The file's `[pipeline] cpu_budget`, if any.
-            cpu_budget: None,
+            cpu_budget: self.cpu_budget,
         };
         let iterated = built
             .iter(&options)

@@ -445,3 +445,31 @@ def test_auto_replicas_are_tuned_and_the_stats_say_why():
     # 2 ms waits hidden behind many replicas, and the reason given.
     assert fetch["replicas"] > 8, fetch
     assert fetch["tuning"].startswith(f"{fetch['replicas']} replicas"), fetch
+
+
+def test_the_cpu_budget_leaves_the_training_loop_its_cores():
+    text = textwrap.dedent(
+        """
+        [[stage]]
+        op = "range"
+        end = 1000
+
+        [[stage]]
+        name = "fetch"
+        op = "delay"
+        ms = 1
+        replicas = "auto"
+        """
+    )
+    loader = baton.Pipeline.from_text(text, threads=2, cpu_budget=1)
+    run = iter(loader)
+    assert [item["value"] for item in run] == list(range(1000))
+    fetch = run.stats()["stages"][0]
+    assert "what 1 core can compute" in fetch["tuning"], fetch
+    # The file's key, when the call sets none.
+    budgeted = "[pipeline]\ncpu_budget = 1\n" + text
+    run = iter(baton.Pipeline.from_text(budgeted, threads=2))
+    assert len(list(run)) == 1000
+    assert "what 1 core can compute" in run.stats()["stages"][0]["tuning"]
+    with pytest.raises(ValueError, match="cpu_budget must be at least 1 core"):
+        baton.Pipeline.from_text(text, cpu_budget=0)

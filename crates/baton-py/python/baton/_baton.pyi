@@ -48,6 +48,7 @@ class Pipeline:
         overrides: Optional[Mapping[str, Any]] = None,
         env: Optional[Mapping[str, str]] = None,
         threads: Optional[int] = None,
+        cpu_budget: Optional[int] = None,
         trace: bool = False,
     ) -> "Pipeline":
         """Reads and checks a pipeline file (raises PipelineFileError)."""
@@ -58,6 +59,7 @@ class Pipeline:
         name: str = "pipeline",
         functions: Optional[Mapping[str, Callable[[Dict[str, Any]], Any]]] = None,
         threads: Optional[int] = None,
+        cpu_budget: Optional[int] = None,
         trace: bool = False,
     ) -> "Pipeline":
         """A pipeline from a pipeline file's text; `functions` are the

@@ -131,11 +131,20 @@ class Builder:
         imported by it)."""
         return _baton.pipeline_text({"name": self._name}, self._stages)
 
-    def pipeline(self, *, threads: Optional[int] = None, trace: bool = False) -> _baton.Pipeline:
+    def pipeline(
+        self, *, threads: Optional[int] = None, cpu_budget: Optional[int] = None, trace: bool = False
+    ) -> _baton.Pipeline:
         """The pipeline, checked and built (a mistake raises
-        ``baton.PipelineFileError``, located in the text `to_toml` gives)."""
+        ``baton.PipelineFileError``, located in the text `to_toml` gives).
+        ``cpu_budget`` is the cores the tuner may fill with ``replicas="auto"``
+        stages (default: the threads)."""
         return _baton.Pipeline.from_text(
-            self.to_toml(), name=self._name, functions=self._functions, threads=threads, trace=trace
+            self.to_toml(),
+            name=self._name,
+            functions=self._functions,
+            threads=threads,
+            cpu_budget=cpu_budget,
+            trace=trace,
         )
 
     def _built(self) -> _baton.Pipeline:
