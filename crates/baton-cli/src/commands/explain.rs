@@ -22,7 +22,7 @@ pub(crate) fn explain(file: &Path) -> anyhow::Result<ExitCode> {
 }
 
 fn explanation(plan: &Plan) -> String {
-    let mut text = super::run::describe_plan(plan, None);
+    let mut text = super::run::describe_plan(plan, None, None);
     text.push_str("\nbounds:\n");
     text.push_str(&format!(
         "  at most {} items between the source and the sink at once ({}); a source waits when they are there\n",

@@ -119,9 +119,6 @@ fn print_what_ifs(report: &baton_engine::RunReport, scenarios: &[(String, Vec<(S
 
 /// Applies `--replicas` and `--buffer` to the plan, refusing the first bad one.
 fn apply_overrides(plan: &mut Plan, args: &RunArgs) -> Result<(), BadArgument> {
-    if args.cpu_budget.is_some() {
-        plan.cpu_budget = args.cpu_budget;
-    }
     for text in &args.replicas {
         let auto = text
             .split_once('=')
@@ -181,7 +178,10 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     if args.dry_run {
         // The plan as it would run, with the stages the build placed.
-        print!("{}", describe_plan(&built.plan, args.threads));
+        print!(
+            "{}",
+            describe_plan(&built.plan, args.threads, args.cpu_budget)
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let driver = match &args.distributed.nats {
@@ -545,12 +545,16 @@ fn print_warnings(warnings: &Warnings) {
     }
 }
 
-pub(crate) fn describe_plan(plan: &Plan, threads: Option<usize>) -> String {
+pub(crate) fn describe_plan(
+    plan: &Plan,
+    threads: Option<usize>,
+    cpu_budget: Option<usize>,
+) -> String {
     let threads = threads
         .or(plan.threads)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let tuned = plan.stages.iter().any(|s| s.auto_replicas);
-    let budget = match plan.cpu_budget.unwrap_or(threads) {
+    let budget = match cpu_budget.or(plan.cpu_budget).unwrap_or(threads) {
         _ if !tuned => String::new(),
         1 => ", the tuner fills 1 core".to_string(),
         cores => format!(", the tuner fills {cores} cores"),
