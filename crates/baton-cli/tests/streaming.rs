@@ -76,3 +76,65 @@ fn lines_that_trickle_in_reach_the_sink_while_input_goes_on() {
     };
     assert!(status.success());
 }
+
+#[test]
+fn a_slow_stream_is_named_as_the_limit_and_its_waiting_stage_tuned_to_it() {
+    // 150 lines, one every 10 ms, into a stage on auto that waits 100 ms
+    // per line: about 10 in flight keep up, and no change after the source
+    // would make the run faster.
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "p.toml",
+        "[[stage]]\nname = \"in\"\nop = \"stdin\"\n\n[[stage]]\nname = \"wait\"\nop = \"delay\"\nms = 100\nreplicas = \"auto\"\n\n[[stage]]\nop = \"jsonl\"\npath = \"out.jsonl\"\n",
+    );
+    let mut baton = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .current_dir(dir.path())
+        .args(["run", "--quiet", "--stats", "stats.json"])
+        .arg(&file)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = baton.stdin.take().unwrap();
+    for n in 0..150 {
+        writeln!(input, "line {n}").unwrap();
+        input.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(input);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = baton.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "baton did not end with its input"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+    let out = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap();
+    let expected: Vec<String> = (0..150)
+        .map(|n| format!("{{\"line\":\"line {n}\"}}"))
+        .collect();
+    assert_eq!(out.lines().collect::<Vec<_>>(), expected);
+    let stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("stats.json")).unwrap())
+            .unwrap();
+    let waited = stats["source"]["waiting_for_input_s"].as_f64().unwrap();
+    assert!(waited > 0.5, "the source waited {waited} s: {stats}");
+    assert_eq!(stats["bottleneck"]["stage"], "in");
+    let verdict = stats["bottleneck"]["verdict"].as_str().unwrap();
+    assert!(verdict.contains("waits for its input"), "{verdict}");
+    let wait = &stats["stages"][0];
+    let tuning = wait["tuning"].as_str().unwrap();
+    assert!(tuning.contains("what the source `in` gives"), "{tuning}");
+    let replicas = wait["replicas"].as_u64().unwrap();
+    assert!(
+        (5..=160).contains(&replicas),
+        "{replicas} replicas: {tuning}"
+    );
+}

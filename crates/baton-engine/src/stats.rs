@@ -88,6 +88,10 @@ pub struct SourceStats {
     pub busy: Duration,
     /// Time it was held back by the in-flight bound (backpressure, sampled).
     pub blocked: Duration,
+    /// Time it had nothing to give, waiting for its input: a stream whose
+    /// items arrive slower than the run would take them. Counts, like
+    /// `busy`, toward the source's bound.
+    pub waiting_for_input: Duration,
     /// Whether it has ended.
     pub done: bool,
 }
@@ -201,7 +205,8 @@ impl StatsSnapshot {
                 effective_replicas: replicas,
             }
         };
-        let mut bounds = vec![bound(&self.source.name, self.source.busy, 1)];
+        let source_busy = self.source.busy + self.source.waiting_for_input;
+        let mut bounds = vec![bound(&self.source.name, source_busy, 1)];
         for stage in &self.stages {
             let replicas = if stage.mode.is_blocking() {
                 stage.replicas
@@ -255,7 +260,18 @@ impl StatsSnapshot {
         let machine = self.machine_bound();
         let achieved = self.items_per_second();
         let stage = self.stages.iter().find(|s| s.name == worst.stage);
-        let verdict = if worst.items_per_s >= machine * 0.9 || worst.items_per_s.is_infinite() {
+        let waits_for_input = self.source.waiting_for_input > self.source.busy;
+        let verdict = if stage.is_none() && waits_for_input {
+            format!(
+                "the source `{}` limits the run to about {} items/s: it waits for its input ({:.0}% \
+                 of the run), and the run takes items as fast as they arrive; no change after the \
+                 source makes it faster.",
+                worst.stage,
+                human(worst.items_per_s),
+                100.0 * self.source.waiting_for_input.as_secs_f64()
+                    / self.elapsed.as_secs_f64().max(1e-9)
+            )
+        } else if worst.items_per_s >= machine * 0.9 || worst.items_per_s.is_infinite() {
             format!(
                 "the run is CPU-bound: {} threads would do at most {} items/s; no stage limits it alone. \
                  Make the stages cheaper or add cores.",

@@ -257,6 +257,10 @@ fn snapshot_dict<'py>(py: Python<'py>, stats: &StatsSnapshot) -> PyResult<Bound<
     source.set_item("items", stats.source.items)?;
     source.set_item("busy_s", stats.source.busy.as_secs_f64())?;
     source.set_item("blocked_s", stats.source.blocked.as_secs_f64())?;
+    source.set_item(
+        "waiting_for_input_s",
+        stats.source.waiting_for_input.as_secs_f64(),
+    )?;
     source.set_item("done", stats.source.done)?;
     dict.set_item("source", source)?;
     let stages = PyList::empty(py);

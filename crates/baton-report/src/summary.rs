@@ -177,6 +177,9 @@ pub struct SourceSummary {
     pub busy_s: f64,
     /// Seconds it was held back by the in-flight bound (backpressure, sampled).
     pub blocked_s: f64,
+    /// Seconds it had nothing to give, waiting for its input (a slow stream).
+    #[serde(default)]
+    pub waiting_for_input_s: f64,
     /// Items per second it could make alone (`None`: unbounded).
     pub bound_items_per_s: Option<f64>,
     /// Share of the run it was busy, 0 to 1.
@@ -334,6 +337,7 @@ impl RunSummary {
             made: (stats.source.made != stats.source.items).then_some(stats.source.made),
             busy_s: exact_in_json(stats.source.busy.as_secs_f64()),
             blocked_s: exact_in_json(stats.source.blocked.as_secs_f64()),
+            waiting_for_input_s: exact_in_json(stats.source.waiting_for_input.as_secs_f64()),
             bound_items_per_s: finite(source_bound.items_per_s),
             utilisation: exact_in_json(source_bound.utilisation),
         };

@@ -131,6 +131,20 @@ impl Permit {
         }
     }
 
+    /// Gives the room back without waking anyone: the source took it and
+    /// then had nothing to make (a dry stream). Waking a source runner for
+    /// it would only have it find the source dry again, and wake the next
+    /// (a ring of wake-ups that kept every thread of a wide blocking first
+    /// stage busy on a slow stream); what arrives wakes the runners itself.
+    pub(super) fn give_back_unused(mut self) {
+        if let Some(budget) = self.budget.take() {
+            budget.items.fetch_sub(self.items, Ordering::AcqRel);
+            if self.chunk {
+                budget.chunks.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+
     /// Gives back room the chunk did not use (the source made fewer items).
     pub(super) fn shrink_to(&mut self, items: usize) {
         if let Some(budget) = &self.budget {

@@ -1051,13 +1051,24 @@ impl Run {
                 .busy_ns
                 .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
             let (data, exhausted) = match result {
-                Ok(Produced::Items(data, exhausted)) => (data, exhausted),
+                Ok(Produced::Items(data, exhausted)) => {
+                    if let Some(since) = inner.dry_since.take() {
+                        let dry = start.saturating_duration_since(since);
+                        self.source
+                            .dry_ns
+                            .fetch_add(dry.as_nanos() as u64, Ordering::Relaxed);
+                    }
+                    (data, exhausted)
+                }
                 Ok(Produced::Waiting(until)) => {
+                    self.source.dry_turns.fetch_add(1, Ordering::Relaxed);
+                    inner.dry_since.get_or_insert(start);
                     if let Some(until) = until {
                         let at = until.saturating_duration_since(self.started);
                         self.source_deadline_ns
                             .store((at.as_nanos() as u64).max(1), Ordering::Relaxed);
                     }
+                    permit.give_back_unused();
                     return SourceTurn::Nothing;
                 }
                 Err(mut failure) => {

@@ -52,6 +52,7 @@ impl Run {
             made: self.source.made.load(Ordering::Relaxed),
             busy: Duration::from_nanos(self.source.busy_ns.load(Ordering::Relaxed)),
             blocked: Duration::from_nanos(monitor.source_blocked_ns as u64),
+            waiting_for_input: Duration::from_nanos(self.source.dry_ns.load(Ordering::Relaxed)),
             done: self.source.is_done(),
         };
         StatsSnapshot {

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::Instant;
 
 use crate::chunk::ChunkData;
 use crate::source::{Source, SourceStart};
@@ -13,6 +14,8 @@ pub(super) struct SourceInner {
     pub(super) next_index: u64,
     pub(super) next_seq: u64,
     pub(super) exhausted: bool,
+    /// Since when the source has had nothing to give (a dry stream).
+    pub(super) dry_since: Option<Instant>,
 }
 
 pub(super) struct SourceSlot {
@@ -28,6 +31,11 @@ pub(super) struct SourceSlot {
     pub(super) made: AtomicU64,
     weigh: Option<Weigher>,
     pub(super) busy_ns: AtomicU64,
+    /// Turns that found the source dry: it had less than a chunk to give
+    /// (a stream whose items come slower than the run takes them).
+    pub(super) dry_turns: AtomicU64,
+    /// Time from a turn that found it dry to the next that made items.
+    pub(super) dry_ns: AtomicU64,
 }
 
 impl std::fmt::Debug for SourceSlot {
@@ -47,6 +55,7 @@ impl SourceSlot {
                 next_index: 0,
                 next_seq: 0,
                 exhausted: false,
+                dry_since: None,
             }),
             stop: AtomicBool::new(false),
             ended: AtomicBool::new(false),
@@ -54,6 +63,8 @@ impl SourceSlot {
             made: AtomicU64::new(0),
             weigh,
             busy_ns: AtomicU64::new(0),
+            dry_turns: AtomicU64::new(0),
+            dry_ns: AtomicU64::new(0),
         }
     }
 

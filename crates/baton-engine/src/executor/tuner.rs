@@ -10,7 +10,11 @@
 //! computing, waiting for a core, and waiting on the world. From the CPU
 //! each item costs in every stage, the run could go at most at `cpu budget
 //! / CPU per item`, and no faster than its slowest serial stage: that is
-//! the throughput to aim for. By Little's law, a stage that keeps up with
+//! the throughput to aim for; nor faster than the source: than it can
+//! make items (it is serial), or, when it runs dry (a stream arriving at
+//! its own pace), than it gives them, with half again for a stream that
+//! speeds up (the aim doubles with every window in which it did not run
+//! dry). By Little's law, a stage that keeps up with
 //! it needs `throughput x time in flight` items in flight, so that many
 //! replicas. Time in flight is computing plus waiting on the world, plus
 //! the wait for a core in the share the stage waits on the world (a thread
@@ -71,6 +75,15 @@ const MOST_GROWTH: usize = 32;
 
 /// Fewer items than this through the first stage in a step: not judged.
 const FEWEST_ITEMS: u64 = 4;
+
+/// How much of a new measurement of what a dry source gives a step takes:
+/// a stream's pace jitters more than a stage's costs.
+const SOURCE_SMOOTHING: f64 = 0.25;
+
+/// How much faster than a dry source gives the tuner aims, so that a
+/// source that speeds up finds its items taken (and a window in which it
+/// did not run dry raises the aim again).
+const SOURCE_HEADROOM: f64 = 1.5;
 
 /// What the tuner last saw of a stage.
 #[derive(Clone, Copy, Debug, Default)]
@@ -151,6 +164,18 @@ pub(super) struct Tuner {
     shares: Vec<Option<(f64, f64)>>,
     costs: Vec<Costs>,
     source_cpu_ns: f64,
+    /// The source's time making items, per item of the first stage: the
+    /// source is serial, so the run goes no faster than it makes them.
+    source_busy_per_item_ns: f64,
+    /// When the window now measured began (what is in `seen` was read then).
+    window_from: Instant,
+    /// The source's dry turns and items made when last seen.
+    source_dry: u64,
+    source_made: u64,
+    /// The most the run can go at, items/s, as long as the source runs dry:
+    /// what it gave, with [`SOURCE_HEADROOM`]; doubles with every window in
+    /// which it did not run dry. `None` before it first ran dry.
+    source_bound: Option<f64>,
 }
 
 impl Tuner {
@@ -163,6 +188,11 @@ impl Tuner {
             shares: vec![None; stages],
             costs: vec![Costs::default(); stages],
             source_cpu_ns: 0.0,
+            source_busy_per_item_ns: 0.0,
+            window_from: Instant::now(),
+            source_dry: 0,
+            source_made: 0,
+            source_bound: None,
         }
     }
 
@@ -244,6 +274,7 @@ impl Tuner {
         let source_busy = run.source.busy_ns.load(Ordering::Relaxed);
         let source_delta = source_busy.saturating_sub(self.source_busy_ns) as f64;
         self.source_busy_ns = source_busy;
+        self.measure_source(run, now);
         let Some(&(first_in, _)) = deltas.first() else {
             return;
         };
@@ -288,11 +319,39 @@ impl Tuner {
                 off_in_a_row: 0,
             });
         }
+        let source_busy = source_delta / per_first;
+        self.source_busy_per_item_ns += SMOOTHING * (source_busy - self.source_busy_per_item_ns);
         if !run.source_fed_by_blocking() {
             let source = source_delta * (1.0 - worker_wait) / per_first;
             self.source_cpu_ns += SMOOTHING * (source - self.source_cpu_ns);
         }
         self.decide(run);
+    }
+
+    /// Whether the source ran dry in the window, and what it gave: a
+    /// source that runs dry bounds the run at what it gives (a stream
+    /// arriving at its own pace), however fast the cores could go.
+    fn measure_source(&mut self, run: &Run, now: Instant) {
+        let window = now
+            .saturating_duration_since(self.window_from)
+            .as_secs_f64();
+        self.window_from = now;
+        let dry = run.source.dry_turns.load(Ordering::Relaxed);
+        let made = run.source.made.load(Ordering::Relaxed);
+        let ran_dry = dry > self.source_dry;
+        let gave = made.saturating_sub(self.source_made) as f64 / window.max(1e-6);
+        self.source_dry = dry;
+        self.source_made = made;
+        self.source_bound = match (ran_dry, self.source_bound) {
+            (true, None) => Some(gave * SOURCE_HEADROOM),
+            (true, Some(bound)) => {
+                Some(bound + SOURCE_SMOOTHING * (gave * SOURCE_HEADROOM - bound))
+            }
+            // It had more to give than the run took: the aim rises until
+            // the source runs dry again (or the cores bound the run).
+            (false, Some(bound)) => Some((2.0 * bound).max(gave * SOURCE_HEADROOM)),
+            (false, None) => None,
+        };
     }
 
     /// Sets the replicas of every auto blocking stage from the costs.
@@ -317,6 +376,21 @@ impl Tuner {
                     limiter = format!("what the serial stage `{}` can take", slot.ctx.name);
                 }
             }
+        }
+        if self.source_busy_per_item_ns > 0.0 && 1e9 / self.source_busy_per_item_ns < goal {
+            goal = 1e9 / self.source_busy_per_item_ns;
+            limiter = format!(
+                "what the source `{}` can make, one chunk at a time",
+                run.source.ctx.name
+            );
+        }
+        if let Some(bound) = self.source_bound.filter(|&bound| bound < goal) {
+            goal = bound;
+            limiter = format!(
+                "what the source `{}` gives, {:.0} items/s, and half again",
+                run.source.ctx.name,
+                bound / SOURCE_HEADROOM
+            );
         }
         if !goal.is_finite() {
             return;
@@ -354,6 +428,19 @@ impl Tuner {
                 slot.set_limit(chosen);
                 changed = true;
             }
+            tracing::trace!(
+                stage = %slot.ctx.name,
+                goal_items_per_s = goal,
+                %limiter,
+                cpu_ns = costs.cpu_ns,
+                in_flight_ns = costs.in_flight_ns,
+                waits_share = costs.waits_share,
+                needed,
+                target,
+                current,
+                chosen,
+                "tuner step"
+            );
             let ratio = costs.ratio.max(f64::MIN_POSITIVE);
             let compute_us = costs.cpu_ns / ratio / 1e3;
             let wait_us = (costs.in_flight_ns - costs.cpu_ns).max(0.0) / ratio / 1e3;

@@ -96,6 +96,19 @@ pub(crate) fn rss_kib() -> u64 {
     status_field("VmRSS:").expect("VmRSS in /proc/self/status")
 }
 
+/// The CPU time the process has used so far (user and system, all its
+/// threads), from `/proc/self/stat`.
+pub(crate) fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // The fields after the command (which may hold spaces) start after ')'.
+    let after = &stat[stat.rfind(')').expect("a command in /proc/self/stat") + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line: 11 and 12 here.
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // Clock ticks are 1/100 s on every Linux the tests run on.
+    Duration::from_millis(ticks * 10)
+}
+
 /// The process's threads now.
 pub(crate) fn thread_count() -> usize {
     status_field("Threads:").expect("Threads in /proc/self/status") as usize

@@ -21,13 +21,14 @@ pub(crate) fn render(out: &mut String, summary: &RunSummary) {
     let _ = writeln!(
         out,
         "<tr{}><td><code>{}</code>{}</td><td>source</td><td class=\"num\">1</td><td class=\"num\">–</td><td class=\"num\">{}</td>\
-         {}<td class=\"num\">–</td><td class=\"num\">{}</td><td class=\"num\">–</td><td class=\"num\">{}</td>\
+         {}<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">–</td><td class=\"num\">{}</td>\
          <td class=\"num\">–</td><td class=\"num\">–</td></tr>",
         row_class(bottleneck == Some(source.name.as_str())),
         escape(&source.name),
         badge(bottleneck == Some(source.name.as_str())),
         units::count(source.made.unwrap_or(source.items)),
         busy_cell(source.utilisation),
+        units::percent(share(source.waiting_for_input_s, elapsed)),
         units::percent(share(source.blocked_s, elapsed)),
         units::rate(source.bound_items_per_s),
     );
