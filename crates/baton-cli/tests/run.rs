@@ -558,6 +558,73 @@ fn the_cpu_budget_bounds_what_the_tuner_fills_from_the_file_or_the_command_line(
 }
 
 #[test]
+fn the_memory_budget_holds_the_run_back_and_says_so_from_the_file_or_the_command_line() {
+    // A budget below what the process itself holds: the run goes on with
+    // as few items in flight as its stages need, loses none, and says why.
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "p.toml",
+        "[pipeline]\nmemory_budget = \"1 MB\"\n\n[[stage]]\nop = \"range\"\nend = 20000\n\n[[stage]]\nname = \"inc\"\nop = \"rename\"\nfields = { value = \"n\" }\nreplicas = 2\n\n[[stage]]\nop = \"count\"\n",
+    );
+    let stats = dir.path().join("stats.json");
+    let output = baton()
+        .args(["run", "--threads", "2", "--explain-tuning", "--stats"])
+        .arg(&stats)
+        .arg(&file)
+        .output()
+        .unwrap();
+    let shown = stderr(&output);
+    assert!(output.status.success(), "{shown}");
+    assert!(
+        shown.contains("memory: held back to") && shown.contains("of its 977 KiB memory budget"),
+        "{shown}"
+    );
+    assert!(shown.contains("tuning: memory budget 976.6 KiB"), "{shown}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    assert_eq!(json["items"], 20000, "{json}");
+    assert_eq!(json["memory"]["budget_bytes"], 1_000_000, "{json}");
+    assert!(json["memory"]["held_back"].is_string(), "{json}");
+    assert!(json["memory"]["peak_rss_bytes"].as_u64().unwrap() > 1_000_000);
+
+    // The flag over the file's key: off is no guard at all.
+    let output = baton()
+        .args(["run", "--memory-budget", "off", "--explain-tuning"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let shown = stderr(&output);
+    assert!(output.status.success(), "{shown}");
+    assert!(!shown.contains("memory: held back"), "{shown}");
+    assert!(shown.contains("tuning: memory budget off"), "{shown}");
+
+    // A size must read as one, in the file (located) and on the line.
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        "[pipeline]\nmemory_budget = \"lots\"\n\n[[stage]]\nop = \"range\"\nend = 3\n\n[[stage]]\nop = \"discard\"\n",
+    );
+    let output = baton().args(["run"]).arg(&bad).output().unwrap();
+    let shown = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{shown}");
+    assert!(
+        shown.contains("memory_budget")
+            && shown.contains("\"4 GiB\"")
+            && shown.contains("bad.toml:2"),
+        "{shown}"
+    );
+    let output = baton()
+        .args(["run", "--memory-budget", "4 GiBs"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let shown = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{shown}");
+    assert!(shown.contains("--memory-budget"), "{shown}");
+}
+
+#[test]
 fn what_if_predicts_the_throughput_of_other_replicas_and_refuses_bad_ones() {
     // 200 items waiting 2 ms each on 2 replicas: the stage limits the run
     // to about 1,000 items/s; with 8 it would do about four times that.

@@ -52,6 +52,8 @@ pub struct RunOptions {
     pub threads: Option<usize>,
     /// Cores the tuner may fill, overriding the file's `cpu_budget`.
     pub cpu_budget: Option<usize>,
+    /// The memory budget, overriding the file's `memory_budget`.
+    pub memory_budget: Option<crate::MemoryBudget>,
 }
 
 impl Plan {
@@ -151,6 +153,9 @@ impl Built {
         }
         if let Some(cores) = options.cpu_budget.or(plan.cpu_budget) {
             config = config.cpu_budget(cores);
+        }
+        if let Some(budget) = options.memory_budget.or(plan.memory_budget) {
+            config = config.memory_budget(budget.bytes());
         }
         if let Some(replicas) = plan.max_auto_replicas {
             config = config.max_auto_replicas(replicas);

@@ -41,6 +41,7 @@ pub const PIPELINE_KEYS: &[&str] = &[
     "linger_ms",
     "cpu_budget",
     "max_auto_replicas",
+    "memory_budget",
 ];
 
 impl Plan {
@@ -150,6 +151,7 @@ impl Plan {
             threads: None,
             max_in_flight: None,
             cpu_budget: None,
+            memory_budget: None,
             max_auto_replicas: None,
             linger: None,
             stages: Vec::new(),
@@ -380,6 +382,7 @@ fn read_pipeline_table(reader: &mut Reader<'_>, plan: &mut Plan, table: &DeTable
                 plan.max_in_flight = read_count(reader, entry, "a whole number of items")
             }
             "cpu_budget" => plan.cpu_budget = read_count(reader, entry, "a whole number of cores"),
+            "memory_budget" => plan.memory_budget = read_memory_budget(reader, entry),
             "max_auto_replicas" => {
                 plan.max_auto_replicas = read_count(reader, entry, "a whole number of replicas")
             }
@@ -403,6 +406,27 @@ fn read_pipeline_table(reader: &mut Reader<'_>, plan: &mut Plan, table: &DeTable
 }
 
 /// A count of at least 1 (threads, items).
+/// `memory_budget`: a size as a string (`"4 GiB"`), a number of bytes, or
+/// `"off"`.
+fn read_memory_budget(
+    reader: &mut Reader<'_>,
+    entry: Entry<'_, '_>,
+) -> Option<crate::MemoryBudget> {
+    let text = match crate::value::plain(entry.value).0 {
+        toml::Value::String(text) => text,
+        toml::Value::Integer(bytes) => bytes.to_string(),
+        _ => String::new(),
+    };
+    match text.parse::<crate::MemoryBudget>() {
+        Ok(budget) => Some(budget),
+        Err(error) => {
+            let message = format!("`memory_budget`: {error}");
+            reader.key_error("memory_budget", Some(entry.span()), message);
+            None
+        }
+    }
+}
+
 fn read_count(reader: &mut Reader<'_>, entry: Entry<'_, '_>, what: &str) -> Option<usize> {
     let n = reader.whole(entry, what, 1, MAX_COUNT)?;
     usize::try_from(n).ok()

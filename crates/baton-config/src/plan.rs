@@ -32,6 +32,9 @@ pub struct Plan {
     /// Cores the tuner may fill with `replicas = "auto"` stages
     /// (`[pipeline] cpu_budget`), if set: the worker threads otherwise.
     pub cpu_budget: Option<usize>,
+    /// The memory budget (`[pipeline] memory_budget`), if set: the engine's
+    /// default otherwise.
+    pub memory_budget: Option<crate::MemoryBudget>,
     /// Most replicas the tuner gives one auto stage (`[pipeline]
     /// max_auto_replicas`), if set.
     pub max_auto_replicas: Option<usize>,

@@ -26,6 +26,11 @@ use std::time::Duration;
 ///   (a training loop, say).
 /// * `max_auto_replicas`: the most replicas the tuner gives one stage
 ///   (default 256): for a blocking stage, the most threads it may have.
+/// * `memory_budget`: the most resident memory the process may hold while
+///   the run goes on (default: three quarters of the machine's memory, or
+///   of the cgroup's limit if lower). Past it the run holds fewer items in
+///   flight, halving the bound until the process is back within it, and
+///   lets it grow again once well below; `None` turns the guard off.
 /// * `keep_dead_letters`: skipped items kept for the report when no handler
 ///   takes them as they happen (default 10,000; past it they are counted).
 ///
@@ -50,6 +55,15 @@ pub struct Config {
     pub(crate) keep_dead_letters: usize,
     pub(crate) cpu_budget: Option<usize>,
     pub(crate) max_auto_replicas: usize,
+    pub(crate) memory_budget: MemoryBudget,
+}
+
+/// The memory budget as set: the default share of the machine, bytes, or none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MemoryBudget {
+    Default,
+    Bytes(u64),
+    Off,
 }
 
 impl Default for Config {
@@ -67,6 +81,7 @@ impl Default for Config {
             keep_dead_letters: 10_000,
             cpu_budget: None,
             max_auto_replicas: 256,
+            memory_budget: MemoryBudget::Default,
         }
     }
 }
@@ -132,6 +147,46 @@ impl Config {
     pub fn max_auto_replicas(mut self, replicas: usize) -> Self {
         self.max_auto_replicas = replicas.max(1);
         self
+    }
+
+    /// Sets the most resident memory, in bytes, the process may hold while
+    /// the run goes on (`None`: no guard). Past it the run holds fewer items
+    /// in flight (down to what its stages need to go on) until the process
+    /// is back within it. The process's memory counts, not only the run's:
+    /// a training loop beside it counts too, as it does for the kernel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = baton_engine::Config::default().memory_budget(Some(4 << 30));
+    /// assert_eq!(c.memory_budget_bytes(), Some(4 << 30));
+    /// assert_eq!(baton_engine::Config::default().memory_budget(None).memory_budget_bytes(), None);
+    /// ```
+    pub fn memory_budget(mut self, bytes: Option<u64>) -> Self {
+        self.memory_budget = match bytes {
+            Some(bytes) => MemoryBudget::Bytes(bytes.max(1)),
+            None => MemoryBudget::Off,
+        };
+        self
+    }
+
+    /// The memory budget in bytes: as set, or by default three quarters of
+    /// the memory the process may have (the machine's, or its cgroup's
+    /// limit if lower); `None` if off, or where the machine does not tell.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let budget = baton_engine::Config::default().memory_budget_bytes();
+    /// # #[cfg(target_os = "linux")]
+    /// assert!(budget.unwrap() > 0);
+    /// ```
+    pub fn memory_budget_bytes(&self) -> Option<u64> {
+        match self.memory_budget {
+            MemoryBudget::Default => crate::executor::memory::available_bytes().map(|b| b / 4 * 3),
+            MemoryBudget::Bytes(bytes) => Some(bytes),
+            MemoryBudget::Off => None,
+        }
     }
 
     /// Sets the most items in flight between source and sink (at least 1).

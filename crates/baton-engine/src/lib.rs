@@ -82,8 +82,8 @@ pub use ops::custom::{Sink, Stage};
 pub use pipeline::{Pipeline, StageBuilder};
 pub use source::Interleave;
 pub use stats::{
-    Bottleneck, RunReport, Sample, SourceStats, Span, StageBound, StageSample, StageStats,
-    StatsSnapshot, WhatIf,
+    Bottleneck, MemoryStats, RunReport, Sample, SourceStats, Span, StageBound, StageSample,
+    StageStats, StatsSnapshot, WhatIf,
 };
 
 /// The README's examples, compiled and run as doc tests so they cannot rot.

@@ -121,6 +121,38 @@ pub struct StatsSnapshot {
     pub items_in_flight: usize,
     /// Chunks between source and sink now.
     pub chunks_in_flight: usize,
+    /// The memory budget and what the process held.
+    pub memory: MemoryStats,
+}
+
+/// The memory budget of a run ([`Config::memory_budget`](crate::Config::memory_budget)) and what
+/// the process held.
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::{Config, Pipeline};
+/// let report = Pipeline::from_iter(0..1000u64)
+///     .config(Config::default().memory_budget(Some(1 << 40)))
+///     .for_each(|_| {})
+///     .unwrap();
+/// assert_eq!(report.stats.memory.budget, Some(1 << 40));
+/// assert!(report.stats.memory.lowered.is_none());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MemoryStats {
+    /// The budget in bytes (`None`: no guard).
+    pub budget: Option<u64>,
+    /// The process's resident memory at the last look, in bytes (0 where
+    /// the system does not tell).
+    pub rss: u64,
+    /// The most it held at any look.
+    pub peak_rss: u64,
+    /// The bound on items in flight now.
+    pub max_in_flight: usize,
+    /// Why that bound is lower than the one set, if the guard lowered it.
+    pub lowered: Option<String>,
 }
 
 /// How fast one stage could go, given its busy time.
@@ -554,6 +586,12 @@ pub struct Sample {
     pub source_items: u64,
     /// Items in flight.
     pub in_flight: usize,
+    /// The bound on items in flight then (lower than the user's while the
+    /// memory guard holds the run back).
+    pub max_in_flight: usize,
+    /// The process's resident memory then, in bytes (0 where the system
+    /// does not tell, or before the first look).
+    pub rss_bytes: u64,
     /// Every stage, in order.
     pub stages: Vec<StageSample>,
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use baton_config::{Built, Ending, Plan, RunOptions, Setting, Variables};
+use baton_config::{Built, Ending, MemoryBudget, Plan, RunOptions, Setting, Variables};
 use baton_engine::{OnError, PipelineHandle};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -31,6 +31,8 @@ pub struct Pipeline {
     threads: Option<usize>,
     /// Cores the tuner may fill (over the file's `cpu_budget`).
     cpu_budget: Option<usize>,
+    /// The memory budget (over the file's `memory_budget`).
+    memory_budget: Option<MemoryBudget>,
     trace: bool,
     name: String,
     stage_names: Vec<String>,
@@ -136,6 +138,7 @@ impl Pipeline {
         source: Source,
         threads: Option<usize>,
         cpu_budget: Option<usize>,
+        memory_budget: Option<MemoryBudget>,
         trace: bool,
     ) -> PyResult<Self> {
         if cpu_budget == Some(0) {
@@ -154,6 +157,7 @@ impl Pipeline {
             source,
             threads,
             cpu_budget,
+            memory_budget,
             trace,
             runs: Mutex::new(Vec::new()),
         })
@@ -170,20 +174,27 @@ impl Pipeline {
     /// the number of CPU threads (default: the file's, else every core);
     /// `cpu_budget` the cores the tuner may fill with `replicas = "auto"`
     /// stages (default: the file's, else the threads): leave the training
-    /// loop its own. `trace` records what each stage did, for `Run.report`.
+    /// loop its own. `memory_budget` is the most memory the process may
+    /// hold (`"4 GiB"`, `"512 MB"`, bytes, or `"off"`; default: the
+    /// file's, else three quarters of the machine's): past it the run holds
+    /// fewer items in flight; the training loop's memory counts too.
+    /// `trace` records what each stage did, for `Run.report`.
     #[staticmethod]
-    #[pyo3(signature = (path, *, overrides = None, env = None, threads = None, cpu_budget = None, trace = false))]
+    #[pyo3(signature = (path, *, overrides = None, env = None, threads = None, cpu_budget = None, memory_budget = None, trace = false))]
+    #[allow(clippy::too_many_arguments)]
     fn from_file(
         path: PathBuf,
         overrides: Option<&Bound<'_, PyDict>>,
         env: Option<BTreeMap<String, String>>,
         threads: Option<usize>,
         cpu_budget: Option<usize>,
+        memory_budget: Option<&Bound<'_, PyAny>>,
         trace: bool,
     ) -> PyResult<Self> {
+        let memory_budget = memory_budget_of(memory_budget)?;
         let text = read_file(&path)?;
         let source = Source::new(path, text, overrides, env, PythonHost::default())?;
-        Pipeline::open(source, threads, cpu_budget, trace)
+        Pipeline::open(source, threads, cpu_budget, memory_budget, trace)
     }
 
     /// A pipeline from the text of a pipeline file (what the builder
@@ -191,15 +202,18 @@ impl Pipeline {
     /// folder, and `functions` are the callables its `python` stages name
     /// (`{"name": callable}`; others are imported from `"module:name"`).
     #[staticmethod]
-    #[pyo3(signature = (text, *, name = "pipeline", functions = None, threads = None, cpu_budget = None, trace = false))]
+    #[pyo3(signature = (text, *, name = "pipeline", functions = None, threads = None, cpu_budget = None, memory_budget = None, trace = false))]
+    #[allow(clippy::too_many_arguments)]
     fn from_text(
         text: String,
         name: &str,
         functions: Option<&Bound<'_, PyDict>>,
         threads: Option<usize>,
         cpu_budget: Option<usize>,
+        memory_budget: Option<&Bound<'_, PyAny>>,
         trace: bool,
     ) -> PyResult<Self> {
+        let memory_budget = memory_budget_of(memory_budget)?;
         let host = PythonHost::new(callables_of(functions)?);
         let source = Source::new(
             PathBuf::from(format!("{name}.toml")),
@@ -208,7 +222,7 @@ impl Pipeline {
             None,
             host,
         )?;
-        Pipeline::open(source, threads, cpu_budget, trace)
+        Pipeline::open(source, threads, cpu_budget, memory_budget, trace)
     }
 
     /// The pipeline's name (`[pipeline] name`, else the file's stem).
@@ -245,6 +259,7 @@ impl Pipeline {
             trace: self.trace,
             threads: self.threads,
             cpu_budget: self.cpu_budget,
+            memory_budget: self.memory_budget,
         };
         let iterated = built
             .iter(&options)
@@ -455,4 +470,23 @@ fn table_lines(table: &Bound<'_, PyDict>, what: &str) -> PyResult<String> {
         }
     }
     Ok(lines.concat())
+}
+
+/// A memory budget as Python gives it: bytes as an `int`, or a size as a
+/// `str` (`"4 GiB"`, `"off"`); anything else is a `ValueError`.
+fn memory_budget_of(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<MemoryBudget>> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let text = match value.extract::<u64>() {
+        Ok(bytes) => bytes.to_string(),
+        Err(_) => value.extract::<String>().map_err(|_| {
+            pyo3::exceptions::PyValueError::new_err(
+                "memory_budget must be a size such as \"4 GiB\", a number of bytes, or \"off\"",
+            )
+        })?,
+    };
+    text.parse::<MemoryBudget>()
+        .map(Some)
+        .map_err(|error| pyo3::exceptions::PyValueError::new_err(error.to_string()))
 }

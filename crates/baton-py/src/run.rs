@@ -280,6 +280,13 @@ fn snapshot_dict<'py>(py: Python<'py>, stats: &StatsSnapshot) -> PyResult<Bound<
         stages.append(one)?;
     }
     dict.set_item("stages", stages)?;
+    // As the run's summary names them, once it has ended.
+    let memory = PyDict::new(py);
+    memory.set_item("budget_bytes", stats.memory.budget)?;
+    memory.set_item("peak_rss_bytes", stats.memory.peak_rss)?;
+    memory.set_item("max_in_flight", stats.memory.max_in_flight)?;
+    memory.set_item("held_back", stats.memory.lowered.as_deref())?;
+    dict.set_item("memory", memory)?;
     match stats.bottleneck() {
         Some(bottleneck) => {
             let one = PyDict::new(py);

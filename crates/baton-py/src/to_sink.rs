@@ -39,6 +39,7 @@ pub(crate) fn run<'py>(
         trace: report.is_some(),
         threads,
         cpu_budget: None,
+        memory_budget: None,
     };
     let started = built
         .start(&options)

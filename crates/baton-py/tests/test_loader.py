@@ -473,3 +473,34 @@ def test_the_cpu_budget_leaves_the_training_loop_its_cores():
     assert "what 1 core can compute" in run.stats()["stages"][0]["tuning"]
     with pytest.raises(ValueError, match="cpu_budget must be at least 1 core"):
         baton.Pipeline.from_text(text, cpu_budget=0)
+
+
+def test_the_memory_budget_holds_the_loader_back_and_bad_sizes_are_refused():
+    text = textwrap.dedent(
+        """
+        [[stage]]
+        op = "range"
+        end = 5000
+        """
+    )
+    # Below what the process holds: the run goes on with few items in
+    # flight, loses none, and its stats say why.
+    run = iter(baton.Pipeline.from_text(text, threads=2, memory_budget="1 MB"))
+    assert [item["value"] for item in run] == list(range(5000))
+    memory = run.stats()["memory"]
+    assert memory["budget_bytes"] == 1_000_000, memory
+    assert "memory budget" in memory["held_back"], memory
+    # Bytes as an int, the file's key, and "off".
+    run = iter(baton.Pipeline.from_text(text, memory_budget=1 << 40))
+    assert len(list(run)) == 5000
+    assert run.stats()["memory"]["budget_bytes"] == 1 << 40
+    run = iter(baton.Pipeline.from_text('[pipeline]\nmemory_budget = "2 GiB"\n' + text))
+    assert len(list(run)) == 5000
+    assert run.stats()["memory"]["budget_bytes"] == 2 << 30
+    run = iter(baton.Pipeline.from_text(text, memory_budget="off"))
+    assert len(list(run)) == 5000
+    assert run.stats()["memory"]["budget_bytes"] is None
+    with pytest.raises(ValueError, match='"4 GiB"'):
+        baton.Pipeline.from_text(text, memory_budget="lots")
+    with pytest.raises(ValueError):
+        baton.Pipeline.from_text(text, memory_budget=[1])

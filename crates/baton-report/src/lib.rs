@@ -48,8 +48,8 @@ mod trace;
 pub use error::ReportError;
 pub use html::{item_colour, render_html};
 pub use summary::{
-    BottleneckSummary, RunSummary, SampleSummary, SourceSummary, StageSampleSummary, StageSummary,
-    WorkerSummary, SUMMARY_FORMAT,
+    BottleneckSummary, MemorySummary, RunSummary, SampleSummary, SourceSummary, StageSampleSummary,
+    StageSummary, WorkerSummary, SUMMARY_FORMAT,
 };
 pub use trace::{
     track_id, EventArgs, Phase, TraceEvent, TraceFile, TraceSpan, PROCESS_ID, TRACKS_PER_STAGE,

@@ -79,6 +79,40 @@ pub struct RunSummary {
     /// empty for a local one).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub workers: Vec<WorkerSummary>,
+    /// The memory budget and what the process held.
+    #[serde(default)]
+    pub memory: MemorySummary,
+}
+
+/// The memory budget of a run and what the process held (see
+/// `baton_engine::MemoryStats`).
+///
+/// # Examples
+///
+/// ```
+/// use baton_engine::{Config, Pipeline};
+/// use baton_report::RunSummary;
+/// let report = Pipeline::from_iter(0..10u8)
+///     .config(Config::default().memory_budget(Some(1 << 40)))
+///     .for_each(|_| {})
+///     .unwrap();
+/// let memory = RunSummary::from_report("p", &report).memory;
+/// assert_eq!(memory.budget_bytes, Some(1 << 40));
+/// assert!(memory.held_back.is_none());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemorySummary {
+    /// The budget in bytes (`None`: no guard).
+    pub budget_bytes: Option<u64>,
+    /// The most the process held at any look, in bytes (0: not known here).
+    pub peak_rss_bytes: u64,
+    /// The bound on items in flight at the end.
+    pub max_in_flight: usize,
+    /// Why that bound is lower than the one set, if the budget held the
+    /// run back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_back: Option<String>,
 }
 
 /// A worker process of a distributed run, as it reported itself at the
@@ -287,6 +321,13 @@ pub struct SampleSummary {
     pub source_items: u64,
     /// Items in flight.
     pub in_flight: usize,
+    /// The bound on items in flight then (lower than the one set while the
+    /// memory budget holds the run back).
+    #[serde(default)]
+    pub max_in_flight: usize,
+    /// The process's resident memory then, in bytes (0: not known).
+    #[serde(default)]
+    pub rss_bytes: u64,
     /// Every stage, in pipeline order.
     pub stages: Vec<StageSampleSummary>,
 }
@@ -384,6 +425,12 @@ impl RunSummary {
             spans: report.trace.len(),
             span_thinning: report.trace_thinning.max(1),
             workers: Vec::new(),
+            memory: MemorySummary {
+                budget_bytes: stats.memory.budget,
+                peak_rss_bytes: stats.memory.peak_rss,
+                max_in_flight: stats.memory.max_in_flight,
+                held_back: stats.memory.lowered.clone(),
+            },
             samples: report
                 .samples
                 .iter()
@@ -437,6 +484,8 @@ impl SampleSummary {
             at_s: exact_in_json(sample.at.as_secs_f64()),
             source_items: sample.source_items,
             in_flight: sample.in_flight,
+            max_in_flight: sample.max_in_flight,
+            rss_bytes: sample.rss_bytes,
             stages: sample
                 .stages
                 .iter()

@@ -35,6 +35,12 @@ pub(crate) struct RunArgs {
     /// whatever else runs beside the pipeline.
     #[arg(long, value_name = "CORES", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     cpu_budget: Option<usize>,
+    /// The most memory the process may hold, as "4 GiB", "512 MB" or
+    /// bytes, or "off" (default: the file's `memory_budget`, else three
+    /// quarters of the machine's memory). Past it the run holds fewer items
+    /// in flight.
+    #[arg(long, value_name = "SIZE|off")]
+    memory_budget: Option<baton_config::MemoryBudget>,
     /// Prints the plan and stops.
     #[arg(long)]
     dry_run: bool,
@@ -220,6 +226,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         trace: args.trace.is_some() || args.report.is_some(),
         threads: args.threads,
         cpu_budget: args.cpu_budget,
+        memory_budget: args.memory_budget,
     };
     let started = built.start(&options).map_err(|e| {
         // The engine's own error already says it could not start.
@@ -291,6 +298,9 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             print_warnings(&warnings);
             if args.explain_tuning {
                 print_tuning(&report);
+            }
+            if let Some(why) = &report.stats.memory.lowered {
+                eprintln!("memory: held back to {why}");
             }
             print_what_ifs(&report, &what_ifs);
             write_reports(&name, &report, workers, &args)?;
@@ -456,6 +466,16 @@ fn print_tuning(report: &baton_engine::RunReport) {
     for (name, why) in tuned {
         eprintln!("tuning: stage `{name}`: {why}");
     }
+    let memory = &report.stats.memory;
+    let budget = match memory.budget {
+        Some(bytes) => baton_config::MemoryBudget::Bytes(bytes).to_string(),
+        None => "off".to_string(),
+    };
+    eprintln!(
+        "tuning: memory budget {budget}; the process held {} at most; {} items in flight allowed at the end",
+        baton_config::MemoryBudget::Bytes(memory.peak_rss.max(1)),
+        memory.max_in_flight
+    );
 }
 
 /// The worker processes of a distributed run, after its summary.

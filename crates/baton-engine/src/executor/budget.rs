@@ -62,6 +62,11 @@ impl Budget {
         self.max_chunks.store(chunks.max(1), Ordering::Release);
     }
 
+    /// The most items in flight now.
+    pub(super) fn max_items(&self) -> usize {
+        self.max_items.load(Ordering::Relaxed)
+    }
+
     pub(super) fn items_in_flight(&self) -> usize {
         self.items.load(Ordering::Relaxed)
     }

@@ -38,6 +38,7 @@
 
 mod budget;
 mod feeder;
+pub(crate) mod memory;
 mod monitor;
 mod queue;
 mod signal;
@@ -242,6 +243,16 @@ pub(crate) struct Run {
     worker_runnable_ns: AtomicU64,
     /// Whether any stage is tuned ([`crate::Mode::auto`]).
     tuned: bool,
+    /// The bound on items in flight the user set (the memory guard may
+    /// hold the run below it), and the items the stages hold themselves
+    /// (batches, shuffle buffers) on top of it.
+    user_max_in_flight: AtomicUsize,
+    extra_in_flight: usize,
+    /// The user set a new bound: the memory guard starts over from it.
+    user_bound_moved: AtomicBool,
+    /// The bound on items in flight the run starts with, when the memory
+    /// guard starts it low.
+    memory_start: Option<usize>,
 }
 
 impl std::fmt::Debug for Run {
@@ -342,13 +353,18 @@ impl Run {
                 Arc::clone(&first.ctx.counters),
             )
         });
+        // A memory budget the user set starts the run low (see `memory`).
+        let memory_start = (matches!(config.memory_budget, crate::config::MemoryBudget::Bytes(_))
+            && memory::resident_bytes().is_some())
+        .then(|| (extra + config.threads).clamp(1, config.max_in_flight + extra));
         let budget = Arc::new(Budget::new(
-            config.max_in_flight + extra,
+            memory_start.unwrap_or(config.max_in_flight + extra),
             max_chunks,
             Arc::clone(&cpu),
             feeder,
         ));
         let stage_count = slots.len();
+        let user_max_in_flight = config.max_in_flight + extra;
         let tuned = slots.iter().any(|s| s.mode.is_auto());
         let run = Arc::new(Run {
             sizer: ChunkSizer::new(
@@ -387,6 +403,10 @@ impl Run {
             worker_on_cpu_ns: AtomicU64::new(0),
             worker_runnable_ns: AtomicU64::new(0),
             tuned,
+            user_max_in_flight: AtomicUsize::new(user_max_in_flight),
+            extra_in_flight: extra,
+            user_bound_moved: AtomicBool::new(false),
+            memory_start,
         });
         tuner::Tuner::start(&run);
         if let Err(error) = run.start_threads() {
@@ -594,6 +614,9 @@ impl Run {
 
     /// Sets the most items in flight while the run goes on.
     pub(crate) fn set_max_in_flight(&self, items: usize) {
+        self.user_max_in_flight
+            .store(items.max(1), Ordering::Relaxed);
+        self.user_bound_moved.store(true, Ordering::Relaxed);
         self.budget.set_max_items(items.max(1));
         self.wake_source_runners();
     }

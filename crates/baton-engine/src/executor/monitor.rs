@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::memory::{MemoryGuard, MemoryState};
 use super::tuner::Tuner;
 use super::Run;
 use crate::stats::{Sample, StageSample};
@@ -29,6 +30,8 @@ pub(super) struct MonitorState {
     pub(super) samples: Vec<Sample>,
     /// Why the tuner chose each auto stage's replicas (`None`: not tuned).
     pub(super) tuning: Vec<Option<String>>,
+    /// What the memory guard saw and did.
+    pub(super) memory: MemoryState,
     /// Keep one sample in `stride` (doubles when the buffer fills).
     stride: u64,
 }
@@ -58,6 +61,9 @@ impl Monitor {
 pub(super) fn run(shared: &Arc<Run>) {
     let every = shared.config.sample_every;
     let mut tuner = Tuner::new(shared.stages.len());
+    let budget = shared.config.memory_budget_bytes();
+    shared.monitor.lock().memory.budget = budget;
+    let mut guard = MemoryGuard::new(budget, shared.memory_start);
     let mut last = Instant::now();
     while !shared.is_done() {
         // One wake-up per sample: the run's end wakes the monitor early.
@@ -71,6 +77,12 @@ pub(super) fn run(shared: &Arc<Run>) {
             shared.monitor_signal.wait(seen, wake_at - now);
         }
         let now = Instant::now();
+        if let Some(guard) = &mut guard {
+            if shared.user_bound_moved.swap(false, Ordering::Relaxed) {
+                guard.reset();
+            }
+            guard.step(shared);
+        }
         sample(shared, now.duration_since(last));
         tuner.step(shared, now);
         last = now;
@@ -112,10 +124,13 @@ pub(super) fn sample(shared: &Run, dt: Duration) {
     state.sample_count += 1;
     let count = state.sample_count;
     if count % state.stride == 0 {
+        let rss_bytes = state.memory.rss;
         state.samples.push(Sample {
             at: shared.started.elapsed(),
             source_items: shared.source.items.load(Ordering::Relaxed),
             in_flight: shared.budget.items_in_flight(),
+            max_in_flight: shared.budget.max_items(),
+            rss_bytes,
             stages: stage_samples,
         });
         if state.samples.len() >= MAX_SAMPLES {

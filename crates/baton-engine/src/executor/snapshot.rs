@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::Run;
-use crate::stats::{RunReport, SourceStats, StageStats, StatsSnapshot};
+use crate::stats::{MemoryStats, RunReport, SourceStats, StageStats, StatsSnapshot};
 
 impl Run {
     /// The counters of the source and of every stage now.
@@ -62,6 +62,13 @@ impl Run {
             stages,
             items_in_flight: self.budget.items_in_flight(),
             chunks_in_flight: self.budget.chunks_in_flight(),
+            memory: MemoryStats {
+                budget: monitor.memory.budget,
+                rss: monitor.memory.rss,
+                peak_rss: monitor.memory.peak_rss,
+                max_in_flight: self.budget.max_items(),
+                lowered: monitor.memory.lowered.clone(),
+            },
         }
     }
 

@@ -49,6 +49,7 @@ class Pipeline:
         env: Optional[Mapping[str, str]] = None,
         threads: Optional[int] = None,
         cpu_budget: Optional[int] = None,
+        memory_budget: Optional[Union[int, str]] = None,
         trace: bool = False,
     ) -> "Pipeline":
         """Reads and checks a pipeline file (raises PipelineFileError)."""
@@ -60,6 +61,7 @@ class Pipeline:
         functions: Optional[Mapping[str, Callable[[Dict[str, Any]], Any]]] = None,
         threads: Optional[int] = None,
         cpu_budget: Optional[int] = None,
+        memory_budget: Optional[Union[int, str]] = None,
         trace: bool = False,
     ) -> "Pipeline":
         """A pipeline from a pipeline file's text; `functions` are the

@@ -27,7 +27,7 @@ keyword arguments are the op's keys and the stage's own (``name``,
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Union
 
 from . import _baton
 
@@ -132,18 +132,25 @@ class Builder:
         return _baton.pipeline_text({"name": self._name}, self._stages)
 
     def pipeline(
-        self, *, threads: Optional[int] = None, cpu_budget: Optional[int] = None, trace: bool = False
+        self,
+        *,
+        threads: Optional[int] = None,
+        cpu_budget: Optional[int] = None,
+        memory_budget: Optional[Union[int, str]] = None,
+        trace: bool = False,
     ) -> _baton.Pipeline:
         """The pipeline, checked and built (a mistake raises
         ``baton.PipelineFileError``, located in the text `to_toml` gives).
         ``cpu_budget`` is the cores the tuner may fill with ``replicas="auto"``
-        stages (default: the threads)."""
+        stages (default: the threads); ``memory_budget`` the most memory the
+        process may hold (``"4 GiB"``, bytes, or ``"off"``)."""
         return _baton.Pipeline.from_text(
             self.to_toml(),
             name=self._name,
             functions=self._functions,
             threads=threads,
             cpu_budget=cpu_budget,
+            memory_budget=memory_budget,
             trace=trace,
         )
 
