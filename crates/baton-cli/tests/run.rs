@@ -625,6 +625,54 @@ fn the_memory_budget_holds_the_run_back_and_says_so_from_the_file_or_the_command
 }
 
 #[test]
+fn an_auto_buffer_is_sized_by_the_tuner_and_explained_from_the_file_or_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = |buffer: &str| {
+        format!(
+            "[[stage]]\nop = \"range\"\nend = 2000\n\n[[stage]]\nname = \"write\"\nop = \"delay\"\nms = 0.1\nmode = \"serial_in_order\"\n{buffer}\n[[stage]]\nop = \"count\"\n"
+        )
+    };
+    let file = write(dir.path(), "p.toml", &text("buffer = \"auto\"\n"));
+    let plan = baton()
+        .args(["run", "--dry-run"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&plan.stdout).into_owned();
+    assert!(shown.contains("buffer=auto"), "{shown}");
+    let stats = dir.path().join("stats.json");
+    let output = baton()
+        .args(["run", "--explain-tuning", "--stats"])
+        .arg(&stats)
+        .arg(&file)
+        .output()
+        .unwrap();
+    let shown = stderr(&output);
+    assert!(output.status.success(), "{shown}");
+    assert!(
+        shown.contains("tuning: stage `write` buffer: 64 items to start with"),
+        "{shown}"
+    );
+    assert!(!shown.contains("no stage has replicas"), "{shown}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    let write_stage = &json["stages"][0];
+    assert_eq!(write_stage["buffer"], 64, "{json}");
+    assert!(write_stage["buffer_tuning"].is_string(), "{json}");
+
+    // The command line's, over a file that sets none.
+    let plain = write(dir.path(), "plain.toml", &text(""));
+    let output = baton()
+        .args(["run", "--explain-tuning", "--buffer", "write=auto"])
+        .arg(&plain)
+        .output()
+        .unwrap();
+    let shown = stderr(&output);
+    assert!(output.status.success(), "{shown}");
+    assert!(shown.contains("tuning: stage `write` buffer:"), "{shown}");
+}
+
+#[test]
 fn what_if_predicts_the_throughput_of_other_replicas_and_refuses_bad_ones() {
     // 200 items waiting 2 ms each on 2 replicas: the stage limits the run
     // to about 1,000 items/s; with 8 it would do about four times that.

@@ -360,6 +360,23 @@ fn the_live_view_shows_a_tuned_stage_as_auto_with_the_replicas_it_has_now() {
         60,
         || tuned_count(&terminal.screen()).is_some_and(|n| n >= 16),
     );
+    // The overall line's rate reads as a whole number, as the stages' do
+    // (it once showed four decimals).
+    let screen = terminal.screen();
+    let overall = screen
+        .lines()
+        .find(|line| line.contains(" items  "))
+        .unwrap_or_else(|| panic!("no overall line:\n{screen}"));
+    let rate = overall
+        .split_whitespace()
+        .find(|word| word.ends_with("/s"))
+        .unwrap_or_else(|| panic!("no rate in {overall:?}"));
+    assert!(
+        rate.trim_end_matches("/s")
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == ','),
+        "{overall:?}"
+    );
     terminal.ctrl_c();
     let code = terminal.exit_code(30);
     let screen = terminal.screen();

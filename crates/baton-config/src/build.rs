@@ -199,6 +199,9 @@ impl Built {
             if let Some(items) = stage.buffer {
                 builder = builder.buffer(items);
             }
+            if stage.auto_buffer {
+                builder = builder.buffer_auto();
+            }
             open = Some(match op {
                 BuiltOp::Stage(built) => {
                     let pipeline = built.attach(builder);
@@ -482,6 +485,7 @@ impl Plan {
             mode: ModeKind::Parallel,
             replicas: None,
             auto_replicas: false,
+            auto_buffer: false,
             blocking: false,
             buffer: None,
             on_error: first.on_error,

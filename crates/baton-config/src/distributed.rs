@@ -532,6 +532,7 @@ impl Built {
             auto_replicas: false,
             blocking: true,
             buffer: first.buffer,
+            auto_buffer: first.auto_buffer,
             on_error: segment.on_error,
             dead_letter: first.dead_letter.clone(),
             params: first.params.clone(),

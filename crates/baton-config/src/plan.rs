@@ -105,6 +105,9 @@ pub struct PlannedStage {
     pub blocking: bool,
     /// Most items queued in front of it, if bounded.
     pub buffer: Option<usize>,
+    /// Whether the engine sizes the queue in front of it while it runs
+    /// (`buffer = "auto"`; `buffer` is then unset).
+    pub auto_buffer: bool,
     /// What it does when an item fails.
     pub on_error: OnError,
     /// Where skipped items are written (JSON lines), if anywhere.

@@ -102,7 +102,11 @@ pub(crate) fn read_stage(
         Some(Replicas::Count(n)) => (Some(n), false),
         None => (None, false),
     };
-    let buffer = read_buffer(reader, table);
+    let (buffer, auto_buffer) = match read_buffer(reader, table) {
+        Some(Buffer::Auto) => (None, true),
+        Some(Buffer::Items(n)) => (Some(n), false),
+        None => (None, false),
+    };
     let on_error = read_error_policy(reader, table);
     let dead_letter = read_dead_letter(reader, table, on_error);
     let params = read_params(reader, table, op);
@@ -129,6 +133,7 @@ pub(crate) fn read_stage(
         auto_replicas,
         blocking: op.modes.blocking,
         buffer,
+        auto_buffer,
         on_error,
         dead_letter,
         params: Params::new(params, base_dir(reader.file)),
@@ -336,20 +341,21 @@ fn read_replicas(
     }
 }
 
-/// `buffer`: the most items queued in front of the stage, if bounded.
-fn read_buffer(reader: &mut Reader<'_>, table: &StageTable<'_, '_>) -> Option<usize> {
+/// What `buffer` says.
+enum Buffer {
+    Items(usize),
+    Auto,
+}
+
+/// `buffer`: the most items queued in front of the stage, or `"auto"`
+/// for the tuner to size it, if the file sets it.
+fn read_buffer(reader: &mut Reader<'_>, table: &StageTable<'_, '_>) -> Option<Buffer> {
     let entry = table.get("buffer")?;
     if entry.as_str() == Some("auto") {
-        let message = "`buffer = \"auto\"` is not tuned yet: the tuner sets replicas and the in-flight bound, not a stage's queue";
-        reader
-            .key_error("buffer", Some(entry.span()), message)
-            .set_help(
-            "leave `buffer` out (the in-flight bound keeps memory flat) or give a number of items",
-        );
-        return None;
+        return Some(Buffer::Auto);
     }
-    let n = reader.whole(entry, "a whole number of items", 1, MAX_COUNT)?;
-    usize::try_from(n).ok()
+    let n = reader.whole(entry, "a whole number of items (or \"auto\")", 1, MAX_COUNT)?;
+    usize::try_from(n).ok().map(Buffer::Items)
 }
 
 /// `on_error`, with `retries` and `backoff_ms` for `"retry"` (and only then).

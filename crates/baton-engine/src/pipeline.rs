@@ -394,6 +394,7 @@ impl<T: Send + 'static> Pipeline<T> {
             policy: OnError::Fail,
             keep: None,
             buffer: None,
+            buffer_auto: false,
             min_chunk: None,
         }
     }
@@ -896,6 +897,7 @@ pub struct StageBuilder<T> {
     policy: OnError,
     keep: Option<fn(&T) -> T>,
     buffer: Option<usize>,
+    buffer_auto: bool,
     min_chunk: Option<ChunkFloor>,
 }
 
@@ -943,6 +945,29 @@ impl<T: Send + 'static> StageBuilder<T> {
     /// See [`Pipeline::stage`].
     pub fn buffer(mut self, items: usize) -> Self {
         self.buffer = Some(items.max(1));
+        self.buffer_auto = false;
+        self
+    }
+
+    /// Has the tuner size the queue in front of the stage while the run
+    /// goes on: it starts small, and doubles whenever the stage waited
+    /// for input while the stage before it (or the source) was held back
+    /// by the full queue, within the in-flight bound. Why it chose what it
+    /// did is in [`StageStats::buffer_tuning`](crate::StageStats::buffer_tuning).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// let report = Pipeline::from_iter(0..1_000u64)
+    ///     .stage("write", Mode::serial_in_order())
+    ///     .buffer_auto()
+    ///     .for_each(|_| {})
+    ///     .unwrap();
+    /// assert!(report.stage("write").unwrap().buffer.is_some());
+    /// ```
+    pub fn buffer_auto(mut self) -> Self {
+        self.buffer_auto = true;
         self
     }
 
@@ -1004,6 +1029,7 @@ impl<T: Send + 'static> StageBuilder<T> {
             mode,
             policy,
             buffer,
+            buffer_auto,
             min_chunk,
             ..
         } = self;
@@ -1012,6 +1038,7 @@ impl<T: Send + 'static> StageBuilder<T> {
             mode,
             policy,
             buffer,
+            buffer_auto,
             min_chunk,
             extra_in_flight,
             factory,

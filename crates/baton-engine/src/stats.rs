@@ -60,6 +60,11 @@ pub struct StageStats {
     /// Why the tuner chose `replicas`, for a [`crate::Mode::auto`] stage
     /// (`None` for the others).
     pub tuning: Option<String>,
+    /// The most items queued in front now (`None`: unbounded).
+    pub buffer: Option<usize>,
+    /// Why the tuner chose `buffer`, for a stage whose queue it sizes
+    /// ([`StageBuilder::buffer_auto`](crate::StageBuilder::buffer_auto); `None` for the others).
+    pub buffer_tuning: Option<String>,
 }
 
 /// Counters of the source.

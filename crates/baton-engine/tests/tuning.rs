@@ -197,3 +197,69 @@ fn a_slow_stream_is_tuned_over_a_longer_window() {
     let why = work.tuning.as_deref().unwrap();
     assert!(!why.contains("until a first measurement"), "{why}");
 }
+
+/// Runs 0..items through "make" (computing, in order: every item of the
+/// last `lull` of each 200 computes about 1 ms, the others pass at once)
+/// and "write" (blocking, in order, 150 µs an item) whose queue the tuner
+/// sizes; checks the output and returns the report.
+fn run_bursty(items: u64, lull: u64) -> RunReport {
+    let expected: Vec<u64> = (0..items).collect();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let into = Arc::clone(&seen);
+    let report = watchdog(LIMIT, move || {
+        Pipeline::from_iter(0..items)
+            .config(Config::default().threads(2))
+            .stage("make", Mode::serial_in_order())
+            .map(move |v| {
+                if v % 200 >= 200 - lull {
+                    std::hint::black_box(spin(500_000));
+                }
+                v
+            })
+            .stage("write", Mode::serial_in_order().blocking())
+            .buffer_auto()
+            .map(|v| {
+                std::thread::sleep(Duration::from_micros(150));
+                v
+            })
+            .for_each(move |v| into.lock().unwrap().push(v))
+            .unwrap()
+    });
+    assert!(
+        *seen.lock().unwrap() == expected,
+        "items lost, added or out of order"
+    );
+    report
+}
+
+#[test]
+fn a_stage_starved_behind_bursts_gets_a_deeper_queue_and_says_why() {
+    // Bursts of 140 items at once, then lulls of 60 ms: 64 queued items
+    // carry write through 10 ms of a lull; it starves for the rest, while
+    // in the burst its queue is full and holds the source back.
+    let report = run_bursty(4_000, 60);
+    let write = report.stage("write").unwrap();
+    let buffer = write.buffer.unwrap();
+    let why = write.buffer_tuning.as_deref().unwrap();
+    assert!(buffer >= 256, "{buffer} items: {why}");
+    assert!(
+        why.contains("waited for input") && why.contains("full"),
+        "{why}"
+    );
+    assert!(
+        write.tuning.is_none(),
+        "replicas were not asked to be tuned"
+    );
+    eprintln!("{buffer}: {why}");
+}
+
+#[test]
+fn a_stage_that_never_starves_keeps_the_queue_it_started_with() {
+    // No lulls: write is the bottleneck throughout, its queue full, never
+    // waiting for input; a deeper queue would only hold more items.
+    let report = run_bursty(2_000, 0);
+    let write = report.stage("write").unwrap();
+    let why = write.buffer_tuning.as_deref().unwrap();
+    assert_eq!(write.buffer, Some(64), "{why}");
+    assert!(why.contains("to start with"), "{why}");
+}

@@ -567,9 +567,9 @@ impl<'a> Live<'a> {
         });
         let style = match self.total {
             Some(_) => ProgressStyle::with_template(
-                "{bar:40.cyan/blue} {pos}/{len} items  {per_sec}  eta {eta}",
+                "{bar:40.cyan/blue} {pos}/{len} items  {per_sec:0}  eta {eta}",
             ),
-            None => ProgressStyle::with_template("{spinner} {pos} items  {per_sec}  {elapsed}"),
+            None => ProgressStyle::with_template("{spinner} {pos} items  {per_sec:0}  {elapsed}"),
         };
         if let Ok(style) = style {
             overall.set_style(style);

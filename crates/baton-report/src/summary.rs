@@ -271,6 +271,12 @@ pub struct StageSummary {
     /// Why the tuner chose its replicas (`replicas = "auto"` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tuning: Option<String>,
+    /// The most items queued in front of it at the end (`None`: unbounded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buffer: Option<usize>,
+    /// Why the tuner chose that queue (`buffer = "auto"` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buffer_tuning: Option<String>,
 }
 
 /// What limits a run.
@@ -403,6 +409,8 @@ impl RunSummary {
                 bound_items_per_s: finite(bound.items_per_s),
                 utilisation: exact_in_json(bound.utilisation),
                 tuning: stage.tuning.clone(),
+                buffer: stage.buffer,
+                buffer_tuning: stage.buffer_tuning.clone(),
             })
             .collect();
         let bottleneck = stats.bottleneck().map(|b| BottleneckSummary {

@@ -24,8 +24,9 @@ pub(crate) struct RunArgs {
     /// fetch=auto` to have them tuned while it runs (repeatable).
     #[arg(long = "replicas", value_name = "STAGE=N|auto")]
     replicas: Vec<String>,
-    /// Bounds the queue in front of a stage: `--buffer write=64` (repeatable).
-    #[arg(long = "buffer", value_name = "STAGE=N")]
+    /// Bounds the queue in front of a stage: `--buffer write=64`, or
+    /// `--buffer write=auto` for the tuner to size it (repeatable).
+    #[arg(long = "buffer", value_name = "STAGE=N|auto")]
     buffer: Vec<String>,
     /// CPU worker threads (default: the file's, else one per core).
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
@@ -149,14 +150,21 @@ fn apply_overrides(plan: &mut Plan, args: &RunArgs) -> Result<(), BadArgument> {
         stage.replicas = (!stage.auto_replicas).then_some(n);
     }
     for text in &args.buffer {
-        let (name, n) = parse_override(text, "buffer")?;
+        let auto = text
+            .split_once('=')
+            .filter(|(_, value)| value.trim() == "auto");
+        let (name, n) = match auto {
+            Some((name, _)) => (name.trim().to_string(), 1),
+            None => parse_override(text, "buffer")?,
+        };
         let stage = plan.stage_mut(&name).map_err(BadArgument)?;
         if n < 1 {
             return Err(BadArgument(format!(
                 "--buffer {text}: a stage's buffer holds at least 1 item"
             )));
         }
-        stage.buffer = Some(n);
+        stage.auto_buffer = auto.is_some();
+        stage.buffer = (!stage.auto_buffer).then_some(n);
     }
     Ok(())
 }
@@ -460,11 +468,21 @@ fn print_tuning(report: &baton_engine::RunReport) {
         .iter()
         .filter_map(|s| Some((&s.name, s.tuning.as_ref()?)))
         .collect();
-    if tuned.is_empty() {
+    let buffers_tuned = report
+        .stats
+        .stages
+        .iter()
+        .any(|s| s.buffer_tuning.is_some());
+    if tuned.is_empty() && !buffers_tuned {
         eprintln!("tuning: no stage has replicas = \"auto\"; set it (or --replicas STAGE=auto) to have them tuned");
     }
     for (name, why) in tuned {
         eprintln!("tuning: stage `{name}`: {why}");
+    }
+    for stage in &report.stats.stages {
+        if let Some(why) = &stage.buffer_tuning {
+            eprintln!("tuning: stage `{}` buffer: {why}", stage.name);
+        }
     }
     let memory = &report.stats.memory;
     let budget = match memory.budget {
@@ -605,10 +623,11 @@ pub(crate) fn describe_plan(
                 ""
             },
             if stage.blocking { " blocking" } else { "" },
-            stage
-                .buffer
-                .map(|b| format!(" buffer={b}"))
-                .unwrap_or_default(),
+            match (stage.auto_buffer, stage.buffer) {
+                (true, _) => " buffer=auto".to_string(),
+                (false, Some(b)) => format!(" buffer={b}"),
+                (false, None) => String::new(),
+            },
             if stage.on_error == baton_engine::OnError::Fail {
                 String::new()
             } else {

@@ -253,6 +253,8 @@ pub(crate) struct Run {
     /// The bound on items in flight the run starts with, when the memory
     /// guard starts it low.
     memory_start: Option<usize>,
+    /// Chunks in flight the tuner added for the queues it deepened.
+    extra_chunks: AtomicUsize,
 }
 
 impl std::fmt::Debug for Run {
@@ -336,6 +338,7 @@ impl Run {
                     spec.mode,
                     start_limit(spec.mode, config.threads),
                     spec.buffer,
+                    spec.buffer_auto,
                     context(spec.name, spec.policy),
                     spec.factory,
                     weigh.clone(),
@@ -407,6 +410,7 @@ impl Run {
             extra_in_flight: extra,
             user_bound_moved: AtomicBool::new(false),
             memory_start,
+            extra_chunks: AtomicUsize::new(0),
         });
         tuner::Tuner::start(&run);
         if let Err(error) = run.start_threads() {
@@ -602,7 +606,8 @@ impl Run {
                 .filter(|s| s.mode.is_blocking())
                 .map(|s| s.limit.load(Ordering::Relaxed))
                 .sum();
-            let max_chunks = default_max_chunks(self.config.threads, blocking);
+            let max_chunks = default_max_chunks(self.config.threads, blocking)
+                + self.extra_chunks.load(Ordering::Relaxed);
             self.budget.set_max_chunks(max_chunks);
             if let (Some(feeder), Some(first)) = (&self.budget.feeder, self.stages.first()) {
                 let low = FEEDER_LOW_WATER_PER_THREAD * self.config.threads;

@@ -20,6 +20,8 @@ pub(super) struct StageAccumulator {
     pub(super) waiting_ns: f64,
     pub(super) blocked_ns: f64,
     pub(super) queued_sum: f64,
+    /// Time the queue in front was at its bound (sampled).
+    pub(super) full_ns: f64,
 }
 
 #[derive(Debug, Default)]
@@ -30,6 +32,8 @@ pub(super) struct MonitorState {
     pub(super) samples: Vec<Sample>,
     /// Why the tuner chose each auto stage's replicas (`None`: not tuned).
     pub(super) tuning: Vec<Option<String>>,
+    /// Why the tuner chose each auto buffer's queue (`None`: not tuned).
+    pub(super) buffer_tuning: Vec<Option<String>>,
     /// What the memory guard saw and did.
     pub(super) memory: MemoryState,
     /// Keep one sample in `stride` (doubles when the buffer fills).
@@ -47,6 +51,7 @@ impl Monitor {
             state: Mutex::new(MonitorState {
                 stages: vec![StageAccumulator::default(); stages],
                 tuning: vec![None; stages],
+                buffer_tuning: vec![None; stages],
                 stride: 1,
                 ..Default::default()
             }),
@@ -107,6 +112,14 @@ pub(super) fn sample(shared: &Run, dt: Duration) {
         acc.queued_sum += queued_items as f64;
         if queued_chunks == 0 && active < limit {
             acc.waiting_ns += dt_ns * (limit - active) as f64 / limit as f64;
+        }
+        // Full: at its own bound, or holding half the chunks in flight
+        // while the source waits for room (the in-flight bound bit here).
+        let holds_the_budget = source_active
+            && !shared.source_has_room()
+            && 2 * queued_chunks >= shared.budget.chunks_in_flight().max(1);
+        if slot.is_full() || holds_the_budget {
+            acc.full_ns += dt_ns;
         }
         let next_full = shared.stages.get(i + 1).is_some_and(|next| next.is_full());
         if next_full && (queued_chunks > 0 || active > 0) {

@@ -57,7 +57,10 @@ pub(super) struct StageSlot {
     pub(super) index: usize,
     pub(super) mode: Mode,
     pub(super) limit: AtomicUsize,
-    pub(super) buffer: Option<usize>,
+    /// Most items queued in front (0: unbounded); the tuner moves it when
+    /// `buffer_auto`.
+    pub(super) buffer: AtomicUsize,
+    pub(super) buffer_auto: bool,
     pub(super) ctx: StageContext,
     /// Wakes this stage's own threads (blocking stages only).
     pub(super) signal: Arc<Signal>,
@@ -79,11 +82,13 @@ impl std::fmt::Debug for StageSlot {
 }
 
 impl StageSlot {
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         index: usize,
         mode: Mode,
         limit: usize,
         buffer: Option<usize>,
+        buffer_auto: bool,
         ctx: StageContext,
         factory: ReplicaFactory,
         weigh: Option<Weigher>,
@@ -93,7 +98,12 @@ impl StageSlot {
             weigh,
             mode,
             limit: AtomicUsize::new(limit),
-            buffer,
+            buffer: AtomicUsize::new(match (buffer_auto, buffer) {
+                (true, _) => super::tuner::BUFFER_START,
+                (false, Some(items)) => items.max(1),
+                (false, None) => 0,
+            }),
+            buffer_auto,
             ctx,
             signal: Arc::new(Signal::default()),
             queued_chunks: AtomicUsize::new(0),
@@ -132,8 +142,13 @@ impl StageSlot {
 
     /// Whether the queue in front of the stage is over its buffer.
     pub(super) fn is_full(&self) -> bool {
-        self.buffer
-            .is_some_and(|cap| self.queued_items.load(Ordering::Relaxed) >= cap.max(1))
+        let cap = self.buffer.load(Ordering::Relaxed);
+        cap != 0 && self.queued_items.load(Ordering::Relaxed) >= cap
+    }
+
+    /// The queue's bound now (`None`: unbounded).
+    pub(super) fn buffer(&self) -> Option<usize> {
+        Some(self.buffer.load(Ordering::Relaxed)).filter(|&cap| cap != 0)
     }
 
     /// Sets the replica limit; extra replicas are dropped as they come back.

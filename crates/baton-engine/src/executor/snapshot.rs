@@ -23,7 +23,8 @@ impl Run {
             .iter()
             .zip(&monitor.stages)
             .zip(&monitor.tuning)
-            .map(|((slot, acc), tuning)| {
+            .zip(&monitor.buffer_tuning)
+            .map(|(((slot, acc), tuning), buffer_tuning)| {
                 let c = &slot.ctx.counters;
                 StageStats {
                     name: slot.ctx.name.to_string(),
@@ -43,6 +44,8 @@ impl Run {
                     skipped: c.skipped.load(Ordering::Relaxed),
                     retries: c.retries.load(Ordering::Relaxed),
                     tuning: tuning.clone(),
+                    buffer: slot.buffer(),
+                    buffer_tuning: buffer_tuning.clone(),
                 }
             })
             .collect();

@@ -85,6 +85,16 @@ const SOURCE_SMOOTHING: f64 = 0.25;
 /// did not run dry raises the aim again).
 const SOURCE_HEADROOM: f64 = 1.5;
 
+/// The queue an auto buffer starts with, in items.
+pub(super) const BUFFER_START: usize = 64;
+
+/// The shortest window over which an auto buffer is judged.
+const BUFFER_WINDOW: Duration = Duration::from_millis(200);
+
+/// A share of the window above which a stage counts as having waited for
+/// input, and the stage before it as held back by the full queue.
+const BUFFER_NOTICED: f64 = 0.1;
+
 /// What the tuner last saw of a stage.
 #[derive(Clone, Copy, Debug, Default)]
 struct Seen {
@@ -176,6 +186,13 @@ pub(super) struct Tuner {
     /// what it gave, with [`SOURCE_HEADROOM`]; doubles with every window in
     /// which it did not run dry. `None` before it first ran dry.
     source_bound: Option<f64>,
+    /// Per stage, its time waiting for input and the time its queue was
+    /// full, when the buffers were last judged.
+    buffer_seen: Vec<(f64, f64)>,
+    /// Per stage, whether it had taken items when the buffers were last
+    /// judged.
+    buffer_started: Vec<bool>,
+    buffer_from: Instant,
 }
 
 impl Tuner {
@@ -193,15 +210,25 @@ impl Tuner {
             source_dry: 0,
             source_made: 0,
             source_bound: None,
+            buffer_seen: vec![(0.0, 0.0); stages],
+            buffer_started: vec![false; stages],
+            buffer_from: Instant::now(),
         }
     }
 
     /// Says why the auto stages start with the replicas they have (see
-    /// `start_limit`).
+    /// `start_limit`), and the auto buffers with their queue.
     pub(super) fn start(run: &Run) {
         let threads = run.config.threads;
         let mut reasons = run.monitor.lock();
         for (s, slot) in run.stages.iter().enumerate() {
+            if slot.buffer_auto {
+                reasons.buffer_tuning[s] = Some(format!(
+                    "{BUFFER_START} items to start with: `{}` has not been seen both waiting \
+                     for input and with its queue full",
+                    slot.ctx.name
+                ));
+            }
             if !slot.mode.is_auto() {
                 continue;
             }
@@ -222,8 +249,11 @@ impl Tuner {
     pub(super) fn step(&mut self, run: &Arc<Run>, now: Instant) {
         // Once the source is done, what is left drains: nothing to gain,
         // and nothing like the run to measure.
-        if now.duration_since(self.last_at) < TUNE_EVERY || !run.is_tuned() || run.source.is_done()
-        {
+        if now.duration_since(self.last_at) < TUNE_EVERY || run.source.is_done() {
+            return;
+        }
+        self.tune_buffers(run, now);
+        if !run.is_tuned() {
             return;
         }
         self.last_at = now;
@@ -326,6 +356,72 @@ impl Tuner {
             self.source_cpu_ns += SMOOTHING * (source - self.source_cpu_ns);
         }
         self.decide(run);
+    }
+
+    /// Doubles the queue of every auto buffer whose stage both waited for
+    /// input and had its queue full in the same window (at its bound, or
+    /// holding half the chunks in flight while the source waited for
+    /// room): a burst upstream filled the queue, a lull then starved the
+    /// stage; a deeper queue (and as many more chunks in flight) carries
+    /// more of the burst over the lull. Within the bound on items in
+    /// flight (which the memory budget may lower).
+    fn tune_buffers(&mut self, run: &Run, now: Instant) {
+        let window = now.saturating_duration_since(self.buffer_from);
+        if window < BUFFER_WINDOW || !run.stages.iter().any(|s| s.buffer_auto) {
+            return;
+        }
+        self.buffer_from = now;
+        let window_ns = window.as_nanos() as f64;
+        let most = run.budget.max_items();
+        let mut state = run.monitor.lock();
+        let mut grew = false;
+        for slot in run.stages.iter().filter(|s| s.buffer_auto) {
+            let s = slot.index;
+            let waited = state.stages[s].waiting_ns;
+            let held = state.stages[s].full_ns;
+            let (waited_before, held_before) =
+                std::mem::replace(&mut self.buffer_seen[s], (waited, held));
+            // Not before the stage has had items at the window's start: its
+            // wait for the first is the run's start, not a lull.
+            let started = std::mem::replace(
+                &mut self.buffer_started[s],
+                slot.ctx.counters.items_in.load(Ordering::Relaxed) > 0,
+            );
+            if !started {
+                continue;
+            }
+            let starved = (waited - waited_before) / window_ns;
+            let held_back = (held - held_before) / window_ns;
+            if starved < BUFFER_NOTICED || held_back < BUFFER_NOTICED {
+                continue;
+            }
+            let cap = slot.buffer.load(Ordering::Relaxed).max(1);
+            let to = (2 * cap).min(most.max(1));
+            if to <= cap {
+                continue;
+            }
+            slot.buffer.store(to, Ordering::Relaxed);
+            // Room for the deeper queue in the chunk bound too (a chunk may
+            // hold one item).
+            run.extra_chunks.fetch_add(to - cap, Ordering::Relaxed);
+            grew = true;
+            state.buffer_tuning[s] = Some(format!(
+                "{to} items: `{}` waited for input {:.0}% of {:.0} ms, and its queue was full \
+                 (holding the source back) {:.0}% of it; a deeper queue carries a burst over a \
+                 lull",
+                slot.ctx.name,
+                starved * 100.0,
+                window.as_secs_f64() * 1e3,
+                held_back * 100.0
+            ));
+            tracing::debug!(stage = %slot.ctx.name, from = cap, to, starved, held_back, "the tuner deepened a queue");
+        }
+        drop(state);
+        if grew {
+            run.fit_chunk_bound_to_replicas();
+            run.wake_source_runners();
+            run.cpu.notify_all();
+        }
     }
 
     /// Whether the source ran dry in the window, and what it gave: a

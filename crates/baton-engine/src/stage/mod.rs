@@ -142,6 +142,8 @@ pub(crate) struct StageSpec {
     pub(crate) policy: OnError,
     /// Most items queued in front of the stage; the source waits past it.
     pub(crate) buffer: Option<usize>,
+    /// The tuner sizes the queue in front (see `StageBuilder::buffer_auto`).
+    pub(crate) buffer_auto: bool,
     /// The fewest items the stage wants in a chunk, if it has a wish.
     pub(crate) min_chunk: Option<crate::ChunkFloor>,
     /// Extra in-flight budget this stage brings (`prefetch`).
