@@ -586,6 +586,11 @@ fn the_memory_budget_holds_the_run_back_and_says_so_from_the_file_or_the_command
     assert_eq!(json["items"], 20000, "{json}");
     assert_eq!(json["memory"]["budget_bytes"], 1_000_000, "{json}");
     assert!(json["memory"]["held_back"].is_string(), "{json}");
+    let verdict = json["bottleneck"]["verdict"].as_str().unwrap();
+    assert!(
+        verdict.contains("The memory budget held the run back"),
+        "{verdict}"
+    );
     assert!(json["memory"]["peak_rss_bytes"].as_u64().unwrap() > 1_000_000);
 
     // The flag over the file's key: off is no guard at all.

@@ -339,6 +339,15 @@ impl StatsSnapshot {
                 what
             )
         };
+        // Whatever limits the run, a memory budget that held it back did
+        // too: the stages were starved of items by it.
+        let verdict = match &self.memory.lowered {
+            Some(why) => format!(
+                "{verdict} The memory budget held the run back: {why}; raise it (`memory_budget`) \
+                 if the machine has room."
+            ),
+            None => verdict,
+        };
         Some(Bottleneck {
             stage: worst.stage,
             bound_items_per_s: worst.items_per_s,
@@ -569,6 +578,8 @@ pub struct StageSample {
     pub items_out: u64,
     /// Busy time so far, in ns.
     pub busy_ns: u64,
+    /// The most items its queue could hold then (`None`: unbounded).
+    pub buffer: Option<usize>,
 }
 
 /// The state of every stage at one moment, taken by the monitor.

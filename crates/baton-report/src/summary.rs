@@ -343,7 +343,7 @@ pub struct SampleSummary {
 /// # Examples
 ///
 /// ```
-/// let sample = baton_report::StageSampleSummary { active: 1, replicas: 2, queued_items: 3, items_in: 10, items_out: 10, busy_ns: 5_000 };
+/// let sample = baton_report::StageSampleSummary { active: 1, replicas: 2, queued_items: 3, items_in: 10, items_out: 10, busy_ns: 5_000, buffer: 64 };
 /// assert_eq!(sample.queued_items, 3);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -364,6 +364,14 @@ pub struct StageSampleSummary {
     pub items_out: u64,
     /// Busy time so far, summed over replicas, in nanoseconds.
     pub busy_ns: u64,
+    /// The most items its queue could hold then (0: unbounded, or traces
+    /// of older versions).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub buffer: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl RunSummary {
@@ -512,6 +520,7 @@ impl StageSampleSummary {
             items_in: sample.items_in,
             items_out: sample.items_out,
             busy_ns: sample.busy_ns,
+            buffer: sample.buffer.unwrap_or(0),
         }
     }
 }

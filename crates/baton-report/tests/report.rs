@@ -355,3 +355,58 @@ fn a_tuned_stage_shows_its_replicas_over_time_and_why() {
         );
     });
 }
+
+#[test]
+fn the_memory_budget_and_a_tuned_queue_show_over_time_and_why() {
+    watchdog(LIMIT, || {
+        // A budget below what the process holds: the run is held to the
+        // fewest items in flight all along, and the page says so; a queue
+        // on auto shows its bound beside what it held.
+        let report = Pipeline::from_iter(0..20_000u32)
+            .config(Config::default().threads(2).memory_budget(Some(1_000_000)))
+            .stage("write", Mode::serial_in_order())
+            .buffer_auto()
+            .map(|x| x)
+            .for_each(|_| {})
+            .unwrap();
+        let trace = TraceFile::from_report("held", &report);
+        let html = render_html(&trace);
+        let why = report.stats.memory.lowered.clone().unwrap();
+        assert!(
+            html.contains("Memory the process held (budget 977 KiB)"),
+            "no memory chart"
+        );
+        assert!(html.contains("bound on items in flight (the memory budget"));
+        assert!(
+            html.contains(&format!("Held back by the memory budget: {why}")),
+            "{why}"
+        );
+        assert!(html.contains("queue bound the tuner set"));
+        let queue_why = report
+            .stage("write")
+            .unwrap()
+            .buffer_tuning
+            .clone()
+            .unwrap();
+        assert!(
+            html.contains(&format!("Queue tuned: {queue_why}")),
+            "{queue_why}"
+        );
+        assert!(trace
+            .baton
+            .samples
+            .iter()
+            .all(|s| s.rss_bytes > 0 && s.max_in_flight > 0));
+        assert!(trace.baton.samples.iter().all(|s| s.stages[0].buffer >= 64));
+        // With the guard off (nothing read of the process's memory) and no
+        // tuned queue, none of them is drawn.
+        let plain = Pipeline::from_iter(0..20_000u32)
+            .config(Config::default().threads(2).memory_budget(None))
+            .for_each(|_| {})
+            .unwrap();
+        let html = render_html(&TraceFile::from_report("plain", &plain));
+        assert!(!html.contains("Memory the process held"));
+        assert!(!html.contains("bound on items in flight (the memory budget"));
+        assert!(!html.contains("queue bound the tuner set"));
+    });
+}

@@ -132,6 +132,7 @@ pub(super) fn sample(shared: &Run, dt: Duration) {
             items_in: slot.ctx.counters.items_in.load(Ordering::Relaxed),
             items_out: slot.ctx.counters.items_out.load(Ordering::Relaxed),
             busy_ns: slot.ctx.counters.busy_ns.load(Ordering::Relaxed),
+            buffer: slot.buffer(),
         });
     }
     state.sample_count += 1;

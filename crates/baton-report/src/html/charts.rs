@@ -60,6 +60,22 @@ impl Moment<'_> {
         self.sample.map_or(0.0, |s| s.in_flight as f64)
     }
 
+    /// The bound on items in flight, and the process's resident memory in
+    /// bytes, at this moment (`None` for the origin and older traces).
+    fn bound_and_memory(&self) -> Option<(f64, f64)> {
+        self.sample
+            .filter(|s| s.max_in_flight > 0)
+            .map(|s| (s.max_in_flight as f64, s.rss_bytes as f64))
+    }
+
+    /// The bound on the queue in front of stage `i` (`None`: unbounded).
+    fn buffer(&self, i: usize) -> Option<f64> {
+        self.sample
+            .and_then(|s| s.stages.get(i))
+            .filter(|s| s.buffer > 0)
+            .map(|s| s.buffer as f64)
+    }
+
     /// Replicas allowed and running at this moment (0 for the origin, and
     /// for the allowed ones in traces of older versions).
     fn replicas(&self, i: usize) -> (f64, f64) {
@@ -158,6 +174,28 @@ pub(crate) fn render(out: &mut String, summary: &RunSummary) {
     );
     let in_flight: Vec<(f64, f64)> = moments.iter().map(|m| (m.at_s, m.in_flight())).collect();
     let in_flight_max = in_flight.iter().map(|&(_, v)| v).fold(0.0, f64::max);
+    let mut in_flight_series = vec![Series {
+        label: "items in flight".to_string(),
+        colour: stage_colour(2),
+        shape: Shape::Line(in_flight),
+    }];
+    // The bound, when the memory budget held the run below the one set.
+    let bounds: Vec<(f64, f64)> = moments
+        .iter()
+        .filter_map(|m| Some((m.at_s, m.bound_and_memory()?.0)))
+        .collect();
+    let highest_bound = bounds.iter().map(|&(_, v)| v).fold(0.0, f64::max);
+    let held_back =
+        summary.memory.held_back.is_some() || bounds.iter().any(|&(_, v)| v < highest_bound);
+    let mut in_flight_top = in_flight_max;
+    if held_back {
+        in_flight_top = in_flight_top.max(bounds.iter().map(|&(_, v)| v).fold(0.0, f64::max));
+        in_flight_series.push(Series {
+            label: "bound on items in flight (the memory budget's)".to_string(),
+            colour: stage_colour(3),
+            shape: Shape::Line(bounds),
+        });
+    }
     write_chart(
         out,
         &Chart {
@@ -165,16 +203,57 @@ pub(crate) fn render(out: &mut String, summary: &RunSummary) {
             width: 640.0,
             height: 170.0,
             end_s,
-            y_max: nice_ceiling(in_flight_max),
+            y_max: nice_ceiling(in_flight_top),
             y_format: items,
-            series: vec![Series {
-                label: "items in flight".to_string(),
-                colour: stage_colour(2),
-                shape: Shape::Line(in_flight),
-            }],
+            series: in_flight_series,
         },
     );
+    let memory: Vec<(f64, f64)> = moments
+        .iter()
+        .filter_map(|m| Some((m.at_s, m.bound_and_memory()?.1)))
+        .filter(|&(_, rss)| rss > 0.0)
+        .collect();
+    if !memory.is_empty() {
+        let budget = summary.memory.budget_bytes.map(|b| b as f64);
+        let peak = memory.iter().map(|&(_, v)| v).fold(0.0, f64::max);
+        // The budget is drawn when it is within sight of what was held.
+        let shown_budget = budget.filter(|&b| b <= 4.0 * peak);
+        let mut series = vec![Series {
+            label: "memory the process held".to_string(),
+            colour: stage_colour(4),
+            shape: Shape::Line(memory),
+        }];
+        if let Some(budget) = shown_budget {
+            series.push(Series {
+                label: "memory budget".to_string(),
+                colour: stage_colour(5),
+                shape: Shape::Line(vec![(0.0, budget), (end_s, budget)]),
+            });
+        }
+        write_chart(
+            out,
+            &Chart {
+                label: match budget {
+                    Some(b) => format!("Memory the process held (budget {})", units::bytes(b)),
+                    None => "Memory the process held (no budget)".to_string(),
+                },
+                width: 640.0,
+                height: 170.0,
+                end_s,
+                y_max: nice_ceiling(peak.max(shown_budget.unwrap_or(0.0))),
+                y_format: units::bytes,
+                series,
+            },
+        );
+    }
     out.push_str("</div>\n");
+    if let Some(why) = &summary.memory.held_back {
+        let _ = writeln!(
+            out,
+            "<p class=\"tuning\">Held back by the memory budget: {}</p>",
+            escape(why)
+        );
+    }
 
     let bottleneck = summary.bottleneck.as_ref().map(|b| b.stage.as_str());
     for (i, stage) in summary.stages.iter().enumerate() {
@@ -194,7 +273,25 @@ pub(crate) fn render(out: &mut String, summary: &RunSummary) {
             })
             .collect();
         let queued: Vec<(f64, f64)> = moments.iter().map(|m| (m.at_s, m.stage(i).1)).collect();
-        let queued_max = queued.iter().map(|&(_, v)| v).fold(0.0, f64::max);
+        let mut queued_max = queued.iter().map(|&(_, v)| v).fold(0.0, f64::max);
+        let mut queue_series = vec![Series {
+            label: "queued items".to_string(),
+            colour: stage_colour(i),
+            shape: Shape::Line(queued),
+        }];
+        // A queue the tuner sizes: its bound over time beside it.
+        if stage.buffer_tuning.is_some() {
+            let bound: Vec<(f64, f64)> = moments
+                .iter()
+                .filter_map(|m| Some((m.at_s, m.buffer(i)?)))
+                .collect();
+            queued_max = bound.iter().map(|&(_, v)| v).fold(queued_max, f64::max);
+            queue_series.push(Series {
+                label: "queue bound the tuner set".to_string(),
+                colour: stage_colour(i + 1),
+                shape: Shape::Line(bound),
+            });
+        }
         let is_bottleneck = bottleneck == Some(stage.name.as_str());
         let _ = writeln!(
             out,
@@ -208,6 +305,9 @@ pub(crate) fn render(out: &mut String, summary: &RunSummary) {
         );
         if let Some(why) = &stage.tuning {
             let _ = writeln!(out, "<p class=\"tuning\">Tuned: {}</p>", escape(why));
+        }
+        if let Some(why) = &stage.buffer_tuning {
+            let _ = writeln!(out, "<p class=\"tuning\">Queue tuned: {}</p>", escape(why));
         }
         let colour = stage_colour(i);
         write_chart(
@@ -235,11 +335,7 @@ pub(crate) fn render(out: &mut String, summary: &RunSummary) {
                 end_s,
                 y_max: nice_ceiling(queued_max),
                 y_format: items,
-                series: vec![Series {
-                    label: "queued items".to_string(),
-                    colour,
-                    shape: Shape::Line(queued),
-                }],
+                series: queue_series,
             },
         );
         if tuned {

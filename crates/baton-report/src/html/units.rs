@@ -111,6 +111,17 @@ pub(crate) fn tick_label(seconds: f64, step: f64, axis_end: f64) -> String {
     format!("{:.*} {unit}", decimals, seconds * scale)
 }
 
+/// Bytes as people read them: `977 KiB`, `163 MiB`, `4.0 GiB`.
+pub(crate) fn bytes(bytes: f64) -> String {
+    const KIB: f64 = 1024.0;
+    match bytes {
+        b if b >= KIB * KIB * KIB => format!("{:.1} GiB", b / (KIB * KIB * KIB)),
+        b if b >= KIB * KIB => format!("{:.0} MiB", b / (KIB * KIB)),
+        b if b >= KIB => format!("{:.0} KiB", b / KIB),
+        b => format!("{b:.0} B"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
