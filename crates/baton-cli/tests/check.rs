@@ -194,7 +194,7 @@ fn stage_counts_must_be_positive_whole_numbers_that_fit() {
         ("buffer = 0", "`buffer` must be at least 1, not 0", "8:10"),
         (
             "buffer = 1.5",
-            "`buffer` must be a whole number of items, not a number",
+            "`buffer` must be a whole number of items (or \"auto\"), not a number",
             "8:10",
         ),
         (

@@ -565,7 +565,7 @@ fn the_memory_budget_holds_the_run_back_and_says_so_from_the_file_or_the_command
     let file = write(
         dir.path(),
         "p.toml",
-        "[pipeline]\nmemory_budget = \"1 MB\"\n\n[[stage]]\nop = \"range\"\nend = 20000\n\n[[stage]]\nname = \"inc\"\nop = \"rename\"\nfields = { value = \"n\" }\nreplicas = 2\n\n[[stage]]\nop = \"count\"\n",
+        "[pipeline]\nmemory_budget = \"1 MB\"\n\n[[stage]]\nop = \"range\"\nend = 200000\n\n[[stage]]\nname = \"inc\"\nop = \"rename\"\nfields = { value = \"n\" }\nreplicas = 2\n\n[[stage]]\nop = \"count\"\n",
     );
     let stats = dir.path().join("stats.json");
     let output = baton()
@@ -583,7 +583,7 @@ fn the_memory_budget_holds_the_run_back_and_says_so_from_the_file_or_the_command
     assert!(shown.contains("tuning: memory budget 976.6 KiB"), "{shown}");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
-    assert_eq!(json["items"], 20000, "{json}");
+    assert_eq!(json["items"], 200000, "{json}");
     assert_eq!(json["memory"]["budget_bytes"], 1_000_000, "{json}");
     assert!(json["memory"]["held_back"].is_string(), "{json}");
     let verdict = json["bottleneck"]["verdict"].as_str().unwrap();

@@ -362,7 +362,7 @@ fn the_memory_budget_and_a_tuned_queue_show_over_time_and_why() {
         // A budget below what the process holds: the run is held to the
         // fewest items in flight all along, and the page says so; a queue
         // on auto shows its bound beside what it held.
-        let report = Pipeline::from_iter(0..20_000u32)
+        let report = Pipeline::from_iter(0..200_000u32)
             .config(Config::default().threads(2).memory_budget(Some(1_000_000)))
             .stage("write", Mode::serial_in_order())
             .buffer_auto()

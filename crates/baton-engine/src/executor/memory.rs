@@ -6,10 +6,9 @@
 //! last cut has taken effect (the items in flight have fallen to it), down
 //! to what the stages need to go on; while the items in flight use the
 //! bound and what they took says more would fit within nine tenths of the
-//! budget, it doubles (or grows by a quarter), toward what the user set. A
-//! budget the user set starts the run at that floor, so that its first
-//! items do not overshoot it either (the default budget, a share of the
-//! machine, does not slow any start). Memory that the
+//! budget, it doubles (or grows by a quarter), toward what the user set.
+//! The guard reacts: what the run takes between two looks (10 ms) may pass
+//! the budget before it holds the run back. Memory that the
 //! process holds besides the run (a model, a training loop) counts too, as
 //! it does for the kernel's out-of-memory killer.
 
@@ -42,17 +41,14 @@ pub(super) struct MemoryGuard {
 
 impl MemoryGuard {
     /// A guard for `budget` bytes, if there is one and the process's
-    /// resident memory can be read here. `start_low`: the run starts with
-    /// `start` items in flight at most, and the bound grows while what the
-    /// items took so far says more fit (a budget the user set: the first
-    /// items must not overshoot it either).
-    pub(super) fn new(budget: Option<u64>, start: Option<usize>) -> Option<Self> {
+    /// resident memory can be read here.
+    pub(super) fn new(budget: Option<u64>) -> Option<Self> {
         let budget = budget?;
         let base = resident_bytes()?;
         Some(Self {
             budget,
             base,
-            bound: start,
+            bound: None,
         })
     }
 

@@ -250,9 +250,6 @@ pub(crate) struct Run {
     extra_in_flight: usize,
     /// The user set a new bound: the memory guard starts over from it.
     user_bound_moved: AtomicBool,
-    /// The bound on items in flight the run starts with, when the memory
-    /// guard starts it low.
-    memory_start: Option<usize>,
     /// Chunks in flight the tuner added for the queues it deepened.
     extra_chunks: AtomicUsize,
 }
@@ -356,12 +353,8 @@ impl Run {
                 Arc::clone(&first.ctx.counters),
             )
         });
-        // A memory budget the user set starts the run low (see `memory`).
-        let memory_start = (matches!(config.memory_budget, crate::config::MemoryBudget::Bytes(_))
-            && memory::resident_bytes().is_some())
-        .then(|| (extra + config.threads).clamp(1, config.max_in_flight + extra));
         let budget = Arc::new(Budget::new(
-            memory_start.unwrap_or(config.max_in_flight + extra),
+            config.max_in_flight + extra,
             max_chunks,
             Arc::clone(&cpu),
             feeder,
@@ -409,7 +402,6 @@ impl Run {
             user_max_in_flight: AtomicUsize::new(user_max_in_flight),
             extra_in_flight: extra,
             user_bound_moved: AtomicBool::new(false),
-            memory_start,
             extra_chunks: AtomicUsize::new(0),
         });
         tuner::Tuner::start(&run);

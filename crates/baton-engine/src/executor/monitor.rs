@@ -68,7 +68,7 @@ pub(super) fn run(shared: &Arc<Run>) {
     let mut tuner = Tuner::new(shared.stages.len());
     let budget = shared.config.memory_budget_bytes();
     shared.monitor.lock().memory.budget = budget;
-    let mut guard = MemoryGuard::new(budget, shared.memory_start);
+    let mut guard = MemoryGuard::new(budget);
     let mut last = Instant::now();
     while !shared.is_done() {
         // One wake-up per sample: the run's end wakes the monitor early.
