@@ -83,6 +83,15 @@ fn parse_override(text: &str, what: &str) -> Result<(String, usize), BadArgument
     Ok((stage.trim().to_string(), n))
 }
 
+/// `STAGE=N` or `STAGE=auto` (`--replicas`, `--buffer`): the stage, and
+/// the count (`None` for auto).
+fn parse_count_or_auto(text: &str, what: &str) -> Result<(String, Option<usize>), BadArgument> {
+    match text.split_once('=') {
+        Some((name, value)) if value.trim() == "auto" => Ok((name.trim().to_string(), None)),
+        _ => parse_override(text, what).map(|(name, n)| (name, Some(n))),
+    }
+}
+
 /// One `--what-if`: the replica counts it sets, by stage name.
 fn parse_what_if(text: &str, plan: &mut Plan) -> Result<Vec<(String, usize)>, BadArgument> {
     text.split(',')
@@ -127,15 +136,9 @@ fn print_what_ifs(report: &baton_engine::RunReport, scenarios: &[(String, Vec<(S
 /// Applies `--replicas` and `--buffer` to the plan, refusing the first bad one.
 fn apply_overrides(plan: &mut Plan, args: &RunArgs) -> Result<(), BadArgument> {
     for text in &args.replicas {
-        let auto = text
-            .split_once('=')
-            .filter(|(_, value)| value.trim() == "auto");
-        let (name, n) = match auto {
-            Some((name, _)) => (name.trim().to_string(), 1),
-            None => parse_override(text, "replicas")?,
-        };
+        let (name, n) = parse_count_or_auto(text, "replicas")?;
         let stage = plan.stage_mut(&name).map_err(BadArgument)?;
-        if n < 1 {
+        if n == Some(0) {
             return Err(BadArgument(format!(
                 "--replicas {text}: a stage needs at least 1 replica"
             )));
@@ -146,25 +149,19 @@ fn apply_overrides(plan: &mut Plan, args: &RunArgs) -> Result<(), BadArgument> {
                 stage.mode.as_str()
             )));
         }
-        stage.auto_replicas = auto.is_some();
-        stage.replicas = (!stage.auto_replicas).then_some(n);
+        stage.auto_replicas = n.is_none();
+        stage.replicas = n;
     }
     for text in &args.buffer {
-        let auto = text
-            .split_once('=')
-            .filter(|(_, value)| value.trim() == "auto");
-        let (name, n) = match auto {
-            Some((name, _)) => (name.trim().to_string(), 1),
-            None => parse_override(text, "buffer")?,
-        };
+        let (name, n) = parse_count_or_auto(text, "buffer")?;
         let stage = plan.stage_mut(&name).map_err(BadArgument)?;
-        if n < 1 {
+        if n == Some(0) {
             return Err(BadArgument(format!(
                 "--buffer {text}: a stage's buffer holds at least 1 item"
             )));
         }
-        stage.auto_buffer = auto.is_some();
-        stage.buffer = (!stage.auto_buffer).then_some(n);
+        stage.auto_buffer = n.is_none();
+        stage.buffer = n;
     }
     Ok(())
 }
