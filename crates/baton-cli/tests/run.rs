@@ -739,3 +739,53 @@ fn what_if_predicts_the_throughput_of_other_replicas_and_refuses_bad_ones() {
         assert!(shown.contains(says), "{bad}: {shown}");
     }
 }
+
+#[test]
+fn adjacent_parallel_stages_run_fused_unless_a_stage_says_fuse_false() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = |fuse: &str| {
+        format!(
+            "[[stage]]\nop = \"range\"\nend = 5000\n\n[[stage]]\nop = \"rename\"\nfields = {{ value = \"n\" }}\n\n[[stage]]\nop = \"filter\"\nexpr = \"n % 2 == 0\"\n{fuse}\n[[stage]]\nop = \"count\"\n"
+        )
+    };
+    let run = |name: &str, fuse: &str| {
+        let file = write(dir.path(), name, &text(fuse));
+        let stats = dir.path().join(format!("{name}.stats.json"));
+        let output = baton()
+            .args(["run", "--threads", "2", "--stats"])
+            .arg(&stats)
+            .arg(&file)
+            .output()
+            .unwrap();
+        let shown = stderr(&output);
+        assert!(output.status.success(), "{shown}");
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+        (String::from_utf8_lossy(&output.stdout).into_owned(), json)
+    };
+    let (out, json) = run("fused.toml", "");
+    assert!(out.contains("2500"), "{out}");
+    let filter = &json["stages"][1];
+    assert_eq!(filter["name"], "filter", "{json}");
+    assert_eq!(filter["fused_into"], "rename", "{json}");
+    assert_eq!(
+        (filter["items_in"].as_u64(), filter["items_out"].as_u64()),
+        (Some(5000), Some(2500)),
+        "{json}"
+    );
+    assert!(json["stages"][0].get("fused_into").is_none(), "{json}");
+
+    let (out, json) = run("apart.toml", "fuse = false\n");
+    assert!(out.contains("2500"), "{out}");
+    assert!(json["stages"][1].get("fused_into").is_none(), "{json}");
+
+    let file = write(dir.path(), "bad.toml", &text("fuse = \"no\"\n"));
+    let output = baton().args(["run"]).arg(&file).output().unwrap();
+    let shown = stderr(&output);
+    assert!(!output.status.success(), "{shown}");
+    assert!(
+        shown.contains("`fuse` must be true or false, not a string"),
+        "{shown}"
+    );
+    assert!(shown.contains("bad.toml"), "{shown}");
+}

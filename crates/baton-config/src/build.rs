@@ -202,6 +202,9 @@ impl Built {
             if stage.auto_buffer {
                 builder = builder.buffer_auto();
             }
+            if !stage.fuse {
+                builder = builder.fuse(false);
+            }
             open = Some(match op {
                 BuiltOp::Stage(built) => {
                     let pipeline = built.attach(builder);
@@ -486,6 +489,7 @@ impl Plan {
             replicas: None,
             auto_replicas: false,
             auto_buffer: false,
+            fuse: true,
             blocking: false,
             buffer: None,
             on_error: first.on_error,

@@ -533,6 +533,7 @@ impl Built {
             blocking: true,
             buffer: first.buffer,
             auto_buffer: first.auto_buffer,
+            fuse: first.fuse,
             on_error: segment.on_error,
             dead_letter: first.dead_letter.clone(),
             params: first.params.clone(),

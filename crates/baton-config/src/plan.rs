@@ -108,6 +108,9 @@ pub struct PlannedStage {
     /// Whether the engine sizes the queue in front of it while it runs
     /// (`buffer = "auto"`; `buffer` is then unset).
     pub auto_buffer: bool,
+    /// Whether it may run fused with the stages next to it (`fuse = false`
+    /// keeps it apart; see `baton_engine::StageBuilder::fuse`).
+    pub fuse: bool,
     /// What it does when an item fails.
     pub on_error: OnError,
     /// Where skipped items are written (JSON lines), if anywhere.

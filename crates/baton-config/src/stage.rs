@@ -107,6 +107,7 @@ pub(crate) fn read_stage(
         Some(Buffer::Items(n)) => (Some(n), false),
         None => (None, false),
     };
+    let fuse = read_fuse(reader, table);
     let on_error = read_error_policy(reader, table);
     let dead_letter = read_dead_letter(reader, table, on_error);
     let params = read_params(reader, table, op);
@@ -134,6 +135,7 @@ pub(crate) fn read_stage(
         blocking: op.modes.blocking,
         buffer,
         auto_buffer,
+        fuse,
         on_error,
         dead_letter,
         params: Params::new(params, base_dir(reader.file)),
@@ -356,6 +358,22 @@ fn read_buffer(reader: &mut Reader<'_>, table: &StageTable<'_, '_>) -> Option<Bu
     }
     let n = reader.whole(entry, "a whole number of items (or \"auto\")", 1, MAX_COUNT)?;
     usize::try_from(n).ok().map(Buffer::Items)
+}
+
+/// `fuse`: whether the stage may run fused with its neighbours (`true`
+/// unless the file says `false`).
+fn read_fuse(reader: &mut Reader<'_>, table: &StageTable<'_, '_>) -> bool {
+    let Some(entry) = table.get("fuse") else {
+        return true;
+    };
+    match plain(entry.value).0 {
+        toml::Value::Boolean(on) => on,
+        other => {
+            let message = format!("`fuse` must be true or false, not {}", type_name(&other));
+            reader.key_error("fuse", Some(entry.span()), message);
+            true
+        }
+    }
 }
 
 /// `on_error`, with `retries` and `backoff_ms` for `"retry"` (and only then).

@@ -195,6 +195,108 @@ impl ChunkData {
     }
 }
 
+/// Emptied item buffers of chunks that have left the pipeline, for the
+/// source to fill again: a chunk of 16,384 `u64`s is 128 KiB, which the
+/// system allocator maps and unmaps per chunk (a page fault per page, and
+/// on this kind of machine a huge page cleared per fault), and which
+/// allocators that keep memory per thread hand back to the thread that
+/// freed it (the sink's), not to the one that allocates (the source's).
+/// Small buffers are not kept (any allocator serves them well), nor more
+/// than a few, so what the pool holds stays within a few in-flight chunks.
+#[derive(Debug, Default)]
+pub(crate) struct BufferPool {
+    spare: std::sync::Mutex<Vec<(Box<dyn Any + Send>, usize)>>,
+}
+
+/// Buffers smaller than this are left to the allocator.
+const POOLED_MIN_BYTES: usize = 16 * 1024;
+/// The most buffers the pool keeps, and the most bytes.
+const POOLED_MAX_BUFFERS: usize = 16;
+const POOLED_MAX_BYTES: usize = 16 << 20;
+
+/// The most bytes of a buffer a thread keeps at hand, and how many (two
+/// made W1's first map slower than one: 1.0 against 0.45 ns an item).
+const WARM_MAX_BYTES: usize = 1 << 20;
+const WARM_BUFFERS: usize = 1;
+
+thread_local! {
+    /// The buffers this thread emptied last, the latest last: still in its
+    /// core's cache, so the next stage this thread runs writes its outputs
+    /// there (W1's second map, which writes into the buffer the first map
+    /// read, costs what mapping in place did).
+    static WARM: std::cell::RefCell<Vec<(Box<dyn Any + Send>, usize)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl BufferPool {
+    /// Whether a buffer of `items` `T`s is large enough for the pool to
+    /// keep (smaller ones are left to the allocator).
+    pub(crate) fn keeps<T>(items: usize) -> bool {
+        items.saturating_mul(std::mem::size_of::<T>()) >= POOLED_MIN_BYTES
+    }
+
+    /// Keeps `items`' allocation (emptied) if it is worth keeping and
+    /// there is room; drops it otherwise.
+    pub(crate) fn put<T: Send + 'static>(&self, mut items: Vec<T>) {
+        let bytes = items.capacity() * std::mem::size_of::<T>();
+        if !Self::keeps::<T>(items.capacity()) {
+            return;
+        }
+        items.clear();
+        let mut buffer: (Box<dyn Any + Send>, usize) = (Box::new(items), bytes);
+        if bytes <= WARM_MAX_BYTES {
+            // The warmest at hand; the coldest it displaces goes to the pool.
+            let older = WARM.with(|warm| {
+                let mut warm = warm.borrow_mut();
+                warm.push(buffer);
+                (warm.len() > WARM_BUFFERS).then(|| warm.remove(0))
+            });
+            let Some(older) = older else {
+                return;
+            };
+            buffer = older;
+        }
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        let held: usize = spare.iter().map(|(_, bytes)| bytes).sum();
+        if spare.len() < POOLED_MAX_BUFFERS && held + buffer.1 <= POOLED_MAX_BYTES {
+            spare.push(buffer);
+        }
+    }
+
+    /// An empty `Vec<T>` with room for `capacity` items: a kept one if
+    /// there is one large enough (this thread's own first), else a new one.
+    pub(crate) fn take<T: Send + 'static>(&self, capacity: usize) -> Vec<T> {
+        if !Self::keeps::<T>(capacity) {
+            return Vec::with_capacity(capacity);
+        }
+        let fits = |(buffer, _): &(Box<dyn Any + Send>, usize)| {
+            buffer
+                .downcast_ref::<Vec<T>>()
+                .is_some_and(|kept| kept.capacity() >= capacity)
+        };
+        let warm = WARM.with(|warm| {
+            let mut warm = warm.borrow_mut();
+            let found = warm.iter().rposition(fits)?;
+            Some(warm.remove(found))
+        });
+        let buffer = match warm {
+            Some((buffer, _)) => buffer,
+            None => {
+                let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+                let Some(found) = spare.iter().rposition(fits) else {
+                    drop(spare);
+                    return Vec::with_capacity(capacity);
+                };
+                spare.swap_remove(found).0
+            }
+        };
+        match buffer.downcast::<Vec<T>>() {
+            Ok(kept) => *kept,
+            Err(_) => unreachable!("looked for a buffer of this type"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,5 +358,68 @@ mod tests {
         let (items, seqs) = ChunkData::empty().into_vec::<String>();
         assert!(items.is_empty());
         assert_eq!(seqs.len(), 0);
+    }
+
+    #[test]
+    fn the_pool_gives_back_a_large_buffer_of_the_same_type_only() {
+        let pool = BufferPool::default();
+        let mut items: Vec<u64> = Vec::with_capacity(16_384);
+        items.extend(0..10);
+        let at = items.as_ptr();
+        pool.put(items);
+        let other_type = pool.take::<u32>(16_384);
+        assert!(other_type.as_ptr() != at.cast::<u32>());
+        let larger = pool.take::<u64>(32_768);
+        assert_eq!(larger.capacity(), 32_768);
+        let again = pool.take::<u64>(16_000);
+        assert_eq!((again.as_ptr(), again.len()), (at, 0));
+        // Taken: the next one is new.
+        let next = pool.take::<u64>(16_000);
+        assert!(next.as_ptr() != at);
+    }
+
+    #[test]
+    fn a_buffer_put_on_another_thread_comes_from_the_pool() {
+        let pool = std::sync::Arc::new(BufferPool::default());
+        let other = std::sync::Arc::clone(&pool);
+        let (first, second) = std::thread::spawn(move || {
+            let first: Vec<u64> = Vec::with_capacity(16_384);
+            let second: Vec<u64> = Vec::with_capacity(16_384);
+            let at = (first.as_ptr() as usize, second.as_ptr() as usize);
+            // The second stays at that thread's hand (and goes with it);
+            // the first goes to the pool.
+            other.put(first);
+            other.put(second);
+            at
+        })
+        .join()
+        .unwrap();
+        let taken = pool.take::<u64>(16_384);
+        assert_eq!(taken.as_ptr() as usize, first);
+        assert_ne!(taken.as_ptr() as usize, second);
+    }
+
+    #[test]
+    fn the_pool_keeps_neither_small_buffers_nor_too_many() {
+        let pool = BufferPool::default();
+        let small: Vec<u64> = Vec::with_capacity(8);
+        pool.put(small);
+        for _ in 0..40 {
+            pool.put(Vec::<u64>::with_capacity(16_384));
+        }
+        // One at this thread's hand, the rest in the pool up to its bound.
+        let spare = pool.spare.lock().unwrap();
+        assert_eq!(spare.len(), POOLED_MAX_BUFFERS);
+        assert!(spare.iter().all(|(_, bytes)| *bytes == 16_384 * 8));
+    }
+
+    #[test]
+    fn the_pool_drops_the_items_it_is_given() {
+        let pool = BufferPool::default();
+        let marker = std::sync::Arc::new(());
+        let mut items = Vec::with_capacity(4096);
+        items.push(std::sync::Arc::clone(&marker));
+        pool.put(items);
+        assert_eq!(std::sync::Arc::strong_count(&marker), 1);
     }
 }

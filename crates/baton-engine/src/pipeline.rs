@@ -62,6 +62,9 @@ pub struct Pipeline<T> {
     /// The stage whose output items are the run's items (the source's if
     /// `None`).
     run_counted_after: Option<usize>,
+    /// The largest item (in bytes, as moved in a chunk) of the source and
+    /// every stage so far: the chunk size's bound in bytes counts it.
+    item_bytes: usize,
     _items: PhantomData<fn() -> T>,
 }
 
@@ -89,6 +92,7 @@ impl<T: Send + 'static> Pipeline<T> {
             dead_letter_handler: None,
             source_weigh: None,
             run_counted_after: None,
+            item_bytes: std::mem::size_of::<T>(),
             _items: PhantomData,
         }
     }
@@ -396,6 +400,7 @@ impl<T: Send + 'static> Pipeline<T> {
             buffer: None,
             buffer_auto: false,
             min_chunk: None,
+            fuse: true,
         }
     }
 
@@ -634,6 +639,7 @@ impl<T: Send + 'static> Pipeline<T> {
             dead_letter_handler: self.dead_letter_handler,
             source_weigh: self.source_weigh,
             run_counted_after: self.run_counted_after,
+            item_bytes: self.item_bytes,
         };
         Run::start(plan, outlet)
     }
@@ -899,6 +905,7 @@ pub struct StageBuilder<T> {
     buffer: Option<usize>,
     buffer_auto: bool,
     min_chunk: Option<ChunkFloor>,
+    fuse: bool,
 }
 
 impl<T> std::fmt::Debug for StageBuilder<T> {
@@ -971,6 +978,40 @@ impl<T: Send + 'static> StageBuilder<T> {
         self
     }
 
+    /// Whether the stage may run fused with the stages next to it (on by
+    /// default). Adjacent parallel stages of the same mode, replicas and
+    /// error policy, with no bounded queue between them, run as one: a
+    /// replica of the first carries each chunk through the others at once,
+    /// with no hand-off, no queue and no replica to claim in between (as
+    /// Flink chains operators). Their stats, spans and failures stay their
+    /// own: each is timed and counted inside the fused stage.
+    /// [`StageStats::fused_into`](crate::StageStats::fused_into) tells
+    /// which stage one runs in. `false` keeps this stage apart from both
+    /// neighbours (to give it its own replicas at run time, say).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baton_engine::{Mode, Pipeline};
+    /// let report = Pipeline::from_iter(0..1_000u64)
+    ///     .stage("add", Mode::parallel(2))
+    ///     .map(|x| x + 1)
+    ///     .stage("double", Mode::parallel(2))
+    ///     .map(|x| x * 2)
+    ///     .stage("square", Mode::parallel(2))
+    ///     .fuse(false)
+    ///     .map(|x| x * x)
+    ///     .for_each(|_| {})
+    ///     .unwrap();
+    /// assert_eq!(report.stage("double").unwrap().fused_into.as_deref(), Some("add"));
+    /// assert_eq!(report.stage("double").unwrap().items_out, 1_000);
+    /// assert_eq!(report.stage("square").unwrap().fused_into, None);
+    /// ```
+    pub fn fuse(mut self, on: bool) -> Self {
+        self.fuse = on;
+        self
+    }
+
     /// Asks that the source's chunks carry at least `items` items when the
     /// source has them, for a stage that pays a fixed cost per chunk (a
     /// round trip to a worker process): the engine otherwise sizes chunks
@@ -1031,6 +1072,7 @@ impl<T: Send + 'static> StageBuilder<T> {
             buffer,
             buffer_auto,
             min_chunk,
+            fuse,
             ..
         } = self;
         pipeline.stages.push(StageSpec {
@@ -1043,6 +1085,7 @@ impl<T: Send + 'static> StageBuilder<T> {
             extra_in_flight,
             factory,
             weigh: None,
+            fuse,
         });
         Pipeline {
             source: pipeline.source,
@@ -1055,6 +1098,7 @@ impl<T: Send + 'static> StageBuilder<T> {
             dead_letter_handler: pipeline.dead_letter_handler,
             source_weigh: pipeline.source_weigh,
             run_counted_after: pipeline.run_counted_after,
+            item_bytes: pipeline.item_bytes.max(std::mem::size_of::<U>()),
             _items: PhantomData,
         }
     }

@@ -82,7 +82,7 @@ where
         ctx: &StageContext,
     ) -> Result<Produced, ItemFailure> {
         let start = *next_seq;
-        let mut items = Vec::with_capacity(max.min(1 << 16));
+        let mut items = ctx.buffers.take(max.min(1 << 16));
         let iter = &mut self.iter;
         // `extend` over `take`: an iterator that knows its length (a
         // range, a vector's) fills the chunk in one tight loop. A panic
@@ -125,7 +125,7 @@ where
         next_seq: &mut u64,
         ctx: &StageContext,
     ) -> Result<Produced, ItemFailure> {
-        let mut items = Vec::with_capacity(max.min(1 << 16));
+        let mut items = ctx.buffers.take(max.min(1 << 16));
         let mut seqs = SeqsBuilder::with_capacity(max);
         let mut taken = 0;
         while taken < max {

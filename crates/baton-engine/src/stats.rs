@@ -65,6 +65,12 @@ pub struct StageStats {
     /// Why the tuner chose `buffer`, for a stage whose queue it sizes
     /// ([`StageBuilder::buffer_auto`](crate::StageBuilder::buffer_auto); `None` for the others).
     pub buffer_tuning: Option<String>,
+    /// The stage this one runs fused into, if any
+    /// ([`StageBuilder::fuse`](crate::StageBuilder::fuse)): a replica of
+    /// that stage carries each chunk through this one. Its counters and
+    /// times are still its own; its replicas and `active` are those of the
+    /// stage it runs in.
+    pub fused_into: Option<String>,
 }
 
 /// Counters of the source.

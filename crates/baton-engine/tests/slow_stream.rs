@@ -77,11 +77,12 @@ fn a_slow_stream_settles_the_replicas_and_idles_cheaply() {
     assert!(report.stats.source.waiting_for_input > Duration::from_secs(1));
     // Threads that wait for the next item park: a wide stage on a slow
     // stream must not keep the cores busy (it once kept both of them
-    // busy, the threads waking each other in turn: 1.8 cores). Each
-    // arrival still wakes every parked thread of the stage (about 0.1-0.6
-    // of a core here, more on a loaded machine): less than one core.
+    // busy, the threads waking each other in turn: 1.8 cores; then each
+    // arrival woke every parked thread of the stage: 0.55 of a core here,
+    // more on a loaded machine). An arrival now wakes one thread, which
+    // wakes the next only if it found something: about 0.1 of a core.
     assert!(
-        cpu < wall,
+        cpu < wall * 2 / 5,
         "{cpu:?} of CPU in {wall:?} for a run that mostly waits"
     );
 }

@@ -271,6 +271,7 @@ fn snapshot_dict<'py>(py: Python<'py>, stats: &StatsSnapshot) -> PyResult<Bound<
         one.set_item("tuning", stage.tuning.as_deref())?;
         one.set_item("buffer", stage.buffer)?;
         one.set_item("buffer_tuning", stage.buffer_tuning.as_deref())?;
+        one.set_item("fused_into", stage.fused_into.as_deref())?;
         one.set_item("items_in", stage.items_in)?;
         one.set_item("items_out", stage.items_out)?;
         one.set_item("busy_s", stage.busy.as_secs_f64())?;

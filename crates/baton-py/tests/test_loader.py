@@ -505,3 +505,31 @@ def test_the_memory_budget_holds_the_loader_back_and_bad_sizes_are_refused():
         baton.Pipeline.from_text(text, memory_budget="lots")
     with pytest.raises(ValueError):
         baton.Pipeline.from_text(text, memory_budget=[1])
+
+
+def test_the_stats_say_which_stage_runs_fused_into_which():
+    text = textwrap.dedent(
+        """
+        [[stage]]
+        op = "range"
+        end = 1000
+
+        [[stage]]
+        op = "rename"
+        fields = { value = "n" }
+
+        [[stage]]
+        op = "filter"
+        expr = "n % 2 == 0"
+        {fuse}
+        """
+    )
+    run = iter(baton.Pipeline.from_text(text.replace("{fuse}", ""), threads=2))
+    assert [item["n"] for item in run] == list(range(0, 1000, 2))
+    stages = {s["name"]: s for s in run.stats()["stages"]}
+    assert stages["filter"]["fused_into"] == "rename", stages
+    assert stages["rename"].get("fused_into") is None, stages
+    assert (stages["filter"]["items_in"], stages["filter"]["items_out"]) == (1000, 500)
+    run = iter(baton.Pipeline.from_text(text.replace("{fuse}", "fuse = false"), threads=2))
+    assert len(list(run)) == 500
+    assert all(s.get("fused_into") is None for s in run.stats()["stages"])

@@ -277,6 +277,10 @@ pub struct StageSummary {
     /// Why the tuner chose that queue (`buffer = "auto"` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buffer_tuning: Option<String>,
+    /// The stage it runs fused into, if any: that stage's replicas carry
+    /// its chunks (its counters and times are its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fused_into: Option<String>,
 }
 
 /// What limits a run.
@@ -419,6 +423,7 @@ impl RunSummary {
                 tuning: stage.tuning.clone(),
                 buffer: stage.buffer,
                 buffer_tuning: stage.buffer_tuning.clone(),
+                fused_into: stage.fused_into.clone(),
             })
             .collect();
         let bottleneck = stats.bottleneck().map(|b| BottleneckSummary {

@@ -410,3 +410,31 @@ fn the_memory_budget_and_a_tuned_queue_show_over_time_and_why() {
         assert!(!html.contains("queue bound the tuner set"));
     });
 }
+
+#[test]
+fn a_fused_stage_keeps_its_own_row_card_and_spans_and_says_where_it_runs() {
+    watchdog(LIMIT, || {
+        let report = Pipeline::from_iter(0..20_000u64)
+            .config(Config::default().threads(2).trace(true))
+            .stage("add", Mode::parallel(2))
+            .map(|x| x + 1)
+            .stage("double", Mode::parallel(2))
+            .map(|x| x * 2)
+            .for_each(|_| {})
+            .unwrap();
+        let trace = TraceFile::from_report("fused", &report);
+        let html = render_html(&trace);
+        assert!(
+            html.contains("parallel(2), fused into <code>add</code>"),
+            "no row note"
+        );
+        assert!(
+            html.contains("Runs fused into <code>add</code>"),
+            "no card note"
+        );
+        assert!(!html.contains("fused into <code>double</code>"));
+        // The timeline draws both stages' spans.
+        assert!(report.trace.iter().any(|s| s.stage == 1));
+        assert!(report.trace.iter().any(|s| s.stage == 2));
+    });
+}

@@ -61,7 +61,7 @@ use crate::dead_letters::{DeadLetterHandler, DeadLetters};
 use crate::error::{DeadLetter, ItemFailure, PipelineError, StageFailure};
 use crate::mode::ModeKind;
 use crate::source::{Produced, Source, SourceStart};
-use crate::stage::{Flow, StageSpec, Weigher};
+use crate::stage::{Flow, Replica, StageSpec, Weigher};
 use crate::stats::Span;
 use budget::Budget;
 pub(crate) use budget::Permit;
@@ -237,6 +237,9 @@ pub(crate) struct Run {
     /// When a streaming source wants to be looked at again even if no item
     /// arrives (its linger runs out), in ns from the start; 0: never.
     source_deadline_ns: AtomicU64,
+    /// Whether the source is a stream whose arrivals wake the run (set at
+    /// the first): its runners then wake each other one at a time.
+    source_streams: AtomicBool,
     /// The CPU workers' time on a core and waiting for one, in ns, as
     /// they read it themselves (tuned runs only; see `thread_times`).
     worker_on_cpu_ns: AtomicU64,
@@ -276,6 +279,40 @@ pub(crate) struct Plan {
     /// The stage whose output items are the run's items (the source's if
     /// `None`).
     pub(crate) run_counted_after: Option<usize>,
+    /// The largest item type's size, in bytes.
+    pub(crate) item_bytes: usize,
+}
+
+/// Which stages run fused into which (plan optimisation): each stage's
+/// head, the first of the run of adjacent stages it runs with, or `None`
+/// if it runs on its own. Adjacent stages fuse when both are parallel,
+/// neither blocking nor tuned, of the same mode (so the same replicas) and
+/// error policy, with no bounded queue in front of the second and neither
+/// switched off ([`crate::StageBuilder::fuse`]). Serial stages do not: they
+/// can hold items from one chunk to the next and flush them at the end.
+fn fusion_plan(stages: &[StageSpec], on: bool) -> Vec<Option<usize>> {
+    let mut heads: Vec<Option<usize>> = vec![None; stages.len()];
+    if !on {
+        return heads;
+    }
+    for i in 1..stages.len() {
+        let (before, this) = (&stages[i - 1], &stages[i]);
+        let fuses = before.fuse
+            && this.fuse
+            && before.mode == this.mode
+            && this.mode.kind() == ModeKind::Parallel
+            && !this.mode.is_blocking()
+            && !this.mode.is_auto()
+            && before.policy == this.policy
+            && this.buffer.is_none()
+            && !this.buffer_auto
+            && before.extra_in_flight == 0
+            && this.extra_in_flight == 0;
+        if fuses {
+            heads[i] = Some(heads[i - 1].unwrap_or(i - 1));
+        }
+    }
+    heads
 }
 
 impl Run {
@@ -295,6 +332,7 @@ impl Run {
             dead_letter_handler,
             source_weigh,
             run_counted_after,
+            item_bytes,
         } = plan;
         let cpu = Arc::new(Signal::default());
         let stopping = Arc::new(AtomicBool::new(false));
@@ -303,6 +341,7 @@ impl Run {
             dead_letter_handler,
             config.keep_dead_letters,
         ));
+        let buffers = Arc::new(crate::chunk::BufferPool::default());
         let context = |name: Arc<str>, policy| crate::stage::StageContext {
             name,
             policy,
@@ -310,6 +349,7 @@ impl Run {
             counters: Arc::default(),
             stopping: Arc::clone(&stopping),
             winding_down: Arc::clone(&winding_down),
+            buffers: Arc::clone(&buffers),
         };
         let blocking_replicas: usize = stages
             .iter()
@@ -322,10 +362,11 @@ impl Run {
         let max_chunks = config
             .max_chunks_in_flight
             .unwrap_or(default_max_chunks(config.threads, blocking_replicas));
+        let fused_into = fusion_plan(&stages, config.fusion);
         // A stage counts its items as the closest `count_by` before it
         // does, while its items are of that type.
         let mut weigh = source_weigh.clone();
-        let slots: Vec<StageSlot> = stages
+        let mut slots: Vec<StageSlot> = stages
             .into_iter()
             .enumerate()
             .map(|(i, spec)| {
@@ -342,6 +383,12 @@ impl Run {
                 )
             })
             .collect();
+        for (i, head) in fused_into.iter().enumerate() {
+            if let Some(head) = *head {
+                slots[i].fused_into = Some(head);
+                slots[head].followers.end = i + 1;
+            }
+        }
         // A blocking first stage's threads run the source themselves.
         let feeder = slots.first().filter(|s| s.mode.is_blocking()).map(|first| {
             let low = FEEDER_LOW_WATER_PER_THREAD * config.threads;
@@ -366,7 +413,7 @@ impl Run {
             sizer: ChunkSizer::new(
                 config.chunk_target.as_nanos() as f64,
                 floors,
-                config.max_chunk,
+                config.chunk_bound(item_bytes),
             ),
             source: SourceSlot::new(context(source_name, source_policy), source, source_weigh),
             run_counted_after,
@@ -396,6 +443,7 @@ impl Run {
             threads: Mutex::new(Vec::new()),
             blocking_threads: (0..stage_count).map(|_| Default::default()).collect(),
             source_deadline_ns: AtomicU64::new(0),
+            source_streams: AtomicBool::new(false),
             worker_on_cpu_ns: AtomicU64::new(0),
             worker_runnable_ns: AtomicU64::new(0),
             tuned,
@@ -420,7 +468,7 @@ impl Run {
         let start = SourceStart {
             wake: Box::new(move || {
                 if let Some(run) = waker.upgrade() {
-                    run.wake_source_runners();
+                    run.wake_for_arrival();
                 }
             }),
             linger: self.config.linger,
@@ -559,7 +607,17 @@ impl Run {
             .iter()
             .position(|slot| &*slot.ctx.name == stage)
             .ok_or_else(|| PipelineError::Build(format!("no stage is named `{stage}`")))?;
-        self.stages[s].set_limit(replicas);
+        if let Some(head) = self.stages[s].fused_into {
+            let head = &self.stages[head].ctx.name;
+            return Err(PipelineError::Build(format!(
+                "stage `{stage}` runs fused into `{head}`, with its replicas: set those of \
+                 `{head}`, or keep `{stage}` apart (`fuse(false)`) to give it its own"
+            )));
+        }
+        // The stages fused into this one ride with its replicas.
+        for f in self.stages[s].followers.clone().chain([s]) {
+            self.stages[f].set_limit(replicas);
+        }
         let started = if self.stages[s].mode.is_blocking() {
             self.ensure_blocking_threads(s)
         } else {
@@ -628,6 +686,24 @@ impl Run {
     /// CPU workers then leave it to them).
     fn source_fed_by_blocking(&self) -> bool {
         self.stages.first().is_some_and(|s| s.mode.is_blocking())
+    }
+
+    /// A streaming source's input has come (or ended): wakes one thread
+    /// that runs the source, not all of them (each arrival woke every
+    /// parked thread of a wide blocking stage once: up to 0.6 of a core on
+    /// a stream of 200 items a second). The woken thread, once it has made
+    /// a chunk, wakes the next (see [`Run::source_turn`]), and the chain
+    /// stops at the first that finds the stream dry.
+    fn wake_for_arrival(&self) {
+        self.source_streams.store(true, Ordering::Relaxed);
+        if self.source_fed_by_blocking() {
+            self.stages[0].signal.notify();
+            if let Some(feeder) = &self.budget.feeder {
+                feeder.room.notify();
+            }
+        } else {
+            self.cpu.notify();
+        }
     }
 
     /// Wakes whoever runs the source, to send the end marker or go on.
@@ -909,12 +985,12 @@ impl Run {
             return true;
         }
         match self.execute(slot, replica, chunk) {
-            Ok(out) => {
-                self.forward(1, out, Runner::Nobody);
+            Ok((out, after)) => {
+                self.forward(after, out, Runner::Nobody);
             }
             Err(failed) => {
-                let (failure, chunk) = *failed;
-                self.fail_chunk(0, failure, chunk);
+                let (at, failure, chunk) = *failed;
+                self.fail_chunk(at, failure, chunk);
             }
         }
         true
@@ -1119,13 +1195,24 @@ impl Run {
                 inner.next_index += 1;
                 self.chunks_made.fetch_add(1, Ordering::SeqCst);
                 drop(inner);
+                if !exhausted
+                    && matches!(runner, Runner::Blocking(_))
+                    && self.source_streams.load(Ordering::Relaxed)
+                {
+                    // The stream may have more: the next thread looks (a
+                    // thread woken for an arrival wakes the next).
+                    self.stages[0].signal.notify();
+                }
                 if !exhausted && runner == Runner::Cpu {
                     // This thread now carries the chunk through the stages
-                    // after the source; a parked one reads the next, so
-                    // that reading overlaps with parsing (a source that
-                    // costs as much as its parse would otherwise run on
-                    // one thread at a time).
-                    self.cpu.notify_sleeper();
+                    // after the source; another reads the next, so that
+                    // reading overlaps with parsing (a source that costs
+                    // as much as its parse would otherwise run on one
+                    // thread at a time). A spinning thread is told too: it
+                    // watches the epoch only, and would otherwise spin on
+                    // and park while this one carried every chunk through
+                    // every stage alone (W1 ran on one core that way).
+                    self.cpu.notify();
                 }
                 self.record_span(0, 0, index, first_seq, items, start, elapsed);
                 let chunk = Chunk {
@@ -1222,14 +1309,14 @@ impl Run {
                     }
                 }
             }
-            let out = match self.execute(slot, &mut replica, chunk) {
+            let (out, after) = match self.execute(slot, &mut replica, chunk) {
                 Ok(out) => out,
                 Err(failed) => {
                     // The cut first, then the replica back: else a chunk
                     // after the failing one could take the replica (its
                     // turn come) and leave before the cut is there.
-                    let (failure, chunk) = *failed;
-                    self.fail_chunk(s, failure, chunk);
+                    let (at, failure, chunk) = *failed;
+                    self.fail_chunk(at, failure, chunk);
                     slot.release(replica, false);
                     if slot.queued_chunks.load(Ordering::Acquire) > 0 {
                         self.wake(slot);
@@ -1239,7 +1326,7 @@ impl Run {
             };
             if let Some((same, next)) = slot.release(replica, slot.is_serial()) {
                 // Keep the serial stage busy; its output waits for others.
-                self.forward(s + 1, out, Runner::Nobody);
+                self.forward(after, out, Runner::Nobody);
                 replica = same;
                 chunk = next;
                 continue;
@@ -1247,7 +1334,7 @@ impl Run {
             if slot.queued_chunks.load(Ordering::Acquire) > 0 {
                 self.wake(slot);
             }
-            if runner == Runner::Cpu && slot.is_serial() && s + 1 < self.stages.len() {
+            if runner == Runner::Cpu && slot.is_serial() && after < self.stages.len() {
                 // A serial stage is the likely bottleneck: rather than follow
                 // its output downstream and leave it idle, this thread hands
                 // the output to the others and feeds the stage from the
@@ -1255,7 +1342,7 @@ impl Run {
                 // In this loop, not by a call: a run whose chunks keep
                 // finding room would nest a call per chunk, and overflow the
                 // thread's stack over a long enough run.
-                self.forward(s + 1, out, Runner::Nobody);
+                self.forward(after, out, Runner::Nobody);
                 let SourceTurn::Made(made) = self.source_turn(Runner::Cpu) else {
                     return;
                 };
@@ -1269,7 +1356,7 @@ impl Run {
                     None => return,
                 }
             }
-            match self.forward(s + 1, out, runner) {
+            match self.forward(after, out, runner) {
                 Some((next_s, next_replica, next_chunk)) => {
                     s = next_s;
                     replica = next_replica;
@@ -1278,6 +1365,13 @@ impl Run {
                 None => return,
             }
         }
+    }
+
+    /// Replicas of `slot` running now: those of the stage it runs fused
+    /// into, if it does.
+    fn active_of(&self, slot: &StageSlot) -> usize {
+        let runs_in = slot.fused_into.map_or(slot, |head| &self.stages[head]);
+        runs_in.active.load(Ordering::Relaxed)
     }
 
     /// Tells the threads that can run `slot` that a chunk waits there. A
@@ -1375,15 +1469,54 @@ impl Run {
         self.wake_source_runners();
     }
 
-    /// Runs `slot`'s stage on `chunk` with `replica` and returns its output,
-    /// counted past a feeding first stage; a stage that took all the input
-    /// it wants closes everything up to it first. On a failure, the chunk
-    /// comes back with what the stage made of the items before the failing
-    /// one.
+    /// Runs `slot`'s stage on `chunk` with `replica`, then the stages fused
+    /// into it with the replica's riders, and returns the output with the
+    /// index of the stage it goes to next. Each stage is timed and counted
+    /// as its own, its output counted past a feeding first stage; a stage
+    /// that took all the input it wants closes everything up to it first.
+    /// On a failure, the stage that failed, and the chunk with what was
+    /// made of the items before the failing one.
+    #[allow(clippy::type_complexity)]
     fn execute(
         &self,
         slot: &StageSlot,
         replica: &mut ReplicaBox,
+        chunk: Chunk,
+    ) -> Result<(Chunk, usize), Box<(usize, ItemFailure, Chunk)>> {
+        let mut chunk = self
+            .run_stage(slot, &mut replica.inner, replica.id, chunk)
+            .map_err(|failed| {
+                let (failure, chunk) = *failed;
+                Box::new((slot.index, failure, chunk))
+            })?;
+        for (k, f) in slot.followers.clone().enumerate() {
+            let follower = &self.stages[f];
+            if replica.riders.len() <= k {
+                match follower.make_rider() {
+                    Ok(rider) => replica.riders.push(rider),
+                    Err(failure) => {
+                        let failure = ItemFailure::new(chunk.data.seqs.get(0), failure);
+                        return Err(Box::new((f, failure, chunk.emptied())));
+                    }
+                }
+            }
+            let rider = &mut replica.riders[k];
+            chunk = self
+                .run_stage(follower, &mut rider.inner, rider.id, chunk)
+                .map_err(|failed| {
+                    let (failure, chunk) = *failed;
+                    Box::new((f, failure, chunk))
+                })?;
+        }
+        Ok((chunk, slot.followers.end))
+    }
+
+    /// Runs one stage on `chunk` with `replica` (see [`Run::execute`]).
+    fn run_stage(
+        &self,
+        slot: &StageSlot,
+        replica: &mut Box<dyn Replica>,
+        replica_id: u32,
         mut chunk: Chunk,
     ) -> Result<Chunk, Box<(ItemFailure, Chunk)>> {
         let start = Instant::now();
@@ -1393,10 +1526,9 @@ impl Run {
         let data = std::mem::replace(&mut chunk.data, ChunkData::empty());
         let flush = chunk.end && slot.is_serial();
         let result = replica
-            .inner
             .process(data, &slot.ctx)
             .and_then(|(data, flow)| match flush {
-                true => Ok((replica.inner.finish(data, &slot.ctx)?, flow)),
+                true => Ok((replica.finish(data, &slot.ctx)?, flow)),
                 false => Ok((data, flow)),
             });
         // A failed chunk goes on with what was made of the items before the
@@ -1443,7 +1575,7 @@ impl Run {
         chunk.cost_ns += elapsed.as_nanos() as u64;
         self.record_span(
             slot.index + 1,
-            replica.id,
+            replica_id,
             chunk.index,
             first_seq,
             items_in,

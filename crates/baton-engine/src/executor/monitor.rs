@@ -104,7 +104,7 @@ pub(super) fn sample(shared: &Run, dt: Duration) {
     }
     let mut stage_samples = Vec::with_capacity(shared.stages.len());
     for (i, slot) in shared.stages.iter().enumerate() {
-        let active = slot.active.load(Ordering::Relaxed);
+        let active = shared.active_of(slot);
         let limit = slot.limit.load(Ordering::Relaxed).max(1);
         let queued_items = slot.queued_items.load(Ordering::Relaxed);
         let queued_chunks = slot.queued_chunks.load(Ordering::Relaxed);

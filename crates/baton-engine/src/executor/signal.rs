@@ -30,16 +30,6 @@ impl Signal {
         }
     }
 
-    /// Wakes one parked thread only if one is parked, without moving the
-    /// epoch for threads that are spinning: for work that *may* be there
-    /// (the source has more to read), where a spinning thread will look
-    /// again anyway and a parked one would sleep through it.
-    pub(super) fn notify_sleeper(&self) {
-        if self.sleepers.load(Ordering::SeqCst) > 0 {
-            self.notify();
-        }
-    }
-
     /// Wakes every parked thread (the run ended, or limits changed).
     pub(super) fn notify_all(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);

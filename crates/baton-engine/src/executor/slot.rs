@@ -18,6 +18,9 @@ use crate::stage::{Replica, ReplicaFactory, StageContext, Weigher};
 pub(super) struct ReplicaBox {
     pub(super) id: u32,
     pub(super) inner: Box<dyn Replica>,
+    /// Replicas of the stages fused into this one, in order: made the first
+    /// time this replica carries a chunk through them, and kept with it.
+    pub(super) riders: Vec<ReplicaBox>,
 }
 
 /// A replica with the chunk it is to run.
@@ -67,6 +70,11 @@ pub(super) struct StageSlot {
     pub(super) queued_chunks: AtomicUsize,
     pub(super) queued_items: AtomicUsize,
     pub(super) active: AtomicUsize,
+    /// The stage this one runs fused into (its replicas ride with that
+    /// stage's), if any.
+    pub(super) fused_into: Option<usize>,
+    /// The stages fused into this one (empty if none).
+    pub(super) followers: std::ops::Range<usize>,
     /// What its output items count for in the stats (one each if unset).
     weigh: Option<Weigher>,
     inner: Mutex<SlotInner>,
@@ -109,6 +117,8 @@ impl StageSlot {
             queued_chunks: AtomicUsize::new(0),
             queued_items: AtomicUsize::new(0),
             active: AtomicUsize::new(0),
+            fused_into: None,
+            followers: index + 1..index + 1,
             inner: Mutex::new(SlotInner {
                 queue: queue::for_mode(mode.kind()),
                 idle: Vec::new(),
@@ -157,8 +167,33 @@ impl StageSlot {
         self.limit.store(replicas, Ordering::Release);
     }
 
+    /// Makes a replica of this stage to ride with a replica of the stage it
+    /// is fused into (not counted among this stage's own).
+    pub(super) fn make_rider(&self) -> Result<ReplicaBox, StageFailure> {
+        let mut inner = self.lock();
+        let mut made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (inner.factory)()))
+            .unwrap_or_else(|panic| Err(StageFailure::from_panic(panic)))?;
+        made.open(&self.ctx.replica(inner.made))?;
+        inner.made += 1;
+        Ok(ReplicaBox {
+            id: inner.made - 1,
+            inner: made,
+            riders: Vec::new(),
+        })
+    }
+
     fn claim(&self, inner: &mut SlotInner) -> Result<Option<ReplicaBox>, StageFailure> {
-        if inner.active >= self.limit.load(Ordering::Relaxed) {
+        self.claim_within(inner, self.limit.load(Ordering::Relaxed))
+    }
+
+    /// Claims a replica if fewer than `limit` are out: the limit as read
+    /// once by the caller (the tuner may move it at any time).
+    fn claim_within(
+        &self,
+        inner: &mut SlotInner,
+        limit: usize,
+    ) -> Result<Option<ReplicaBox>, StageFailure> {
+        if inner.active >= limit {
             return Ok(None);
         }
         let replica = match inner.idle.pop() {
@@ -172,6 +207,7 @@ impl StageSlot {
                 ReplicaBox {
                     id: inner.made - 1,
                     inner: made,
+                    riders: Vec::new(),
                 }
             }
         };
@@ -246,13 +282,16 @@ impl StageSlot {
     /// Takes a queued chunk whose turn has come, with a replica for it.
     pub(super) fn take_ready(&self) -> Result<Option<Claimed>, ClaimFailure> {
         let mut inner = self.lock();
-        if inner.closed || inner.active >= self.limit.load(Ordering::Relaxed) {
+        // Read once: the tuner may lower it between two reads, and the
+        // chunk taken below must get its replica.
+        let limit = self.limit.load(Ordering::Relaxed);
+        if inner.closed || inner.active >= limit {
             return Ok(None);
         }
         let Some(chunk) = self.pop_ready(&mut inner) else {
             return Ok(None);
         };
-        match self.claim(&mut inner) {
+        match self.claim_within(&mut inner, limit) {
             Ok(Some(replica)) => Ok(Some((replica, chunk))),
             Ok(None) => unreachable!("checked the limit under the same lock"),
             Err(failure) => Err((failure, Some(chunk))),

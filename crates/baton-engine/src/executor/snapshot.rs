@@ -31,7 +31,7 @@ impl Run {
                     mode: slot.mode,
                     on_error: slot.ctx.policy,
                     replicas: slot.limit.load(Ordering::Relaxed),
-                    active: slot.active.load(Ordering::Relaxed),
+                    active: self.active_of(slot),
                     items_in: c.items_in.load(Ordering::Relaxed),
                     items_out: c.items_out.load(Ordering::Relaxed),
                     chunks: c.chunks.load(Ordering::Relaxed),
@@ -46,6 +46,9 @@ impl Run {
                     tuning: tuning.clone(),
                     buffer: slot.buffer(),
                     buffer_tuning: buffer_tuning.clone(),
+                    fused_into: slot
+                        .fused_into
+                        .map(|head| self.stages[head].ctx.name.to_string()),
                 }
             })
             .collect();

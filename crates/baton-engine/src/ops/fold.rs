@@ -27,23 +27,27 @@ where
 
     fn process(
         &mut self,
-        items: Vec<T>,
+        mut items: Vec<T>,
         seqs: Seqs,
         ctx: &StageContext,
     ) -> Result<Output<()>, ItemFailure> {
         let f = &mut self.f;
         let acc = &mut self.acc;
-        guard_chunk(ctx, &seqs, |progress| {
+        let folded = guard_chunk(ctx, &seqs, |progress| {
             let mut value = acc
                 .take()
                 .expect("the accumulator is put back after every item");
-            for item in items {
+            // Drained, not consumed: the emptied buffer goes back to the
+            // source.
+            for item in items.drain(..) {
                 value = f(value, item);
                 *progress += 1;
             }
             *acc = Some(value);
             Ok(())
-        })?;
+        });
+        ctx.buffers.put(items);
+        folded?;
         Ok(Output::empty())
     }
 

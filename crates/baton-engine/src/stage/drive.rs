@@ -33,10 +33,15 @@ pub(crate) fn guard_chunk<R>(
     Err(ctx.fail(seqs.get(progress), failure))
 }
 
-/// One output per item. On the fast path the items are mapped in place
-/// (no new allocation when the types allow) and keep their sequence
-/// numbers as they are; each call is guarded on its own (no cost unless it
-/// panics), so that the outputs before a failed item survive it. `keep`
+/// An error of a map's function on the fast path, carried out of the
+/// chunk's loop by unwinding (`resume_unwind`: no panic hook, no message).
+struct Raised(BoxError);
+
+/// One output per item. On the fast path the items of a large chunk are
+/// mapped into a buffer from the pool (the inputs' goes back to it) under
+/// one guard for the chunk, those of a small one in place; they keep their
+/// sequence numbers as they are, and the outputs before a failed item
+/// survive it. `keep`
 /// clones an item for the policy loop, which needs it again after a failed
 /// try. A failure that fails the run carries the outputs of the items
 /// before it.
@@ -48,20 +53,31 @@ pub(crate) fn each_mapped<In: Send + 'static, Out: Send + 'static>(
     mut f: impl FnMut(In) -> Result<Out, BoxError>,
 ) -> Result<Output<Out>, ItemFailure> {
     let Some(keep) = keep.filter(|_| !ctx.policy.fails_fast()) else {
-        let mut failure = None;
-        let out: Vec<Out> = items
-            .into_iter()
-            .map_while(|item| match caught(|| f(item)) {
-                Ok(value) => Some(value),
-                Err(e) => {
-                    failure = Some(e);
-                    None
-                }
-            })
-            .collect();
-        return match failure {
-            None => Ok(Output::new(out, seqs)),
-            Some(failure) => {
+        if !crate::chunk::BufferPool::keeps::<In>(items.len()) {
+            return each_mapped_in_place(ctx, items, seqs, f);
+        }
+        let mut items = items;
+        let mut out: Vec<Out> = ctx.buffers.take(items.len());
+        // One guard for the chunk and no early exit from the loop: an
+        // error leaves it by unwinding, as a panic does, so the loop
+        // vectorises wherever the function does. `extend` has counted
+        // what it wrote when the unwinding passes it: the outputs of the
+        // items before the failed one stay in `out`.
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            out.extend(items.drain(..).map(|item| match f(item) {
+                Ok(value) => value,
+                Err(error) => std::panic::resume_unwind(Box::new(Raised(error))),
+            }));
+        }));
+        // The emptied input buffer goes back to the source.
+        ctx.buffers.put(items);
+        return match outcome {
+            Ok(()) => Ok(Output::new(out, seqs)),
+            Err(payload) => {
+                let failure = match payload.downcast::<Raised>() {
+                    Ok(raised) => StageFailure::Error(raised.0),
+                    Err(panic) => StageFailure::from_panic(panic),
+                };
                 let done = seqs.prefix(out.len());
                 Err(ctx.fail(seqs.get(out.len()), failure).with_done(out, done))
             }
@@ -82,6 +98,36 @@ pub(crate) fn each_mapped<In: Send + 'static, Out: Send + 'static>(
     Ok(Output::new(out, kept.finish()))
 }
 
+/// The fast path of [`each_mapped`] for a small chunk (of costly items,
+/// most often): mapped in place where the types allow, with no buffer to
+/// take, each call guarded on its own so that the outputs before a failed
+/// item survive it.
+fn each_mapped_in_place<In: Send + 'static, Out: Send + 'static>(
+    ctx: &StageContext,
+    items: Vec<In>,
+    seqs: Seqs,
+    mut f: impl FnMut(In) -> Result<Out, BoxError>,
+) -> Result<Output<Out>, ItemFailure> {
+    let mut failure = None;
+    let out: Vec<Out> = items
+        .into_iter()
+        .map_while(|item| match caught(|| f(item)) {
+            Ok(value) => Some(value),
+            Err(e) => {
+                failure = Some(e);
+                None
+            }
+        })
+        .collect();
+    match failure {
+        None => Ok(Output::new(out, seqs)),
+        Some(failure) => {
+            let done = seqs.prefix(out.len());
+            Err(ctx.fail(seqs.get(out.len()), failure).with_done(out, done))
+        }
+    }
+}
+
 /// Any number of outputs per item: `step` pushes them to `out`. A failed
 /// try's partial outputs are taken back; a failure that fails the run
 /// carries the outputs of the items before it.
@@ -92,13 +138,14 @@ pub(crate) fn each_owned<In: Send + 'static, Out: Send + 'static>(
     seqs: Seqs,
     mut step: impl FnMut(In, &mut Vec<Out>) -> Result<(), BoxError>,
 ) -> Result<Output<Out>, ItemFailure> {
-    let mut out = Vec::with_capacity(items.len());
+    let mut out = ctx.buffers.take(items.len());
     let mut out_seqs = SeqsBuilder::with_capacity(items.len());
     let Some(keep) = keep.filter(|_| !ctx.policy.fails_fast()) else {
+        let mut items = items;
         // The outputs of the items done so far.
         let mut made = 0;
         let result = guard_chunk(ctx, &seqs, |progress| {
-            for (item, seq) in items.into_iter().zip(seqs.iter()) {
+            for (item, seq) in items.drain(..).zip(seqs.iter()) {
                 step(item, &mut out)?;
                 (made..out.len()).for_each(|_| out_seqs.push(seq));
                 made = out.len();
@@ -106,6 +153,7 @@ pub(crate) fn each_owned<In: Send + 'static, Out: Send + 'static>(
             }
             Ok(())
         });
+        ctx.buffers.put(items);
         if let Err(failure) = result {
             // What the failed item pushed before it failed does not go on.
             out.truncate(made);
@@ -140,11 +188,12 @@ pub(crate) fn each_kept_if<T: Send + 'static>(
     seqs: Seqs,
     mut test: impl FnMut(&T) -> bool,
 ) -> Result<Output<T>, ItemFailure> {
-    let mut out = Vec::with_capacity(items.len());
+    let mut out = ctx.buffers.take(items.len());
     let mut kept = SeqsBuilder::with_capacity(items.len());
     if ctx.policy.fails_fast() {
+        let mut items = items;
         let result = guard_chunk(ctx, &seqs, |progress| {
-            for (item, seq) in items.into_iter().zip(seqs.iter()) {
+            for (item, seq) in items.drain(..).zip(seqs.iter()) {
                 if test(&item) {
                     out.push(item);
                     kept.push(seq);
@@ -153,6 +202,7 @@ pub(crate) fn each_kept_if<T: Send + 'static>(
             }
             Ok(())
         });
+        ctx.buffers.put(items);
         return match result {
             Ok(()) => Ok(Output::new(out, kept.finish())),
             Err(failure) => Err(failure.with_done(out, kept.finish())),

@@ -152,6 +152,9 @@ pub(crate) struct StageSpec {
     /// How many items each output item counts for in the stats (one each
     /// if unset).
     pub(crate) weigh: Option<Weigher>,
+    /// Whether the stage may run fused with its neighbours
+    /// ([`StageBuilder::fuse`](crate::StageBuilder::fuse)).
+    pub(crate) fuse: bool,
 }
 
 /// Counts the items of a chunk of one type, each as the items it stands
@@ -210,6 +213,8 @@ pub(crate) struct StageContext {
     /// before the failing one still drain) or when it ends. No more
     /// retries, and no more waiting in a retry's backoff.
     pub(crate) winding_down: Arc<AtomicBool>,
+    /// Emptied item buffers, for the source to fill again.
+    pub(crate) buffers: Arc<crate::chunk::BufferPool>,
 }
 
 impl StageContext {

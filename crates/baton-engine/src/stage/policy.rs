@@ -72,6 +72,7 @@ mod tests {
             counters: Arc::default(),
             stopping: Arc::new(AtomicBool::new(false)),
             winding_down: Arc::new(AtomicBool::new(false)),
+            buffers: Arc::default(),
         }
     }
 

@@ -22,6 +22,7 @@ pub const STAGE_KEYS: &[&str] = &[
     "mode",
     "replicas",
     "buffer",
+    "fuse",
     "on_error",
     "retries",
     "backoff_ms",

@@ -303,6 +303,13 @@ pub(crate) fn render(out: &mut String, summary: &RunSummary) {
             if stage.replicas == 1 { "" } else { "s" },
             if is_bottleneck { " <span class=\"badge\">bottleneck</span>" } else { "" },
         );
+        if let Some(head) = &stage.fused_into {
+            let _ = writeln!(
+                out,
+                "<p class=\"tuning\">Runs fused into <code>{}</code>: its replicas carry this stage's chunks; the times here are this stage's own.</p>",
+                escape(head)
+            );
+        }
         if let Some(why) = &stage.tuning {
             let _ = writeln!(out, "<p class=\"tuning\">Tuned: {}</p>", escape(why));
         }

@@ -42,7 +42,7 @@ pub(crate) fn render(out: &mut String, summary: &RunSummary) {
             row_class(is_bottleneck),
             escape(&stage.name),
             badge(is_bottleneck),
-            escape(&stage.mode),
+            mode_cell(stage),
             stage.replicas,
             units::count(stage.items_in),
             units::count(stage.items_out),
@@ -137,4 +137,16 @@ fn busy_cell(share: f64) -> String {
         (share * 100.0).clamp(0.0, 100.0),
         units::percent(share)
     )
+}
+
+/// A stage's mode, and the stage it runs fused into, if any.
+fn mode_cell(stage: &crate::StageSummary) -> String {
+    match &stage.fused_into {
+        Some(head) => format!(
+            "{}, fused into <code>{}</code>",
+            escape(&stage.mode),
+            escape(head)
+        ),
+        None => escape(&stage.mode).to_string(),
+    }
 }
