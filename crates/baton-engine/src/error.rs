@@ -235,6 +235,10 @@ pub(crate) struct ItemFailure {
     /// fails the run still lets them go on, so that it loses nothing that
     /// came before it.
     pub(crate) done: ChunkData,
+    /// The stage's policy would have tried the item again, but the run was
+    /// already failing: a consequence of the failure that cut the run, not
+    /// its cause (which stays the run's error).
+    pub(crate) cut_short: bool,
 }
 
 impl ItemFailure {
@@ -243,6 +247,7 @@ impl ItemFailure {
         Self {
             seq,
             failure,
+            cut_short: false,
             done: ChunkData::empty(),
         }
     }

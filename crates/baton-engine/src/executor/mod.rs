@@ -743,19 +743,31 @@ impl Run {
     /// A failure in `stage` fails the run from chunk `cut` on: the source
     /// makes no more, the chunks from `cut` on are dropped wherever they
     /// are, and the run ends once every chunk before it has left (see
-    /// [`Run::count_left`]). The first failure is the run's error; a later
-    /// one only moves the cut back, if it is earlier. Returns whether the
-    /// cut is now `cut` (else the failure came too late: the run had ended,
-    /// or was already cut before it).
+    /// [`Run::count_left`]). The run's error is the failure of the first
+    /// item, in source order, that failed: a failure that comes later in
+    /// time but earlier in the items moves the cut back and becomes the
+    /// error (else a run whose output stops before item 48 could say it
+    /// failed on item 75, and which one it said would depend on timing),
+    /// unless the run's end cut it short (its retries stopped because the
+    /// run was failing).
+    /// Returns whether the cut is now `cut` (else the failure came too
+    /// late: the run had ended, or was already cut before it).
     fn fail_from(&self, stage: &str, failure: ItemFailure, cut: u64) -> bool {
         {
             let mut error = self.error.lock().unwrap_or_else(|e| e.into_inner());
-            // Only an earlier failure moves the cut back (one at the same
-            // cut is in what was passed on at it, so earlier still).
+            // Only an earlier failure moves the cut back. One at the same
+            // cut is in what was passed on at it (the items before the
+            // failing one of the same chunk), so earlier still.
             if self.is_done() || cut > self.cut.load(Ordering::SeqCst) {
                 return false;
             }
-            if error.is_none() {
+            let replaces = match *error {
+                None => true,
+                // A failure the run's end cut short is no cause of it.
+                Some(PipelineError::Stage { .. }) => !failure.cut_short,
+                Some(_) => false,
+            };
+            if replaces {
                 *error = Some(PipelineError::Stage {
                     stage: stage.to_string(),
                     seq: failure.seq,

@@ -51,7 +51,9 @@ pub(crate) fn apply<In: Send + 'static, R>(
             ctx.skip(seq, failure, Some(Box::new(item)))?;
             return Ok(None);
         }
-        return Err(ctx.fail(seq, failure));
+        let mut failed = ctx.fail(seq, failure);
+        failed.cut_short = retries_left > 0;
+        return Err(failed);
     }
 }
 
