@@ -678,14 +678,18 @@ impl RunReport {
 }
 
 /// A stage's mode as the summary shows it: with the replicas the tuner
-/// chose last, for an auto stage.
+/// chose last, for an auto stage, and the stage it runs fused into.
 fn mode_now(stage: &StageStats) -> String {
-    match stage.mode.is_auto() {
+    let mode = match stage.mode.is_auto() {
         true => stage
             .mode
             .to_string()
             .replace("(auto)", &format!("(auto: {})", stage.replicas)),
         false => stage.mode.to_string(),
+    };
+    match &stage.fused_into {
+        Some(head) => format!("{mode}, fused into {head}"),
+        None => mode,
     }
 }
 

@@ -36,6 +36,20 @@ fn adjacent_parallel_stages_run_fused_and_keep_their_own_stats_and_spans() {
         assert_eq!(fused_into(&report, "drop-odd").as_deref(), Some("add"));
         assert_eq!(fused_into(&report, "double").as_deref(), Some("add"));
         assert_eq!(fused_into(&report, "sink"), None);
+        // The summary printed after a run says it too.
+        let shown = report.to_string();
+        let line = |name: &str| {
+            shown
+                .lines()
+                .find(|l| l.starts_with(name))
+                .unwrap()
+                .to_string()
+        };
+        assert!(
+            line("double").contains("parallel(2), fused into add"),
+            "{shown}"
+        );
+        assert!(!line("add ").contains("fused"), "{shown}");
         let stage = |name| report.stage(name).unwrap();
         assert_eq!((stage("add").items_in, stage("add").items_out), (N, N));
         assert_eq!(
