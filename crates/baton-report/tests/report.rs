@@ -414,14 +414,32 @@ fn the_memory_budget_and_a_tuned_queue_show_over_time_and_why() {
 #[test]
 fn a_fused_stage_keeps_its_own_row_card_and_spans_and_says_where_it_runs() {
     watchdog(LIMIT, || {
+        // Long enough to be sampled (the cards are drawn from samples):
+        // a pause every 1,000 items, 40 ms in all, sampled every 2 ms.
         let report = Pipeline::from_iter(0..20_000u64)
-            .config(Config::default().threads(2).trace(true))
+            .config(
+                Config::default()
+                    .threads(2)
+                    .trace(true)
+                    .max_chunk(500)
+                    .sample_every(std::time::Duration::from_millis(2)),
+            )
             .stage("add", Mode::parallel(2))
-            .map(|x| x + 1)
+            .map(|x| {
+                if x % 1_000 == 0 {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                x + 1
+            })
             .stage("double", Mode::parallel(2))
             .map(|x| x * 2)
             .for_each(|_| {})
             .unwrap();
+        assert!(
+            report.samples.len() >= 2,
+            "{} samples",
+            report.samples.len()
+        );
         let trace = TraceFile::from_report("fused", &report);
         let html = render_html(&trace);
         assert!(
