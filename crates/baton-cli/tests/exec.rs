@@ -125,3 +125,78 @@ for line in sys.stdin:
         );
     }
 }
+
+#[test]
+fn an_exec_stage_on_auto_counts_its_worker_s_computing_as_computing() {
+    // Workers that compute (about a millisecond of Python an item), in
+    // chunks of 64 items (`in_flight = 4`), so that there are many: the
+    // replica's thread only waits on the pipe, but the worker's CPU is
+    // read (/proc/PID/schedstat), so the tuner keeps about one worker per
+    // core. Read as waiting, the same run had 256 workers fighting over
+    // two cores (twice the time, three times the memory).
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "worker.py",
+        r#"
+import json, sys
+for line in sys.stdin:
+    item = json.loads(line)
+    x = item["value"]
+    for _ in range(5000):
+        x = (x * 6364136223846793005 + 1442695040888963407) % (1 << 64)
+    item["x"] = x
+    print(json.dumps(item), flush=True)
+"#,
+    );
+    let file = write(
+        dir.path(),
+        "p.toml",
+        "[[stage]]\nop = \"range\"\nend = 1500\n\n\
+         [[stage]]\nname = \"work\"\nop = \"exec\"\ncommand = [\"python3\", \"worker.py\"]\n\
+         in_flight = 4\nreplicas = \"auto\"\n\n\
+         [[stage]]\nop = \"discard\"\n",
+    );
+    let stats = dir.path().join("stats.json");
+    let output = baton()
+        .args([
+            "run",
+            "--quiet",
+            "--threads",
+            "2",
+            "--explain-tuning",
+            "--stats",
+        ])
+        .arg(&stats)
+        .arg(&file)
+        .output()
+        .unwrap();
+    let log = stderr(&output);
+    assert!(output.status.success(), "{log}");
+    let tuning = log
+        .lines()
+        .find(|l| l.starts_with("tuning: stage `work`:"))
+        .unwrap_or_else(|| panic!("no tuning line: {log}"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    let work = &json["stages"][0];
+    assert_eq!(work["name"], "work");
+    let most = json["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stages"][0]["replicas"].as_u64().unwrap())
+        .chain([work["replicas"].as_u64().unwrap()])
+        .max()
+        .unwrap();
+    assert!(most <= 6, "{most} workers for two cores: {tuning}");
+    // It says the item computes: a millisecond of Python, read from the
+    // worker (the replica's own thread computes microseconds).
+    let computes: f64 = tuning
+        .split("an item computes ")
+        .nth(1)
+        .and_then(|rest| rest.split(" µs").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{tuning}"));
+    assert!(computes > 100.0, "{tuning}");
+}

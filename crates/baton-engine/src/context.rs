@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::off_thread::OffThreadCpu;
+
 /// Set once the run has ended: failed, aborted or finished. A stage that
 /// waits on something outside the engine (a worker process, a socket, a
 /// retry's backoff) looks at it while it waits, so that an abort never
@@ -131,14 +133,21 @@ pub struct ReplicaContext {
     stage: Arc<str>,
     replica: u32,
     cancellation: Cancellation,
+    off_thread_cpu: Option<OffThreadCpu>,
 }
 
 impl ReplicaContext {
-    pub(crate) fn new(stage: Arc<str>, replica: u32, cancellation: Cancellation) -> Self {
+    pub(crate) fn new(
+        stage: Arc<str>,
+        replica: u32,
+        cancellation: Cancellation,
+        off_thread_cpu: Option<OffThreadCpu>,
+    ) -> Self {
         Self {
             stage,
             replica,
             cancellation,
+            off_thread_cpu,
         }
     }
 
@@ -153,7 +162,7 @@ impl ReplicaContext {
     /// assert!(!ctx.cancellation().is_cancelled());
     /// ```
     pub fn detached(stage: &str, replica: u32) -> Self {
-        Self::new(Arc::from(stage), replica, Cancellation::new())
+        Self::new(Arc::from(stage), replica, Cancellation::new(), None)
     }
 
     /// The stage's name.
@@ -182,5 +191,20 @@ impl ReplicaContext {
     /// See [`ReplicaContext::detached`].
     pub fn cancellation(&self) -> &Cancellation {
         &self.cancellation
+    }
+
+    /// Where to tell the tuner of CPU spent for this replica outside its
+    /// own thread (a worker process that does its work, see
+    /// [`OffThreadCpu`]); `None` where nobody reads it: the stage is not
+    /// blocking, or no stage of the run is on auto.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ctx = baton_engine::ReplicaContext::detached("score", 0);
+    /// assert!(ctx.off_thread_cpu().is_none());
+    /// ```
+    pub fn off_thread_cpu(&self) -> Option<&OffThreadCpu> {
+        self.off_thread_cpu.as_ref()
     }
 }

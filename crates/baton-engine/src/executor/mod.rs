@@ -46,7 +46,7 @@ mod sizer;
 mod slot;
 mod snapshot;
 mod source;
-mod thread_times;
+pub(crate) mod thread_times;
 mod trace;
 mod tuner;
 
@@ -342,14 +342,21 @@ impl Run {
             config.keep_dead_letters,
         ));
         let buffers = Arc::new(crate::chunk::BufferPool::default());
-        let context = |name: Arc<str>, policy| crate::stage::StageContext {
-            name,
-            policy,
-            dead_letters: Arc::clone(&dead_letters),
-            counters: Arc::default(),
-            stopping: Arc::clone(&stopping),
-            winding_down: Arc::clone(&winding_down),
-            buffers: Arc::clone(&buffers),
+        // What a tuned run reads of its blocking stages' threads it reads
+        // of the processes that work for them too.
+        let tuned = stages.iter().any(|s| s.mode.is_auto());
+        let context = |name: Arc<str>, policy, measured: bool| {
+            let counters: Arc<crate::stage::StageCounters> = Arc::default();
+            crate::stage::StageContext {
+                name,
+                policy,
+                dead_letters: Arc::clone(&dead_letters),
+                off_thread_cpu: measured.then(|| crate::OffThreadCpu::new(Arc::clone(&counters))),
+                counters,
+                stopping: Arc::clone(&stopping),
+                winding_down: Arc::clone(&winding_down),
+                buffers: Arc::clone(&buffers),
+            }
         };
         let blocking_replicas: usize = stages
             .iter()
@@ -377,7 +384,7 @@ impl Run {
                     start_limit(spec.mode, config.threads),
                     spec.buffer,
                     spec.buffer_auto,
-                    context(spec.name, spec.policy),
+                    context(spec.name, spec.policy, tuned && spec.mode.is_blocking()),
                     spec.factory,
                     weigh.clone(),
                 )
@@ -408,14 +415,17 @@ impl Run {
         ));
         let stage_count = slots.len();
         let user_max_in_flight = config.max_in_flight + extra;
-        let tuned = slots.iter().any(|s| s.mode.is_auto());
         let run = Arc::new(Run {
             sizer: ChunkSizer::new(
                 config.chunk_target.as_nanos() as f64,
                 floors,
                 config.chunk_bound(item_bytes),
             ),
-            source: SourceSlot::new(context(source_name, source_policy), source, source_weigh),
+            source: SourceSlot::new(
+                context(source_name, source_policy, false),
+                source,
+                source_weigh,
+            ),
             run_counted_after,
             monitor: Monitor::new(stage_count),
             trace: config

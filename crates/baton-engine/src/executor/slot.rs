@@ -170,7 +170,12 @@ impl StageSlot {
     /// Makes a replica of this stage to ride with a replica of the stage it
     /// is fused into (not counted among this stage's own).
     pub(super) fn make_rider(&self) -> Result<ReplicaBox, StageFailure> {
-        let mut inner = self.lock();
+        self.make_replica(&mut self.lock())
+    }
+
+    /// Makes and opens a new replica with the stage's factory, numbered
+    /// after those made before it (a panic in the factory is its failure).
+    fn make_replica(&self, inner: &mut SlotInner) -> Result<ReplicaBox, StageFailure> {
         let mut made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (inner.factory)()))
             .unwrap_or_else(|panic| Err(StageFailure::from_panic(panic)))?;
         made.open(&self.ctx.replica(inner.made))?;
@@ -198,18 +203,7 @@ impl StageSlot {
         }
         let replica = match inner.idle.pop() {
             Some(replica) => replica,
-            None => {
-                let mut made =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (inner.factory)()))
-                        .unwrap_or_else(|panic| Err(StageFailure::from_panic(panic)))?;
-                made.open(&self.ctx.replica(inner.made))?;
-                inner.made += 1;
-                ReplicaBox {
-                    id: inner.made - 1,
-                    inner: made,
-                    riders: Vec::new(),
-                }
-            }
+            None => self.make_replica(inner)?,
         };
         inner.active += 1;
         self.active.store(inner.active, Ordering::Release);

@@ -21,7 +21,7 @@ use std::fs::File;
 use std::time::{Duration, Instant};
 
 /// How often a thread reads its own times at most.
-const READ_EVERY: Duration = Duration::from_millis(2);
+pub(crate) const READ_EVERY: Duration = Duration::from_millis(2);
 
 /// Time on a core and waiting for one, in ns.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -137,7 +137,7 @@ fn own_schedstat() -> Option<File> {
 }
 
 /// Reads a schedstat file afresh: ns on a core, ns runnable and waiting.
-fn read_schedstat(file: &File) -> Option<(u64, u64)> {
+pub(crate) fn read_schedstat(file: &File) -> Option<(u64, u64)> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileExt;

@@ -80,6 +80,10 @@ const FEWEST_ITEMS: u64 = 4;
 /// a stream's pace jitters more than a stage's costs.
 const SOURCE_SMOOTHING: f64 = 0.25;
 
+/// The windows over which the source's cost per item is its least (see
+/// `Tuner::source_busy_recent`): 80 ms at the tuner's pace.
+const SOURCE_WINDOWS: usize = 8;
+
 /// How much faster than a dry source gives the tuner aims, so that a
 /// source that speeds up finds its items taken (and a window in which it
 /// did not run dry raises the aim again).
@@ -177,6 +181,8 @@ pub(super) struct Tuner {
     /// The source's time making items, per item of the first stage: the
     /// source is serial, so the run goes no faster than it makes them.
     source_busy_per_item_ns: f64,
+    /// What it was in each of the last [`SOURCE_WINDOWS`] windows.
+    source_busy_recent: std::collections::VecDeque<f64>,
     /// When the window now measured began (what is in `seen` was read then).
     window_from: Instant,
     /// The source's dry turns and items made when last seen.
@@ -206,6 +212,7 @@ impl Tuner {
             costs: vec![Costs::default(); stages],
             source_cpu_ns: 0.0,
             source_busy_per_item_ns: 0.0,
+            source_busy_recent: std::collections::VecDeque::with_capacity(SOURCE_WINDOWS),
             window_from: Instant::now(),
             source_dry: 0,
             source_made: 0,
@@ -350,7 +357,20 @@ impl Tuner {
             });
         }
         let source_busy = source_delta / per_first;
-        self.source_busy_per_item_ns += SMOOTHING * (source_busy - self.source_busy_per_item_ns);
+        // The least of the last few windows: a thread preempted while it
+        // holds the source (hundreds of blocking threads on two cores)
+        // makes one window's figure hundreds of times the source's cost,
+        // and the run would be aimed at that; the source's own cost rarely
+        // changes faster than a few windows.
+        if self.source_busy_recent.len() == SOURCE_WINDOWS {
+            self.source_busy_recent.pop_front();
+        }
+        self.source_busy_recent.push_back(source_busy);
+        self.source_busy_per_item_ns = self
+            .source_busy_recent
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min);
         if !run.source_fed_by_blocking() {
             let source = source_delta * (1.0 - worker_wait) / per_first;
             self.source_cpu_ns += SMOOTHING * (source - self.source_cpu_ns);

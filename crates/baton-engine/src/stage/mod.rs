@@ -215,6 +215,9 @@ pub(crate) struct StageContext {
     pub(crate) winding_down: Arc<AtomicBool>,
     /// Emptied item buffers, for the source to fill again.
     pub(crate) buffers: Arc<crate::chunk::BufferPool>,
+    /// Where its replicas tell of CPU spent for them elsewhere, if it is
+    /// read (a blocking stage of a tuned run).
+    pub(crate) off_thread_cpu: Option<crate::OffThreadCpu>,
 }
 
 impl StageContext {
@@ -224,6 +227,7 @@ impl StageContext {
             Arc::clone(&self.name),
             replica,
             Cancellation::from_flag(Arc::clone(&self.stopping)),
+            self.off_thread_cpu.clone(),
         )
     }
 

@@ -75,6 +75,7 @@ mod tests {
             stopping: Arc::new(AtomicBool::new(false)),
             winding_down: Arc::new(AtomicBool::new(false)),
             buffers: Arc::default(),
+            off_thread_cpu: None,
         }
     }
 

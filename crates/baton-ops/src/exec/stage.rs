@@ -7,7 +7,9 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use baton_engine::{BoxError, Cancellation, ChunkOutputs, ReplicaContext, Stage};
+use baton_engine::{
+    BoxError, Cancellation, ChunkOutputs, OffThreadCpu, ProcessCpu, ReplicaContext, Stage,
+};
 
 use super::error::ExecError;
 use super::protocol::{batch_request, rows_batch, Protocol, RequestId};
@@ -36,6 +38,10 @@ pub(super) struct ExecStage {
     next_id: RequestId,
     /// Set when the run ends: a wait for an answer gives up then.
     cancel: Cancellation,
+    /// Where to tell the tuner what the worker computes, if it is read.
+    off_thread_cpu: Option<OffThreadCpu>,
+    /// The running worker's process, watched (when the tuner reads it).
+    watched: Option<ProcessCpu>,
 }
 
 impl ExecStage {
@@ -50,6 +56,29 @@ impl ExecStage {
             next_id: 1,
             // Replaced by the run's in `open`; a stage used alone is never cancelled.
             cancel: Cancellation::new(),
+            off_thread_cpu: None,
+            watched: None,
+        }
+    }
+
+    /// Tells the tuner what the worker computed since the last time:
+    /// the replica's thread only waits for it, the work is the worker's.
+    fn count_worker_cpu(&mut self, now: bool) {
+        if self.watched.is_none() {
+            // The first time after a worker started: what it spent so far
+            // was mostly starting (an interpreter, its imports), once; it
+            // says nothing of what an item costs, so it is left out.
+            let pid = self.worker.as_ref().map(Worker::pid);
+            self.watched = (self.off_thread_cpu.as_ref())
+                .zip(pid)
+                .map(|(cpu, pid)| cpu.watch(pid));
+            return;
+        }
+        if let Some(watched) = &mut self.watched {
+            match now {
+                true => watched.update_now(),
+                false => watched.update(),
+            }
         }
     }
 
@@ -81,7 +110,7 @@ impl ExecStage {
                     ));
                 }
                 self.starts += 1;
-                Worker::start(&self.spec, self.replica).map_err(|source| {
+                let started = Worker::start(&self.spec, self.replica).map_err(|source| {
                     self.deaths_in_a_row += 1;
                     self.last_death = format!("could not start: {source}");
                     if self.deaths_in_a_row >= MAX_DEATHS_IN_A_ROW {
@@ -92,7 +121,10 @@ impl ExecStage {
                             source,
                         }
                     }
-                })?
+                })?;
+                // Watched from its first answers on (see `count_worker_cpu`).
+                self.watched = None;
+                started
             }
         };
         Ok(self.worker.insert(worker))
@@ -100,6 +132,7 @@ impl ExecStage {
 
     /// Reaps the dead (or broken) worker and counts its death; how it died.
     fn bury(&mut self, cause: Option<String>) -> String {
+        self.count_worker_cpu(true);
         let Some(mut worker) = self.worker.take() else {
             return String::from("is gone");
         };
@@ -162,6 +195,7 @@ impl Drop for ExecStage {
 impl Stage<Item, Item> for ExecStage {
     fn open(&mut self, ctx: &ReplicaContext) -> Result<(), BoxError> {
         self.cancel = ctx.cancellation().clone();
+        self.off_thread_cpu = ctx.off_thread_cpu().cloned();
         Ok(())
     }
 
@@ -171,6 +205,7 @@ impl Stage<Item, Item> for ExecStage {
             Ok(outputs) => out.extend(outputs),
             Err((error, _)) => result = Err(error.into()),
         });
+        self.count_worker_cpu(false);
         result
     }
 
@@ -186,6 +221,7 @@ impl Stage<Item, Item> for ExecStage {
             }
             Err((error, item)) => out.failed(error, Some(item)),
         });
+        self.count_worker_cpu(false);
     }
 }
 
