@@ -89,12 +89,90 @@ impl OffThreadCpu {
     pub fn watch(&self, pid: u32) -> ProcessCpu {
         ProcessCpu::new(self.clone(), pid)
     }
+
+    /// Tells the tuner that `took` of the call now running went to
+    /// starting what this replica works with (a worker process: an
+    /// interpreter, its imports), once, and that starting it cost `cpu`
+    /// on a core. The tuner leaves the first out of the time the items
+    /// spend in flight (it would take it for waiting, and add replicas,
+    /// which start in turn), and adds replicas no faster than a quarter of
+    /// its CPU budget can start them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use baton_engine::{BoxError, Mode, OffThreadCpu, Pipeline, ReplicaContext, Stage};
+    ///
+    /// /// Connects on its first item, which takes a while.
+    /// struct Client { cpu: Option<OffThreadCpu>, connected: bool }
+    /// impl Stage<u64, u64> for Client {
+    ///     fn open(&mut self, ctx: &ReplicaContext) -> Result<(), BoxError> {
+    ///         self.cpu = ctx.off_thread_cpu().cloned();
+    ///         Ok(())
+    ///     }
+    ///     fn process(&mut self, item: u64, out: &mut Vec<u64>) -> Result<(), BoxError> {
+    ///         if !self.connected {
+    ///             std::thread::sleep(Duration::from_millis(5)); // the connection
+    ///             self.connected = true;
+    ///             if let Some(cpu) = &self.cpu {
+    ///                 cpu.started(Duration::from_millis(5), Duration::from_micros(100));
+    ///             }
+    ///         }
+    ///         out.push(item);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let out = Pipeline::from_iter(0..50u64)
+    ///     .stage("client", Mode::auto().blocking())
+    ///     .apply(|| Ok(Client { cpu: None, connected: false }))
+    ///     .collect()
+    ///     .unwrap();
+    /// assert_eq!(out.len(), 50);
+    /// ```
+    pub fn started(&self, took: Duration, cpu: Duration) {
+        STARTING_NS
+            .with(|starting| starting.set(starting.get().saturating_add(took.as_nanos() as u64)));
+        self.counters.starts.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .start_cpu_ns
+            .fetch_add(cpu.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    /// Starts watching process `pid`, which has just become ready after
+    /// `took` of starting: what it has spent on a core so far is its
+    /// start's cost (see [`OffThreadCpu::started`]), and from now on
+    /// [`ProcessCpu::update`] counts what it spends on items.
+    ///
+    /// # Examples
+    ///
+    /// See [`ProcessCpu`].
+    pub fn watch_started(&self, pid: u32, took: Duration) -> ProcessCpu {
+        let watched = ProcessCpu::new(self.clone(), pid);
+        self.started(took, Duration::from_nanos(watched.last.0));
+        watched
+    }
+}
+
+thread_local! {
+    /// Time of the call now running on this thread that went to starting
+    /// a replica's machinery (see [`OffThreadCpu::started`]).
+    static STARTING_NS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Takes what the call just ended on this thread spent starting (0 if
+/// nothing was started).
+pub(crate) fn take_starting_ns() -> u64 {
+    STARTING_NS.with(|starting| starting.replace(0))
 }
 
 /// A process that works for a replica, watched: what it spends on a core
 /// and waiting for one, as the kernel counts it (Linux: its main thread's
 /// `/proc/PID/schedstat`, in ns; a worker that computes on other threads
-/// of its own is under-counted). Elsewhere it counts nothing.
+/// of its own is under-counted), and the memory it holds (`statm`), which
+/// the tuner counts against the run's memory budget before it adds a
+/// replica, until this is dropped. Elsewhere it counts nothing.
 ///
 /// # Examples
 ///
@@ -132,8 +210,13 @@ impl OffThreadCpu {
 pub struct ProcessCpu {
     cpu: OffThreadCpu,
     file: Option<File>,
+    /// Its `statm`, for the memory it holds.
+    statm: Option<File>,
     /// ns on a core and waiting for one at the last read.
     last: (u64, u64),
+    /// The resident bytes it held at the last read (counted in the stage's
+    /// memory held elsewhere until it is dropped).
+    held: u64,
     read_at: Instant,
 }
 
@@ -147,24 +230,41 @@ impl fmt::Debug for ProcessCpu {
 
 impl ProcessCpu {
     fn new(cpu: OffThreadCpu, pid: u32) -> Self {
-        let file = Self::open(pid);
+        let file = Self::open(pid, "schedstat");
         let last = file.as_ref().and_then(read_schedstat).unwrap_or_default();
-        Self {
+        cpu.counters.processes.fetch_add(1, Ordering::Relaxed);
+        let mut watched = Self {
             cpu,
             file,
+            statm: Self::open(pid, "statm"),
             last,
+            held: 0,
             read_at: Instant::now(),
-        }
+        };
+        watched.read_held();
+        watched
     }
 
     #[cfg(target_os = "linux")]
-    fn open(pid: u32) -> Option<File> {
-        File::open(format!("/proc/{pid}/schedstat")).ok()
+    fn open(pid: u32, name: &str) -> Option<File> {
+        File::open(format!("/proc/{pid}/{name}")).ok()
     }
 
     #[cfg(not(target_os = "linux"))]
-    fn open(_pid: u32) -> Option<File> {
+    fn open(_pid: u32, _name: &str) -> Option<File> {
         None
+    }
+
+    /// Reads the resident memory the process holds now into the stage's
+    /// memory held elsewhere.
+    fn read_held(&mut self) {
+        let Some(now) = self.statm.as_ref().and_then(read_resident) else {
+            return;
+        };
+        let held = &self.cpu.counters.held_elsewhere;
+        held.fetch_add(now, Ordering::Relaxed);
+        held.fetch_sub(self.held, Ordering::Relaxed);
+        self.held = now;
     }
 
     /// Counts what the process spent since the last update; reads the
@@ -193,6 +293,7 @@ impl ProcessCpu {
     }
 
     fn read(&mut self, now: Instant) {
+        self.read_held();
         let Some(read) = self.file.as_ref().and_then(read_schedstat) else {
             return;
         };
@@ -202,6 +303,34 @@ impl ProcessCpu {
         );
         self.last = read;
         self.read_at = now;
+    }
+}
+
+impl Drop for ProcessCpu {
+    fn drop(&mut self) {
+        let counters = &self.cpu.counters;
+        counters
+            .held_elsewhere
+            .fetch_sub(self.held, Ordering::Relaxed);
+        counters.processes.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The resident bytes of a `statm` file, read afresh.
+fn read_resident(file: &File) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        let mut buffer = [0u8; 128];
+        let read = file.read_at(&mut buffer, 0).ok()?;
+        let text = std::str::from_utf8(&buffer[..read]).ok()?;
+        let pages: u64 = text.split_ascii_whitespace().nth(1)?.parse().ok()?;
+        Some(pages * rustix::param::page_size() as u64)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        None
     }
 }
 
@@ -239,6 +368,25 @@ mod tests {
         assert!(computed > 20_000_000, "{computed} ns on a core");
         let (slept, _) = watched("sleep 0.3");
         assert!(slept < 20_000_000, "{slept} ns on a core");
+    }
+
+    #[test]
+    fn the_memory_a_watched_process_holds_is_counted_until_it_is_dropped() {
+        let counters = Arc::new(StageCounters::default());
+        let cpu = OffThreadCpu::new(Arc::clone(&counters));
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let watched = cpu.watch(child.id());
+        let held = counters.held_elsewhere.load(Ordering::Relaxed);
+        assert!(held > 100_000, "a process holds some memory: {held} bytes");
+        assert_eq!(counters.processes.load(Ordering::Relaxed), 1);
+        drop(watched);
+        assert_eq!(counters.held_elsewhere.load(Ordering::Relaxed), 0);
+        assert_eq!(counters.processes.load(Ordering::Relaxed), 0);
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 
     #[test]

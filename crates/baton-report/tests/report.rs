@@ -361,12 +361,19 @@ fn the_memory_budget_and_a_tuned_queue_show_over_time_and_why() {
     watchdog(LIMIT, || {
         // A budget below what the process holds: the run is held to the
         // fewest items in flight all along, and the page says so; a queue
-        // on auto shows its bound beside what it held.
+        // on auto shows its bound beside what it held. The run lasts at
+        // least 100 ms (a pause every 2,000 items), so that the guard (it
+        // looks every 10 ms) sees it: 200,000 plain items could end first.
         let report = Pipeline::from_iter(0..200_000u32)
             .config(Config::default().threads(2).memory_budget(Some(1_000_000)))
             .stage("write", Mode::serial_in_order())
             .buffer_auto()
-            .map(|x| x)
+            .map(|x| {
+                if x % 2_000 == 0 {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                x
+            })
             .for_each(|_| {})
             .unwrap();
         let trace = TraceFile::from_report("held", &report);

@@ -1580,7 +1580,15 @@ impl Run {
             // The tuner tells computing from waiting by what the kernel
             // counted of this thread (read every few ms at most).
             let call_ns = elapsed.as_nanos() as u64;
-            if let Some(read) = thread_times::own_times_since_last(start + elapsed, call_ns) {
+            let starting = crate::off_thread::take_starting_ns().min(call_ns);
+            if starting > 0 {
+                counters.start_ns.fetch_add(starting, Ordering::Relaxed);
+            }
+            // A start's time is the replica's once, not its items': left
+            // out of the calls' time its threads split into shares too.
+            if let Some(read) =
+                thread_times::own_times_since_last(start + elapsed, call_ns - starting)
+            {
                 let (into_cpu, into_runnable) = match slot.mode.is_blocking() {
                     true => (&counters.cpu_ns, &counters.runnable_ns),
                     false => (&self.worker_on_cpu_ns, &self.worker_runnable_ns),

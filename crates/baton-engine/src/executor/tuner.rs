@@ -55,6 +55,18 @@ const HEADROOM: f64 = 1.2;
 /// needed, so a surplus costs little and a shortfall costs throughput.
 const HEADROOM_FOR_WAITING: f64 = 1.8;
 
+/// The share of the CPU budget the tuner may spend starting replicas
+/// that cost a start (a worker process: see `OffThreadCpu::started`).
+const START_SHARE: f64 = 0.25;
+
+/// The share of the memory budget worker processes may fill (see
+/// `OffThreadCpu::watch`), with baton's own.
+const MEMORY_SHARE: f64 = 0.9;
+
+/// The most start CPU it banks while it adds no replicas, in seconds of
+/// the whole budget: a second's worth of its share.
+const START_BANKED: f64 = START_SHARE;
+
 /// How much of the new measurement a step takes (the rest is history).
 const SMOOTHING: f64 = 0.5;
 
@@ -104,6 +116,7 @@ const BUFFER_NOTICED: f64 = 0.1;
 struct Seen {
     items_in: u64,
     busy_ns: u64,
+    start_ns: u64,
     cpu_ns: u64,
     runnable_ns: u64,
     read_busy_ns: u64,
@@ -199,6 +212,10 @@ pub(super) struct Tuner {
     /// judged.
     buffer_started: Vec<bool>,
     buffer_from: Instant,
+    /// Per stage, the CPU (ns) the tuner may yet spend starting replicas
+    /// (see [`START_SHARE`]), and when it last grew.
+    start_allowance: Vec<f64>,
+    allowance_at: Instant,
 }
 
 impl Tuner {
@@ -220,6 +237,8 @@ impl Tuner {
             buffer_seen: vec![(0.0, 0.0); stages],
             buffer_started: vec![false; stages],
             buffer_from: Instant::now(),
+            start_allowance: vec![0.0; stages],
+            allowance_at: Instant::now(),
         }
     }
 
@@ -290,13 +309,19 @@ impl Tuner {
             let now = Seen {
                 items_in: slot.ctx.counters.items_in.load(Ordering::Relaxed),
                 busy_ns: slot.ctx.counters.busy_ns.load(Ordering::Relaxed),
+                start_ns: slot.ctx.counters.start_ns.load(Ordering::Relaxed),
                 cpu_ns: slot.ctx.counters.cpu_ns.load(Ordering::Relaxed),
                 runnable_ns: slot.ctx.counters.runnable_ns.load(Ordering::Relaxed),
                 read_busy_ns: slot.ctx.counters.read_busy_ns.load(Ordering::Relaxed),
             };
+            // Time spent starting replicas' machinery (a worker process)
+            // is no item's time in flight.
+            let starting = now.start_ns.saturating_sub(seen.start_ns);
             deltas.push((
                 now.items_in.saturating_sub(seen.items_in),
-                now.busy_ns.saturating_sub(seen.busy_ns) as f64,
+                now.busy_ns
+                    .saturating_sub(seen.busy_ns)
+                    .saturating_sub(starting) as f64,
             ));
             let read_busy = now.read_busy_ns.saturating_sub(seen.read_busy_ns) as f64;
             if read_busy > 0.0 {
@@ -471,7 +496,7 @@ impl Tuner {
     }
 
     /// Sets the replicas of every auto blocking stage from the costs.
-    fn decide(&self, run: &Arc<Run>) {
+    fn decide(&mut self, run: &Arc<Run>) {
         let cores = run.config.cpu_cores() as f64;
         let cpu_per_item: f64 =
             self.source_cpu_ns + self.costs.iter().map(|c| c.cpu_ns).sum::<f64>();
@@ -512,6 +537,25 @@ impl Tuner {
             return;
         }
         let most = run.config.max_auto_replicas;
+        let now = Instant::now();
+        let earned = START_SHARE
+            * cores
+            * now.saturating_duration_since(self.allowance_at).as_nanos() as f64;
+        self.allowance_at = now;
+        // Memory the run may fill with worker processes: nine tenths of
+        // the budget, less what baton holds (each stage's workers are
+        // counted below, those not yet started too).
+        let held_elsewhere: u64 = run
+            .stages
+            .iter()
+            .map(|slot| slot.ctx.counters.held_elsewhere.load(Ordering::Relaxed))
+            .sum();
+        let memory_room = match (held_elsewhere, run.config.memory_budget_bytes()) {
+            (0, _) | (_, None) => None,
+            (_, Some(budget)) => {
+                super::memory::resident_bytes().map(|own| budget as f64 * MEMORY_SHARE - own as f64)
+            }
+        };
         let mut changed = false;
         let mut reasons = Vec::new();
         for (s, slot) in run.stages.iter().enumerate() {
@@ -533,16 +577,64 @@ impl Tuner {
             let headroom = HEADROOM + HEADROOM_FOR_WAITING * costs.waits_share;
             let target = ((needed * headroom).ceil() as usize).clamp(1, most);
             let current = slot.limit.load(Ordering::Relaxed).max(1);
-            let bounded = target.clamp(current.div_ceil(2), current * MOST_GROWTH);
+            let mut bounded = target.clamp(current.div_ceil(2), current * MOST_GROWTH);
+            // Replicas that cost a start (a worker process) come no faster
+            // than a share of the budget can start them.
+            let counters = &slot.ctx.counters;
+            let starts = counters.starts.load(Ordering::Relaxed);
+            let start_cpu = match starts {
+                0 => 0.0,
+                n => counters.start_cpu_ns.load(Ordering::Relaxed) as f64 / n as f64,
+            };
+            let mut paced = String::new();
+            let processes = counters.processes.load(Ordering::Relaxed);
+            if let (Some(room), true) = (memory_room, processes > 0 && bounded > current) {
+                // Every replica of the stage as holding what its watched
+                // workers hold on average: those just added, whose workers
+                // are still starting, hold it soon.
+                let held = counters.held_elsewhere.load(Ordering::Relaxed);
+                let each = held as f64 / processes as f64;
+                let others = held_elsewhere.saturating_sub(held) as f64;
+                let mine = each * current.max(processes as usize) as f64;
+                let fit = ((room - others - mine).max(0.0) / each.max(1.0)).floor() as usize;
+                if fit < bounded - current {
+                    bounded = current + fit;
+                    paced = format!(
+                        " (held by memory: a worker holds {:.0} MiB, and the memory budget \
+                         has room for {fit} more)",
+                        each / (1 << 20) as f64
+                    );
+                }
+            }
+            if start_cpu > 0.0 {
+                let allowance = &mut self.start_allowance[s];
+                *allowance = (*allowance + earned).min(START_BANKED * cores * 1e9);
+                if bounded > current {
+                    let affordable = (*allowance / start_cpu).floor() as usize;
+                    if affordable < bounded - current {
+                        paced += &format!(
+                            " (paced: starting one costs {:.1} ms of CPU, and starts may \
+                             take {:.0}% of the budget)",
+                            start_cpu / 1e6,
+                            START_SHARE * 100.0
+                        );
+                    }
+                    bounded = current + (bounded - current).min(affordable);
+                }
+            }
             let band = match bounded > current {
                 true => DEAD_BAND_UP,
                 false => DEAD_BAND_DOWN,
             };
-            let moves = bounded.abs_diff(current) as f64 > band * current as f64;
+            let moves = bounded.abs_diff(current) as f64 > band * current as f64
+                || (!paced.is_empty() && bounded > current);
             let chosen = if moves { bounded } else { current };
             if moves {
                 slot.set_limit(chosen);
                 changed = true;
+                if chosen > current && start_cpu > 0.0 {
+                    self.start_allowance[s] -= (chosen - current) as f64 * start_cpu;
+                }
             }
             tracing::trace!(
                 stage = %slot.ctx.name,
@@ -578,7 +670,7 @@ impl Tuner {
                     "{chosen} replicas: an item computes {compute_us:.1} µs and waits {wait_us:.1} µs \
                      off-core here; to keep up with {rate:.0} items/s ({limiter}) {why_needed}, \
                      plus {extra:.0}% for the noise (more for waiting stages, whose threads \
-                     park when not needed){capped}",
+                     park when not needed){capped}{paced}",
                     rate = goal * costs.ratio,
                     extra = (headroom - 1.0) * 100.0,
                 ),

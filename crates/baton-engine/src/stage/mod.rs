@@ -195,6 +195,16 @@ pub(crate) struct StageCounters {
     pub(crate) runnable_ns: AtomicU64,
     /// The time in calls over which those were read.
     pub(crate) read_busy_ns: AtomicU64,
+    /// Time in calls its replicas spent starting what they work with (a
+    /// worker process), and how many starts, at what CPU, as they told it
+    /// ([`crate::OffThreadCpu::started`]; tuned runs only).
+    pub(crate) start_ns: AtomicU64,
+    pub(crate) starts: AtomicU64,
+    pub(crate) start_cpu_ns: AtomicU64,
+    /// Resident memory held by the processes its replicas watch, and how
+    /// many they watch ([`crate::ProcessCpu`]).
+    pub(crate) held_elsewhere: AtomicU64,
+    pub(crate) processes: AtomicU64,
     pub(crate) errors: AtomicU64,
     pub(crate) skipped: AtomicU64,
     pub(crate) retries: AtomicU64,

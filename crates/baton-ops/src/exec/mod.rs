@@ -27,9 +27,18 @@
 //! order only if every answer carries its id. Whatever the order of the
 //! answers, the outputs keep the order of the items.
 //!
-//! The stage takes whole chunks from the engine, and asks for chunks of at
-//! least 16 × `in_flight` items (`arrow`: 4 × `batch_rows`), since a
-//! chunk's last answers are waited for before its outputs go on.
+//! The stage takes whole chunks from the engine. A chunk's last answers
+//! are waited for before its outputs go on, so a chunk must be worth
+//! many round trips: `jsonl` and `bytes` ask for chunks of `in_flight`
+//! items at first, then of about 50 ms of the worker's time at the pace
+//! it answers (up to 16 × `in_flight`: slow items come a few at a time,
+//! so a run of a few thousand has chunks for many replicas); `arrow`
+//! asks for 4 × `batch_rows`.
+//!
+//! On auto (`replicas = "auto"`), a replica tells the
+//! tuner what its worker spends on a core (it only waits on the pipe
+//! itself), what the worker's start cost, and the memory it holds
+//! ([`baton_engine::OffThreadCpu`]).
 //!
 //! ## `protocol = "jsonl"` (the default)
 //!
@@ -251,7 +260,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton_engine::Stage;
+use baton_engine::{ChunkFloor, Stage};
 use serde::{Deserialize, Serialize};
 
 use crate::item::Item;
@@ -277,10 +286,58 @@ const DEFAULT_IN_FLIGHT: usize = 64;
 /// at most, by default.
 const DEFAULT_BATCH_ROWS: usize = 4096;
 
-/// The fewest items the engine puts in a chunk for an `exec` stage, per
-/// request in flight: a chunk's last answers are waited for before the
-/// next chunk, so a chunk must hold many times the window.
+/// The most items an `exec` stage asks of a chunk, per request in
+/// flight: a chunk's last answers are waited for before the next chunk,
+/// so with cheap items a chunk must hold many times the window.
 const CHUNK_PER_IN_FLIGHT: usize = 16;
+
+/// The worker's time a chunk of an `exec` stage is sized to take, at
+/// least, once its pace is known: the wait for a chunk's last answers (a
+/// round trip) is then a small part of it, and slow items (a model, a
+/// remote call) come in small chunks, so that a run of a few thousand
+/// has enough of them for many replicas, and the tuner sees each one end.
+const CHUNK_WORKER_TIME: Duration = Duration::from_millis(50);
+
+/// How an `exec` stage asks for the size of its chunks: the fewest items
+/// the engine puts in one (shared by its replicas), and whether it learns
+/// that from the worker's pace, up to `most`.
+#[derive(Clone, Debug)]
+pub(super) struct ChunkSizing {
+    pub(super) floor: ChunkFloor,
+    learns: bool,
+    most: usize,
+}
+
+impl ChunkSizing {
+    pub(super) fn fixed(items: usize) -> Self {
+        Self {
+            floor: ChunkFloor::new(items),
+            learns: false,
+            most: items,
+        }
+    }
+
+    /// Starts at one window of requests a chunk; see [`ChunkSizing::learn`].
+    pub(super) fn learned(in_flight: usize) -> Self {
+        Self {
+            floor: ChunkFloor::new(in_flight),
+            learns: true,
+            most: in_flight.saturating_mul(CHUNK_PER_IN_FLIGHT),
+        }
+    }
+
+    /// Learns from a call that took `took` for `items` items: the floor
+    /// becomes what takes the worker [`CHUNK_WORKER_TIME`] at that pace,
+    /// within 1 and the most.
+    pub(super) fn learn(&self, items: usize, took: Duration) {
+        if !self.learns || items == 0 {
+            return;
+        }
+        let per_item = took.as_secs_f64() / items as f64;
+        let wanted = (CHUNK_WORKER_TIME.as_secs_f64() / per_item.max(1e-9)).ceil();
+        self.floor.set((wanted as usize).clamp(1, self.most.max(1)));
+    }
+}
 
 /// Every exec stage.
 pub(crate) const DEFS: &[OpDef] = &[DEF];
@@ -644,18 +701,26 @@ impl OpConfig for ExecConfig {
             ),
             command_line: command.join(" "),
         });
-        let min_chunk = match protocol {
-            Protocol::Arrow => batch_rows.saturating_mul(4),
-            Protocol::Jsonl | Protocol::Bytes => in_flight.saturating_mul(CHUNK_PER_IN_FLIGHT),
+        // `arrow` sends a chunk's rows in batches: its chunks hold a few.
+        // `jsonl` and `bytes` send an item a request: they start at one
+        // window of requests a chunk and learn from the worker's pace (see
+        // `ChunkSizing`).
+        let sizing = match protocol {
+            Protocol::Arrow => ChunkSizing::fixed(batch_rows.saturating_mul(4)),
+            Protocol::Jsonl | Protocol::Bytes => ChunkSizing::learned(in_flight),
         };
+        let floor = sizing.floor.clone();
         let replicas = Arc::new(AtomicUsize::new(0));
         // Chunks of records come whole: `jsonl` and `bytes` send their rows
         // one by one, `arrow` the whole batch.
         let stage = BuiltStage::record_replicas(move || {
             let replica = replicas.fetch_add(1, Ordering::Relaxed);
-            Ok(Box::new(ExecStage::new(Arc::clone(&spec), replica)) as Box<dyn Stage<Item, Item>>)
+            Ok(
+                Box::new(ExecStage::new(Arc::clone(&spec), replica, sizing.clone()))
+                    as Box<dyn Stage<Item, Item>>,
+            )
         });
-        let stage = stage.min_chunk(min_chunk);
+        let stage = stage.chunk_floor(floor);
         Ok(BuiltOp::Stage(match protocol {
             // Each item is a request of its own, with its own outcome.
             Protocol::Jsonl | Protocol::Bytes => stage.preferring_rows(),

@@ -14,7 +14,7 @@ use baton_engine::{
 use super::error::ExecError;
 use super::protocol::{batch_request, rows_batch, Protocol, RequestId};
 use super::worker::{Failure, Idle, Worker, EXIT_GRACE};
-use super::WorkerSpec;
+use super::{ChunkSizing, WorkerSpec};
 use crate::item::{rows_of, Item, Payload};
 
 /// Deaths in a row, with no answer between them, after which a replica
@@ -42,10 +42,16 @@ pub(super) struct ExecStage {
     off_thread_cpu: Option<OffThreadCpu>,
     /// The running worker's process, watched (when the tuner reads it).
     watched: Option<ProcessCpu>,
+    /// When the running worker was started, until its first answers.
+    starting_since: Option<Instant>,
+    /// How long starting a worker took in the call now running.
+    start_took: Duration,
+    /// How large the chunks it asks of the engine are.
+    sizing: ChunkSizing,
 }
 
 impl ExecStage {
-    pub(super) fn new(spec: Arc<WorkerSpec>, replica: usize) -> Self {
+    pub(super) fn new(spec: Arc<WorkerSpec>, replica: usize, sizing: ChunkSizing) -> Self {
         Self {
             spec,
             replica,
@@ -58,22 +64,31 @@ impl ExecStage {
             cancel: Cancellation::new(),
             off_thread_cpu: None,
             watched: None,
+            starting_since: None,
+            start_took: Duration::ZERO,
+            sizing,
         }
+    }
+
+    /// The worker has answered: if these are its first answers, it is
+    /// ready. What it spent starting (an interpreter, its imports) is told
+    /// to the tuner as a start, once, and what it computes from now on is
+    /// watched as the items' (when the tuner reads it).
+    fn first_answers(&mut self) {
+        let Some(since) = self.starting_since.take() else {
+            return;
+        };
+        let took = since.elapsed();
+        self.start_took += took;
+        let pid = self.worker.as_ref().map(Worker::pid);
+        self.watched = (self.off_thread_cpu.as_ref())
+            .zip(pid)
+            .map(|(cpu, pid)| cpu.watch_started(pid, took));
     }
 
     /// Tells the tuner what the worker computed since the last time:
     /// the replica's thread only waits for it, the work is the worker's.
     fn count_worker_cpu(&mut self, now: bool) {
-        if self.watched.is_none() {
-            // The first time after a worker started: what it spent so far
-            // was mostly starting (an interpreter, its imports), once; it
-            // says nothing of what an item costs, so it is left out.
-            let pid = self.worker.as_ref().map(Worker::pid);
-            self.watched = (self.off_thread_cpu.as_ref())
-                .zip(pid)
-                .map(|(cpu, pid)| cpu.watch(pid));
-            return;
-        }
         if let Some(watched) = &mut self.watched {
             match now {
                 true => watched.update_now(),
@@ -122,8 +137,9 @@ impl ExecStage {
                         }
                     }
                 })?;
-                // Watched from its first answers on (see `count_worker_cpu`).
+                // Watched from its first answers on (see `first_answers`).
                 self.watched = None;
+                self.starting_since = Some(Instant::now());
                 started
             }
         };
@@ -300,6 +316,21 @@ impl ExecStage {
     /// the answers to them by id, and reports on every item, in order, to
     /// `report`: its outputs, or its error with the item itself.
     fn run(
+        &mut self,
+        items: Vec<Item>,
+        mut report: impl FnMut(Result<Vec<Item>, (ExecError, Item)>),
+    ) {
+        let started = Instant::now();
+        let count = items.len();
+        self.run_items(items, &mut report);
+        // The items' pace, without the start of a worker.
+        let took = started
+            .elapsed()
+            .saturating_sub(std::mem::take(&mut self.start_took));
+        self.sizing.learn(count, took);
+    }
+
+    fn run_items(
         &mut self,
         items: Vec<Item>,
         mut report: impl FnMut(Result<Vec<Item>, (ExecError, Item)>),
@@ -509,6 +540,7 @@ impl ExecStage {
         };
         *last_answer = Instant::now();
         self.deaths_in_a_row = 0;
+        self.first_answers();
         let protocol = self.spec.protocol;
         for answer in answers {
             // An answer that claims no id (a JSON line without one) is the

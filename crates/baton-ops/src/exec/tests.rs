@@ -809,3 +809,26 @@ while True:
         assert!(!alive(pid), "the worker was ended with its group");
     });
 }
+
+#[test]
+fn chunks_are_sized_to_the_worker_s_pace_within_one_and_sixteen_windows() {
+    use super::ChunkSizing;
+    let sizing = ChunkSizing::learned(64);
+    assert_eq!(sizing.floor.get(), 64, "one window of requests at first");
+    // 5 ms an item: 10 items make 50 ms of the worker's time.
+    sizing.learn(100, Duration::from_millis(500));
+    assert_eq!(sizing.floor.get(), 10);
+    // A microsecond an item: as many as 16 windows, no more.
+    sizing.learn(1000, Duration::from_millis(1));
+    assert_eq!(sizing.floor.get(), 1024);
+    // A second an item: one at a time.
+    sizing.learn(2, Duration::from_secs(2));
+    assert_eq!(sizing.floor.get(), 1);
+    // A call with no items says nothing.
+    sizing.learn(0, Duration::from_secs(2));
+    assert_eq!(sizing.floor.get(), 1);
+    // `arrow` keeps its batches' worth.
+    let fixed = ChunkSizing::fixed(4 * 4096);
+    fixed.learn(100, Duration::from_millis(500));
+    assert_eq!(fixed.floor.get(), 4 * 4096);
+}
