@@ -378,6 +378,14 @@ mod tests {
             .arg("5")
             .spawn()
             .unwrap();
+        // Until it has become `sleep`, the child is a fresh fork holding a
+        // page or so.
+        let comm = format!("/proc/{}/comm", child.id());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::fs::read_to_string(&comm).map_or(true, |name| name.trim() != "sleep") {
+            assert!(Instant::now() < deadline, "the child never became `sleep`");
+            std::thread::sleep(Duration::from_millis(1));
+        }
         let watched = cpu.watch(child.id());
         let held = counters.held_elsewhere.load(Ordering::Relaxed);
         assert!(held > 100_000, "a process holds some memory: {held} bytes");
