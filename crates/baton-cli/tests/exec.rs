@@ -126,97 +126,22 @@ for line in sys.stdin:
     }
 }
 
-#[test]
-fn an_exec_stage_on_auto_counts_its_worker_s_computing_as_computing() {
-    // Workers that compute (about a millisecond of Python an item), in
-    // chunks of 64 items (`in_flight = 4`), so that there are many: the
-    // replica's thread only waits on the pipe, but the worker's CPU is
-    // read (/proc/PID/schedstat), so the tuner keeps about one worker per
-    // core. Read as waiting, the same run had 256 workers fighting over
-    // two cores (twice the time, three times the memory), at the end too.
-    let dir = tempfile::tempdir().unwrap();
-    write(
-        dir.path(),
-        "worker.py",
-        r#"
-import json, sys
-for line in sys.stdin:
-    item = json.loads(line)
-    x = item["value"]
-    for _ in range(5000):
-        x = (x * 6364136223846793005 + 1442695040888963407) % (1 << 64)
-    item["x"] = x
-    print(json.dumps(item), flush=True)
-"#,
-    );
-    let file = write(
-        dir.path(),
-        "p.toml",
-        "[[stage]]\nop = \"range\"\nend = 1500\n\n\
-         [[stage]]\nname = \"work\"\nop = \"exec\"\ncommand = [\"python3\", \"worker.py\"]\n\
-         in_flight = 4\nreplicas = \"auto\"\n\n\
-         [[stage]]\nop = \"discard\"\n",
-    );
-    let stats = dir.path().join("stats.json");
-    let output = baton()
-        .args([
-            "run",
-            "--quiet",
-            "--threads",
-            "2",
-            "--explain-tuning",
-            "--stats",
-        ])
-        .arg(&stats)
-        .arg(&file)
-        .output()
-        .unwrap();
-    let log = stderr(&output);
-    assert!(output.status.success(), "{log}");
-    let tuning = log
-        .lines()
-        .find(|l| l.starts_with("tuning: stage `work`:"))
-        .unwrap_or_else(|| panic!("no tuning line: {log}"));
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
-    let work = &json["stages"][0];
-    assert_eq!(work["name"], "work");
-    let most = json["samples"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["stages"][0]["replicas"].as_u64().unwrap())
-        .chain([work["replicas"].as_u64().unwrap()])
-        .max()
-        .unwrap();
-    // A window of noise (a worker starting beside the others, a burst of
-    // load from other tests) may add a few for a moment; it ends with
-    // about one a core, and never dozens.
-    let last = work["replicas"].as_u64().unwrap();
-    assert!(
-        last <= 6,
-        "{last} workers at the end for two cores: {tuning}"
-    );
-    assert!(
-        most <= 24,
-        "{most} workers at a time for two cores: {tuning}"
-    );
-    // It says the item computes: a millisecond of Python, read from the
-    // worker (the replica's own thread computes microseconds).
-    let computes: f64 = tuning
-        .split("an item computes ")
-        .nth(1)
-        .and_then(|rest| rest.split(" µs").next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{tuning}"));
-    assert!(computes > 100.0, "{tuning}");
+/// A run of `worker.py` as the `exec` stage `work` on auto (see [`on_auto`]).
+struct AutoRun {
+    outputs: Vec<serde_json::Value>,
+    /// The most replicas the stage had in any sample, and at the end.
+    most: u64,
+    last: u64,
+    /// The tuner's line for the stage.
+    tuning: String,
+    /// The run's wall time, in seconds.
+    took: f64,
 }
 
-/// Runs `worker.py` (from `script`) as the `exec` stage `work` on auto
-/// over `items` items on two threads; gives its outputs, the most
-/// replicas the stage had in any sample, the tuner's line, and the wall
-/// time of the run.
-fn on_auto(pipeline: &str, script: &str, items: u64) -> (Vec<serde_json::Value>, u64, String, f64) {
+/// Runs `worker.py` (from `script`) as the `exec` stage `work` on auto,
+/// with `keys` (TOML lines) added to the stage and `pipeline` before it,
+/// over `items` items on two threads; checks every item came out in order.
+fn on_auto(pipeline: &str, keys: &str, script: &str, items: u64) -> AutoRun {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "worker.py", script);
     let out = dir.path().join("out.jsonl");
@@ -226,7 +151,7 @@ fn on_auto(pipeline: &str, script: &str, items: u64) -> (Vec<serde_json::Value>,
         &format!(
             "{pipeline}[[stage]]\nop = \"range\"\nend = {items}\n\n\
              [[stage]]\nname = \"work\"\nop = \"exec\"\ncommand = [\"python3\", \"worker.py\"]\n\
-             replicas = \"auto\"\n\n\
+             {keys}replicas = \"auto\"\n\n\
              [[stage]]\nop = \"jsonl\"\npath = \"{}\"\n",
             out.display()
         ),
@@ -256,12 +181,15 @@ fn on_auto(pipeline: &str, script: &str, items: u64) -> (Vec<serde_json::Value>,
         .to_string();
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    let work = &json["stages"][0];
+    assert_eq!(work["name"], "work");
+    let last = work["replicas"].as_u64().unwrap();
     let most = json["samples"]
         .as_array()
         .unwrap()
         .iter()
         .map(|s| s["stages"][0]["replicas"].as_u64().unwrap())
-        .chain([json["stages"][0]["replicas"].as_u64().unwrap()])
+        .chain([last])
         .max()
         .unwrap();
     let outputs: Vec<serde_json::Value> = std::fs::read_to_string(&out)
@@ -278,7 +206,60 @@ fn on_auto(pipeline: &str, script: &str, items: u64) -> (Vec<serde_json::Value>,
         (0..items).collect::<Vec<_>>(),
         "every item, in order"
     );
-    (outputs, most, tuning, took)
+    AutoRun {
+        outputs,
+        most,
+        last,
+        tuning,
+        took,
+    }
+}
+
+#[test]
+fn an_exec_stage_on_auto_counts_its_worker_s_computing_as_computing() {
+    // Workers that compute (about a millisecond of Python an item), in
+    // chunks of 64 items (`in_flight = 4`), so that there are many: the
+    // replica's thread only waits on the pipe, but the worker's CPU is
+    // read (/proc/PID/schedstat), so the tuner keeps about one worker per
+    // core. Read as waiting, the same run had 256 workers fighting over
+    // two cores (twice the time, three times the memory), at the end too.
+    let AutoRun {
+        most, last, tuning, ..
+    } = on_auto(
+        "",
+        "in_flight = 4\n",
+        r#"
+import json, sys
+for line in sys.stdin:
+    item = json.loads(line)
+    x = item["value"]
+    for _ in range(5000):
+        x = (x * 6364136223846793005 + 1442695040888963407) % (1 << 64)
+    item["x"] = x
+    print(json.dumps(item), flush=True)
+"#,
+        1500,
+    );
+    // A window of noise (a worker starting beside the others, a burst of
+    // load from other tests) may add a few for a moment; it ends with
+    // about one a core, and never dozens.
+    assert!(
+        last <= 6,
+        "{last} workers at the end for two cores: {tuning}"
+    );
+    assert!(
+        most <= 24,
+        "{most} workers at a time for two cores: {tuning}"
+    );
+    // It says the item computes: a millisecond of Python, read from the
+    // worker (the replica's own thread computes microseconds).
+    let computes: f64 = tuning
+        .split("an item computes ")
+        .nth(1)
+        .and_then(|rest| rest.split(" µs").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{tuning}"));
+    assert!(computes > 100.0, "{tuning}");
 }
 
 #[test]
@@ -286,7 +267,8 @@ fn an_exec_stage_on_auto_whose_worker_waits_gets_many_workers() {
     // 2 ms of waiting an item: a chunk is sized to the worker's pace (50
     // ms of it), so 3,000 items make many chunks and the tuner sees each
     // end; many workers then hide the waits.
-    let (_, most, tuning, _) = on_auto(
+    let AutoRun { most, tuning, .. } = on_auto(
+        "",
         "",
         r#"
 import sys, time
@@ -305,7 +287,14 @@ fn workers_that_cost_much_to_start_are_added_at_a_pace_the_cpu_budget_allows() {
     // would), then waits 2 ms an item. The tuner wants many, but starts
     // them with at most a quarter of two cores: about 3 a second, plus
     // one second's worth banked.
-    let (outputs, most, tuning, took) = on_auto(
+    let AutoRun {
+        outputs,
+        most,
+        tuning,
+        took,
+        ..
+    } = on_auto(
+        "",
         "",
         r#"
 import json, os, sys, time
@@ -337,8 +326,11 @@ fn workers_that_hold_much_memory_are_added_only_while_the_memory_budget_has_room
     // Each worker holds 150 MB and waits 2 ms an item: the tuner would
     // want dozens; a budget of 800 MB leaves room for about four beside
     // baton (nine tenths of it).
-    let (outputs, _, tuning, _) = on_auto(
+    let AutoRun {
+        outputs, tuning, ..
+    } = on_auto(
         "[pipeline]\nmemory_budget = \"800 MB\"\n\n",
+        "",
         r#"
 import json, os, sys, time
 held = bytearray(150 * 1000 * 1000)
